@@ -1,0 +1,61 @@
+# pier — one entry point for people and CI. Every target installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+WASM_TARGET := wasm32-wasip2
+WASM_OUT    := target/$(WASM_TARGET)/release
+FIXTURES    := target/fixtures
+VENV        := .venv
+PY          := $(VENV)/bin/python
+JS_DIR      := tests/polyglot/js
+
+EXAMPLES := hello calc
+
+.PHONY: help setup setup-rust setup-py setup-js plugins fixtures polyglot run test fmt lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+setup: setup-rust setup-py setup-js ## Install every tool the build and tests need (idempotent)
+
+setup-rust:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+setup-py:
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r tests/polyglot/requirements.txt
+
+setup-js:
+	@cd $(JS_DIR) && { test -d node_modules/@bytecodealliance/componentize-js || npm ci --no-audit --no-fund --loglevel=error; }
+
+plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fixtures into target/fixtures/
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world
+	@mkdir -p plugins.d $(FIXTURES)
+	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
+	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(FIXTURES)/
+	@for f in bad-name bad-schema duplicate; do \
+	  cargo build --quiet --release --target $(WASM_TARGET) -p bad-manifest --features $$f && \
+	  cp -f $(WASM_OUT)/bad_manifest.wasm $(FIXTURES)/$$f.wasm || exit 1; \
+	done
+
+polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures into target/fixtures/
+	@mkdir -p $(FIXTURES)
+	@tests/polyglot/build.sh $(FIXTURES)
+
+run: plugins ## Serve the example plugins over stdio (configure your MCP client to start this)
+	cargo run --quiet -p pier -- serve --transport stdio --plugins plugins.d
+
+test: setup plugins polyglot ## Run every test (unit, integration, real clients)
+	cargo test --no-fail-fast
+
+fmt: ## Format the code
+	cargo fmt --all
+
+lint: ## Check formatting and clippy, warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p bad-manifest -- -D warnings
+
+clean: ## Remove build outputs (not the installed tools)
+	cargo clean
+	rm -rf plugins.d .pier

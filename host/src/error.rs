@@ -1,0 +1,22 @@
+//! The library's top-level error.
+
+use std::path::PathBuf;
+
+/// Why pier could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The runtime could not be built.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// The plugin directory could not be read.
+    #[error("plugin directory {}: {reason}", path.display())]
+    PluginDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] std::io::Error),
+}

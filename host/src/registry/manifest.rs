@@ -1,0 +1,198 @@
+//! Validation of what a plugin's `describe` returns: names, JSON Schemas, URIs.
+//! A plugin whose manifest fails any check is refused with the first reason found.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::template::UriTemplate;
+use crate::runtime::types::{Manifest, Prompt, ResourceInfo, ResourceTemplate, Tool};
+
+/// Why a manifest was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid manifest: {0}")]
+pub struct ManifestError(pub String);
+
+/// A tool whose schemas parsed and compiled.
+pub struct CheckedTool {
+    /// The tool as described.
+    pub tool: Tool,
+    /// Its input schema.
+    pub input_schema: Value,
+    /// Its output schema, if any.
+    pub output_schema: Option<Value>,
+    /// Its annotations, if any.
+    pub annotations: Option<Value>,
+    /// The compiled input schema, used on every call.
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+/// A manifest that passed every check.
+pub struct CheckedManifest {
+    /// Plugin name and version, as the plugin reported them.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// Tools.
+    pub tools: Vec<CheckedTool>,
+    /// Static resources.
+    pub resources: Vec<ResourceInfo>,
+    /// Resource templates with their parsed form.
+    pub templates: Vec<(ResourceTemplate, UriTemplate)>,
+    /// Prompts.
+    pub prompts: Vec<Prompt>,
+}
+
+fn fail<T>(message: String) -> Result<T, ManifestError> {
+    Err(ManifestError(message))
+}
+
+/// Checks a component name: 1–64 of `A–Z a–z 0–9 _ - .`.
+fn check_name(kind: &str, name: &str) -> Result<(), ManifestError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        fail(format!(
+            "{kind} name `{name}` must be 1 to 64 characters of A-Z a-z 0-9 _ - ."
+        ))
+    }
+}
+
+fn check_unique<'a>(
+    seen: &mut HashSet<&'a str>,
+    kind: &str,
+    name: &'a str,
+) -> Result<(), ManifestError> {
+    if seen.insert(name) {
+        Ok(())
+    } else {
+        fail(format!("duplicate {kind} `{name}`"))
+    }
+}
+
+/// Checks that `uri` starts with a scheme and `://`.
+fn check_uri(kind: &str, uri: &str) -> Result<(), ManifestError> {
+    let scheme_ok = uri.split_once("://").is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    if scheme_ok && !uri.chars().any(char::is_whitespace) {
+        Ok(())
+    } else {
+        fail(format!("{kind} URI `{uri}` must look like `scheme://path`"))
+    }
+}
+
+fn parse_object(what: &str, text: &str) -> Result<Value, ManifestError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => fail(format!("{what} must be a JSON object")),
+        Err(e) => fail(format!("{what} is not valid JSON: {e}")),
+    }
+}
+
+/// Parses and compiles a JSON Schema whose `type` must be `object`.
+fn check_schema(what: &str, text: &str) -> Result<(Value, jsonschema::Validator), ManifestError> {
+    let schema = parse_object(what, text)?;
+    if schema.get("type") != Some(&Value::String("object".into())) {
+        return fail(format!("{what} must have \"type\": \"object\""));
+    }
+    if let Err(e) = jsonschema::meta::validate(&schema) {
+        return fail(format!(
+            "{what} is not a valid JSON Schema: {e} (at {})",
+            e.instance_path()
+        ));
+    }
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| ManifestError(format!("{what} is not a valid JSON Schema: {e}")))?;
+    Ok((schema, validator))
+}
+
+fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
+    check_name("tool", &tool.name)?;
+    let name = &tool.name;
+    let (input_schema, validator) = check_schema(
+        &format!("input schema of tool `{name}`"),
+        &tool.input_schema,
+    )?;
+    let output_schema = match &tool.output_schema {
+        Some(text) => Some(check_schema(&format!("output schema of tool `{name}`"), text)?.0),
+        None => None,
+    };
+    let annotations = match &tool.annotations {
+        Some(text) => Some(parse_object(
+            &format!("annotations of tool `{name}`"),
+            text,
+        )?),
+        None => None,
+    };
+    Ok(CheckedTool {
+        tool,
+        input_schema,
+        output_schema,
+        annotations,
+        validator: Arc::new(validator),
+    })
+}
+
+/// Checks everything in `manifest`.
+pub fn check(manifest: Manifest) -> Result<CheckedManifest, ManifestError> {
+    let mut seen = HashSet::new();
+    for tool in &manifest.tools {
+        check_unique(&mut seen, "tool", &tool.name)?;
+    }
+    let mut seen = HashSet::new();
+    for prompt in &manifest.prompts {
+        check_name("prompt", &prompt.name)?;
+        check_unique(&mut seen, "prompt", &prompt.name)?;
+        let mut args = HashSet::new();
+        for arg in &prompt.arguments {
+            check_name(&format!("argument of prompt `{}`:", prompt.name), &arg.name)?;
+            check_unique(
+                &mut args,
+                &format!("argument of prompt `{}`", prompt.name),
+                &arg.name,
+            )?;
+        }
+    }
+    let mut seen = HashSet::new();
+    for resource in &manifest.resources {
+        check_uri("resource", &resource.uri)?;
+        check_unique(&mut seen, "resource", &resource.uri)?;
+    }
+    let mut templates = Vec::with_capacity(manifest.templates.len());
+    let mut seen = HashSet::new();
+    for template in &manifest.templates {
+        check_uri("resource template", &template.uri_template)?;
+        check_unique(&mut seen, "resource template", &template.uri_template)?;
+        let parsed = UriTemplate::parse(&template.uri_template).map_err(ManifestError)?;
+        if parsed.variables().next().is_none() {
+            return fail(format!(
+                "resource template `{}` has no variable; declare it as a resource",
+                template.uri_template
+            ));
+        }
+        templates.push((template.clone(), parsed));
+    }
+    let tools = manifest
+        .tools
+        .into_iter()
+        .map(check_tool)
+        .collect::<Result<_, _>>()?;
+    Ok(CheckedManifest {
+        name: manifest.name,
+        version: manifest.version,
+        tools,
+        resources: manifest.resources,
+        templates,
+        prompts: manifest.prompts,
+    })
+}

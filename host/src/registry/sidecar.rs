@@ -1,0 +1,106 @@
+//! The optional sidecar `NAME.toml` an operator writes beside `NAME.wasm`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::runtime::Limits;
+
+/// Settings of one plugin, from its sidecar. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Sidecar {
+    /// Namespace of the plugin's components; default: the file stem; `""` = none.
+    pub namespace: Option<String>,
+    /// `false` leaves the plugin unmounted.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Limits, capped by the operator's limits.
+    #[serde(default)]
+    pub limits: SidecarLimits,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The `[limits]` table of a sidecar.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SidecarLimits {
+    /// Wall-clock time one call may take, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Linear memory one call may use, in MiB.
+    pub memory_mb: Option<usize>,
+}
+
+impl Sidecar {
+    /// The sidecar beside `wasm` (`NAME.toml`), or the defaults when there is none.
+    pub fn read_for(wasm: &Path) -> Result<Self, String> {
+        let path = wasm.with_extension("toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| format!("sidecar {}: {}", path.display(), e.message())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default_enabled()),
+            Err(e) => Err(format!("sidecar {}: {e}", path.display())),
+        }
+    }
+
+    fn default_enabled() -> Self {
+        Self {
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// The limits this sidecar asks for over `defaults`, capped by `cap`.
+    pub fn limits(&self, defaults: Limits, cap: Limits) -> Limits {
+        Limits {
+            timeout: self
+                .limits
+                .timeout_ms
+                .map_or(defaults.timeout, Duration::from_millis),
+            memory_bytes: self
+                .limits
+                .memory_mb
+                .map_or(defaults.memory_bytes, |mb| mb << 20),
+        }
+        .capped_by(cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sidecar_sets_namespace_and_limits() {
+        let s: Sidecar =
+            toml::from_str("namespace = \"\"\n[limits]\ntimeout-ms = 500\nmemory-mb = 8\n")
+                .unwrap();
+        assert_eq!(s.namespace.as_deref(), Some(""));
+        assert!(s.enabled);
+        let cap = Limits {
+            timeout: Duration::from_secs(60),
+            memory_bytes: 4 << 20,
+        };
+        assert_eq!(
+            s.limits(Limits::default(), cap),
+            Limits {
+                timeout: Duration::from_millis(500),
+                memory_bytes: 4 << 20
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = toml::from_str::<Sidecar>("[limits]\nfuel = 3\n").unwrap_err();
+        assert!(
+            err.message().contains("unknown field `fuel`"),
+            "{}",
+            err.message()
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! The one wasmtime [`Engine`] of the process and the ticker that advances its epoch.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::RuntimeError;
+use super::limits::EPOCH_TICK;
+
+/// Concurrent instances the pooling allocator holds slots for.
+const POOL_INSTANCES: u32 = 1000;
+
+/// Builds the engine: component model, async host calls, epoch interruption, and a
+/// pooling allocator whose per-memory reservation is `max_memory_bytes` (the operator's
+/// cap; each plugin's own limit is enforced below it by [`super::limits::MemoryLimiter`]).
+pub fn build(max_memory_bytes: usize) -> Result<Engine, RuntimeError> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        // Guests made by componentize-py/js link a dozen core modules, each with tables
+        // and sometimes memories of their own.
+        .total_core_instances(POOL_INSTANCES * 4)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(64)
+        .max_memories_per_module(2)
+        .max_tables_per_module(8)
+        .table_elements(100_000)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(4 << 20)
+        .max_memory_size(max_memory_bytes);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] so that deadlines fire.
+///
+/// Without this task, a guest in an endless loop would never be interrupted.
+/// The task ends when the returned handle is dropped (see [`Ticker`]).
+pub fn start_ticker(engine: &Engine) -> Ticker {
+    let engine = engine.clone();
+    let handle = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(EPOCH_TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            interval.tick().await;
+            engine.increment_epoch();
+        }
+    });
+    Ticker(Arc::new(TickerGuard(handle)))
+}
+
+/// Keeps the epoch ticker running while any clone is alive.
+#[derive(Clone, Debug)]
+pub struct Ticker(#[allow(dead_code)] Arc<TickerGuard>);
+
+#[derive(Debug)]
+struct TickerGuard(JoinHandle<()>);
+
+impl Drop for TickerGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

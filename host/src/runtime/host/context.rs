@@ -1,0 +1,135 @@
+//! `pier:mcp/context`: what a plugin may ask of the request it serves.
+//!
+//! Every function is a thin view of the server's [`CallContext`](crate::runtime::CallContext);
+//! those the host does not offer yet return `unsupported`, never a silent trap.
+
+use crate::runtime::bindings::context::{ElicitResult, Host, RequestInfo};
+use crate::runtime::bindings::types::{Error, Json, LogLevel, PromptResult, ResourceContents};
+use crate::runtime::state::CallState;
+
+/// Largest log message or state value a plugin may send, in bytes.
+const MAX_TEXT: usize = 1 << 20;
+
+fn unsupported(what: &str) -> Error {
+    Error::Unsupported(format!(
+        "context.{what} is not supported yet by this pier host"
+    ))
+}
+
+fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::InvalidParams(format!("{what}: invalid JSON: {e}")))
+}
+
+impl Host for CallState {
+    async fn log(
+        &mut self,
+        level: LogLevel,
+        message: String,
+        data: Option<Json>,
+    ) -> wasmtime::Result<()> {
+        let mut message = message;
+        if message.len() > MAX_TEXT {
+            let mut cut = MAX_TEXT;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let data = data.and_then(|d| serde_json::from_str(&d).ok());
+        match level {
+            LogLevel::Debug => tracing::debug!(plugin = %self.plugin, "{message}"),
+            LogLevel::Info | LogLevel::Notice => tracing::info!(plugin = %self.plugin, "{message}"),
+            LogLevel::Warning => tracing::warn!(plugin = %self.plugin, "{message}"),
+            _ => tracing::error!(plugin = %self.plugin, "{message}"),
+        }
+        self.ctx.log(level, &self.plugin, message, data).await;
+        Ok(())
+    }
+
+    async fn report_progress(
+        &mut self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> wasmtime::Result<()> {
+        if progress.is_finite() && total.is_none_or(f64::is_finite) {
+            self.ctx.progress(progress, total, message).await;
+        }
+        Ok(())
+    }
+
+    async fn sample(&mut self, _request: Json) -> wasmtime::Result<Result<Json, Error>> {
+        Ok(Err(unsupported("sample")))
+    }
+
+    async fn elicit(
+        &mut self,
+        _message: String,
+        _schema: Json,
+    ) -> wasmtime::Result<Result<ElicitResult, Error>> {
+        Ok(Err(unsupported("elicit")))
+    }
+
+    async fn request(&mut self) -> wasmtime::Result<RequestInfo> {
+        let info = self.ctx.request_info();
+        Ok(RequestInfo {
+            request_id: info.request_id,
+            session_id: info.session_id,
+            client_name: info.client_name,
+            client_version: info.client_version,
+            subject: info.subject,
+            scopes: info.scopes,
+        })
+    }
+
+    async fn get_state(&mut self, key: String) -> wasmtime::Result<Option<Json>> {
+        let state = self
+            .ctx
+            .state()
+            .lock()
+            .map_err(|_| wasmtime::format_err!("request state poisoned"))?;
+        Ok(state.get(&key).map(|v| v.to_string()))
+    }
+
+    async fn set_state(&mut self, key: String, value: Json) -> wasmtime::Result<()> {
+        if key.len() + value.len() > MAX_TEXT {
+            wasmtime::bail!("context.set-state: key and value exceed {MAX_TEXT} bytes");
+        }
+        // A value that is not JSON is kept as a JSON string rather than trapping.
+        let value = parse_json("set-state", &value).unwrap_or(serde_json::Value::String(value));
+        let mut state = self
+            .ctx
+            .state()
+            .lock()
+            .map_err(|_| wasmtime::format_err!("request state poisoned"))?;
+        state.insert(key, value);
+        Ok(())
+    }
+
+    async fn is_cancelled(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.ctx.is_cancelled())
+    }
+
+    async fn read_resource(
+        &mut self,
+        _uri: String,
+    ) -> wasmtime::Result<Result<Vec<ResourceContents>, Error>> {
+        Ok(Err(unsupported("read-resource")))
+    }
+
+    async fn get_prompt(
+        &mut self,
+        _name: String,
+        _arguments: Vec<(String, String)>,
+    ) -> wasmtime::Result<Result<PromptResult, Error>> {
+        Ok(Err(unsupported("get-prompt")))
+    }
+
+    async fn notify_resource_updated(
+        &mut self,
+        _uri: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        Ok(Err(unsupported("notify-resource-updated")))
+    }
+}

@@ -1,0 +1,180 @@
+//! The WebAssembly runtime: one wasmtime engine, the AOT cache, and plugins that run
+//! each call in a fresh, limited, capability-less instance.
+//!
+//! Nothing above this module knows about wasmtime; nothing in it knows about JSON-RPC.
+
+pub mod bindings;
+pub mod cache;
+pub mod engine;
+pub mod host;
+pub mod instance;
+pub mod limits;
+pub mod output;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use bindings::types;
+pub use cache::{AotCache, CacheOutcome};
+pub use instance::Plugin;
+pub use limits::Limits;
+pub use state::{CallContext, CallState, NoRequest, RequestInfo, RequestState};
+
+/// Errors of building the runtime or loading a component.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The wasmtime engine could not be configured.
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The AOT cache directory is unusable.
+    #[error("AOT cache {}: {reason}", path.display())]
+    Cache {
+        /// The cache directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file is not a WebAssembly component pier can compile.
+    #[error("{}: {reason}", file.display())]
+    Compile {
+        /// The plugin file.
+        file: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The component does not fit the `pier:mcp` plugin world.
+    #[error("{}: not a pier plugin: {reason}", file.display())]
+    WrongWorld {
+        /// The plugin file.
+        file: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+}
+
+/// Why a call into a plugin did not return a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The call ran past the plugin's timeout and was interrupted.
+    #[error("plugin `{plugin}` timed out after {timeout_ms} ms")]
+    Timeout {
+        /// The plugin.
+        plugin: String,
+        /// Its timeout.
+        timeout_ms: u64,
+    },
+    /// The guest tried to grow its memory past its limit.
+    #[error(
+        "plugin `{plugin}` ran out of memory: it tried to grow past its limit of {limit_mib} MiB"
+    )]
+    OutOfMemory {
+        /// The plugin.
+        plugin: String,
+        /// Its memory limit.
+        limit_mib: usize,
+    },
+    /// The guest trapped (or panicked, which traps).
+    #[error("plugin `{plugin}` {}", match panic { Some(p) => format!("panicked: {p} ({reason})"), None => format!("trapped: {reason}") })]
+    Trap {
+        /// The plugin.
+        plugin: String,
+        /// The trap.
+        reason: String,
+        /// The panic message the guest printed, if any.
+        panic: Option<String>,
+    },
+    /// The plugin returned an error of the contract.
+    #[error("{}", describe_guest_error(.0))]
+    Guest(types::Error),
+}
+
+fn describe_guest_error(error: &types::Error) -> String {
+    match error {
+        types::Error::InvalidParams(m)
+        | types::Error::NotFound(m)
+        | types::Error::Failed(m)
+        | types::Error::Unsupported(m) => m.clone(),
+    }
+}
+
+/// Version header of a core WebAssembly module.
+const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+
+/// The engine, the linker with every host interface, and the AOT cache.
+///
+/// Create it inside a tokio runtime: it starts the epoch ticker.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: AotCache,
+    _ticker: engine::Ticker,
+}
+
+impl Runtime {
+    /// A runtime caching compiled components in `cache_dir`; no plugin may ever grow
+    /// its memory past `max_memory_bytes`.
+    pub fn new(cache_dir: &Path, max_memory_bytes: usize) -> Result<Self, RuntimeError> {
+        let engine = engine::build(max_memory_bytes)?;
+        let mut linker = Linker::new(&engine);
+        let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+        bindings::PierPlugin::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(link)?;
+        let cache = AotCache::new(cache_dir, &engine)?;
+        let ticker = engine::start_ticker(&engine);
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            _ticker: ticker,
+        })
+    }
+
+    /// Compiles (or loads from the cache) and links the component in `bytes`, read from
+    /// `file`, as plugin `name` running under `limits`.
+    pub fn load(
+        &self,
+        name: &str,
+        file: &Path,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<(Plugin, CacheOutcome), RuntimeError> {
+        check_header(file, bytes)?;
+        let hash = AotCache::content_hash(bytes);
+        let (component, outcome) = self
+            .cache
+            .load_or_compile(&self.engine, file, &hash, bytes)?;
+        let wrong_world = |e: wasmtime::Error| RuntimeError::WrongWorld {
+            file: file.to_path_buf(),
+            reason: format!("{e:#}"),
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
+        let pre = bindings::PierPluginPre::new(pre).map_err(wrong_world)?;
+        Ok((Plugin::new(name, hash, pre, limits), outcome))
+    }
+}
+
+fn check_header(file: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
+    let refuse = |reason: &str| RuntimeError::Compile {
+        file: file.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(refuse("not a WebAssembly file (no `\\0asm` header)"));
+    }
+    if bytes[4..8] == CORE_MODULE_VERSION {
+        return Err(refuse(
+            "a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! What one call into a plugin carries: its WASI context, its limits, and a view of the
+//! client request it serves ([`CallContext`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::types::LogLevel;
+use super::limits::MemoryLimiter;
+use super::output::LogStream;
+
+/// Who made the request a call serves (the `request-info` of the `context` interface).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestInfo {
+    /// JSON-RPC id of the request, as JSON text.
+    pub request_id: String,
+    /// Transport session id, when the transport has sessions.
+    pub session_id: Option<String>,
+    /// `clientInfo.name` from `initialize`.
+    pub client_name: Option<String>,
+    /// `clientInfo.version` from `initialize`.
+    pub client_version: Option<String>,
+    /// Subject of the verified access token.
+    pub subject: Option<String>,
+    /// Scopes of the verified access token.
+    pub scopes: Vec<String>,
+}
+
+/// Request-scoped key-value state, shared by middleware and the plugin for one request.
+pub type RequestState = Mutex<HashMap<String, Value>>;
+
+/// The server side of the `context` interface: what a call may ask of the request it
+/// serves. The server implements it per request; the runtime only calls it.
+pub trait CallContext: Send + Sync {
+    /// Send a log message to the client (subject to its log level).
+    fn log(
+        &self,
+        level: LogLevel,
+        logger: &str,
+        message: String,
+        data: Option<Value>,
+    ) -> BoxFuture<'_, ()>;
+    /// Send a progress notification, when the client gave a progress token.
+    fn progress(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) -> BoxFuture<'_, ()>;
+    /// Who made the request.
+    fn request_info(&self) -> RequestInfo;
+    /// True once the client cancelled the request.
+    fn is_cancelled(&self) -> bool;
+    /// The request-scoped state.
+    fn state(&self) -> &RequestState;
+}
+
+/// The context of calls that serve no client request (`describe`, local tools):
+/// logs go to pier's own log only.
+#[derive(Default)]
+pub struct NoRequest {
+    state: RequestState,
+}
+
+impl CallContext for NoRequest {
+    fn log(&self, _: LogLevel, _: &str, _: String, _: Option<Value>) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn progress(&self, _: f64, _: Option<f64>, _: Option<String>) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn request_info(&self) -> RequestInfo {
+        RequestInfo::default()
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+    fn state(&self) -> &RequestState {
+        &self.state
+    }
+}
+
+/// The data of one `Store`: everything host functions need during one call.
+pub struct CallState {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) ctx: Arc<dyn CallContext>,
+    pub(crate) deadline: Instant,
+    pub(crate) timed_out: bool,
+    pub(crate) stderr: LogStream,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

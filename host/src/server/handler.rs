@@ -1,0 +1,388 @@
+//! The MCP server: one [`ServerHandler`] per client session, routing each request to the
+//! mount that serves it through the current catalogue snapshot.
+
+#![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
+
+use std::sync::Arc;
+
+use rmcp::model::*;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::Value;
+use tracing::Instrument;
+
+use super::context::Context;
+use super::convert;
+use super::session::Session;
+use crate::registry::Registry;
+use crate::runtime::CallError;
+use crate::runtime::types::{CompletionRef, Error as GuestError};
+
+/// What every session of one server shares.
+pub struct Shared {
+    /// The live catalogue.
+    pub registry: Arc<Registry>,
+    /// Items per page of a list result.
+    pub page_size: usize,
+}
+
+/// The handler of one client session.
+#[derive(Clone)]
+pub struct PierServer {
+    shared: Arc<Shared>,
+    session: Arc<Session>,
+}
+
+impl PierServer {
+    /// A handler for a new session with transport id `session_id`.
+    pub fn new(shared: Arc<Shared>, session_id: Option<String>) -> Self {
+        Self {
+            shared,
+            session: Arc::new(Session::new(session_id)),
+        }
+    }
+
+    fn context(&self, request: &RequestContext<RoleServer>) -> Arc<Context> {
+        Arc::new(Context::new(request, self.session.clone()))
+    }
+}
+
+/// One page of `items` starting at `cursor` (an offset written by a previous page).
+fn page<T: Clone>(
+    items: &[T],
+    cursor: Option<&str>,
+    size: usize,
+) -> Result<(Vec<T>, Option<String>), McpError> {
+    let start = match cursor {
+        None => 0,
+        Some(c) => c
+            .parse::<usize>()
+            .ok()
+            .filter(|&s| s <= items.len())
+            .ok_or_else(|| McpError::invalid_params(format!("invalid cursor `{c}`"), None))?,
+    };
+    let end = start.saturating_add(size.max(1)).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].to_vec(), next))
+}
+
+fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
+    request.as_ref().and_then(|r| r.cursor.as_deref())
+}
+
+/// Explains why `arguments` do not fit a tool's input schema, naming the fields.
+fn argument_errors(validator: &jsonschema::Validator, arguments: &Value) -> Option<String> {
+    let errors: Vec<String> = validator
+        .iter_errors(arguments)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
+        })
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+/// A guest error or failure of a resource read / prompt / completion, as a protocol error.
+fn protocol_error(error: CallError, not_found: impl FnOnce(String) -> McpError) -> McpError {
+    match error {
+        CallError::Guest(GuestError::InvalidParams(m)) => McpError::invalid_params(m, None),
+        CallError::Guest(GuestError::NotFound(m)) => not_found(m),
+        other => McpError::internal_error(other.to_string(), None),
+    }
+}
+
+fn invalid_result(e: convert::ConvertError) -> McpError {
+    McpError::internal_error(e.to_string(), None)
+}
+
+impl ServerHandler for PierServer {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .enable_prompts()
+            .enable_logging()
+            .enable_completions()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tools, resources and prompts served by sandboxed WebAssembly plugins.",
+            )
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.session.set_log_level(request.level);
+        Ok(())
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let tools: Vec<Tool> = cat.tools.items().iter().map(|t| t.tool.clone()).collect();
+        let (items, next) = page(&tools, cursor(&request), self.shared.page_size)?;
+        let mut result = ListToolsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let name = request.name.as_ref();
+        let entry = cat
+            .tools
+            .get(name)
+            .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        if let Some(errors) = argument_errors(&entry.validator, &arguments) {
+            return Err(McpError::invalid_params(
+                format!("invalid arguments for tool `{name}`: {errors}"),
+                None,
+            ));
+        }
+        let ns = &entry.mount.namespace;
+        let span = tracing::info_span!("call_tool", plugin = entry.mount.plugin.name(), tool = name, request_id = %context.id);
+        let outcome = entry
+            .mount
+            .plugin
+            .call_tool(
+                self.context(&context),
+                &entry.local_name,
+                arguments.to_string(),
+            )
+            .instrument(span)
+            .await;
+        let result = match outcome {
+            Ok(result) => convert::tool_result(ns, &result)
+                .unwrap_or_else(|e| convert::tool_error(&e.to_string())),
+            Err(CallError::Guest(GuestError::InvalidParams(m))) => {
+                return Err(McpError::invalid_params(m, None));
+            }
+            Err(CallError::Guest(GuestError::NotFound(m))) => {
+                return Err(McpError::invalid_params(m, None));
+            }
+            Err(error) => {
+                tracing::warn!(
+                    plugin = entry.mount.plugin.name(),
+                    tool = name,
+                    "tool call failed: {error}"
+                );
+                convert::tool_error(&error.to_string())
+            }
+        };
+        Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let all: Vec<Resource> = cat
+            .resources
+            .items()
+            .iter()
+            .map(|r| r.resource.clone())
+            .collect();
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let all: Vec<ResourceTemplate> = cat
+            .templates
+            .items()
+            .iter()
+            .map(|t| t.template.clone())
+            .collect();
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let uri = request.uri.as_str();
+        let not_found =
+            |m: String| McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })));
+        let (mount, local) = cat
+            .resolve_resource(uri)
+            .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
+        let contents = mount
+            .plugin
+            .read_resource(self.context(&context), &local)
+            .await
+            .map_err(|e| protocol_error(e, not_found))?;
+        Ok(convert::read_result(&mount.namespace, &contents)
+            .map_err(invalid_result)?
+            .into())
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let all: Vec<Prompt> = cat
+            .prompts
+            .items()
+            .iter()
+            .map(|p| p.prompt.clone())
+            .collect();
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let name = request.name.as_str();
+        let entry = cat
+            .prompts
+            .get(name)
+            .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
+        let mut arguments = Vec::new();
+        for (key, value) in request.arguments.unwrap_or_default() {
+            match value {
+                Value::String(s) => arguments.push((key, s)),
+                other => {
+                    return Err(McpError::invalid_params(
+                        format!(
+                            "argument `{key}` of prompt `{name}` must be a string, got {other}"
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+        for arg in entry.prompt.arguments.iter().flatten() {
+            if arg.required == Some(true) && !arguments.iter().any(|(k, _)| *k == arg.name) {
+                return Err(McpError::invalid_params(
+                    format!(
+                        "missing required argument `{}` of prompt `{name}`",
+                        arg.name
+                    ),
+                    None,
+                ));
+            }
+        }
+        let result = entry
+            .mount
+            .plugin
+            .get_prompt(self.context(&context), &entry.local_name, &arguments)
+            .await
+            .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
+        Ok(convert::prompt_result(&entry.mount.namespace, &result)
+            .map_err(invalid_result)?
+            .into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let cat = self.shared.registry.snapshot();
+        let (mount, reference) = match &request.r#ref {
+            Reference::Prompt(p) => {
+                let entry = cat.prompts.get(&p.name).ok_or_else(|| {
+                    McpError::invalid_params(format!("unknown prompt `{}`", p.name), None)
+                })?;
+                (
+                    entry.mount.clone(),
+                    CompletionRef::Prompt(entry.local_name.clone()),
+                )
+            }
+            Reference::Resource(r) => {
+                let entry = cat.templates.get(&r.uri).ok_or_else(|| {
+                    McpError::invalid_params(format!("unknown resource template `{}`", r.uri), None)
+                })?;
+                (
+                    entry.mount.clone(),
+                    CompletionRef::ResourceTemplate(entry.local_template.clone()),
+                )
+            }
+            _ => {
+                return Err(McpError::invalid_params(
+                    "unsupported completion reference",
+                    None,
+                ));
+            }
+        };
+        let mut values = mount
+            .plugin
+            .complete(
+                self.context(&context),
+                &reference,
+                &request.argument.name,
+                &request.argument.value,
+            )
+            .await
+            .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
+        values.truncate(CompletionInfo::MAX_VALUES);
+        let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page;
+
+    #[test]
+    fn pages_follow_each_other_until_the_end() {
+        let items: Vec<u32> = (0..5).collect();
+        assert_eq!(
+            page(&items, None, 2).unwrap(),
+            (vec![0, 1], Some("2".into()))
+        );
+        assert_eq!(
+            page(&items, Some("2"), 2).unwrap(),
+            (vec![2, 3], Some("4".into()))
+        );
+        assert_eq!(page(&items, Some("4"), 2).unwrap(), (vec![4], None));
+        assert_eq!(page(&items, None, 10).unwrap(), (items.clone(), None));
+    }
+
+    #[test]
+    fn a_bad_cursor_is_an_invalid_params_error() {
+        let items = [1, 2];
+        let err = page(&items, Some("x"), 2).unwrap_err();
+        assert_eq!(err.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+        assert!(page(&items, Some("3"), 2).is_err());
+    }
+}

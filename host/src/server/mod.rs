@@ -1,0 +1,10 @@
+//! The MCP server layer: sessions, capabilities, routing, and the request context.
+
+pub mod context;
+pub mod convert;
+pub mod handler;
+pub mod session;
+
+pub use context::Context;
+pub use handler::{PierServer, Shared};
+pub use session::Session;

@@ -1,0 +1,40 @@
+//! Per-session state: what one connected client has set.
+
+#![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
+
+use std::sync::Mutex;
+
+use rmcp::model::LoggingLevel;
+
+/// One client connection (a stdio pipe, or an HTTP session).
+#[derive(Debug)]
+pub struct Session {
+    /// The transport's session id, when it has one.
+    pub id: Option<String>,
+    log_level: Mutex<LoggingLevel>,
+}
+
+impl Session {
+    /// A session whose log level starts at `info`.
+    pub fn new(id: Option<String>) -> Self {
+        Self {
+            id,
+            log_level: Mutex::new(LoggingLevel::Info),
+        }
+    }
+
+    /// The least severe level sent to this client.
+    pub fn log_level(&self) -> LoggingLevel {
+        self.log_level
+            .lock()
+            .map(|l| *l)
+            .unwrap_or(LoggingLevel::Info)
+    }
+
+    /// Sets the least severe level sent to this client (`logging/setLevel`).
+    pub fn set_log_level(&self, level: LoggingLevel) {
+        if let Ok(mut l) = self.log_level.lock() {
+            *l = level;
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Shared by the integration tests: fixture paths, plugin directories, a recording MCP
+//! client, and ways to start pier (in-process over a duplex pipe, or as a child process).
+#![allow(dead_code, deprecated)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pier::{App, ServeConfig};
+use rmcp::model::*;
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn must_exist(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run `make plugins polyglot` (or `make test`)",
+        path.display()
+    );
+    path
+}
+
+/// An example plugin built by `make plugins` (`plugins.d/NAME.wasm`).
+pub fn example(name: &str) -> PathBuf {
+    must_exist(root().join("plugins.d").join(format!("{name}.wasm")))
+}
+
+/// A test fixture built by `make plugins` / `make polyglot` (`target/fixtures/NAME.wasm`).
+pub fn fixture(name: &str) -> PathBuf {
+    must_exist(root().join("target/fixtures").join(format!("{name}.wasm")))
+}
+
+/// A data dir shared by tests so that each fixture is compiled once per test run.
+pub fn shared_data_dir() -> PathBuf {
+    root().join("target/test-data")
+}
+
+/// A temporary plugin directory.
+pub struct PluginDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl PluginDir {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A directory with the two example plugins.
+    pub fn examples() -> Self {
+        Self::new()
+            .with(&example("hello"), "hello")
+            .with(&example("calc"), "calc")
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Copies `file` in as `NAME.wasm`.
+    pub fn with(self, file: &Path, name: &str) -> Self {
+        std::fs::copy(file, self.path().join(format!("{name}.wasm"))).unwrap();
+        self
+    }
+
+    /// Writes `bytes` as `NAME.wasm`.
+    pub fn with_bytes(self, name: &str, bytes: &[u8]) -> Self {
+        std::fs::write(self.path().join(format!("{name}.wasm")), bytes).unwrap();
+        self
+    }
+
+    /// Writes the sidecar `NAME.toml`.
+    pub fn with_sidecar(self, name: &str, toml: &str) -> Self {
+        std::fs::write(self.path().join(format!("{name}.toml")), toml).unwrap();
+        self
+    }
+
+    pub fn config(&self) -> ServeConfig {
+        ServeConfig {
+            plugins_dir: self.path().to_path_buf(),
+            data_dir: shared_data_dir(),
+            ..ServeConfig::default()
+        }
+    }
+}
+
+/// What the client received besides responses.
+#[derive(Default)]
+pub struct Received {
+    pub logs: Vec<LoggingMessageNotificationParam>,
+    pub progress: Vec<ProgressNotificationParam>,
+}
+
+/// A client that records notifications.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub received: Arc<Mutex<Received>>,
+    changed: Arc<tokio::sync::Notify>,
+}
+
+impl Recorder {
+    /// Waits (bounded) until `ready` holds for what was received.
+    pub async fn wait_for(&self, what: &str, ready: impl Fn(&Received) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.changed.notified();
+            if ready(&self.received.lock().unwrap()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}");
+            }
+        }
+    }
+
+    pub fn log_texts(&self) -> Vec<String> {
+        let r = self.received.lock().unwrap();
+        r.logs
+            .iter()
+            .map(|l| l.data.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+impl ClientHandler for Recorder {
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.received.lock().unwrap().logs.push(params);
+        self.changed.notify_waiters();
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.received.lock().unwrap().progress.push(params);
+        self.changed.notify_waiters();
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        ClientInfo::new(
+            ClientCapabilities::default(),
+            Implementation::new("pier-tests", "1.2.3"),
+        )
+    }
+}
+
+pub type Client = RunningService<RoleClient, Recorder>;
+
+/// Connects a recording client to a new session of `app` over an in-process pipe.
+pub async fn connect(app: &App) -> (Client, Recorder) {
+    let (client_io, server_io) = tokio::io::duplex(1 << 20);
+    let server = app.session(None);
+    tokio::spawn(async move {
+        let (r, w) = tokio::io::split(server_io);
+        let _ = pier::transport::stdio::serve(server, r, w).await;
+    });
+    let recorder = Recorder::default();
+    let (r, w) = tokio::io::split(client_io);
+    let client = recorder
+        .clone()
+        .serve((r, w))
+        .await
+        .expect("client connects");
+    (client, recorder)
+}
+
+/// Starts pier on `dir` in-process and connects a client.
+pub async fn start(dir: &PluginDir) -> (App, Client, Recorder) {
+    let app = App::start(&dir.config()).await.expect("pier starts");
+    let (client, recorder) = connect(&app).await;
+    (app, client, recorder)
+}
+
+/// `tools/call` with JSON arguments.
+pub async fn call(
+    client: &Client,
+    tool: &str,
+    args: Value,
+) -> Result<CallToolResult, rmcp::ServiceError> {
+    let mut params = CallToolRequestParams::new(tool.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client.peer().call_tool(params).await
+}
+
+/// The single text content of a tool result.
+pub fn text(result: &CallToolResult) -> String {
+    let content = serde_json::to_value(&result.content).unwrap();
+    assert_eq!(
+        content.as_array().map(Vec::len),
+        Some(1),
+        "expected one content item: {content}"
+    );
+    content[0]["text"]
+        .as_str()
+        .expect("a text item")
+        .to_string()
+}
+
+/// The JSON-RPC error of a failed request.
+pub fn mcp_error(error: rmcp::ServiceError) -> ErrorData {
+    match error {
+        rmcp::ServiceError::McpError(e) => e,
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+/// Asserts that `hello_greet` still answers: the server survived whatever came before.
+pub async fn assert_still_serving(client: &Client) {
+    let result = call(client, "hello_greet", json!({"name": "Ada"}))
+        .await
+        .expect("hello_greet answers");
+    assert_eq!(text(&result), "Hello, Ada!");
+    assert_ne!(result.is_error, Some(true));
+}

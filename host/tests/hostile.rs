@@ -1,0 +1,241 @@
+//! Bad plugins and misbehaving guests: each is refused or fails alone, with a clear
+//! error, and `hello_greet` keeps answering.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// hello beside the hostile fixture, with tight limits so the tests are quick.
+fn hostile_dir() -> PluginDir {
+    PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("hostile"), "hostile")
+        .with_sidecar("hostile", "[limits]\ntimeout-ms = 1000\nmemory-mb = 32\n")
+}
+
+async fn assert_tool_error(client: &Client, tool: &str, expected: &str) {
+    let result = call(client, tool, json!({}))
+        .await
+        .expect("a tool result, not a protocol error");
+    assert_eq!(result.is_error, Some(true), "{tool} should fail");
+    assert_eq!(text(&result), expected);
+    assert_still_serving(client).await;
+}
+
+#[tokio::test]
+async fn a_panicking_tool_is_a_tool_error_with_the_panic_message() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    assert_tool_error(
+        &client,
+        "hostile_panic",
+        "plugin `hostile` panicked: boom (wasm trap: wasm `unreachable` instruction executed)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_trapping_tool_is_a_tool_error_naming_the_trap() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    assert_tool_error(
+        &client,
+        "hostile_trap",
+        "plugin `hostile` trapped: wasm trap: wasm `unreachable` instruction executed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_tool_that_loops_forever_hits_the_timeout() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    assert_tool_error(
+        &client,
+        "hostile_spin",
+        "plugin `hostile` timed out after 1000 ms",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_tool_that_allocates_without_bound_hits_the_memory_limit() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    assert_tool_error(
+        &client,
+        "hostile_hog",
+        "plugin `hostile` ran out of memory: it tried to grow past its limit of 32 MiB",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn calls_keep_working_while_another_call_spins() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    let spinning = call(&client, "hostile_spin", json!({}));
+    let greeting = async {
+        assert_still_serving(&client).await;
+    };
+    let (spun, ()) = tokio::join!(spinning, greeting);
+    assert_eq!(spun.unwrap().is_error, Some(true));
+}
+
+#[tokio::test]
+async fn declared_but_unimplemented_host_functions_say_so() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    assert_tool_error(
+        &client,
+        "hostile_storage_get",
+        "Unsupported(\"storage.get is not supported yet by this pier host\")",
+    )
+    .await;
+    assert_tool_error(
+        &client,
+        "hostile_sample",
+        "Unsupported(\"context.sample is not supported yet by this pier host\")",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn request_info_and_request_state_reach_the_plugin() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    let result = call(&client, "hostile_whoami", json!({})).await.unwrap();
+    assert_eq!(text(&result), "client=pier-tests state={\"n\":1}");
+}
+
+/// Each bad file and the exact reason it is refused with.
+fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with_bytes("garbage", b"this is not wasm at all")
+        // The smallest valid core module: magic + version 1.
+        .with_bytes("core", b"\0asm\x01\0\0\0")
+        .with(&fixture("wrong_world"), "wrong")
+        .with(&fixture("bad-name"), "badname")
+        .with(&fixture("bad-schema"), "badschema")
+        .with(&fixture("duplicate"), "dup")
+        .with(&example("calc"), "sidecar")
+        .with_sidecar("sidecar", "[limits]\nfuel = 10\n");
+    let path = |name: &str| {
+        dir.path()
+            .join(format!("{name}.wasm"))
+            .display()
+            .to_string()
+    };
+    let expected = vec![
+        (
+            "badname",
+            format!(
+                "refused plugin {}: invalid manifest: tool name `bad name!` must be 1 to 64 characters of A-Z a-z 0-9 _ - .",
+                path("badname")
+            ),
+        ),
+        (
+            "badschema",
+            format!(
+                "refused plugin {}: invalid manifest: input schema of tool `ok` is not a valid JSON Schema: ",
+                path("badschema")
+            ),
+        ),
+        (
+            "core",
+            format!(
+                "refused plugin {}: a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`",
+                path("core")
+            ),
+        ),
+        (
+            "dup",
+            format!(
+                "refused plugin {}: invalid manifest: duplicate tool `twice`",
+                path("dup")
+            ),
+        ),
+        (
+            "garbage",
+            format!(
+                "refused plugin {}: not a WebAssembly file (no `\\0asm` header)",
+                path("garbage")
+            ),
+        ),
+        (
+            "sidecar",
+            format!(
+                "refused plugin {}: sidecar {}: unknown field `fuel`, expected `timeout-ms` or `memory-mb`",
+                path("sidecar"),
+                dir.path().join("sidecar.toml").display()
+            ),
+        ),
+        (
+            "wrong",
+            format!("refused plugin {}: not a pier plugin: ", path("wrong")),
+        ),
+    ];
+    (dir, expected)
+}
+
+#[tokio::test]
+async fn bad_plugin_files_are_refused_each_with_its_reason_and_the_rest_is_served() {
+    let (dir, expected) = bad_files();
+    let (app, client, _) = start(&dir).await;
+    let refused: Vec<String> = app.refused().iter().map(|e| e.to_string()).collect();
+    assert_eq!(refused.len(), expected.len(), "{refused:#?}");
+    for ((name, prefix), line) in expected.iter().zip(&refused) {
+        assert!(
+            line.starts_with(prefix.as_str()),
+            "{name}:\n  got      {line}\n  expected {prefix}"
+        );
+    }
+    assert!(refused[1].contains("no-such-type"), "{}", refused[1]);
+    assert!(
+        refused[6].contains("pier:mcp/plugin@0.1.0"),
+        "{}",
+        refused[6]
+    );
+    let tools = client.peer().list_all_tools().await.unwrap();
+    assert_eq!(
+        tools.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>(),
+        ["hello_greet"]
+    );
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test]
+async fn refused_plugins_are_reported_as_one_stderr_line_each() {
+    let (dir, expected) = bad_files();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["serve", "--transport", "stdio", "--plugins"])
+        .arg(dir.path())
+        .arg("--data-dir")
+        .arg(shared_data_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pier exits cleanly when stdin closes"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "stdout is only for protocol messages: {:?}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let refusals: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("refused plugin"))
+        .collect();
+    assert_eq!(refusals.len(), expected.len(), "{stderr}");
+    for ((_, prefix), line) in expected.iter().zip(&refusals) {
+        assert!(line.contains(" ERROR "), "{line}");
+        assert!(
+            line.contains(prefix.as_str()),
+            "{line}\n  expected {prefix}"
+        );
+    }
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("mounted") && l.contains("hello.wasm")),
+        "{stderr}"
+    );
+}
