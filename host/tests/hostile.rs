@@ -84,13 +84,13 @@ async fn declared_but_unimplemented_host_functions_say_so() {
     assert_tool_error(
         &client,
         "hostile_storage_get",
-        "Unsupported(\"storage.get is not supported yet by this pier host\")",
+        "StorageError::Unsupported(\"storage.get is not supported yet by this pier host\")",
     )
     .await;
     assert_tool_error(
         &client,
         "hostile_sample",
-        "Unsupported(\"context.sample is not supported yet by this pier host\")",
+        "Error::Unsupported(\"context.sample is not supported yet by this pier host\")",
     )
     .await;
 }

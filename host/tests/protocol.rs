@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 async fn initialize_advertises_tools_resources_prompts_logging_and_completions() {
     let (_app, client, _) = start(&PluginDir::examples()).await;
     let info = client.peer().peer_info().expect("server info");
-    assert_eq!(info.server_info.name, "pier");
-    assert_eq!(info.server_info.version, env!("CARGO_PKG_VERSION"));
+    let server = info.server_info.as_ref().expect("serverInfo");
+    assert_eq!(server.name, "pier");
+    assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
     let caps = serde_json::to_value(&info.capabilities).unwrap();
     for cap in ["tools", "resources", "prompts", "logging", "completions"] {
         assert!(
@@ -20,7 +21,12 @@ async fn initialize_advertises_tools_resources_prompts_logging_and_completions()
             "capability {cap} missing in {caps}"
         );
     }
-    client.peer().ping().await.expect("ping answers");
+    let pong = client
+        .peer()
+        .send_request(ClientRequest::PingRequest(Default::default()))
+        .await
+        .expect("ping answers");
+    assert_eq!(serde_json::to_value(pong).unwrap(), json!({}));
 }
 
 #[tokio::test]
@@ -96,23 +102,10 @@ async fn calc_divide_by_zero_is_a_tool_error() {
     assert_eq!(text(&ok), "0.25");
 }
 
-fn with_progress_token(params: CallToolRequestParams, token: &str) -> CallToolRequestParams {
-    let mut meta = RequestMetaObject::default();
-    meta.set_progress_token(ProgressToken(NumberOrString::String(token.into())));
-    CallToolRequestParams {
-        meta: Some(meta),
-        ..params
-    }
-}
-
 #[tokio::test]
 async fn countdown_logs_each_step_and_reports_increasing_progress() {
     let (_app, client, recorder) = start(&PluginDir::examples()).await;
-    let params = CallToolRequestParams::new("calc_countdown")
-        .with_arguments(json!({"from": 3}).as_object().unwrap().clone());
-    let result = client
-        .peer()
-        .call_tool(with_progress_token(params, "tok-1"))
+    let result = call(&client, "calc_countdown", json!({"from": 3}))
         .await
         .unwrap();
     assert_eq!(text(&result), "counted down from 3");
@@ -152,16 +145,54 @@ async fn countdown_logs_each_step_and_reports_increasing_progress() {
             (3.0, Some(3.0), Some("0 left".into())),
         ]
     );
-    assert!(
-        received
-            .progress
-            .iter()
-            .all(|p| p.progress_token == ProgressToken(NumberOrString::String("tok-1".into())))
+    // Every notification carries the token of the request (the rmcp client sets one).
+    let token = &received.progress[0].progress_token;
+    assert!(received.progress.iter().all(|p| &p.progress_token == token));
+}
+
+#[tokio::test]
+async fn progress_goes_only_to_requests_with_a_progress_token() {
+    let app = pier::App::start(&PluginDir::examples().config())
+        .await
+        .unwrap();
+    let mut raw = RawSession::open(&app).await;
+
+    let (response, notes) = raw
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "calc_countdown", "arguments": {"from": 1}}),
+        )
+        .await;
+    assert_eq!(
+        response["result"]["content"][0]["text"],
+        "counted down from 1"
+    );
+    assert_eq!(
+        notes,
+        [
+            json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "logger": "calc", "data": "countdown: 1"}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "logger": "calc", "data": "countdown: 0"}}),
+        ]
+    );
+
+    let params = json!({"name": "calc_countdown", "arguments": {"from": 1}, "_meta": {"progressToken": "tok-1"}});
+    let (_, notes) = raw.request(3, "tools/call", params).await;
+    let progress: Vec<&Value> = notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "tok-1", "progress": 0.0, "total": 1.0, "message": "1 left"}}),
+            &json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "tok-1", "progress": 1.0, "total": 1.0, "message": "0 left"}}),
+        ]
     );
 }
 
 #[tokio::test]
-async fn no_progress_is_sent_without_a_token_and_set_level_filters_logs() {
+async fn set_level_filters_log_messages_per_session() {
     let (_app, client, recorder) = start(&PluginDir::examples()).await;
     client
         .peer()
@@ -185,7 +216,6 @@ async fn no_progress_is_sent_without_a_token_and_set_level_filters_logs() {
         .wait_for("the countdown: 0 log", |r| !r.logs.is_empty())
         .await;
     assert_eq!(recorder.log_texts(), ["countdown: 0"]);
-    assert!(recorder.received.lock().unwrap().progress.is_empty());
 }
 
 #[tokio::test]

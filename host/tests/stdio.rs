@@ -32,7 +32,17 @@ async fn a_child_pier_serves_every_method_over_stdio() {
         .serve(transport)
         .await
         .expect("initialize over stdio");
-    assert_eq!(client.peer().peer_info().unwrap().server_info.name, "pier");
+    assert_eq!(
+        client
+            .peer()
+            .peer_info()
+            .unwrap()
+            .server_info
+            .as_ref()
+            .unwrap()
+            .name,
+        "pier"
+    );
 
     let tools = client.peer().list_all_tools().await.unwrap();
     assert_eq!(tools.len(), 4);

@@ -121,7 +121,7 @@ enum Param {
     /// A named value with its type, doc attributes and whether it is an `Option`.
     Value {
         name: syn::Ident,
-        ty: Type,
+        ty: Box<Type>,
         docs: Vec<Attribute>,
         optional: bool,
     },
@@ -177,7 +177,7 @@ fn params(func: &mut ItemFn) -> syn::Result<Vec<Param>> {
         out.push(Param::Value {
             name: id.ident.clone(),
             optional: is_option(&pt.ty),
-            ty: (*pt.ty).clone(),
+            ty: pt.ty.clone(),
             docs,
         });
     }

@@ -30,6 +30,13 @@ pub struct ToolDef {
     pub handler: fn(&Context, serde_json::Value) -> Result<ToolResult, Error>,
 }
 
+/// Reads a resource: the request, the URI, and the template variables.
+pub type ResourceFn =
+    fn(&Context, &str, &[(String, String)]) -> Result<Vec<wit::ResourceContents>, Error>;
+
+/// Renders a prompt from its arguments.
+pub type PromptFn = fn(&Context, &[(String, String)]) -> Result<Vec<wit::PromptMessage>, Error>;
+
 /// A resource or resource template, as built by `#[resource]`.
 pub struct ResourceDef {
     /// URI, or URI template when it contains `{`.
@@ -43,8 +50,7 @@ pub struct ResourceDef {
     /// Media type.
     pub mime_type: Option<&'static str>,
     /// Reads it, given the URI and the template variables.
-    pub handler:
-        fn(&Context, &str, &[(String, String)]) -> Result<Vec<wit::ResourceContents>, Error>,
+    pub handler: ResourceFn,
 }
 
 /// A prompt, as built by `#[prompt]`.
@@ -58,7 +64,7 @@ pub struct PromptDef {
     /// Arguments: name, description, required.
     pub arguments: Vec<(&'static str, Option<&'static str>, bool)>,
     /// Renders it.
-    pub handler: fn(&Context, &[(String, String)]) -> Result<Vec<wit::PromptMessage>, Error>,
+    pub handler: PromptFn,
 }
 
 /// The completion function of a plugin.

@@ -10,5 +10,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::pier::mcp::plugin as guest;
-pub use pier::mcp::{context, storage, types};
+pub use self::exports::pier::mcp::plugin as guest;
+pub use self::pier::mcp::{context, storage, types};

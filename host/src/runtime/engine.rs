@@ -1,8 +1,8 @@
 //! The one wasmtime [`Engine`] of the process and the ticker that advances its epoch.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::task::JoinHandle;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::RuntimeError;
@@ -42,19 +42,23 @@ pub fn build(max_memory_bytes: usize) -> Result<Engine, RuntimeError> {
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] so that deadlines fire.
 ///
-/// Without this task, a guest in an endless loop would never be interrupted.
-/// The task ends when the returned handle is dropped (see [`Ticker`]).
+/// It runs on its own OS thread, not as an async task: guests that never yield would
+/// otherwise starve it on a busy (or single-threaded) runtime and never be interrupted.
+/// The thread ends when the last clone of the returned [`Ticker`] is dropped.
 pub fn start_ticker(engine: &Engine) -> Ticker {
     let engine = engine.clone();
-    let handle = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(EPOCH_TICK);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            interval.tick().await;
-            engine.increment_epoch();
-        }
-    });
-    Ticker(Arc::new(TickerGuard(handle)))
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::Builder::new()
+        .name("pier-epoch".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawn the epoch ticker thread");
+    Ticker(Arc::new(TickerGuard(stop)))
 }
 
 /// Keeps the epoch ticker running while any clone is alive.
@@ -62,10 +66,10 @@ pub fn start_ticker(engine: &Engine) -> Ticker {
 pub struct Ticker(#[allow(dead_code)] Arc<TickerGuard>);
 
 #[derive(Debug)]
-struct TickerGuard(JoinHandle<()>);
+struct TickerGuard(Arc<AtomicBool>);
 
 impl Drop for TickerGuard {
     fn drop(&mut self) {
-        self.0.abort();
+        self.0.store(true, Ordering::Relaxed);
     }
 }

@@ -137,7 +137,7 @@ impl Plugin {
             };
         }
         let reason = match error.downcast_ref::<Trap>() {
-            Some(trap) => format!("wasm trap: {trap}"),
+            Some(trap) => trap.to_string(),
             None => error.root_cause().to_string(),
         };
         CallError::Trap {

@@ -105,7 +105,7 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
 /// The engine, the linker with every host interface, and the AOT cache.
 ///
-/// Create it inside a tokio runtime: it starts the epoch ticker.
+/// Building it starts the epoch ticker thread; dropping it stops the thread.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,

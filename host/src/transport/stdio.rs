@@ -2,6 +2,7 @@
 //! are written to the output; logs go to stderr.
 
 use rmcp::ServiceExt;
+use rmcp::service::ServerInitializeError;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::server::PierServer;
@@ -12,10 +13,19 @@ where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
-    let running = server
-        .serve((reader, writer))
-        .await
-        .map_err(|e| std::io::Error::other(format!("MCP session did not start: {e}")))?;
+    let running = match server.serve((reader, writer)).await {
+        Ok(running) => running,
+        // A client that goes away before initializing ends its session, not the server.
+        Err(ServerInitializeError::ConnectionClosed(_)) => {
+            tracing::info!("the client closed the connection before initializing");
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(std::io::Error::other(format!(
+                "MCP session did not start: {e}"
+            )));
+        }
+    };
     running
         .waiting()
         .await

@@ -229,3 +229,66 @@ pub async fn assert_still_serving(client: &Client) {
     assert_eq!(text(&result), "Hello, Ada!");
     assert_ne!(result.is_error, Some(true));
 }
+
+/// A client that speaks raw JSON-RPC lines to an in-process session, for checking the
+/// exact wire messages (the rmcp client adds its own progress tokens, for one).
+pub struct RawSession {
+    writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+}
+
+impl RawSession {
+    /// Opens a session of `app` and initializes it.
+    pub async fn open(app: &App) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let server = app.session(None);
+        tokio::spawn(async move {
+            let (r, w) = tokio::io::split(server_io);
+            let _ = pier::transport::stdio::serve(server, r, w).await;
+        });
+        let (r, w) = tokio::io::split(client_io);
+        let mut session = Self {
+            writer: w,
+            lines: tokio::io::BufReader::new(r).lines(),
+        };
+        let (init, _) = session
+            .request(
+                1,
+                "initialize",
+                json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}),
+            )
+            .await;
+        assert_eq!(init["result"]["serverInfo"]["name"], "pier");
+        session
+            .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        session
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        use tokio::io::AsyncWriteExt;
+        let mut line = message.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await.unwrap();
+    }
+
+    /// Sends request `id` and returns its response and the notifications before it.
+    pub async fn request(&mut self, id: u64, method: &str, params: Value) -> (Value, Vec<Value>) {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let mut notifications = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+                .await
+                .expect("a message within 30 s")
+                .unwrap()
+                .expect("the session is open");
+            let message: Value = serde_json::from_str(&line).expect("every line is JSON");
+            if message.get("id") == Some(&json!(id)) {
+                return (message, notifications);
+            }
+            notifications.push(message);
+        }
+    }
+}

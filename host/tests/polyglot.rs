@@ -1,0 +1,60 @@
+//! The contract outside Rust: a Python (componentize-py) and a JavaScript
+//! (componentize-js) plugin, mounted beside a Rust one and called through MCP.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn polyglot_dir() -> PluginDir {
+    PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("py-shout"), "py")
+        .with(&fixture("js-reverse"), "js")
+}
+
+#[tokio::test]
+async fn python_and_javascript_plugins_are_mounted_and_called() {
+    let (app, client, recorder) = start(&polyglot_dir()).await;
+    assert!(app.refused().is_empty(), "{:?}", app.refused());
+    let tools = client.peer().list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["hello_greet", "js_reverse", "py_shout"]);
+    assert_eq!(
+        serde_json::to_value(&tools[2]).unwrap()["description"],
+        "Upper-case the text (written in Python)."
+    );
+
+    let shouted = call(&client, "py_shout", json!({"text": "hello"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&shouted), "HELLO!");
+    let reversed = call(&client, "js_reverse", json!({"text": "pier"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&reversed), "reip");
+
+    recorder
+        .wait_for("one log from each plugin", |r| r.logs.len() == 2)
+        .await;
+    let mut logs = recorder.log_texts();
+    logs.sort();
+    assert_eq!(logs, ["reversing 4 characters", "shouting 5 characters"]);
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test]
+async fn invalid_arguments_never_reach_a_polyglot_guest() {
+    let (_app, client, _) = start(&polyglot_dir()).await;
+    for tool in ["py_shout", "js_reverse"] {
+        let err = mcp_error(call(&client, tool, json!({"text": 1})).await.unwrap_err());
+        assert_eq!(
+            err.message,
+            format!("invalid arguments for tool `{tool}`: /text: 1 is not of type \"string\"")
+        );
+    }
+    let ok = call(&client, "py_shout", json!({"text": "still here"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&ok), "STILL HERE!");
+}
