@@ -21,12 +21,18 @@ setup: setup-rust setup-py setup-js ## Install every tool the build and tests ne
 setup-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
-setup-py:
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r tests/polyglot/requirements.txt
+setup-py: $(VENV)/.installed
+setup-js: $(JS_DIR)/node_modules/.installed
 
-setup-js:
-	@cd $(JS_DIR) && { test -d node_modules/@bytecodealliance/componentize-js || npm ci --no-audit --no-fund --loglevel=error; }
+# Re-run an install only when its lock file changed (or it never completed).
+$(VENV)/.installed: tests/polyglot/requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+$(JS_DIR)/node_modules/.installed: $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fixtures into target/fixtures/
 	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world

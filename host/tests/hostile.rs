@@ -102,6 +102,24 @@ async fn request_info_and_request_state_reach_the_plugin() {
     assert_eq!(text(&result), "client=pier-tests state={\"n\":1}");
 }
 
+#[tokio::test]
+async fn structured_content_must_match_the_declared_output_schema() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    assert_tool_error(
+        &client,
+        "hostile_lie",
+        "plugin returned an invalid result: structured content does not match the output schema: /n: \"not a number\" is not of type \"integer\"",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn plugins_get_no_environment_filesystem_or_network() {
+    let (_app, client, _) = start(&hostile_dir()).await;
+    let result = call(&client, "hostile_escape", json!({})).await.unwrap();
+    assert_eq!(text(&result), "env=0 file=denied dir=denied net=denied");
+}
+
 /// Each bad file and the exact reason it is refused with.
 fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
     let dir = PluginDir::new()

@@ -76,6 +76,46 @@ async fn a_child_pier_serves_every_method_over_stdio() {
     client.cancel().await.unwrap();
 }
 
+#[tokio::test]
+async fn guest_output_goes_to_the_log_and_never_to_stdout() {
+    let dir = PluginDir::new().with(&fixture("hostile"), "hostile");
+    let (transport, stderr) = TokioChildProcess::builder(pier_command(&dir, &shared_data_dir()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = stderr.expect("piped stderr");
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text)
+            .await
+            .unwrap();
+        text
+    });
+    // The client parses every stdout line as JSON-RPC: stray guest output would break it.
+    let client = Recorder::default().serve(transport).await.unwrap();
+    let result = call(&client, "hostile_print", json!({})).await.unwrap();
+    assert_eq!(text(&result), "printed");
+    assert_eq!(
+        text(&call(&client, "hostile_print", json!({})).await.unwrap()),
+        "printed"
+    );
+    client.cancel().await.unwrap();
+    let log = log.await.unwrap();
+    for stream in ["stdout", "stderr"] {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(&format!("a line on {stream}")))
+            .collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(
+            lines.iter().all(
+                |l| l.contains("plugin=hostile") && l.contains(&format!("stream=\"{stream}\""))
+            ),
+            "{lines:?}"
+        );
+    }
+}
+
 /// The `aot_cache=` field of the `mounted` log line of `plugin`.
 fn cache_outcome(stderr: &str, plugin: &str) -> String {
     let line = stderr

@@ -26,6 +26,8 @@ pub struct CheckedTool {
     pub annotations: Option<Value>,
     /// The compiled input schema, used on every call.
     pub validator: Arc<jsonschema::Validator>,
+    /// The compiled output schema, checked against every structured result.
+    pub output_validator: Option<Arc<jsonschema::Validator>>,
 }
 
 /// A manifest that passed every check.
@@ -123,9 +125,13 @@ fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
         &format!("input schema of tool `{name}`"),
         &tool.input_schema,
     )?;
-    let output_schema = match &tool.output_schema {
-        Some(text) => Some(check_schema(&format!("output schema of tool `{name}`"), text)?.0),
-        None => None,
+    let (output_schema, output_validator) = match &tool.output_schema {
+        Some(text) => {
+            let (schema, validator) =
+                check_schema(&format!("output schema of tool `{name}`"), text)?;
+            (Some(schema), Some(Arc::new(validator)))
+        }
+        None => (None, None),
     };
     let annotations = match &tool.annotations {
         Some(text) => Some(parse_object(
@@ -140,6 +146,7 @@ fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
         output_schema,
         annotations,
         validator: Arc::new(validator),
+        output_validator,
     })
 }
 

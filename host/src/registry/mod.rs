@@ -41,6 +41,8 @@ pub struct ToolEntry {
     pub tool: Tool,
     /// Its compiled input schema.
     pub validator: Arc<jsonschema::Validator>,
+    /// Its compiled output schema, if it declares one.
+    pub output_validator: Option<Arc<jsonschema::Validator>>,
 }
 
 /// A static resource as clients see it.
@@ -169,6 +171,7 @@ impl Catalogue {
                 local_name: t.tool.name.clone(),
                 tool,
                 validator: t.validator.clone(),
+                output_validator: t.output_validator.clone(),
             };
             if let Some(old) = self.tools.insert(name.clone(), entry) {
                 warn_replaced("tool", &name, &old.mount, mount);

@@ -15,6 +15,13 @@ use crate::runtime::types::{
 #[error("plugin returned an invalid result: {0}")]
 pub struct ConvertError(String);
 
+impl ConvertError {
+    /// An error saying `why` the result is invalid.
+    pub fn new(why: impl Into<String>) -> Self {
+        Self(why.into())
+    }
+}
+
 fn model<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ConvertError> {
     serde_json::from_value(value).map_err(|e| ConvertError(e.to_string()))
 }

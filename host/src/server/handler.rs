@@ -14,7 +14,7 @@ use tracing::Instrument;
 use super::context::Context;
 use super::convert;
 use super::session::Session;
-use crate::registry::Registry;
+use crate::registry::{Registry, ToolEntry};
 use crate::runtime::CallError;
 use crate::runtime::types::{CompletionRef, Error as GuestError};
 
@@ -70,10 +70,10 @@ fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
     request.as_ref().and_then(|r| r.cursor.as_deref())
 }
 
-/// Explains why `arguments` do not fit a tool's input schema, naming the fields.
-fn argument_errors(validator: &jsonschema::Validator, arguments: &Value) -> Option<String> {
+/// Explains why `value` does not fit `validator`'s schema, naming the fields.
+fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
     let errors: Vec<String> = validator
-        .iter_errors(arguments)
+        .iter_errors(value)
         .map(|e| {
             let path = e.instance_path().to_string();
             if path.is_empty() {
@@ -92,6 +92,31 @@ fn protocol_error(error: CallError, not_found: impl FnOnce(String) -> McpError) 
         CallError::Guest(GuestError::InvalidParams(m)) => McpError::invalid_params(m, None),
         CallError::Guest(GuestError::NotFound(m)) => not_found(m),
         other => McpError::internal_error(other.to_string(), None),
+    }
+}
+
+/// A successful result of a tool with an output schema must carry matching structured
+/// content (MCP requires it); anything else becomes a tool error saying why.
+fn check_structured(
+    entry: &ToolEntry,
+    result: CallToolResult,
+) -> Result<CallToolResult, convert::ConvertError> {
+    let Some(validator) = &entry.output_validator else {
+        return Ok(result);
+    };
+    if result.is_error == Some(true) {
+        return Ok(result);
+    }
+    let Some(structured) = &result.structured_content else {
+        return Err(convert::ConvertError::new(
+            "no structured content, but the tool declares an output schema",
+        ));
+    };
+    match schema_errors(validator, structured) {
+        Some(errors) => Err(convert::ConvertError::new(format!(
+            "structured content does not match the output schema: {errors}"
+        ))),
+        None => Ok(result),
     }
 }
 
@@ -149,7 +174,7 @@ impl ServerHandler for PierServer {
             .get(name)
             .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        if let Some(errors) = argument_errors(&entry.validator, &arguments) {
+        if let Some(errors) = schema_errors(&entry.validator, &arguments) {
             return Err(McpError::invalid_params(
                 format!("invalid arguments for tool `{name}`: {errors}"),
                 None,
@@ -169,6 +194,7 @@ impl ServerHandler for PierServer {
             .await;
         let result = match outcome {
             Ok(result) => convert::tool_result(ns, &result)
+                .and_then(|r| check_structured(entry, r))
                 .unwrap_or_else(|e| convert::tool_error(&e.to_string())),
             Err(CallError::Guest(GuestError::InvalidParams(m))) => {
                 return Err(McpError::invalid_params(m, None));
