@@ -48,8 +48,11 @@ polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures
 	@mkdir -p $(FIXTURES)
 	@tests/polyglot/build.sh $(FIXTURES)
 
-run: plugins ## Serve the example plugins over stdio (configure your MCP client to start this)
-	cargo run --quiet -p pier -- serve --transport stdio --plugins plugins.d
+run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
+	@cargo build --quiet -p pier
+	@echo "Connect an MCP client to http://127.0.0.1:8000/mcp"
+	@echo "(or let it start: $(CURDIR)/target/debug/pier serve --transport stdio --plugins $(CURDIR)/plugins.d)"
+	target/debug/pier serve --plugins plugins.d
 
 test: setup plugins polyglot ## Run every test (unit, integration, real clients)
 	cargo test --no-fail-fast

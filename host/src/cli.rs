@@ -3,12 +3,17 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use toml::Value;
 
-use crate::config::{ServeConfig, Transport};
+use crate::config::{ConfigError, Layers, ServeConfig, Source};
 
-/// pier: serve MCP tools, resources and prompts from sandboxed WebAssembly plugins.
+/// pier serves MCP tools, resources and prompts from sandboxed WebAssembly plugins.
+///
+/// Drop `.wasm` plugins into a directory (default `plugins.d`) and run `pier serve`;
+/// MCP clients connect over HTTP at http://127.0.0.1:8000/mcp, or start
+/// `pier serve --transport stdio` themselves.
 #[derive(Debug, Parser)]
-#[command(name = "pier", version, about)]
+#[command(name = "pier", version, about, long_about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -22,31 +27,89 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// Flags of `pier serve`.
-#[derive(Debug, clap::Args)]
+/// Flags of `pier serve`. Each overrides the same key of `pier.toml` and `PIER_*`.
+#[derive(Debug, Default, clap::Args)]
 pub struct ServeArgs {
-    /// Directory whose `*.wasm` plugins are mounted (with their optional `NAME.toml`).
-    #[arg(long, default_value = "plugins.d")]
-    pub plugins: PathBuf,
-    /// Transport to serve MCP on.
-    #[arg(long, value_enum, default_value = "stdio")]
-    pub transport: Transport,
-    /// Directory for pier's data (AOT cache).
-    #[arg(long, default_value = ".pier")]
-    pub data_dir: PathBuf,
-    /// Items per page of list results.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub page_size: u32,
+    /// Configuration file [default: ./pier.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory whose `*.wasm` plugins are mounted (key plugins.dir) [default: plugins.d].
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Option<String>,
+    /// `http` (streamable HTTP) or `stdio` (for clients that start pier) (key server.transport) [default: http].
+    #[arg(long, value_name = "http|stdio")]
+    pub transport: Option<String>,
+    /// HTTP address; port 0 picks a free one, printed to stderr (key server.listen) [default: 127.0.0.1:8000].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// HTTP without sessions: JSON responses, any replica answers any request (key server.stateless).
+    #[arg(long)]
+    pub stateless: bool,
+    /// Directory for pier's data, e.g. the AOT cache (key data.dir) [default: .pier].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// Items per page of list results (key server.page-size) [default: 100].
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<i64>,
+    /// Least severe log level: trace, debug, info, warn, error (key log.level) [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log lines as `text` or `json` (key log.format) [default: text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 impl ServeArgs {
-    /// The server settings these flags describe.
-    pub fn config(&self) -> ServeConfig {
-        ServeConfig {
-            plugins_dir: self.plugins.clone(),
-            data_dir: self.data_dir.clone(),
-            page_size: self.page_size as usize,
-            ..ServeConfig::default()
+    /// The flags given, as (flag, key, value).
+    fn flags(&self) -> Vec<(&'static str, &'static str, Value)> {
+        let mut out = Vec::new();
+        let mut text = |flag, key, value: &Option<String>| {
+            if let Some(v) = value {
+                out.push((flag, key, Value::String(v.clone())));
+            }
+        };
+        text("--plugins", "plugins.dir", &self.plugins);
+        text("--transport", "server.transport", &self.transport);
+        text("--listen", "server.listen", &self.listen);
+        text("--data-dir", "data.dir", &self.data_dir);
+        text("--log-level", "log.level", &self.log_level);
+        text("--log-format", "log.format", &self.log_format);
+        if self.stateless {
+            out.push(("--stateless", "server.stateless", Value::Boolean(true)));
         }
+        if let Some(n) = self.page_size {
+            out.push(("--page-size", "server.page-size", Value::Integer(n)));
+        }
+        out
+    }
+
+    /// The configuration: defaults < file < `env` < these flags.
+    pub fn config_with_env(
+        &self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<ServeConfig, ConfigError> {
+        let mut layers = Layers::default();
+        let file = match &self.config {
+            Some(path) => Some(path.clone()),
+            None => Some(PathBuf::from("pier.toml")).filter(|p| p.exists()),
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                origin: Source::File(path.clone()),
+                key: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            })?;
+            layers.apply_file(&path, &text)?;
+        }
+        layers.apply_env(env)?;
+        for (flag, key, value) in self.flags() {
+            layers.set(key, value, Source::Flag(flag.into()))?;
+        }
+        layers.build()
+    }
+
+    /// The configuration from the file, the process environment and these flags.
+    pub fn config(&self) -> Result<ServeConfig, ConfigError> {
+        self.config_with_env(std::env::vars())
     }
 }

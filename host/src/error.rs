@@ -9,7 +9,7 @@ pub enum Error {
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
     /// The plugin directory could not be read.
-    #[error("plugin directory {}: {reason}", path.display())]
+    #[error("{}: {reason}", path.display())]
     PluginDir {
         /// The directory.
         path: PathBuf,

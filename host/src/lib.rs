@@ -12,7 +12,7 @@ pub mod runtime;
 pub mod server;
 pub mod transport;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use config::ServeConfig;
 pub use error::Error;
@@ -21,41 +21,84 @@ use registry::{Catalogue, Registry};
 use runtime::Runtime;
 use server::{PierServer, Shared};
 
-/// A started pier: runtime, mounted plugins, and what sessions share.
+/// Whether the configured plugins are mounted yet.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    /// Plugins are being loaded.
+    Loading,
+    /// Loading finished; these files were refused.
+    Loaded {
+        /// The refused plugin files, with reasons.
+        refused: Vec<LoadError>,
+    },
+}
+
+/// A pier instance: runtime, catalogue, and what sessions share.
 pub struct App {
+    config: ServeConfig,
     runtime: Arc<Runtime>,
     shared: Arc<Shared>,
-    refused: Vec<LoadError>,
+    readiness: Mutex<Readiness>,
 }
 
 impl App {
-    /// Builds the runtime and mounts every plugin in `config.plugins_dir`. Plugins that
-    /// cannot be mounted are logged and listed in [`App::refused`]; the rest are served.
-    pub async fn start(config: &ServeConfig) -> Result<Self, Error> {
+    /// Builds the runtime with an empty catalogue; [`App::load`] mounts the plugins.
+    pub fn new(config: &ServeConfig) -> Result<Self, Error> {
         let runtime = Arc::new(Runtime::new(
             &config.data_dir.join("aot"),
             config.max_limits.memory_bytes,
         )?);
-        let options = LoadOptions {
-            defaults: config.default_limits,
-            cap: config.max_limits,
-        };
-        let (mounts, refused) = loader::load_dir(&runtime, &config.plugins_dir, options)
-            .await
-            .map_err(|e| Error::PluginDir {
-                path: config.plugins_dir.clone(),
-                reason: e.to_string(),
-            })?;
-        let registry = Arc::new(Registry::new(Catalogue::build(mounts)));
         let shared = Arc::new(Shared {
-            registry,
+            registry: Arc::new(Registry::default()),
             page_size: config.page_size,
+            in_flight: Arc::default(),
         });
         Ok(Self {
+            config: config.clone(),
             runtime,
             shared,
-            refused,
+            readiness: Mutex::new(Readiness::Loading),
         })
+    }
+
+    /// Mounts every plugin of the plugin directory. Files that cannot be mounted are
+    /// logged and listed by [`App::refused`]; the rest are served.
+    pub async fn load(&self) -> Result<(), Error> {
+        let options = LoadOptions {
+            defaults: self.config.default_limits,
+            cap: self.config.max_limits,
+        };
+        let dir = &self.config.plugins_dir;
+        let (mounts, refused) = match loader::load_dir(&self.runtime, dir, options).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                let reason = format!("cannot read the plugin directory: {e}");
+                self.set_readiness(Readiness::Loaded {
+                    refused: vec![LoadError {
+                        file: dir.clone(),
+                        reason: reason.clone(),
+                    }],
+                });
+                return Err(Error::PluginDir {
+                    path: dir.clone(),
+                    reason,
+                });
+            }
+        };
+        self.shared.registry.publish(Catalogue::build(mounts));
+        self.set_readiness(Readiness::Loaded { refused });
+        Ok(())
+    }
+
+    fn set_readiness(&self, readiness: Readiness) {
+        *self.readiness.lock().unwrap_or_else(|e| e.into_inner()) = readiness;
+    }
+
+    /// Builds the runtime and mounts the plugins: [`App::new`] then [`App::load`].
+    pub async fn start(config: &ServeConfig) -> Result<Self, Error> {
+        let app = Self::new(config)?;
+        app.load().await?;
+        Ok(app)
     }
 
     /// The handler of a new client session.
@@ -68,13 +111,29 @@ impl App {
         &self.shared.registry
     }
 
+    /// Requests being served now.
+    pub fn in_flight(&self) -> &Arc<server::InFlight> {
+        &self.shared.in_flight
+    }
+
     /// The runtime (engine, linker, AOT cache).
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
     }
 
-    /// Plugin files that were refused at start, with the reasons.
-    pub fn refused(&self) -> &[LoadError] {
-        &self.refused
+    /// Whether loading finished, and what was refused.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Plugin files refused so far, with the reasons.
+    pub fn refused(&self) -> Vec<LoadError> {
+        match self.readiness() {
+            Readiness::Loading => Vec::new(),
+            Readiness::Loaded { refused } => refused,
+        }
     }
 }

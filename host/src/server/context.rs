@@ -46,6 +46,13 @@ fn to_mcp(level: LogLevel) -> LoggingLevel {
     }
 }
 
+/// The `Mcp-Session-Id` of a request that came over HTTP.
+fn http_session_id(request: &RequestContext<RoleServer>) -> Option<String> {
+    let parts = request.extensions.get::<axum::http::request::Parts>()?;
+    let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
+    Some(id.to_string())
+}
+
 /// The context of one client request.
 pub struct Context {
     peer: Peer<RoleServer>,
@@ -63,7 +70,7 @@ impl Context {
         let client = request.client_info();
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
-            session_id: session.id.clone(),
+            session_id: session.id.clone().or_else(|| http_session_id(request)),
             client_name: client.as_ref().map(|c| c.name.clone()),
             client_version: client.as_ref().map(|c| c.version.clone()),
             subject: None,

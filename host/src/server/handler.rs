@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::context::Context;
 use super::convert;
+use super::in_flight::InFlight;
 use super::session::Session;
 use crate::registry::{Registry, ToolEntry};
 use crate::runtime::CallError;
@@ -24,6 +25,8 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// Items per page of a list result.
     pub page_size: usize,
+    /// Requests being served (tool calls, reads, prompts, completions).
+    pub in_flight: Arc<InFlight>,
 }
 
 /// The handler of one client session.
@@ -167,6 +170,7 @@ impl ServerHandler for PierServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let _serving = self.shared.in_flight.start();
         let cat = self.shared.registry.snapshot();
         let name = request.name.as_ref();
         let entry = cat
@@ -255,6 +259,7 @@ impl ServerHandler for PierServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        let _serving = self.shared.in_flight.start();
         let cat = self.shared.registry.snapshot();
         let uri = request.uri.as_str();
         let not_found =
@@ -295,6 +300,7 @@ impl ServerHandler for PierServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        let _serving = self.shared.in_flight.start();
         let cat = self.shared.registry.snapshot();
         let name = request.name.as_str();
         let entry = cat
@@ -342,6 +348,7 @@ impl ServerHandler for PierServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        let _serving = self.shared.in_flight.start();
         let cat = self.shared.registry.snapshot();
         let (mount, reference) = match &request.r#ref {
             Reference::Prompt(p) => {

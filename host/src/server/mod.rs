@@ -3,8 +3,10 @@
 pub mod context;
 pub mod convert;
 pub mod handler;
+pub mod in_flight;
 pub mod session;
 
 pub use context::Context;
 pub use handler::{PierServer, Shared};
+pub use in_flight::InFlight;
 pub use session::Session;

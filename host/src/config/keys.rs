@@ -1,0 +1,200 @@
+//! Every configuration key: its type, default and meaning. The one list from which
+//! files, environment variables and flags are read, checked and documented.
+
+/// What a key's value must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `"host:port"`.
+    Addr,
+    /// `true` or `false`.
+    Bool,
+    /// An integer in `min..=max`.
+    Int {
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// A filesystem path.
+    Path,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// A list of strings (comma-separated in an environment variable).
+    List,
+}
+
+impl Kind {
+    /// What the value must be, for error messages.
+    pub fn expected(self) -> String {
+        match self {
+            Kind::Addr => "\"host:port\"".into(),
+            Kind::Bool => "true or false".into(),
+            Kind::Int { min, max } => format!("an integer from {min} to {max}"),
+            Kind::Path => "a path (string)".into(),
+            Kind::Choice(words) => format!(
+                "one of {}",
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Kind::List => "a list of strings".into(),
+        }
+    }
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// Dotted path in `pier.toml`, e.g. `server.listen`.
+    pub path: &'static str,
+    /// Its type.
+    pub kind: Kind,
+    /// Its default, as TOML text.
+    pub default: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+impl Key {
+    /// The environment variable that sets it: `PIER_` + the path in capitals, `.` and
+    /// `-` as `_` (`server.listen` → `PIER_SERVER_LISTEN`).
+    pub fn env(&self) -> String {
+        format!("PIER_{}", self.path.to_uppercase().replace(['.', '-'], "_"))
+    }
+}
+
+const MS: Kind = Kind::Int {
+    min: 1,
+    max: 86_400_000,
+};
+
+/// All keys, in the order `pier.example.toml` documents them.
+pub const KEYS: &[Key] = &[
+    Key {
+        path: "server.transport",
+        kind: Kind::Choice(&["http", "stdio"]),
+        default: "\"http\"",
+        doc: "How clients reach pier: streamable HTTP, or stdio for a client that starts pier itself.",
+    },
+    Key {
+        path: "server.listen",
+        kind: Kind::Addr,
+        default: "\"127.0.0.1:8000\"",
+        doc: "Address of the HTTP transport; port 0 picks a free port (the bound address is printed to stderr).",
+    },
+    Key {
+        path: "server.stateless",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "HTTP without sessions: JSON responses, any replica can answer any request.",
+    },
+    Key {
+        path: "server.allowed-origins",
+        kind: Kind::List,
+        default: "[\"http://localhost:*\", \"http://127.0.0.1:*\", \"http://[::1]:*\", \"https://localhost:*\", \"https://127.0.0.1:*\"]",
+        doc: "Browser origins allowed to call (`:*` = any port); a request with another Origin gets 403. Requests without Origin pass.",
+    },
+    Key {
+        path: "server.allowed-hosts",
+        kind: Kind::List,
+        default: "[\"localhost\", \"127.0.0.1\", \"::1\", \"[::1]\"]",
+        doc: "Host header values accepted (DNS-rebinding protection). Ignored (any Host passes) when listening on a non-loopback address.",
+    },
+    Key {
+        path: "server.max-body-bytes",
+        kind: Kind::Int {
+            min: 1024,
+            max: 1 << 30,
+        },
+        default: "4194304",
+        doc: "Largest request body; larger requests get 413.",
+    },
+    Key {
+        path: "server.request-timeout-ms",
+        kind: MS,
+        default: "120000",
+        doc: "Time a request may take until its response starts (504 beyond).",
+    },
+    Key {
+        path: "server.session-idle-ms",
+        kind: MS,
+        default: "1800000",
+        doc: "An HTTP session without requests for this long is closed.",
+    },
+    Key {
+        path: "server.shutdown-grace-ms",
+        kind: MS,
+        default: "10000",
+        doc: "On SIGINT/SIGTERM, time in-flight requests get to finish.",
+    },
+    Key {
+        path: "server.page-size",
+        kind: Kind::Int {
+            min: 1,
+            max: 10_000,
+        },
+        default: "100",
+        doc: "Items per page of tools/list, resources/list, prompts/list.",
+    },
+    Key {
+        path: "plugins.dir",
+        kind: Kind::Path,
+        default: "\"plugins.d\"",
+        doc: "Directory whose `*.wasm` plugins (and `NAME.toml` sidecars) are mounted.",
+    },
+    Key {
+        path: "data.dir",
+        kind: Kind::Path,
+        default: "\".pier\"",
+        doc: "pier's own data: the AOT cache of compiled plugins lives in `aot/` below it.",
+    },
+    Key {
+        path: "defaults.timeout-ms",
+        kind: MS,
+        default: "30000",
+        doc: "Per-call timeout of a plugin whose sidecar sets none.",
+    },
+    Key {
+        path: "defaults.memory-mb",
+        kind: Kind::Int {
+            min: 1,
+            max: 65_536,
+        },
+        default: "64",
+        doc: "Memory limit of a plugin whose sidecar sets none.",
+    },
+    Key {
+        path: "limits.timeout-ms",
+        kind: MS,
+        default: "300000",
+        doc: "Operator cap: no sidecar may ask for a longer per-call timeout.",
+    },
+    Key {
+        path: "limits.memory-mb",
+        kind: Kind::Int {
+            min: 1,
+            max: 65_536,
+        },
+        default: "1024",
+        doc: "Operator cap: no sidecar may ask for more memory.",
+    },
+    Key {
+        path: "log.level",
+        kind: Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
+        default: "\"info\"",
+        doc: "Least severe log level written to stderr (RUST_LOG, when set, gives a finer filter).",
+    },
+    Key {
+        path: "log.format",
+        kind: Kind::Choice(&["text", "json"]),
+        default: "\"text\"",
+        doc: "Log lines as text or as JSON objects.",
+    },
+];
+
+/// The key at `path`.
+pub fn find(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}

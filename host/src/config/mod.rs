@@ -1,0 +1,351 @@
+//! Settings of a running server, from four layers: defaults < `pier.toml` < `PIER_*`
+//! environment variables < command-line flags. Every key is declared once in
+//! [`keys::KEYS`]; an unknown key or a value of the wrong type is an error naming the
+//! key, where it came from, and what was expected.
+
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use keys::{KEYS, Key, Kind};
+use toml::Value;
+
+use crate::runtime::Limits;
+use crate::transport::http::HttpOptions;
+
+/// The transport `pier serve` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// Streamable HTTP on `/mcp` (with `/health` and `/ready`).
+    #[default]
+    Http,
+    /// Newline-delimited JSON-RPC on stdin/stdout.
+    Stdio,
+}
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Least severe level written.
+    pub level: String,
+    /// `text` or `json`.
+    pub json: bool,
+}
+
+/// Everything `pier serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Directory whose `*.wasm` files are mounted.
+    pub plugins_dir: PathBuf,
+    /// Directory for pier's own data (the AOT cache lives in `aot/` below it).
+    pub data_dir: PathBuf,
+    /// Items per page of list results.
+    pub page_size: usize,
+    /// Limits of a plugin whose sidecar sets none.
+    pub default_limits: Limits,
+    /// The most any sidecar may ask for.
+    pub max_limits: Limits,
+    /// The transport to serve on.
+    pub transport: Transport,
+    /// Settings of the HTTP transport.
+    pub http: HttpOptions,
+    /// Logging.
+    pub log: LogOptions,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Layers::default().build().expect("the defaults are valid")
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Built in.
+    Default,
+    /// A configuration file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Env(var) => write!(f, "environment {var}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A configuration value that is unknown or wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {key}: {message}")]
+pub struct ConfigError {
+    /// Where it came from.
+    pub origin: Source,
+    /// The key (or the variable or flag, when no key matches).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("\"{s}\""),
+        other => other.to_string(),
+    }
+}
+
+/// Checks `value` against `key`'s kind.
+fn check(key: &Key, value: &Value) -> Result<(), String> {
+    let wrong = || format!("expected {}, got {}", key.kind.expected(), shown(value));
+    let ok = match (key.kind, value) {
+        (Kind::Addr, Value::String(s)) => s.parse::<SocketAddr>().is_ok(),
+        (Kind::Bool, Value::Boolean(_)) => true,
+        (Kind::Int { min, max }, Value::Integer(n)) => {
+            u64::try_from(*n).is_ok_and(|n| (min..=max).contains(&n))
+        }
+        (Kind::Path, Value::String(s)) => !s.is_empty(),
+        (Kind::Choice(words), Value::String(s)) => words.contains(&s.as_str()),
+        (Kind::List, Value::Array(items)) => items.iter().all(Value::is_str),
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(wrong()) }
+}
+
+/// Parses an environment variable's text as `key`'s kind.
+fn parse_env(key: &Key, text: &str) -> Value {
+    match key.kind {
+        Kind::Bool => match text {
+            "true" | "1" => Value::Boolean(true),
+            "false" | "0" => Value::Boolean(false),
+            _ => Value::String(text.into()),
+        },
+        Kind::Int { .. } => text
+            .parse::<i64>()
+            .map_or_else(|_| Value::String(text.into()), Value::Integer),
+        Kind::List => Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.into()))
+                .collect(),
+        ),
+        Kind::Addr | Kind::Path | Kind::Choice(_) => Value::String(text.into()),
+    }
+}
+
+/// Configuration values by key, each with its source; later layers override earlier.
+#[derive(Debug, Clone)]
+pub struct Layers {
+    values: BTreeMap<&'static str, (Value, Source)>,
+}
+
+impl Default for Layers {
+    /// The defaults of every key.
+    fn default() -> Self {
+        let values = KEYS
+            .iter()
+            .map(|k| {
+                let value: Value = toml::from_str::<toml::Table>(&format!("v = {}", k.default))
+                    .expect("defaults are TOML")
+                    .remove("v")
+                    .expect("parsed");
+                (k.path, (value, Source::Default))
+            })
+            .collect();
+        Self { values }
+    }
+}
+
+impl Layers {
+    /// Sets `path` from `source`, checking the key exists and the value fits.
+    pub fn set(&mut self, path: &str, value: Value, source: Source) -> Result<(), ConfigError> {
+        let error = |message: String| ConfigError {
+            origin: source.clone(),
+            key: path.to_string(),
+            message,
+        };
+        let key = keys::find(path).ok_or_else(|| error("unknown key".into()))?;
+        check(key, &value).map_err(error)?;
+        self.values.insert(key.path, (value, source));
+        Ok(())
+    }
+
+    /// Applies the TOML text of a configuration file read from `path`.
+    pub fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let source = Source::File(path.to_path_buf());
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+            origin: source.clone(),
+            key: "(file)".into(),
+            message: format!("invalid TOML: {}", e.message()),
+        })?;
+        let mut flat = Vec::new();
+        flatten("", &table, &mut flat);
+        for (path, value) in flat {
+            self.set(&path, value, source.clone())?;
+        }
+        Ok(())
+    }
+
+    /// Applies every `PIER_*` variable of `vars`; an unknown `PIER_*` name is an error.
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (name, text) in vars {
+            if !name.starts_with("PIER_") {
+                continue;
+            }
+            let source = Source::Env(name.clone());
+            let key = KEYS
+                .iter()
+                .find(|k| k.env() == name)
+                .ok_or_else(|| ConfigError {
+                    origin: source.clone(),
+                    key: name.clone(),
+                    message: "unknown variable (see pier.example.toml for the keys)".into(),
+                })?;
+            self.set(key.path, parse_env(key, &text), source)?;
+        }
+        Ok(())
+    }
+
+    fn get(&self, path: &str) -> &Value {
+        &self
+            .values
+            .get(path)
+            .unwrap_or_else(|| panic!("key {path} has a default"))
+            .0
+    }
+
+    /// Where the value of `path` came from.
+    pub fn source(&self, path: &str) -> Option<&Source> {
+        self.values.get(path).map(|(_, s)| s)
+    }
+
+    fn str(&self, path: &str) -> &str {
+        self.get(path).as_str().unwrap_or_default()
+    }
+
+    fn int(&self, path: &str) -> u64 {
+        self.get(path)
+            .as_integer()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or_default()
+    }
+
+    fn ms(&self, path: &str) -> Duration {
+        Duration::from_millis(self.int(path))
+    }
+
+    fn list(&self, path: &str) -> Vec<String> {
+        self.get(path)
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The server settings these layers describe.
+    pub fn build(&self) -> Result<ServeConfig, ConfigError> {
+        let listen: SocketAddr = self.str("server.listen").parse().map_err(|_| ConfigError {
+            origin: self
+                .source("server.listen")
+                .cloned()
+                .unwrap_or(Source::Default),
+            key: "server.listen".into(),
+            message: "expected \"host:port\"".into(),
+        })?;
+        let mut allowed_hosts = self.list("server.allowed-hosts");
+        if !listen.ip().is_loopback() {
+            // Host validation protects loopback servers from DNS rebinding; a server bound
+            // to a routable address is reached under names pier cannot know.
+            allowed_hosts.clear();
+        }
+        let http = HttpOptions {
+            listen,
+            stateless: self.get("server.stateless").as_bool().unwrap_or_default(),
+            allowed_origins: self.list("server.allowed-origins"),
+            allowed_hosts,
+            max_body_bytes: self.int("server.max-body-bytes") as usize,
+            request_timeout: self.ms("server.request-timeout-ms"),
+            session_idle: self.ms("server.session-idle-ms"),
+            shutdown_grace: self.ms("server.shutdown-grace-ms"),
+        };
+        Ok(ServeConfig {
+            plugins_dir: PathBuf::from(self.str("plugins.dir")),
+            data_dir: PathBuf::from(self.str("data.dir")),
+            page_size: self.int("server.page-size") as usize,
+            default_limits: Limits {
+                timeout: self.ms("defaults.timeout-ms"),
+                memory_bytes: (self.int("defaults.memory-mb") as usize) << 20,
+            },
+            max_limits: Limits {
+                timeout: self.ms("limits.timeout-ms"),
+                memory_bytes: (self.int("limits.memory-mb") as usize) << 20,
+            },
+            transport: match self.str("server.transport") {
+                "stdio" => Transport::Stdio,
+                _ => Transport::Http,
+            },
+            http,
+            log: LogOptions {
+                level: self.str("log.level").to_string(),
+                json: self.str("log.format") == "json",
+            },
+        })
+    }
+}
+
+/// `table` as dotted paths to leaf values (arrays are leaves).
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, Value)>) {
+    for (name, value) in table {
+        let path = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match value {
+            Value::Table(inner) => flatten(&path, inner, out),
+            other => out.push((path, other.clone())),
+        }
+    }
+}
+
+/// The text of `pier.example.toml`: every key with its doc and default.
+pub fn example_toml() -> String {
+    let mut out = String::from(
+        "# pier configuration: every key, with its default.\n\
+         # Precedence: defaults < this file (--config, default ./pier.toml) < PIER_* environment\n\
+         # variables (server.listen -> PIER_SERVER_LISTEN) < command-line flags.\n",
+    );
+    let mut table = "";
+    for key in KEYS {
+        let (section, name) = key.path.split_once('.').expect("keys are section.name");
+        if section != table {
+            out.push_str(&format!("\n[{section}]\n"));
+            table = section;
+        }
+        out.push_str(&format!(
+            "# {} ({})\n{name} = {}\n",
+            key.doc,
+            key.env(),
+            key.default
+        ));
+    }
+    out
+}

@@ -1,0 +1,212 @@
+//! MCP over streamable HTTP (spec 2025-11-25), nested in an axum app beside the
+//! operations endpoints `/health` and `/ready`.
+//!
+//! The app is a value ([`router`]), testable without a socket; [`serve`] runs it on a
+//! listener until a shutdown signal, then lets in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::extract::State;
+use axum::http::Method;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use futures::StreamExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::server::InFlight;
+use crate::{App, Readiness};
+
+/// How the HTTP transport behaves (keys `server.*` of the configuration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpOptions {
+    /// Address to listen on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// No sessions: every request stands alone and gets a JSON response.
+    pub stateless: bool,
+    /// Origins allowed to call (`scheme://host:port`, `:*` for any port). A request with
+    /// an `Origin` header not in this list is refused with 403.
+    pub allowed_origins: Vec<String>,
+    /// `Host` header values accepted (DNS-rebinding protection); empty accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Largest request body, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Time a request may take until its response starts.
+    pub request_timeout: Duration,
+    /// A session without requests for this long is closed.
+    pub session_idle: Duration,
+    /// Time in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// What a graceful shutdown needs from the running app.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// Cancelling it closes every MCP session (and their SSE streams).
+    pub sessions: CancellationToken,
+    /// POSTs to `/mcp` whose response has not been sent completely yet.
+    pub requests: Arc<InFlight>,
+}
+
+/// Counts a POST from its arrival until the last byte of its response (an SSE
+/// response ends after the result of the call), so shutdown can wait for it.
+async fn track(State(requests): State<Arc<InFlight>>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let guard = requests.start();
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let body = body.into_data_stream().map(move |chunk| {
+        let _held_until_the_body_ends = &guard;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(body))
+}
+
+/// The HTTP app: `/mcp`, `/health`, `/ready`.
+pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(!options.stateless)
+        .with_json_response(options.stateless)
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_allowed_origins(options.allowed_origins.clone())
+        .with_cancellation_token(lifecycle.sessions.clone());
+    config = if options.allowed_hosts.is_empty() {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(options.allowed_hosts.clone())
+    };
+    if options.allowed_origins.is_empty() {
+        // An empty list means "no browser origin at all", not "no check".
+        config = config.enforce_origin_validation();
+    }
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(options.session_idle);
+    let factory_app = app.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(factory_app.session(None)),
+        Arc::new(sessions),
+        config,
+    );
+    let mcp = Router::new()
+        .fallback_service(mcp)
+        .layer(axum::middleware::from_fn_with_state(
+            lifecycle.requests.clone(),
+            track,
+        ));
+    Router::new()
+        .nest("/mcp", mcp)
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            options.request_timeout,
+        ))
+        .with_state(app)
+}
+
+/// 200 while the process runs.
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+/// 200 once every plugin is mounted; 503 with a JSON reason otherwise.
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    match app.readiness() {
+        Readiness::Loading => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": "plugins are loading" })),
+        )
+            .into_response(),
+        Readiness::Loaded { refused } if refused.is_empty() => {
+            let mounts = app.registry().snapshot().mounts.len();
+            Json(json!({ "ready": true, "mounts": mounts })).into_response()
+        }
+        Readiness::Loaded { refused } => {
+            let not_loaded: Vec<_> = refused
+                .iter()
+                .map(|e| json!({ "file": e.file.display().to_string(), "reason": e.reason }))
+                .collect();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "ready": false, "reason": "some plugins were refused", "not_loaded": not_loaded })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; then stops accepting
+/// connections, gives the requests in flight up to `grace` to finish, closes the
+/// sessions and returns.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    lifecycle: Lifecycle,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop_accepting = CancellationToken::new();
+    let stop = stop_accepting.clone();
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+    let mut server = tokio::spawn(server.into_future());
+    tokio::select! {
+        result = &mut server => return result.map_err(std::io::Error::other)?,
+        () = shutdown => {}
+    }
+    tracing::info!(
+        in_flight = lifecycle.requests.count(),
+        "shutting down: finishing requests in flight"
+    );
+    stop_accepting.cancel();
+    if tokio::time::timeout(grace, lifecycle.requests.idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still in flight after {} ms; closing anyway",
+            grace.as_millis()
+        );
+    }
+    // Closing the sessions ends their SSE streams, so the connections can close.
+    lifecycle.sessions.cancel();
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined.map_err(std::io::Error::other)?,
+        Err(_) => Ok(()),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

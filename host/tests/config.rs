@@ -1,0 +1,196 @@
+//! Configuration: precedence of defaults < file < environment < flags, and the exact
+//! error for every kind of bad value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pier::cli::ServeArgs;
+use pier::config::{Transport, example_toml};
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pier.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn args_with(config: &std::path::Path) -> ServeArgs {
+    ServeArgs {
+        config: Some(config.to_path_buf()),
+        ..ServeArgs::default()
+    }
+}
+
+#[test]
+fn defaults_apply_when_nothing_is_set() {
+    let config = ServeArgs::default().config_with_env(env(&[])).unwrap();
+    assert_eq!(config.transport, Transport::Http);
+    assert_eq!(config.http.listen.to_string(), "127.0.0.1:8000");
+    assert_eq!(config.plugins_dir, PathBuf::from("plugins.d"));
+    assert_eq!(config.data_dir, PathBuf::from(".pier"));
+    assert_eq!(config.page_size, 100);
+    assert_eq!(config.default_limits.timeout, Duration::from_secs(30));
+    assert_eq!(config.default_limits.memory_bytes, 64 << 20);
+    assert!(!config.http.stateless);
+    assert_eq!(
+        config.http.allowed_hosts,
+        ["localhost", "127.0.0.1", "::1", "[::1]"]
+    );
+}
+
+#[test]
+fn file_beats_defaults_env_beats_file_flags_beat_env() {
+    let (_dir, path) = file(
+        "[server]\nlisten = \"127.0.0.1:1111\"\npage-size = 7\n[plugins]\ndir = \"from-file\"\n[limits]\nmemory-mb = 128\n",
+    );
+    let from_file = args_with(&path).config_with_env(env(&[])).unwrap();
+    assert_eq!(from_file.http.listen.to_string(), "127.0.0.1:1111");
+    assert_eq!(from_file.page_size, 7);
+    assert_eq!(from_file.plugins_dir, PathBuf::from("from-file"));
+    assert_eq!(from_file.max_limits.memory_bytes, 128 << 20);
+
+    let vars = env(&[
+        ("PIER_SERVER_LISTEN", "127.0.0.1:2222"),
+        ("PIER_PLUGINS_DIR", "from-env"),
+        ("HOME", "/x"),
+    ]);
+    let from_env = args_with(&path).config_with_env(vars.clone()).unwrap();
+    assert_eq!(from_env.http.listen.to_string(), "127.0.0.1:2222");
+    assert_eq!(from_env.plugins_dir, PathBuf::from("from-env"));
+    assert_eq!(
+        from_env.page_size, 7,
+        "keys the environment does not set keep the file's value"
+    );
+
+    let flags = ServeArgs {
+        listen: Some("127.0.0.1:3333".into()),
+        stateless: true,
+        ..args_with(&path)
+    };
+    let from_flags = flags.config_with_env(vars).unwrap();
+    assert_eq!(from_flags.http.listen.to_string(), "127.0.0.1:3333");
+    assert_eq!(from_flags.plugins_dir, PathBuf::from("from-env"));
+    assert!(from_flags.http.stateless);
+}
+
+#[test]
+fn environment_values_are_parsed_by_type() {
+    let vars = env(&[
+        ("PIER_SERVER_STATELESS", "true"),
+        (
+            "PIER_SERVER_ALLOWED_ORIGINS",
+            "http://a.example:*, http://b.example:8080",
+        ),
+        ("PIER_DEFAULTS_TIMEOUT_MS", "1500"),
+        ("PIER_SERVER_TRANSPORT", "stdio"),
+    ]);
+    let config = ServeArgs::default().config_with_env(vars).unwrap();
+    assert!(config.http.stateless);
+    assert_eq!(
+        config.http.allowed_origins,
+        ["http://a.example:*", "http://b.example:8080"]
+    );
+    assert_eq!(config.default_limits.timeout, Duration::from_millis(1500));
+    assert_eq!(config.transport, Transport::Stdio);
+}
+
+#[test]
+fn a_non_loopback_listener_accepts_any_host_header() {
+    let flags = ServeArgs {
+        listen: Some("0.0.0.0:8000".into()),
+        ..ServeArgs::default()
+    };
+    assert!(
+        flags
+            .config_with_env(env(&[]))
+            .unwrap()
+            .http
+            .allowed_hosts
+            .is_empty()
+    );
+}
+
+fn error_of(args: ServeArgs, vars: &[(&str, &str)]) -> String {
+    args.config_with_env(env(vars)).unwrap_err().to_string()
+}
+
+#[test]
+fn every_bad_value_names_its_source_key_and_expectation() {
+    let (_dir, path) = file("[server]\nlisten = 8000\n");
+    assert_eq!(
+        error_of(args_with(&path), &[]),
+        format!(
+            "{}: server.listen: expected \"host:port\", got 8000",
+            path.display()
+        )
+    );
+    let (_dir, path) = file("[server]\nlisten = \"127.0.0.1:1\"\nlistne = \"x\"\n");
+    assert_eq!(
+        error_of(args_with(&path), &[]),
+        format!("{}: server.listne: unknown key", path.display())
+    );
+    let (_dir, path) = file("[server\n");
+    assert!(
+        error_of(args_with(&path), &[])
+            .starts_with(&format!("{}: (file): invalid TOML: ", path.display()))
+    );
+    assert_eq!(
+        error_of(ServeArgs::default(), &[("PIER_SERVER_STATELESS", "maybe")]),
+        "environment PIER_SERVER_STATELESS: server.stateless: expected true or false, got \"maybe\""
+    );
+    assert_eq!(
+        error_of(ServeArgs::default(), &[("PIER_SERVER_PAGE_SIZE", "0")]),
+        "environment PIER_SERVER_PAGE_SIZE: server.page-size: expected an integer from 1 to 10000, got 0"
+    );
+    assert_eq!(
+        error_of(ServeArgs::default(), &[("PIER_NOPE", "1")]),
+        "environment PIER_NOPE: PIER_NOPE: unknown variable (see pier.example.toml for the keys)"
+    );
+    let flags = ServeArgs {
+        transport: Some("carrier-pigeon".into()),
+        ..ServeArgs::default()
+    };
+    assert_eq!(
+        error_of(flags, &[]),
+        "flag --transport: server.transport: expected one of \"http\", \"stdio\", got \"carrier-pigeon\""
+    );
+    let flags = ServeArgs {
+        listen: Some("localhost".into()),
+        ..ServeArgs::default()
+    };
+    assert_eq!(
+        error_of(flags, &[]),
+        "flag --listen: server.listen: expected \"host:port\", got \"localhost\""
+    );
+    let (_dir, path) = file("[limits]\nmemory-mb = \"lots\"\n");
+    assert_eq!(
+        error_of(args_with(&path), &[]),
+        format!(
+            "{}: limits.memory-mb: expected an integer from 1 to 65536, got \"lots\"",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn the_shipped_example_documents_every_key_with_its_default() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pier.example.toml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, example_toml()).unwrap();
+    }
+    let shipped = std::fs::read_to_string(&path).expect("pier.example.toml exists");
+    assert_eq!(
+        shipped,
+        example_toml(),
+        "pier.example.toml is stale: rerun with UPDATE_GOLDEN=1"
+    );
+    let from_example = args_with(&path).config_with_env(env(&[])).unwrap();
+    let defaults = ServeArgs::default().config_with_env(env(&[])).unwrap();
+    assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
+}

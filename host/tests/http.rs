@@ -1,0 +1,377 @@
+//! MCP over streamable HTTP on an ephemeral port: the rmcp client for the full flow,
+//! raw requests for every status code, and the operations endpoints.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use pier::transport::http::{self, HttpOptions};
+use pier::{App, ServeConfig};
+use rmcp::ServiceExt;
+use rmcp::transport::StreamableHttpClientTransport;
+use serde_json::{Value, json};
+
+/// A pier serving HTTP on a free loopback port.
+struct Server {
+    url: String,
+    base: String,
+    app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(dir: &PluginDir, tweak: impl FnOnce(&mut HttpOptions)) -> Self {
+        let mut config: ServeConfig = dir.config();
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut config.http);
+        let app = Arc::new(App::start(&config).await.expect("pier starts"));
+        Self::serve(app, &config).await
+    }
+
+    async fn serve(app: Arc<App>, config: &ServeConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let lifecycle = http::Lifecycle::default();
+        let router = http::router(app.clone(), &config.http, &lifecycle);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(http::serve(
+            listener,
+            router,
+            lifecycle,
+            config.http.shutdown_grace,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            url: format!("http://{addr}/mcp"),
+            base: format!("http://{addr}"),
+            app,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    async fn client(&self) -> (Client, Recorder) {
+        let recorder = Recorder::default();
+        let transport = StreamableHttpClientTransport::from_uri(self.url.clone());
+        let client = recorder
+            .clone()
+            .serve(transport)
+            .await
+            .expect("initialize over HTTP");
+        (client, recorder)
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.await.unwrap().unwrap();
+    }
+}
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+
+fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+}
+
+/// Initializes a raw session; returns its id.
+async fn raw_session(server: &Server) -> String {
+    let response = post(&server.url, INIT).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let response = post(
+        &server.url,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .header("mcp-session-id", &id)
+    .header("mcp-protocol-version", "2025-11-25")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        response.status(),
+        202,
+        "a notification is accepted with 202"
+    );
+    id
+}
+
+#[tokio::test]
+async fn the_full_flow_works_over_http_with_notifications_on_sse() {
+    let server = Server::start(&PluginDir::examples(), |_| {}).await;
+    let (client, recorder) = server.client().await;
+    let tools = client.peer().list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 4);
+    assert_still_serving(&client).await;
+    let add = call(&client, "calc_add", json!({"a": 2, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(add.structured_content, Some(json!({"result": 4.0})));
+
+    let result = call(&client, "calc_countdown", json!({"from": 2}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "counted down from 2");
+    recorder
+        .wait_for("3 logs and 3 progress", |r| {
+            r.logs.len() == 3 && r.progress.len() == 3
+        })
+        .await;
+    assert_eq!(
+        recorder.log_texts(),
+        ["countdown: 2", "countdown: 1", "countdown: 0"]
+    );
+    let progress: Vec<f64> = recorder
+        .received
+        .lock()
+        .unwrap()
+        .progress
+        .iter()
+        .map(|p| p.progress)
+        .collect();
+    assert_eq!(progress, [0.0, 1.0, 2.0]);
+
+    let read = client
+        .peer()
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "hello://hello/greeting/Ann",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(read).unwrap()["contents"][0]["text"],
+        "Hello, Ann!"
+    );
+    let prompt = client
+        .peer()
+        .get_prompt(
+            rmcp::model::GetPromptRequestParams::new("hello_introduce")
+                .with_arguments(json!({"name": "Ann"}).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(prompt).unwrap()["messages"][0]["content"]["text"],
+        "Please introduce yourself to Ann."
+    );
+    client.cancel().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn three_concurrent_calls_on_one_session_all_answer() {
+    let server = Server::start(&PluginDir::examples(), |_| {}).await;
+    let (client, _) = server.client().await;
+    let (a, b, c) = tokio::join!(
+        call(&client, "hello_greet", json!({"name": "A"})),
+        call(&client, "hello_greet", json!({"name": "B"})),
+        call(&client, "calc_add", json!({"a": 1, "b": 1})),
+    );
+    assert_eq!(text(&a.unwrap()), "Hello, A!");
+    assert_eq!(text(&b.unwrap()), "Hello, B!");
+    assert_eq!(text(&c.unwrap()), "2");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_lifecycle_status_codes() {
+    let server = Server::start(&PluginDir::examples(), |_| {}).await;
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+
+    // Missing session on a non-initialize request: 400.
+    let response = post(&server.url, list).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    // Unknown session: 404.
+    let response = post(&server.url, list)
+        .header("mcp-session-id", "no-such-session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    let id = raw_session(&server).await;
+    let response = post(&server.url, list)
+        .header("mcp-session-id", &id)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("hello_greet"), "{body}");
+
+    // DELETE ends the session; it is then unknown.
+    let response = reqwest::Client::new()
+        .delete(&server.url)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let response = post(&server.url, list)
+        .header("mcp-session-id", &id)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused_with_403_and_loopback_origins_pass() {
+    let server = Server::start(&PluginDir::examples(), |_| {}).await;
+    let response = post(&server.url, INIT)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = post(&server.url, INIT)
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = post(&server.url, INIT).send().await.unwrap();
+    assert_eq!(response.status(), 200, "no Origin header passes");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_foreign_host_header_is_refused() {
+    let server = Server::start(&PluginDir::examples(), |_| {}).await;
+    let response = post(&server.url, INIT)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413() {
+    let server = Server::start(&PluginDir::examples(), |o| o.max_body_bytes = 1024).await;
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"pad": "x".repeat(4096)}}).to_string();
+    let response = post(&server.url, &big).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    let response = post(&server.url, INIT).send().await.unwrap();
+    assert_eq!(response.status(), 200, "a normal request still passes");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn stateless_mode_answers_with_json_and_no_session() {
+    let server = Server::start(&PluginDir::examples(), |o| o.stateless = true).await;
+    let response = post(&server.url, INIT).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_none());
+    let call = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"hello_greet","arguments":{"name":"Zed"}}}"#;
+    let response = post(&server.url, call)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["result"]["content"][0]["text"], "Hello, Zed!");
+
+    let (client, _) = server.client().await;
+    assert_still_serving(&client).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_is_200_and_ready_turns_200_after_loading() {
+    let dir = PluginDir::examples();
+    let mut config = dir.config();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let app = Arc::new(App::new(&config).unwrap());
+    let server = Server::serve(app.clone(), &config).await;
+
+    let health = reqwest::get(format!("{}/health", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("{}/ready", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"ready": false, "reason": "plugins are loading"})
+    );
+
+    app.load().await.unwrap();
+    let ready = reqwest::get(format!("{}/ready", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"ready": true, "mounts": 2})
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ready_names_the_plugins_that_were_refused() {
+    let dir = PluginDir::examples().with_bytes("broken", b"nope");
+    let server = Server::start(&dir, |_| {}).await;
+    let ready = reqwest::get(format!("{}/ready", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let file = dir.path().join("broken.wasm").display().to_string();
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({
+            "ready": false,
+            "reason": "some plugins were refused",
+            "not_loaded": [{ "file": file, "reason": "not a WebAssembly file (no `\\0asm` header)" }]
+        })
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_call_finish() {
+    let dir = PluginDir::examples()
+        .with(&fixture("hostile"), "hostile")
+        .with_sidecar("hostile", "[limits]\ntimeout-ms = 1500\n");
+    let server = Server::start(&dir, |o| {
+        o.shutdown_grace = std::time::Duration::from_secs(10)
+    })
+    .await;
+    let (client, _) = server.client().await;
+    let app = server.app.clone();
+    // A slow call (it spins until its 1.5 s timeout) is in flight when shutdown starts.
+    let slow = tokio::spawn(async move { call(&client, "hostile_spin", json!({})).await });
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while app.in_flight().count() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the call starts");
+    server.shutdown().await;
+    let result = slow
+        .await
+        .unwrap()
+        .expect("the in-flight call got its answer");
+    assert_eq!(text(&result), "plugin `hostile` timed out after 1500 ms");
+}
