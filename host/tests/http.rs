@@ -375,3 +375,47 @@ async fn shutdown_lets_an_in_flight_call_finish() {
         .expect("the in-flight call got its answer");
     assert_eq!(text(&result), "plugin `hostile` timed out after 1500 ms");
 }
+
+#[tokio::test]
+async fn an_unsupported_protocol_version_header_is_refused_with_400() {
+    let server = Server::start(&PluginDir::examples(), |_| {}).await;
+    let id = raw_session(&server).await;
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    let response = post(&server.url, list)
+        .header("mcp-session-id", &id)
+        .header("mcp-protocol-version", "1999-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let server = Server::start(&PluginDir::examples(), |o| {
+        o.session_idle = std::time::Duration::from_millis(300)
+    })
+    .await;
+    let id = raw_session(&server).await;
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    // Bounded poll: the session is closed once it has been idle for 300 ms.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let response = post(&server.url, list)
+            .header("mcp-session-id", &id)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 404 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle session never expired"
+        );
+    }
+    server.shutdown().await;
+}
