@@ -25,7 +25,7 @@ setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed
 
 # Re-run an install only when its lock file changed (or it never completed).
-$(VENV)/.installed: tests/polyglot/requirements.txt
+$(VENV)/.installed: tests/requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $<
 	@touch $@

@@ -47,7 +47,7 @@ fn to_mcp(level: LogLevel) -> LoggingLevel {
 }
 
 /// The `Mcp-Session-Id` of a request that came over HTTP.
-fn http_session_id(request: &RequestContext<RoleServer>) -> Option<String> {
+pub(crate) fn http_session_id(request: &RequestContext<RoleServer>) -> Option<String> {
     let parts = request.extensions.get::<axum::http::request::Parts>()?;
     let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
     Some(id.to_string())

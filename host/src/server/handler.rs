@@ -48,6 +48,27 @@ impl PierServer {
     fn context(&self, request: &RequestContext<RoleServer>) -> Arc<Context> {
         Arc::new(Context::new(request, self.session.clone()))
     }
+
+    /// The span of one request: method, what it targets (tool, URI, prompt), session, id.
+    fn span(
+        &self,
+        method: &'static str,
+        target: &str,
+        request: &RequestContext<RoleServer>,
+    ) -> tracing::Span {
+        let session = self
+            .session
+            .id
+            .clone()
+            .or_else(|| super::context::http_session_id(request));
+        tracing::info_span!(
+            "request",
+            method,
+            target,
+            session = session.as_deref().unwrap_or("-"),
+            request_id = %request.id
+        )
+    }
 }
 
 /// One page of `items` starting at `cursor` (an offset written by a previous page).
@@ -128,6 +149,12 @@ fn invalid_result(e: convert::ConvertError) -> McpError {
 }
 
 impl ServerHandler for PierServer {
+    /// pier implements MCP up to revision 2025-11-25 (sessions, server-to-client
+    /// requests); newer clients negotiate down to it.
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        std::borrow::Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+    }
+
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
@@ -185,7 +212,7 @@ impl ServerHandler for PierServer {
             ));
         }
         let ns = &entry.mount.namespace;
-        let span = tracing::info_span!("call_tool", plugin = entry.mount.plugin.name(), tool = name, request_id = %context.id);
+        let span = self.span("tools/call", name, &context);
         let outcome = entry
             .mount
             .plugin
@@ -270,6 +297,7 @@ impl ServerHandler for PierServer {
         let contents = mount
             .plugin
             .read_resource(self.context(&context), &local)
+            .instrument(self.span("resources/read", uri, &context))
             .await
             .map_err(|e| protocol_error(e, not_found))?;
         Ok(convert::read_result(&mount.namespace, &contents)
@@ -336,6 +364,7 @@ impl ServerHandler for PierServer {
             .mount
             .plugin
             .get_prompt(self.context(&context), &entry.local_name, &arguments)
+            .instrument(self.span("prompts/get", name, &context))
             .await
             .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
         Ok(convert::prompt_result(&entry.mount.namespace, &result)
@@ -384,6 +413,7 @@ impl ServerHandler for PierServer {
                 &request.argument.name,
                 &request.argument.value,
             )
+            .instrument(self.span("completion/complete", &request.argument.name, &context))
             .await
             .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
         values.truncate(CompletionInfo::MAX_VALUES);

@@ -62,6 +62,15 @@ pub struct Lifecycle {
 /// Counts a POST from its arrival until the last byte of its response (an SSE
 /// response ends after the result of the call), so shutdown can wait for it.
 async fn track(State(requests): State<Arc<InFlight>>, request: Request, next: Next) -> Response {
+    if request.method() == Method::DELETE {
+        // A session ended by DELETE is done, not pending: answer 200 rather than 202
+        // (clients such as the Python SDK treat 202 as a failed termination).
+        let mut response = next.run(request).await;
+        if response.status() == StatusCode::ACCEPTED {
+            *response.status_mut() = StatusCode::OK;
+        }
+        return response;
+    }
     if request.method() != Method::POST {
         return next.run(request).await;
     }
