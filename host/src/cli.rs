@@ -25,6 +25,62 @@ pub struct Cli {
 pub enum Command {
     /// Mount every plugin of a directory and serve them to MCP clients.
     Serve(ServeArgs),
+    /// Show what plugins expose: tools with their schemas, resources, templates,
+    /// prompts, limits. Broken files are reported with the reason (exit code 1).
+    Inspect(InspectArgs),
+    /// Run one tool of one plugin locally, without a server, and print the result
+    /// (exit code 1 when the tool fails).
+    Call(CallArgs),
+}
+
+/// Flags of `pier inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Plugin files (`.wasm`) or directories of them.
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Print stable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Configuration file (for data.dir and limits) [default: ./pier.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of the AOT cache (key data.dir) [default: .pier].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+}
+
+/// Flags of `pier call`.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The plugin file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The tool: its name in the plugin (`greet`) or namespaced (`hello_greet`).
+    #[arg(value_name = "TOOL")]
+    pub tool: String,
+    /// Arguments as a JSON object.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    pub args: String,
+    /// Configuration file (for data.dir and limits) [default: ./pier.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of the AOT cache (key data.dir) [default: .pier].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+}
+
+/// The configuration of a local command (`inspect`, `call`).
+pub fn local_config(
+    config: &Option<PathBuf>,
+    data_dir: &Option<String>,
+) -> Result<ServeConfig, ConfigError> {
+    ServeArgs {
+        config: config.clone(),
+        data_dir: data_dir.clone(),
+        ..ServeArgs::default()
+    }
+    .config()
 }
 
 /// Flags of `pier serve`. Each overrides the same key of `pier.toml` and `PIER_*`.

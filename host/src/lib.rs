@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod local;
 pub mod registry;
 pub mod runtime;
 pub mod server;

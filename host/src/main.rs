@@ -1,10 +1,13 @@
 //! The `pier` binary: parse the command line, then hand over to the library.
+// `inspect` and `call` print their results on stdout; `serve` never writes to stdout
+// (in stdio mode it carries the protocol, written by the transport).
+#![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use pier::cli::{Cli, Command};
+use pier::cli::{CallArgs, Cli, Command, InspectArgs, local_config};
 use pier::config::{LogOptions, ServeConfig, Transport};
 use pier::transport::http;
 use tracing_subscriber::EnvFilter;
@@ -63,10 +66,71 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
 }
 
+async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let config = local_config(&args.config, &args.data_dir)?;
+    let local = pier::local::Local::new(&config)?;
+    let (mounts, refused) = local.load_all(&args.paths).await?;
+    if args.json {
+        let report = serde_json::json!({
+            "plugins": mounts.iter().map(|m| pier::local::describe(m)).collect::<Vec<_>>(),
+            "refused": refused.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for mount in &mounts {
+            println!("{}", pier::local::describe_text(mount));
+        }
+        for error in &refused {
+            eprintln!("pier: {error}");
+        }
+    }
+    Ok(if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
+    let config = local_config(&args.config, &args.data_dir)?;
+    let arguments: serde_json::Value =
+        serde_json::from_str(&args.args).map_err(|e| anyhow::anyhow!("--args is not JSON: {e}"))?;
+    let local = pier::local::Local::new(&config)?;
+    let result = local.call(&args.file, &args.tool, arguments).await?;
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    Ok(if result["isError"] == true {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
+    outcome.unwrap_or_else(|e| {
+        eprintln!("pier: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let quiet = LogOptions {
+        level: "warn".into(),
+        json: false,
+    };
     match cli.command {
+        Command::Inspect(args) => {
+            init_logging(&quiet);
+            return report(inspect(args).await);
+        }
+        Command::Call(args) => {
+            init_logging(&LogOptions {
+                level: "info".into(),
+                json: false,
+            });
+            return report(call(args).await);
+        }
         Command::Serve(args) => {
             let config = match args.config() {
                 Ok(config) => config,

@@ -1,0 +1,247 @@
+//! Plugins without a server: what `pier inspect` and `pier call` do.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::config::ServeConfig;
+use crate::registry::loader::{self, LoadError, LoadOptions, Loaded};
+use crate::registry::{Mount, namespace};
+use crate::runtime::{CallError, NoRequest, Runtime};
+use crate::server::convert;
+
+/// Why a local command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// The runtime could not be built.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// A path could not be read.
+    #[error("{}: {reason}", path.display())]
+    Path {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The plugin was refused.
+    #[error(transparent)]
+    Refused(#[from] LoadError),
+    /// The tool does not exist or the arguments do not fit.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// A runtime and load options for local commands, from the server configuration.
+pub struct Local {
+    runtime: Arc<Runtime>,
+    options: LoadOptions,
+}
+
+impl Local {
+    /// Builds the runtime (its AOT cache in `config.data_dir`).
+    pub fn new(config: &ServeConfig) -> Result<Self, LocalError> {
+        let runtime = Arc::new(Runtime::new(
+            &config.data_dir.join("aot"),
+            config.max_limits.memory_bytes,
+        )?);
+        Ok(Self {
+            runtime,
+            options: LoadOptions {
+                defaults: config.default_limits,
+                cap: config.max_limits,
+            },
+        })
+    }
+
+    /// Loads `file` (a disabled plugin is loaded anyway: inspecting it is the point).
+    pub async fn load(&self, file: &Path) -> Result<Arc<Mount>, LocalError> {
+        match loader::load_file(&self.runtime, file, self.options).await? {
+            Loaded::Mounted(mount, _) => Ok(mount),
+            Loaded::Disabled => Err(LocalError::Usage(format!(
+                "{}: disabled by its sidecar (enabled = false)",
+                file.display()
+            ))),
+        }
+    }
+
+    /// Loads each plugin of `paths` (files, or directories of `*.wasm`).
+    pub async fn load_all(
+        &self,
+        paths: &[PathBuf],
+    ) -> Result<(Vec<Arc<Mount>>, Vec<LocalError>), LocalError> {
+        let mut files = Vec::new();
+        for path in paths {
+            if path.is_dir() {
+                files.extend(loader::plugin_files(path).map_err(|e| LocalError::Path {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?);
+            } else {
+                files.push(path.clone());
+            }
+        }
+        let mut mounts = Vec::new();
+        let mut errors = Vec::new();
+        for file in files {
+            match self.load(&file).await {
+                Ok(mount) => mounts.push(mount),
+                Err(e) => errors.push(e),
+            }
+        }
+        Ok((mounts, errors))
+    }
+
+    /// Runs tool `tool` (its name inside the plugin, or namespaced) of `file` with
+    /// `arguments`; the MCP result as JSON.
+    pub async fn call(
+        &self,
+        file: &Path,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<Value, LocalError> {
+        let mount = self.load(file).await?;
+        let ns = mount.namespace.as_str();
+        let checked = mount
+            .manifest
+            .tools
+            .iter()
+            .find(|t| t.tool.name == tool || namespace::name(ns, &t.tool.name) == tool)
+            .ok_or_else(|| {
+                let names: Vec<&str> = mount
+                    .manifest
+                    .tools
+                    .iter()
+                    .map(|t| t.tool.name.as_str())
+                    .collect();
+                LocalError::Usage(format!(
+                    "unknown tool `{tool}`; {} has: {}",
+                    file.display(),
+                    names.join(", ")
+                ))
+            })?;
+        let errors: Vec<String> = checked
+            .validator
+            .iter_errors(&arguments)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                if path.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{path}: {e}")
+                }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(LocalError::Usage(format!(
+                "invalid arguments for tool `{tool}`: {}",
+                errors.join("; ")
+            )));
+        }
+        let outcome = mount
+            .plugin
+            .call_tool(
+                Arc::new(NoRequest::default()),
+                &checked.tool.name,
+                arguments.to_string(),
+            )
+            .await;
+        let result = match outcome {
+            Ok(result) => convert::tool_result(ns, &result)
+                .unwrap_or_else(|e| convert::tool_error(&e.to_string())),
+            Err(CallError::Guest(e)) if !matches!(e, crate::runtime::types::Error::Failed(_)) => {
+                return Err(LocalError::Usage(CallError::Guest(e).to_string()));
+            }
+            Err(e) => convert::tool_error(&e.to_string()),
+        };
+        Ok(serde_json::to_value(result).unwrap_or(Value::Null))
+    }
+}
+
+/// The stable JSON description of a mounted plugin (`pier inspect --json`).
+pub fn describe(mount: &Mount) -> Value {
+    let ns = mount.namespace.as_str();
+    let m = &mount.manifest;
+    let limits = mount.plugin.limits();
+    json!({
+        "file": mount.file.display().to_string(),
+        "plugin": mount.plugin.name(),
+        "name": m.name,
+        "version": m.version,
+        "namespace": ns,
+        "hash": mount.plugin.hash(),
+        "limits": { "timeout_ms": limits.timeout.as_millis() as u64, "memory_mb": limits.memory_bytes >> 20 },
+        "grants": {},
+        "tools": m.tools.iter().map(|t| json!({
+            "name": namespace::name(ns, &t.tool.name),
+            "description": t.tool.description,
+            "input_schema": t.input_schema,
+            "output_schema": t.output_schema,
+            "annotations": t.annotations,
+        })).collect::<Vec<_>>(),
+        "resources": m.resources.iter().map(|r| json!({
+            "uri": namespace::uri(ns, &r.uri), "name": r.name, "description": r.description, "mime_type": r.mime_type,
+        })).collect::<Vec<_>>(),
+        "templates": m.templates.iter().map(|(t, _)| json!({
+            "uri_template": namespace::uri(ns, &t.uri_template), "name": t.name, "description": t.description, "mime_type": t.mime_type,
+        })).collect::<Vec<_>>(),
+        "prompts": m.prompts.iter().map(|p| json!({
+            "name": namespace::name(ns, &p.name),
+            "description": p.description,
+            "arguments": p.arguments.iter().map(|a| json!({"name": a.name, "description": a.description, "required": a.required})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A terminal-friendly description of a mounted plugin (`pier inspect`).
+pub fn describe_text(mount: &Mount) -> String {
+    let d = describe(mount);
+    let mut out = format!(
+        "{}  {} {}  (namespace `{}`, timeout {} ms, memory {} MiB)\n",
+        d["file"].as_str().unwrap_or_default(),
+        d["name"].as_str().unwrap_or_default(),
+        d["version"].as_str().unwrap_or_default(),
+        d["namespace"].as_str().unwrap_or_default(),
+        d["limits"]["timeout_ms"],
+        d["limits"]["memory_mb"],
+    );
+    let rows = |label: &str, items: &Value, key: &str, out: &mut String| {
+        let items = items.as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            return;
+        }
+        out.push_str(&format!("  {label}\n"));
+        let width = items
+            .iter()
+            .map(|i| i[key].as_str().unwrap_or_default().len())
+            .max()
+            .unwrap_or(0);
+        for item in &items {
+            let name = item[key].as_str().unwrap_or_default();
+            let description = item["description"].as_str().unwrap_or_default();
+            let first_line = description.lines().next().unwrap_or_default();
+            out.push_str(&format!("    {name:<width$}  {first_line}\n"));
+            if let Some(props) = item["input_schema"]["properties"].as_object() {
+                let required: Vec<&str> = item["input_schema"]["required"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for (arg, schema) in props {
+                    let ty = schema["type"].as_str().unwrap_or("any");
+                    let mark = if required.contains(&arg.as_str()) {
+                        ""
+                    } else {
+                        "?"
+                    };
+                    out.push_str(&format!("    {:<width$}    {arg}{mark}: {ty}\n", ""));
+                }
+            }
+        }
+    };
+    rows("tools", &d["tools"], "name", &mut out);
+    rows("resources", &d["resources"], "uri", &mut out);
+    rows("templates", &d["templates"], "uri_template", &mut out);
+    rows("prompts", &d["prompts"], "name", &mut out);
+    out
+}

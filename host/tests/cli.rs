@@ -1,0 +1,182 @@
+//! The `pier` command line: `inspect`, `call`, `--version`, and config errors.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn pier(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(args)
+        .args(
+            ["--data-dir", shared_data_dir().to_str().unwrap()]
+                .iter()
+                .filter(|_| args[0] != "--version"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let output = pier(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("pier {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn inspect_json_lists_what_each_plugin_exposes_and_what_was_refused() {
+    let dir = PluginDir::examples().with_bytes("broken", b"garbage");
+    let output = pier(&["inspect", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a refused file makes inspect fail"
+    );
+    let report = stdout_json(&output);
+    let plugins = report["plugins"].as_array().unwrap();
+    assert_eq!(
+        plugins
+            .iter()
+            .map(|p| p["plugin"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["calc", "hello"]
+    );
+    let hello = &plugins[1];
+    assert_eq!(hello["namespace"], "hello");
+    assert_eq!(
+        hello["limits"],
+        json!({"timeout_ms": 30000, "memory_mb": 64})
+    );
+    assert_eq!(hello["tools"][0]["name"], "hello_greet");
+    assert_eq!(
+        hello["tools"][0]["input_schema"]["required"],
+        json!(["name"])
+    );
+    assert_eq!(hello["resources"][0]["uri"], "hello://hello/readme");
+    assert_eq!(
+        hello["templates"][0]["uri_template"],
+        "hello://hello/greeting/{name}"
+    );
+    assert_eq!(hello["prompts"][0]["name"], "hello_introduce");
+    assert_eq!(
+        report["refused"],
+        json!([format!(
+            "refused plugin {}: not a WebAssembly file (no `\\0asm` header)",
+            dir.path().join("broken.wasm").display()
+        )])
+    );
+}
+
+#[test]
+fn inspect_text_is_aligned_and_readable() {
+    let output = pier(&["inspect", example("calc").to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("calc 0.1.0  (namespace `calc`, timeout 30000 ms, memory 64 MiB)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    calc_add        Add two numbers.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    calc_countdown  Count down from `from` to zero"),
+        "{text}"
+    );
+}
+
+#[test]
+fn call_runs_one_tool_locally() {
+    let hello = example("hello");
+    let output = pier(&[
+        "call",
+        hello.to_str().unwrap(),
+        "greet",
+        "--args",
+        r#"{"name":"Ada"}"#,
+    ]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout_json(&output),
+        json!({"content": [{"type": "text", "text": "Hello, Ada!"}], "isError": false})
+    );
+
+    let calc = example("calc");
+    let output = pier(&[
+        "call",
+        calc.to_str().unwrap(),
+        "calc_divide",
+        "--args",
+        r#"{"a":1,"b":0}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "a tool error exits 1");
+    assert_eq!(
+        stdout_json(&output),
+        json!({"content": [{"type": "text", "text": "division by zero"}], "isError": true})
+    );
+}
+
+#[test]
+fn call_explains_unknown_tools_and_bad_arguments() {
+    let hello = example("hello");
+    let output = pier(&["call", hello.to_str().unwrap(), "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap().trim_end(),
+        format!("pier: unknown tool `nope`; {} has: greet", hello.display())
+    );
+    let output = pier(&[
+        "call",
+        hello.to_str().unwrap(),
+        "greet",
+        "--args",
+        r#"{"name":1}"#,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap().trim_end(),
+        "pier: invalid arguments for tool `greet`: /name: 1 is not of type \"string\""
+    );
+    let output = pier(&["call", hello.to_str().unwrap(), "greet", "--args", "{"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .starts_with("pier: --args is not JSON: ")
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("pier.toml");
+    std::fs::write(&config, "[server]\nlisten = 8000\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!(
+            "pier: {}: server.listen: expected \"host:port\", got 8000\n",
+            config.display()
+        )
+    );
+}
