@@ -11,6 +11,7 @@ pub mod local;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod telemetry;
 pub mod transport;
 
 use std::sync::{Arc, Mutex};
@@ -53,6 +54,7 @@ impl App {
             registry: Arc::new(Registry::default()),
             page_size: config.page_size,
             in_flight: Arc::default(),
+            metrics: Arc::default(),
         });
         Ok(Self {
             config: config.clone(),
@@ -86,6 +88,12 @@ impl App {
                 });
             }
         };
+        for (_, outcome) in &mounts {
+            self.shared
+                .metrics
+                .aot_cache(*outcome == runtime::CacheOutcome::Hit);
+        }
+        let mounts = mounts.into_iter().map(|(mount, _)| mount).collect();
         self.shared.registry.publish(Catalogue::build(mounts));
         self.set_readiness(Readiness::Loaded { refused });
         Ok(())
@@ -110,6 +118,11 @@ impl App {
     /// The live catalogue.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.shared.registry
+    }
+
+    /// The metrics of this instance.
+    pub fn metrics(&self) -> &Arc<telemetry::Metrics> {
+        &self.shared.metrics
     }
 
     /// Requests being served now.

@@ -112,7 +112,7 @@ pub async fn load_dir(
     runtime: &Arc<Runtime>,
     dir: &Path,
     options: LoadOptions,
-) -> Result<(Vec<Arc<Mount>>, Vec<LoadError>), std::io::Error> {
+) -> Result<(Vec<(Arc<Mount>, CacheOutcome)>, Vec<LoadError>), std::io::Error> {
     let mut mounts = Vec::new();
     let mut refused = Vec::new();
     for file in plugin_files(dir)? {
@@ -128,7 +128,7 @@ pub async fn load_dir(
                     "mounted {}",
                     file.display()
                 );
-                mounts.push(mount);
+                mounts.push((mount, outcome));
             }
             Ok(Loaded::Disabled) => tracing::info!("skipped {} (enabled = false)", file.display()),
             Err(e) => {

@@ -1,6 +1,7 @@
 //! A loaded plugin: its pre-linked component, and one fresh `Store` per call.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -25,6 +26,7 @@ pub struct Plugin {
     hash: Arc<str>,
     pre: PluginPre<CallState>,
     limits: Limits,
+    instantiations: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -44,7 +46,13 @@ impl Plugin {
             hash: hash.into(),
             pre,
             limits,
+            instantiations: Arc::default(),
         }
+    }
+
+    /// Instances created so far (one per call, plus `describe`).
+    pub fn instantiations(&self) -> u64 {
+        self.instantiations.load(Ordering::Relaxed)
     }
 
     /// The plugin's name (its file stem).
@@ -106,6 +114,7 @@ impl Plugin {
         call: impl AsyncFnOnce(&Bindings, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let mut store = self.new_store(ctx);
+        self.instantiations.fetch_add(1, Ordering::Relaxed);
         let outcome = tokio::time::timeout(self.limits.timeout + HOST_WAIT_GRACE, async {
             let bindings = self.pre.instantiate_async(&mut store).await?;
             call(&bindings, &mut store).await

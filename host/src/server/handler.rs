@@ -18,6 +18,7 @@ use super::session::Session;
 use crate::registry::{Registry, ToolEntry};
 use crate::runtime::CallError;
 use crate::runtime::types::{CompletionRef, Error as GuestError};
+use crate::telemetry::Metrics;
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -27,6 +28,8 @@ pub struct Shared {
     pub page_size: usize,
     /// Requests being served (tool calls, reads, prompts, completions).
     pub in_flight: Arc<InFlight>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The handler of one client session.
@@ -39,10 +42,8 @@ pub struct PierServer {
 impl PierServer {
     /// A handler for a new session with transport id `session_id`.
     pub fn new(shared: Arc<Shared>, session_id: Option<String>) -> Self {
-        Self {
-            shared,
-            session: Arc::new(Session::new(session_id)),
-        }
+        let session = Arc::new(Session::new(session_id, shared.metrics.clone()));
+        Self { shared, session }
     }
 
     fn context(&self, request: &RequestContext<RoleServer>) -> Arc<Context> {
@@ -206,6 +207,9 @@ impl ServerHandler for PierServer {
             .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         if let Some(errors) = schema_errors(&entry.validator, &arguments) {
+            self.shared
+                .metrics
+                .tool_call(name, "invalid_arguments", 0.0);
             return Err(McpError::invalid_params(
                 format!("invalid arguments for tool `{name}`: {errors}"),
                 None,
@@ -213,6 +217,7 @@ impl ServerHandler for PierServer {
         }
         let ns = &entry.mount.namespace;
         let span = self.span("tools/call", name, &context);
+        let started = std::time::Instant::now();
         let outcome = entry
             .mount
             .plugin
@@ -223,14 +228,19 @@ impl ServerHandler for PierServer {
             )
             .instrument(span)
             .await;
-        let result = match outcome {
-            Ok(result) => convert::tool_result(ns, &result)
-                .and_then(|r| check_structured(entry, r))
-                .unwrap_or_else(|e| convert::tool_error(&e.to_string())),
-            Err(CallError::Guest(GuestError::InvalidParams(m))) => {
-                return Err(McpError::invalid_params(m, None));
+        let seconds = started.elapsed().as_secs_f64();
+        let (result, label) = match outcome {
+            Ok(result) => {
+                match convert::tool_result(ns, &result).and_then(|r| check_structured(entry, r)) {
+                    Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
+                    Ok(r) => (r, "ok"),
+                    Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
+                }
             }
-            Err(CallError::Guest(GuestError::NotFound(m))) => {
+            Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
+                self.shared
+                    .metrics
+                    .tool_call(name, "invalid_params", seconds);
                 return Err(McpError::invalid_params(m, None));
             }
             Err(error) => {
@@ -239,9 +249,16 @@ impl ServerHandler for PierServer {
                     tool = name,
                     "tool call failed: {error}"
                 );
-                convert::tool_error(&error.to_string())
+                let label = match &error {
+                    CallError::Timeout { .. } => "timeout",
+                    CallError::OutOfMemory { .. } => "out_of_memory",
+                    CallError::Trap { .. } => "trap",
+                    CallError::Guest(_) => "tool_error",
+                };
+                (convert::tool_error(&error.to_string()), label)
             }
         };
+        self.shared.metrics.tool_call(name, label, seconds);
         Ok(result.into())
     }
 

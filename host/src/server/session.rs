@@ -4,7 +4,11 @@
 
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
 use rmcp::model::LoggingLevel;
+
+use crate::telemetry::Metrics;
 
 /// One client connection (a stdio pipe, or an HTTP session).
 #[derive(Debug)]
@@ -12,14 +16,18 @@ pub struct Session {
     /// The transport's session id, when it has one.
     pub id: Option<String>,
     log_level: Mutex<LoggingLevel>,
+    metrics: Arc<Metrics>,
 }
 
 impl Session {
-    /// A session whose log level starts at `info`.
-    pub fn new(id: Option<String>) -> Self {
+    /// A session whose log level starts at `info`; counted in `pier_active_sessions`
+    /// until dropped.
+    pub fn new(id: Option<String>, metrics: Arc<Metrics>) -> Self {
+        metrics.sessions(1.0);
         Self {
             id,
             log_level: Mutex::new(LoggingLevel::Info),
+            metrics,
         }
     }
 
@@ -36,5 +44,11 @@ impl Session {
         if let Ok(mut l) = self.log_level.lock() {
             *l = level;
         }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.metrics.sessions(-1.0);
     }
 }

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::server::InFlight;
+use crate::telemetry::Metrics;
 use crate::{App, Readiness};
 
 /// How the HTTP transport behaves (keys `server.*` of the configuration).
@@ -61,7 +62,18 @@ pub struct Lifecycle {
 
 /// Counts a POST from its arrival until the last byte of its response (an SSE
 /// response ends after the result of the call), so shutdown can wait for it.
-async fn track(State(requests): State<Arc<InFlight>>, request: Request, next: Next) -> Response {
+async fn track(
+    State((requests, metrics)): State<(Arc<InFlight>, Arc<Metrics>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let response = track_in_flight(&requests, request, next).await;
+    metrics.http_request(method.as_str(), response.status().as_u16());
+    response
+}
+
+async fn track_in_flight(requests: &Arc<InFlight>, request: Request, next: Next) -> Response {
     if request.method() == Method::DELETE {
         // A session ended by DELETE is done, not pending: answer 200 rather than 202
         // (clients such as the Python SDK treat 202 as a failed termination).
@@ -112,13 +124,14 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let mcp = Router::new()
         .fallback_service(mcp)
         .layer(axum::middleware::from_fn_with_state(
-            lifecycle.requests.clone(),
+            (lifecycle.requests.clone(), app.metrics().clone()),
             track,
         ));
     Router::new()
         .nest("/mcp", mcp)
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             options.request_timeout,
@@ -129,6 +142,19 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
 /// 200 while the process runs.
 async fn health() -> &'static str {
     "ok\n"
+}
+
+/// Prometheus text format.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let body = app.metrics().render(&app.registry().snapshot());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// 200 once every plugin is mounted; 503 with a JSON reason otherwise.

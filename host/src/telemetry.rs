@@ -1,0 +1,120 @@
+//! Prometheus metrics of one pier instance, served at `/metrics`.
+//!
+//! Each [`Metrics`] owns its recorder (no global recorder), so several instances in one
+//! process — tests, embedders — keep separate numbers.
+
+use ::metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+use crate::registry::Catalogue;
+
+static METADATA: Metadata<'static> = Metadata::new("pier", Level::INFO, Some(module_path!()));
+
+/// Buckets of the call latency histogram, in seconds (50 µs … 30 s).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0, 30.0,
+];
+
+/// The metrics of one pier instance.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)
+            .expect("latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        Self { recorder, handle }
+    }
+}
+
+fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::new(*k, v.to_string()))
+        .collect();
+    Key::from_parts(name, labels)
+}
+
+impl Metrics {
+    /// One HTTP request to `/mcp` answered with `status`.
+    pub fn http_request(&self, method: &str, status: u16) {
+        let status = status.to_string();
+        self.recorder
+            .register_counter(
+                &key(
+                    "pier_http_requests_total",
+                    &[("method", method), ("status", &status)],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+    }
+
+    /// One call of `tool` that ended `outcome`, taking `seconds`.
+    pub fn tool_call(&self, tool: &str, outcome: &str, seconds: f64) {
+        self.recorder
+            .register_counter(
+                &key(
+                    "pier_tool_calls_total",
+                    &[("tool", tool), ("outcome", outcome)],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+        self.recorder
+            .register_histogram(
+                &key("pier_tool_call_duration_seconds", &[("tool", tool)]),
+                &METADATA,
+            )
+            .record(seconds);
+    }
+
+    /// A plugin compiled now (`hit = false`) or loaded from the AOT cache.
+    pub fn aot_cache(&self, hit: bool) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.recorder
+            .register_counter(
+                &key("pier_aot_cache_total", &[("outcome", outcome)]),
+                &METADATA,
+            )
+            .increment(1);
+    }
+
+    /// A client session opened (`+1`) or closed (`-1`).
+    pub fn sessions(&self, delta: f64) {
+        self.recorder
+            .register_gauge(&key("pier_active_sessions", &[]), &METADATA)
+            .increment(delta);
+    }
+
+    /// The Prometheus text of every metric, with the catalogue's gauges brought up to date.
+    pub fn render(&self, catalogue: &Catalogue) -> String {
+        self.recorder
+            .register_gauge(&key("pier_plugins_mounted", &[]), &METADATA)
+            .set(catalogue.mounts.len() as f64);
+        for mount in &catalogue.mounts {
+            self.recorder
+                .register_counter(
+                    &key(
+                        "pier_instantiations_total",
+                        &[("plugin", mount.plugin.name())],
+                    ),
+                    &METADATA,
+                )
+                .absolute(mount.plugin.instantiations());
+        }
+        self.handle.render()
+    }
+}
