@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::config::ServeConfig;
 use crate::registry::loader::{self, LoadError, LoadOptions, Loaded};
+use crate::registry::manifest::schema_errors;
 use crate::registry::{Mount, namespace};
 use crate::runtime::{CallError, NoRequest, Runtime};
 use crate::server::convert;
@@ -121,22 +122,9 @@ impl Local {
                     names.join(", ")
                 ))
             })?;
-        let errors: Vec<String> = checked
-            .validator
-            .iter_errors(&arguments)
-            .map(|e| {
-                let path = e.instance_path().to_string();
-                if path.is_empty() {
-                    e.to_string()
-                } else {
-                    format!("{path}: {e}")
-                }
-            })
-            .collect();
-        if !errors.is_empty() {
+        if let Some(errors) = schema_errors(&checked.validator, &arguments) {
             return Err(LocalError::Usage(format!(
-                "invalid arguments for tool `{tool}`: {}",
-                errors.join("; ")
+                "invalid arguments for tool `{tool}`: {errors}"
             )));
         }
         let outcome = mount

@@ -203,3 +203,20 @@ pub fn check(manifest: Manifest) -> Result<CheckedManifest, ManifestError> {
         prompts: manifest.prompts,
     })
 }
+
+/// Explains why `value` does not fit `validator`'s schema, naming the fields
+/// (`/name: 5 is not of type "string"`); `None` when it fits.
+pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
+        })
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
+}

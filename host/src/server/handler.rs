@@ -15,6 +15,7 @@ use super::context::Context;
 use super::convert;
 use super::in_flight::InFlight;
 use super::session::Session;
+use crate::registry::manifest::schema_errors;
 use crate::registry::{Registry, ToolEntry};
 use crate::runtime::CallError;
 use crate::runtime::types::{CompletionRef, Error as GuestError};
@@ -93,22 +94,6 @@ fn page<T: Clone>(
 
 fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
     request.as_ref().and_then(|r| r.cursor.as_deref())
-}
-
-/// Explains why `value` does not fit `validator`'s schema, naming the fields.
-fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Option<String> {
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| {
-            let path = e.instance_path().to_string();
-            if path.is_empty() {
-                e.to_string()
-            } else {
-                format!("{path}: {e}")
-            }
-        })
-        .collect();
-    (!errors.is_empty()).then(|| errors.join("; "))
 }
 
 /// A guest error or failure of a resource read / prompt / completion, as a protocol error.

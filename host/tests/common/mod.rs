@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pier::transport::http::{self, HttpOptions};
 use pier::{App, ServeConfig};
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
@@ -290,5 +292,66 @@ impl RawSession {
             }
             notifications.push(message);
         }
+    }
+}
+
+/// A pier serving HTTP on a free loopback port.
+pub struct Server {
+    pub url: String,
+    pub base: String,
+    pub app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    pub async fn start(dir: &PluginDir, tweak: impl FnOnce(&mut HttpOptions)) -> Self {
+        let mut config: ServeConfig = dir.config();
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut config.http);
+        let app = Arc::new(App::start(&config).await.expect("pier starts"));
+        Self::serve(app, &config).await
+    }
+
+    pub async fn serve(app: Arc<App>, config: &ServeConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let lifecycle = http::Lifecycle::default();
+        let router = http::router(app.clone(), &config.http, &lifecycle);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(http::serve(
+            listener,
+            router,
+            lifecycle,
+            config.http.shutdown_grace,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            url: format!("http://{addr}/mcp"),
+            base: format!("http://{addr}"),
+            app,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    pub async fn client(&self) -> (Client, Recorder) {
+        let recorder = Recorder::default();
+        let transport = StreamableHttpClientTransport::from_uri(self.url.clone());
+        let client = recorder
+            .clone()
+            .serve(transport)
+            .await
+            .expect("initialize over HTTP");
+        (client, recorder)
+    }
+
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.await.unwrap().unwrap();
     }
 }

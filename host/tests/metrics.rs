@@ -1,0 +1,89 @@
+//! `/metrics`: Prometheus text with the counters an operator watches.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use pier::App;
+use serde_json::json;
+
+/// The value of the sample `line_start` (name and labels) in Prometheus text.
+fn sample(metrics: &str, line_start: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start) && l[line_start.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_calls_plugins_sessions_and_the_aot_cache() {
+    let dir = PluginDir::examples();
+    let data = tempfile::tempdir().unwrap();
+    let mut config = dir.config();
+    config.data_dir = data.path().to_path_buf();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let app = Arc::new(App::start(&config).await.unwrap());
+    let server = Server::serve(app, &config).await;
+    let (client, _) = server.client().await;
+    assert_still_serving(&client).await;
+    assert_still_serving(&client).await;
+    let divided = call(&client, "calc_divide", json!({"a": 1, "b": 0}))
+        .await
+        .unwrap();
+    assert_eq!(divided.is_error, Some(true));
+    assert!(call(&client, "hello_greet", json!({})).await.is_err());
+
+    let response = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4"
+    );
+    let text = response.text().await.unwrap();
+    let expect =
+        |line: &str, value: f64| assert_eq!(sample(&text, line), Some(value), "{line} in:\n{text}");
+    expect(
+        "pier_tool_calls_total{tool=\"hello_greet\",outcome=\"ok\"}",
+        2.0,
+    );
+    expect(
+        "pier_tool_calls_total{tool=\"calc_divide\",outcome=\"tool_error\"}",
+        1.0,
+    );
+    expect(
+        "pier_tool_calls_total{tool=\"hello_greet\",outcome=\"invalid_arguments\"}",
+        1.0,
+    );
+    expect(
+        "pier_tool_call_duration_seconds_count{tool=\"hello_greet\"}",
+        3.0,
+    );
+    expect("pier_plugins_mounted", 2.0);
+    // describe once at mount, then one fresh instance per call.
+    expect("pier_instantiations_total{plugin=\"hello\"}", 3.0);
+    expect("pier_instantiations_total{plugin=\"calc\"}", 2.0);
+    expect("pier_aot_cache_total{outcome=\"miss\"}", 2.0);
+    expect("pier_active_sessions", 1.0);
+    assert!(
+        sample(
+            &text,
+            "pier_http_requests_total{method=\"POST\",status=\"200\"}"
+        )
+        .is_some_and(|n| n >= 5.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "pier_http_requests_total{method=\"POST\",status=\"202\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    client.cancel().await.unwrap();
+    server.shutdown().await;
+}
