@@ -19,6 +19,13 @@ fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
         .body(body.to_string())
 }
 
+/// A POST within session `id`, with the protocol version header a client sends.
+fn in_session(url: &str, id: &str, body: &str) -> reqwest::RequestBuilder {
+    post(url, body)
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-11-25")
+}
+
 /// Initializes a raw session; returns its id.
 async fn raw_session(server: &Server) -> String {
     let response = post(&server.url, INIT).send().await.unwrap();
@@ -27,15 +34,11 @@ async fn raw_session(server: &Server) -> String {
         .to_str()
         .unwrap()
         .to_string();
-    let response = post(
-        &server.url,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    )
-    .header("mcp-session-id", &id)
-    .header("mcp-protocol-version", "2025-11-25")
-    .send()
-    .await
-    .unwrap();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let response = in_session(&server.url, &id, initialized)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         response.status(),
         202,
@@ -138,12 +141,7 @@ async fn session_lifecycle_status_codes() {
     assert_eq!(response.status(), 404);
 
     let id = raw_session(&server).await;
-    let response = post(&server.url, list)
-        .header("mcp-session-id", &id)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
+    let response = in_session(&server.url, &id, list).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert!(body.contains("hello_greet"), "{body}");
@@ -156,12 +154,7 @@ async fn session_lifecycle_status_codes() {
         .await
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
-    let response = post(&server.url, list)
-        .header("mcp-session-id", &id)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
+    let response = in_session(&server.url, &id, list).send().await.unwrap();
     assert_eq!(response.status(), 404);
     server.shutdown().await;
 }
@@ -339,12 +332,7 @@ async fn an_idle_session_expires() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        let response = post(&server.url, list)
-            .header("mcp-session-id", &id)
-            .header("mcp-protocol-version", "2025-11-25")
-            .send()
-            .await
-            .unwrap();
+        let response = in_session(&server.url, &id, list).send().await.unwrap();
         if response.status() == 404 {
             break;
         }
