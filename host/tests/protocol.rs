@@ -444,3 +444,21 @@ async fn an_empty_namespace_keeps_names() {
         "Hello, Bo!"
     );
 }
+
+#[tokio::test]
+async fn a_plugin_disabled_by_its_sidecar_is_not_mounted() {
+    let dir = PluginDir::examples().with_sidecar("calc", "enabled = false\n");
+    let (app, client, _) = start(&dir).await;
+    assert!(app.refused().is_empty(), "disabled is not refused");
+    let tools = client.peer().list_all_tools().await.unwrap();
+    assert_eq!(
+        tools.iter().map(|t| t.name.as_ref()).collect::<Vec<_>>(),
+        ["hello_greet"]
+    );
+    let err = mcp_error(
+        call(&client, "calc_add", json!({"a": 1, "b": 2}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(err.message, "unknown tool `calc_add`");
+}
