@@ -42,12 +42,40 @@ pub struct InspectArgs {
     /// Print stable JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Colour the text output: `auto` (when printing to a terminal and NO_COLOR is
+    /// not set), `always` or `never`.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
     /// Configuration file (for data.dir and limits) [default: ./pier.toml when it exists].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Directory of the AOT cache (key data.dir) [default: .pier].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
+}
+
+/// When `pier inspect` colours its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// When the output is a terminal and `NO_COLOR` is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output written to `stream`.
+    pub fn enabled(self, stream: &impl std::io::IsTerminal) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => {
+                stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
 }
 
 /// Flags of `pier call`.

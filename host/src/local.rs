@@ -182,24 +182,72 @@ pub fn describe(mount: &Mount) -> Value {
     })
 }
 
-/// A terminal-friendly description of a mounted plugin (`pier inspect`).
-pub fn describe_text(mount: &Mount) -> String {
+/// ANSI styles for terminal output; all empty when colour is off.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    on: bool,
+}
+
+impl Style {
+    /// Colour when `on`.
+    pub fn new(on: bool) -> Self {
+        Self { on }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Headings and plugin names.
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    /// What a client calls: tool, prompt names, URIs.
+    pub fn name(self, text: &str) -> String {
+        self.paint("36", text)
+    }
+
+    /// Details: argument types, limits.
+    pub fn dim(self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    /// Errors.
+    pub fn error(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+}
+
+/// A terminal-friendly description of a mounted plugin (`pier inspect`): aligned
+/// columns, styled by `style`.
+pub fn describe_text(mount: &Mount, style: Style) -> String {
     let d = describe(mount);
     let mut out = format!(
-        "{}  {} {}  (namespace `{}`, timeout {} ms, memory {} MiB)\n",
+        "{}  {}  {}\n",
         d["file"].as_str().unwrap_or_default(),
-        d["name"].as_str().unwrap_or_default(),
-        d["version"].as_str().unwrap_or_default(),
-        d["namespace"].as_str().unwrap_or_default(),
-        d["limits"]["timeout_ms"],
-        d["limits"]["memory_mb"],
+        style.bold(&format!(
+            "{} {}",
+            d["name"].as_str().unwrap_or_default(),
+            d["version"].as_str().unwrap_or_default()
+        )),
+        style.dim(&format!(
+            "(namespace `{}`, timeout {} ms, memory {} MiB)",
+            d["namespace"].as_str().unwrap_or_default(),
+            d["limits"]["timeout_ms"],
+            d["limits"]["memory_mb"],
+        )),
     );
     let rows = |label: &str, items: &Value, key: &str, out: &mut String| {
         let items = items.as_array().cloned().unwrap_or_default();
         if items.is_empty() {
             return;
         }
-        out.push_str(&format!("  {label}\n"));
+        out.push_str(&format!("  {}\n", style.bold(label)));
         let width = items
             .iter()
             .map(|i| i[key].as_str().unwrap_or_default().len())
@@ -209,7 +257,9 @@ pub fn describe_text(mount: &Mount) -> String {
             let name = item[key].as_str().unwrap_or_default();
             let description = item["description"].as_str().unwrap_or_default();
             let first_line = description.lines().next().unwrap_or_default();
-            out.push_str(&format!("    {name:<width$}  {first_line}\n"));
+            // Pad before painting: escape codes have no width on screen.
+            let padded = format!("{name:<width$}");
+            out.push_str(&format!("    {}  {first_line}\n", style.name(&padded)));
             if let Some(props) = item["input_schema"]["properties"].as_object() {
                 let required: Vec<&str> = item["input_schema"]["required"]
                     .as_array()
@@ -222,7 +272,11 @@ pub fn describe_text(mount: &Mount) -> String {
                     } else {
                         "?"
                     };
-                    out.push_str(&format!("    {:<width$}    {arg}{mark}: {ty}\n", ""));
+                    out.push_str(&format!(
+                        "    {:<width$}    {arg}{mark}: {}\n",
+                        "",
+                        style.dim(ty)
+                    ));
                 }
             }
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::Parser;
 use pier::cli::{CallArgs, Cli, Command, InspectArgs, local_config};
 use pier::config::{LogOptions, ServeConfig, Transport};
+use pier::local::Style;
 use pier::transport::http;
 use tracing_subscriber::EnvFilter;
 
@@ -77,11 +78,13 @@ async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
+        let out = Style::new(args.color.enabled(&std::io::stdout()));
         for mount in &mounts {
-            println!("{}", pier::local::describe_text(mount));
+            println!("{}", pier::local::describe_text(mount, out));
         }
+        let err = Style::new(args.color.enabled(&std::io::stderr()));
         for error in &refused {
-            eprintln!("pier: {error}");
+            eprintln!("pier: {}", err.error(&error.to_string()));
         }
     }
     Ok(if refused.is_empty() {

@@ -62,6 +62,26 @@ impl Metrics {
             .increment(1);
     }
 
+    /// One MCP request `method` (`tools/list`, … every method pier serves but `initialize` and `ping`) that ended `outcome` (`ok` or
+    /// `error`: a JSON-RPC error), taking `seconds`; counted on every transport.
+    pub fn mcp_request(&self, method: &str, outcome: &str, seconds: f64) {
+        self.recorder
+            .register_counter(
+                &key(
+                    "pier_mcp_requests_total",
+                    &[("method", method), ("outcome", outcome)],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+        self.recorder
+            .register_histogram(
+                &key("pier_mcp_request_duration_seconds", &[("method", method)]),
+                &METADATA,
+            )
+            .record(seconds);
+    }
+
     /// One call of `tool` that ended `outcome`, taking `seconds`.
     pub fn tool_call(&self, tool: &str, outcome: &str, seconds: f64) {
         self.recorder

@@ -102,6 +102,31 @@ fn inspect_text_is_aligned_and_readable() {
 }
 
 #[test]
+fn inspect_colours_only_a_terminal_unless_asked() {
+    let calc = example("calc");
+    let piped = pier(&["inspect", calc.to_str().unwrap()]);
+    assert!(
+        !piped.stdout.contains(&0x1b),
+        "no escape codes when stdout is not a terminal"
+    );
+    let coloured = pier(&["inspect", "--color", "always", calc.to_str().unwrap()]);
+    assert!(coloured.status.success());
+    let text = String::from_utf8(coloured.stdout).unwrap();
+    assert!(text.contains("\x1b[1mcalc 0.1.0\x1b[0m"), "{text:?}");
+    assert!(
+        text.contains("    \x1b[36mcalc_add      \x1b[0m  Add two numbers.\n"),
+        "{text:?}"
+    );
+    let bad = pier(&["inspect", "--color", "sometimes", calc.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8(bad.stderr)
+            .unwrap()
+            .contains("invalid value 'sometimes' for '--color <WHEN>'"),
+    );
+}
+
+#[test]
 fn call_runs_one_tool_locally() {
     let hello = example("hello");
     let output = pier(&[

@@ -68,6 +68,42 @@ async fn a_tool_that_allocates_without_bound_hits_the_memory_limit() {
 }
 
 #[tokio::test]
+async fn the_operators_limits_cap_what_a_sidecar_asks_for() {
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("hostile"), "hostile")
+        .with_sidecar(
+            "hostile",
+            "[limits]\ntimeout-ms = 600000\nmemory-mb = 4096\n",
+        );
+    let operator = tempfile::tempdir().unwrap();
+    let config_file = operator.path().join("pier.toml");
+    std::fs::write(&config_file, "[limits]\ntimeout-ms = 700\nmemory-mb = 24\n").unwrap();
+    let config = pier::cli::ServeArgs {
+        config: Some(config_file),
+        plugins: Some(dir.path().to_str().unwrap().into()),
+        data_dir: Some(shared_data_dir().to_str().unwrap().into()),
+        ..Default::default()
+    }
+    .config_with_env(Vec::new())
+    .expect("a valid configuration");
+    let app = pier::App::start(&config).await.expect("pier starts");
+    let (client, _) = connect(&app).await;
+    assert_tool_error(
+        &client,
+        "hostile_spin",
+        "plugin `hostile` timed out after 700 ms",
+    )
+    .await;
+    assert_tool_error(
+        &client,
+        "hostile_hog",
+        "plugin `hostile` ran out of memory: it tried to grow past its limit of 24 MiB",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn calls_keep_working_while_another_call_spins() {
     let (_app, client, _) = start(&hostile_dir()).await;
     let spinning = call(&client, "hostile_spin", json!({}));

@@ -225,6 +225,50 @@ async fn stateless_mode_answers_with_json_and_no_session() {
 }
 
 #[tokio::test]
+async fn a_request_slower_than_the_request_timeout_gets_504() {
+    let dir = PluginDir::examples()
+        .with(&fixture("hostile"), "hostile")
+        .with_sidecar("hostile", "[limits]\ntimeout-ms = 3000\n");
+    let server = Server::start(&dir, |o| {
+        o.stateless = true;
+        o.request_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let spin = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"hostile_spin","arguments":{}}}"#;
+    let response = post(&server.url, spin)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"jsonrpc": "2.0", "id": null, "error": {
+            "code": -32603,
+            "message": "request timed out after 300 ms (server.request-timeout-ms)"
+        }})
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"pier_http_requests_total{method="POST",status="504"} 1"#),
+        "{metrics}"
+    );
+    let greet = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"hello_greet","arguments":{"name":"Zed"}}}"#;
+    let response = post(&server.url, greet)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "quick requests still answer");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn health_is_200_and_ready_turns_200_after_loading() {
     let dir = PluginDir::examples();
     let mut config = dir.config();

@@ -68,6 +68,14 @@ async fn metrics_count_requests_calls_plugins_sessions_and_the_aot_cache() {
     expect("pier_instantiations_total{plugin=\"calc\"}", 2.0);
     expect("pier_aot_cache_total{outcome=\"miss\"}", 2.0);
     expect("pier_active_sessions", 1.0);
+    expect(
+        "pier_mcp_requests_total{method=\"tools/call\",outcome=\"ok\"}",
+        3.0,
+    );
+    expect(
+        "pier_mcp_requests_total{method=\"tools/call\",outcome=\"error\"}",
+        1.0,
+    );
     assert!(
         sample(
             &text,
@@ -86,4 +94,40 @@ async fn metrics_count_requests_calls_plugins_sessions_and_the_aot_cache() {
     );
     client.cancel().await.unwrap();
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn mcp_requests_are_counted_on_stdio_too() {
+    let (app, client, _) = start(&PluginDir::examples()).await;
+    client.list_all_tools().await.unwrap();
+    assert_still_serving(&client).await;
+    let unknown = call(&client, "nope_nothing", json!({})).await;
+    assert!(unknown.is_err(), "an unknown tool is a protocol error");
+    let text = app.metrics().render(&app.registry().snapshot());
+    let expect =
+        |line: &str, value: f64| assert_eq!(sample(&text, line), Some(value), "{line} in:\n{text}");
+    expect(
+        "pier_mcp_requests_total{method=\"tools/list\",outcome=\"ok\"}",
+        1.0,
+    );
+    expect(
+        "pier_mcp_requests_total{method=\"tools/call\",outcome=\"ok\"}",
+        1.0,
+    );
+    expect(
+        "pier_mcp_requests_total{method=\"tools/call\",outcome=\"error\"}",
+        1.0,
+    );
+    expect(
+        "pier_mcp_request_duration_seconds_count{method=\"tools/call\"}",
+        2.0,
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "pier_http_requests_total{method=\"POST\",status=\"200\"}"
+        ),
+        None,
+        "no HTTP on stdio"
+    );
 }

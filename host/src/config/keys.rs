@@ -115,7 +115,7 @@ pub const KEYS: &[Key] = &[
         path: "server.request-timeout-ms",
         kind: MS,
         default: "120000",
-        doc: "Time a request may take until its response starts (504 beyond).",
+        doc: "Time a request may take until its response starts (504 beyond); an SSE response starts at once and its result is bounded by the plugin timeout.",
     },
     Key {
         path: "server.session-idle-ms",

@@ -65,7 +65,18 @@ pub async fn load_file(
     let bytes = tokio::fs::read(file)
         .await
         .map_err(|e| refuse(e.to_string()))?;
-    let limits = sidecar.limits(options.defaults, options.cap);
+    let asked = sidecar.requested(options.defaults);
+    let limits = asked.capped_by(options.cap);
+    if limits != asked {
+        tracing::warn!(
+            plugin = %name,
+            "sidecar asks for timeout {} ms and memory {} MiB; the operator's [limits] cap it to {} ms and {} MiB",
+            asked.timeout.as_millis(),
+            asked.memory_bytes >> 20,
+            limits.timeout.as_millis(),
+            limits.memory_bytes >> 20,
+        );
+    }
     // Compiling is CPU-bound (seconds for large guests): keep it off the async threads.
     let (plugin, outcome) = {
         let runtime = runtime.clone();

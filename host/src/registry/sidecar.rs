@@ -54,8 +54,9 @@ impl Sidecar {
         }
     }
 
-    /// The limits this sidecar asks for over `defaults`, capped by `cap`.
-    pub fn limits(&self, defaults: Limits, cap: Limits) -> Limits {
+    /// The limits this sidecar asks for, `defaults` where it sets none (not yet
+    /// capped: see [`Limits::capped_by`]).
+    pub fn requested(&self, defaults: Limits) -> Limits {
         Limits {
             timeout: self
                 .limits
@@ -66,7 +67,6 @@ impl Sidecar {
                 .memory_mb
                 .map_or(defaults.memory_bytes, |mb| mb << 20),
         }
-        .capped_by(cap)
     }
 }
 
@@ -81,16 +81,17 @@ mod tests {
                 .unwrap();
         assert_eq!(s.namespace.as_deref(), Some(""));
         assert!(s.enabled);
-        let cap = Limits {
-            timeout: Duration::from_secs(60),
-            memory_bytes: 4 << 20,
-        };
         assert_eq!(
-            s.limits(Limits::default(), cap),
+            s.requested(Limits::default()),
             Limits {
                 timeout: Duration::from_millis(500),
-                memory_bytes: 4 << 20
+                memory_bytes: 8 << 20
             }
+        );
+        let silent: Sidecar = toml::from_str("[limits]\ntimeout-ms = 500\n").unwrap();
+        assert_eq!(
+            silent.requested(Limits::default()).memory_bytes,
+            Limits::default().memory_bytes
         );
     }
 

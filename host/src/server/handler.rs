@@ -51,6 +51,21 @@ impl PierServer {
         Arc::new(Context::new(request, self.session.clone()))
     }
 
+    /// Runs one request's work, counting it by method and outcome (every transport).
+    async fn metered<T>(
+        &self,
+        method: &'static str,
+        work: impl Future<Output = Result<T, McpError>>,
+    ) -> Result<T, McpError> {
+        let started = std::time::Instant::now();
+        let result = work.await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.shared
+            .metrics
+            .mcp_request(method, outcome, started.elapsed().as_secs_f64());
+        result
+    }
+
     /// The span of one request: method, what it targets (tool, URI, prompt), session, id.
     fn span(
         &self,
@@ -161,8 +176,11 @@ impl ServerHandler for PierServer {
         request: SetLevelRequestParams,
         _: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.session.set_log_level(request.level);
-        Ok(())
+        self.metered("logging/setLevel", async move {
+            self.session.set_log_level(request.level);
+            Ok(())
+        })
+        .await
     }
 
     async fn list_tools(
@@ -170,12 +188,15 @@ impl ServerHandler for PierServer {
         request: Option<PaginatedRequestParams>,
         _: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let cat = self.shared.registry.snapshot();
-        let tools: Vec<Tool> = cat.tools.items().iter().map(|t| t.tool.clone()).collect();
-        let (items, next) = page(&tools, cursor(&request), self.shared.page_size)?;
-        let mut result = ListToolsResult::with_all_items(items);
-        result.next_cursor = next;
-        Ok(result)
+        self.metered("tools/list", async move {
+            let cat = self.shared.registry.snapshot();
+            let tools: Vec<Tool> = cat.tools.items().iter().map(|t| t.tool.clone()).collect();
+            let (items, next) = page(&tools, cursor(&request), self.shared.page_size)?;
+            let mut result = ListToolsResult::with_all_items(items);
+            result.next_cursor = next;
+            Ok(result)
+        })
+        .await
     }
 
     async fn call_tool(
@@ -183,68 +204,72 @@ impl ServerHandler for PierServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let _serving = self.shared.in_flight.start();
-        let cat = self.shared.registry.snapshot();
-        let name = request.name.as_ref();
-        let entry = cat
-            .tools
-            .get(name)
-            .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        if let Some(errors) = schema_errors(&entry.validator, &arguments) {
-            self.shared
-                .metrics
-                .tool_call(name, "invalid_arguments", 0.0);
-            return Err(McpError::invalid_params(
-                format!("invalid arguments for tool `{name}`: {errors}"),
-                None,
-            ));
-        }
-        let ns = &entry.mount.namespace;
-        let span = self.span("tools/call", name, &context);
-        let started = std::time::Instant::now();
-        let outcome = entry
-            .mount
-            .plugin
-            .call_tool(
-                self.context(&context),
-                &entry.local_name,
-                arguments.to_string(),
-            )
-            .instrument(span)
-            .await;
-        let seconds = started.elapsed().as_secs_f64();
-        let (result, label) = match outcome {
-            Ok(result) => {
-                match convert::tool_result(ns, &result).and_then(|r| check_structured(entry, r)) {
-                    Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
-                    Ok(r) => (r, "ok"),
-                    Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
-                }
-            }
-            Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
+        self.metered("tools/call", async move {
+            let _serving = self.shared.in_flight.start();
+            let cat = self.shared.registry.snapshot();
+            let name = request.name.as_ref();
+            let entry = cat
+                .tools
+                .get(name)
+                .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
+            let arguments = Value::Object(request.arguments.unwrap_or_default());
+            if let Some(errors) = schema_errors(&entry.validator, &arguments) {
                 self.shared
                     .metrics
-                    .tool_call(name, "invalid_params", seconds);
-                return Err(McpError::invalid_params(m, None));
+                    .tool_call(name, "invalid_arguments", 0.0);
+                return Err(McpError::invalid_params(
+                    format!("invalid arguments for tool `{name}`: {errors}"),
+                    None,
+                ));
             }
-            Err(error) => {
-                tracing::warn!(
-                    plugin = entry.mount.plugin.name(),
-                    tool = name,
-                    "tool call failed: {error}"
-                );
-                let label = match &error {
-                    CallError::Timeout { .. } => "timeout",
-                    CallError::OutOfMemory { .. } => "out_of_memory",
-                    CallError::Trap { .. } => "trap",
-                    CallError::Guest(_) => "tool_error",
-                };
-                (convert::tool_error(&error.to_string()), label)
-            }
-        };
-        self.shared.metrics.tool_call(name, label, seconds);
-        Ok(result.into())
+            let ns = &entry.mount.namespace;
+            let span = self.span("tools/call", name, &context);
+            let started = std::time::Instant::now();
+            let outcome = entry
+                .mount
+                .plugin
+                .call_tool(
+                    self.context(&context),
+                    &entry.local_name,
+                    arguments.to_string(),
+                )
+                .instrument(span)
+                .await;
+            let seconds = started.elapsed().as_secs_f64();
+            let (result, label) = match outcome {
+                Ok(result) => {
+                    match convert::tool_result(ns, &result).and_then(|r| check_structured(entry, r))
+                    {
+                        Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
+                        Ok(r) => (r, "ok"),
+                        Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
+                    }
+                }
+                Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
+                    self.shared
+                        .metrics
+                        .tool_call(name, "invalid_params", seconds);
+                    return Err(McpError::invalid_params(m, None));
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        plugin = entry.mount.plugin.name(),
+                        tool = name,
+                        "tool call failed: {error}"
+                    );
+                    let label = match &error {
+                        CallError::Timeout { .. } => "timeout",
+                        CallError::OutOfMemory { .. } => "out_of_memory",
+                        CallError::Trap { .. } => "trap",
+                        CallError::Guest(_) => "tool_error",
+                    };
+                    (convert::tool_error(&error.to_string()), label)
+                }
+            };
+            self.shared.metrics.tool_call(name, label, seconds);
+            Ok(result.into())
+        })
+        .await
     }
 
     async fn list_resources(
@@ -252,17 +277,20 @@ impl ServerHandler for PierServer {
         request: Option<PaginatedRequestParams>,
         _: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let cat = self.shared.registry.snapshot();
-        let all: Vec<Resource> = cat
-            .resources
-            .items()
-            .iter()
-            .map(|r| r.resource.clone())
-            .collect();
-        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
-        let mut result = ListResourcesResult::with_all_items(items);
-        result.next_cursor = next;
-        Ok(result)
+        self.metered("resources/list", async move {
+            let cat = self.shared.registry.snapshot();
+            let all: Vec<Resource> = cat
+                .resources
+                .items()
+                .iter()
+                .map(|r| r.resource.clone())
+                .collect();
+            let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+            let mut result = ListResourcesResult::with_all_items(items);
+            result.next_cursor = next;
+            Ok(result)
+        })
+        .await
     }
 
     async fn list_resource_templates(
@@ -270,17 +298,20 @@ impl ServerHandler for PierServer {
         request: Option<PaginatedRequestParams>,
         _: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let cat = self.shared.registry.snapshot();
-        let all: Vec<ResourceTemplate> = cat
-            .templates
-            .items()
-            .iter()
-            .map(|t| t.template.clone())
-            .collect();
-        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
-        let mut result = ListResourceTemplatesResult::with_all_items(items);
-        result.next_cursor = next;
-        Ok(result)
+        self.metered("resources/templates/list", async move {
+            let cat = self.shared.registry.snapshot();
+            let all: Vec<ResourceTemplate> = cat
+                .templates
+                .items()
+                .iter()
+                .map(|t| t.template.clone())
+                .collect();
+            let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+            let mut result = ListResourceTemplatesResult::with_all_items(items);
+            result.next_cursor = next;
+            Ok(result)
+        })
+        .await
     }
 
     async fn read_resource(
@@ -288,23 +319,27 @@ impl ServerHandler for PierServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let _serving = self.shared.in_flight.start();
-        let cat = self.shared.registry.snapshot();
-        let uri = request.uri.as_str();
-        let not_found =
-            |m: String| McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })));
-        let (mount, local) = cat
-            .resolve_resource(uri)
-            .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
-        let contents = mount
-            .plugin
-            .read_resource(self.context(&context), &local)
-            .instrument(self.span("resources/read", uri, &context))
-            .await
-            .map_err(|e| protocol_error(e, not_found))?;
-        Ok(convert::read_result(&mount.namespace, &contents)
-            .map_err(invalid_result)?
-            .into())
+        self.metered("resources/read", async move {
+            let _serving = self.shared.in_flight.start();
+            let cat = self.shared.registry.snapshot();
+            let uri = request.uri.as_str();
+            let not_found = |m: String| {
+                McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })))
+            };
+            let (mount, local) = cat
+                .resolve_resource(uri)
+                .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
+            let contents = mount
+                .plugin
+                .read_resource(self.context(&context), &local)
+                .instrument(self.span("resources/read", uri, &context))
+                .await
+                .map_err(|e| protocol_error(e, not_found))?;
+            Ok(convert::read_result(&mount.namespace, &contents)
+                .map_err(invalid_result)?
+                .into())
+        })
+        .await
     }
 
     async fn list_prompts(
@@ -312,17 +347,20 @@ impl ServerHandler for PierServer {
         request: Option<PaginatedRequestParams>,
         _: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        let cat = self.shared.registry.snapshot();
-        let all: Vec<Prompt> = cat
-            .prompts
-            .items()
-            .iter()
-            .map(|p| p.prompt.clone())
-            .collect();
-        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
-        let mut result = ListPromptsResult::with_all_items(items);
-        result.next_cursor = next;
-        Ok(result)
+        self.metered("prompts/list", async move {
+            let cat = self.shared.registry.snapshot();
+            let all: Vec<Prompt> = cat
+                .prompts
+                .items()
+                .iter()
+                .map(|p| p.prompt.clone())
+                .collect();
+            let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+            let mut result = ListPromptsResult::with_all_items(items);
+            result.next_cursor = next;
+            Ok(result)
+        })
+        .await
     }
 
     async fn get_prompt(
@@ -330,48 +368,50 @@ impl ServerHandler for PierServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let _serving = self.shared.in_flight.start();
-        let cat = self.shared.registry.snapshot();
-        let name = request.name.as_str();
-        let entry = cat
-            .prompts
-            .get(name)
-            .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
-        let mut arguments = Vec::new();
-        for (key, value) in request.arguments.unwrap_or_default() {
-            match value {
-                Value::String(s) => arguments.push((key, s)),
-                other => {
+        self.metered("prompts/get", async move {
+            let _serving = self.shared.in_flight.start();
+            let cat = self.shared.registry.snapshot();
+            let name = request.name.as_str();
+            let entry = cat.prompts.get(name).ok_or_else(|| {
+                McpError::invalid_params(format!("unknown prompt `{name}`"), None)
+            })?;
+            let mut arguments = Vec::new();
+            for (key, value) in request.arguments.unwrap_or_default() {
+                match value {
+                    Value::String(s) => arguments.push((key, s)),
+                    other => {
+                        return Err(McpError::invalid_params(
+                            format!(
+                                "argument `{key}` of prompt `{name}` must be a string, got {other}"
+                            ),
+                            None,
+                        ));
+                    }
+                }
+            }
+            for arg in entry.prompt.arguments.iter().flatten() {
+                if arg.required == Some(true) && !arguments.iter().any(|(k, _)| *k == arg.name) {
                     return Err(McpError::invalid_params(
                         format!(
-                            "argument `{key}` of prompt `{name}` must be a string, got {other}"
+                            "missing required argument `{}` of prompt `{name}`",
+                            arg.name
                         ),
                         None,
                     ));
                 }
             }
-        }
-        for arg in entry.prompt.arguments.iter().flatten() {
-            if arg.required == Some(true) && !arguments.iter().any(|(k, _)| *k == arg.name) {
-                return Err(McpError::invalid_params(
-                    format!(
-                        "missing required argument `{}` of prompt `{name}`",
-                        arg.name
-                    ),
-                    None,
-                ));
-            }
-        }
-        let result = entry
-            .mount
-            .plugin
-            .get_prompt(self.context(&context), &entry.local_name, &arguments)
-            .instrument(self.span("prompts/get", name, &context))
-            .await
-            .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-        Ok(convert::prompt_result(&entry.mount.namespace, &result)
-            .map_err(invalid_result)?
-            .into())
+            let result = entry
+                .mount
+                .plugin
+                .get_prompt(self.context(&context), &entry.local_name, &arguments)
+                .instrument(self.span("prompts/get", name, &context))
+                .await
+                .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
+            Ok(convert::prompt_result(&entry.mount.namespace, &result)
+                .map_err(invalid_result)?
+                .into())
+        })
+        .await
     }
 
     async fn complete(
@@ -379,48 +419,55 @@ impl ServerHandler for PierServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        let _serving = self.shared.in_flight.start();
-        let cat = self.shared.registry.snapshot();
-        let (mount, reference) = match &request.r#ref {
-            Reference::Prompt(p) => {
-                let entry = cat.prompts.get(&p.name).ok_or_else(|| {
-                    McpError::invalid_params(format!("unknown prompt `{}`", p.name), None)
-                })?;
-                (
-                    entry.mount.clone(),
-                    CompletionRef::Prompt(entry.local_name.clone()),
+        self.metered("completion/complete", async move {
+            let _serving = self.shared.in_flight.start();
+            let cat = self.shared.registry.snapshot();
+            let (mount, reference) = match &request.r#ref {
+                Reference::Prompt(p) => {
+                    let entry = cat.prompts.get(&p.name).ok_or_else(|| {
+                        McpError::invalid_params(format!("unknown prompt `{}`", p.name), None)
+                    })?;
+                    (
+                        entry.mount.clone(),
+                        CompletionRef::Prompt(entry.local_name.clone()),
+                    )
+                }
+                Reference::Resource(r) => {
+                    let entry = cat.templates.get(&r.uri).ok_or_else(|| {
+                        McpError::invalid_params(
+                            format!("unknown resource template `{}`", r.uri),
+                            None,
+                        )
+                    })?;
+                    (
+                        entry.mount.clone(),
+                        CompletionRef::ResourceTemplate(entry.local_template.clone()),
+                    )
+                }
+                _ => {
+                    return Err(McpError::invalid_params(
+                        "unsupported completion reference",
+                        None,
+                    ));
+                }
+            };
+            let mut values = mount
+                .plugin
+                .complete(
+                    self.context(&context),
+                    &reference,
+                    &request.argument.name,
+                    &request.argument.value,
                 )
-            }
-            Reference::Resource(r) => {
-                let entry = cat.templates.get(&r.uri).ok_or_else(|| {
-                    McpError::invalid_params(format!("unknown resource template `{}`", r.uri), None)
-                })?;
-                (
-                    entry.mount.clone(),
-                    CompletionRef::ResourceTemplate(entry.local_template.clone()),
-                )
-            }
-            _ => {
-                return Err(McpError::invalid_params(
-                    "unsupported completion reference",
-                    None,
-                ));
-            }
-        };
-        let mut values = mount
-            .plugin
-            .complete(
-                self.context(&context),
-                &reference,
-                &request.argument.name,
-                &request.argument.value,
-            )
-            .instrument(self.span("completion/complete", &request.argument.name, &context))
-            .await
-            .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-        values.truncate(CompletionInfo::MAX_VALUES);
-        let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
-        Ok(CompleteResult::new(info))
+                .instrument(self.span("completion/complete", &request.argument.name, &context))
+                .await
+                .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
+            values.truncate(CompletionInfo::MAX_VALUES);
+            let info =
+                CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
+            Ok(CompleteResult::new(info))
+        })
+        .await
     }
 }
 

@@ -43,7 +43,8 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Largest request body, in bytes (413 beyond).
     pub max_body_bytes: usize,
-    /// Time a request may take until its response starts.
+    /// Time a request to `/mcp` may take until its response starts (504 beyond). An
+    /// SSE response starts at once; its result is bounded by the plugin's timeout.
     pub request_timeout: Duration,
     /// A session without requests for this long is closed.
     pub session_idle: Duration,
@@ -60,17 +61,46 @@ pub struct Lifecycle {
     pub requests: Arc<InFlight>,
 }
 
-/// Counts a POST from its arrival until the last byte of its response (an SSE
-/// response ends after the result of the call), so shutdown can wait for it.
-async fn track(
-    State((requests, metrics)): State<(Arc<InFlight>, Arc<Metrics>)>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// What the `/mcp` middleware needs.
+#[derive(Clone)]
+struct Tracking {
+    requests: Arc<InFlight>,
+    metrics: Arc<Metrics>,
+    timeout: Duration,
+}
+
+/// Bounds the time to a response's start by `server.request-timeout-ms` (504 with a
+/// JSON-RPC error beyond), counts every request in the metrics, and counts a POST as
+/// in flight from its arrival until the last byte of its response (an SSE response
+/// ends after the result of the call), so shutdown can wait for it.
+async fn track(State(tracking): State<Tracking>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let response = track_in_flight(&requests, request, next).await;
-    metrics.http_request(method.as_str(), response.status().as_u16());
+    let response = tokio::time::timeout(
+        tracking.timeout,
+        track_in_flight(&tracking.requests, request, next),
+    )
+    .await
+    .unwrap_or_else(|_| timed_out(tracking.timeout));
+    tracking
+        .metrics
+        .http_request(method.as_str(), response.status().as_u16());
     response
+}
+
+fn timed_out(timeout: Duration) -> Response {
+    let message = format!(
+        "request timed out after {} ms (server.request-timeout-ms)",
+        timeout.as_millis()
+    );
+    (
+        StatusCode::GATEWAY_TIMEOUT,
+        Json(json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32603, "message": message },
+        })),
+    )
+        .into_response()
 }
 
 async fn track_in_flight(requests: &Arc<InFlight>, request: Request, next: Next) -> Response {
@@ -124,7 +154,11 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let mcp = Router::new()
         .fallback_service(mcp)
         .layer(axum::middleware::from_fn_with_state(
-            (lifecycle.requests.clone(), app.metrics().clone()),
+            Tracking {
+                requests: lifecycle.requests.clone(),
+                metrics: app.metrics().clone(),
+                timeout: options.request_timeout,
+            },
             track,
         ));
     Router::new()
@@ -132,10 +166,6 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            options.request_timeout,
-        ))
         .with_state(app)
 }
 
