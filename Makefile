@@ -11,7 +11,7 @@ JS_DIR      := tests/polyglot/js
 
 EXAMPLES := hello calc
 
-.PHONY: help setup setup-rust setup-py setup-js plugins fixtures polyglot run test fmt lint clean
+.PHONY: help setup setup-rust setup-py setup-js plugins fixtures polyglot run test bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -54,8 +54,15 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@echo "(or let it start: $(CURDIR)/target/debug/pier serve --transport stdio --plugins $(CURDIR)/plugins.d)"
 	target/debug/pier serve --plugins plugins.d
 
-test: setup plugins polyglot ## Run every test (unit, integration, real clients)
-	cargo test --no-fail-fast
+test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator)
+	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench
+
+bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/results/latest.md and .json
+	cargo build --release --target $(WASM_TARGET) -p bench-plugin
+	bench/plugins/build.sh target/bench-plugins
+	cargo build --profile perf -p pier -p native-peer -p pier-bench
+	cargo bench --profile perf -p pier --bench call
+	target/perf/pier-bench --out bench/results
 
 fmt: ## Format the code
 	cargo fmt --all
@@ -63,7 +70,8 @@ fmt: ## Format the code
 lint: ## Check formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p bad-manifest -- -D warnings
+	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p bad-manifest -p bench-plugin -- -D warnings
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean

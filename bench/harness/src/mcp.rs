@@ -1,0 +1,235 @@
+//! A minimal MCP client for load: one session over streamable HTTP (JSON or SSE
+//! responses) or over a child process's stdio, sending one request at a time.
+
+use std::process::Stdio;
+
+use anyhow::{Context as _, anyhow, bail};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The protocol revision the load generator speaks.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+fn initialize_params() -> Value {
+    json!({
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "pier-loadgen", "version": env!("CARGO_PKG_VERSION")},
+    })
+}
+
+/// The result of a JSON-RPC response, or its error as an `Err`.
+fn result_of(response: Value) -> anyhow::Result<Value> {
+    if let Some(error) = response.get("error") {
+        bail!("JSON-RPC error: {error}");
+    }
+    response
+        .get("result")
+        .cloned()
+        .ok_or_else(|| anyhow!("response without result: {response}"))
+}
+
+/// One MCP session.
+pub enum Session {
+    /// Streamable HTTP.
+    Http(HttpSession),
+    /// A child process speaking newline-delimited JSON-RPC.
+    Stdio(Box<StdioSession>),
+}
+
+impl Session {
+    /// Sends request `method` and waits for its result.
+    pub async fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+        match self {
+            Self::Http(s) => s.request(method, params).await,
+            Self::Stdio(s) => s.request(method, params).await,
+        }
+    }
+
+    /// Ends the session (DELETE over HTTP; closing stdin over stdio).
+    pub async fn close(self) {
+        match self {
+            Self::Http(s) => s.close().await,
+            Self::Stdio(s) => s.close().await,
+        }
+    }
+}
+
+/// A session over streamable HTTP.
+pub struct HttpSession {
+    client: reqwest::Client,
+    url: String,
+    session: Option<String>,
+    next_id: u64,
+}
+
+impl HttpSession {
+    /// Initializes a session at `url` (e.g. `http://127.0.0.1:8000/mcp`).
+    pub async fn open(client: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
+        let mut s = Self {
+            client: client.clone(),
+            url: url.to_string(),
+            session: None,
+            next_id: 0,
+        };
+        s.request("initialize", initialize_params()).await?;
+        let response = s
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("notifications/initialized: HTTP {}", response.status());
+        }
+        Ok(s)
+    }
+
+    fn post(&self, body: Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", PROTOCOL_VERSION)
+            .body(body.to_string());
+        if let Some(id) = &self.session {
+            request = request.header("mcp-session-id", id);
+        }
+        request
+    }
+
+    /// Sends request `method` and waits for its result.
+    pub async fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let response = self
+            .post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            bail!("{method}: HTTP {status}: {body}");
+        }
+        if let Some(session) = response.headers().get("mcp-session-id") {
+            self.session = Some(session.to_str()?.to_string());
+        }
+        let sse = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !sse {
+            return result_of(response.json().await?);
+        }
+        // Read events until the response to `id` arrives (notifications may come first).
+        let mut body = response.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(chunk) = body.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk?));
+            if buffer.contains('\r') {
+                buffer = buffer.replace("\r\n", "\n");
+            }
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                let message: Value = serde_json::from_str(&data)
+                    .with_context(|| format!("{method}: SSE data is not JSON: {data}"))?;
+                if message.get("id") == Some(&json!(id)) {
+                    return result_of(message);
+                }
+            }
+        }
+        bail!("{method}: the SSE stream ended without a response")
+    }
+
+    /// Ends the session (DELETE).
+    pub async fn close(self) {
+        if let Some(id) = &self.session {
+            let _ = self
+                .client
+                .delete(&self.url)
+                .header("mcp-session-id", id)
+                .header("mcp-protocol-version", PROTOCOL_VERSION)
+                .send()
+                .await;
+        }
+    }
+}
+
+/// A session with a child process over its stdin and stdout.
+pub struct StdioSession {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+    next_id: u64,
+}
+
+impl StdioSession {
+    /// Starts `command` (program and arguments) and initializes a session with it.
+    pub async fn open(command: &[String]) -> anyhow::Result<Self> {
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| anyhow!("empty stdio command"))?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {program}"))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut s = Self {
+            child,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+            next_id: 0,
+        };
+        s.request("initialize", initialize_params()).await?;
+        s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await?;
+        Ok(s)
+    }
+
+    async fn send(&mut self, message: Value) -> anyhow::Result<()> {
+        let mut line = message.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await?;
+        self.stdin.flush().await?;
+        Ok(())
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await?;
+        while let Some(line) = self.lines.next_line().await? {
+            let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if message.get("id") == Some(&json!(id)) {
+                return result_of(message);
+            }
+        }
+        bail!("{method}: the server closed stdout")
+    }
+
+    async fn close(mut self) {
+        drop(self.stdin);
+        let wait = tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait());
+        if wait.await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}

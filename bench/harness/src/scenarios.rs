@@ -1,0 +1,407 @@
+//! The scenarios: each fills one row of the table, with the same load for every server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use pier_bench::load::{self, Load, Target, Work};
+use pier_bench::process::{Server, distinct_copy, free_port};
+use pier_bench::report::{Better, Row, SERVERS};
+use serde_json::json;
+
+const PIER: &str = "target/perf/pier";
+const NATIVE: &str = "target/perf/native-peer";
+const PYTHON: &str = ".venv/bin/python";
+const FASTMCP: &str = "bench/peers/fastmcp/server.py";
+const RUST_WASM: &str = "target/wasm32-wasip2/release/bench_plugin.wasm";
+const PY_WASM: &str = "target/bench-plugins/bench-py.wasm";
+const JS_WASM: &str = "target/bench-plugins/bench-js.wasm";
+/// Large guests (Python, JS) compile for seconds the first time.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// Plugin directories and a shared (warm) AOT cache for pier.
+struct Setup {
+    _root: tempfile::TempDir,
+    data: PathBuf,
+    dirs: Vec<(&'static str, PathBuf)>,
+    root: PathBuf,
+}
+
+impl Setup {
+    fn new() -> anyhow::Result<Self> {
+        let root = tempfile::tempdir()?;
+        let data = root.path().join("data");
+        let mut dirs = Vec::new();
+        for (id, wasm) in [
+            ("pier-rust", RUST_WASM),
+            ("pier-py", PY_WASM),
+            ("pier-js", JS_WASM),
+        ] {
+            let dir = root.path().join(id);
+            std::fs::create_dir_all(&dir)?;
+            std::fs::copy(wasm, dir.join("bench.wasm")).with_context(|| wasm.to_string())?;
+            // No namespace: the tools are `echo` and `add`, as on the other servers.
+            std::fs::write(dir.join("bench.toml"), "namespace = \"\"\n")?;
+            dirs.push((id, dir));
+        }
+        Ok(Self {
+            root: root.path().to_path_buf(),
+            _root: root,
+            data,
+            dirs,
+        })
+    }
+
+    fn dir(&self, id: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(d, _)| *d == id)
+            .map(|(_, p)| p.as_path())
+    }
+}
+
+fn strings(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+fn pier_http(plugins: &Path, data: &Path, port: u16) -> Vec<String> {
+    let listen = format!("127.0.0.1:{port}");
+    strings(&[
+        PIER,
+        "serve",
+        "--plugins",
+        plugins.to_str().unwrap_or_default(),
+        "--data-dir",
+        data.to_str().unwrap_or_default(),
+        "--listen",
+        &listen,
+        "--page-size",
+        "1000",
+        "--log-level",
+        "error",
+    ])
+}
+
+/// How to start server `id` on HTTP `port` (`fillers` extra tools for the peers).
+fn http_command(id: &str, setup: &Setup, port: u16, fillers: usize) -> Vec<String> {
+    let port_s = port.to_string();
+    let fillers = fillers.to_string();
+    match id {
+        "fastmcp" => strings(&[PYTHON, FASTMCP, "--port", &port_s, "--tools", &fillers]),
+        "native" => {
+            let listen = format!("127.0.0.1:{port}");
+            strings(&[NATIVE, "--listen", &listen, "--tools", &fillers])
+        }
+        pier => pier_http(setup.dir(pier).expect("a pier server"), &setup.data, port),
+    }
+}
+
+fn stdio_command(id: &str, setup: &Setup) -> Vec<String> {
+    match id {
+        "fastmcp" => strings(&[PYTHON, FASTMCP, "--stdio"]),
+        "native" => strings(&[NATIVE, "--stdio"]),
+        pier => strings(&[
+            PIER,
+            "serve",
+            "--transport",
+            "stdio",
+            "--plugins",
+            setup.dir(pier).and_then(Path::to_str).unwrap_or_default(),
+            "--data-dir",
+            setup.data.to_str().unwrap_or_default(),
+            "--log-level",
+            "error",
+        ]),
+    }
+}
+
+fn echo() -> Work {
+    Work::Tool {
+        name: "echo".into(),
+        args: json!({"text": "hello, benchmark"}),
+    }
+}
+
+fn add() -> Work {
+    Work::Tool {
+        name: "add".into(),
+        args: json!({"a": 20, "b": 22}),
+    }
+}
+
+async fn measure(
+    target: Target,
+    work: Work,
+    concurrency: usize,
+    seconds: Duration,
+) -> anyhow::Result<pier_bench::stats::Report> {
+    load::run(&Load {
+        target,
+        work,
+        concurrency,
+        duration: seconds,
+        warmup: Duration::from_secs(1),
+    })
+    .await
+}
+
+fn progress(what: &str) {
+    eprintln!("pier-bench: {what}");
+}
+
+/// Records `outcome` in `row` for `id`, or a note saying why it failed.
+fn record(row: &mut Row, id: &'static str, outcome: anyhow::Result<pier_bench::stats::Report>) {
+    match outcome {
+        Ok(report) => {
+            progress(&format!("  {id}: {}", report.line()));
+            row.set_load(id, report);
+        }
+        Err(e) => {
+            progress(&format!("  {id}: failed: {e:#}"));
+            let note = row.note.get_or_insert_default();
+            note.push_str(&format!("{id} failed: {e:#}. "));
+        }
+    }
+}
+
+/// Every scenario, in table order.
+pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
+    let setup = Setup::new()?;
+    let mut http = vec![
+        (
+            Row::new("tools/call `echo`, HTTP, 1 client", "req/s", Better::Higher),
+            echo(),
+            1,
+        ),
+        (
+            Row::new("tools/call `add`, HTTP, 1 client", "req/s", Better::Higher),
+            add(),
+            1,
+        ),
+        (
+            Row::new(
+                "tools/call `echo`, HTTP, 32 clients",
+                "req/s",
+                Better::Higher,
+            ),
+            echo(),
+            32,
+        ),
+        (
+            Row::new(
+                "tools/call `add`, HTTP, 32 clients",
+                "req/s",
+                Better::Higher,
+            ),
+            add(),
+            32,
+        ),
+    ];
+    let mut read = Row::new(
+        "resources/read `bench://data` (1 KiB), HTTP, 1 client",
+        "req/s",
+        Better::Higher,
+    );
+    read.note = Some("the Python and JS bench plugins have no resource. ".into());
+    let mut rss_idle = Row::new("resident memory, idle (1 plugin)", "MiB", Better::Lower);
+    let mut rss_load = Row::new("resident memory, after the HTTP load", "MiB", Better::Lower);
+    for &(id, _) in SERVERS {
+        progress(&format!("HTTP: {id}"));
+        let port = free_port()?;
+        let server =
+            match Server::start(&http_command(id, &setup, port, 0), port, "echo", PATIENCE).await {
+                Ok(server) => server,
+                Err(e) => {
+                    progress(&format!("  {id}: did not start: {e:#}"));
+                    rss_idle
+                        .note
+                        .get_or_insert_default()
+                        .push_str(&format!("{id} did not start: {e:#}. "));
+                    continue;
+                }
+            };
+        if let Some(rss) = server.rss_mib() {
+            rss_idle.set(id, rss);
+        }
+        let target = Target::Http(server.url.clone());
+        for (row, work, concurrency) in &mut http {
+            record(
+                row,
+                id,
+                measure(target.clone(), work.clone(), *concurrency, seconds).await,
+            );
+        }
+        if !id.starts_with("pier-") || id == "pier-rust" {
+            record(
+                &mut read,
+                id,
+                measure(
+                    target.clone(),
+                    Work::Read("bench://data".into()),
+                    1,
+                    seconds,
+                )
+                .await,
+            );
+        }
+        if let Some(rss) = server.rss_mib() {
+            rss_load.set(id, rss);
+        }
+        server.stop().await;
+    }
+    let mut rows: Vec<Row> = http.into_iter().map(|(row, _, _)| row).collect();
+    rows.push(read);
+
+    let mut stdio = Row::new(
+        "tools/call `echo`, stdio, sequential",
+        "req/s",
+        Better::Higher,
+    );
+    for &(id, _) in SERVERS {
+        progress(&format!("stdio: {id}"));
+        record(
+            &mut stdio,
+            id,
+            measure(Target::Stdio(stdio_command(id, &setup)), echo(), 1, seconds).await,
+        );
+    }
+    rows.push(stdio);
+
+    rows.push(list_tools(&setup, seconds).await?);
+    rows.extend(cold_starts(&setup).await?);
+    rows.push(rss_idle);
+    rows.push(rss_load);
+    rows.push(Row::pending(
+        "hot swap: file replaced → new version answering",
+        "hot reload has not landed yet; its issue adds this row.",
+    ));
+    rows.push(Row::pending(
+        "middleware overhead per call",
+        "middleware has not landed yet; its issue adds this row.",
+    ));
+    rows.push(host_overhead());
+    Ok(rows)
+}
+
+/// `tools/list` of 500 tools: fifty 10-tool plugins on pier, 500 tools on the peers.
+async fn list_tools(setup: &Setup, seconds: Duration) -> anyhow::Result<Row> {
+    let mut row = Row::new(
+        "tools/list, 500 tools (pier: 50 plugins), HTTP, 1 client",
+        "req/s",
+        Better::Higher,
+    );
+    let fifty = setup.root.join("fifty");
+    std::fs::create_dir_all(&fifty)?;
+    let wasm = std::fs::read(RUST_WASM)?;
+    for i in 0..50 {
+        distinct_copy(&wasm, &fifty, &format!("p{i:02}"))?;
+    }
+    for (id, probe) in [
+        ("fastmcp", "echo"),
+        ("native", "echo"),
+        ("pier-rust", "p00_echo"),
+    ] {
+        progress(&format!("tools/list: {id}"));
+        let port = free_port()?;
+        let command = match id {
+            "pier-rust" => pier_http(&fifty, &setup.data, port),
+            peer => http_command(peer, setup, port, 498),
+        };
+        let outcome = async {
+            let server = Server::start(&command, port, probe, PATIENCE).await?;
+            let report = measure(
+                Target::Http(server.url.clone()),
+                Work::ListTools,
+                1,
+                seconds,
+            )
+            .await;
+            server.stop().await;
+            report
+        }
+        .await;
+        record(&mut row, id, outcome);
+    }
+    Ok(row)
+}
+
+/// Time from process start to the first successful tool call.
+async fn cold_starts(setup: &Setup) -> anyhow::Result<Vec<Row>> {
+    let wasm = std::fs::read(RUST_WASM)?;
+    let mut rows = Vec::new();
+    let mut rss10 = Row::new("resident memory, idle, 10 plugins", "MiB", Better::Lower);
+    let mut peers = Vec::new();
+    for peer in ["fastmcp", "native"] {
+        let port = free_port()?;
+        let server =
+            Server::start(&http_command(peer, setup, port, 0), port, "echo", PATIENCE).await?;
+        peers.push((peer, server.started_in));
+        server.stop().await;
+    }
+    for count in [1, 10, 100] {
+        let dir = setup.root.join(format!("start-{count}"));
+        let data = setup.root.join(format!("start-{count}-data"));
+        std::fs::create_dir_all(&dir)?;
+        for i in 0..count {
+            distinct_copy(&wasm, &dir, &format!("p{i:03}"))?;
+        }
+        for cache in ["cold", "warm"] {
+            progress(&format!(
+                "start to first call: {count} plugins, AOT cache {cache}"
+            ));
+            let mut row = Row::new(
+                format!(
+                    "start to first call, {count} plugin{}, AOT cache {cache}",
+                    if count == 1 { "" } else { "s" }
+                ),
+                "ms",
+                Better::Lower,
+            );
+            let port = free_port()?;
+            let server =
+                Server::start(&pier_http(&dir, &data, port), port, "p000_echo", PATIENCE).await?;
+            row.set("pier-rust", server.started_in.as_secs_f64() * 1e3);
+            if count == 10
+                && cache == "warm"
+                && let Some(rss) = server.rss_mib()
+            {
+                rss10.set("pier-rust", rss);
+            }
+            server.stop().await;
+            if count == 1 {
+                for (peer, took) in &peers {
+                    row.set(peer, took.as_secs_f64() * 1e3);
+                }
+                row.note = Some("the peers have nothing to compile: their time is process start to first call. ".into());
+            }
+            rows.push(row);
+        }
+    }
+    rows.push(rss10);
+    Ok(rows)
+}
+
+/// The criterion benchmark `host/benches/call.rs` (run before, by `make bench`).
+fn host_overhead() -> Row {
+    let mut row = Row::new(
+        "host overhead per call, in-process: instantiate + call + convert (median)",
+        "µs",
+        Better::Lower,
+    );
+    for id in ["pier-rust", "pier-py", "pier-js"] {
+        let path = format!("target/criterion/call/{id}/new/estimates.json");
+        let median = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["median"]["point_estimate"].as_f64());
+        match median {
+            Some(ns) => row.set(id, ns / 1e3),
+            None => {
+                row.note
+                    .get_or_insert_default()
+                    .push_str(&format!("no criterion result at {path}. "));
+            }
+        }
+    }
+    row
+}

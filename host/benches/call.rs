@@ -1,0 +1,65 @@
+//! Host overhead per call, in-process: a fresh instance of the plugin, one `echo` tool
+//! call, and the conversion of its result to MCP — for a Rust, a Python and a JS plugin.
+//! Run by `make bench` (which builds the plugins); results in `target/criterion/call/`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use pier::registry::Mount;
+use pier::registry::loader::{self, LoadOptions, Loaded};
+use pier::runtime::{NoRequest, Runtime};
+use pier::server::convert;
+
+const PLUGINS: &[(&str, &str)] = &[
+    (
+        "pier-rust",
+        "target/wasm32-wasip2/release/bench_plugin.wasm",
+    ),
+    ("pier-py", "target/bench-plugins/bench-py.wasm"),
+    ("pier-js", "target/bench-plugins/bench-js.wasm"),
+];
+
+fn load(rt: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, file: &Path) -> Arc<Mount> {
+    match rt.block_on(loader::load_file(runtime, file, LoadOptions::default())) {
+        Ok(Loaded::Mounted(mount, _)) => mount,
+        Ok(Loaded::Disabled) => panic!("{} is disabled", file.display()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn call(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    // The workspace root: benches run with the package directory as working directory.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cache = root.join("target/bench-data/aot");
+    let runtime = Arc::new(Runtime::new(&cache, 64 << 20).expect("a runtime"));
+    let mut group = c.benchmark_group("call");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (id, file) in PLUGINS {
+        let mount = load(&rt, &runtime, &root.join(file));
+        let context = Arc::new(NoRequest::default());
+        group.bench_function(*id, |b| {
+            b.iter(|| {
+                let result = rt
+                    .block_on(mount.plugin.call_tool(
+                        context.clone(),
+                        "echo",
+                        r#"{"text":"hello, benchmark"}"#.to_string(),
+                    ))
+                    .expect("echo answers");
+                convert::tool_result(&mount.namespace, &result).expect("a valid result")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, call);
+criterion_main!(benches);
