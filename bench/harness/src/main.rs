@@ -87,7 +87,10 @@ fn versions() -> BTreeMap<&'static str, String> {
                 &["-c", "import sys; print(sys.version.split()[0])"],
             ),
         ),
-        ("rustc", output("rustc", &["--version"])),
+        (
+            "rustc",
+            output("rustc", &["--version"]).replace("rustc ", ""),
+        ),
     ])
 }
 
