@@ -45,8 +45,8 @@ plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fi
 	done
 
 polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures into target/fixtures/
-	@mkdir -p $(FIXTURES)
-	@tests/polyglot/build.sh $(FIXTURES)
+	@scripts/componentize.sh py tests/polyglot/py $(FIXTURES)/py-shout.wasm
+	@scripts/componentize.sh js tests/polyglot/js/app.js $(FIXTURES)/js-reverse.wasm
 
 run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@cargo build --quiet -p pier
@@ -59,7 +59,8 @@ test: setup plugins polyglot ## Run every test (unit, integration, real clients,
 
 bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/results/latest.md and .json
 	cargo build --release --target $(WASM_TARGET) -p bench-plugin
-	bench/plugins/build.sh target/bench-plugins
+	@scripts/componentize.sh py bench/plugins/py target/bench-plugins/bench-py.wasm
+	@scripts/componentize.sh js bench/plugins/js/app.js target/bench-plugins/bench-js.wasm
 	cargo build --profile perf -p pier -p native-peer -p pier-bench
 	cargo bench --profile perf -p pier --bench call
 	target/perf/pier-bench --out bench/results
