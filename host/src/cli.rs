@@ -46,12 +46,9 @@ pub struct InspectArgs {
     /// not set), `always` or `never`.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: ColorChoice,
-    /// Configuration file (for data.dir and limits) [default: ./pier.toml when it exists].
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Directory of the AOT cache (key data.dir) [default: .pier].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<String>,
+    /// Where the configuration and the AOT cache are.
+    #[command(flatten)]
+    pub local: LocalArgs,
 }
 
 /// When `pier inspect` colours its text.
@@ -90,6 +87,14 @@ pub struct CallArgs {
     /// Arguments as a JSON object.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub args: String,
+    /// Where the configuration and the AOT cache are.
+    #[command(flatten)]
+    pub local: LocalArgs,
+}
+
+/// Flags shared by the local commands (`inspect`, `call`).
+#[derive(Debug, clap::Args)]
+pub struct LocalArgs {
     /// Configuration file (for data.dir and limits) [default: ./pier.toml when it exists].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -98,17 +103,16 @@ pub struct CallArgs {
     pub data_dir: Option<String>,
 }
 
-/// The configuration of a local command (`inspect`, `call`).
-pub fn local_config(
-    config: &Option<PathBuf>,
-    data_dir: &Option<String>,
-) -> Result<ServeConfig, ConfigError> {
-    ServeArgs {
-        config: config.clone(),
-        data_dir: data_dir.clone(),
-        ..ServeArgs::default()
+impl LocalArgs {
+    /// The configuration of a local command: as `pier serve` reads it, with these flags.
+    pub fn config(&self) -> Result<ServeConfig, ConfigError> {
+        ServeArgs {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            ..ServeArgs::default()
+        }
+        .config()
     }
-    .config()
 }
 
 /// Flags of `pier serve`. Each overrides the same key of `pier.toml` and `PIER_*`.

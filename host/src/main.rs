@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use pier::cli::{CallArgs, Cli, Command, InspectArgs, local_config};
+use pier::cli::{CallArgs, Cli, Command, InspectArgs};
 use pier::config::{LogOptions, ServeConfig, Transport};
 use pier::local::Style;
 use pier::transport::http;
@@ -68,7 +68,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let config = local_config(&args.config, &args.data_dir)?;
+    let config = args.local.config()?;
     let local = pier::local::Local::new(&config)?;
     let (mounts, refused) = local.load_all(&args.paths).await?;
     if args.json {
@@ -95,7 +95,7 @@ async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
-    let config = local_config(&args.config, &args.data_dir)?;
+    let config = args.local.config()?;
     let arguments: serde_json::Value =
         serde_json::from_str(&args.args).map_err(|e| anyhow::anyhow!("--args is not JSON: {e}"))?;
     let local = pier::local::Local::new(&config)?;
@@ -118,20 +118,18 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let quiet = LogOptions {
-        level: "warn".into(),
+    // Local commands log plain text; `call` shows what the plugin logs.
+    let text_at = |level: &str| LogOptions {
+        level: level.into(),
         json: false,
     };
     match cli.command {
         Command::Inspect(args) => {
-            init_logging(&quiet);
+            init_logging(&text_at("warn"));
             return report(inspect(args).await);
         }
         Command::Call(args) => {
-            init_logging(&LogOptions {
-                level: "info".into(),
-                json: false,
-            });
+            init_logging(&text_at("info"));
             return report(call(args).await);
         }
         Command::Serve(args) => {

@@ -21,10 +21,9 @@ const PATIENCE: Duration = Duration::from_secs(180);
 
 /// Plugin directories and a shared (warm) AOT cache for pier.
 struct Setup {
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
     data: PathBuf,
     dirs: Vec<(&'static str, PathBuf)>,
-    root: PathBuf,
 }
 
 impl Setup {
@@ -44,12 +43,7 @@ impl Setup {
             std::fs::write(dir.join("bench.toml"), "namespace = \"\"\n")?;
             dirs.push((id, dir));
         }
-        Ok(Self {
-            root: root.path().to_path_buf(),
-            _root: root,
-            data,
-            dirs,
-        })
+        Ok(Self { root, data, dirs })
     }
 
     fn dir(&self, id: &str) -> Option<&Path> {
@@ -292,7 +286,7 @@ async fn list_tools(setup: &Setup, seconds: Duration) -> anyhow::Result<Row> {
         "req/s",
         Better::Higher,
     );
-    let fifty = setup.root.join("fifty");
+    let fifty = setup.root.path().join("fifty");
     std::fs::create_dir_all(&fifty)?;
     let wasm = std::fs::read(RUST_WASM)?;
     for i in 0..50 {
@@ -342,8 +336,8 @@ async fn cold_starts(setup: &Setup) -> anyhow::Result<(Vec<Row>, Row)> {
         server.stop().await;
     }
     for count in [1, 10, 100] {
-        let dir = setup.root.join(format!("start-{count}"));
-        let data = setup.root.join(format!("start-{count}-data"));
+        let dir = setup.root.path().join(format!("start-{count}"));
+        let data = setup.root.path().join(format!("start-{count}-data"));
         std::fs::create_dir_all(&dir)?;
         for i in 0..count {
             distinct_copy(&wasm, &dir, &format!("p{i:03}"))?;

@@ -2,9 +2,7 @@
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
-use std::sync::Mutex;
-
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rmcp::model::LoggingLevel;
 
