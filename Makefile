@@ -35,10 +35,10 @@ $(JS_DIR)/node_modules/.installed: $(JS_DIR)/package-lock.json
 	@touch $@
 
 plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fixtures into target/fixtures/
-	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p hello-v2
 	@mkdir -p plugins.d $(FIXTURES)
 	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
-	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(FIXTURES)/
+	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(FIXTURES)/
 	@for f in bad-name bad-schema duplicate; do \
 	  cargo build --quiet --release --target $(WASM_TARGET) -p bad-manifest --features $$f && \
 	  cp -f $(WASM_OUT)/bad_manifest.wasm $(FIXTURES)/$$f.wasm || exit 1; \
@@ -72,7 +72,7 @@ lint: ## Check formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p bad-manifest -p bench-plugin -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p hello-v2 -p bad-manifest -p bench-plugin -- -D warnings
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean

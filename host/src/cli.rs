@@ -133,6 +133,12 @@ pub struct ServeArgs {
     /// HTTP without sessions: JSON responses, any replica answers any request (key server.stateless).
     #[arg(long)]
     pub stateless: bool,
+    /// Follow the plugin directory: mount, swap and unmount plugins as files change (key plugins.watch) [default].
+    #[arg(long, overrides_with = "no_watch")]
+    pub watch: bool,
+    /// Do not follow the plugin directory; changes need a restart (key plugins.watch = false).
+    #[arg(long, overrides_with = "watch")]
+    pub no_watch: bool,
     /// Directory for pier's data, e.g. the AOT cache (key data.dir) [default: .pier].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
@@ -164,6 +170,12 @@ impl ServeArgs {
         text("--log-format", "log.format", &self.log_format);
         if self.stateless {
             out.push(("--stateless", "server.stateless", Value::Boolean(true)));
+        }
+        if self.watch {
+            out.push(("--watch", "plugins.watch", Value::Boolean(true)));
+        }
+        if self.no_watch {
+            out.push(("--no-watch", "plugins.watch", Value::Boolean(false)));
         }
         if let Some(n) = self.page_size {
             out.push(("--page-size", "server.page-size", Value::Integer(n)));

@@ -14,25 +14,29 @@ pub mod server;
 pub mod telemetry;
 pub mod transport;
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use config::ServeConfig;
 pub use error::Error;
 use registry::loader::{self, LoadError, LoadOptions};
-use registry::{Catalogue, Registry};
+use registry::mounts::{Mounts, Outcome, Refusal};
+use registry::watcher::{self, Change};
+use registry::{Changes, Registry};
 use runtime::Runtime;
 use server::{PierServer, Shared};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Whether the configured plugins are mounted yet.
 #[derive(Debug, Clone)]
 pub enum Readiness {
     /// Plugins are being loaded.
     Loading,
-    /// Loading finished; these files were refused.
-    Loaded {
-        /// The refused plugin files, with reasons.
-        refused: Vec<LoadError>,
-    },
+    /// The first scan of the plugin directory finished (see [`App::refusals`] for what
+    /// was refused since).
+    Loaded,
+    /// The plugin directory could not be read.
+    Unreadable(LoadError),
 }
 
 /// A pier instance: runtime, catalogue, and what sessions share.
@@ -40,7 +44,91 @@ pub struct App {
     config: ServeConfig,
     runtime: Arc<Runtime>,
     shared: Arc<Shared>,
+    mounts: Arc<Mounts>,
     readiness: Mutex<Readiness>,
+    /// Stops the directory watch when the app is dropped.
+    watching: Mutex<Option<DropGuard>>,
+}
+
+/// Logs what reconciling `file` did and counts it in the metrics.
+fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
+    let plugin = |mount: &registry::Mount| mount.plugin.name().to_string();
+    let changed = |c: &Changes| {
+        let mut lists = Vec::new();
+        for (yes, name) in [
+            (c.tools, "tools"),
+            (c.resources, "resources"),
+            (c.prompts, "prompts"),
+        ] {
+            if yes {
+                lists.push(name);
+            }
+        }
+        if lists.is_empty() {
+            "-".to_string()
+        } else {
+            lists.join(",")
+        }
+    };
+    match outcome {
+        Outcome::Mounted {
+            mount,
+            cache,
+            changes,
+        } => {
+            metrics.aot_cache(*cache == runtime::CacheOutcome::Hit);
+            metrics.mount_change(&plugin(mount), "mounted");
+            tracing::info!(
+                plugin = mount.plugin.name(),
+                namespace = %mount.namespace,
+                version = &mount.plugin.hash()[..12],
+                aot_cache = ?cache,
+                tools = mount.manifest.tools.len(),
+                resources = mount.manifest.resources.len() + mount.manifest.templates.len(),
+                prompts = mount.manifest.prompts.len(),
+                changed = changed(changes),
+                "mounted {}",
+                mount.file.display()
+            );
+        }
+        Outcome::Swapped {
+            mount,
+            previous,
+            cache,
+            changes,
+        } => {
+            metrics.aot_cache(*cache == runtime::CacheOutcome::Hit);
+            metrics.mount_change(&plugin(mount), "swapped");
+            tracing::info!(
+                plugin = mount.plugin.name(),
+                namespace = %mount.namespace,
+                version = &mount.plugin.hash()[..12],
+                previous = &previous[..12.min(previous.len())],
+                aot_cache = ?cache,
+                changed = changed(changes),
+                "swapped {}",
+                mount.file.display()
+            );
+        }
+        Outcome::Unmounted { file, changes } => {
+            let name = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+            metrics.mount_change(name.as_deref().unwrap_or("?"), "unmounted");
+            tracing::info!(changed = changed(changes), "unmounted {}", file.display());
+        }
+        Outcome::Refused { error, previous } => {
+            let name = error
+                .file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned());
+            metrics.mount_change(name.as_deref().unwrap_or("?"), "refused");
+            if *previous {
+                tracing::error!("{error}; the previous version keeps serving");
+            } else {
+                tracing::error!("{error}");
+            }
+        }
+        Outcome::Unchanged => {}
+    }
 }
 
 impl App {
@@ -50,8 +138,14 @@ impl App {
             &config.data_dir.join("aot"),
             config.max_limits.memory_bytes,
         )?);
+        let registry = Arc::new(Registry::default());
+        let options = LoadOptions {
+            defaults: config.default_limits,
+            cap: config.max_limits,
+        };
+        let mounts = Arc::new(Mounts::new(runtime.clone(), options, registry.clone()));
         let shared = Arc::new(Shared {
-            registry: Arc::new(Registry::default()),
+            registry,
             page_size: config.page_size,
             in_flight: Arc::default(),
             metrics: Arc::default(),
@@ -60,49 +154,79 @@ impl App {
             config: config.clone(),
             runtime,
             shared,
+            mounts,
             readiness: Mutex::new(Readiness::Loading),
+            watching: Mutex::new(None),
         })
     }
 
-    /// Mounts every plugin of the plugin directory. Files that cannot be mounted are
-    /// logged and listed by [`App::refused`]; the rest are served.
+    /// Mounts every plugin of the plugin directory, then (unless `plugins.watch` is
+    /// off) keeps following it: a created file is mounted, a replaced one swapped, a
+    /// deleted one unmounted. Files that cannot be mounted are logged and listed by
+    /// [`App::refusals`]; the rest are served.
     pub async fn load(&self) -> Result<(), Error> {
-        let options = LoadOptions {
-            defaults: self.config.default_limits,
-            cap: self.config.max_limits,
-        };
         let dir = &self.config.plugins_dir;
-        let (mounts, refused) = match loader::load_dir(&self.runtime, dir, options).await {
-            Ok(loaded) => loaded,
+        // Watch first, so that nothing changed during the first scan is missed.
+        let watch = if self.config.watch {
+            match watcher::watch(dir, self.config.debounce) {
+                Ok(watch) => Some(watch),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot watch {}: {e}; plugin changes need a restart",
+                        dir.display()
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let files = match loader::plugin_files(dir) {
+            Ok(files) => files,
             Err(e) => {
                 let reason = format!("cannot read the plugin directory: {e}");
-                self.set_readiness(Readiness::Loaded {
-                    refused: vec![LoadError {
-                        file: dir.clone(),
-                        reason: reason.clone(),
-                    }],
-                });
+                self.set_readiness(Readiness::Unreadable(LoadError {
+                    file: dir.clone(),
+                    reason: reason.clone(),
+                }));
                 return Err(Error::PluginDir {
                     path: dir.clone(),
                     reason,
                 });
             }
         };
-        for (_, outcome) in &mounts {
-            self.shared
-                .metrics
-                .aot_cache(*outcome == runtime::CacheOutcome::Hit);
+        for file in files {
+            report(&self.shared.metrics, &self.mounts.reconcile(&file).await);
         }
-        let mounts = mounts.into_iter().map(|(mount, _)| mount).collect();
-        self.shared.registry.publish(Catalogue::build(mounts));
-        self.set_readiness(Readiness::Loaded { refused });
+        self.set_readiness(Readiness::Loaded);
+        if let Some((watcher, changes)) = watch {
+            let stop = CancellationToken::new();
+            *self.watching.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(stop.clone().drop_guard());
+            tokio::spawn(follow(
+                watcher,
+                changes,
+                stop,
+                self.mounts.clone(),
+                self.shared.metrics.clone(),
+                dir.clone(),
+            ));
+            tracing::info!("watching {} for plugin changes", dir.display());
+        }
         Ok(())
+    }
+
+    /// Brings one plugin file in line with the disk (what the watcher does on a
+    /// change): mount, swap, unmount, or refuse keeping the previous version.
+    pub async fn reconcile(&self, file: &std::path::Path) -> Outcome {
+        let outcome = self.mounts.reconcile(file).await;
+        report(&self.shared.metrics, &outcome);
+        outcome
     }
 
     fn set_readiness(&self, readiness: Readiness) {
         *self.readiness.lock().unwrap_or_else(|e| e.into_inner()) = readiness;
     }
-
     /// Builds the runtime and mounts the plugins: [`App::new`] then [`App::load`].
     pub async fn start(config: &ServeConfig) -> Result<Self, Error> {
         let app = Self::new(config)?;
@@ -143,11 +267,48 @@ impl App {
             .clone()
     }
 
-    /// Plugin files refused so far, with the reasons.
+    /// Plugin files whose latest version was refused, with the reasons.
     pub fn refused(&self) -> Vec<LoadError> {
-        match self.readiness() {
-            Readiness::Loading => Vec::new(),
-            Readiness::Loaded { refused } => refused,
+        self.refusals().into_iter().map(|r| r.error).collect()
+    }
+
+    /// Plugin files whose latest version was refused, and the version each still
+    /// serves (when an earlier one loaded).
+    pub fn refusals(&self) -> Vec<Refusal> {
+        self.mounts.refused()
+    }
+}
+
+/// Applies the watcher's changes until `stop` or the end of the watch.
+async fn follow(
+    watcher: watcher::Watcher,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
+    stop: CancellationToken,
+    mounts: Arc<Mounts>,
+    metrics: Arc<telemetry::Metrics>,
+    dir: PathBuf,
+) {
+    let _watching = watcher;
+    loop {
+        let change = tokio::select! {
+            () = stop.cancelled() => return,
+            change = changes.recv() => match change {
+                Some(change) => change,
+                None => return,
+            },
+        };
+        let files = match change {
+            Change::Files(files) => files,
+            Change::Rescan => {
+                let mut files = loader::plugin_files(&dir).unwrap_or_default();
+                files.extend(mounts.files());
+                files.sort();
+                files.dedup();
+                files
+            }
+        };
+        for file in files {
+            report(&metrics, &mounts.reconcile(&file).await);
         }
     }
 }

@@ -112,6 +112,19 @@ impl Metrics {
             .increment(1);
     }
 
+    /// A change of plugin `plugin`: `mounted`, `swapped`, `unmounted` or `refused`.
+    pub fn mount_change(&self, plugin: &str, outcome: &str) {
+        self.recorder
+            .register_counter(
+                &key(
+                    "pier_plugin_changes_total",
+                    &[("plugin", plugin), ("outcome", outcome)],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+    }
+
     /// A client session opened (`+1`) or closed (`-1`).
     pub fn sessions(&self, delta: f64) {
         self.recorder
@@ -119,11 +132,15 @@ impl Metrics {
             .increment(delta);
     }
 
-    /// The Prometheus text of every metric, with the catalogue's gauges brought up to date.
-    pub fn render(&self, catalogue: &Catalogue) -> String {
+    /// The Prometheus text of every metric, with the catalogue's gauges and the number
+    /// of plugin files whose latest version was `refused` brought up to date.
+    pub fn render(&self, catalogue: &Catalogue, refused: usize) -> String {
         self.recorder
             .register_gauge(&key("pier_plugins_mounted", &[]), &METADATA)
             .set(catalogue.mounts.len() as f64);
+        self.recorder
+            .register_gauge(&key("pier_plugins_refused", &[]), &METADATA)
+            .set(refused as f64);
         for mount in &catalogue.mounts {
             self.recorder
                 .register_counter(

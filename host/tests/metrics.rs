@@ -103,7 +103,7 @@ async fn mcp_requests_are_counted_on_stdio_too() {
     assert_still_serving(&client).await;
     let unknown = call(&client, "nope_nothing", json!({})).await;
     assert!(unknown.is_err(), "an unknown tool is a protocol error");
-    let text = app.metrics().render(&app.registry().snapshot());
+    let text = app.metrics().render(&app.registry().snapshot(), 0);
     let expect =
         |line: &str, value: f64| assert_eq!(sample(&text, line), Some(value), "{line} in:\n{text}");
     expect(

@@ -145,6 +145,21 @@ pub const KEYS: &[Key] = &[
         doc: "Directory whose `*.wasm` plugins (and `NAME.toml` sidecars) are mounted.",
     },
     Key {
+        path: "plugins.watch",
+        kind: Kind::Bool,
+        default: "true",
+        doc: "Follow the plugin directory while serving: a new file is mounted, a replaced one swapped (calls in flight finish on the old version), a deleted one unmounted.",
+    },
+    Key {
+        path: "plugins.debounce-ms",
+        kind: Kind::Int {
+            min: 10,
+            max: 60_000,
+        },
+        default: "200",
+        doc: "A changed plugin file is loaded once it has had no event for this long and is no longer open for writing.",
+    },
+    Key {
         path: "data.dir",
         kind: Kind::Path,
         default: "\".pier\"",

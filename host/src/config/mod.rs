@@ -41,6 +41,10 @@ pub struct LogOptions {
 pub struct ServeConfig {
     /// Directory whose `*.wasm` files are mounted.
     pub plugins_dir: PathBuf,
+    /// Follow the plugin directory (mount, swap, unmount on changes).
+    pub watch: bool,
+    /// Quiet time before a changed plugin file is loaded.
+    pub debounce: Duration,
     /// Directory for pier's own data (the AOT cache lives in `aot/` below it).
     pub data_dir: PathBuf,
     /// Items per page of list results.
@@ -288,6 +292,8 @@ impl Layers {
         };
         Ok(ServeConfig {
             plugins_dir: PathBuf::from(self.str("plugins.dir")),
+            watch: self.get("plugins.watch").as_bool().unwrap_or(true),
+            debounce: self.ms("plugins.debounce-ms"),
             data_dir: PathBuf::from(self.str("data.dir")),
             page_size: self.int("server.page-size") as usize,
             default_limits: Limits {

@@ -37,10 +37,55 @@ pub enum Loaded {
     Disabled,
 }
 
+/// What a plugin is made of on disk: the component's bytes and its sidecar's text.
+pub struct Input {
+    /// The component file's content.
+    pub bytes: Vec<u8>,
+    /// The sidecar's text, when there is one.
+    pub sidecar: Option<String>,
+}
+
+impl Input {
+    /// Reads `file` and its sidecar.
+    pub async fn read(file: &Path) -> Result<Self, LoadError> {
+        let refuse = |reason: String| LoadError {
+            file: file.to_path_buf(),
+            reason,
+        };
+        let sidecar = Sidecar::text_for(file).map_err(refuse)?;
+        let bytes = tokio::fs::read(file)
+            .await
+            .map_err(|e| refuse(e.to_string()))?;
+        Ok(Self { bytes, sidecar })
+    }
+
+    /// SHA-256 over the component and the sidecar: equal fingerprints load equally.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update((self.bytes.len() as u64).to_le_bytes());
+        hash.update(&self.bytes);
+        if let Some(text) = &self.sidecar {
+            hash.update(text.as_bytes());
+        }
+        hex::encode(hash.finalize())
+    }
+}
+
 /// Loads the plugin in `file`: its sidecar, component, and manifest.
 pub async fn load_file(
     runtime: &Arc<Runtime>,
     file: &Path,
+    options: LoadOptions,
+) -> Result<Loaded, LoadError> {
+    load_input(runtime, file, Input::read(file).await?, options).await
+}
+
+/// Loads the plugin `input` read from `file`.
+pub async fn load_input(
+    runtime: &Arc<Runtime>,
+    file: &Path,
+    input: Input,
     options: LoadOptions,
 ) -> Result<Loaded, LoadError> {
     let refuse = |reason: String| LoadError {
@@ -52,7 +97,7 @@ pub async fn load_file(
         .and_then(|s| s.to_str())
         .ok_or_else(|| refuse("file name is not UTF-8".into()))?
         .to_string();
-    let sidecar = Sidecar::read_for(file).map_err(refuse)?;
+    let sidecar = Sidecar::parse_for(file, input.sidecar.as_deref()).map_err(refuse)?;
     if !sidecar.enabled {
         return Ok(Loaded::Disabled);
     }
@@ -62,9 +107,7 @@ pub async fn load_file(
             "namespace `{ns}` must be at most 32 of A-Z a-z 0-9 _ - (set `namespace` in the sidecar)"
         )));
     }
-    let bytes = tokio::fs::read(file)
-        .await
-        .map_err(|e| refuse(e.to_string()))?;
+    let bytes = input.bytes;
     let asked = sidecar.requested(options.defaults);
     let limits = asked.capped_by(options.cap);
     if limits != asked {
@@ -116,37 +159,4 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
-}
-
-/// Loads every plugin of `dir`; refused files are logged (one line each) and returned.
-pub async fn load_dir(
-    runtime: &Arc<Runtime>,
-    dir: &Path,
-    options: LoadOptions,
-) -> Result<(Vec<(Arc<Mount>, CacheOutcome)>, Vec<LoadError>), std::io::Error> {
-    let mut mounts = Vec::new();
-    let mut refused = Vec::new();
-    for file in plugin_files(dir)? {
-        match load_file(runtime, &file, options).await {
-            Ok(Loaded::Mounted(mount, outcome)) => {
-                tracing::info!(
-                    plugin = mount.plugin.name(),
-                    namespace = %mount.namespace,
-                    aot_cache = ?outcome,
-                    tools = mount.manifest.tools.len(),
-                    resources = mount.manifest.resources.len() + mount.manifest.templates.len(),
-                    prompts = mount.manifest.prompts.len(),
-                    "mounted {}",
-                    file.display()
-                );
-                mounts.push((mount, outcome));
-            }
-            Ok(Loaded::Disabled) => tracing::info!("skipped {} (enabled = false)", file.display()),
-            Err(e) => {
-                tracing::error!("{e}");
-                refused.push(e);
-            }
-        }
-    }
-    Ok((mounts, refused))
 }

@@ -3,9 +3,11 @@
 
 pub mod loader;
 pub mod manifest;
+pub mod mounts;
 pub mod namespace;
 pub mod sidecar;
 pub mod template;
+pub mod watcher;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -249,11 +251,66 @@ impl Catalogue {
     }
 }
 
+/// Which lists of the catalogue a new snapshot changed: a list changed when an entry
+/// was added, removed or renamed, or when the mount serving one of its entries was
+/// replaced (a new version of a plugin may answer differently under the same names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `tools/list` changed.
+    pub tools: bool,
+    /// `resources/list` or `resources/templates/list` changed.
+    pub resources: bool,
+    /// `prompts/list` changed.
+    pub prompts: bool,
+}
+
+impl Changes {
+    /// Every list changed (what a client that missed some changes must assume).
+    pub const ALL: Self = Self {
+        tools: true,
+        resources: true,
+        prompts: true,
+    };
+
+    /// Whether anything changed.
+    pub fn any(self) -> bool {
+        self.tools || self.resources || self.prompts
+    }
+
+    /// What changed from `old` to `new`.
+    pub fn between(old: &Catalogue, new: &Catalogue) -> Self {
+        fn differ<T>(a: &Listing<T>, b: &Listing<T>, mount: impl Fn(&T) -> &Arc<Mount>) -> bool {
+            a.items.len() != b.items.len()
+                || a.index.iter().any(|(key, &i)| {
+                    b.index
+                        .get(key)
+                        .is_none_or(|&j| !Arc::ptr_eq(mount(&a.items[i]), mount(&b.items[j])))
+                })
+        }
+        Self {
+            tools: differ(&old.tools, &new.tools, |e| &e.mount),
+            resources: differ(&old.resources, &new.resources, |e| &e.mount)
+                || differ(&old.templates, &new.templates, |e| &e.mount),
+            prompts: differ(&old.prompts, &new.prompts, |e| &e.mount),
+        }
+    }
+}
+
+/// How many published changes a slow subscriber may fall behind before it is told
+/// that everything changed.
+const CHANGES_BUFFER: usize = 64;
+
 /// The catalogue currently served; readers get a consistent snapshot, writers swap a
-/// new one in atomically.
-#[derive(Default)]
+/// new one in atomically and subscribers hear which lists changed.
 pub struct Registry {
     current: ArcSwap<Catalogue>,
+    changes: tokio::sync::broadcast::Sender<Changes>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new(Catalogue::default())
+    }
 }
 
 impl Registry {
@@ -261,6 +318,7 @@ impl Registry {
     pub fn new(catalogue: Catalogue) -> Self {
         Self {
             current: ArcSwap::from_pointee(catalogue),
+            changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         }
     }
 
@@ -269,8 +327,20 @@ impl Registry {
         self.current.load_full()
     }
 
-    /// Replaces the snapshot.
-    pub fn publish(&self, catalogue: Catalogue) {
-        self.current.store(Arc::new(catalogue));
+    /// Replaces the snapshot; returns what changed, which subscribers also receive.
+    pub fn publish(&self, catalogue: Catalogue) -> Changes {
+        let new = Arc::new(catalogue);
+        let old = self.current.swap(new.clone());
+        let changes = Changes::between(&old, &new);
+        if changes.any() {
+            // No subscriber is not an error: nobody is connected.
+            let _ = self.changes.send(changes);
+        }
+        changes
+    }
+
+    /// Receives the [`Changes`] of every later [`Registry::publish`] that changed something.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Changes> {
+        self.changes.subscribe()
     }
 }

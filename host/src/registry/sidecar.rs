@@ -38,12 +38,30 @@ pub struct SidecarLimits {
 impl Sidecar {
     /// The sidecar beside `wasm` (`NAME.toml`), or the defaults when there is none.
     pub fn read_for(wasm: &Path) -> Result<Self, String> {
+        Self::parse_for(wasm, Self::text_for(wasm)?.as_deref())
+    }
+
+    /// The text of the sidecar beside `wasm`, `None` when there is none.
+    pub fn text_for(wasm: &Path) -> Result<Option<String>, String> {
         let path = wasm.with_extension("toml");
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| format!("sidecar {}: {}", path.display(), e.message())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default_enabled()),
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("sidecar {}: {e}", path.display())),
+        }
+    }
+
+    /// The sidecar of `wasm` from its `text` (the defaults when there is none).
+    pub fn parse_for(wasm: &Path, text: Option<&str>) -> Result<Self, String> {
+        match text {
+            Some(text) => toml::from_str(text).map_err(|e| {
+                format!(
+                    "sidecar {}: {}",
+                    wasm.with_extension("toml").display(),
+                    e.message()
+                )
+            }),
+            None => Ok(Self::default_enabled()),
         }
     }
 

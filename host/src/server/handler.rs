@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use rmcp::model::*;
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 use tracing::Instrument;
@@ -16,7 +16,7 @@ use super::convert;
 use super::in_flight::InFlight;
 use super::session::Session;
 use crate::registry::manifest::schema_errors;
-use crate::registry::{Registry, ToolEntry};
+use crate::registry::{Changes, Registry, ToolEntry};
 use crate::runtime::CallError;
 use crate::runtime::types::{CompletionRef, Error as GuestError};
 use crate::telemetry::Metrics;
@@ -85,6 +85,43 @@ impl PierServer {
             session = session.as_deref().unwrap_or("-"),
             request_id = %request.id
         )
+    }
+}
+
+/// Sends `notifications/{tools,resources,prompts}/list_changed` to `peer` for every
+/// catalogue change, until the session closes.
+async fn forward_changes(
+    peer: Peer<RoleServer>,
+    mut changes: tokio::sync::broadcast::Receiver<Changes>,
+    closed: tokio_util::sync::CancellationToken,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let changed = tokio::select! {
+            () = closed.cancelled() => return,
+            changed = changes.recv() => match changed {
+                Ok(changed) => changed,
+                // Fell behind: some changes were missed, so everything may have changed.
+                Err(RecvError::Lagged(_)) => Changes::ALL,
+                Err(RecvError::Closed) => return,
+            },
+        };
+        let sent = async {
+            if changed.tools {
+                peer.notify_tool_list_changed().await?;
+            }
+            if changed.resources {
+                peer.notify_resource_list_changed().await?;
+            }
+            if changed.prompts {
+                peer.notify_prompt_list_changed().await?;
+            }
+            Ok::<(), rmcp::service::ServiceError>(())
+        };
+        if let Err(e) = sent.await {
+            tracing::debug!("session closed; no more list_changed notifications: {e}");
+            return;
+        }
     }
 }
 
@@ -159,8 +196,11 @@ impl ServerHandler for PierServer {
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_tool_list_changed()
             .enable_resources()
+            .enable_resources_list_changed()
             .enable_prompts()
+            .enable_prompts_list_changed()
             .enable_logging()
             .enable_completions()
             .build();
@@ -169,6 +209,15 @@ impl ServerHandler for PierServer {
             .with_instructions(
                 "Tools, resources and prompts served by sandboxed WebAssembly plugins.",
             )
+    }
+
+    /// From now on the session hears of catalogue changes (hot mount, swap, unmount).
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        tokio::spawn(forward_changes(
+            context.peer,
+            self.shared.registry.subscribe(),
+            self.session.closed(),
+        ));
     }
 
     async fn set_level(

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::LoggingLevel;
+use tokio_util::sync::CancellationToken;
 
 use crate::telemetry::Metrics;
 
@@ -15,6 +16,7 @@ pub struct Session {
     pub id: Option<String>,
     log_level: Mutex<LoggingLevel>,
     metrics: Arc<Metrics>,
+    closed: CancellationToken,
 }
 
 impl Session {
@@ -26,7 +28,13 @@ impl Session {
             id,
             log_level: Mutex::new(LoggingLevel::Info),
             metrics,
+            closed: CancellationToken::new(),
         }
+    }
+
+    /// Cancelled when the session ends (its handler is dropped).
+    pub fn closed(&self) -> CancellationToken {
+        self.closed.clone()
     }
 
     /// The least severe level sent to this client.
@@ -47,6 +55,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.closed.cancel();
         self.metrics.sessions(-1.0);
     }
 }

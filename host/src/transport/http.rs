@@ -177,7 +177,9 @@ async fn health() -> &'static str {
 
 /// Prometheus text format.
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let body = app.metrics().render(&app.registry().snapshot());
+    let body = app
+        .metrics()
+        .render(&app.registry().snapshot(), app.refusals().len());
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -188,28 +190,48 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-/// 200 once every plugin is mounted; 503 with a JSON reason otherwise.
+/// 200 once every plugin file serves a version; 503 with a JSON reason while loading
+/// or when a file has nothing serving. A refused replacement whose previous version
+/// keeps serving is listed under `refused_updates` (still ready).
 async fn ready(State(app): State<Arc<App>>) -> Response {
+    let not_ready =
+        |body: serde_json::Value| (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    let refusal = |file: &std::path::Path, reason: &str| json!({ "file": file.display().to_string(), "reason": reason });
     match app.readiness() {
-        Readiness::Loading => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reason": "plugins are loading" })),
-        )
-            .into_response(),
-        Readiness::Loaded { refused } if refused.is_empty() => {
-            let mounts = app.registry().snapshot().mounts.len();
-            Json(json!({ "ready": true, "mounts": mounts })).into_response()
-        }
-        Readiness::Loaded { refused } => {
-            let not_loaded: Vec<_> = refused
-                .iter()
-                .map(|e| json!({ "file": e.file.display().to_string(), "reason": e.reason }))
-                .collect();
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "ready": false, "reason": "some plugins were refused", "not_loaded": not_loaded })),
-            )
-                .into_response()
+        Readiness::Loading => not_ready(json!({ "ready": false, "reason": "plugins are loading" })),
+        Readiness::Unreadable(e) => not_ready(json!({
+            "ready": false,
+            "reason": "the plugin directory cannot be read",
+            "not_loaded": [refusal(&e.file, &e.reason)],
+        })),
+        Readiness::Loaded => {
+            let mut not_loaded = Vec::new();
+            let mut updates = Vec::new();
+            for r in app.refusals() {
+                let mut item = refusal(&r.error.file, &r.error.reason);
+                match r.serving {
+                    Some(version) => {
+                        item["serving"] = json!(version);
+                        updates.push(item);
+                    }
+                    None => not_loaded.push(item),
+                }
+            }
+            let ready = not_loaded.is_empty();
+            let mut body = if ready {
+                let mounts = app.registry().snapshot().mounts.len();
+                json!({ "ready": true, "mounts": mounts })
+            } else {
+                json!({ "ready": false, "reason": "some plugins were refused", "not_loaded": not_loaded })
+            };
+            if !updates.is_empty() {
+                body["refused_updates"] = json!(updates);
+            }
+            if ready {
+                Json(body).into_response()
+            } else {
+                not_ready(body)
+            }
         }
     }
 }

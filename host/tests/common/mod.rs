@@ -87,11 +87,23 @@ impl PluginDir {
         self
     }
 
+    /// A configuration serving this directory, not following it: most tests drop the
+    /// directory once pier has started, which a watching pier would (rightly) see as
+    /// every plugin being deleted. See [`PluginDir::watched_config`].
     pub fn config(&self) -> ServeConfig {
         ServeConfig {
             plugins_dir: self.path().to_path_buf(),
             data_dir: shared_data_dir(),
+            watch: false,
             ..ServeConfig::default()
+        }
+    }
+
+    /// A configuration serving this directory and following its changes.
+    pub fn watched_config(&self) -> ServeConfig {
+        ServeConfig {
+            watch: true,
+            ..self.config()
         }
     }
 }
@@ -101,6 +113,12 @@ impl PluginDir {
 pub struct Received {
     pub logs: Vec<LoggingMessageNotificationParam>,
     pub progress: Vec<ProgressNotificationParam>,
+    /// `notifications/tools/list_changed` received.
+    pub tools_changed: usize,
+    /// `notifications/resources/list_changed` received.
+    pub resources_changed: usize,
+    /// `notifications/prompts/list_changed` received.
+    pub prompts_changed: usize,
 }
 
 /// A client that records notifications.
@@ -150,6 +168,21 @@ impl ClientHandler for Recorder {
         _: NotificationContext<RoleClient>,
     ) {
         self.received.lock().unwrap().progress.push(params);
+        self.changed.notify_waiters();
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.received.lock().unwrap().tools_changed += 1;
+        self.changed.notify_waiters();
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.received.lock().unwrap().resources_changed += 1;
+        self.changed.notify_waiters();
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.received.lock().unwrap().prompts_changed += 1;
         self.changed.notify_waiters();
     }
 
