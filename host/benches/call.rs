@@ -44,11 +44,12 @@ fn call(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for (id, file) in PLUGINS {
         let mount = load(&rt, &runtime, &root.join(file));
+        let plugin = mount.wasm().expect("a plugin mount");
         let context = Arc::new(NoRequest::default());
         group.bench_function(*id, |b| {
             b.iter(|| {
                 let result = rt
-                    .block_on(mount.plugin.call_tool(
+                    .block_on(plugin.call_tool(
                         context.clone(),
                         "echo",
                         r#"{"text":"hello, benchmark"}"#.to_string(),

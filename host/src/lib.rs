@@ -50,9 +50,13 @@ pub struct App {
     watching: Mutex<Option<DropGuard>>,
 }
 
+/// The first 12 characters of a version hash, as logs show it.
+fn short(version: &str) -> &str {
+    &version[..12.min(version.len())]
+}
+
 /// Logs what reconciling `file` did and counts it in the metrics.
 fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
-    let plugin = |mount: &registry::Mount| mount.plugin.name().to_string();
     let changed = |c: &Changes| {
         let mut lists = Vec::new();
         for (yes, name) in [
@@ -77,18 +81,18 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
             changes,
         } => {
             metrics.aot_cache(*cache == runtime::CacheOutcome::Hit);
-            metrics.mount_change(&plugin(mount), "mounted");
+            metrics.mount_change(&mount.name, "mounted");
             tracing::info!(
-                plugin = mount.plugin.name(),
+                plugin = %mount.name,
                 namespace = %mount.namespace,
-                version = &mount.plugin.hash()[..12],
+                version = short(&mount.version),
                 aot_cache = ?cache,
-                tools = mount.manifest.tools.len(),
-                resources = mount.manifest.resources.len() + mount.manifest.templates.len(),
-                prompts = mount.manifest.prompts.len(),
+                tools = mount.offer.tools.len(),
+                resources = mount.offer.resources.len() + mount.offer.templates.len(),
+                prompts = mount.offer.prompts.len(),
                 changed = changed(changes),
                 "mounted {}",
-                mount.file.display()
+                mount.source
             );
         }
         Outcome::Swapped {
@@ -98,16 +102,16 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
             changes,
         } => {
             metrics.aot_cache(*cache == runtime::CacheOutcome::Hit);
-            metrics.mount_change(&plugin(mount), "swapped");
+            metrics.mount_change(&mount.name, "swapped");
             tracing::info!(
-                plugin = mount.plugin.name(),
+                plugin = %mount.name,
                 namespace = %mount.namespace,
-                version = &mount.plugin.hash()[..12],
-                previous = &previous[..12.min(previous.len())],
+                version = short(&mount.version),
+                previous = short(previous),
                 aot_cache = ?cache,
                 changed = changed(changes),
                 "swapped {}",
-                mount.file.display()
+                mount.source
             );
         }
         Outcome::Unmounted { file, changes } => {

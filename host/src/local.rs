@@ -56,7 +56,8 @@ impl Local {
         })
     }
 
-    /// Loads `file` (a disabled plugin is loaded anyway: inspecting it is the point).
+    /// Loads `file` (a disabled plugin is loaded anyway: inspecting it is the point);
+    /// the mount's `wasm()`, `manifest()` and `file()` are always there.
     pub async fn load(&self, file: &Path) -> Result<Arc<Mount>, LocalError> {
         match loader::load_file(&self.runtime, file, self.options).await? {
             Loaded::Mounted(mount, _) => Ok(mount),
@@ -104,14 +105,13 @@ impl Local {
     ) -> Result<Value, LocalError> {
         let mount = self.load(file).await?;
         let ns = mount.namespace.as_str();
-        let checked = mount
-            .manifest
+        let manifest = mount.manifest().expect("a plugin mount");
+        let checked = manifest
             .tools
             .iter()
             .find(|t| t.tool.name == tool || namespace::name(ns, &t.tool.name) == tool)
             .ok_or_else(|| {
-                let names: Vec<&str> = mount
-                    .manifest
+                let names: Vec<&str> = manifest
                     .tools
                     .iter()
                     .map(|t| t.tool.name.as_str())
@@ -128,7 +128,8 @@ impl Local {
             )));
         }
         let outcome = mount
-            .plugin
+            .wasm()
+            .expect("a plugin mount")
             .call_tool(
                 Arc::new(NoRequest::default()),
                 &checked.tool.name,
@@ -150,15 +151,17 @@ impl Local {
 /// The stable JSON description of a mounted plugin (`pier inspect --json`).
 pub fn describe(mount: &Mount) -> Value {
     let ns = mount.namespace.as_str();
-    let m = &mount.manifest;
-    let limits = mount.plugin.limits();
+    let (Some(m), Some(plugin)) = (mount.manifest(), mount.wasm()) else {
+        return json!({ "source": mount.source, "namespace": ns });
+    };
+    let limits = plugin.limits();
     json!({
-        "file": mount.file.display().to_string(),
-        "plugin": mount.plugin.name(),
+        "file": mount.source,
+        "plugin": plugin.name(),
         "name": m.name,
         "version": m.version,
         "namespace": ns,
-        "hash": mount.plugin.hash(),
+        "hash": plugin.hash(),
         "limits": { "timeout_ms": limits.timeout.as_millis() as u64, "memory_mb": limits.memory_bytes >> 20 },
         "grants": {},
         "tools": m.tools.iter().map(|t| json!({

@@ -141,16 +141,13 @@ impl Metrics {
         self.recorder
             .register_gauge(&key("pier_plugins_refused", &[]), &METADATA)
             .set(refused as f64);
-        for mount in &catalogue.mounts {
+        for plugin in catalogue.mounts.iter().filter_map(|m| m.wasm()) {
             self.recorder
                 .register_counter(
-                    &key(
-                        "pier_instantiations_total",
-                        &[("plugin", mount.plugin.name())],
-                    ),
+                    &key("pier_instantiations_total", &[("plugin", plugin.name())]),
                     &METADATA,
                 )
-                .absolute(mount.plugin.instantiations());
+                .absolute(plugin.instantiations());
         }
         self.handle.render()
     }

@@ -29,8 +29,8 @@ fn serving(app: &App, plugin: &str) -> Option<String> {
         .snapshot()
         .mounts
         .iter()
-        .find(|m| m.plugin.name() == plugin)
-        .map(|m| m.plugin.hash().to_string())
+        .find(|m| m.name == plugin)
+        .map(|m| m.version.clone())
 }
 
 /// Polls `done` (bounded) until it holds.

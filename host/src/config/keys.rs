@@ -21,6 +21,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A list of strings (comma-separated in an environment variable).
     List,
+    /// Any string.
+    Text,
 }
 
 impl Kind {
@@ -40,6 +42,7 @@ impl Kind {
                     .join(", ")
             ),
             Kind::List => "a list of strings".into(),
+            Kind::Text => "a string".into(),
         }
     }
 }
@@ -194,6 +197,12 @@ pub const KEYS: &[Key] = &[
         },
         default: "1024",
         doc: "Operator cap: no sidecar may ask for more memory.",
+    },
+    Key {
+        path: "admin.token",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "Bearer token of the admin API (/admin/mounts; `pier mounts`, `pier mount`, `pier unmount`); empty = the admin API is off.",
     },
     Key {
         path: "log.level",

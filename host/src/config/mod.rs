@@ -14,6 +14,7 @@ use std::time::Duration;
 use keys::{KEYS, Key, Kind};
 use toml::Value;
 
+use crate::registry::spec::{MountSpec, RawMount};
 use crate::runtime::Limits;
 use crate::transport::http::HttpOptions;
 
@@ -59,6 +60,11 @@ pub struct ServeConfig {
     pub http: HttpOptions,
     /// Logging.
     pub log: LogOptions,
+    /// `[[mount]]` entries: plugin files and other MCP servers under namespaces,
+    /// mounted after the plugin directory, in this order.
+    pub mounts: Vec<MountSpec>,
+    /// Bearer token of the admin API (`/admin/mounts`); off when `None`.
+    pub admin_token: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -120,6 +126,7 @@ fn check(key: &Key, value: &Value) -> Result<(), String> {
             u64::try_from(*n).is_ok_and(|n| (min..=max).contains(&n))
         }
         (Kind::Path, Value::String(s)) => !s.is_empty(),
+        (Kind::Text, Value::String(_)) => true,
         (Kind::Choice(words), Value::String(s)) => words.contains(&s.as_str()),
         (Kind::List, Value::Array(items)) => items.iter().all(Value::is_str),
         _ => false,
@@ -145,7 +152,7 @@ fn parse_env(key: &Key, text: &str) -> Value {
                 .map(|s| Value::String(s.into()))
                 .collect(),
         ),
-        Kind::Addr | Kind::Path | Kind::Choice(_) => Value::String(text.into()),
+        Kind::Addr | Kind::Path | Kind::Text | Kind::Choice(_) => Value::String(text.into()),
     }
 }
 
@@ -153,6 +160,7 @@ fn parse_env(key: &Key, text: &str) -> Value {
 #[derive(Debug, Clone)]
 pub struct Layers {
     values: BTreeMap<&'static str, (Value, Source)>,
+    mounts: Vec<MountSpec>,
 }
 
 impl Default for Layers {
@@ -168,7 +176,10 @@ impl Default for Layers {
                 (k.path, (value, Source::Default))
             })
             .collect();
-        Self { values }
+        Self {
+            values,
+            mounts: Vec::new(),
+        }
     }
 }
 
@@ -194,6 +205,10 @@ impl Layers {
             key: "(file)".into(),
             message: format!("invalid TOML: {}", e.message()),
         })?;
+        let mut table = table;
+        if let Some(mounts) = table.remove("mount") {
+            self.mounts = parse_mounts(&source, mounts)?;
+        }
         let mut flat = Vec::new();
         flatten("", &table, &mut flat);
         for (path, value) in flat {
@@ -313,8 +328,39 @@ impl Layers {
                 level: self.str("log.level").to_string(),
                 json: self.str("log.format") == "json",
             },
+            mounts: self.mounts.clone(),
+            admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
         })
     }
+}
+
+/// The `[[mount]]` array of a configuration file.
+fn parse_mounts(source: &Source, value: Value) -> Result<Vec<MountSpec>, ConfigError> {
+    let error = |key: String, message: String| ConfigError {
+        origin: source.clone(),
+        key,
+        message,
+    };
+    let Value::Array(items) = value else {
+        return Err(error("mount".into(), "expected [[mount]] tables".into()));
+    };
+    let mut mounts: Vec<MountSpec> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let raw: RawMount = item
+            .try_into()
+            .map_err(|e: toml::de::Error| error(format!("mount[{i}]"), e.message().to_string()))?;
+        let spec = raw
+            .check()
+            .map_err(|(key, message)| error(format!("mount[{i}].{key}"), message))?;
+        if mounts.iter().any(|m| m.namespace == spec.namespace) {
+            return Err(error(
+                format!("mount[{i}].namespace"),
+                format!("namespace `{}` is used by an earlier mount", spec.namespace),
+            ));
+        }
+        mounts.push(spec);
+    }
+    Ok(mounts)
 }
 
 /// `table` as dotted paths to leaf values (arrays are leaves).
@@ -353,5 +399,26 @@ pub fn example_toml() -> String {
             key.default
         ));
     }
+    out.push_str(
+        "\n# Mounts beside the plugin directory, mounted after it in this order (a later mount\n\
+         # wins a name conflict): a plugin file, another MCP server over streamable HTTP, or one\n\
+         # started as a child process over stdio. `mode = \"import\"` copies a server's catalogue\n\
+         # once; `\"mount\"` (the default) follows its list_changed. Calls are always forwarded.\n\
+         # [[mount]]\n\
+         # namespace = \"extra\"\n\
+         # path = \"more-plugins/extra.wasm\"\n\
+         #\n\
+         # [[mount]]\n\
+         # namespace = \"remote\"\n\
+         # url = \"http://127.0.0.1:9000/mcp\"\n\
+         # token = \"secret\"           # sent as `Authorization: Bearer secret`\n\
+         # mode = \"mount\"\n\
+         #\n\
+         # [[mount]]\n\
+         # namespace = \"local\"\n\
+         # command = \"pier\"\n\
+         # args = [\"serve\", \"--transport\", \"stdio\", \"--plugins\", \"other-plugins\"]\n\
+         # env = { RUST_LOG = \"warn\" }\n",
+    );
     out
 }

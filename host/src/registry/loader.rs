@@ -135,12 +135,7 @@ pub async fn load_input(
         .map_err(|e| refuse(format!("describe failed: {e}")))?;
     let manifest = manifest::check(described).map_err(|e| refuse(e.to_string()))?;
     Ok(Loaded::Mounted(
-        Arc::new(Mount {
-            plugin,
-            namespace: ns,
-            file: file.to_path_buf(),
-            manifest,
-        }),
+        Arc::new(Mount::plugin(plugin, manifest, file.to_path_buf(), ns)),
         outcome,
     ))
 }

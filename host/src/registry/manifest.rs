@@ -101,6 +101,11 @@ fn parse_object(what: &str, text: &str) -> Result<Value, ManifestError> {
     }
 }
 
+/// Compiles `schema` (any JSON Schema draft it declares; 2020-12 by default).
+pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(schema).map_err(|e| e.to_string())
+}
+
 /// Parses and compiles a JSON Schema whose `type` must be `object`.
 fn check_schema(what: &str, text: &str) -> Result<(Value, jsonschema::Validator), ManifestError> {
     let schema = parse_object(what, text)?;

@@ -5,7 +5,9 @@ pub mod loader;
 pub mod manifest;
 pub mod mounts;
 pub mod namespace;
+pub mod proxy;
 pub mod sidecar;
+pub mod spec;
 pub mod template;
 pub mod watcher;
 
@@ -21,16 +23,169 @@ use crate::runtime::Plugin;
 use manifest::CheckedManifest;
 use template::UriTemplate;
 
-/// A plugin attached under a namespace.
+/// What serves a mount's components.
+pub enum Backend {
+    /// A WebAssembly plugin.
+    Plugin {
+        /// The loaded plugin.
+        plugin: Plugin,
+        /// What it offers, validated.
+        manifest: CheckedManifest,
+        /// The file it came from.
+        file: PathBuf,
+    },
+    /// Another MCP server (over streamable HTTP or stdio), proxied.
+    Proxy(Arc<proxy::Proxy>),
+}
+
+/// A tool a mount offers, under its own name.
+pub struct OfferedTool {
+    /// The tool as the mount names it.
+    pub tool: Tool,
+    /// Its compiled input schema (absent when a remote schema does not compile: the
+    /// remote server then checks the arguments itself).
+    pub validator: Option<Arc<jsonschema::Validator>>,
+    /// Its compiled output schema, checked against a plugin's structured results.
+    pub output_validator: Option<Arc<jsonschema::Validator>>,
+}
+
+/// What a mount offers, under its own names (before namespacing).
+#[derive(Default)]
+pub struct Offer {
+    /// Tools.
+    pub tools: Vec<OfferedTool>,
+    /// Static resources.
+    pub resources: Vec<Resource>,
+    /// Resource templates, with their parsed form.
+    pub templates: Vec<(ResourceTemplate, UriTemplate)>,
+    /// Prompts.
+    pub prompts: Vec<Prompt>,
+}
+
+impl Offer {
+    /// The offer of a plugin's checked manifest.
+    pub fn from_manifest(m: &CheckedManifest) -> Self {
+        let tools = m
+            .tools
+            .iter()
+            .map(|t| OfferedTool {
+                tool: model(json!({
+                    "name": t.tool.name,
+                    "title": t.tool.title,
+                    "description": t.tool.description,
+                    "inputSchema": t.input_schema,
+                    "outputSchema": t.output_schema,
+                    "annotations": t.annotations,
+                })),
+                validator: Some(t.validator.clone()),
+                output_validator: t.output_validator.clone(),
+            })
+            .collect();
+        let resources = m
+            .resources
+            .iter()
+            .map(|r| {
+                model(json!({
+                    "uri": r.uri, "name": r.name, "title": r.title,
+                    "description": r.description, "mimeType": r.mime_type,
+                }))
+            })
+            .collect();
+        let templates = m
+            .templates
+            .iter()
+            .map(|(t, parsed)| {
+                let template = model(json!({
+                    "uriTemplate": t.uri_template, "name": t.name, "title": t.title,
+                    "description": t.description, "mimeType": t.mime_type,
+                }));
+                (template, parsed.clone())
+            })
+            .collect();
+        let prompts = m
+            .prompts
+            .iter()
+            .map(|p| {
+                let arguments: Vec<Value> = p
+                    .arguments
+                    .iter()
+                    .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
+                    .collect();
+                model(json!({
+                    "name": p.name, "title": p.title, "description": p.description, "arguments": arguments,
+                }))
+            })
+            .collect();
+        Self {
+            tools,
+            resources,
+            templates,
+            prompts,
+        }
+    }
+}
+
+/// A plugin or another MCP server attached under a namespace.
 pub struct Mount {
-    /// The loaded plugin.
-    pub plugin: Plugin,
+    /// The plugin's name (its file stem), or the namespace of a configured mount.
+    pub name: String,
     /// Its namespace (`""` = names kept as they are).
     pub namespace: String,
-    /// The file it came from.
-    pub file: PathBuf,
-    /// What it offers, validated.
-    pub manifest: CheckedManifest,
+    /// Where it comes from, for people: a file, a URL, a command.
+    pub source: String,
+    /// Its version: the component's SHA-256, or a hash of a remote server's catalogue.
+    pub version: String,
+    /// What serves it.
+    pub backend: Backend,
+    /// What it offers, under its own names.
+    pub offer: Offer,
+}
+
+impl Mount {
+    /// A mount of `plugin` from `file` under `namespace`.
+    pub fn plugin(
+        plugin: Plugin,
+        manifest: CheckedManifest,
+        file: PathBuf,
+        namespace: String,
+    ) -> Self {
+        Self {
+            name: plugin.name().to_string(),
+            namespace,
+            source: file.display().to_string(),
+            version: plugin.hash().to_string(),
+            offer: Offer::from_manifest(&manifest),
+            backend: Backend::Plugin {
+                plugin,
+                manifest,
+                file,
+            },
+        }
+    }
+
+    /// The WebAssembly plugin serving this mount, if it is one.
+    pub fn wasm(&self) -> Option<&Plugin> {
+        match &self.backend {
+            Backend::Plugin { plugin, .. } => Some(plugin),
+            Backend::Proxy(_) => None,
+        }
+    }
+
+    /// The checked manifest of a plugin mount.
+    pub fn manifest(&self) -> Option<&CheckedManifest> {
+        match &self.backend {
+            Backend::Plugin { manifest, .. } => Some(manifest),
+            Backend::Proxy(_) => None,
+        }
+    }
+
+    /// The file of a plugin mount.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match &self.backend {
+            Backend::Plugin { file, .. } => Some(file),
+            Backend::Proxy(_) => None,
+        }
+    }
 }
 
 /// A tool as clients see it, with the mount that serves it.
@@ -41,8 +196,8 @@ pub struct ToolEntry {
     pub local_name: String,
     /// The tool as listed to clients (namespaced).
     pub tool: Tool,
-    /// Its compiled input schema.
-    pub validator: Arc<jsonschema::Validator>,
+    /// Its compiled input schema, when there is one to check.
+    pub validator: Option<Arc<jsonschema::Validator>>,
     /// Its compiled output schema, if it declares one.
     pub output_validator: Option<Arc<jsonschema::Validator>>,
 }
@@ -61,7 +216,7 @@ pub struct TemplateEntry {
     pub mount: Arc<Mount>,
     /// The namespaced template, parsed, for matching URIs.
     pub parsed: UriTemplate,
-    /// The plugin's own template text.
+    /// The mount's own template text.
     pub local_template: String,
     /// The template as listed to clients.
     pub template: ResourceTemplate,
@@ -139,8 +294,8 @@ fn model<T: serde::de::DeserializeOwned>(value: Value) -> T {
 fn warn_replaced(kind: &str, key: &str, old: &Arc<Mount>, new: &Arc<Mount>) {
     tracing::warn!(
         "{kind} `{key}` of {} replaces the one of {} (the later mount wins)",
-        new.file.display(),
-        old.file.display()
+        new.source,
+        old.source
     );
 }
 
@@ -157,20 +312,14 @@ impl Catalogue {
 
     fn add(&mut self, mount: &Arc<Mount>) {
         let ns = mount.namespace.as_str();
-        let m = &mount.manifest;
-        for t in &m.tools {
+        let offer = &mount.offer;
+        for t in &offer.tools {
             let name = namespace::name(ns, &t.tool.name);
-            let tool = model(json!({
-                "name": name,
-                "title": t.tool.title,
-                "description": t.tool.description,
-                "inputSchema": t.input_schema,
-                "outputSchema": t.output_schema,
-                "annotations": t.annotations,
-            }));
+            let mut tool = t.tool.clone();
+            tool.name = name.clone().into();
             let entry = ToolEntry {
                 mount: mount.clone(),
-                local_name: t.tool.name.clone(),
+                local_name: t.tool.name.to_string(),
                 tool,
                 validator: t.validator.clone(),
                 output_validator: t.output_validator.clone(),
@@ -179,12 +328,10 @@ impl Catalogue {
                 warn_replaced("tool", &name, &old.mount, mount);
             }
         }
-        for r in &m.resources {
+        for r in &offer.resources {
             let uri = namespace::uri(ns, &r.uri);
-            let resource = model(json!({
-                "uri": uri, "name": r.name, "title": r.title,
-                "description": r.description, "mimeType": r.mime_type,
-            }));
+            let mut resource = r.clone();
+            resource.uri = uri.clone();
             let entry = ResourceEntry {
                 mount: mount.clone(),
                 resource,
@@ -193,16 +340,20 @@ impl Catalogue {
                 warn_replaced("resource", &uri, &old.mount, mount);
             }
         }
-        for (t, _) in &m.templates {
+        for (t, _) in &offer.templates {
             let uri_template = namespace::uri(ns, &t.uri_template);
-            let template = model(json!({
-                "uriTemplate": uri_template, "name": t.name, "title": t.title,
-                "description": t.description, "mimeType": t.mime_type,
-            }));
+            let Ok(parsed) = UriTemplate::parse(&uri_template) else {
+                tracing::warn!(
+                    "resource template `{uri_template}` of {} cannot be parsed; left out",
+                    mount.source
+                );
+                continue;
+            };
+            let mut template = t.clone();
+            template.uri_template = uri_template.clone();
             let entry = TemplateEntry {
                 mount: mount.clone(),
-                parsed: UriTemplate::parse(&uri_template)
-                    .expect("namespacing keeps a template valid"),
+                parsed,
                 local_template: t.uri_template.clone(),
                 template,
             };
@@ -210,16 +361,10 @@ impl Catalogue {
                 warn_replaced("resource template", &uri_template, &old.mount, mount);
             }
         }
-        for p in &m.prompts {
+        for p in &offer.prompts {
             let name = namespace::name(ns, &p.name);
-            let arguments: Vec<Value> = p
-                .arguments
-                .iter()
-                .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
-                .collect();
-            let prompt = model(json!({
-                "name": name, "title": p.title, "description": p.description, "arguments": arguments,
-            }));
+            let mut prompt = p.clone();
+            prompt.name = name.clone();
             let entry = PromptEntry {
                 mount: mount.clone(),
                 local_name: p.name.clone(),

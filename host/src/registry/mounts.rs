@@ -111,7 +111,7 @@ impl Mounts {
             .filter_map(|s| {
                 Some(Refusal {
                     error: s.error.clone()?,
-                    serving: s.serving.as_ref().map(|m| m.plugin.hash().to_string()),
+                    serving: s.serving.as_ref().map(|m| m.version.clone()),
                 })
             })
             .collect()
@@ -145,7 +145,7 @@ impl Mounts {
                 match previous {
                     Some(old) => Outcome::Swapped {
                         mount,
-                        previous: old.plugin.hash().to_string(),
+                        previous: old.version.clone(),
                         cache,
                         changes,
                     },

@@ -56,6 +56,10 @@ pub trait CallContext: Send + Sync {
     fn request_info(&self) -> RequestInfo;
     /// True once the client cancelled the request.
     fn is_cancelled(&self) -> bool;
+    /// Cancelled when the client cancels the request (never, by default).
+    fn cancellation(&self) -> tokio_util::sync::CancellationToken {
+        tokio_util::sync::CancellationToken::new()
+    }
     /// The request-scoped state.
     fn state(&self) -> &RequestState;
 }

@@ -155,6 +155,10 @@ impl CallContext for Context {
         self.cancelled.is_cancelled()
     }
 
+    fn cancellation(&self) -> CancellationToken {
+        self.cancelled.clone()
+    }
+
     fn state(&self) -> &RequestState {
         &self.state
     }

@@ -13,10 +13,11 @@ use tracing::Instrument;
 
 use super::context::Context;
 use super::convert;
+use super::forward;
 use super::in_flight::InFlight;
 use super::session::Session;
 use crate::registry::manifest::schema_errors;
-use crate::registry::{Changes, Registry, ToolEntry};
+use crate::registry::{Backend, Changes, Registry, ToolEntry};
 use crate::runtime::CallError;
 use crate::runtime::types::{CompletionRef, Error as GuestError};
 use crate::telemetry::Metrics;
@@ -182,6 +183,50 @@ fn check_structured(
     }
 }
 
+/// What a tool call came to: a result and its metrics label, or a protocol error and
+/// its label.
+pub(super) type Called = Result<(CallToolResult, &'static str), (McpError, &'static str)>;
+
+/// Calls the tool of `entry` in `plugin`.
+async fn call_plugin(
+    entry: &ToolEntry,
+    plugin: &crate::runtime::Plugin,
+    context: Arc<Context>,
+    arguments: Value,
+) -> Called {
+    let outcome = plugin
+        .call_tool(context, &entry.local_name, arguments.to_string())
+        .await;
+    Ok(match outcome {
+        Ok(result) => {
+            match convert::tool_result(&entry.mount.namespace, &result)
+                .and_then(|r| check_structured(entry, r))
+            {
+                Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
+                Ok(r) => (r, "ok"),
+                Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
+            }
+        }
+        Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
+            return Err((McpError::invalid_params(m, None), "invalid_params"));
+        }
+        Err(error) => {
+            tracing::warn!(
+                plugin = plugin.name(),
+                tool = entry.tool.name.as_ref() as &str,
+                "tool call failed: {error}"
+            );
+            let label = match &error {
+                CallError::Timeout { .. } => "timeout",
+                CallError::OutOfMemory { .. } => "out_of_memory",
+                CallError::Trap { .. } => "trap",
+                CallError::Guest(_) => "tool_error",
+            };
+            (convert::tool_error(&error.to_string()), label)
+        }
+    })
+}
+
 fn invalid_result(e: convert::ConvertError) -> McpError {
     McpError::internal_error(e.to_string(), None)
 }
@@ -262,7 +307,9 @@ impl ServerHandler for PierServer {
                 .get(name)
                 .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
             let arguments = Value::Object(request.arguments.unwrap_or_default());
-            if let Some(errors) = schema_errors(&entry.validator, &arguments) {
+            if let Some(validator) = &entry.validator
+                && let Some(errors) = schema_errors(validator, &arguments)
+            {
                 self.shared
                     .metrics
                     .tool_call(name, "invalid_arguments", 0.0);
@@ -271,48 +318,26 @@ impl ServerHandler for PierServer {
                     None,
                 ));
             }
-            let ns = &entry.mount.namespace;
             let span = self.span("tools/call", name, &context);
             let started = std::time::Instant::now();
-            let outcome = entry
-                .mount
-                .plugin
-                .call_tool(
-                    self.context(&context),
-                    &entry.local_name,
-                    arguments.to_string(),
-                )
-                .instrument(span)
-                .await;
+            let outcome = match &entry.mount.backend {
+                Backend::Plugin { plugin, .. } => {
+                    call_plugin(entry, plugin, self.context(&context), arguments)
+                        .instrument(span)
+                        .await
+                }
+                Backend::Proxy(proxy) => {
+                    forward::call_tool(proxy, entry, self.context(&context), arguments)
+                        .instrument(span)
+                        .await
+                }
+            };
             let seconds = started.elapsed().as_secs_f64();
             let (result, label) = match outcome {
-                Ok(result) => {
-                    match convert::tool_result(ns, &result).and_then(|r| check_structured(entry, r))
-                    {
-                        Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
-                        Ok(r) => (r, "ok"),
-                        Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
-                    }
-                }
-                Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
-                    self.shared
-                        .metrics
-                        .tool_call(name, "invalid_params", seconds);
-                    return Err(McpError::invalid_params(m, None));
-                }
-                Err(error) => {
-                    tracing::warn!(
-                        plugin = entry.mount.plugin.name(),
-                        tool = name,
-                        "tool call failed: {error}"
-                    );
-                    let label = match &error {
-                        CallError::Timeout { .. } => "timeout",
-                        CallError::OutOfMemory { .. } => "out_of_memory",
-                        CallError::Trap { .. } => "trap",
-                        CallError::Guest(_) => "tool_error",
-                    };
-                    (convert::tool_error(&error.to_string()), label)
+                Ok(done) => done,
+                Err((error, label)) => {
+                    self.shared.metrics.tool_call(name, label, seconds);
+                    return Err(error);
                 }
             };
             self.shared.metrics.tool_call(name, label, seconds);
@@ -378,10 +403,19 @@ impl ServerHandler for PierServer {
             let (mount, local) = cat
                 .resolve_resource(uri)
                 .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
-            let contents = mount
-                .plugin
+            let span = self.span("resources/read", uri, &context);
+            let plugin = match &mount.backend {
+                Backend::Plugin { plugin, .. } => plugin,
+                Backend::Proxy(proxy) => {
+                    return forward::read_resource(proxy, mount, self.context(&context), local)
+                        .instrument(span)
+                        .await
+                        .map(Into::into);
+                }
+            };
+            let contents = plugin
                 .read_resource(self.context(&context), &local)
-                .instrument(self.span("resources/read", uri, &context))
+                .instrument(span)
                 .await
                 .map_err(|e| protocol_error(e, not_found))?;
             Ok(convert::read_result(&mount.namespace, &contents)
@@ -449,11 +483,19 @@ impl ServerHandler for PierServer {
                     ));
                 }
             }
-            let result = entry
-                .mount
-                .plugin
+            let span = self.span("prompts/get", name, &context);
+            let plugin = match &entry.mount.backend {
+                Backend::Plugin { plugin, .. } => plugin,
+                Backend::Proxy(proxy) => {
+                    return forward::get_prompt(proxy, entry, self.context(&context), arguments)
+                        .instrument(span)
+                        .await
+                        .map(Into::into);
+                }
+            };
+            let result = plugin
                 .get_prompt(self.context(&context), &entry.local_name, &arguments)
-                .instrument(self.span("prompts/get", name, &context))
+                .instrument(span)
                 .await
                 .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
             Ok(convert::prompt_result(&entry.mount.namespace, &result)
@@ -500,15 +542,28 @@ impl ServerHandler for PierServer {
                     ));
                 }
             };
-            let mut values = mount
-                .plugin
+            let span = self.span("completion/complete", &request.argument.name, &context);
+            let plugin = match &mount.backend {
+                Backend::Plugin { plugin, .. } => plugin,
+                Backend::Proxy(proxy) => {
+                    return forward::complete(
+                        proxy,
+                        &reference,
+                        request.clone(),
+                        self.context(&context),
+                    )
+                    .instrument(span)
+                    .await;
+                }
+            };
+            let mut values = plugin
                 .complete(
                     self.context(&context),
                     &reference,
                     &request.argument.name,
                     &request.argument.value,
                 )
-                .instrument(self.span("completion/complete", &request.argument.name, &context))
+                .instrument(span)
                 .await
                 .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
             values.truncate(CompletionInfo::MAX_VALUES);

@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod convert;
+mod forward;
 pub mod handler;
 pub mod in_flight;
 pub mod session;

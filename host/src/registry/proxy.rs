@@ -1,0 +1,353 @@
+//! Other MCP servers mounted beside plugins: a remote server over streamable HTTP or a
+//! local one started as a child process over stdio, reached through the rmcp client.
+//!
+//! Calls are forwarded with the caller's arguments; the remote server's progress for a
+//! forwarded request goes back to that request's client (matched by progress token), and
+//! its log messages to the clients of the requests in flight on this mount (MCP log
+//! messages carry no request id). A remote `list_changed` is reported on
+//! [`Proxy::changes`], so a live mount can fetch the remote catalogue again.
+
+#![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::*;
+use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, ServiceError, ServiceExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::manifest::compile_schema;
+use super::template::UriTemplate;
+use super::{Offer, OfferedTool};
+use crate::runtime::CallContext;
+use crate::runtime::types::LogLevel;
+
+/// Where a proxied server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// A server speaking streamable HTTP at `url`.
+    Http {
+        /// Its MCP endpoint.
+        url: String,
+        /// Bearer token sent as `Authorization: Bearer …`.
+        token: Option<String>,
+    },
+    /// A server pier starts and speaks to over stdio.
+    Command {
+        /// The program.
+        command: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// Environment variables added to pier's.
+        env: BTreeMap<String, String>,
+    },
+}
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Remote::Http { url, .. } => f.write_str(url),
+            Remote::Command { command, args, .. } => {
+                f.write_str(command)?;
+                for arg in args {
+                    write!(f, " {arg}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The requests in flight through one proxy, by the progress token sent upstream.
+type InFlight = Arc<Mutex<HashMap<ProgressToken, Arc<dyn CallContext>>>>;
+
+/// The client side of a proxy: relays what the remote server sends.
+#[derive(Clone)]
+struct Relay {
+    label: Arc<str>,
+    in_flight: InFlight,
+    changes: mpsc::UnboundedSender<()>,
+}
+
+fn level_of(level: LoggingLevel) -> LogLevel {
+    match level {
+        LoggingLevel::Debug => LogLevel::Debug,
+        LoggingLevel::Info => LogLevel::Info,
+        LoggingLevel::Notice => LogLevel::Notice,
+        LoggingLevel::Warning => LogLevel::Warning,
+        LoggingLevel::Error => LogLevel::Error,
+        LoggingLevel::Critical => LogLevel::Critical,
+        LoggingLevel::Alert => LogLevel::Alert,
+        LoggingLevel::Emergency => LogLevel::Emergency,
+    }
+}
+
+impl Relay {
+    fn callers(&self) -> Vec<Arc<dyn CallContext>> {
+        let calls = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        calls.values().cloned().collect()
+    }
+}
+
+impl ClientHandler for Relay {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        let caller = {
+            let calls = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            calls.get(&params.progress_token).cloned()
+        };
+        if let Some(caller) = caller {
+            caller
+                .progress(params.progress, params.total, params.message)
+                .await;
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: LoggingMessageNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        let (message, data) = match params.data {
+            Value::String(text) => (text, None),
+            Value::Object(mut object) => match object.remove("message") {
+                Some(Value::String(text)) => (text, object.remove("data")),
+                Some(other) => {
+                    object.insert("message".into(), other);
+                    (String::new(), Some(Value::Object(object)))
+                }
+                None => (String::new(), Some(Value::Object(object))),
+            },
+            other => (String::new(), Some(other)),
+        };
+        tracing::info!(mount = %self.label, level = ?params.level, "{message}");
+        let logger = params.logger.unwrap_or_else(|| self.label.to_string());
+        for caller in self.callers() {
+            caller
+                .log(
+                    level_of(params.level),
+                    &logger,
+                    message.clone(),
+                    data.clone(),
+                )
+                .await;
+        }
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        let _ = self.changes.send(());
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        let _ = self.changes.send(());
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        let _ = self.changes.send(());
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("pier", env!("CARGO_PKG_VERSION")),
+        );
+        // The revision pier serves; newer ones change how list_changed is delivered.
+        config.protocol_version = ProtocolVersion::V_2025_11_25;
+        config
+    }
+}
+
+/// A connection to another MCP server.
+pub struct Proxy {
+    label: Arc<str>,
+    service: RunningService<RoleClient, Relay>,
+    in_flight: InFlight,
+    changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy").field("label", &self.label).finish()
+    }
+}
+
+/// Removes a forwarded request from the in-flight map when it ends, however it ends.
+struct Forwarded<'a> {
+    in_flight: &'a InFlight,
+    token: ProgressToken,
+}
+
+impl Drop for Forwarded<'_> {
+    fn drop(&mut self) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.token);
+    }
+}
+
+impl Proxy {
+    /// Connects to `remote` and initializes an MCP session; `label` names the mount in
+    /// logs and errors.
+    pub async fn connect(remote: &Remote, label: &str) -> Result<Self, String> {
+        let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        let in_flight = InFlight::default();
+        let relay = Relay {
+            label: label.into(),
+            in_flight: in_flight.clone(),
+            changes: changes_tx,
+        };
+        let service = match remote {
+            Remote::Http { url, token } => {
+                let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+                if let Some(token) = token {
+                    config = config.auth_header(token.clone());
+                }
+                let transport = StreamableHttpClientTransport::from_config(config);
+                relay.serve(transport).await.map_err(|e| e.to_string())?
+            }
+            Remote::Command { command, args, env } => {
+                let mut cmd = tokio::process::Command::new(command);
+                cmd.args(args).envs(env);
+                let (transport, _) = TokioChildProcess::builder(cmd)
+                    .stderr(std::process::Stdio::inherit())
+                    .spawn()
+                    .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+                relay.serve(transport).await.map_err(|e| e.to_string())?
+            }
+        };
+        Ok(Self {
+            label: label.into(),
+            service,
+            in_flight,
+            changes: Mutex::new(Some(changes_rx)),
+        })
+    }
+
+    /// The remote server's `list_changed` notifications (once: the first caller gets them).
+    pub fn changes(&self) -> Option<mpsc::UnboundedReceiver<()>> {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// The remote server's name and version, as it reported them.
+    pub fn server_info(&self) -> Option<Implementation> {
+        self.service.peer().peer_info()?.server_info.clone()
+    }
+
+    /// Whether the connection is gone.
+    pub fn is_closed(&self) -> bool {
+        self.service.peer().is_transport_closed()
+    }
+
+    /// Everything the remote server offers now.
+    pub async fn offer(&self) -> Result<Offer, String> {
+        let peer = self.service.peer();
+        let caps = peer
+            .peer_info()
+            .map(|i| i.capabilities.clone())
+            .unwrap_or_default();
+        let failed = |what: &str, e: ServiceError| format!("{what}: {e}");
+        let mut offer = Offer::default();
+        if caps.tools.is_some() {
+            for tool in peer
+                .list_all_tools()
+                .await
+                .map_err(|e| failed("tools/list", e))?
+            {
+                let schema = Value::Object((*tool.input_schema).clone());
+                let validator = compile_schema(&schema).ok().map(Arc::new);
+                offer.tools.push(OfferedTool {
+                    tool,
+                    validator,
+                    output_validator: None,
+                });
+            }
+        }
+        if caps.resources.is_some() {
+            offer.resources = peer
+                .list_all_resources()
+                .await
+                .map_err(|e| failed("resources/list", e))?;
+            for template in peer
+                .list_all_resource_templates()
+                .await
+                .map_err(|e| failed("resources/templates/list", e))?
+            {
+                match UriTemplate::parse(&template.uri_template) {
+                    Ok(parsed) => offer.templates.push((template, parsed)),
+                    Err(e) => tracing::warn!(
+                        mount = %self.label,
+                        "resource template `{}` left out: {e}",
+                        template.uri_template
+                    ),
+                }
+            }
+        }
+        if caps.prompts.is_some() {
+            offer.prompts = peer
+                .list_all_prompts()
+                .await
+                .map_err(|e| failed("prompts/list", e))?;
+        }
+        Ok(offer)
+    }
+
+    /// Sends `request` upstream for the client request `caller`: relays its progress,
+    /// forwards its cancellation, returns the result or the remote JSON-RPC error.
+    pub async fn forward(
+        &self,
+        caller: Arc<dyn CallContext>,
+        request: ClientRequest,
+    ) -> Result<ServerResult, McpError> {
+        let unreachable = |e: ServiceError| {
+            McpError::internal_error(format!("mount `{}`: {e}", self.label), None)
+        };
+        let peer = self.service.peer();
+        let handle = peer
+            .send_cancellable_request(request, PeerRequestOptions::no_options())
+            .await
+            .map_err(unreachable)?;
+        let id = handle.id.clone();
+        let _forwarded = {
+            let token = handle.progress_token.clone();
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(token.clone(), caller.clone());
+            Forwarded {
+                in_flight: &self.in_flight,
+                token,
+            }
+        };
+        let cancelled = caller.cancellation();
+        tokio::select! {
+            response = handle.await_response() => match response {
+                Ok(result) => Ok(result),
+                Err(ServiceError::McpError(e)) => Err(e),
+                Err(e) => Err(unreachable(e)),
+            },
+            () = cancelled.cancelled() => {
+                let notice = CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));
+                if let Err(e) = peer.notify_cancelled(notice).await {
+                    tracing::debug!(mount = %self.label, "could not forward a cancellation: {e}");
+                }
+                Err(McpError::internal_error("request cancelled", None))
+            }
+        }
+    }
+
+    /// Closes the connection (and stops a child process).
+    pub async fn close(&self) {
+        self.service.cancellation_token().cancel();
+    }
+}
