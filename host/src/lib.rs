@@ -202,6 +202,10 @@ impl App {
         for file in files {
             report(&self.shared.metrics, &self.mounts.reconcile(&file).await);
         }
+        for spec in &self.config.mounts {
+            let (_, outcome) = self.mounts.attach(spec.clone(), "config").await;
+            report(&self.shared.metrics, &outcome);
+        }
         self.set_readiness(Readiness::Loaded);
         if let Some((watcher, changes)) = watch {
             let stop = CancellationToken::new();
@@ -226,6 +230,30 @@ impl App {
         let outcome = self.mounts.reconcile(file).await;
         report(&self.shared.metrics, &outcome);
         outcome
+    }
+
+    /// Mounts `spec` after every other mount (the admin API's `POST /admin/mounts`).
+    pub async fn attach(&self, spec: registry::spec::MountSpec) -> Outcome {
+        let (_, outcome) = self.mounts.attach(spec, "admin").await;
+        report(&self.shared.metrics, &outcome);
+        outcome
+    }
+
+    /// Unmounts the configured or added mount `namespace`; `None` when there is none.
+    pub async fn detach(&self, namespace: &str) -> Option<Outcome> {
+        let outcome = self.mounts.detach(namespace).await?;
+        report(&self.shared.metrics, &outcome);
+        Some(outcome)
+    }
+
+    /// Every mount with its state, in mount order.
+    pub fn mounts(&self) -> Vec<registry::mounts::MountInfo> {
+        self.mounts.list()
+    }
+
+    /// The admin API's token, when it is on.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.config.admin_token.as_deref()
     }
 
     fn set_readiness(&self, readiness: Readiness) {

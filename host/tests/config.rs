@@ -194,3 +194,64 @@ fn the_shipped_example_documents_every_key_with_its_default() {
     let defaults = ServeArgs::default().config_with_env(env(&[])).unwrap();
     assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
 }
+
+#[test]
+fn mounts_and_the_admin_token_are_read_from_the_file() {
+    let (_dir, path) = file(
+        "[admin]\ntoken = \"t0k\"\n\n[[mount]]\nnamespace = \"web\"\nurl = \"http://127.0.0.1:9000/mcp\"\nmode = \"import\"\n\n[[mount]]\nnamespace = \"git\"\ncommand = \"srv\"\nargs = [\"-v\"]\n",
+    );
+    let config = args_with(&path).config_with_env(env(&[])).unwrap();
+    assert_eq!(config.admin_token.as_deref(), Some("t0k"));
+    let sources: Vec<(String, String)> = config
+        .mounts
+        .iter()
+        .map(|m| (m.namespace.clone(), m.source()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("web".to_string(), "http://127.0.0.1:9000/mcp".to_string()),
+            ("git".to_string(), "srv -v".to_string())
+        ]
+    );
+    let config = args_with(&path)
+        .config_with_env(env(&[("PIER_ADMIN_TOKEN", "other")]))
+        .unwrap();
+    assert_eq!(config.admin_token.as_deref(), Some("other"));
+}
+
+#[test]
+fn a_bad_mount_is_an_error_naming_its_index_and_field() {
+    let cases = [
+        (
+            "[[mount]]\nnamespace = \"a\"\npath = \"x.wasm\"\nurl = \"http://h/mcp\"\n",
+            "mount[0].path: a mount needs exactly one of `path`, `url`, `command`",
+        ),
+        (
+            "[[mount]]\nnamespace = \"a\"\npath = \"x.wasm\"\n[[mount]]\nnamespace = \"a\"\npath = \"y.wasm\"\n",
+            "mount[1].namespace: namespace `a` is used by an earlier mount",
+        ),
+        (
+            "[[mount]]\npath = \"x.wasm\"\n",
+            "mount[0].namespace: missing: every mount needs a namespace (\"\" keeps names)",
+        ),
+        ("mount = 3\n", "mount: expected [[mount]] tables"),
+    ];
+    for (text, expected) in cases {
+        let (_dir, path) = file(text);
+        assert_eq!(
+            error_of(args_with(&path), &[]),
+            format!("{}: {expected}", path.display()),
+            "{text}"
+        );
+    }
+    let (_dir, path) = file("[[mount]]\nnamespace = \"a\"\npaht = \"x\"\n");
+    let error = error_of(args_with(&path), &[]);
+    assert!(
+        error.starts_with(&format!(
+            "{}: mount[0]: unknown field `paht`",
+            path.display()
+        )),
+        "{error}"
+    );
+}

@@ -24,6 +24,7 @@ use manifest::CheckedManifest;
 use template::UriTemplate;
 
 /// What serves a mount's components.
+#[allow(clippy::large_enum_variant)] // one per mount; boxing buys nothing
 pub enum Backend {
     /// A WebAssembly plugin.
     Plugin {

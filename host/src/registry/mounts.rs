@@ -6,9 +6,23 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use tokio_util::sync::{CancellationToken, DropGuard};
+
 use super::loader::{self, Input, LoadError, LoadOptions, Loaded};
-use super::{Catalogue, Changes, Mount, Registry};
+use super::proxy::Proxy;
+use super::spec::{Mode, MountSpec, Target};
+use super::{Backend, Catalogue, Changes, Mount, Offer, Registry};
 use crate::runtime::{CacheOutcome, Runtime};
+
+/// A slot's place in the mount order: the plugin directory's files by name, then the
+/// configured and added mounts in the order they came.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    /// A file of the plugin directory.
+    File(PathBuf),
+    /// A `[[mount]]` entry or a mount added through the admin API.
+    Entry(u64),
+}
 
 /// What one [`Mounts::reconcile`] did.
 #[derive(Clone)]
@@ -51,9 +65,15 @@ pub enum Outcome {
     Unchanged,
 }
 
-/// One plugin file and what it serves.
+/// One plugin file or configured mount, and what it serves.
 struct Slot {
-    file: PathBuf,
+    key: Key,
+    /// The configured mount (entries only).
+    spec: Option<MountSpec>,
+    /// Stops following a live proxied server when the slot goes.
+    _follow: Option<DropGuard>,
+    /// Who made it: `directory`, `config` or `admin`.
+    origin: &'static str,
     /// The version being served.
     serving: Option<Arc<Mount>>,
     /// Fingerprint of what was last loaded (served or disabled): an event that leaves
@@ -63,11 +83,13 @@ struct Slot {
     error: Option<LoadError>,
 }
 
-/// A refused plugin file and whether an older version of it still serves.
+/// A refused plugin file or mount, and whether an older version of it still serves.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    /// The file and the reason.
+    /// The file (or the mount's source) and the reason.
     pub error: LoadError,
+    /// The namespace of a configured mount (`None` for a file of the plugin directory).
+    pub mount: Option<String>,
     /// The version hash still served, when a previous version loaded.
     pub serving: Option<String>,
 }
@@ -77,8 +99,10 @@ pub struct Mounts {
     runtime: Arc<Runtime>,
     options: LoadOptions,
     registry: Arc<Registry>,
-    /// Slots sorted by file: the mount order (a later mount wins a name conflict).
+    /// Slots sorted by key: the mount order (a later mount wins a name conflict).
     slots: Mutex<Vec<Slot>>,
+    /// The key of the next entry.
+    next_entry: std::sync::atomic::AtomicU64,
     /// Serialises reconciling, so two changes of one file never interleave.
     reconciling: tokio::sync::Mutex<()>,
 }
@@ -91,6 +115,7 @@ impl Mounts {
             options,
             registry,
             slots: Mutex::new(Vec::new()),
+            next_entry: std::sync::atomic::AtomicU64::new(0),
             reconciling: tokio::sync::Mutex::new(()),
         }
     }
@@ -101,7 +126,13 @@ impl Mounts {
 
     /// The plugin files pier knows of (served, refused or disabled), in mount order.
     pub fn files(&self) -> Vec<PathBuf> {
-        self.slots().iter().map(|s| s.file.clone()).collect()
+        self.slots()
+            .iter()
+            .filter_map(|s| match &s.key {
+                Key::File(file) => Some(file.clone()),
+                Key::Entry(_) => None,
+            })
+            .collect()
     }
 
     /// Files whose latest version was refused, in mount order.
@@ -111,6 +142,7 @@ impl Mounts {
             .filter_map(|s| {
                 Some(Refusal {
                     error: s.error.clone()?,
+                    mount: s.spec.as_ref().map(|m| m.namespace.clone()),
                     serving: s.serving.as_ref().map(|m| m.version.clone()),
                 })
             })
@@ -122,11 +154,12 @@ impl Mounts {
     /// file that fails keeps its previous version serving.
     pub async fn reconcile(&self, file: &Path) -> Outcome {
         let _one_at_a_time = self.reconciling.lock().await;
-        let known = self.slots().iter().position(|s| s.file == file);
+        let key = Key::File(file.to_path_buf());
+        let known = self.slots().iter().position(|s| s.key == key);
         let input = match Input::read(file).await {
             Ok(input) => input,
-            Err(_) if !file.exists() => return self.remove(file),
-            Err(error) => return self.refuse(error),
+            Err(_) if !file.exists() => return self.remove(&key),
+            Err(error) => return self.refuse(&key, error),
         };
         let fingerprint = input.fingerprint();
         if let Some(i) = known {
@@ -137,27 +170,15 @@ impl Mounts {
         }
         match loader::load_input(&self.runtime, file, input, self.options).await {
             Ok(Loaded::Mounted(mount, cache)) => {
-                let (previous, changes) = self.update(file, |slot| {
+                let (previous, changes) = self.update(&key, |slot| {
                     slot.fingerprint = Some(fingerprint);
                     slot.error = None;
                     slot.serving.replace(mount.clone())
                 });
-                match previous {
-                    Some(old) => Outcome::Swapped {
-                        mount,
-                        previous: old.version.clone(),
-                        cache,
-                        changes,
-                    },
-                    None => Outcome::Mounted {
-                        mount,
-                        cache,
-                        changes,
-                    },
-                }
+                served(mount, previous, cache, changes)
             }
             Ok(Loaded::Disabled) => {
-                let (_, changes) = self.update(file, |slot| {
+                let (_, changes) = self.update(&key, |slot| {
                     slot.fingerprint = Some(fingerprint);
                     slot.error = None;
                     slot.serving = None;
@@ -171,12 +192,152 @@ impl Mounts {
                     Outcome::Unchanged
                 }
             }
-            Err(error) => self.refuse(error),
+            Err(error) => self.refuse(&key, error),
         }
     }
 
-    fn refuse(&self, error: LoadError) -> Outcome {
-        let (previous, _) = self.update(&error.file.clone(), |slot| {
+    /// Mounts `spec` after every other mount (`origin` says who asked: `config` or
+    /// `admin`). A mount that cannot be made stays listed as refused.
+    pub async fn attach(self: &Arc<Self>, spec: MountSpec, origin: &'static str) -> (Key, Outcome) {
+        let _one_at_a_time = self.reconciling.lock().await;
+        let key = Key::Entry(
+            self.next_entry
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        );
+        self.update(&key, |slot| {
+            slot.spec = Some(spec.clone());
+            slot.origin = origin;
+        });
+        match self.build(&spec).await {
+            Ok((mount, cache, proxy)) => {
+                let follow = match (proxy, spec.mode) {
+                    (Some(proxy), Mode::Mount) => {
+                        Some(self.follow(key.clone(), spec.clone(), proxy))
+                    }
+                    _ => None,
+                };
+                let (previous, changes) = self.update(&key, |slot| {
+                    slot._follow = follow;
+                    slot.serving.replace(mount.clone())
+                });
+                (key, served(mount, previous, cache, changes))
+            }
+            Err(reason) => {
+                let error = LoadError {
+                    file: PathBuf::from(spec.source()),
+                    reason,
+                };
+                let outcome = self.refuse(&key, error);
+                (key, outcome)
+            }
+        }
+    }
+
+    /// Removes the configured or added mount with namespace `namespace`.
+    pub async fn detach(&self, namespace: &str) -> Option<Outcome> {
+        let _one_at_a_time = self.reconciling.lock().await;
+        let key = self
+            .slots()
+            .iter()
+            .find(|s| s.spec.as_ref().is_some_and(|m| m.namespace == namespace))?
+            .key
+            .clone();
+        Some(self.remove(&key))
+    }
+
+    /// Builds the mount of `spec`: loads a plugin file, or connects to a server and
+    /// fetches its catalogue.
+    async fn build(
+        &self,
+        spec: &MountSpec,
+    ) -> Result<(Arc<Mount>, CacheOutcome, Option<Arc<Proxy>>), String> {
+        match &spec.target {
+            Target::Path(path) => {
+                match loader::load_file(&self.runtime, path, self.options).await {
+                    Ok(Loaded::Mounted(mount, cache)) => {
+                        let mut mount = Arc::try_unwrap(mount)
+                            .map_err(|_| "the plugin is shared".to_string())?;
+                        mount.namespace = spec.namespace.clone();
+                        Ok((Arc::new(mount), cache, None))
+                    }
+                    Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
+                    Err(e) => Err(e.reason),
+                }
+            }
+            Target::Remote(remote) => {
+                let proxy =
+                    tokio::time::timeout(CONNECT_TIMEOUT, Proxy::connect(remote, &spec.namespace))
+                        .await
+                        .map_err(|_| {
+                            format!("no MCP session within {} s", CONNECT_TIMEOUT.as_secs())
+                        })?
+                        .map_err(|e| format!("cannot connect: {e}"))?;
+                let proxy = Arc::new(proxy);
+                let offer = proxy.offer().await?;
+                Ok((
+                    Arc::new(proxied(spec, proxy.clone(), offer)),
+                    CacheOutcome::Hit,
+                    Some(proxy),
+                ))
+            }
+        }
+    }
+
+    /// Follows a live proxied server: on its `list_changed`, fetch its catalogue again
+    /// and publish it. Stops when the returned guard is dropped (the slot goes).
+    fn follow(self: &Arc<Self>, key: Key, spec: MountSpec, proxy: Arc<Proxy>) -> DropGuard {
+        let stop = CancellationToken::new();
+        let Some(mut changes) = proxy.changes() else {
+            return stop.drop_guard();
+        };
+        let mounts = Arc::downgrade(self);
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => return,
+                    change = changes.recv() => if change.is_none() {
+                        tracing::warn!(mount = %spec.namespace, "the mounted server closed the connection");
+                        return;
+                    },
+                }
+                // One fetch for a burst of notifications.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                while changes.try_recv().is_ok() {}
+                let offer = match proxy.offer().await {
+                    Ok(offer) => offer,
+                    Err(e) => {
+                        tracing::warn!(mount = %spec.namespace, "cannot fetch the catalogue again: {e}");
+                        continue;
+                    }
+                };
+                let Some(mounts) = mounts.upgrade() else {
+                    return;
+                };
+                let mount = Arc::new(proxied(&spec, proxy.clone(), offer));
+                let changes = {
+                    let mut slots = mounts.slots();
+                    let Some(slot) = slots.iter_mut().find(|s| s.key == key) else {
+                        return;
+                    };
+                    if slot
+                        .serving
+                        .as_ref()
+                        .is_some_and(|m| m.version == mount.version)
+                    {
+                        continue;
+                    }
+                    slot.serving = Some(mount);
+                    mounts.publish(&slots)
+                };
+                tracing::info!(mount = %spec.namespace, ?changes, "the mounted server's catalogue changed");
+            }
+        });
+        stop.drop_guard()
+    }
+
+    fn refuse(&self, key: &Key, error: LoadError) -> Outcome {
+        let (previous, _) = self.update(key, |slot| {
             slot.error = Some(error.clone());
             // A later event with the same content must try again.
             slot.fingerprint = None;
@@ -185,30 +346,35 @@ impl Mounts {
         Outcome::Refused { error, previous }
     }
 
-    fn remove(&self, file: &Path) -> Outcome {
+    fn remove(&self, key: &Key) -> Outcome {
         let mut slots = self.slots();
-        let Some(i) = slots.iter().position(|s| s.file == file) else {
+        let Some(i) = slots.iter().position(|s| s.key == *key) else {
             return Outcome::Unchanged;
         };
-        slots.remove(i);
+        let slot = slots.remove(i);
         let changes = self.publish(&slots);
-        Outcome::Unmounted {
-            file: file.to_path_buf(),
-            changes,
-        }
+        let file = match (&slot.key, &slot.spec) {
+            (Key::File(file), _) => file.clone(),
+            (_, Some(spec)) => PathBuf::from(spec.source()),
+            (Key::Entry(_), None) => PathBuf::new(),
+        };
+        Outcome::Unmounted { file, changes }
     }
 
-    /// Applies `change` to the slot of `file` (created in mount order when new), then
+    /// Applies `change` to the slot `key` (created in mount order when new), then
     /// publishes the catalogue of every slot.
-    fn update<T>(&self, file: &Path, change: impl FnOnce(&mut Slot) -> T) -> (T, Changes) {
+    fn update<T>(&self, key: &Key, change: impl FnOnce(&mut Slot) -> T) -> (T, Changes) {
         let mut slots = self.slots();
-        let i = match slots.binary_search_by(|s| s.file.as_path().cmp(file)) {
+        let i = match slots.binary_search_by(|s| s.key.cmp(key)) {
             Ok(i) => i,
             Err(i) => {
                 slots.insert(
                     i,
                     Slot {
-                        file: file.to_path_buf(),
+                        key: key.clone(),
+                        spec: None,
+                        _follow: None,
+                        origin: "directory",
                         serving: None,
                         fingerprint: None,
                         error: None,
@@ -225,5 +391,129 @@ impl Mounts {
     fn publish(&self, slots: &[Slot]) -> Changes {
         let mounts = slots.iter().filter_map(|s| s.serving.clone()).collect();
         self.registry.publish(Catalogue::build(mounts))
+    }
+}
+
+/// How long connecting to a mounted server and initializing may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The mount of a proxied server offering `offer`; its version hashes the offer.
+fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, offer: Offer) -> Mount {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for tool in &offer.tools {
+        hash.update(serde_json::to_vec(&tool.tool).unwrap_or_default());
+    }
+    hash.update(serde_json::to_vec(&offer.resources).unwrap_or_default());
+    for (template, _) in &offer.templates {
+        hash.update(serde_json::to_vec(template).unwrap_or_default());
+    }
+    hash.update(serde_json::to_vec(&offer.prompts).unwrap_or_default());
+    Mount {
+        name: spec.namespace.clone(),
+        namespace: spec.namespace.clone(),
+        source: spec.source(),
+        version: hex::encode(hash.finalize()),
+        backend: Backend::Proxy(proxy),
+        offer,
+    }
+}
+
+/// One mount as the admin API lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MountInfo {
+    /// Plugin name, or the namespace of a configured mount.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// File, URL or command.
+    pub source: String,
+    /// `directory`, `config` or `admin`.
+    pub origin: &'static str,
+    /// `plugin` or `proxy`.
+    pub kind: &'static str,
+    /// Version hash being served.
+    pub version: Option<String>,
+    /// `serving`, `refused` (nothing serves) or `disabled`.
+    pub state: &'static str,
+    /// Why the latest version was refused.
+    pub error: Option<String>,
+    /// Tools served.
+    pub tools: usize,
+    /// Static resources served.
+    pub resources: usize,
+    /// Resource templates served.
+    pub templates: usize,
+    /// Prompts served.
+    pub prompts: usize,
+}
+
+impl Mounts {
+    /// Every mount, in mount order.
+    pub fn list(&self) -> Vec<MountInfo> {
+        self.slots()
+            .iter()
+            .map(|s| {
+                let m = s.serving.as_ref();
+                let namespace = m
+                    .map(|m| m.namespace.clone())
+                    .or_else(|| s.spec.as_ref().map(|x| x.namespace.clone()))
+                    .unwrap_or_default();
+                let (name, source) = match (&s.key, &s.spec) {
+                    (Key::File(file), _) => (
+                        file.file_stem()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        file.display().to_string(),
+                    ),
+                    (_, Some(spec)) => (spec.namespace.clone(), spec.source()),
+                    (Key::Entry(_), None) => (String::new(), String::new()),
+                };
+                let kind = match (m.map(|m| &m.backend), &s.spec) {
+                    (Some(Backend::Proxy(_)), _) => "proxy",
+                    (None, Some(spec)) if matches!(spec.target, Target::Remote(_)) => "proxy",
+                    _ => "plugin",
+                };
+                MountInfo {
+                    name,
+                    namespace,
+                    source,
+                    origin: s.origin,
+                    kind,
+                    version: m.map(|m| m.version.clone()),
+                    state: match (m, &s.error) {
+                        (Some(_), _) => "serving",
+                        (None, Some(_)) => "refused",
+                        (None, None) => "disabled",
+                    },
+                    error: s.error.as_ref().map(|e| e.reason.clone()),
+                    tools: m.map_or(0, |m| m.offer.tools.len()),
+                    resources: m.map_or(0, |m| m.offer.resources.len()),
+                    templates: m.map_or(0, |m| m.offer.templates.len()),
+                    prompts: m.map_or(0, |m| m.offer.prompts.len()),
+                }
+            })
+            .collect()
+    }
+}
+
+fn served(
+    mount: Arc<Mount>,
+    previous: Option<Arc<Mount>>,
+    cache: CacheOutcome,
+    changes: Changes,
+) -> Outcome {
+    match previous {
+        Some(old) => Outcome::Swapped {
+            mount,
+            previous: old.version.clone(),
+            cache,
+            changes,
+        },
+        None => Outcome::Mounted {
+            mount,
+            cache,
+            changes,
+        },
     }
 }

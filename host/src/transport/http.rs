@@ -162,12 +162,15 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
             },
             track,
         ));
-    Router::new()
+    let mut router = Router::new()
         .nest("/mcp", mcp)
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .with_state(app)
+        .route("/metrics", get(metrics));
+    if app.admin_token().is_some() {
+        router = router.nest("/admin", super::admin::router(app.clone()));
+    }
+    router.with_state(app)
 }
 
 /// 200 while the process runs.
@@ -208,7 +211,12 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             let mut not_loaded = Vec::new();
             let mut updates = Vec::new();
             for r in app.refusals() {
-                let mut item = refusal(&r.error.file, &r.error.reason);
+                let mut item = match &r.mount {
+                    None => refusal(&r.error.file, &r.error.reason),
+                    Some(ns) => {
+                        json!({ "mount": ns, "source": r.error.file.display().to_string(), "reason": r.error.reason })
+                    }
+                };
                 match r.serving {
                     Some(version) => {
                         item["serving"] = json!(version);

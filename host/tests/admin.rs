@@ -1,0 +1,241 @@
+//! The admin API: bearer-token protected, mount and unmount round trip, clear errors for
+//! bad sources, and off unless `admin.token` is set.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use pier::transport::http::HttpOptions;
+use pier::{App, ServeConfig};
+use serde_json::{Value, json};
+
+async fn admin_server(dir: &PluginDir, token: Option<&str>) -> Server {
+    let mut config = ServeConfig {
+        admin_token: token.map(String::from),
+        ..dir.config()
+    };
+    config.http = HttpOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..config.http
+    };
+    let app = Arc::new(App::start(&config).await.unwrap());
+    Server::serve(app, &config).await
+}
+
+struct Admin {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Admin {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mounts_are_listed_added_and_removed_with_the_token() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let server = admin_server(&dir, Some("s3cret")).await;
+    let admin = Admin {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    let delete = reqwest::Method::DELETE;
+
+    // Authentication.
+    let response = reqwest::get(format!("{}/admin/mounts", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"pier-admin\""
+    );
+    let (status, body) = admin
+        .send(get.clone(), "/admin/mounts", Some("guess"), None)
+        .await;
+    assert_eq!((status, body), (403, json!({"error": "wrong admin token"})));
+
+    // The directory's plugin is listed.
+    let (status, body) = admin
+        .send(get.clone(), "/admin/mounts", Some("s3cret"), None)
+        .await;
+    assert_eq!(status, 200);
+    let hello = &body["mounts"][0];
+    assert_eq!(body["mounts"].as_array().unwrap().len(), 1);
+    assert_eq!(hello["name"], "hello");
+    assert_eq!(hello["namespace"], "hello");
+    assert_eq!(hello["origin"], "directory");
+    assert_eq!(hello["kind"], "plugin");
+    assert_eq!(hello["state"], "serving");
+    assert_eq!(hello["error"], Value::Null);
+    assert_eq!(
+        (
+            hello["tools"].clone(),
+            hello["resources"].clone(),
+            hello["templates"].clone(),
+            hello["prompts"].clone()
+        ),
+        (json!(1), json!(1), json!(1), json!(1))
+    );
+    assert_eq!(hello["version"].as_str().unwrap().len(), 64);
+
+    // Mount calc under `extra`, use it, unmount it.
+    let calc = example("calc").display().to_string();
+    let (status, body) = admin
+        .send(
+            post.clone(),
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(json!({"namespace": "extra", "path": calc})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["namespace"], "extra");
+    assert_eq!(body["origin"], "admin");
+    assert_eq!(body["source"], calc.as_str());
+    assert_eq!(body["tools"], 3);
+    let (client, heard) = server.client().await;
+    let sum = call(&client, "extra_add", json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
+    assert_eq!(text(&sum), "5");
+
+    let (status, body) = admin
+        .send(
+            post.clone(),
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(json!({"namespace": "extra", "path": calc})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"error": "namespace `extra` is used by another mount"})
+        )
+    );
+
+    let (status, body) = admin
+        .send(delete.clone(), "/admin/mounts/extra", Some("s3cret"), None)
+        .await;
+    assert_eq!((status, body), (200, json!({"unmounted": "extra"})));
+    heard
+        .wait_for("tools/list_changed", |r| r.tools_changed >= 1)
+        .await;
+    let error = mcp_error(
+        call(&client, "extra_add", json!({"a": 2, "b": 3}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(error.message, "unknown tool `extra_add`");
+    let (status, body) = admin
+        .send(delete.clone(), "/admin/mounts/extra", Some("s3cret"), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"error": "no mount with namespace `extra`"}))
+    );
+    let (status, body) = admin
+        .send(delete, "/admin/mounts/hello", Some("s3cret"), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"error": "`hello` is mounted from the plugin directory: delete its file instead"})
+        )
+    );
+
+    // Bad sources: each a clear error, nothing left behind.
+    let bad = dir.path().join("garbage.bin");
+    std::fs::write(&bad, b"garbage").unwrap();
+    let cases = [
+        (
+            json!({"namespace": "x"}),
+            400,
+            "path: a mount needs exactly one of `path`, `url`, `command`",
+        ),
+        (
+            json!({"namespace": "x", "url": "ftp://h"}),
+            400,
+            "url: must start with http:// or https://",
+        ),
+        (
+            json!({"namespace": "x", "path": bad.display().to_string()}),
+            422,
+            "not a WebAssembly file (no `\\0asm` header)",
+        ),
+        (
+            json!({"namespace": "x", "command": "/nonexistent/server"}),
+            422,
+            "cannot connect: cannot start `/nonexistent/server`: No such file or directory (os error 2)",
+        ),
+    ];
+    for (body, expected_status, message) in cases {
+        let (status, answer) = admin
+            .send(
+                post.clone(),
+                "/admin/mounts",
+                Some("s3cret"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (status, answer),
+            (expected_status, json!({"error": message})),
+            "{body}"
+        );
+    }
+    let (status, body) = admin
+        .send(
+            post,
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(json!({"namespace": "x", "url": "http://127.0.0.1:9/mcp"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot connect: "),
+        "{body}"
+    );
+    let (_, body) = admin.send(get, "/admin/mounts", Some("s3cret"), None).await;
+    assert_eq!(body["mounts"].as_array().unwrap().len(), 1, "{body}");
+    assert_still_serving(&client).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_api_is_off_without_a_token() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let server = admin_server(&dir, None).await;
+    let response = reqwest::get(format!("{}/admin/mounts", server.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    server.shutdown().await;
+}
