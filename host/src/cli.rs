@@ -31,6 +31,97 @@ pub enum Command {
     /// Run one tool of one plugin locally, without a server, and print the result
     /// (exit code 1 when the tool fails).
     Call(CallArgs),
+    /// List the mounts of a running pier (admin API; needs admin.token).
+    Mounts(MountsArgs),
+    /// Mount a plugin file or another MCP server into a running pier (admin API).
+    Mount(MountArgs),
+    /// Remove a mount added by `pier mount` or `[[mount]]` from a running pier (admin API).
+    Unmount(UnmountArgs),
+}
+
+/// How to reach a running pier's admin API.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// Base URL of the running pier [default: http:// + server.listen of the configuration].
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Admin token [default: admin.token of the configuration, or PIER_ADMIN_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Where the configuration is.
+    #[command(flatten)]
+    pub local: LocalArgs,
+}
+
+/// Flags of `pier mounts`.
+#[derive(Debug, clap::Args)]
+pub struct MountsArgs {
+    /// Print the admin API's JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The running pier.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Flags of `pier mount`.
+#[derive(Debug, clap::Args)]
+pub struct MountArgs {
+    /// Namespace of the new mount (`""` keeps names).
+    #[arg(value_name = "NAMESPACE")]
+    pub namespace: String,
+    /// A plugin file (path as the server sees it).
+    #[arg(long, value_name = "FILE", group = "target")]
+    pub path: Option<String>,
+    /// Another MCP server over streamable HTTP.
+    #[arg(long, value_name = "URL", group = "target")]
+    pub url: Option<String>,
+    /// Bearer token for `--url`.
+    #[arg(long, value_name = "TOKEN", requires = "url")]
+    pub bearer: Option<String>,
+    /// Another MCP server, started by pier, over stdio.
+    #[arg(long, value_name = "PROGRAM", group = "target")]
+    pub command: Option<String>,
+    /// An argument of `--command` (repeat for several).
+    #[arg(
+        long = "arg",
+        value_name = "ARG",
+        requires = "command",
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+    /// `mount` (follow the server's changes) or `import` (copy its catalogue once).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// The running pier.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+/// Flags of `pier unmount`.
+#[derive(Debug, clap::Args)]
+pub struct UnmountArgs {
+    /// Namespace of the mount to remove.
+    #[arg(value_name = "NAMESPACE")]
+    pub namespace: String,
+    /// The running pier.
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+impl AdminArgs {
+    /// The base URL and the token, from the flags or the configuration.
+    pub fn target(&self) -> Result<(String, String), String> {
+        let config = self.local.config().map_err(|e| e.to_string())?;
+        let server = self
+            .server
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.http.listen));
+        let token = self.token.clone().or(config.admin_token).ok_or_else(|| {
+            "no admin token: pass --token or set admin.token (PIER_ADMIN_TOKEN)".to_string()
+        })?;
+        Ok((server.trim_end_matches('/').to_string(), token))
+    }
 }
 
 /// Flags of `pier inspect`.

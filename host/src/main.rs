@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use pier::cli::{CallArgs, Cli, Command, InspectArgs};
+use pier::cli::{
+    AdminArgs, CallArgs, Cli, Command, InspectArgs, MountArgs, MountsArgs, UnmountArgs,
+};
 use pier::config::{LogOptions, ServeConfig, Transport};
 use pier::local::Style;
 use pier::transport::http;
@@ -108,6 +110,104 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Sends one admin API request; the JSON answer, or the server's error as an error.
+async fn admin(
+    args: &AdminArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let (server, token) = args.target().map_err(|e| anyhow::anyhow!(e))?;
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{server}/admin/{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach {server}: {e}"))?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() {
+        return Ok(answer);
+    }
+    let message = answer["error"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| match status.as_u16() {
+            404 => "the admin API is off (set admin.token on the server)".into(),
+            _ => status.to_string(),
+        });
+    anyhow::bail!("{message} (HTTP {})", status.as_u16())
+}
+
+async fn mounts(args: MountsArgs) -> anyhow::Result<ExitCode> {
+    let answer = admin(&args.admin, reqwest::Method::GET, "mounts", None).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<16} {:<8} {:<6} {:<9} {:>5} {:>9} {:>7}  SOURCE",
+        "NAMESPACE", "STATE", "KIND", "ORIGIN", "TOOLS", "RESOURCES", "PROMPTS"
+    );
+    for m in answer["mounts"].as_array().into_iter().flatten() {
+        let count = |k: &str| m[k].as_u64().unwrap_or(0);
+        println!(
+            "{:<16} {:<8} {:<6} {:<9} {:>5} {:>9} {:>7}  {}",
+            m["namespace"].as_str().unwrap_or_default(),
+            m["state"].as_str().unwrap_or_default(),
+            m["kind"].as_str().unwrap_or_default(),
+            m["origin"].as_str().unwrap_or_default(),
+            count("tools"),
+            count("resources") + count("templates"),
+            count("prompts"),
+            m["source"].as_str().unwrap_or_default(),
+        );
+        if let Some(error) = m["error"].as_str() {
+            println!("{:<16} error: {error}", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn mount(args: MountArgs) -> anyhow::Result<ExitCode> {
+    let mut body = serde_json::json!({ "namespace": args.namespace });
+    for (key, value) in [
+        ("path", &args.path),
+        ("url", &args.url),
+        ("token", &args.bearer),
+        ("command", &args.command),
+        ("mode", &args.mode),
+    ] {
+        if let Some(value) = value {
+            body[key] = serde_json::json!(value);
+        }
+    }
+    if !args.args.is_empty() {
+        body["args"] = serde_json::json!(args.args);
+    }
+    let answer = admin(&args.admin, reqwest::Method::POST, "mounts", Some(body)).await?;
+    eprintln!(
+        "pier: mounted {} under `{}`: {} tools, {} resources, {} prompts",
+        answer["source"].as_str().unwrap_or_default(),
+        answer["namespace"].as_str().unwrap_or_default(),
+        answer["tools"],
+        answer["resources"].as_u64().unwrap_or(0) + answer["templates"].as_u64().unwrap_or(0),
+        answer["prompts"],
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn unmount(args: UnmountArgs) -> anyhow::Result<ExitCode> {
+    let path = format!("mounts/{}", args.namespace);
+    admin(&args.admin, reqwest::Method::DELETE, &path, None).await?;
+    eprintln!("pier: unmounted `{}`", args.namespace);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     outcome.unwrap_or_else(|e| {
         eprintln!("pier: {e:#}");
@@ -132,6 +232,9 @@ async fn main() -> ExitCode {
             init_logging(&text_at("info"));
             return report(call(args).await);
         }
+        Command::Mounts(args) => return report(mounts(args).await),
+        Command::Mount(args) => return report(mount(args).await),
+        Command::Unmount(args) => return report(unmount(args).await),
         Command::Serve(args) => {
             let config = match args.config() {
                 Ok(config) => config,

@@ -239,3 +239,69 @@ async fn the_admin_api_is_off_without_a_token() {
     assert_eq!(response.status(), 404);
     server.shutdown().await;
 }
+
+/// Runs the `pier` binary with `args`; its exit code, stdout and stderr.
+async fn pier(args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(args)
+        .env_remove("PIER_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mount_commands_talk_to_the_admin_api() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let server = admin_server(&dir, Some("s3cret")).await;
+    let base = server.base.clone();
+    let calc = example("calc").display().to_string();
+    let target = ["--server", base.as_str(), "--token", "s3cret"];
+
+    let (code, _, err) =
+        pier(&[&["mount", "extra", "--path", calc.as_str()][..], &target].concat()).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        format!("pier: mounted {calc} under `extra`: 3 tools, 0 resources, 0 prompts\n")
+    );
+
+    let (code, out, err) = pier(&[&["mounts"][..], &target].concat()).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with(
+            "NAMESPACE        STATE    KIND   ORIGIN    TOOLS RESOURCES PROMPTS  SOURCE"
+        ),
+        "{out}"
+    );
+    assert!(
+        lines[1]
+            .starts_with("hello            serving  plugin directory     1         2       1  "),
+        "{out}"
+    );
+    assert_eq!(
+        lines[2],
+        format!("extra            serving  plugin admin         3         0       0  {calc}")
+    );
+
+    let (code, _, err) = pier(&[&["unmount", "extra"][..], &target].concat()).await;
+    assert_eq!((code, err.as_str()), (0, "pier: unmounted `extra`\n"));
+    let (code, _, err) = pier(&[&["unmount", "extra"][..], &target].concat()).await;
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "pier: no mount with namespace `extra` (HTTP 404)\n")
+    );
+    let (code, _, err) = pier(&["mounts", "--server", base.as_str(), "--token", "nope"]).await;
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "pier: wrong admin token (HTTP 403)\n")
+    );
+    server.shutdown().await;
+}
