@@ -378,3 +378,36 @@ async fn reconciling_an_unchanged_file_changes_nothing() {
         _ => panic!("expected the plugin to be unmounted"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_written_by_two_writers_in_a_row_is_never_refused() {
+    let dir = PluginDir::new();
+    let app = App::start(&watching(&dir)).await.unwrap();
+    let (client, heard) = connect(&app).await;
+    let bytes = std::fs::read(example("hello")).unwrap();
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+    let path = dir.path().join("hello.wasm");
+    // The first half is closed, settles past the debounce and is read (and fails)...
+    std::fs::write(&path, first).unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // ...then the rest is appended, within a second: no refusal is ever recorded.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(rest).unwrap();
+    drop(file);
+    heard
+        .wait_for("tools/list_changed", |r| r.tools_changed == 1)
+        .await;
+    assert_still_serving(&client).await;
+    let metrics = app.metrics().render(&app.registry().snapshot(), 0);
+    let changes: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("pier_plugin_changes_total"))
+        .collect();
+    assert_eq!(
+        changes,
+        ["pier_plugin_changes_total{plugin=\"hello\",outcome=\"mounted\"} 1"]
+    );
+}

@@ -192,7 +192,23 @@ impl Mounts {
                     Outcome::Unchanged
                 }
             }
-            Err(error) => self.refuse(&key, error),
+            Err(error) => {
+                // A file written in several steps may be read between two of them; a
+                // refusal counts only for a file that has not changed for a while.
+                if let Some(wait) = unsettled(file)
+                    && {
+                        tokio::time::sleep(wait).await;
+                        Input::read(file).await.map(|i| i.fingerprint()).ok() != Some(fingerprint)
+                    }
+                {
+                    tracing::debug!(
+                        "{} changed while it was loaded; the next event loads it",
+                        file.display()
+                    );
+                    return Outcome::Unchanged;
+                }
+                self.refuse(&key, error)
+            }
         }
     }
 
@@ -392,6 +408,16 @@ impl Mounts {
         let mounts = slots.iter().filter_map(|s| s.serving.clone()).collect();
         self.registry.publish(Catalogue::build(mounts))
     }
+}
+
+/// A plugin file modified less than this long ago may still be being written.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How much longer to wait until `file` has been unchanged for [`SETTLE`], if at all.
+fn unsettled(file: &Path) -> Option<std::time::Duration> {
+    let modified = std::fs::metadata(file).ok()?.modified().ok()?;
+    let age = modified.elapsed().unwrap_or_default();
+    SETTLE.checked_sub(age).filter(|d| !d.is_zero())
 }
 
 /// How long connecting to a mounted server and initializing may take.
