@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Mount every plugin of a directory and serve them to MCP clients.
     Serve(ServeArgs),
+    /// Serve, and rebuild plugin source folders on save: each fresh component is copied
+    /// into the plugin directory and swapped in; a failed build keeps the previous one.
+    Dev(DevArgs),
     /// Show what plugins expose: tools with their schemas, resources, templates,
     /// prompts, limits. Broken files are reported with the reason (exit code 1).
     Inspect(InspectArgs),
@@ -37,6 +40,18 @@ pub enum Command {
     Mount(MountArgs),
     /// Remove a mount added by `pier mount` or `[[mount]]` from a running pier (admin API).
     Unmount(UnmountArgs),
+}
+
+/// Flags of `pier dev`.
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Plugin source folders: Rust crates, or folders with a sidecar `NAME.toml` whose
+    /// `build = "…"` writes the component to `$PIER_OUT`.
+    #[arg(value_name = "PLUGIN_SOURCE_DIR")]
+    pub sources: Vec<PathBuf>,
+    /// Everything `pier serve` takes.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// How to reach a running pier's admin API.

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod dev;
 pub mod error;
 pub mod local;
 pub mod registry;

@@ -30,8 +30,9 @@ fn init_logging(log: &LogOptions) {
     }
 }
 
-/// Binds first (so `/health` and `/ready` answer while plugins load), then loads.
-async fn serve_http(config: ServeConfig) -> anyhow::Result<()> {
+/// Binds first (so `/health` and `/ready` answer while plugins load), then loads; with
+/// `dev` sources, then builds them and follows their changes.
+async fn serve_http(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Result<()> {
     let app = Arc::new(pier::App::new(&config)?);
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -41,9 +42,13 @@ async fn serve_http(config: ServeConfig) -> anyhow::Result<()> {
     let router = http::router(app.clone(), &config.http, &lifecycle);
     eprintln!("pier: serving MCP on http://{addr}/mcp (health: /health, readiness: /ready)");
     let loading = app.clone();
+    let plugins = config.plugins_dir.clone();
     tokio::spawn(async move {
         if let Err(e) = loading.load().await {
             tracing::error!("{e}");
+        }
+        if !dev.is_empty() {
+            pier::dev::run(loading, dev, plugins).await;
         }
     });
     http::serve(
@@ -58,14 +63,17 @@ async fn serve_http(config: ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Result<()> {
     match config.transport {
         Transport::Stdio => {
-            let app = pier::App::start(&config).await?;
+            let app = Arc::new(pier::App::start(&config).await?);
+            if !dev.is_empty() {
+                tokio::spawn(pier::dev::run(app.clone(), dev, config.plugins_dir.clone()));
+            }
             pier::transport::stdio::serve_process(app.session(None)).await?;
             Ok(())
         }
-        Transport::Http => serve_http(config).await,
+        Transport::Http => serve_http(config, dev).await,
     }
 }
 
@@ -208,6 +216,22 @@ async fn unmount(args: UnmountArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> ExitCode {
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("pier: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log);
+    if let Err(e) = serve(config, dev).await {
+        eprintln!("pier: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
 fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     outcome.unwrap_or_else(|e| {
         eprintln!("pier: {e:#}");
@@ -226,29 +250,32 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => {
             init_logging(&text_at("warn"));
-            return report(inspect(args).await);
+            report(inspect(args).await)
         }
         Command::Call(args) => {
             init_logging(&text_at("info"));
-            return report(call(args).await);
+            report(call(args).await)
         }
-        Command::Mounts(args) => return report(mounts(args).await),
-        Command::Mount(args) => return report(mount(args).await),
-        Command::Unmount(args) => return report(unmount(args).await),
-        Command::Serve(args) => {
-            let config = match args.config() {
-                Ok(config) => config,
-                Err(e) => {
-                    eprintln!("pier: {e}");
-                    return ExitCode::from(2);
+        Command::Mounts(args) => report(mounts(args).await),
+        Command::Mount(args) => report(mount(args).await),
+        Command::Unmount(args) => report(unmount(args).await),
+        Command::Serve(args) => run_server(args, Vec::new()).await,
+        Command::Dev(args) => {
+            let mut sources = Vec::new();
+            for dir in &args.sources {
+                match pier::dev::Source::detect(dir) {
+                    Ok(source) => sources.push(source),
+                    Err(e) => {
+                        eprintln!("pier: {e}");
+                        return ExitCode::from(2);
+                    }
                 }
-            };
-            init_logging(&config.log);
-            if let Err(e) = serve(config).await {
-                eprintln!("pier: {e:#}");
-                return ExitCode::FAILURE;
             }
+            let mut serve = args.serve;
+            // Rebuilt plugins reach the server through the directory watch.
+            serve.watch = true;
+            serve.no_watch = false;
+            run_server(serve, sources).await
         }
     }
-    ExitCode::SUCCESS
 }

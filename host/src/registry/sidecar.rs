@@ -19,6 +19,9 @@ pub struct Sidecar {
     /// Limits, capped by the operator's limits.
     #[serde(default)]
     pub limits: SidecarLimits,
+    /// How `pier dev` builds the plugin from its source folder (a shell command writing
+    /// `$PIER_OUT`); ignored when serving.
+    pub build: Option<String>,
 }
 
 fn yes() -> bool {

@@ -1,0 +1,375 @@
+//! `pier dev`: serve, and rebuild plugin sources on save.
+//!
+//! Each source folder is built once at start and again whenever a file in it changes;
+//! the fresh component is renamed into the plugin directory, where the watcher swaps it
+//! in. A failed build prints the compiler's errors and leaves the previous version
+//! serving. What a source folder is:
+//!
+//! - a Rust crate (`Cargo.toml`): `cargo build --release --target wasm32-wasip2`, the
+//!   crate's `cdylib` component is the plugin, named after the library (`hello.wasm`);
+//! - any folder with a sidecar `NAME.toml` that has `build = "…"`: the command runs in
+//!   the folder through `sh -c` and must write the component to `$PIER_OUT`; the plugin
+//!   is `NAME`, and the sidecar is copied beside it (Python, JavaScript, anything).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::{RecursiveMode, Watcher as _};
+use serde::Deserialize;
+
+use crate::App;
+
+/// How a source folder is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Build {
+    /// `cargo build` of the crate in the folder.
+    Rust,
+    /// A shell command from the sidecar `NAME.toml`, writing `$PIER_OUT`.
+    Command {
+        /// The plugin's name.
+        name: String,
+        /// The command.
+        command: String,
+        /// The sidecar to copy beside the component.
+        sidecar: PathBuf,
+    },
+}
+
+/// A plugin source folder.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The folder.
+    pub dir: PathBuf,
+    /// How it is built.
+    pub build: Build,
+}
+
+#[derive(Deserialize)]
+struct BuildKey {
+    build: Option<String>,
+}
+
+impl Source {
+    /// What `dir` is: a Rust crate, or a folder with a sidecar that has `build`.
+    pub fn detect(dir: &Path) -> Result<Self, String> {
+        if !dir.is_dir() {
+            return Err(format!("{}: not a directory", dir.display()));
+        }
+        if dir.join("Cargo.toml").is_file() {
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                build: Build::Rust,
+            });
+        }
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut sidecars: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        sidecars.sort();
+        for sidecar in sidecars {
+            let text = std::fs::read_to_string(&sidecar).unwrap_or_default();
+            let Ok(BuildKey {
+                build: Some(command),
+            }) = toml::from_str::<BuildKey>(&text)
+            else {
+                continue;
+            };
+            let name = sidecar
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                build: Build::Command {
+                    name,
+                    command,
+                    sidecar,
+                },
+            });
+        }
+        Err(format!(
+            "{}: neither a Rust crate (Cargo.toml) nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)",
+            dir.display()
+        ))
+    }
+
+    /// Builds the component; returns the plugin name and the built file.
+    async fn build(&self, scratch: &Path) -> Result<(String, PathBuf), String> {
+        match &self.build {
+            Build::Rust => build_rust(&self.dir).await,
+            Build::Command { name, command, .. } => {
+                let out = scratch.join(format!(".{name}.wasm.build"));
+                let status = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .current_dir(&self.dir)
+                    .env("PIER_OUT", &out)
+                    .stdin(std::process::Stdio::null())
+                    .status()
+                    .await
+                    .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+                if !status.success() {
+                    return Err(format!("`{command}` failed ({status})"));
+                }
+                if !out.is_file() {
+                    return Err(format!("`{command}` did not write $PIER_OUT"));
+                }
+                Ok((name.clone(), out))
+            }
+        }
+    }
+}
+
+/// `cargo build` in `dir`; the crate's `cdylib` component.
+async fn build_rust(dir: &Path) -> Result<(String, PathBuf), String> {
+    let manifest = std::fs::canonicalize(dir.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let output = tokio::process::Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo build failed ({})", output.status));
+    }
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let ours = message["manifest_path"].as_str().map(Path::new) == Some(manifest.as_path());
+        let cdylib = message["target"]["kind"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
+        if message["reason"] == "compiler-artifact" && ours && cdylib {
+            let wasm = message["filenames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"));
+            if let Some(wasm) = wasm {
+                let path = PathBuf::from(wasm);
+                let name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string();
+                return Ok((name, path));
+            }
+        }
+    }
+    Err(format!(
+        "{} built no component: is it a `cdylib` crate?",
+        dir.display()
+    ))
+}
+
+/// The namespaced names a plugin serves: tools, resources and templates, prompts.
+fn served_names(app: &App, plugin: &str) -> Vec<String> {
+    let cat = app.registry().snapshot();
+    let mine = |m: &Arc<crate::registry::Mount>| m.name == plugin && m.wasm().is_some();
+    let mut names: Vec<String> = Vec::new();
+    names.extend(
+        cat.tools
+            .items()
+            .iter()
+            .filter(|e| mine(&e.mount))
+            .map(|e| e.tool.name.to_string()),
+    );
+    names.extend(
+        cat.resources
+            .items()
+            .iter()
+            .filter(|e| mine(&e.mount))
+            .map(|e| e.resource.uri.clone()),
+    );
+    names.extend(
+        cat.templates
+            .items()
+            .iter()
+            .filter(|e| mine(&e.mount))
+            .map(|e| e.template.uri_template.clone()),
+    );
+    names.extend(
+        cat.prompts
+            .items()
+            .iter()
+            .filter(|e| mine(&e.mount))
+            .map(|e| e.prompt.name.clone()),
+    );
+    names
+}
+
+fn version_of(app: &App, plugin: &str) -> Option<String> {
+    app.registry()
+        .snapshot()
+        .mounts
+        .iter()
+        .find(|m| m.name == plugin && m.wasm().is_some())
+        .map(|m| m.version.clone())
+}
+
+/// Builds `source` and installs the component into `plugins`; reports on stderr what
+/// was built, how long it took, and what changed in the catalogue.
+pub async fn rebuild(app: &App, source: &Source, plugins: &Path) -> Result<(), String> {
+    let label = source.dir.display();
+    eprintln!("pier dev: building {label}");
+    let started = Instant::now();
+    let (name, built) = source.build(plugins).await.map_err(|e| {
+        let e = format!(
+            "build of {label} failed after {:.1} s: {e}; the previous version keeps serving",
+            started.elapsed().as_secs_f64()
+        );
+        eprintln!("pier dev: {e}");
+        e
+    })?;
+    let bytes = std::fs::read(&built).map_err(|e| e.to_string())?;
+    let hash = crate::runtime::AotCache::content_hash(&bytes);
+    let before = served_names(app, &name);
+    let target = plugins.join(format!("{name}.wasm"));
+    if version_of(app, &name).as_deref() == Some(hash.as_str()) {
+        eprintln!(
+            "pier dev: built {name} in {:.1} s: unchanged",
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
+    if let Build::Command { sidecar, .. } = &source.build {
+        std::fs::copy(sidecar, plugins.join(format!("{name}.toml"))).map_err(|e| e.to_string())?;
+    }
+    // Written beside, then renamed: the watcher sees one complete file.
+    let partial = plugins.join(format!(".{name}.wasm.part"));
+    std::fs::write(&partial, &bytes).map_err(|e| e.to_string())?;
+    std::fs::rename(&partial, &target).map_err(|e| e.to_string())?;
+    if built.starts_with(plugins) {
+        let _ = std::fs::remove_file(&built);
+    }
+    eprintln!(
+        "pier dev: built {name} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Wait (bounded) for the watcher to serve it, or to refuse it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if version_of(app, &name).as_deref() == Some(hash.as_str()) {
+            break;
+        }
+        if let Some(refusal) = app.refusals().into_iter().find(|r| r.error.file == target) {
+            let e = format!(
+                "{name} was refused: {}; the previous version keeps serving",
+                refusal.error.reason
+            );
+            eprintln!("pier dev: {e}");
+            return Err(e);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{name} was not mounted within 120 s (is pier watching {}?)",
+                plugins.display()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = served_names(app, &name);
+    let added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
+    let removed: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
+    let mut change = String::new();
+    for n in &added {
+        change.push_str(&format!(" +{n}"));
+    }
+    for n in &removed {
+        change.push_str(&format!(" -{n}"));
+    }
+    if change.is_empty() {
+        change = " same names".into();
+    }
+    eprintln!(
+        "pier dev: serving {name} {} ({:.1} s after the save):{change}",
+        &hash[..12],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Whether a changed `path` in the source folder `dir` is a source change (not build
+/// output, VCS data or editor droppings).
+fn is_source_change(dir: &Path, path: &Path) -> bool {
+    let path = path.strip_prefix(dir).unwrap_or(path);
+    !path.components().any(|c| {
+        let c = c.as_os_str().to_string_lossy();
+        c == "target" || c == "node_modules" || c == "__pycache__" || c.starts_with('.')
+    }) && path.extension().is_none_or(|e| e != "wasm")
+}
+
+/// Builds every source, then rebuilds each on changes, until the process ends.
+pub async fn run(app: Arc<App>, sources: Vec<Source>, plugins: PathBuf) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let mut watchers = Vec::new();
+    for (i, source) in sources.iter().enumerate() {
+        let tx = tx.clone();
+        let dir = source.dir.clone();
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let Ok(event) = event else { return };
+            let relevant = !matches!(event.kind, notify::EventKind::Access(_))
+                && event.paths.iter().any(|p| is_source_change(&dir, p));
+            if relevant {
+                let _ = tx.send(i);
+            }
+        })
+        .and_then(|mut w| w.watch(&source.dir, RecursiveMode::Recursive).map(|()| w));
+        match watcher {
+            Ok(w) => watchers.push(w),
+            Err(e) => eprintln!("pier dev: cannot watch {}: {e}", source.dir.display()),
+        }
+    }
+    for source in &sources {
+        let _ = rebuild(&app, source, &plugins).await;
+    }
+    eprintln!(
+        "pier dev: watching {} source folder(s); save a file to rebuild",
+        sources.len()
+    );
+    while let Some(first) = rx.recv().await {
+        // One build per burst of saves.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut due = vec![first];
+        while let Ok(i) = rx.try_recv() {
+            due.push(i);
+        }
+        due.sort_unstable();
+        due.dedup();
+        for i in due {
+            let _ = rebuild(&app, &sources[i], &plugins).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_output_and_hidden_files_are_not_source_changes() {
+        let dir = Path::new("/tmp/.src");
+        assert!(is_source_change(dir, Path::new("/tmp/.src/src/lib.rs")));
+        assert!(is_source_change(dir, Path::new("/tmp/.src/app.py")));
+        assert!(!is_source_change(dir, Path::new("/tmp/.src/target/x.rlib")));
+        assert!(!is_source_change(dir, Path::new("/tmp/.src/.git/index")));
+        assert!(!is_source_change(
+            dir,
+            Path::new("/tmp/.src/src/.lib.rs.swp")
+        ));
+        assert!(!is_source_change(dir, Path::new("/tmp/.src/out.wasm")));
+    }
+}

@@ -1,0 +1,187 @@
+//! `pier dev`: source folders are built at start and on every save, the fresh
+//! component is swapped in, a failed build keeps the previous version, and the console
+//! says what happened.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use rmcp::ServiceExt;
+use rmcp::transport::StreamableHttpClientTransport;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A running `pier dev` and the lines it wrote to stderr.
+struct Dev {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Dev {
+    async fn start(sources: &[&Path], plugins: &Path) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+            .arg("dev")
+            .args(sources)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "warn",
+                "--plugins",
+            ])
+            .arg(plugins)
+            .arg("--data-dir")
+            .arg(shared_data_dir())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let seen = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                seen.lock().unwrap().push(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits (bounded) for a line starting with `prefix`, after the first `skip` lines
+    /// that start with it; returns it.
+    async fn line(&self, prefix: &str, skip: usize) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(line) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.starts_with(prefix))
+                .nth(skip)
+            {
+                return line.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no line `{prefix}…` in {:#?}",
+                self.lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn client(&self) -> Client {
+        let banner = self.line("pier: serving MCP on ", 0).await;
+        let url = banner
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_string();
+        Recorder::default()
+            .serve(StreamableHttpClientTransport::from_uri(url))
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_with_a_build_command_is_rebuilt_and_swapped_on_save() {
+    let source = tempfile::tempdir().unwrap();
+    let plugins = PluginDir::new();
+    // The "build" copies whichever component `which` names.
+    let which = source.path().join("which");
+    std::fs::write(&which, example("hello").display().to_string()).unwrap();
+    std::fs::write(
+        source.path().join("greeter.toml"),
+        "namespace = \"greeter\"\nbuild = 'cp \"$(cat which)\" \"$PIER_OUT\"'\n",
+    )
+    .unwrap();
+    let mut dev = Dev::start(&[source.path()], plugins.path()).await;
+    let first = dev.line("pier dev: serving greeter ", 0).await;
+    assert!(
+        first.ends_with("+greeter_greet +hello://greeter/readme +hello://greeter/greeting/{name} +greeter_introduce"),
+        "{first}"
+    );
+    let client = dev.client().await;
+    let hello = call(&client, "greeter_greet", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&hello), "Hello, Ada!");
+    assert!(
+        plugins.path().join("greeter.toml").is_file(),
+        "the sidecar is installed"
+    );
+
+    // Save: the other version is built and swapped in.
+    std::fs::write(&which, fixture("hello_v2").display().to_string()).unwrap();
+    let second = dev.line("pier dev: serving greeter ", 1).await;
+    assert!(
+        second.ends_with("+greeter_wave -hello://greeter/readme -hello://greeter/greeting/{name} -greeter_introduce"),
+        "{second}"
+    );
+    let howdy = call(&client, "greeter_greet", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&howdy), "Howdy, Ada!");
+
+    // A failing build: the error is shown, the previous version keeps serving.
+    std::fs::write(&which, "/nonexistent.wasm").unwrap();
+    let failed = dev.line("pier dev: build of ", 0).await;
+    assert!(failed.contains("failed after"), "{failed}");
+    assert!(
+        failed.ends_with("the previous version keeps serving"),
+        "{failed}"
+    );
+    // A build that makes a broken component: refused, the previous version serves.
+    let garbage = source.path().join("garbage.bin");
+    std::fs::write(&garbage, b"not a component").unwrap();
+    std::fs::write(&which, garbage.display().to_string()).unwrap();
+    let refused = dev.line("pier dev: greeter was refused: ", 0).await;
+    assert_eq!(
+        refused,
+        "pier dev: greeter was refused: not a WebAssembly file (no `\\0asm` header); the previous version keeps serving"
+    );
+    let still = call(&client, "greeter_greet", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&still), "Howdy, Ada!");
+    dev.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_crate_is_built_with_cargo() {
+    let plugins = PluginDir::new();
+    let crate_dir = root().join("plugins/hello");
+    let mut dev = Dev::start(&[&crate_dir], plugins.path()).await;
+    let served = dev.line("pier dev: serving hello ", 0).await;
+    assert!(served.contains("+hello_greet"), "{served}");
+    let client = dev.client().await;
+    let hello = call(&client, "hello_greet", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&hello), "Hello, Ada!");
+    dev.child.kill().await.unwrap();
+}
+
+#[test]
+fn a_folder_pier_cannot_build_is_a_usage_error() {
+    let source = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .arg("dev")
+        .arg(source.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "pier: {}: neither a Rust crate (Cargo.toml) nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)\n",
+            source.path().display()
+        )
+    );
+}
