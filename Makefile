@@ -8,21 +8,23 @@ FIXTURES    := target/fixtures
 VENV        := .venv
 PY          := $(VENV)/bin/python
 JS_DIR      := tests/polyglot/js
+CONF_DIR    := tests/conformance
 
-EXAMPLES := hello calc
+EXAMPLES := hello calc assistant
 
-.PHONY: help setup setup-rust setup-py setup-js plugins fixtures polyglot run test bench fmt lint clean
+.PHONY: help setup setup-rust setup-py setup-js setup-conformance plugins fixtures polyglot run test conformance bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-setup: setup-rust setup-py setup-js ## Install every tool the build and tests need (idempotent)
+setup: setup-rust setup-py setup-js setup-conformance ## Install every tool the build and tests need (idempotent)
 
 setup-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
 setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed
+setup-conformance: $(CONF_DIR)/node_modules/.installed
 
 # Re-run an install only when its lock file changed (or it never completed).
 $(VENV)/.installed: tests/requirements.txt
@@ -34,11 +36,16 @@ $(JS_DIR)/node_modules/.installed: $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(CONF_DIR)/node_modules/.installed: $(CONF_DIR)/package-lock.json
+	cd $(CONF_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fixtures into target/fixtures/
-	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p hello-v2
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p conformance -p hostile -p wrong-world -p hello-v2 -p probe
 	@mkdir -p plugins.d $(FIXTURES)
 	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
-	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(FIXTURES)/
+	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(FIXTURES)/
+	@cp -f plugins/conformance/conformance.toml $(FIXTURES)/
 	@for f in bad-name bad-schema duplicate; do \
 	  cargo build --quiet --release --target $(WASM_TARGET) -p bad-manifest --features $$f && \
 	  cp -f $(WASM_OUT)/bad_manifest.wasm $(FIXTURES)/$$f.wasm || exit 1; \
@@ -54,8 +61,13 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@echo "(or let it start: $(CURDIR)/target/debug/pier serve --transport stdio --plugins $(CURDIR)/plugins.d)"
 	target/debug/pier serve --plugins plugins.d
 
-test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator)
+test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
 	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench
+	scripts/conformance.sh
+
+conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP
+	cargo build --quiet -p pier
+	scripts/conformance.sh
 
 bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/results/latest.md and .json
 	cargo build --release --target $(WASM_TARGET) -p bench-plugin
@@ -72,7 +84,7 @@ lint: ## Check formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p hostile -p wrong-world -p hello-v2 -p bad-manifest -p bench-plugin -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p bad-manifest -p bench-plugin -- -D warnings
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean

@@ -154,6 +154,7 @@ impl App {
             page_size: config.page_size,
             in_flight: Arc::default(),
             metrics: Arc::default(),
+            subscriptions: Default::default(),
         });
         Ok(Self {
             config: config.clone(),

@@ -115,7 +115,7 @@ async fn calls_keep_working_while_another_call_spins() {
 }
 
 #[tokio::test]
-async fn declared_but_unimplemented_host_functions_say_so() {
+async fn host_functions_that_cannot_serve_say_why() {
     let (_app, client, _) = start(&hostile_dir()).await;
     assert_tool_error(
         &client,
@@ -126,7 +126,7 @@ async fn declared_but_unimplemented_host_functions_say_so() {
     assert_tool_error(
         &client,
         "hostile_sample",
-        "Error::Unsupported(\"context.sample is not supported yet by this pier host\")",
+        "Error::Unsupported(\"client `pier-tests` does not support sampling (it declared no `sampling` capability)\")",
     )
     .await;
 }

@@ -1,8 +1,15 @@
-//! The request a plugin function serves: log to the client, report progress, read
-//! request information and request-scoped state.
+//! The request a plugin function serves: log to the client, report progress, ask the
+//! client's model (sampling) or its user (elicitation), read request information and
+//! request-scoped state, read other mounts' resources and prompts, notify subscribers.
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::__bindings::pier::mcp::context as host;
 use crate::__bindings::pier::mcp::types as wit;
+use crate::Error;
+use crate::output::{Content, Message, Role};
 
 /// Severity of a log message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +37,137 @@ pub struct RequestInfo {
     pub client_name: Option<String>,
     /// The client's version.
     pub client_version: Option<String>,
+    /// Subject of the verified access token, when auth is on.
+    pub subject: Option<String>,
+    /// Scopes of the verified access token, when auth is on.
+    pub scopes: Vec<String>,
+}
+
+/// A request to the client's model (`sampling/createMessage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampling {
+    messages: Vec<(Role, String)>,
+    system_prompt: Option<String>,
+    max_tokens: u32,
+    temperature: Option<f64>,
+}
+
+impl Sampling {
+    /// One user message, answered in at most 1000 tokens.
+    pub fn new(prompt: impl Into<String>) -> Self {
+        Self {
+            messages: vec![(Role::User, prompt.into())],
+            system_prompt: None,
+            max_tokens: 1000,
+            temperature: None,
+        }
+    }
+
+    /// Adds a message to the conversation.
+    pub fn message(mut self, role: Role, text: impl Into<String>) -> Self {
+        self.messages.push((role, text.into()));
+        self
+    }
+
+    /// The system prompt.
+    pub fn system(mut self, prompt: impl Into<String>) -> Self {
+        self.system_prompt = Some(prompt.into());
+        self
+    }
+
+    /// The longest answer, in tokens.
+    pub fn max_tokens(mut self, n: u32) -> Self {
+        self.max_tokens = n;
+        self
+    }
+
+    /// The sampling temperature.
+    pub fn temperature(mut self, t: f64) -> Self {
+        self.temperature = Some(t);
+        self
+    }
+
+    /// The JSON params of `sampling/createMessage`.
+    pub fn to_params(&self) -> Value {
+        let messages: Vec<Value> = self
+            .messages
+            .iter()
+            .map(|(role, text)| {
+                let role = match role {
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                json!({ "role": role, "content": { "type": "text", "text": text } })
+            })
+            .collect();
+        let mut params = json!({ "messages": messages, "maxTokens": self.max_tokens });
+        if let Some(system) = &self.system_prompt {
+            params["systemPrompt"] = json!(system);
+        }
+        if let Some(t) = self.temperature {
+            params["temperature"] = json!(t);
+        }
+        params
+    }
+}
+
+/// The model's answer to a [`Sampling`] request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampled {
+    /// The text of the answer (`None` when it is not text).
+    pub text: Option<String>,
+    /// The model that answered, as the client names it.
+    pub model: String,
+    /// Why it stopped (`endTurn`, `maxTokens`, …), when the client says.
+    pub stop_reason: Option<String>,
+    /// The whole `sampling/createMessage` result.
+    pub raw: Value,
+}
+
+/// The user's answer to an elicitation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Elicitation<T> {
+    /// The user filled the form.
+    Accept(T),
+    /// The user declined.
+    Decline,
+    /// The user dismissed the request.
+    Cancel,
+}
+
+fn from_host(error: wit::Error) -> Error {
+    match error {
+        wit::Error::InvalidParams(m) => Error::InvalidParams(m),
+        wit::Error::NotFound(m) => Error::NotFound(m),
+        wit::Error::Failed(m) | wit::Error::Unsupported(m) => Error::Failed(m),
+    }
+}
+
+/// The JSON Schema of `T` as an elicitation form: an object of primitive properties,
+/// without the keywords (`$schema`, `format` of numbers, nullable unions) that
+/// elicitation schemas do not allow.
+pub fn form_schema<T: JsonSchema>() -> Value {
+    let mut schema = crate::runtime::schema_for::<T>();
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("$schema");
+    }
+    if let Some(props) = schema["properties"].as_object_mut() {
+        for prop in props.values_mut() {
+            let Some(p) = prop.as_object_mut() else {
+                continue;
+            };
+            // `Option<String>` is `"type": ["string", "null"]`: the form field is optional.
+            if let Some(types) = p.get("type").and_then(Value::as_array).cloned()
+                && let Some(t) = types.iter().find(|t| *t != "null")
+            {
+                p.insert("type".into(), t.clone());
+            }
+            if p.get("type").is_some_and(|t| t == "integer" || t == "number") {
+                p.remove("format");
+            }
+        }
+    }
+    schema
 }
 
 /// A handle on the request being served. Take `ctx: &Context` as a parameter of a
@@ -89,6 +227,8 @@ impl Context {
             session_id: info.session_id,
             client_name: info.client_name,
             client_version: info.client_version,
+            subject: info.subject,
+            scopes: info.scopes,
         }
     }
 
@@ -102,8 +242,86 @@ impl Context {
         host::set_state(key, &value.to_string());
     }
 
-    /// True once the client cancelled the request.
+    /// True once the client cancelled the request. A guest that never asks is stopped
+    /// anyway; asking lets a long loop end cleanly.
     pub fn is_cancelled(&self) -> bool {
         host::is_cancelled()
+    }
+
+    /// Asks the client's model for a completion (`sampling/createMessage`) and waits
+    /// for the answer. Fails when the client does not support sampling or refuses.
+    pub fn sample(&self, request: &Sampling) -> Result<Sampled, Error> {
+        let raw = self.sample_raw(&request.to_params())?;
+        let text = match &raw["content"] {
+            Value::Array(items) => items.iter().find_map(|c| c["text"].as_str()),
+            single => single["text"].as_str(),
+        }
+        .map(str::to_string);
+        Ok(Sampled {
+            text,
+            model: raw["model"].as_str().unwrap_or_default().to_string(),
+            stop_reason: raw["stopReason"].as_str().map(str::to_string),
+            raw,
+        })
+    }
+
+    /// [`sample`](Self::sample) with the params and result as JSON, for what
+    /// [`Sampling`] does not cover (model preferences, images, tools).
+    pub fn sample_raw(&self, params: &Value) -> Result<Value, Error> {
+        let answer = host::sample(&params.to_string()).map_err(from_host)?;
+        serde_json::from_str(&answer)
+            .map_err(|e| Error::Failed(format!("the sampling answer is not JSON: {e}")))
+    }
+
+    /// Asks the user to fill a form for `T` (`elicitation/create`; the form is `T`'s
+    /// JSON Schema, see [`form_schema`]) and waits for the answer.
+    pub fn elicit<T: JsonSchema + DeserializeOwned>(
+        &self,
+        message: &str,
+    ) -> Result<Elicitation<T>, Error> {
+        Ok(match self.elicit_raw(message, &form_schema::<T>())? {
+            Elicitation::Accept(value) => Elicitation::Accept(
+                serde_json::from_value(value)
+                    .map_err(|e| Error::Failed(format!("the user's answer does not fit the form: {e}")))?,
+            ),
+            Elicitation::Decline => Elicitation::Decline,
+            Elicitation::Cancel => Elicitation::Cancel,
+        })
+    }
+
+    /// [`elicit`](Self::elicit) with the requested schema and the answer as JSON.
+    pub fn elicit_raw(&self, message: &str, schema: &Value) -> Result<Elicitation<Value>, Error> {
+        Ok(
+            match host::elicit(message, &schema.to_string()).map_err(from_host)? {
+                host::ElicitResult::Accept(content) => {
+                    Elicitation::Accept(serde_json::from_str(&content).unwrap_or(Value::Null))
+                }
+                host::ElicitResult::Decline => Elicitation::Decline,
+                host::ElicitResult::Cancel => Elicitation::Cancel,
+            },
+        )
+    }
+
+    /// Reads a resource of any mount by its namespaced URI, as a client would: the text
+    /// of each item, or its bytes.
+    pub fn read_resource(&self, uri: &str) -> Result<Vec<Content>, Error> {
+        let contents = host::read_resource(uri).map_err(from_host)?;
+        Ok(contents.into_iter().map(Content::from_wit_resource).collect())
+    }
+
+    /// Renders a prompt of any mount by its namespaced name, as a client would.
+    pub fn get_prompt(&self, name: &str, arguments: &[(&str, &str)]) -> Result<Vec<Message>, Error> {
+        let arguments: Vec<(String, String)> = arguments
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let result = host::get_prompt(name, &arguments).map_err(from_host)?;
+        Ok(result.messages.into_iter().map(Message::from_wit).collect())
+    }
+
+    /// Tells the clients subscribed to this plugin's resource `uri` (as the plugin
+    /// knows it, without the namespace) that it changed.
+    pub fn notify_resource_updated(&self, uri: &str) -> Result<(), Error> {
+        host::notify_resource_updated(uri).map_err(from_host)
     }
 }

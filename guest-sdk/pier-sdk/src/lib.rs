@@ -22,7 +22,8 @@
 //!
 //! Tool arguments become a JSON Schema (derived with `schemars` from the parameter
 //! types); doc comments become descriptions; a `&Context` parameter gives access to the
-//! request (logging, progress); errors are `Result`s.
+//! request (logging, progress, sampling, elicitation, cross-mount reads); errors are
+//! `Result`s.
 #![deny(missing_docs)]
 
 mod context;
@@ -31,8 +32,10 @@ mod output;
 pub mod runtime;
 mod template;
 
-pub use context::{Context, LogLevel, RequestInfo};
-pub use output::{Message, PromptOutput, ResourceOutput, Structured, ToolOutput, ToolResult};
+pub use context::{Context, Elicitation, LogLevel, RequestInfo, Sampled, Sampling, form_schema};
+pub use output::{
+    Body, Content, Message, PromptOutput, ResourceOutput, Role, Structured, ToolOutput, ToolResult,
+};
 pub use pier_sdk_macros::{prompt, resource, tool};
 
 /// The generated bindings of the `pier:mcp` plugin world. Not a stable API: use the
@@ -81,7 +84,8 @@ pub enum CompletionRef {
 /// Everything a plugin author usually needs.
 pub mod prelude {
     pub use crate::{
-        Context, Error, LogLevel, Message, Structured, ToolResult, prompt, resource, tool,
+        Content, Context, Elicitation, Error, LogLevel, Message, Role, Sampling, Structured,
+        ToolResult, prompt, resource, tool,
     };
 }
 

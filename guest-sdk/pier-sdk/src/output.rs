@@ -6,10 +6,161 @@ use serde::Serialize;
 use crate::__bindings::pier::mcp::types as wit;
 use crate::Error;
 
+/// Who says a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The user.
+    User,
+    /// The assistant (the model).
+    Assistant,
+}
+
+/// The body of a resource: text or bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Text.
+    Text(String),
+    /// Bytes (sent base64-encoded).
+    Blob(Vec<u8>),
+}
+
+/// One content item of a tool result or a prompt message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Text.
+    Text(String),
+    /// An image (`data` is the raw bytes, e.g. a PNG file).
+    Image {
+        /// The bytes.
+        data: Vec<u8>,
+        /// E.g. `image/png`.
+        mime_type: String,
+    },
+    /// Audio (`data` is the raw bytes, e.g. a WAV file).
+    Audio {
+        /// The bytes.
+        data: Vec<u8>,
+        /// E.g. `audio/wav`.
+        mime_type: String,
+    },
+    /// An embedded resource. In a plugin's own results `uri` is as the plugin knows it
+    /// (pier adds the namespace); read from another mount it is namespaced.
+    Resource {
+        /// The resource's URI.
+        uri: String,
+        /// Its MIME type.
+        mime_type: Option<String>,
+        /// Its contents.
+        body: Body,
+    },
+    /// A link to a resource.
+    Link {
+        /// The resource's URI.
+        uri: String,
+        /// Its name.
+        name: String,
+        /// What it is.
+        description: Option<String>,
+        /// Its MIME type.
+        mime_type: Option<String>,
+    },
+}
+
+impl Content {
+    /// A text item.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// An embedded text resource.
+    pub fn resource(uri: impl Into<String>, mime_type: &str, text: impl Into<String>) -> Self {
+        Self::Resource {
+            uri: uri.into(),
+            mime_type: Some(mime_type.to_string()),
+            body: Body::Text(text.into()),
+        }
+    }
+
+    /// The text of a text item or of a text resource.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t)
+            | Self::Resource {
+                body: Body::Text(t),
+                ..
+            } => Some(t),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Content {
+        match self {
+            Self::Text(t) => wit::Content::Text(t),
+            Self::Image { data, mime_type } => wit::Content::Image(wit::Blob { data, mime_type }),
+            Self::Audio { data, mime_type } => wit::Content::Audio(wit::Blob { data, mime_type }),
+            Self::Resource {
+                uri,
+                mime_type,
+                body,
+            } => wit::Content::EmbeddedResource(wit::ResourceContents {
+                uri,
+                mime_type,
+                body: match body {
+                    Body::Text(t) => wit::ResourceBody::Text(t),
+                    Body::Blob(b) => wit::ResourceBody::Blob(b),
+                },
+            }),
+            Self::Link {
+                uri,
+                name,
+                description,
+                mime_type,
+            } => wit::Content::ResourceLink(wit::ResourceLink {
+                uri,
+                name,
+                description,
+                mime_type,
+            }),
+        }
+    }
+
+    pub(crate) fn from_wit_resource(r: wit::ResourceContents) -> Self {
+        Self::Resource {
+            uri: r.uri,
+            mime_type: r.mime_type,
+            body: match r.body {
+                wit::ResourceBody::Text(t) => Body::Text(t),
+                wit::ResourceBody::Blob(b) => Body::Blob(b),
+            },
+        }
+    }
+
+    pub(crate) fn from_wit(c: wit::Content) -> Self {
+        match c {
+            wit::Content::Text(t) => Self::Text(t),
+            wit::Content::Image(b) => Self::Image {
+                data: b.data,
+                mime_type: b.mime_type,
+            },
+            wit::Content::Audio(b) => Self::Audio {
+                data: b.data,
+                mime_type: b.mime_type,
+            },
+            wit::Content::EmbeddedResource(r) => Self::from_wit_resource(r),
+            wit::Content::ResourceLink(l) => Self::Link {
+                uri: l.uri,
+                name: l.name,
+                description: l.description,
+                mime_type: l.mime_type,
+            },
+        }
+    }
+}
+
 /// A tool result built by hand: content items, optional structured data, error flag.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ToolResult {
-    texts: Vec<String>,
+    content: Vec<Content>,
     structured: Option<serde_json::Value>,
     is_error: bool,
 }
@@ -17,16 +168,27 @@ pub struct ToolResult {
 impl ToolResult {
     /// A result with one text item.
     pub fn text(text: impl Into<String>) -> Self {
+        Self::new(vec![Content::Text(text.into())])
+    }
+
+    /// A result with these content items.
+    pub fn new(content: Vec<Content>) -> Self {
         Self {
-            texts: vec![text.into()],
+            content,
             ..Self::default()
         }
+    }
+
+    /// Adds a content item.
+    pub fn with(mut self, item: Content) -> Self {
+        self.content.push(item);
+        self
     }
 
     /// A failed result (`isError: true`) the model sees, with `message` as its text.
     pub fn error(message: impl Into<String>) -> Self {
         Self {
-            texts: vec![message.into()],
+            content: vec![Content::Text(message.into())],
             structured: None,
             is_error: true,
         }
@@ -40,7 +202,7 @@ impl ToolResult {
 
     pub(crate) fn into_wit(self) -> wit::ToolResult {
         wit::ToolResult {
-            content: self.texts.into_iter().map(wit::Content::Text).collect(),
+            content: self.content.into_iter().map(Content::into_wit).collect(),
             structured: self.structured.map(|v| v.to_string()),
             is_error: self.is_error,
         }
@@ -197,10 +359,33 @@ impl<T: ResourceOutput, E: std::fmt::Display> ResourceOutput for Result<T, E> {
 /// One message of a rendered prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// Said by the user.
+    /// Text said by the user.
     User(String),
-    /// Said by the assistant.
+    /// Text said by the assistant.
     Assistant(String),
+    /// Any content (an image, an embedded resource, …) said by `role`.
+    Content(Role, Content),
+}
+
+impl Message {
+    pub(crate) fn into_wit(self) -> wit::PromptMessage {
+        let (role, content) = match self {
+            Message::User(t) => (wit::Role::User, wit::Content::Text(t)),
+            Message::Assistant(t) => (wit::Role::Assistant, wit::Content::Text(t)),
+            Message::Content(Role::User, c) => (wit::Role::User, c.into_wit()),
+            Message::Content(Role::Assistant, c) => (wit::Role::Assistant, c.into_wit()),
+        };
+        wit::PromptMessage { role, content }
+    }
+
+    pub(crate) fn from_wit(m: wit::PromptMessage) -> Self {
+        match (m.role, Content::from_wit(m.content)) {
+            (wit::Role::User, Content::Text(t)) => Message::User(t),
+            (wit::Role::Assistant, Content::Text(t)) => Message::Assistant(t),
+            (wit::Role::User, c) => Message::Content(Role::User, c),
+            (wit::Role::Assistant, c) => Message::Content(Role::Assistant, c),
+        }
+    }
 }
 
 /// A value a `#[prompt]` function may return: a `String` is one user message.
@@ -217,19 +402,7 @@ impl PromptOutput for String {
 
 impl PromptOutput for Vec<Message> {
     fn into_messages(self) -> Result<Vec<wit::PromptMessage>, Error> {
-        Ok(self
-            .into_iter()
-            .map(|m| match m {
-                Message::User(t) => wit::PromptMessage {
-                    role: wit::Role::User,
-                    content: wit::Content::Text(t),
-                },
-                Message::Assistant(t) => wit::PromptMessage {
-                    role: wit::Role::Assistant,
-                    content: wit::Content::Text(t),
-                },
-            })
-            .collect())
+        Ok(self.into_iter().map(Message::into_wit).collect())
     }
 }
 

@@ -102,6 +102,9 @@ impl Plugin {
                 state.timed_out = true;
                 return Err(wasmtime::Error::new(Trap::Interrupt));
             }
+            if state.ctx.is_cancelled() {
+                return Err(wasmtime::Error::new(Trap::Interrupt));
+            }
             Ok(UpdateDeadline::Yield(1))
         });
         store
@@ -113,13 +116,18 @@ impl Plugin {
         ctx: Arc<dyn CallContext>,
         call: impl AsyncFnOnce(&Bindings, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let cancelled = ctx.cancellation();
         let mut store = self.new_store(ctx);
         self.instantiations.fetch_add(1, Ordering::Relaxed);
-        let outcome = tokio::time::timeout(self.limits.timeout + HOST_WAIT_GRACE, async {
-            let bindings = self.pre.instantiate_async(&mut store).await?;
-            call(&bindings, &mut store).await
-        })
-        .await;
+        // A cancelled request stops the guest: at the next epoch tick when it computes,
+        // at once when it waits in a host call (the store and instance are dropped).
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(self.limits.timeout + HOST_WAIT_GRACE, async {
+                let bindings = self.pre.instantiate_async(&mut store).await?;
+                call(&bindings, &mut store).await
+            }) => outcome,
+            () = cancelled.cancelled() => return Err(self.cancelled()),
+        };
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify(&store, error)),
@@ -134,10 +142,19 @@ impl Plugin {
         }
     }
 
+    fn cancelled(&self) -> CallError {
+        CallError::Cancelled {
+            plugin: self.name.to_string(),
+        }
+    }
+
     fn classify(&self, store: &Store<CallState>, error: wasmtime::Error) -> CallError {
         let state = store.data();
         if state.timed_out {
             return self.timeout();
+        }
+        if state.ctx.is_cancelled() {
+            return self.cancelled();
         }
         if state.limiter.exceeded {
             return CallError::OutOfMemory {

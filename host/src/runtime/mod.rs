@@ -21,7 +21,7 @@ pub use bindings::types;
 pub use cache::{AotCache, CacheOutcome};
 pub use instance::Plugin;
 pub use limits::Limits;
-pub use state::{CallContext, CallState, NoRequest, RequestInfo, RequestState};
+pub use state::{CallContext, CallState, Elicited, NoRequest, RequestInfo, RequestState};
 
 /// Errors of building the runtime or loading a component.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,12 @@ pub enum CallError {
         reason: String,
         /// The panic message the guest printed, if any.
         panic: Option<String>,
+    },
+    /// The client cancelled the request; the guest was stopped.
+    #[error("plugin `{plugin}` was stopped: the request was cancelled")]
+    Cancelled {
+        /// The plugin.
+        plugin: String,
     },
     /// The plugin returned an error of the contract.
     #[error("{}", describe_guest_error(.0))]

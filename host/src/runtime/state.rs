@@ -10,7 +10,7 @@ use serde_json::Value;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::types::LogLevel;
+use super::bindings::types::{Error as GuestError, LogLevel, PromptResult, ResourceContents};
 use super::limits::MemoryLimiter;
 use super::output::LogStream;
 
@@ -62,6 +62,50 @@ pub trait CallContext: Send + Sync {
     }
     /// The request-scoped state.
     fn state(&self) -> &RequestState;
+    /// Ask the client's model for a completion: `request` is the JSON of the
+    /// `sampling/createMessage` params, the answer the JSON of its result.
+    fn sample(&self, _request: Value) -> BoxFuture<'_, Result<Value, GuestError>> {
+        Box::pin(async { Err(no_client("sample")) })
+    }
+    /// Ask the user to fill the form `schema` (`elicitation/create`).
+    fn elicit(&self, _message: String, _schema: Value) -> BoxFuture<'_, Result<Elicited, GuestError>> {
+        Box::pin(async { Err(no_client("elicit")) })
+    }
+    /// Read a resource of any mount by its namespaced URI, as a client would.
+    fn read_resource(&self, _uri: String) -> BoxFuture<'_, Result<Vec<ResourceContents>, GuestError>> {
+        Box::pin(async { Err(no_client("read-resource")) })
+    }
+    /// Render a prompt of any mount by its namespaced name, as a client would.
+    fn get_prompt(
+        &self,
+        _name: String,
+        _arguments: Vec<(String, String)>,
+    ) -> BoxFuture<'_, Result<PromptResult, GuestError>> {
+        Box::pin(async { Err(no_client("get-prompt")) })
+    }
+    /// Tell the sessions subscribed to the calling mount's resource `uri` (as the plugin
+    /// knows it) that it changed.
+    fn notify_resource_updated(&self, _uri: String) -> BoxFuture<'_, Result<(), GuestError>> {
+        Box::pin(async { Err(no_client("notify-resource-updated")) })
+    }
+}
+
+/// The user's answer to an elicitation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Elicited {
+    /// Accepted, with the form's content (a JSON object).
+    Accept(Value),
+    /// Declined.
+    Decline,
+    /// Dismissed.
+    Cancel,
+}
+
+/// The error of a context function called outside any client request.
+fn no_client(what: &str) -> GuestError {
+    GuestError::Unsupported(format!(
+        "context.{what} needs a client request; this call serves none"
+    ))
 }
 
 /// The context of calls that serve no client request (`describe`, local tools):

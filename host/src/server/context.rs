@@ -7,16 +7,22 @@ use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use rmcp::RoleServer;
+use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
+    ClientCapabilities, CreateMessageRequestParams, ElicitRequestParams, ElicitationAction,
+    ErrorCode, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
+    ProgressToken,
 };
 use rmcp::service::{Peer, RequestContext};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use super::convert::guest;
+use super::handler::Shared;
 use super::session::Session;
-use crate::runtime::types::LogLevel;
-use crate::runtime::{CallContext, RequestInfo, RequestState};
+use crate::registry::{Mount, namespace};
+use crate::runtime::types::{Error as GuestError, LogLevel, PromptResult, ResourceContents};
+use crate::runtime::{CallContext, Elicited, RequestInfo, RequestState};
 use std::sync::Arc;
 
 /// Severity rank of an MCP log level (debug = 0 … emergency = 7).
@@ -53,10 +59,12 @@ pub(crate) fn http_session_id(request: &RequestContext<RoleServer>) -> Option<St
     Some(id.to_string())
 }
 
-/// The context of one client request.
-pub struct Context {
+/// What every mount a request reaches shares: the client, the session, the progress
+/// token, cancellation, who asked, and the request-scoped state.
+struct Request {
     peer: Peer<RoleServer>,
     session: Arc<Session>,
+    shared: Arc<Shared>,
     progress_token: Option<ProgressToken>,
     last_progress: Mutex<Option<f64>>,
     cancelled: CancellationToken,
@@ -64,9 +72,24 @@ pub struct Context {
     state: RequestState,
 }
 
+/// Deepest chain of cross-mount reads (`read-resource`, `get-prompt`) one request may
+/// make: a plugin that reads itself ends there with an error, not a stack overflow.
+pub const MAX_NESTING: u8 = 8;
+
+/// The context of one client request, as seen by the mount serving it.
+pub struct Context {
+    request: Arc<Request>,
+    mount: Option<Arc<Mount>>,
+    depth: u8,
+}
+
 impl Context {
     /// The context of the request `request` of `session`.
-    pub fn new(request: &RequestContext<RoleServer>, session: Arc<Session>) -> Self {
+    pub fn new(
+        request: &RequestContext<RoleServer>,
+        session: Arc<Session>,
+        shared: Arc<Shared>,
+    ) -> Self {
         let client = request.client_info();
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
@@ -77,14 +100,80 @@ impl Context {
             scopes: Vec::new(),
         };
         Self {
-            peer: request.peer.clone(),
-            session,
-            progress_token: request.meta.get_progress_token(),
-            last_progress: Mutex::new(None),
-            cancelled: request.ct.clone(),
-            info,
-            state: RequestState::default(),
+            request: Arc::new(Request {
+                peer: request.peer.clone(),
+                session,
+                shared,
+                progress_token: request.meta.get_progress_token(),
+                last_progress: Mutex::new(None),
+                cancelled: request.ct.clone(),
+                info,
+                state: RequestState::default(),
+            }),
+            mount: None,
+            depth: 0,
         }
+    }
+
+    /// This request as served by `mount`.
+    pub fn on(&self, mount: &Arc<Mount>) -> Arc<Self> {
+        Arc::new(Self {
+            request: self.request.clone(),
+            mount: Some(mount.clone()),
+            depth: self.depth,
+        })
+    }
+
+    /// The context of a read or prompt that the current mount makes through the host.
+    fn nested(&self) -> Result<Self, GuestError> {
+        if self.depth >= MAX_NESTING {
+            return Err(GuestError::Failed(format!(
+                "cross-mount reads nest deeper than {MAX_NESTING} levels (does a plugin read itself?)"
+            )));
+        }
+        Ok(Self {
+            request: self.request.clone(),
+            mount: None,
+            depth: self.depth + 1,
+        })
+    }
+
+    /// The client's declared capabilities, from its `initialize`.
+    fn client_capabilities(&self) -> Option<ClientCapabilities> {
+        self.request
+            .peer
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+    }
+
+    fn client_label(&self) -> String {
+        match &self.request.info.client_name {
+            Some(name) => format!("client `{name}`"),
+            None => "the client".into(),
+        }
+    }
+}
+
+/// A protocol error of a read or prompt made through the host, as the guest sees it.
+fn guest_error(error: McpError) -> GuestError {
+    let message = error.message.to_string();
+    match error.code {
+        ErrorCode::RESOURCE_NOT_FOUND => GuestError::NotFound(message),
+        ErrorCode::INVALID_PARAMS if message.starts_with("unknown prompt") => {
+            GuestError::NotFound(message)
+        }
+        ErrorCode::INVALID_PARAMS => GuestError::InvalidParams(message),
+        _ => GuestError::Failed(message),
+    }
+}
+
+/// A failed client request (sampling, elicitation) as the guest sees it.
+fn client_error(what: &str, client: &str, error: rmcp::service::ServiceError) -> GuestError {
+    match error {
+        rmcp::service::ServiceError::McpError(e) => {
+            GuestError::Failed(format!("{client} refused {what}: {}", e.message))
+        }
+        other => GuestError::Failed(format!("{what} failed: {other}")),
     }
 }
 
@@ -99,7 +188,7 @@ impl CallContext for Context {
         let level = to_mcp(level);
         let logger = logger.to_string();
         Box::pin(async move {
-            if rank(level) < rank(self.session.log_level()) {
+            if rank(level) < rank(self.request.session.log_level()) {
                 return;
             }
             let data = match data {
@@ -107,7 +196,7 @@ impl CallContext for Context {
                 Some(data) => json!({ "message": message, "data": data }),
             };
             let param = LoggingMessageNotificationParam::new(level, data).with_logger(logger);
-            if let Err(e) = self.peer.notify_logging_message(param).await {
+            if let Err(e) = self.request.peer.notify_logging_message(param).await {
                 tracing::debug!("could not send a log message to the client: {e}");
             }
         })
@@ -120,12 +209,12 @@ impl CallContext for Context {
         message: Option<String>,
     ) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let Some(token) = self.progress_token.clone() else {
+            let Some(token) = self.request.progress_token.clone() else {
                 return;
             };
             {
                 // Progress must increase: a value that does not is dropped.
-                let Ok(mut last) = self.last_progress.lock() else {
+                let Ok(mut last) = self.request.last_progress.lock() else {
                     return;
                 };
                 if last.is_some_and(|l| progress <= l) {
@@ -141,25 +230,137 @@ impl CallContext for Context {
             if let Some(message) = message {
                 param = param.with_message(message);
             }
-            if let Err(e) = self.peer.notify_progress(param).await {
+            if let Err(e) = self.request.peer.notify_progress(param).await {
                 tracing::debug!("could not send progress to the client: {e}");
             }
         })
     }
 
     fn request_info(&self) -> RequestInfo {
-        self.info.clone()
+        self.request.info.clone()
     }
 
     fn is_cancelled(&self) -> bool {
-        self.cancelled.is_cancelled()
+        self.request.cancelled.is_cancelled()
     }
 
     fn cancellation(&self) -> CancellationToken {
-        self.cancelled.clone()
+        self.request.cancelled.clone()
     }
 
     fn state(&self) -> &RequestState {
-        &self.state
+        &self.request.state
+    }
+
+    fn sample(&self, request: Value) -> BoxFuture<'_, Result<Value, GuestError>> {
+        Box::pin(async move {
+            let client = self.client_label();
+            if self
+                .client_capabilities()
+                .is_none_or(|c| c.sampling.is_none())
+            {
+                return Err(GuestError::Unsupported(format!(
+                    "{client} does not support sampling (it declared no `sampling` capability)"
+                )));
+            }
+            let params: CreateMessageRequestParams = serde_json::from_value(request)
+                .map_err(|e| {
+                    GuestError::InvalidParams(format!(
+                        "sample: not the params of sampling/createMessage: {e}"
+                    ))
+                })?;
+            let answer = tokio::select! {
+                answer = self.request.peer.create_message(params) => answer,
+                () = self.request.cancelled.cancelled() => {
+                    return Err(GuestError::Failed("the request was cancelled".into()));
+                }
+            };
+            let answer = answer.map_err(|e| client_error("sampling", &client, e))?;
+            serde_json::to_value(answer).map_err(|e| GuestError::Failed(e.to_string()))
+        })
+    }
+
+    fn elicit(&self, message: String, schema: Value) -> BoxFuture<'_, Result<Elicited, GuestError>> {
+        Box::pin(async move {
+            let client = self.client_label();
+            if self
+                .client_capabilities()
+                .is_none_or(|c| c.elicitation.is_none())
+            {
+                return Err(GuestError::Unsupported(format!(
+                    "{client} does not support elicitation (it declared no `elicitation` capability)"
+                )));
+            }
+            let params: ElicitRequestParams = serde_json::from_value(json!({
+                "mode": "form",
+                "message": message,
+                "requestedSchema": schema,
+            }))
+            .map_err(|e| {
+                GuestError::InvalidParams(format!(
+                    "elicit: not an elicitation schema (an object of primitive properties): {e}"
+                ))
+            })?;
+            let answer = tokio::select! {
+                answer = self.request.peer.create_elicitation(params) => answer,
+                () = self.request.cancelled.cancelled() => {
+                    return Err(GuestError::Failed("the request was cancelled".into()));
+                }
+            };
+            let answer = answer.map_err(|e| client_error("elicitation", &client, e))?;
+            Ok(match answer.action {
+                ElicitationAction::Accept => {
+                    Elicited::Accept(answer.content.unwrap_or_else(|| json!({})))
+                }
+                ElicitationAction::Decline => Elicited::Decline,
+                ElicitationAction::Cancel => Elicited::Cancel,
+            })
+        })
+    }
+
+    fn read_resource(
+        &self,
+        uri: String,
+    ) -> BoxFuture<'_, Result<Vec<ResourceContents>, GuestError>> {
+        Box::pin(async move {
+            let nested = self.nested()?;
+            let result = super::handler::read(&self.request.shared, &uri, &nested)
+                .await
+                .map_err(guest_error)?;
+            let value = serde_json::to_value(&result).map_err(|e| GuestError::Failed(e.to_string()))?;
+            guest::resource_contents_list(&value["contents"]).map_err(GuestError::Failed)
+        })
+    }
+
+    fn get_prompt(
+        &self,
+        name: String,
+        arguments: Vec<(String, String)>,
+    ) -> BoxFuture<'_, Result<PromptResult, GuestError>> {
+        Box::pin(async move {
+            let nested = self.nested()?;
+            let arguments = arguments
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            let result = super::handler::prompt(&self.request.shared, &name, arguments, &nested)
+                .await
+                .map_err(guest_error)?;
+            let value = serde_json::to_value(&result).map_err(|e| GuestError::Failed(e.to_string()))?;
+            guest::prompt_result(&value).map_err(GuestError::Failed)
+        })
+    }
+
+    fn notify_resource_updated(&self, uri: String) -> BoxFuture<'_, Result<(), GuestError>> {
+        Box::pin(async move {
+            let Some(mount) = &self.mount else {
+                return Err(GuestError::Unsupported(
+                    "notify-resource-updated: this call serves no mount".into(),
+                ));
+            };
+            let uri = namespace::uri(&mount.namespace, &uri);
+            self.request.shared.subscriptions.notify(&uri).await;
+            Ok(())
+        })
     }
 }

@@ -110,3 +110,102 @@ pub fn prompt_result(ns: &str, r: &PromptResult) -> Result<GetPromptResult, Conv
     }
     model(v)
 }
+
+/// MCP results (as JSON) back to WIT types, for reads and prompts a plugin makes through
+/// the host: URIs stay namespaced, as the client would see them.
+pub mod guest {
+    use base64::Engine as _;
+    use serde_json::Value;
+
+    use super::BASE64;
+    use crate::runtime::types::{
+        Blob, Content, PromptMessage, PromptResult, ResourceBody, ResourceContents, ResourceLink,
+        Role,
+    };
+
+    fn text(v: &Value, field: &str) -> Result<String, String> {
+        v[field]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("`{field}` missing in {v}"))
+    }
+
+    fn optional(v: &Value, field: &str) -> Option<String> {
+        v[field].as_str().map(str::to_string)
+    }
+
+    fn bytes(v: &Value, field: &str) -> Result<Vec<u8>, String> {
+        BASE64
+            .decode(text(v, field)?)
+            .map_err(|e| format!("`{field}` is not base64: {e}"))
+    }
+
+    /// One resource item (`{uri, mimeType?, text | blob}`).
+    pub fn resource_contents(v: &Value) -> Result<ResourceContents, String> {
+        let body = if v.get("blob").is_some() {
+            ResourceBody::Blob(bytes(v, "blob")?)
+        } else {
+            ResourceBody::Text(text(v, "text")?)
+        };
+        Ok(ResourceContents {
+            uri: text(v, "uri")?,
+            mime_type: optional(v, "mimeType"),
+            body,
+        })
+    }
+
+    /// The `contents` array of a read result.
+    pub fn resource_contents_list(v: &Value) -> Result<Vec<ResourceContents>, String> {
+        v.as_array()
+            .ok_or_else(|| format!("not a list of resource contents: {v}"))?
+            .iter()
+            .map(resource_contents)
+            .collect()
+    }
+
+    /// One content item.
+    pub fn content(v: &Value) -> Result<Content, String> {
+        let blob = |v: &Value| -> Result<Blob, String> {
+            Ok(Blob {
+                data: bytes(v, "data")?,
+                mime_type: text(v, "mimeType")?,
+            })
+        };
+        match v["type"].as_str() {
+            Some("text") => Ok(Content::Text(text(v, "text")?)),
+            Some("image") => Ok(Content::Image(blob(v)?)),
+            Some("audio") => Ok(Content::Audio(blob(v)?)),
+            Some("resource") => Ok(Content::EmbeddedResource(resource_contents(&v["resource"])?)),
+            Some("resource_link") => Ok(Content::ResourceLink(ResourceLink {
+                uri: text(v, "uri")?,
+                name: text(v, "name")?,
+                description: optional(v, "description"),
+                mime_type: optional(v, "mimeType"),
+            })),
+            _ => Err(format!("unknown content {v}")),
+        }
+    }
+
+    /// A prompt result.
+    pub fn prompt_result(v: &Value) -> Result<PromptResult, String> {
+        let messages = v["messages"]
+            .as_array()
+            .ok_or_else(|| format!("a prompt result without messages: {v}"))?
+            .iter()
+            .map(|m| {
+                let role = match m["role"].as_str() {
+                    Some("assistant") => Role::Assistant,
+                    _ => Role::User,
+                };
+                Ok(PromptMessage {
+                    role,
+                    content: content(&m["content"])?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(PromptResult {
+            description: optional(v, "description"),
+            messages,
+        })
+    }
+}

@@ -16,8 +16,9 @@ use super::convert;
 use super::forward;
 use super::in_flight::InFlight;
 use super::session::Session;
+use super::subscriptions::Subscriptions;
 use crate::registry::manifest::schema_errors;
-use crate::registry::{Backend, Changes, Registry, ToolEntry};
+use crate::registry::{Backend, Changes, Mount, Registry, ToolEntry};
 use crate::runtime::CallError;
 use crate::runtime::types::{CompletionRef, Error as GuestError};
 use crate::telemetry::Metrics;
@@ -32,6 +33,8 @@ pub struct Shared {
     pub in_flight: Arc<InFlight>,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Which sessions subscribed to which resources.
+    pub subscriptions: Subscriptions,
 }
 
 /// The handler of one client session.
@@ -48,8 +51,8 @@ impl PierServer {
         Self { shared, session }
     }
 
-    fn context(&self, request: &RequestContext<RoleServer>) -> Arc<Context> {
-        Arc::new(Context::new(request, self.session.clone()))
+    fn context(&self, request: &RequestContext<RoleServer>) -> Context {
+        Context::new(request, self.session.clone(), self.shared.clone())
     }
 
     /// Runs one request's work, counting it by method and outcome (every transport).
@@ -220,6 +223,7 @@ async fn call_plugin(
                 CallError::Timeout { .. } => "timeout",
                 CallError::OutOfMemory { .. } => "out_of_memory",
                 CallError::Trap { .. } => "trap",
+                CallError::Cancelled { .. } => "cancelled",
                 CallError::Guest(_) => "tool_error",
             };
             (convert::tool_error(&error.to_string()), label)
@@ -229,6 +233,84 @@ async fn call_plugin(
 
 fn invalid_result(e: convert::ConvertError) -> McpError {
     McpError::internal_error(e.to_string(), None)
+}
+
+/// Reads resource `uri` (namespaced) from the mount that serves it, for a client or for
+/// a plugin reading through the host (`context`).
+pub(super) async fn read(
+    shared: &Shared,
+    uri: &str,
+    context: &Context,
+) -> Result<ReadResourceResult, McpError> {
+    let _serving = shared.in_flight.start();
+    let cat = shared.registry.snapshot();
+    let not_found =
+        |m: String| McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })));
+    let (mount, local) = cat
+        .resolve_resource(uri)
+        .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
+    let plugin = match &mount.backend {
+        Backend::Plugin { plugin, .. } => plugin,
+        Backend::Proxy(proxy) => {
+            return forward::read_resource(proxy, mount, context.on(mount), local).await;
+        }
+    };
+    let contents = plugin
+        .read_resource(context.on(mount), &local)
+        .await
+        .map_err(|e| protocol_error(e, not_found))?;
+    convert::read_result(&mount.namespace, &contents).map_err(invalid_result)
+}
+
+/// Renders prompt `name` (namespaced) with `arguments` (strings), for a client or for a
+/// plugin through the host (`context`).
+pub(super) async fn prompt(
+    shared: &Shared,
+    name: &str,
+    arguments: serde_json::Map<String, Value>,
+    context: &Context,
+) -> Result<GetPromptResult, McpError> {
+    let _serving = shared.in_flight.start();
+    let cat = shared.registry.snapshot();
+    let entry = cat
+        .prompts
+        .get(name)
+        .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
+    let mut strings = Vec::new();
+    for (key, value) in arguments {
+        match value {
+            Value::String(s) => strings.push((key, s)),
+            other => {
+                return Err(McpError::invalid_params(
+                    format!("argument `{key}` of prompt `{name}` must be a string, got {other}"),
+                    None,
+                ));
+            }
+        }
+    }
+    for arg in entry.prompt.arguments.iter().flatten() {
+        if arg.required == Some(true) && !strings.iter().any(|(k, _)| *k == arg.name) {
+            return Err(McpError::invalid_params(
+                format!(
+                    "missing required argument `{}` of prompt `{name}`",
+                    arg.name
+                ),
+                None,
+            ));
+        }
+    }
+    let mount: &Arc<Mount> = &entry.mount;
+    let plugin = match &mount.backend {
+        Backend::Plugin { plugin, .. } => plugin,
+        Backend::Proxy(proxy) => {
+            return forward::get_prompt(proxy, entry, context.on(mount), strings).await;
+        }
+    };
+    let result = plugin
+        .get_prompt(context.on(mount), &entry.local_name, &strings)
+        .await
+        .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
+    convert::prompt_result(&mount.namespace, &result).map_err(invalid_result)
 }
 
 impl ServerHandler for PierServer {
@@ -244,6 +326,7 @@ impl ServerHandler for PierServer {
             .enable_tool_list_changed()
             .enable_resources()
             .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_logging()
@@ -322,15 +405,23 @@ impl ServerHandler for PierServer {
             let started = std::time::Instant::now();
             let outcome = match &entry.mount.backend {
                 Backend::Plugin { plugin, .. } => {
-                    call_plugin(entry, plugin, self.context(&context), arguments)
-                        .instrument(span)
-                        .await
+                    call_plugin(
+                        entry,
+                        plugin,
+                        self.context(&context).on(&entry.mount),
+                        arguments,
+                    )
+                    .instrument(span)
+                    .await
                 }
-                Backend::Proxy(proxy) => {
-                    forward::call_tool(proxy, entry, self.context(&context), arguments)
-                        .instrument(span)
-                        .await
-                }
+                Backend::Proxy(proxy) => forward::call_tool(
+                    proxy,
+                    entry,
+                    self.context(&context).on(&entry.mount),
+                    arguments,
+                )
+                .instrument(span)
+                .await,
             };
             let seconds = started.elapsed().as_secs_f64();
             let (result, label) = match outcome {
@@ -394,33 +485,46 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         self.metered("resources/read", async move {
-            let _serving = self.shared.in_flight.start();
-            let cat = self.shared.registry.snapshot();
-            let uri = request.uri.as_str();
-            let not_found = |m: String| {
-                McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })))
-            };
-            let (mount, local) = cat
-                .resolve_resource(uri)
-                .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
-            let span = self.span("resources/read", uri, &context);
-            let plugin = match &mount.backend {
-                Backend::Plugin { plugin, .. } => plugin,
-                Backend::Proxy(proxy) => {
-                    return forward::read_resource(proxy, mount, self.context(&context), local)
-                        .instrument(span)
-                        .await
-                        .map(Into::into);
-                }
-            };
-            let contents = plugin
-                .read_resource(self.context(&context), &local)
+            let span = self.span("resources/read", &request.uri, &context);
+            read(&self.shared, &request.uri, &self.context(&context))
                 .instrument(span)
                 .await
-                .map_err(|e| protocol_error(e, not_found))?;
-            Ok(convert::read_result(&mount.namespace, &contents)
-                .map_err(invalid_result)?
-                .into())
+                .map(Into::into)
+        })
+        .await
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.metered("resources/subscribe", async move {
+            let cat = self.shared.registry.snapshot();
+            if cat.resolve_resource(&request.uri).is_none() {
+                return Err(McpError::resource_not_found(
+                    format!("resource not found: {}", request.uri),
+                    Some(serde_json::json!({ "uri": request.uri })),
+                ));
+            }
+            self.shared
+                .subscriptions
+                .subscribe(&request.uri, &self.session, context.peer);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.metered("resources/unsubscribe", async move {
+            self.shared
+                .subscriptions
+                .unsubscribe(&request.uri, &self.session);
+            Ok(())
         })
         .await
     }
@@ -452,55 +556,16 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         self.metered("prompts/get", async move {
-            let _serving = self.shared.in_flight.start();
-            let cat = self.shared.registry.snapshot();
-            let name = request.name.as_str();
-            let entry = cat.prompts.get(name).ok_or_else(|| {
-                McpError::invalid_params(format!("unknown prompt `{name}`"), None)
-            })?;
-            let mut arguments = Vec::new();
-            for (key, value) in request.arguments.unwrap_or_default() {
-                match value {
-                    Value::String(s) => arguments.push((key, s)),
-                    other => {
-                        return Err(McpError::invalid_params(
-                            format!(
-                                "argument `{key}` of prompt `{name}` must be a string, got {other}"
-                            ),
-                            None,
-                        ));
-                    }
-                }
-            }
-            for arg in entry.prompt.arguments.iter().flatten() {
-                if arg.required == Some(true) && !arguments.iter().any(|(k, _)| *k == arg.name) {
-                    return Err(McpError::invalid_params(
-                        format!(
-                            "missing required argument `{}` of prompt `{name}`",
-                            arg.name
-                        ),
-                        None,
-                    ));
-                }
-            }
-            let span = self.span("prompts/get", name, &context);
-            let plugin = match &entry.mount.backend {
-                Backend::Plugin { plugin, .. } => plugin,
-                Backend::Proxy(proxy) => {
-                    return forward::get_prompt(proxy, entry, self.context(&context), arguments)
-                        .instrument(span)
-                        .await
-                        .map(Into::into);
-                }
-            };
-            let result = plugin
-                .get_prompt(self.context(&context), &entry.local_name, &arguments)
-                .instrument(span)
-                .await
-                .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-            Ok(convert::prompt_result(&entry.mount.namespace, &result)
-                .map_err(invalid_result)?
-                .into())
+            let span = self.span("prompts/get", &request.name, &context);
+            prompt(
+                &self.shared,
+                &request.name,
+                request.arguments.unwrap_or_default(),
+                &self.context(&context),
+            )
+            .instrument(span)
+            .await
+            .map(Into::into)
         })
         .await
     }
@@ -550,7 +615,7 @@ impl ServerHandler for PierServer {
                         proxy,
                         &reference,
                         request.clone(),
-                        self.context(&context),
+                        self.context(&context).on(&mount),
                     )
                     .instrument(span)
                     .await;
@@ -558,7 +623,7 @@ impl ServerHandler for PierServer {
             };
             let mut values = plugin
                 .complete(
-                    self.context(&context),
+                    self.context(&context).on(&mount),
                     &reference,
                     &request.argument.name,
                     &request.argument.value,

@@ -6,6 +6,7 @@ mod forward;
 pub mod handler;
 pub mod in_flight;
 pub mod session;
+pub mod subscriptions;
 
 pub use context::Context;
 pub use handler::{PierServer, Shared};

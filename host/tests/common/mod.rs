@@ -119,16 +119,41 @@ pub struct Received {
     pub resources_changed: usize,
     /// `notifications/prompts/list_changed` received.
     pub prompts_changed: usize,
+    /// `notifications/resources/updated` received: their URIs.
+    pub updated: Vec<String>,
+    /// `sampling/createMessage` requests received.
+    pub sampling: Vec<CreateMessageRequestParams>,
+    /// `elicitation/create` requests received (their params as JSON).
+    pub elicitations: Vec<Value>,
 }
 
-/// A client that records notifications.
+/// How a [`Recorder`] answers the server's requests; a capability it has no answer for
+/// is not declared.
+#[derive(Clone, Default)]
+pub struct Answers {
+    /// `sampling/createMessage`: a result, or a JSON-RPC error (the user declined).
+    pub sampling: Option<Result<CreateMessageResult, ErrorData>>,
+    /// `elicitation/create`.
+    pub elicitation: Option<ElicitResult>,
+}
+
+/// A client that records notifications and the server's requests.
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub received: Arc<Mutex<Received>>,
     changed: Arc<tokio::sync::Notify>,
+    answers: Arc<Answers>,
 }
 
 impl Recorder {
+    /// A recorder that answers sampling and elicitation as `answers` says.
+    pub fn answering(answers: Answers) -> Self {
+        Self {
+            answers: Arc::new(answers),
+            ..Self::default()
+        }
+    }
+
     /// Waits (bounded) until `ready` holds for what was received.
     pub async fn wait_for(&self, what: &str, ready: impl Fn(&Received) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -186,11 +211,54 @@ impl ClientHandler for Recorder {
         self.changed.notify_waiters();
     }
 
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.received.lock().unwrap().updated.push(params.uri);
+        self.changed.notify_waiters();
+    }
+
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.received.lock().unwrap().sampling.push(params);
+        self.changed.notify_waiters();
+        self.answers
+            .sampling
+            .clone()
+            .unwrap_or_else(|| Err(ErrorData::method_not_found::<CreateMessageRequestMethod>()))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        self.received
+            .lock()
+            .unwrap()
+            .elicitations
+            .push(serde_json::to_value(&request).unwrap());
+        self.changed.notify_waiters();
+        self.answers
+            .elicitation
+            .clone()
+            .ok_or_else(ErrorData::method_not_found::<ElicitationCreateRequestMethod>)
+    }
+
     fn get_info(&self) -> ClientInfo {
-        ClientInfo::new(
-            ClientCapabilities::default(),
-            Implementation::new("pier-tests", "1.2.3"),
-        )
+        let mut capabilities = ClientCapabilities::default();
+        if self.answers.sampling.is_some() {
+            capabilities.sampling = Some(Default::default());
+        }
+        if self.answers.elicitation.is_some() {
+            capabilities.elicitation = Some(Default::default());
+        }
+        ClientInfo::new(capabilities, Implementation::new("pier-tests", "1.2.3"))
     }
 }
 
@@ -198,20 +266,20 @@ pub type Client = RunningService<RoleClient, Recorder>;
 
 /// Connects a recording client to a new session of `app` over an in-process pipe.
 pub async fn connect(app: &App) -> (Client, Recorder) {
+    let recorder = Recorder::default();
+    (connect_with(app, recorder.clone()).await, recorder)
+}
+
+/// Connects `recorder` to a new session of `app` over an in-process pipe.
+pub async fn connect_with(app: &App, recorder: Recorder) -> Client {
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     let server = app.session(None);
     tokio::spawn(async move {
         let (r, w) = tokio::io::split(server_io);
         let _ = pier::transport::stdio::serve(server, r, w).await;
     });
-    let recorder = Recorder::default();
     let (r, w) = tokio::io::split(client_io);
-    let client = recorder
-        .clone()
-        .serve((r, w))
-        .await
-        .expect("client connects");
-    (client, recorder)
+    recorder.serve((r, w)).await.expect("client connects")
 }
 
 /// Starts pier on `dir` in-process and connects a client.

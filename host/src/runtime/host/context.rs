@@ -1,20 +1,14 @@
 //! `pier:mcp/context`: what a plugin may ask of the request it serves.
 //!
-//! Every function is a thin view of the server's [`CallContext`](crate::runtime::CallContext);
-//! those the host does not offer yet return `unsupported`, never a silent trap.
+//! Every function is a thin view of the server's [`CallContext`](crate::runtime::CallContext):
+//! what fails is a `context` error the guest sees, never a trap.
 
 use crate::runtime::bindings::context::{ElicitResult, Host, RequestInfo};
 use crate::runtime::bindings::types::{Error, Json, LogLevel, PromptResult, ResourceContents};
-use crate::runtime::state::CallState;
+use crate::runtime::state::{CallState, Elicited};
 
 /// Largest log message or state value a plugin may send, in bytes.
 const MAX_TEXT: usize = 1 << 20;
-
-fn unsupported(what: &str) -> Error {
-    Error::Unsupported(format!(
-        "context.{what} is not supported yet by this pier host"
-    ))
-}
 
 fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, Error> {
     serde_json::from_str(text)
@@ -59,16 +53,28 @@ impl Host for CallState {
         Ok(())
     }
 
-    async fn sample(&mut self, _request: Json) -> wasmtime::Result<Result<Json, Error>> {
-        Ok(Err(unsupported("sample")))
+    async fn sample(&mut self, request: Json) -> wasmtime::Result<Result<Json, Error>> {
+        let request = match parse_json("sample", &request) {
+            Ok(request) => request,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self.ctx.sample(request).await.map(|answer| answer.to_string()))
     }
 
     async fn elicit(
         &mut self,
-        _message: String,
-        _schema: Json,
+        message: String,
+        schema: Json,
     ) -> wasmtime::Result<Result<ElicitResult, Error>> {
-        Ok(Err(unsupported("elicit")))
+        let schema = match parse_json("elicit", &schema) {
+            Ok(schema) => schema,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self.ctx.elicit(message, schema).await.map(|answer| match answer {
+            Elicited::Accept(content) => ElicitResult::Accept(content.to_string()),
+            Elicited::Decline => ElicitResult::Decline,
+            Elicited::Cancel => ElicitResult::Cancel,
+        }))
     }
 
     async fn request(&mut self) -> wasmtime::Result<RequestInfo> {
@@ -113,23 +119,20 @@ impl Host for CallState {
 
     async fn read_resource(
         &mut self,
-        _uri: String,
+        uri: String,
     ) -> wasmtime::Result<Result<Vec<ResourceContents>, Error>> {
-        Ok(Err(unsupported("read-resource")))
+        Ok(self.ctx.read_resource(uri).await)
     }
 
     async fn get_prompt(
         &mut self,
-        _name: String,
-        _arguments: Vec<(String, String)>,
+        name: String,
+        arguments: Vec<(String, String)>,
     ) -> wasmtime::Result<Result<PromptResult, Error>> {
-        Ok(Err(unsupported("get-prompt")))
+        Ok(self.ctx.get_prompt(name, arguments).await)
     }
 
-    async fn notify_resource_updated(
-        &mut self,
-        _uri: String,
-    ) -> wasmtime::Result<Result<(), Error>> {
-        Ok(Err(unsupported("notify-resource-updated")))
+    async fn notify_resource_updated(&mut self, uri: String) -> wasmtime::Result<Result<(), Error>> {
+        Ok(self.ctx.notify_resource_updated(uri).await)
     }
 }

@@ -1,0 +1,578 @@
+//! The plugin `Context` end to end, with the rmcp client as a real client that answers
+//! sampling and elicitation: over an in-process pipe, over stdio (a child pier) and
+//! over HTTP. Fixtures: `conformance` (namespace "") and `probe`, beside `hello`.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use rmcp::ServiceExt;
+use rmcp::model::*;
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+
+fn plugins() -> PluginDir {
+    PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n")
+        .with(&fixture("probe"), "probe")
+        .with(&fixture("hostile"), "hostile")
+        .with_sidecar("hostile", "[limits]\ntimeout-ms = 60000\n")
+}
+
+fn sampled(text: &str) -> CreateMessageResult {
+    serde_json::from_value(json!({
+        "role": "assistant",
+        "content": { "type": "text", "text": text },
+        "model": "test-model",
+        "stopReason": "endTurn"
+    }))
+    .unwrap()
+}
+
+fn elicited(action: &str, content: Option<Value>) -> ElicitResult {
+    let mut v = json!({ "action": action });
+    if let Some(content) = content {
+        v["content"] = content;
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+fn answering_everything() -> Answers {
+    Answers {
+        sampling: Some(Ok(sampled("This is a test response from the client"))),
+        elicitation: Some(elicited(
+            "accept",
+            Some(json!({"username": "ada", "email": "ada@example.com"})),
+        )),
+    }
+}
+
+/// The three transports a client reaches pier by.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    Pipe,
+    Stdio,
+    Http,
+}
+
+/// A connected client and whatever keeps its server alive.
+struct Connected {
+    client: Client,
+    recorder: Recorder,
+    _app: Option<pier::App>,
+    _server: Option<Server>,
+    _dir: PluginDir,
+}
+
+async fn connect_via(via: Via, answers: Answers) -> Connected {
+    let dir = plugins();
+    let recorder = Recorder::answering(answers);
+    match via {
+        Via::Pipe => {
+            let app = pier::App::start(&dir.config()).await.unwrap();
+            let client = connect_with(&app, recorder.clone()).await;
+            Connected {
+                client,
+                recorder,
+                _app: Some(app),
+                _server: None,
+                _dir: dir,
+            }
+        }
+        Via::Stdio => {
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"));
+            cmd.args(["serve", "--transport", "stdio", "--no-watch", "--plugins"])
+                .arg(dir.path())
+                .arg("--data-dir")
+                .arg(shared_data_dir());
+            let (transport, _) = TokioChildProcess::builder(cmd)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let client = recorder.clone().serve(transport).await.unwrap();
+            Connected {
+                client,
+                recorder,
+                _app: None,
+                _server: None,
+                _dir: dir,
+            }
+        }
+        Via::Http => {
+            let server = Server::start(&dir, |_| {}).await;
+            let transport =
+                rmcp::transport::StreamableHttpClientTransport::from_uri(server.url.clone());
+            let client = recorder.clone().serve(transport).await.unwrap();
+            Connected {
+                client,
+                recorder,
+                _app: None,
+                _server: Some(server),
+                _dir: dir,
+            }
+        }
+    }
+}
+
+const VIAS: [Via; 3] = [Via::Pipe, Via::Stdio, Via::Http];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_reaches_the_client_and_its_answer_the_plugin() {
+    for via in VIAS {
+        let c = connect_via(via, answering_everything()).await;
+        let result = call(&c.client, "test_sampling", json!({"prompt": "Say hi"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            text(&result),
+            "LLM response: This is a test response from the client",
+            "{via:?}"
+        );
+        let requests = c.recorder.received.lock().unwrap().sampling.clone();
+        assert_eq!(requests.len(), 1, "{via:?}");
+        assert_eq!(
+            serde_json::to_value(&requests[0]).unwrap(),
+            json!({
+                "messages": [{"role": "user", "content": {"type": "text", "text": "Say hi"}}],
+                "maxTokens": 100
+            }),
+            "{via:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sampling_fails_clearly_without_the_capability_or_when_the_client_refuses() {
+    let c = connect_via(Via::Pipe, Answers::default()).await;
+    let result = call(&c.client, "test_sampling", json!({"prompt": "Say hi"}))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(
+        text(&result),
+        "client `pier-tests` does not support sampling (it declared no `sampling` capability)"
+    );
+
+    let refusing = Answers {
+        sampling: Some(Err(ErrorData::invalid_request("the user declined", None))),
+        ..Answers::default()
+    };
+    let c = connect_via(Via::Pipe, refusing).await;
+    let result = call(&c.client, "test_sampling", json!({"prompt": "Say hi"}))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(
+        text(&result),
+        "client `pier-tests` refused sampling: the user declined"
+    );
+    assert_still_serving(&c.client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_decline_and_cancel_of_an_elicitation_reach_the_plugin_distinctly() {
+    let answers = [
+        (
+            elicited(
+                "accept",
+                Some(json!({"username": "ada", "email": "ada@example.com"})),
+            ),
+            r#"User response: action=accept, content={"email":"ada@example.com","username":"ada"}"#,
+        ),
+        (
+            elicited("decline", None),
+            "User response: action=decline",
+        ),
+        (elicited("cancel", None), "User response: action=cancel"),
+    ];
+    for via in VIAS {
+        for (answer, expected) in &answers {
+            let c = connect_via(
+                via,
+                Answers {
+                    elicitation: Some(answer.clone()),
+                    ..Answers::default()
+                },
+            )
+            .await;
+            let result = call(
+                &c.client,
+                "test_elicitation",
+                json!({"message": "Who are you?"}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(text(&result), *expected, "{via:?}");
+            let requests = c.recorder.received.lock().unwrap().elicitations.clone();
+            assert_eq!(
+                requests,
+                vec![json!({
+                    "mode": "form",
+                    "message": "Who are you?",
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {
+                            "username": {"type": "string", "description": "User's response"},
+                            "email": {"type": "string", "description": "User's email address"}
+                        },
+                        "required": ["username", "email"]
+                    }
+                })],
+                "{via:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn elicitation_schemas_reach_the_client_as_the_plugin_wrote_them() {
+    let c = connect_via(
+        Via::Pipe,
+        Answers {
+            elicitation: Some(elicited("decline", None)),
+            ..Answers::default()
+        },
+    )
+    .await;
+    call(&c.client, "test_elicitation_sep1034_defaults", json!({}))
+        .await
+        .unwrap();
+    call(&c.client, "test_elicitation_sep1330_enums", json!({}))
+        .await
+        .unwrap();
+    let requests = c.recorder.received.lock().unwrap().elicitations.clone();
+    assert_eq!(
+        requests[0]["requestedSchema"]["properties"],
+        json!({
+            "name": { "type": "string", "default": "John Doe" },
+            "age": { "type": "integer", "default": 30 },
+            "score": { "type": "number", "default": 95.5 },
+            "status": { "type": "string", "enum": ["active", "inactive", "pending"], "default": "active" },
+            "verified": { "type": "boolean", "default": true }
+        })
+    );
+    let enums = &requests[1]["requestedSchema"]["properties"];
+    assert_eq!(
+        enums["legacyEnum"]["enumNames"],
+        json!(["Option One", "Option Two", "Option Three"])
+    );
+    assert_eq!(
+        enums["titledSingle"]["oneOf"][0],
+        json!({"const": "value1", "title": "First Option"})
+    );
+    assert_eq!(
+        enums["titledMulti"]["items"]["anyOf"][2],
+        json!({"const": "value3", "title": "Third Choice"})
+    );
+    assert_eq!(
+        enums["untitledMulti"]["items"],
+        json!({"type": "string", "enum": ["option1", "option2", "option3"]})
+    );
+}
+
+#[tokio::test]
+async fn elicitation_without_the_capability_is_a_clear_tool_error() {
+    let c = connect_via(Via::Pipe, Answers::default()).await;
+    let result = call(&c.client, "test_elicitation", json!({"message": "?"}))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(
+        text(&result),
+        "client `pier-tests` does not support elicitation (it declared no `elicitation` capability)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_progress_reach_the_caller_and_set_level_filters_logs() {
+    for via in VIAS {
+        let c = connect_via(via, Answers::default()).await;
+        let result = call(&c.client, "test_tool_with_logging", json!({}))
+            .await
+            .unwrap();
+        assert_eq!(text(&result), "Tool with logging executed successfully");
+        c.recorder
+            .wait_for("three logs", |r| r.logs.len() == 3)
+            .await;
+        assert_eq!(
+            c.recorder.log_texts(),
+            [
+                "Tool execution started",
+                "Tool processing data",
+                "Tool execution completed"
+            ],
+            "{via:?}"
+        );
+        let logs = c.recorder.received.lock().unwrap().logs.clone();
+        assert!(
+            logs.iter().all(|l| l.level == LoggingLevel::Info
+                && l.logger.as_deref() == Some("conformance")),
+            "{via:?}"
+        );
+
+        c.client
+            .peer()
+            .set_level(SetLevelRequestParams::new(LoggingLevel::Warning))
+            .await
+            .unwrap();
+        call(&c.client, "test_tool_with_logging", json!({}))
+            .await
+            .unwrap();
+        // Progress of a later call arrives after any log of this one would have.
+        call(&c.client, "test_tool_with_progress", json!({}))
+            .await
+            .unwrap();
+        c.recorder
+            .wait_for("three progress notifications", |r| r.progress.len() == 3)
+            .await;
+        assert_eq!(c.recorder.log_texts().len(), 3, "{via:?}: filtered by level");
+        let progress: Vec<(f64, Option<f64>)> = c
+            .recorder
+            .received
+            .lock()
+            .unwrap()
+            .progress
+            .iter()
+            .map(|p| (p.progress, p.total))
+            .collect();
+        assert_eq!(
+            progress,
+            [(0.0, Some(100.0)), (50.0, Some(100.0)), (100.0, Some(100.0))],
+            "{via:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_progress_is_sent_without_a_progress_token() {
+    let dir = plugins();
+    let app = pier::App::start(&dir.config()).await.unwrap();
+    let mut raw = RawSession::open(&app).await;
+    let (response, notifications) = raw
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "test_tool_with_progress", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        response["result"]["content"][0]["text"],
+        "Tool with progress executed successfully"
+    );
+    assert_eq!(notifications, Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn request_info_reaches_the_plugin() {
+    let c = connect_via(Via::Pipe, Answers::default()).await;
+    let result = call(&c.client, "hostile_whoami", json!({})).await.unwrap();
+    assert_eq!(text(&result), "client=pier-tests state={\"n\":1}");
+}
+
+/// Sends `tools/call` of `tool` as request 2, cancels it, and checks that no response
+/// comes for it and that the call stopped (nothing in flight any more).
+async fn cancel_call(app: &pier::App, raw: &mut RawSession, tool: &str) {
+    raw.send(json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": tool, "arguments": {}}
+    }))
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.in_flight().count() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the call never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    raw.send(json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 2, "reason": "changed my mind"}
+    }))
+    .await;
+    while app.in_flight().count() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cancelled call of {tool} is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The next request's response is the next message: none came for request 2.
+    let (pong, before) = raw.request(3, "ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}));
+    assert_eq!(before, Vec::<Value>::new(), "no response to a cancelled request");
+}
+
+#[tokio::test]
+async fn a_cancelled_call_stops_whether_or_not_the_guest_checks() {
+    let dir = plugins();
+    let app = pier::App::start(&dir.config()).await.unwrap();
+    let mut raw = RawSession::open(&app).await;
+    cancel_call(&app, &mut raw, "probe_wait_for_cancel").await;
+    // `spin` never asks: the epoch stops it (its timeout is a minute away).
+    cancel_call(&app, &mut raw, "hostile_spin").await;
+    let metrics = app.metrics().render(&app.registry().snapshot(), 0);
+    assert!(
+        metrics.contains("pier_tool_calls_total{tool=\"hostile_spin\",outcome=\"cancelled\"} 1"),
+        "{metrics}"
+    );
+    // Everything else keeps serving.
+    let (client, _) = connect(&app).await;
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_reads_other_mounts_resources_and_prompts_by_their_namespaced_names() {
+    for via in VIAS {
+        let c = connect_via(via, Answers::default()).await;
+        let read = call(
+            &c.client,
+            "probe_read",
+            json!({"uri": "hello://hello/greeting/Ada"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(text(&read), "hello://hello/greeting/Ada: Hello, Ada!", "{via:?}");
+        let prompt = call(
+            &c.client,
+            "probe_prompt",
+            json!({"prompt": "hello_introduce", "name": "Ada"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            text(&prompt),
+            "User(\"Please introduce yourself to Ada.\")",
+            "{via:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cross_mount_reads_fail_clearly_and_cannot_recurse_forever() {
+    let c = connect_via(Via::Pipe, Answers::default()).await;
+    let missing = call(&c.client, "probe_read", json!({"uri": "nope://x/y"}))
+        .await
+        .unwrap();
+    assert_eq!(missing.is_error, Some(true));
+    assert_eq!(text(&missing), "resource not found: nope://x/y");
+    let unknown = call(
+        &c.client,
+        "probe_prompt",
+        json!({"prompt": "hello_nope", "name": "x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&unknown), "unknown prompt `hello_nope`");
+    // Not namespaced: the plugin's own view of another mount's URI is not a name.
+    let local = call(&c.client, "probe_read", json!({"uri": "hello://readme"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&local), "resource not found: hello://readme");
+    let endless = call(
+        &c.client,
+        "probe_read",
+        json!({"uri": "probe://probe/itself"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(endless.is_error, Some(true));
+    assert!(
+        text(&endless).contains("cross-mount reads nest deeper than 8 levels"),
+        "{}",
+        text(&endless)
+    );
+    assert_still_serving(&c.client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_updates_reach_subscribed_sessions_only() {
+    for via in [Via::Pipe, Via::Http] {
+        // Two clients of one server.
+        let dir = plugins();
+        let (server, app);
+        let (a, a_rec, b, b_rec) = match via {
+            Via::Http => {
+                server = Some(Server::start(&dir, |_| {}).await);
+                app = None;
+                let s = server.as_ref().unwrap();
+                let (a, a_rec) = s.client().await;
+                let (b, b_rec) = s.client().await;
+                (a, a_rec, b, b_rec)
+            }
+            _ => {
+                server = None;
+                app = Some(pier::App::start(&dir.config()).await.unwrap());
+                let (a, a_rec) = connect(app.as_ref().unwrap()).await;
+                let (b, b_rec) = connect(app.as_ref().unwrap()).await;
+                (a, a_rec, b, b_rec)
+            }
+        };
+        let uri = "probe://probe/counter";
+        a.peer()
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+        assert_eq!(
+            text(&call(&b, "probe_touch", json!({})).await.unwrap()),
+            "touched"
+        );
+        a_rec.wait_for("one update", |r| r.updated.len() == 1).await;
+        assert_eq!(a_rec.received.lock().unwrap().updated, [uri], "{via:?}");
+
+        a.peer()
+            .unsubscribe(UnsubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+        call(&b, "probe_touch", json!({})).await.unwrap();
+        a.peer()
+            .subscribe(SubscribeRequestParams::new(uri))
+            .await
+            .unwrap();
+        call(&b, "probe_touch", json!({})).await.unwrap();
+        a_rec.wait_for("a second update", |r| r.updated.len() >= 2).await;
+        // In order on A's stream: one before unsubscribing, one after subscribing again.
+        assert_eq!(a_rec.received.lock().unwrap().updated.len(), 2, "{via:?}");
+        assert!(b_rec.received.lock().unwrap().updated.is_empty(), "{via:?}");
+
+        let unknown = a
+            .peer()
+            .subscribe(SubscribeRequestParams::new("nope://x"))
+            .await
+            .unwrap_err();
+        assert_eq!(mcp_error(unknown).code, ErrorCode::RESOURCE_NOT_FOUND);
+        drop((server, app));
+    }
+}
+
+#[tokio::test]
+async fn completion_is_routed_to_the_plugin_for_prompts_and_templates() {
+    let c = connect_via(Via::Pipe, Answers::default()).await;
+    let prompt = c
+        .client
+        .peer()
+        .complete(CompleteRequestParams::new(
+            Reference::for_prompt("test_prompt_with_arguments"),
+            ArgumentInfo {
+                name: "arg1".into(),
+                value: "par".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(prompt.completion.values, ["paris", "park", "party"]);
+    let template = c
+        .client
+        .peer()
+        .complete(CompleteRequestParams::new(
+            Reference::for_resource("test://template/{id}/data"),
+            ArgumentInfo {
+                name: "id".into(),
+                value: "12".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(template.completion.values, ["12", "123"]);
+}

@@ -1,0 +1,324 @@
+//! `conformance`: what the server scenarios of the official MCP conformance suite
+//! (`@modelcontextprotocol/conformance`) expect of a server, value for value. Served with
+//! namespace `""` (see `conformance.toml`) so the names are exactly the suite's.
+
+use pier_sdk::prelude::*;
+use pier_sdk::{Body, Elicitation, Sampling};
+use serde_json::{Value, json};
+
+/// A 1×1 red PNG.
+const RED_PIXEL: &[u8] = include_bytes!("red-pixel.png");
+/// 10 ms of silence, 8 kHz mono WAV.
+const SILENCE: &[u8] = include_bytes!("silence.wav");
+
+fn pause() {
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
+fn png() -> Content {
+    Content::Image {
+        data: RED_PIXEL.to_vec(),
+        mime_type: "image/png".into(),
+    }
+}
+
+/// Returns a simple text.
+#[tool]
+fn test_simple_text() -> String {
+    "This is a simple text response for testing.".into()
+}
+
+/// Returns a 1×1 red PNG image.
+#[tool]
+fn test_image_content() -> ToolResult {
+    ToolResult::new(vec![png()])
+}
+
+/// Returns a short WAV audio clip.
+#[tool]
+fn test_audio_content() -> ToolResult {
+    ToolResult::new(vec![Content::Audio {
+        data: SILENCE.to_vec(),
+        mime_type: "audio/wav".into(),
+    }])
+}
+
+/// Returns an embedded text resource.
+#[tool]
+fn test_embedded_resource() -> ToolResult {
+    ToolResult::new(vec![Content::resource(
+        "test://embedded-resource",
+        "text/plain",
+        "This is an embedded resource content.",
+    )])
+}
+
+/// Returns text, an image and an embedded resource.
+#[tool]
+fn test_multiple_content_types() -> ToolResult {
+    ToolResult::new(vec![
+        Content::text("Multiple content types test:"),
+        png(),
+        Content::resource(
+            "test://mixed-content-resource",
+            "application/json",
+            json!({"test": "data", "value": 123}).to_string(),
+        ),
+    ])
+}
+
+/// Sends three log messages while it runs.
+#[tool]
+fn test_tool_with_logging(ctx: &Context) -> String {
+    ctx.info("Tool execution started");
+    pause();
+    ctx.info("Tool processing data");
+    pause();
+    ctx.info("Tool execution completed");
+    "Tool with logging executed successfully".into()
+}
+
+/// Reports progress 0, 50 and 100 of 100.
+#[tool]
+fn test_tool_with_progress(ctx: &Context) -> String {
+    ctx.progress(0.0, Some(100.0), None);
+    pause();
+    ctx.progress(50.0, Some(100.0), None);
+    pause();
+    ctx.progress(100.0, Some(100.0), None);
+    "Tool with progress executed successfully".into()
+}
+
+/// Always fails.
+#[tool]
+fn test_error_handling() -> ToolResult {
+    ToolResult::error("This tool intentionally returns an error for testing")
+}
+
+/// Asks the client's model to answer `prompt`.
+#[tool]
+fn test_sampling(
+    ctx: &Context,
+    /// The prompt to send to the model.
+    prompt: String,
+) -> Result<String, Error> {
+    let answer = ctx.sample(&Sampling::new(prompt).max_tokens(100))?;
+    Ok(format!(
+        "LLM response: {}",
+        answer.text.unwrap_or_default()
+    ))
+}
+
+fn describe(answer: Elicitation<Value>) -> String {
+    match answer {
+        Elicitation::Accept(content) => format!("action=accept, content={content}"),
+        Elicitation::Decline => "action=decline".into(),
+        Elicitation::Cancel => "action=cancel".into(),
+    }
+}
+
+/// Asks the user for a username and an e-mail address.
+#[tool]
+fn test_elicitation(
+    ctx: &Context,
+    /// The message to show the user.
+    message: String,
+) -> Result<String, Error> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "username": { "type": "string", "description": "User's response" },
+            "email": { "type": "string", "description": "User's email address" }
+        },
+        "required": ["username", "email"]
+    });
+    let answer = ctx.elicit_raw(&message, &schema)?;
+    Ok(format!("User response: {}", describe(answer)))
+}
+
+/// Elicits a form whose fields all have defaults (SEP-1034).
+#[tool]
+fn test_elicitation_sep1034_defaults(ctx: &Context) -> Result<String, Error> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "name": { "type": "string", "default": "John Doe" },
+            "age": { "type": "integer", "default": 30 },
+            "score": { "type": "number", "default": 95.5 },
+            "status": {
+                "type": "string",
+                "enum": ["active", "inactive", "pending"],
+                "default": "active"
+            },
+            "verified": { "type": "boolean", "default": true }
+        }
+    });
+    let answer = ctx.elicit_raw("Please review and update the form fields with defaults", &schema)?;
+    Ok(format!("Elicitation completed: {}", describe(answer)))
+}
+
+/// Elicits a form with every kind of enum field (SEP-1330).
+#[tool]
+fn test_elicitation_sep1330_enums(ctx: &Context) -> Result<String, Error> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "untitledSingle": {
+                "type": "string",
+                "enum": ["option1", "option2", "option3"]
+            },
+            "titledSingle": {
+                "type": "string",
+                "oneOf": [
+                    { "const": "value1", "title": "First Option" },
+                    { "const": "value2", "title": "Second Option" },
+                    { "const": "value3", "title": "Third Option" }
+                ]
+            },
+            "legacyEnum": {
+                "type": "string",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"]
+            },
+            "untitledMulti": {
+                "type": "array",
+                "items": { "type": "string", "enum": ["option1", "option2", "option3"] }
+            },
+            "titledMulti": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        { "const": "value1", "title": "First Choice" },
+                        { "const": "value2", "title": "Second Choice" },
+                        { "const": "value3", "title": "Third Choice" }
+                    ]
+                }
+            }
+        }
+    });
+    let answer = ctx.elicit_raw("Please select options from the enum fields", &schema)?;
+    Ok(format!("Elicitation completed: {}", describe(answer)))
+}
+
+/// A street address.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "address")]
+#[allow(dead_code)]
+struct Address {
+    street: Option<String>,
+    city: Option<String>,
+}
+
+/// Tool with JSON Schema 2020-12 features
+#[tool]
+fn json_schema_2020_12_tool(name: Option<String>, address: Option<Address>) -> String {
+    let _ = address;
+    format!("Hello, {}!", name.unwrap_or_default())
+}
+
+/// Drops the connection's stream mid-call (SEP-1699): answers after a pause, so that
+/// a client can reconnect and still get the result.
+#[tool]
+fn test_reconnection() -> String {
+    pause();
+    "Reconnection test completed".into()
+}
+
+/// A static text resource.
+#[resource(uri = "test://static-text", name = "static-text", mime_type = "text/plain")]
+fn static_text() -> String {
+    "This is the content of the static text resource.".into()
+}
+
+/// A static binary resource: a 1×1 red PNG.
+#[resource(uri = "test://static-binary", name = "static-binary", mime_type = "image/png")]
+fn static_binary() -> Vec<u8> {
+    RED_PIXEL.to_vec()
+}
+
+/// A resource that can be subscribed to.
+#[resource(uri = "test://watched-resource", name = "watched-resource", mime_type = "text/plain")]
+fn watched_resource() -> String {
+    "Watched resource content".into()
+}
+
+/// Data for any id: `test://template/{id}/data`.
+#[resource(uri = "test://template/{id}/data", name = "template", mime_type = "application/json")]
+fn template(id: String) -> String {
+    json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()
+}
+
+/// A simple prompt without arguments.
+#[prompt]
+fn test_simple_prompt() -> String {
+    "This is a simple prompt for testing.".into()
+}
+
+/// A prompt with two required arguments.
+#[prompt]
+fn test_prompt_with_arguments(
+    /// First test argument.
+    arg1: String,
+    /// Second test argument.
+    arg2: String,
+) -> String {
+    format!("Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")
+}
+
+/// A prompt that embeds the resource it is given.
+#[prompt]
+#[allow(non_snake_case)]
+fn test_prompt_with_embedded_resource(
+    /// URI of the resource to embed.
+    resourceUri: String,
+) -> Vec<Message> {
+    vec![
+        Message::Content(
+            Role::User,
+            Content::Resource {
+                uri: resourceUri,
+                mime_type: Some("text/plain".into()),
+                body: Body::Text("Embedded resource content for testing.".into()),
+            },
+        ),
+        Message::User("Please process the embedded resource above.".into()),
+    ]
+}
+
+/// A prompt with an image.
+#[prompt]
+fn test_prompt_with_image() -> Vec<Message> {
+    vec![
+        Message::Content(Role::User, png()),
+        Message::User("Please analyze the image above.".into()),
+    ]
+}
+
+pier_sdk::plugin! {
+    name: "conformance",
+    version: env!("CARGO_PKG_VERSION"),
+    tools: [
+        test_simple_text, test_image_content, test_audio_content, test_embedded_resource,
+        test_multiple_content_types, test_tool_with_logging, test_tool_with_progress,
+        test_error_handling, test_sampling, test_elicitation, test_elicitation_sep1034_defaults,
+        test_elicitation_sep1330_enums, json_schema_2020_12_tool, test_reconnection,
+    ],
+    resources: [static_text, static_binary, watched_resource, template],
+    prompts: [
+        test_simple_prompt, test_prompt_with_arguments, test_prompt_with_embedded_resource,
+        test_prompt_with_image,
+    ],
+    complete: |_reference, argument, value| {
+        // Completions for the prompt arguments and the template's `id`.
+        let candidates: &[&str] = match argument {
+            "arg1" | "arg2" => &["paris", "park", "party"],
+            "id" => &["1", "12", "123"],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .filter(|c| c.starts_with(value))
+            .map(|c| c.to_string())
+            .collect()
+    },
+}
