@@ -28,8 +28,8 @@ status=0
 PATH="$PWD/node_modules/.bin:$PATH" conformance server \
   --url "http://127.0.0.1:$port/mcp" --expected-failures expected-failures.yml \
   >"$work/out.txt" 2>&1 || status=$?
+cat "$work/out.txt"
 if [ "$status" -ne 0 ]; then
-  cat "$work/out.txt"
   echo "--- pier's log" && cat "$work/pier.log"
 fi
 grep -E '^Total: ' "$work/out.txt" | sed 's/^/conformance: /'

@@ -1,6 +1,7 @@
 //! The plugin `Context` end to end, with the rmcp client as a real client that answers
 //! sampling and elicitation: over an in-process pipe, over stdio (a child pier) and
 //! over HTTP. Fixtures: `conformance` (namespace "") and `probe`, beside `hello`.
+#![allow(deprecated)] // MCP logging, sampling and subscriptions are served up to 2025-11-25.
 
 mod common;
 
@@ -183,10 +184,7 @@ async fn accept_decline_and_cancel_of_an_elicitation_reach_the_plugin_distinctly
             ),
             r#"User response: action=accept, content={"email":"ada@example.com","username":"ada"}"#,
         ),
-        (
-            elicited("decline", None),
-            "User response: action=decline",
-        ),
+        (elicited("decline", None), "User response: action=decline"),
         (elicited("cancel", None), "User response: action=cancel"),
     ];
     for via in VIAS {
@@ -309,8 +307,9 @@ async fn logs_and_progress_reach_the_caller_and_set_level_filters_logs() {
         );
         let logs = c.recorder.received.lock().unwrap().logs.clone();
         assert!(
-            logs.iter().all(|l| l.level == LoggingLevel::Info
-                && l.logger.as_deref() == Some("conformance")),
+            logs.iter().all(
+                |l| l.level == LoggingLevel::Info && l.logger.as_deref() == Some("conformance")
+            ),
             "{via:?}"
         );
 
@@ -329,8 +328,13 @@ async fn logs_and_progress_reach_the_caller_and_set_level_filters_logs() {
         c.recorder
             .wait_for("three progress notifications", |r| r.progress.len() == 3)
             .await;
-        assert_eq!(c.recorder.log_texts().len(), 3, "{via:?}: filtered by level");
-        let progress: Vec<(f64, Option<f64>)> = c
+        assert_eq!(
+            c.recorder.log_texts().len(),
+            3,
+            "{via:?}: filtered by level"
+        );
+        // pier sends them in order; the rmcp client handles each in a task of its own.
+        let mut progress: Vec<(f64, Option<f64>)> = c
             .recorder
             .received
             .lock()
@@ -339,9 +343,14 @@ async fn logs_and_progress_reach_the_caller_and_set_level_filters_logs() {
             .iter()
             .map(|p| (p.progress, p.total))
             .collect();
+        progress.sort_by(|a, b| a.0.total_cmp(&b.0));
         assert_eq!(
             progress,
-            [(0.0, Some(100.0)), (50.0, Some(100.0)), (100.0, Some(100.0))],
+            [
+                (0.0, Some(100.0)),
+                (50.0, Some(100.0)),
+                (100.0, Some(100.0))
+            ],
             "{via:?}"
         );
     }
@@ -383,7 +392,10 @@ async fn cancel_call(app: &pier::App, raw: &mut RawSession, tool: &str) {
     .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while app.in_flight().count() == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the call never started");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never started"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     raw.send(json!({
@@ -401,7 +413,11 @@ async fn cancel_call(app: &pier::App, raw: &mut RawSession, tool: &str) {
     // The next request's response is the next message: none came for request 2.
     let (pong, before) = raw.request(3, "ping", json!({})).await;
     assert_eq!(pong["result"], json!({}));
-    assert_eq!(before, Vec::<Value>::new(), "no response to a cancelled request");
+    assert_eq!(
+        before,
+        Vec::<Value>::new(),
+        "no response to a cancelled request"
+    );
 }
 
 #[tokio::test]
@@ -433,7 +449,11 @@ async fn a_plugin_reads_other_mounts_resources_and_prompts_by_their_namespaced_n
         )
         .await
         .unwrap();
-        assert_eq!(text(&read), "hello://hello/greeting/Ada: Hello, Ada!", "{via:?}");
+        assert_eq!(
+            text(&read),
+            "hello://hello/greeting/Ada: Hello, Ada!",
+            "{via:?}"
+        );
         let prompt = call(
             &c.client,
             "probe_prompt",
@@ -531,7 +551,9 @@ async fn resource_updates_reach_subscribed_sessions_only() {
             .await
             .unwrap();
         call(&b, "probe_touch", json!({})).await.unwrap();
-        a_rec.wait_for("a second update", |r| r.updated.len() >= 2).await;
+        a_rec
+            .wait_for("a second update", |r| r.updated.len() >= 2)
+            .await;
         // In order on A's stream: one before unsubscribing, one after subscribing again.
         assert_eq!(a_rec.received.lock().unwrap().updated.len(), 2, "{via:?}");
         assert!(b_rec.received.lock().unwrap().updated.is_empty(), "{via:?}");
@@ -554,10 +576,7 @@ async fn completion_is_routed_to_the_plugin_for_prompts_and_templates() {
         .peer()
         .complete(CompleteRequestParams::new(
             Reference::for_prompt("test_prompt_with_arguments"),
-            ArgumentInfo {
-                name: "arg1".into(),
-                value: "par".into(),
-            },
+            ArgumentInfo::new("arg1", "par"),
         ))
         .await
         .unwrap();
@@ -567,12 +586,127 @@ async fn completion_is_routed_to_the_plugin_for_prompts_and_templates() {
         .peer()
         .complete(CompleteRequestParams::new(
             Reference::for_resource("test://template/{id}/data"),
-            ArgumentInfo {
-                name: "id".into(),
-                value: "12".into(),
-            },
+            ArgumentInfo::new("id", "12"),
         ))
         .await
         .unwrap();
     assert_eq!(template.completion.values, ["12", "123"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_and_elicitation_reach_the_client_through_a_proxied_mount() {
+    let upstream_dir = PluginDir::new()
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n");
+    let upstream = Server::start(&upstream_dir, |_| {}).await;
+    let front_dir = PluginDir::new();
+    let config = pier::ServeConfig {
+        mounts: vec![pier::registry::spec::MountSpec {
+            namespace: "up".into(),
+            target: pier::registry::spec::Target::Remote(pier::registry::proxy::Remote::Http {
+                url: upstream.url.clone(),
+                token: None,
+            }),
+            mode: pier::registry::spec::Mode::Mount,
+        }],
+        ..front_dir.config()
+    };
+    let front = pier::App::start(&config).await.unwrap();
+    let recorder = Recorder::answering(answering_everything());
+    let client = connect_with(&front, recorder.clone()).await;
+    let sampled = call(&client, "up_test_sampling", json!({"prompt": "Say hi"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&sampled),
+        "LLM response: This is a test response from the client"
+    );
+    let elicited = call(&client, "up_test_elicitation", json!({"message": "Who?"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&elicited),
+        r#"User response: action=accept, content={"email":"ada@example.com","username":"ada"}"#
+    );
+    {
+        let received = recorder.received.lock().unwrap();
+        assert_eq!(received.sampling.len(), 1);
+        assert_eq!(received.elicitations[0]["message"], "Who?");
+    }
+
+    // A client that cannot sample: the upstream plugin hears why.
+    let (plain, _) = connect(&front).await;
+    let refused = call(&plain, "up_test_sampling", json!({"prompt": "Say hi"}))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    assert_eq!(
+        text(&refused),
+        "client `pier` refused sampling: client `pier-tests` does not support sampling (it declared no `sampling` capability)"
+    );
+}
+
+#[tokio::test]
+async fn the_assistant_example_summarises_with_the_clients_model_and_elicits_missing_details() {
+    let dir = PluginDir::new().with(&example("assistant"), "assistant");
+    let app = pier::App::start(&dir.config()).await.unwrap();
+    let recorder = Recorder::answering(Answers {
+        sampling: Some(Ok(sampled("A short summary."))),
+        elicitation: Some(elicited(
+            "accept",
+            Some(json!({"party_size": 4, "time": "19:30", "name": "Ada"})),
+        )),
+    });
+    let client = connect_with(&app, recorder.clone()).await;
+    let summary = call(
+        &client,
+        "assistant_summarize",
+        json!({"text": "A long text.", "sentences": 1}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&summary), "A short summary.");
+    let booked = call(
+        &client,
+        "assistant_book_table",
+        json!({"restaurant": "Chez Pier"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        text(&booked),
+        "Booked a table for 4 at Chez Pier at 19:30, under the name Ada."
+    );
+    {
+        let received = recorder.received.lock().unwrap();
+        let request = serde_json::to_value(&received.sampling[0]).unwrap();
+        assert_eq!(request["maxTokens"], 300);
+        assert_eq!(
+            request["systemPrompt"],
+            "You write short, faithful summaries."
+        );
+        assert!(
+            request["messages"][0]["content"]["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("in at most 1 sentences. Answer with the summary only.\n\nA long text.")
+        );
+        let form = &received.elicitations[0]["requestedSchema"];
+        assert_eq!(form["required"], json!(["party_size", "time", "name"]));
+        assert_eq!(form["properties"]["party_size"]["type"], "integer");
+    }
+
+    // All details given: nothing to ask.
+    let direct = call(
+        &client,
+        "assistant_book_table",
+        json!({"restaurant": "Chez Pier", "party_size": 2, "time": "20:00", "name": "Alan"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        text(&direct),
+        "Booked a table for 2 at Chez Pier at 20:00, under the name Alan."
+    );
+    assert_eq!(recorder.received.lock().unwrap().elicitations.len(), 1);
 }

@@ -162,7 +162,9 @@ pub fn form_schema<T: JsonSchema>() -> Value {
             {
                 p.insert("type".into(), t.clone());
             }
-            if p.get("type").is_some_and(|t| t == "integer" || t == "number") {
+            if p.get("type")
+                .is_some_and(|t| t == "integer" || t == "number")
+            {
                 p.remove("format");
             }
         }
@@ -280,10 +282,11 @@ impl Context {
         message: &str,
     ) -> Result<Elicitation<T>, Error> {
         Ok(match self.elicit_raw(message, &form_schema::<T>())? {
-            Elicitation::Accept(value) => Elicitation::Accept(
-                serde_json::from_value(value)
-                    .map_err(|e| Error::Failed(format!("the user's answer does not fit the form: {e}")))?,
-            ),
+            Elicitation::Accept(value) => {
+                Elicitation::Accept(serde_json::from_value(value).map_err(|e| {
+                    Error::Failed(format!("the user's answer does not fit the form: {e}"))
+                })?)
+            }
             Elicitation::Decline => Elicitation::Decline,
             Elicitation::Cancel => Elicitation::Cancel,
         })
@@ -306,11 +309,18 @@ impl Context {
     /// of each item, or its bytes.
     pub fn read_resource(&self, uri: &str) -> Result<Vec<Content>, Error> {
         let contents = host::read_resource(uri).map_err(from_host)?;
-        Ok(contents.into_iter().map(Content::from_wit_resource).collect())
+        Ok(contents
+            .into_iter()
+            .map(Content::from_wit_resource)
+            .collect())
     }
 
     /// Renders a prompt of any mount by its namespaced name, as a client would.
-    pub fn get_prompt(&self, name: &str, arguments: &[(&str, &str)]) -> Result<Vec<Message>, Error> {
+    pub fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &[(&str, &str)],
+    ) -> Result<Vec<Message>, Error> {
         let arguments: Vec<(String, String)> = arguments
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

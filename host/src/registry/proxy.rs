@@ -4,8 +4,11 @@
 //! Calls are forwarded with the caller's arguments; the remote server's progress for a
 //! forwarded request goes back to that request's client (matched by progress token), and
 //! its log messages to the clients of the requests in flight on this mount (MCP log
-//! messages carry no request id). A remote `list_changed` is reported on
-//! [`Proxy::changes`], so a live mount can fetch the remote catalogue again.
+//! messages carry no request id). The remote server's sampling and elicitation requests
+//! go to the client of the one request in flight on this mount (with several in flight,
+//! nothing tells which one asked, and the remote server gets an error saying so). A
+//! remote `list_changed` is reported on [`Proxy::changes`], so a live mount can fetch the
+//! remote catalogue again.
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
@@ -23,8 +26,8 @@ use tokio::sync::mpsc;
 use super::manifest::compile_schema;
 use super::template::UriTemplate;
 use super::{Offer, OfferedTool};
-use crate::runtime::CallContext;
-use crate::runtime::types::LogLevel;
+use crate::runtime::types::{Error as GuestError, LogLevel};
+use crate::runtime::{CallContext, Elicited};
 
 /// Where a proxied server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +94,39 @@ impl Relay {
         let calls = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         calls.values().cloned().collect()
     }
+
+    /// The client a request of the remote server (`what`) is passed on to: the caller of
+    /// the one request in flight on this mount.
+    fn asker(&self, what: &str) -> Result<Arc<dyn CallContext>, McpError> {
+        let mut callers = self.callers();
+        match callers.len() {
+            1 => Ok(callers.remove(0)),
+            0 => Err(McpError::invalid_request(
+                format!(
+                    "pier: {what} outside a request pier forwarded to `{}`",
+                    self.label
+                ),
+                None,
+            )),
+            n => Err(McpError::invalid_request(
+                format!(
+                    "pier: {what} while {n} requests are in flight on `{}`: which client to ask is unknown",
+                    self.label
+                ),
+                None,
+            )),
+        }
+    }
+}
+
+/// A `context` error of the calling client, for the remote server that asked.
+fn refused(error: GuestError) -> McpError {
+    match error {
+        GuestError::InvalidParams(m) => McpError::invalid_params(m, None),
+        GuestError::NotFound(m) | GuestError::Failed(m) | GuestError::Unsupported(m) => {
+            McpError::invalid_request(m, None)
+        }
+    }
 }
 
 impl ClientHandler for Relay {
@@ -153,9 +189,54 @@ impl ClientHandler for Relay {
         let _ = self.changes.send(());
     }
 
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        let caller = self.asker("sampling/createMessage")?;
+        let params = serde_json::to_value(params)
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        let answer = caller.sample(params).await.map_err(refused)?;
+        serde_json::from_value(answer).map_err(|e| McpError::internal_error(e.to_string(), None))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        let caller = self.asker("elicitation/create")?;
+        let request = serde_json::to_value(request)
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        if request["mode"] != "form" {
+            return Err(McpError::invalid_params(
+                "pier relays form elicitations only",
+                None,
+            ));
+        }
+        let message = request["message"].as_str().unwrap_or_default().to_string();
+        let answer = caller
+            .elicit(message, request["requestedSchema"].clone())
+            .await
+            .map_err(refused)?;
+        let answer = match answer {
+            Elicited::Accept(content) => {
+                serde_json::json!({"action": "accept", "content": content})
+            }
+            Elicited::Decline => serde_json::json!({"action": "decline"}),
+            Elicited::Cancel => serde_json::json!({"action": "cancel"}),
+        };
+        serde_json::from_value(answer).map_err(|e| McpError::internal_error(e.to_string(), None))
+    }
+
     fn get_info(&self) -> ClientConfig {
+        // Sampling and elicitation are passed on to pier's own caller, who may refuse.
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.sampling = Some(Default::default());
+        capabilities.elicitation = Some(Default::default());
         let mut config = ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("pier", env!("CARGO_PKG_VERSION")),
         );
         // The revision pier serves; newer ones change how list_changed is delivered.

@@ -68,11 +68,18 @@ pub trait CallContext: Send + Sync {
         Box::pin(async { Err(no_client("sample")) })
     }
     /// Ask the user to fill the form `schema` (`elicitation/create`).
-    fn elicit(&self, _message: String, _schema: Value) -> BoxFuture<'_, Result<Elicited, GuestError>> {
+    fn elicit(
+        &self,
+        _message: String,
+        _schema: Value,
+    ) -> BoxFuture<'_, Result<Elicited, GuestError>> {
         Box::pin(async { Err(no_client("elicit")) })
     }
     /// Read a resource of any mount by its namespaced URI, as a client would.
-    fn read_resource(&self, _uri: String) -> BoxFuture<'_, Result<Vec<ResourceContents>, GuestError>> {
+    fn read_resource(
+        &self,
+        _uri: String,
+    ) -> BoxFuture<'_, Result<Vec<ResourceContents>, GuestError>> {
         Box::pin(async { Err(no_client("read-resource")) })
     }
     /// Render a prompt of any mount by its namespaced name, as a client would.

@@ -6,8 +6,8 @@
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
-use rmcp::RoleServer;
 use rmcp::ErrorData as McpError;
+use rmcp::RoleServer;
 use rmcp::model::{
     ClientCapabilities, CreateMessageRequestParams, ElicitRequestParams, ElicitationAction,
     ErrorCode, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
@@ -263,8 +263,8 @@ impl CallContext for Context {
                     "{client} does not support sampling (it declared no `sampling` capability)"
                 )));
             }
-            let params: CreateMessageRequestParams = serde_json::from_value(request)
-                .map_err(|e| {
+            let params: CreateMessageRequestParams =
+                serde_json::from_value(request).map_err(|e| {
                     GuestError::InvalidParams(format!(
                         "sample: not the params of sampling/createMessage: {e}"
                     ))
@@ -280,7 +280,11 @@ impl CallContext for Context {
         })
     }
 
-    fn elicit(&self, message: String, schema: Value) -> BoxFuture<'_, Result<Elicited, GuestError>> {
+    fn elicit(
+        &self,
+        message: String,
+        schema: Value,
+    ) -> BoxFuture<'_, Result<Elicited, GuestError>> {
         Box::pin(async move {
             let client = self.client_label();
             if self
@@ -313,7 +317,8 @@ impl CallContext for Context {
                     Elicited::Accept(answer.content.unwrap_or_else(|| json!({})))
                 }
                 ElicitationAction::Decline => Elicited::Decline,
-                ElicitationAction::Cancel => Elicited::Cancel,
+                // `cancel`, and whatever a newer revision adds: no answer.
+                _ => Elicited::Cancel,
             })
         })
     }
@@ -327,7 +332,8 @@ impl CallContext for Context {
             let result = super::handler::read(&self.request.shared, &uri, &nested)
                 .await
                 .map_err(guest_error)?;
-            let value = serde_json::to_value(&result).map_err(|e| GuestError::Failed(e.to_string()))?;
+            let value =
+                serde_json::to_value(&result).map_err(|e| GuestError::Failed(e.to_string()))?;
             guest::resource_contents_list(&value["contents"]).map_err(GuestError::Failed)
         })
     }
@@ -346,7 +352,8 @@ impl CallContext for Context {
             let result = super::handler::prompt(&self.request.shared, &name, arguments, &nested)
                 .await
                 .map_err(guest_error)?;
-            let value = serde_json::to_value(&result).map_err(|e| GuestError::Failed(e.to_string()))?;
+            let value =
+                serde_json::to_value(&result).map_err(|e| GuestError::Failed(e.to_string()))?;
             guest::prompt_result(&value).map_err(GuestError::Failed)
         })
     }

@@ -175,7 +175,9 @@ pub mod guest {
             Some("text") => Ok(Content::Text(text(v, "text")?)),
             Some("image") => Ok(Content::Image(blob(v)?)),
             Some("audio") => Ok(Content::Audio(blob(v)?)),
-            Some("resource") => Ok(Content::EmbeddedResource(resource_contents(&v["resource"])?)),
+            Some("resource") => Ok(Content::EmbeddedResource(resource_contents(
+                &v["resource"],
+            )?)),
             Some("resource_link") => Ok(Content::ResourceLink(ResourceLink {
                 uri: text(v, "uri")?,
                 name: text(v, "name")?,

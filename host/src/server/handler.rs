@@ -414,14 +414,16 @@ impl ServerHandler for PierServer {
                     .instrument(span)
                     .await
                 }
-                Backend::Proxy(proxy) => forward::call_tool(
-                    proxy,
-                    entry,
-                    self.context(&context).on(&entry.mount),
-                    arguments,
-                )
-                .instrument(span)
-                .await,
+                Backend::Proxy(proxy) => {
+                    forward::call_tool(
+                        proxy,
+                        entry,
+                        self.context(&context).on(&entry.mount),
+                        arguments,
+                    )
+                    .instrument(span)
+                    .await
+                }
             };
             let seconds = started.elapsed().as_secs_f64();
             let (result, label) = match outcome {

@@ -66,7 +66,11 @@ impl Subscriptions {
     pub fn count(&self, uri: &str) -> usize {
         self.by_uri
             .lock()
-            .map(|by_uri| by_uri.get(uri).map_or(0, |s| s.iter().filter(|s| s.live()).count()))
+            .map(|by_uri| {
+                by_uri
+                    .get(uri)
+                    .map_or(0, |s| s.iter().filter(|s| s.live()).count())
+            })
             .unwrap_or(0)
     }
 

@@ -156,7 +156,7 @@ impl Recorder {
 
     /// Waits (bounded) until `ready` holds for what was received.
     pub async fn wait_for(&self, what: &str, ready: impl Fn(&Received) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let notified = self.changed.notified();
             if ready(&self.received.lock().unwrap()) {

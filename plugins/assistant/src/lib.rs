@@ -15,7 +15,10 @@ fn summarize(
     sentences: Option<u32>,
 ) -> Result<String, Error> {
     let sentences = sentences.unwrap_or(3).clamp(1, 20);
-    ctx.info(format!("asking the client's model to summarise {} characters", text.len()));
+    ctx.info(format!(
+        "asking the client's model to summarise {} characters",
+        text.len()
+    ));
     let request = Sampling::new(format!(
         "Summarise the following text in at most {sentences} sentences. Answer with the summary only.\n\n{text}"
     ))
@@ -55,7 +58,9 @@ fn book_table(
     let (party_size, time, name) = match (party_size, time, name) {
         (Some(p), Some(t), Some(n)) => (p, t, n),
         _ => {
-            let message = format!("To book a table at {restaurant}, please give the party size, time and name.");
+            let message = format!(
+                "To book a table at {restaurant}, please give the party size, time and name."
+            );
             match ctx.elicit::<Details>(&message)? {
                 Elicitation::Accept(d) => (d.party_size, d.time, d.name),
                 Elicitation::Decline => return Ok("Booking declined: no table was booked.".into()),

@@ -103,10 +103,7 @@ fn test_sampling(
     prompt: String,
 ) -> Result<String, Error> {
     let answer = ctx.sample(&Sampling::new(prompt).max_tokens(100))?;
-    Ok(format!(
-        "LLM response: {}",
-        answer.text.unwrap_or_default()
-    ))
+    Ok(format!("LLM response: {}", answer.text.unwrap_or_default()))
 }
 
 fn describe(answer: Elicitation<Value>) -> String {
@@ -153,7 +150,10 @@ fn test_elicitation_sep1034_defaults(ctx: &Context) -> Result<String, Error> {
             "verified": { "type": "boolean", "default": true }
         }
     });
-    let answer = ctx.elicit_raw("Please review and update the form fields with defaults", &schema)?;
+    let answer = ctx.elicit_raw(
+        "Please review and update the form fields with defaults",
+        &schema,
+    )?;
     Ok(format!("Elicitation completed: {}", describe(answer)))
 }
 
@@ -225,25 +225,41 @@ fn test_reconnection() -> String {
 }
 
 /// A static text resource.
-#[resource(uri = "test://static-text", name = "static-text", mime_type = "text/plain")]
+#[resource(
+    uri = "test://static-text",
+    name = "static-text",
+    mime_type = "text/plain"
+)]
 fn static_text() -> String {
     "This is the content of the static text resource.".into()
 }
 
 /// A static binary resource: a 1×1 red PNG.
-#[resource(uri = "test://static-binary", name = "static-binary", mime_type = "image/png")]
+#[resource(
+    uri = "test://static-binary",
+    name = "static-binary",
+    mime_type = "image/png"
+)]
 fn static_binary() -> Vec<u8> {
     RED_PIXEL.to_vec()
 }
 
 /// A resource that can be subscribed to.
-#[resource(uri = "test://watched-resource", name = "watched-resource", mime_type = "text/plain")]
+#[resource(
+    uri = "test://watched-resource",
+    name = "watched-resource",
+    mime_type = "text/plain"
+)]
 fn watched_resource() -> String {
     "Watched resource content".into()
 }
 
 /// Data for any id: `test://template/{id}/data`.
-#[resource(uri = "test://template/{id}/data", name = "template", mime_type = "application/json")]
+#[resource(
+    uri = "test://template/{id}/data",
+    name = "template",
+    mime_type = "application/json"
+)]
 fn template(id: String) -> String {
     json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string()
 }

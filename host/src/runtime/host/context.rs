@@ -58,7 +58,11 @@ impl Host for CallState {
             Ok(request) => request,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(self.ctx.sample(request).await.map(|answer| answer.to_string()))
+        Ok(self
+            .ctx
+            .sample(request)
+            .await
+            .map(|answer| answer.to_string()))
     }
 
     async fn elicit(
@@ -70,11 +74,15 @@ impl Host for CallState {
             Ok(schema) => schema,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(self.ctx.elicit(message, schema).await.map(|answer| match answer {
-            Elicited::Accept(content) => ElicitResult::Accept(content.to_string()),
-            Elicited::Decline => ElicitResult::Decline,
-            Elicited::Cancel => ElicitResult::Cancel,
-        }))
+        Ok(self
+            .ctx
+            .elicit(message, schema)
+            .await
+            .map(|answer| match answer {
+                Elicited::Accept(content) => ElicitResult::Accept(content.to_string()),
+                Elicited::Decline => ElicitResult::Decline,
+                Elicited::Cancel => ElicitResult::Cancel,
+            }))
     }
 
     async fn request(&mut self) -> wasmtime::Result<RequestInfo> {
@@ -132,7 +140,10 @@ impl Host for CallState {
         Ok(self.ctx.get_prompt(name, arguments).await)
     }
 
-    async fn notify_resource_updated(&mut self, uri: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn notify_resource_updated(
+        &mut self,
+        uri: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         Ok(self.ctx.notify_resource_updated(uri).await)
     }
 }
