@@ -102,9 +102,6 @@ impl Plugin {
                 state.timed_out = true;
                 return Err(wasmtime::Error::new(Trap::Interrupt));
             }
-            if state.ctx.is_cancelled() {
-                return Err(wasmtime::Error::new(Trap::Interrupt));
-            }
             Ok(UpdateDeadline::Yield(1))
         });
         store
@@ -119,8 +116,8 @@ impl Plugin {
         let cancelled = ctx.cancellation();
         let mut store = self.new_store(ctx);
         self.instantiations.fetch_add(1, Ordering::Relaxed);
-        // A cancelled request stops the guest: at the next epoch tick when it computes,
-        // at once when it waits in a host call (the store and instance are dropped).
+        // A cancelled request stops the guest: the call yields at every epoch tick (and
+        // waits in host calls), where this drops it with its store and instance.
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(self.limits.timeout + HOST_WAIT_GRACE, async {
                 let bindings = self.pre.instantiate_async(&mut store).await?;
@@ -152,9 +149,6 @@ impl Plugin {
         let state = store.data();
         if state.timed_out {
             return self.timeout();
-        }
-        if state.ctx.is_cancelled() {
-            return self.cancelled();
         }
         if state.limiter.exceeded {
             return CallError::OutOfMemory {

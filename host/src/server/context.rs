@@ -138,12 +138,20 @@ impl Context {
         })
     }
 
-    /// The client's declared capabilities, from its `initialize`.
-    fn client_capabilities(&self) -> Option<ClientCapabilities> {
-        self.request
-            .peer
-            .peer_info()
-            .map(|info| info.capabilities.clone())
+    /// The client's label (`client `NAME``) when its `initialize` declared `capability`;
+    /// otherwise the error a plugin sees.
+    fn client_declared(
+        &self,
+        capability: &str,
+        declared: impl Fn(&ClientCapabilities) -> bool,
+    ) -> Result<String, GuestError> {
+        let client = self.client_label();
+        match self.request.peer.peer_info() {
+            Some(info) if declared(&info.capabilities) => Ok(client),
+            _ => Err(GuestError::Unsupported(format!(
+                "{client} does not support {capability} (it declared no `{capability}` capability)"
+            ))),
+        }
     }
 
     fn client_label(&self) -> String {
@@ -254,28 +262,20 @@ impl CallContext for Context {
 
     fn sample(&self, request: Value) -> BoxFuture<'_, Result<Value, GuestError>> {
         Box::pin(async move {
-            let client = self.client_label();
-            if self
-                .client_capabilities()
-                .is_none_or(|c| c.sampling.is_none())
-            {
-                return Err(GuestError::Unsupported(format!(
-                    "{client} does not support sampling (it declared no `sampling` capability)"
-                )));
-            }
+            let client = self.client_declared("sampling", |c| c.sampling.is_some())?;
             let params: CreateMessageRequestParams =
                 serde_json::from_value(request).map_err(|e| {
                     GuestError::InvalidParams(format!(
                         "sample: not the params of sampling/createMessage: {e}"
                     ))
                 })?;
-            let answer = tokio::select! {
-                answer = self.request.peer.create_message(params) => answer,
-                () = self.request.cancelled.cancelled() => {
-                    return Err(GuestError::Failed("the request was cancelled".into()));
-                }
-            };
-            let answer = answer.map_err(|e| client_error("sampling", &client, e))?;
+            // A cancelled request drops the whole guest call, this wait included.
+            let answer = self
+                .request
+                .peer
+                .create_message(params)
+                .await
+                .map_err(|e| client_error("sampling", &client, e))?;
             serde_json::to_value(answer).map_err(|e| GuestError::Failed(e.to_string()))
         })
     }
@@ -286,15 +286,7 @@ impl CallContext for Context {
         schema: Value,
     ) -> BoxFuture<'_, Result<Elicited, GuestError>> {
         Box::pin(async move {
-            let client = self.client_label();
-            if self
-                .client_capabilities()
-                .is_none_or(|c| c.elicitation.is_none())
-            {
-                return Err(GuestError::Unsupported(format!(
-                    "{client} does not support elicitation (it declared no `elicitation` capability)"
-                )));
-            }
+            let client = self.client_declared("elicitation", |c| c.elicitation.is_some())?;
             let params: ElicitRequestParams = serde_json::from_value(json!({
                 "mode": "form",
                 "message": message,
@@ -305,13 +297,13 @@ impl CallContext for Context {
                     "elicit: not an elicitation schema (an object of primitive properties): {e}"
                 ))
             })?;
-            let answer = tokio::select! {
-                answer = self.request.peer.create_elicitation(params) => answer,
-                () = self.request.cancelled.cancelled() => {
-                    return Err(GuestError::Failed("the request was cancelled".into()));
-                }
-            };
-            let answer = answer.map_err(|e| client_error("elicitation", &client, e))?;
+            // A cancelled request drops the whole guest call, this wait included.
+            let answer = self
+                .request
+                .peer
+                .create_elicitation(params)
+                .await
+                .map_err(|e| client_error("elicitation", &client, e))?;
             Ok(match answer.action {
                 ElicitationAction::Accept => {
                     Elicited::Accept(answer.content.unwrap_or_else(|| json!({})))

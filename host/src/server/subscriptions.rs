@@ -62,18 +62,6 @@ impl Subscriptions {
         }
     }
 
-    /// How many live sessions are subscribed to `uri`.
-    pub fn count(&self, uri: &str) -> usize {
-        self.by_uri
-            .lock()
-            .map(|by_uri| {
-                by_uri
-                    .get(uri)
-                    .map_or(0, |s| s.iter().filter(|s| s.live()).count())
-            })
-            .unwrap_or(0)
-    }
-
     /// Sends `notifications/resources/updated` for `uri` to every live subscriber;
     /// returns how many were sent. Ended sessions are forgotten on the way.
     pub async fn notify(&self, uri: &str) -> usize {
