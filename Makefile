@@ -10,17 +10,24 @@ PY          := $(VENV)/bin/python
 JS_DIR      := tests/polyglot/js
 CONF_DIR    := tests/conformance
 
-EXAMPLES := hello calc assistant
+EXAMPLES := hello calc assistant notes
 
-.PHONY: help setup setup-rust setup-py setup-js setup-conformance plugins fixtures polyglot run test conformance bench fmt lint clean
+.PHONY: help setup setup-rust setup-py setup-js setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-setup: setup-rust setup-py setup-js setup-conformance ## Install every tool the build and tests need (idempotent)
+setup: setup-rust setup-py setup-js setup-conformance setup-redis ## Install every tool the build and tests need (idempotent)
 
 setup-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+# The storage tests start their own redis-server on a free loopback port.
+setup-redis:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 
 setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed
@@ -41,7 +48,7 @@ $(CONF_DIR)/node_modules/.installed: $(CONF_DIR)/package-lock.json
 	@touch $@
 
 plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fixtures into target/fixtures/
-	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p conformance -p hostile -p wrong-world -p hello-v2 -p probe
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe
 	@mkdir -p plugins.d $(FIXTURES)
 	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
 	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(FIXTURES)/
@@ -84,7 +91,7 @@ lint: ## Check formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p bad-manifest -p bench-plugin -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p bad-manifest -p bench-plugin -- -D warnings
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean

@@ -37,7 +37,8 @@ fn call(c: &mut Criterion) {
     // The workspace root: benches run with the package directory as working directory.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cache = root.join("target/bench-data/aot");
-    let runtime = Arc::new(Runtime::new(&cache, 64 << 20).expect("a runtime"));
+    let store = Arc::new(pier::storage::memory::Memory::default());
+    let runtime = Arc::new(Runtime::new(&cache, 64 << 20, store).expect("a runtime"));
     let mut group = c.benchmark_group("call");
     group
         .warm_up_time(Duration::from_secs(1))

@@ -40,6 +40,80 @@ pub enum Command {
     Mount(MountArgs),
     /// Remove a mount added by `pier mount` or `[[mount]]` from a running pier (admin API).
     Unmount(UnmountArgs),
+    /// Inspect or repair a plugin's stored data, in the configured store (a sled store
+    /// is locked by a running pier: stop it first; Redis can be used live).
+    Storage(StorageArgs),
+}
+
+/// `pier storage`.
+#[derive(Debug, clap::Args)]
+pub struct StorageArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: StorageAction,
+}
+
+/// The subcommands of `pier storage`.
+#[derive(Debug, Subcommand)]
+pub enum StorageAction {
+    /// List a plugin's keys, one per line (those starting with PREFIX).
+    List {
+        /// Only keys starting with this.
+        #[arg(value_name = "PREFIX", default_value = "")]
+        prefix: String,
+        /// The plugin and the store.
+        #[command(flatten)]
+        target: StorageTarget,
+    },
+    /// Print the value under KEY, byte for byte (exit code 1 when there is none).
+    Get {
+        /// The key, as the plugin names it.
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// The plugin and the store.
+        #[command(flatten)]
+        target: StorageTarget,
+    },
+    /// Delete KEY (exit code 1 when there is none).
+    Delete {
+        /// The key, as the plugin names it.
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// The plugin and the store.
+        #[command(flatten)]
+        target: StorageTarget,
+    },
+}
+
+/// Whose data, and where the store is.
+#[derive(Debug, clap::Args)]
+pub struct StorageTarget {
+    /// The plugin (its file name without `.wasm`).
+    #[arg(long, value_name = "NAME")]
+    pub plugin: String,
+    /// `sled`, `memory` or `redis` (key storage.backend) [default: sled].
+    #[arg(long, value_name = "BACKEND")]
+    pub storage: Option<String>,
+    /// Redis URL (key storage.url).
+    #[arg(long, value_name = "URL")]
+    pub storage_url: Option<String>,
+    /// Where the configuration and the data dir are.
+    #[command(flatten)]
+    pub local: LocalArgs,
+}
+
+impl StorageTarget {
+    /// The configuration: as `pier serve` reads it, with these flags.
+    pub fn config(&self) -> Result<ServeConfig, ConfigError> {
+        ServeArgs {
+            config: self.local.config.clone(),
+            data_dir: self.local.data_dir.clone(),
+            storage: self.storage.clone(),
+            storage_url: self.storage_url.clone(),
+            ..ServeArgs::default()
+        }
+        .config()
+    }
 }
 
 /// Flags of `pier dev`.
@@ -245,9 +319,15 @@ pub struct ServeArgs {
     /// Do not follow the plugin directory; changes need a restart (key plugins.watch = false).
     #[arg(long, overrides_with = "watch")]
     pub no_watch: bool,
-    /// Directory for pier's data, e.g. the AOT cache (key data.dir) [default: .pier].
+    /// Directory for pier's data: the AOT cache, the sled store (key data.dir) [default: .pier].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
+    /// Where storage lives: `sled`, `memory` or `redis` (key storage.backend) [default: sled].
+    #[arg(long, value_name = "BACKEND")]
+    pub storage: Option<String>,
+    /// Redis URL, `redis://host:port` (key storage.url).
+    #[arg(long, value_name = "URL")]
+    pub storage_url: Option<String>,
     /// Items per page of list results (key server.page-size) [default: 100].
     #[arg(long, value_name = "N")]
     pub page_size: Option<i64>,
@@ -272,6 +352,8 @@ impl ServeArgs {
         text("--transport", "server.transport", &self.transport);
         text("--listen", "server.listen", &self.listen);
         text("--data-dir", "data.dir", &self.data_dir);
+        text("--storage", "storage.backend", &self.storage);
+        text("--storage-url", "storage.url", &self.storage_url);
         text("--log-level", "log.level", &self.log_level);
         text("--log-format", "log.format", &self.log_format);
         if self.stateless {

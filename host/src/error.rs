@@ -16,6 +16,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StoreError),
     /// The transport failed.
     #[error("transport: {0}")]
     Transport(#[from] std::io::Error),

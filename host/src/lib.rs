@@ -12,6 +12,7 @@ pub mod local;
 pub mod registry;
 pub mod runtime;
 pub mod server;
+pub mod storage;
 pub mod telemetry;
 pub mod transport;
 
@@ -139,10 +140,15 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
 impl App {
     /// Builds the runtime with an empty catalogue; [`App::load`] mounts the plugins.
     pub fn new(config: &ServeConfig) -> Result<Self, Error> {
-        let runtime = Arc::new(Runtime::new(
-            &config.data_dir.join("aot"),
-            config.max_limits.memory_bytes,
-        )?);
+        let store = storage::open(&config.storage)?;
+        let runtime = Arc::new(
+            Runtime::new(
+                &config.data_dir.join("aot"),
+                config.max_limits.memory_bytes,
+                store,
+            )?
+            .keeping_artifacts(config.aot_keep),
+        );
         let registry = Arc::new(Registry::default());
         let options = LoadOptions {
             defaults: config.default_limits,
@@ -171,6 +177,14 @@ impl App {
     /// deleted one unmounted. Files that cannot be mounted are logged and listed by
     /// [`App::refusals`]; the rest are served.
     pub async fn load(&self) -> Result<(), Error> {
+        let store = self.runtime.store();
+        let where_ = self.config.storage.describe();
+        match store.get("pier/probe").await {
+            Ok(_) => tracing::info!("storage: {where_}"),
+            Err(e) => tracing::warn!("storage: {e}; storage calls fail until {where_} answers"),
+        }
+        storage::spawn_purger(store, self.config.storage_purge);
+        self.runtime.prune_artifacts().await;
         let dir = &self.config.plugins_dir;
         // Watch first, so that nothing changed during the first scan is missed.
         let watch = if self.config.watch {
@@ -286,6 +300,11 @@ impl App {
     /// Requests being served now.
     pub fn in_flight(&self) -> &Arc<server::InFlight> {
         &self.shared.in_flight
+    }
+
+    /// The store plugins' storage (and pier's own state) lives in.
+    pub fn store(&self) -> &Arc<dyn storage::KeyValue> {
+        self.runtime.store()
     }
 
     /// The runtime (engine, linker, AOT cache).

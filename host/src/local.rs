@@ -41,11 +41,14 @@ pub struct Local {
 }
 
 impl Local {
-    /// Builds the runtime (its AOT cache in `config.data_dir`).
+    /// Builds the runtime (its AOT cache in `config.data_dir`). Plugins' storage is an
+    /// empty in-memory store, discarded at exit: local commands never touch a server's
+    /// data (`pier storage` does that).
     pub fn new(config: &ServeConfig) -> Result<Self, LocalError> {
         let runtime = Arc::new(Runtime::new(
             &config.data_dir.join("aot"),
             config.max_limits.memory_bytes,
+            Arc::new(crate::storage::memory::Memory::default()),
         )?);
         Ok(Self {
             runtime,

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use pier::cli::{
-    AdminArgs, CallArgs, Cli, Command, InspectArgs, MountArgs, MountsArgs, UnmountArgs,
+    AdminArgs, CallArgs, Cli, Command, InspectArgs, MountArgs, MountsArgs, StorageAction,
+    UnmountArgs,
 };
 use pier::config::{LogOptions, ServeConfig, Transport};
 use pier::local::Style;
@@ -216,6 +217,60 @@ async fn unmount(args: UnmountArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `pier storage list|get|delete`: straight on the configured store.
+async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let (StorageAction::List { target, .. }
+    | StorageAction::Get { target, .. }
+    | StorageAction::Delete { target, .. }) = &action;
+    let config = target.config()?;
+    if config.storage == pier::storage::Backend::Memory {
+        anyhow::bail!("the memory store lives inside a running pier; there is nothing to open");
+    }
+    let store = pier::storage::open(&config.storage)?;
+    let prefix = pier::storage::plugin::plugin_prefix(&target.plugin);
+    let missing = |key: &str| {
+        eprintln!(
+            "pier: plugin `{}` has no key `{key}` in {}",
+            target.plugin,
+            config.storage.describe()
+        );
+        ExitCode::FAILURE
+    };
+    match &action {
+        StorageAction::List { prefix: start, .. } => {
+            let from = format!("{prefix}{start}");
+            let mut after = None;
+            let mut out = std::io::stdout().lock();
+            loop {
+                let page = store.list(&from, after.as_deref(), 1000).await?;
+                for key in &page.keys {
+                    writeln!(out, "{}", &key[prefix.len()..])?;
+                }
+                match page.next_cursor {
+                    Some(next) => after = Some(next),
+                    None => return Ok(ExitCode::SUCCESS),
+                }
+            }
+        }
+        StorageAction::Get { key, .. } => match store.get(&format!("{prefix}{key}")).await? {
+            Some(value) => {
+                std::io::stdout().write_all(&value)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Ok(missing(key)),
+        },
+        StorageAction::Delete { key, .. } => {
+            if store.delete(&format!("{prefix}{key}")).await? {
+                eprintln!("pier: deleted `{key}` of plugin `{}`", target.plugin);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(missing(key))
+            }
+        }
+    }
+}
+
 async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> ExitCode {
     let config = match args.config() {
         Ok(config) => config,
@@ -259,6 +314,7 @@ async fn main() -> ExitCode {
         Command::Mounts(args) => report(mounts(args).await),
         Command::Mount(args) => report(mount(args).await),
         Command::Unmount(args) => report(unmount(args).await),
+        Command::Storage(args) => report(storage(args.action).await),
         Command::Serve(args) => run_server(args, Vec::new()).await,
         Command::Dev(args) => {
             let mut sources = Vec::new();

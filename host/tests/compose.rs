@@ -68,6 +68,8 @@ async fn servers_over_http_and_stdio_are_served_under_their_namespaces() {
                 stdio_dir.path().display().to_string(),
                 "--data-dir".into(),
                 shared_data_dir().display().to_string(),
+                "--storage".into(),
+                "memory".into(),
                 "--log-level".into(),
                 "warn".into(),
             ],

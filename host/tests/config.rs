@@ -255,3 +255,86 @@ fn a_bad_mount_is_an_error_naming_its_index_and_field() {
         "{error}"
     );
 }
+
+#[test]
+fn storage_is_sled_in_the_data_dir_unless_configured_otherwise() {
+    use pier::storage::{Backend, Quota};
+    let config = ServeArgs::default().config_with_env(env(&[])).unwrap();
+    assert_eq!(
+        config.storage,
+        Backend::Sled {
+            path: PathBuf::from(".pier/store"),
+            flush_every: None
+        }
+    );
+    assert_eq!(config.default_limits.storage, Quota::default());
+    assert_eq!(
+        config.max_limits.storage,
+        Quota {
+            max_keys: 1_000_000,
+            max_value_bytes: 16 << 20
+        }
+    );
+    let (_dir, path) =
+        file("[data]\ndir = \"d\"\n[storage]\nflush-ms = 250\n[defaults]\nstorage-keys = 5\n");
+    let config = args_with(&path).config_with_env(env(&[])).unwrap();
+    assert_eq!(
+        config.storage,
+        Backend::Sled {
+            path: PathBuf::from("d/store"),
+            flush_every: Some(Duration::from_millis(250))
+        }
+    );
+    assert_eq!(config.default_limits.storage.max_keys, 5);
+    // A URL alone selects Redis.
+    let config = ServeArgs::default()
+        .config_with_env(env(&[("PIER_STORAGE_URL", "redis://127.0.0.1:6390/2")]))
+        .unwrap();
+    assert_eq!(
+        config.storage,
+        Backend::Redis {
+            url: "redis://127.0.0.1:6390/2".into(),
+            prefix: "pier:".into()
+        }
+    );
+    let flags = ServeArgs {
+        storage: Some("memory".into()),
+        ..ServeArgs::default()
+    };
+    assert_eq!(
+        flags.config_with_env(env(&[])).unwrap().storage,
+        Backend::Memory
+    );
+}
+
+#[test]
+fn storage_settings_that_cannot_work_are_errors() {
+    let flags = |backend: &str, url: Option<&str>| ServeArgs {
+        storage: Some(backend.into()),
+        storage_url: url.map(String::from),
+        ..ServeArgs::default()
+    };
+    assert_eq!(
+        error_of(flags("redis", None), &[]),
+        "flag --storage: storage.backend: \"redis\" needs storage.url (redis://host:port)"
+    );
+    assert_eq!(
+        error_of(flags("sled", Some("redis://127.0.0.1:6379")), &[]),
+        "flag --storage-url: storage.url: only the redis backend uses a URL, but storage.backend is \"sled\""
+    );
+    assert_eq!(
+        error_of(flags("redis", Some("http://127.0.0.1:6379")), &[]),
+        "flag --storage-url: storage.url: expected a redis://host:port URL, got \"http://127.0.0.1:6379\""
+    );
+    assert_eq!(
+        error_of(flags("postgres", None), &[]),
+        "flag --storage: storage.backend: expected one of \"sled\", \"memory\", \"redis\", got \"postgres\""
+    );
+    assert_eq!(
+        error_of(
+            ServeArgs::default(),
+            &[("PIER_DEFAULTS_STORAGE_VALUE_BYTES", "0")]
+        ),
+        "environment PIER_DEFAULTS_STORAGE_VALUE_BYTES: defaults.storage-value-bytes: expected an integer from 1 to 536870912, got 0"
+    );
+}

@@ -89,7 +89,8 @@ async fn connect_via(via: Via, answers: Answers) -> Connected {
             cmd.args(["serve", "--transport", "stdio", "--no-watch", "--plugins"])
                 .arg(dir.path())
                 .arg("--data-dir")
-                .arg(shared_data_dir());
+                .arg(shared_data_dir())
+                .args(["--storage", "memory"]);
             let (transport, _) = TokioChildProcess::builder(cmd)
                 .stderr(Stdio::null())
                 .spawn()

@@ -36,6 +36,7 @@ impl Dev {
             .arg(plugins)
             .arg("--data-dir")
             .arg(shared_data_dir())
+            .args(["--storage", "memory"])
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()

@@ -83,6 +83,7 @@ async fn the_operators_limits_cap_what_a_sidecar_asks_for() {
         config: Some(config_file),
         plugins: Some(dir.path().to_str().unwrap().into()),
         data_dir: Some(shared_data_dir().to_str().unwrap().into()),
+        storage: Some("memory".into()),
         ..Default::default()
     }
     .config_with_env(Vec::new())
@@ -120,7 +121,7 @@ async fn host_functions_that_cannot_serve_say_why() {
     assert_tool_error(
         &client,
         "hostile_storage_get",
-        "StorageError::Unsupported(\"storage.get is not supported yet by this pier host\")",
+        "StorageError::InvalidKey(\"the key contains the control character U+0000\")",
     )
     .await;
     assert_tool_error(
@@ -214,7 +215,7 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
         (
             "sidecar",
             format!(
-                "refused plugin {}: sidecar {}: unknown field `fuel`, expected `timeout-ms` or `memory-mb`",
+                "refused plugin {}: sidecar {}: unknown field `fuel`, expected one of `timeout-ms`, `memory-mb`, `storage-keys`, `storage-value-bytes`",
                 path("sidecar"),
                 dir.path().join("sidecar.toml").display()
             ),
@@ -261,6 +262,7 @@ async fn refused_plugins_are_reported_as_one_stderr_line_each() {
         .arg(dir.path())
         .arg("--data-dir")
         .arg(shared_data_dir())
+        .args(["--storage", "memory"])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

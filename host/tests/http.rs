@@ -387,3 +387,44 @@ async fn an_idle_session_expires() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_second_pier_on_the_same_redis_recognises_a_session() {
+    let redis = RedisServer::start();
+    let dir = PluginDir::examples();
+    let start = || async {
+        let mut config = dir.config();
+        config.storage = pier::storage::Backend::Redis {
+            url: redis.url(),
+            prefix: "pier:".into(),
+        };
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
+        let app = Arc::new(App::start(&config).await.unwrap());
+        Server::serve(app, &config).await
+    };
+    let (a, b) = (start().await, start().await);
+    let id = raw_session(&a).await;
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"hello_greet","arguments":{"name":"Ada"}}}"#;
+    // b never saw the session's initialize: it restores it from the record.
+    let response = in_session(&b.url, &id, call).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(body.contains(r#""text":"Hello, Ada!""#), "{body}");
+    // A session no pier started stays unknown.
+    let response = in_session(&b.url, "made-up", call).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    // Once ended, a pier that did not know it does not revive it.
+    let response = reqwest::Client::new()
+        .delete(&a.url)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let c = start().await;
+    let response = in_session(&c.url, &id, call).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    for server in [a, b, c] {
+        server.shutdown().await;
+    }
+}

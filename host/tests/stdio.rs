@@ -15,7 +15,8 @@ fn pier_command(dir: &PluginDir, data_dir: &std::path::Path) -> tokio::process::
     cmd.args(["serve", "--transport", "stdio", "--plugins"])
         .arg(dir.path())
         .arg("--data-dir")
-        .arg(data_dir);
+        .arg(data_dir)
+        .args(["--storage", "memory"]);
     cmd
 }
 
@@ -141,6 +142,7 @@ async fn the_second_start_loads_compiled_code_from_the_aot_cache() {
             .arg(dir.path())
             .arg("--data-dir")
             .arg(data.path())
+            .args(["--storage", "memory"])
             .stdin(Stdio::null())
             .output()
             .unwrap();

@@ -15,7 +15,7 @@ import sys
 
 def stdio_args(argv):
     binary, plugins, data = argv
-    return binary, ["serve", "--transport", "stdio", "--plugins", plugins, "--data-dir", data]
+    return binary, ["serve", "--transport", "stdio", "--plugins", plugins, "--data-dir", data, "--storage", "memory"]
 
 
 async def mcp_sdk(mode, argv):

@@ -24,6 +24,7 @@ async fn serve(stateless: bool) -> String {
     let mut config = ServeConfig {
         plugins_dir: plugins,
         data_dir: root().join("target/test-data"),
+        storage: pier::storage::Backend::Memory,
         ..ServeConfig::default()
     };
     config.http.listen = "127.0.0.1:0".parse().unwrap();
@@ -129,6 +130,8 @@ async fn speaks_stdio_to_a_child_process() {
         root().join("plugins.d").to_str().unwrap(),
         "--data-dir",
         root().join("target/test-data").to_str().unwrap(),
+        "--storage",
+        "memory",
     ]
     .map(String::from)
     .to_vec();

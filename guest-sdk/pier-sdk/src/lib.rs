@@ -23,13 +23,14 @@
 //! Tool arguments become a JSON Schema (derived with `schemars` from the parameter
 //! types); doc comments become descriptions; a `&Context` parameter gives access to the
 //! request (logging, progress, sampling, elicitation, cross-mount reads); errors are
-//! `Result`s.
+//! `Result`s. [`storage`] keeps data between calls, per plugin.
 #![deny(missing_docs)]
 
 mod context;
 mod output;
 #[doc(hidden)]
 pub mod runtime;
+pub mod storage;
 mod template;
 
 pub use context::{Context, Elicitation, LogLevel, RequestInfo, Sampled, Sampling, form_schema};
@@ -52,13 +53,17 @@ pub mod __bindings {
 }
 
 /// What a plugin function can fail with.
+///
+/// Returned by a resource or a prompt, the kind is kept: `NotFound` is the client's
+/// "resource not found", `InvalidParams` an invalid-params error. Returned by a tool,
+/// every kind is a tool error whose text the model sees and can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// The arguments are wrong (a protocol error for the client).
+    /// The arguments are wrong.
     InvalidParams(String),
     /// The named thing does not exist.
     NotFound(String),
-    /// The operation failed (a tool error the model sees).
+    /// The operation failed.
     Failed(String),
 }
 
@@ -71,6 +76,20 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A plain message is a failure (a tool error the model sees).
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error::Failed(message)
+    }
+}
+
+/// A plain message is a failure (a tool error the model sees).
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Error::Failed(message.to_string())
+    }
+}
 
 /// What a completion request is about (see [`plugin!`]'s `complete`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +104,7 @@ pub enum CompletionRef {
 pub mod prelude {
     pub use crate::{
         Content, Context, Elicitation, Error, LogLevel, Message, Role, Sampling, Structured,
-        ToolResult, prompt, resource, tool,
+        ToolResult, prompt, resource, storage, tool,
     };
 }
 

@@ -283,6 +283,9 @@ impl<T: Serialize + JsonSchema> ToolOutput for Structured<T> {
     }
 }
 
+/// Any `Err` of a tool is a tool error the model sees and can act on (MCP reports input
+/// validation failures that way too); only arguments that do not decode are a protocol
+/// error.
 impl<T: ToolOutput, E: std::fmt::Display> ToolOutput for Result<T, E> {
     fn output_schema() -> Option<serde_json::Value> {
         T::output_schema()
@@ -343,16 +346,14 @@ impl ResourceOutput for Vec<u8> {
     }
 }
 
-impl<T: ResourceOutput, E: std::fmt::Display> ResourceOutput for Result<T, E> {
+/// An `Err` keeps its kind: [`Error::NotFound`] is "resource not found" for the client.
+impl<T: ResourceOutput, E: Into<Error>> ResourceOutput for Result<T, E> {
     fn into_contents(
         self,
         uri: &str,
         mime: Option<&str>,
     ) -> Result<Vec<wit::ResourceContents>, Error> {
-        match self {
-            Ok(value) => value.into_contents(uri, mime),
-            Err(e) => Err(Error::Failed(e.to_string())),
-        }
+        self.map_err(Into::into)?.into_contents(uri, mime)
     }
 }
 
@@ -406,12 +407,10 @@ impl PromptOutput for Vec<Message> {
     }
 }
 
-impl<T: PromptOutput, E: std::fmt::Display> PromptOutput for Result<T, E> {
+/// An `Err` keeps its kind: [`Error::InvalidParams`] is a protocol error for the client.
+impl<T: PromptOutput, E: Into<Error>> PromptOutput for Result<T, E> {
     fn into_messages(self) -> Result<Vec<wit::PromptMessage>, Error> {
-        match self {
-            Ok(value) => value.into_messages(),
-            Err(e) => Err(Error::Failed(e.to_string())),
-        }
+        self.map_err(Into::into)?.into_messages()
     }
 }
 

@@ -169,6 +169,45 @@ pub const KEYS: &[Key] = &[
         doc: "pier's own data: the AOT cache of compiled plugins lives in `aot/` below it.",
     },
     Key {
+        path: "data.aot-keep-days",
+        kind: Kind::Int { min: 1, max: 3650 },
+        default: "30",
+        doc: "A compiled plugin in the AOT cache unused for this many days is deleted at the next start (with a persistent store, which keeps the cache's index).",
+    },
+    Key {
+        path: "storage.backend",
+        kind: Kind::Choice(&["sled", "memory", "redis"]),
+        default: "\"sled\"",
+        doc: "Where plugins' storage (and pier's own state) lives: `sled`, a database in `store/` under data.dir; `memory`, lost at exit; `redis`, the server at storage.url (setting storage.url alone selects it).",
+    },
+    Key {
+        path: "storage.url",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "URL of the Redis server, `redis://[user:password@]host:port[/db]`.",
+    },
+    Key {
+        path: "storage.redis-prefix",
+        kind: Kind::Text,
+        default: "\"pier:\"",
+        doc: "Prefix of every Redis key pier writes; instances sharing a prefix share storage.",
+    },
+    Key {
+        path: "storage.flush-ms",
+        kind: Kind::Int {
+            min: 0,
+            max: 60_000,
+        },
+        default: "0",
+        doc: "sled: 0 flushes every write to disk before it is acknowledged (it survives a crash); N > 0 flushes in the background every N ms instead (faster writes; a crash loses at most N ms of them).",
+    },
+    Key {
+        path: "storage.purge-ms",
+        kind: MS,
+        default: "60000",
+        doc: "How often expired keys are purged (they are invisible from the moment they expire).",
+    },
+    Key {
         path: "defaults.timeout-ms",
         kind: MS,
         default: "30000",
@@ -184,6 +223,24 @@ pub const KEYS: &[Key] = &[
         doc: "Memory limit of a plugin whose sidecar sets none.",
     },
     Key {
+        path: "defaults.storage-keys",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000_000,
+        },
+        default: "10000",
+        doc: "Storage keys a plugin whose sidecar sets none may hold.",
+    },
+    Key {
+        path: "defaults.storage-value-bytes",
+        kind: Kind::Int {
+            min: 1,
+            max: 512 << 20,
+        },
+        default: "1048576",
+        doc: "Largest value a plugin whose sidecar sets none may store.",
+    },
+    Key {
         path: "limits.timeout-ms",
         kind: MS,
         default: "300000",
@@ -197,6 +254,24 @@ pub const KEYS: &[Key] = &[
         },
         default: "1024",
         doc: "Operator cap: no sidecar may ask for more memory.",
+    },
+    Key {
+        path: "limits.storage-keys",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000_000,
+        },
+        default: "1000000",
+        doc: "Operator cap: no sidecar may ask for more storage keys.",
+    },
+    Key {
+        path: "limits.storage-value-bytes",
+        kind: Kind::Int {
+            min: 1,
+            max: 512 << 20,
+        },
+        default: "16777216",
+        doc: "Operator cap: no sidecar may ask for larger storage values.",
     },
     Key {
         path: "admin.token",

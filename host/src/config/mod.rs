@@ -16,6 +16,7 @@ use toml::Value;
 
 use crate::registry::spec::{MountSpec, RawMount};
 use crate::runtime::Limits;
+use crate::storage::{Backend, Quota};
 use crate::transport::http::HttpOptions;
 
 /// The transport `pier serve` speaks.
@@ -48,6 +49,8 @@ pub struct ServeConfig {
     pub debounce: Duration,
     /// Directory for pier's own data (the AOT cache lives in `aot/` below it).
     pub data_dir: PathBuf,
+    /// An AOT artifact unused this long is deleted at start.
+    pub aot_keep: Duration,
     /// Items per page of list results.
     pub page_size: usize,
     /// Limits of a plugin whose sidecar sets none.
@@ -65,6 +68,10 @@ pub struct ServeConfig {
     pub mounts: Vec<MountSpec>,
     /// Bearer token of the admin API (`/admin/mounts`); off when `None`.
     pub admin_token: Option<String>,
+    /// Where storage lives.
+    pub storage: Backend,
+    /// How often expired storage keys are purged.
+    pub storage_purge: Duration,
 }
 
 impl Default for ServeConfig {
@@ -310,15 +317,10 @@ impl Layers {
             watch: self.get("plugins.watch").as_bool().unwrap_or(true),
             debounce: self.ms("plugins.debounce-ms"),
             data_dir: PathBuf::from(self.str("data.dir")),
+            aot_keep: Duration::from_secs(self.int("data.aot-keep-days") * 86_400),
             page_size: self.int("server.page-size") as usize,
-            default_limits: Limits {
-                timeout: self.ms("defaults.timeout-ms"),
-                memory_bytes: (self.int("defaults.memory-mb") as usize) << 20,
-            },
-            max_limits: Limits {
-                timeout: self.ms("limits.timeout-ms"),
-                memory_bytes: (self.int("limits.memory-mb") as usize) << 20,
-            },
+            default_limits: self.limits("defaults"),
+            max_limits: self.limits("limits"),
             transport: match self.str("server.transport") {
                 "stdio" => Transport::Stdio,
                 _ => Transport::Http,
@@ -330,7 +332,62 @@ impl Layers {
             },
             mounts: self.mounts.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
+            storage: self.storage()?,
+            storage_purge: self.ms("storage.purge-ms"),
         })
+    }
+
+    /// The `[defaults]` or `[limits]` table as limits.
+    fn limits(&self, table: &str) -> Limits {
+        let int = |name: &str| self.int(&format!("{table}.{name}")) as usize;
+        Limits {
+            timeout: self.ms(&format!("{table}.timeout-ms")),
+            memory_bytes: int("memory-mb") << 20,
+            storage: Quota {
+                max_keys: int("storage-keys"),
+                max_value_bytes: int("storage-value-bytes"),
+            },
+        }
+    }
+
+    /// The storage backend: `storage.backend`, or `redis` when only `storage.url` is set.
+    fn storage(&self) -> Result<Backend, ConfigError> {
+        let error = |key: &str, message: String| ConfigError {
+            origin: self.source(key).cloned().unwrap_or(Source::Default),
+            key: key.into(),
+            message,
+        };
+        let url = self.str("storage.url");
+        let chosen = self.str("storage.backend");
+        let explicit = self.source("storage.backend") != Some(&Source::Default);
+        if !url.is_empty() && !url.starts_with("redis://") {
+            return Err(error(
+                "storage.url",
+                format!("expected a redis://host:port URL, got \"{url}\""),
+            ));
+        }
+        let redis = Backend::Redis {
+            url: url.to_string(),
+            prefix: self.str("storage.redis-prefix").to_string(),
+        };
+        match (chosen, url.is_empty()) {
+            ("redis", true) => Err(error(
+                "storage.backend",
+                "\"redis\" needs storage.url (redis://host:port)".into(),
+            )),
+            (_, false) if !explicit || chosen == "redis" => Ok(redis),
+            (other, false) => Err(error(
+                "storage.url",
+                format!("only the redis backend uses a URL, but storage.backend is \"{other}\""),
+            )),
+            ("memory", true) => Ok(Backend::Memory),
+            _ => Ok(Backend::Sled {
+                path: crate::storage::sled_path(Path::new(self.str("data.dir"))),
+                flush_every: Some(self.int("storage.flush-ms"))
+                    .filter(|ms| *ms > 0)
+                    .map(Duration::from_millis),
+            }),
+        }
     }
 }
 

@@ -113,11 +113,15 @@ pub async fn load_input(
     if limits != asked {
         tracing::warn!(
             plugin = %name,
-            "sidecar asks for timeout {} ms and memory {} MiB; the operator's [limits] cap it to {} ms and {} MiB",
+            "sidecar asks for timeout {} ms, memory {} MiB, {} storage keys of up to {} bytes; the operator's [limits] cap it to {} ms, {} MiB, {} keys of up to {} bytes",
             asked.timeout.as_millis(),
             asked.memory_bytes >> 20,
+            asked.storage.max_keys,
+            asked.storage.max_value_bytes,
             limits.timeout.as_millis(),
             limits.memory_bytes >> 20,
+            limits.storage.max_keys,
+            limits.storage.max_value_bytes,
         );
     }
     // Compiling is CPU-bound (seconds for large guests): keep it off the async threads.
@@ -129,6 +133,7 @@ pub async fn load_input(
             .map_err(|e| refuse(format!("compilation did not finish: {e}")))?
             .map_err(|e| refuse(strip_file(&e.to_string(), file)))?
     };
+    runtime.record_use(plugin.hash(), file).await;
     let described = plugin
         .describe()
         .await

@@ -36,6 +36,10 @@ pub struct SidecarLimits {
     pub timeout_ms: Option<u64>,
     /// Linear memory one call may use, in MiB.
     pub memory_mb: Option<usize>,
+    /// The most storage keys the plugin may hold.
+    pub storage_keys: Option<usize>,
+    /// The largest value the plugin may store, in bytes.
+    pub storage_value_bytes: Option<usize>,
 }
 
 impl Sidecar {
@@ -87,6 +91,16 @@ impl Sidecar {
                 .limits
                 .memory_mb
                 .map_or(defaults.memory_bytes, |mb| mb << 20),
+            storage: crate::storage::Quota {
+                max_keys: self
+                    .limits
+                    .storage_keys
+                    .unwrap_or(defaults.storage.max_keys),
+                max_value_bytes: self
+                    .limits
+                    .storage_value_bytes
+                    .unwrap_or(defaults.storage.max_value_bytes),
+            },
         }
     }
 }
@@ -97,16 +111,21 @@ mod tests {
 
     #[test]
     fn a_sidecar_sets_namespace_and_limits() {
-        let s: Sidecar =
-            toml::from_str("namespace = \"\"\n[limits]\ntimeout-ms = 500\nmemory-mb = 8\n")
-                .unwrap();
+        let s: Sidecar = toml::from_str(
+            "namespace = \"\"\n[limits]\ntimeout-ms = 500\nmemory-mb = 8\nstorage-keys = 3\n",
+        )
+        .unwrap();
         assert_eq!(s.namespace.as_deref(), Some(""));
         assert!(s.enabled);
         assert_eq!(
             s.requested(Limits::default()),
             Limits {
                 timeout: Duration::from_millis(500),
-                memory_bytes: 8 << 20
+                memory_bytes: 8 << 20,
+                storage: crate::storage::Quota {
+                    max_keys: 3,
+                    ..Limits::default().storage
+                },
             }
         );
         let silent: Sidecar = toml::from_str("[limits]\ntimeout-ms = 500\n").unwrap();

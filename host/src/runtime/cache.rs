@@ -3,15 +3,25 @@
 //!
 //! Compiling a Python or JS component takes seconds; loading its cached artifact takes
 //! about a millisecond, so a second start never recompiles.
+//!
+//! The cache's index lives in the store (`pier/aot/{artifact}` → which file, how big,
+//! when last used, expiring `data.aot-keep-days` after the last use): at start, a
+//! server with a persistent store deletes artifacts that no index entry keeps and that
+//! are older than that, so plugins replaced long ago do not pile up on disk.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::RuntimeError;
+use crate::storage::{KeyValue, StoreError};
+
+/// Prefix of the index entries in the store.
+const INDEX: &str = "pier/aot/";
 
 /// Whether a component came from the cache or was compiled now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +61,74 @@ impl AotCache {
         hex::encode(Sha256::digest(bytes))
     }
 
+    fn artifact_name(&self, hash: &str) -> String {
+        format!("{hash}-{}", self.fingerprint)
+    }
+
     fn artifact_path(&self, hash: &str) -> PathBuf {
-        self.dir.join(format!("{hash}-{}.cwasm", self.fingerprint))
+        self.dir.join(format!("{}.cwasm", self.artifact_name(hash)))
+    }
+
+    /// Records in `store` that the artifact of `hash` (compiled from `file`) was used
+    /// now; the entry expires `keep` later.
+    pub async fn record_use(
+        &self,
+        store: &dyn KeyValue,
+        hash: &str,
+        file: &Path,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let path = self.artifact_path(hash);
+        let entry = serde_json::json!({
+            "file": file.display().to_string(),
+            "bytes": std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            "used_ms": SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        });
+        let key = format!("{INDEX}{}", self.artifact_name(hash));
+        store
+            .set(&key, entry.to_string().into_bytes(), Some(keep))
+            .await
+    }
+
+    /// Deletes the artifacts older than `keep` that no entry of `store`'s index keeps;
+    /// their number.
+    pub async fn prune(&self, store: &dyn KeyValue, keep: Duration) -> Result<usize, StoreError> {
+        let mut kept = std::collections::HashSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(INDEX, after.as_deref(), 1000).await?;
+            kept.extend(page.keys.iter().map(|k| k[INDEX.len()..].to_string()));
+            match page.next_cursor {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(0);
+        };
+        let mut pruned = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".cwasm"))
+            else {
+                continue;
+            };
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > keep);
+            if old && !kept.contains(name) && std::fs::remove_file(&path).is_ok() {
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
     }
 
     /// The compiled component for `bytes` (whose hash is `hash`), from the cache when
@@ -95,5 +171,51 @@ impl AotCache {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::memory::Memory;
+
+    fn age(path: &Path, by: Duration) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[tokio::test]
+    async fn artifacts_no_index_entry_keeps_are_pruned_once_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = AotCache::new(dir.path(), &engine).unwrap();
+        let store = Memory::default();
+        let day = Duration::from_secs(86_400);
+        for hash in ["used", "unused", "fresh"] {
+            std::fs::write(cache.artifact_path(hash), b"compiled").unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), b"not an artifact").unwrap();
+        age(&cache.artifact_path("used"), 2 * day);
+        age(&cache.artifact_path("unused"), 2 * day);
+        age(&dir.path().join("notes.txt"), 2 * day);
+        cache
+            .record_use(&store, "used", Path::new("p/used.wasm"), day)
+            .await
+            .unwrap();
+        let entry = store
+            .get(&format!("{INDEX}{}", cache.artifact_name("used")))
+            .await
+            .unwrap()
+            .unwrap();
+        let entry: serde_json::Value = serde_json::from_slice(&entry).unwrap();
+        assert_eq!(entry["file"], "p/used.wasm");
+        assert_eq!(entry["bytes"], 8);
+
+        assert_eq!(cache.prune(&store, day).await, Ok(1));
+        assert!(cache.artifact_path("used").exists(), "kept by its entry");
+        assert!(!cache.artifact_path("unused").exists(), "old and unused");
+        assert!(cache.artifact_path("fresh").exists(), "too young to judge");
+        assert!(dir.path().join("notes.txt").exists(), "not an artifact");
+        assert_eq!(cache.prune(&store, day).await, Ok(0));
     }
 }

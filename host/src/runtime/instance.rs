@@ -14,6 +14,7 @@ use super::bindings::{PierPlugin as Bindings, PierPluginPre as PluginPre};
 use super::limits::{Limits, MemoryLimiter};
 use super::output::LogStream;
 use super::state::{CallContext, CallState, NoRequest};
+use crate::storage::PluginStore;
 
 /// Extra time a call may spend awaiting the host (e.g. the client) past its deadline
 /// before it is abandoned; CPU-bound guests are stopped by the epoch at the deadline.
@@ -26,6 +27,7 @@ pub struct Plugin {
     hash: Arc<str>,
     pre: PluginPre<CallState>,
     limits: Limits,
+    store: PluginStore,
     instantiations: Arc<AtomicU64>,
 }
 
@@ -40,12 +42,19 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    pub(super) fn new(name: &str, hash: String, pre: PluginPre<CallState>, limits: Limits) -> Self {
+    pub(super) fn new(
+        name: &str,
+        hash: String,
+        pre: PluginPre<CallState>,
+        limits: Limits,
+        store: PluginStore,
+    ) -> Self {
         Self {
             name: name.into(),
             hash: hash.into(),
             pre,
             limits,
+            store,
             instantiations: Arc::default(),
         }
     }
@@ -87,6 +96,7 @@ impl Plugin {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(self.limits.memory_bytes),
             ctx,
+            store: self.store.clone(),
             deadline: Instant::now() + self.limits.timeout,
             timed_out: false,
             stderr,

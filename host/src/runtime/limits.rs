@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::storage::Quota;
+
 /// Milliseconds between two ticks of the engine's epoch (see [`super::engine`]).
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -12,6 +14,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Linear memory one instance may grow to, in bytes.
     pub memory_bytes: usize,
+    /// What the plugin may keep in storage.
+    pub storage: Quota,
 }
 
 impl Default for Limits {
@@ -19,6 +23,7 @@ impl Default for Limits {
         Self {
             timeout: Duration::from_secs(30),
             memory_bytes: 64 << 20,
+            storage: Quota::default(),
         }
     }
 }
@@ -29,6 +34,13 @@ impl Limits {
         Limits {
             timeout: self.timeout.min(cap.timeout),
             memory_bytes: self.memory_bytes.min(cap.memory_bytes),
+            storage: Quota {
+                max_keys: self.storage.max_keys.min(cap.storage.max_keys),
+                max_value_bytes: self
+                    .storage
+                    .max_value_bytes
+                    .min(cap.storage.max_value_bytes),
+            },
         }
     }
 }
@@ -92,16 +104,28 @@ mod tests {
         let asked = Limits {
             timeout: Duration::from_secs(60),
             memory_bytes: 16 << 20,
+            storage: Quota {
+                max_keys: 50,
+                max_value_bytes: 4096,
+            },
         };
         let cap = Limits {
             timeout: Duration::from_secs(10),
             memory_bytes: 64 << 20,
+            storage: Quota {
+                max_keys: 20,
+                max_value_bytes: 1 << 20,
+            },
         };
         assert_eq!(
             asked.capped_by(cap),
             Limits {
                 timeout: Duration::from_secs(10),
-                memory_bytes: 16 << 20
+                memory_bytes: 16 << 20,
+                storage: Quota {
+                    max_keys: 20,
+                    max_value_bytes: 4096,
+                },
             }
         );
     }

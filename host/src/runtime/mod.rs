@@ -13,6 +13,7 @@ pub mod output;
 pub mod state;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime::Engine;
 use wasmtime::component::Linker;
@@ -22,6 +23,8 @@ pub use cache::{AotCache, CacheOutcome};
 pub use instance::Plugin;
 pub use limits::Limits;
 pub use state::{CallContext, CallState, Elicited, NoRequest, RequestInfo, RequestState};
+
+use crate::storage::{KeyValue, PluginStore};
 
 /// Errors of building the runtime or loading a component.
 #[derive(Debug, thiserror::Error)]
@@ -109,20 +112,27 @@ fn describe_guest_error(error: &types::Error) -> String {
 /// Version header of a core WebAssembly module.
 const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 
-/// The engine, the linker with every host interface, and the AOT cache.
+/// The engine, the linker with every host interface, the AOT cache, and the store
+/// plugins' storage lives in.
 ///
 /// Building it starts the epoch ticker thread; dropping it stops the thread.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     cache: AotCache,
+    store: Arc<dyn KeyValue>,
+    aot_keep: std::time::Duration,
     _ticker: engine::Ticker,
 }
 
 impl Runtime {
-    /// A runtime caching compiled components in `cache_dir`; no plugin may ever grow
-    /// its memory past `max_memory_bytes`.
-    pub fn new(cache_dir: &Path, max_memory_bytes: usize) -> Result<Self, RuntimeError> {
+    /// A runtime caching compiled components in `cache_dir`, keeping plugins' storage in
+    /// `store`; no plugin may ever grow its memory past `max_memory_bytes`.
+    pub fn new(
+        cache_dir: &Path,
+        max_memory_bytes: usize,
+        store: Arc<dyn KeyValue>,
+    ) -> Result<Self, RuntimeError> {
         let engine = engine::build(max_memory_bytes)?;
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
@@ -138,8 +148,51 @@ impl Runtime {
             engine,
             linker,
             cache,
+            store,
+            aot_keep: std::time::Duration::from_secs(30 * 86_400),
             _ticker: ticker,
         })
+    }
+
+    /// Keeps unused AOT artifacts for `keep` (30 days by default).
+    pub fn keeping_artifacts(mut self, keep: std::time::Duration) -> Self {
+        self.aot_keep = keep;
+        self
+    }
+
+    /// Records in the cache's index that the artifact of `hash` serves `file` now.
+    pub async fn record_use(&self, hash: &str, file: &Path) {
+        if let Err(e) = self
+            .cache
+            .record_use(&*self.store, hash, file, self.aot_keep)
+            .await
+        {
+            tracing::warn!(
+                "cannot record the use of {}'s compiled code: {e}",
+                file.display()
+            );
+        }
+    }
+
+    /// Deletes AOT artifacts no one used for the keep time (only with a persistent
+    /// store: an in-memory index knows nothing of earlier runs).
+    pub async fn prune_artifacts(&self) {
+        if self.store.backend() == "memory" {
+            return;
+        }
+        match self.cache.prune(&*self.store, self.aot_keep).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                "deleted {n} compiled plugins unused for {} days",
+                self.aot_keep.as_secs() / 86_400
+            ),
+            Err(e) => tracing::warn!("cannot prune the AOT cache: {e}"),
+        }
+    }
+
+    /// The store plugins' storage lives in.
+    pub fn store(&self) -> &Arc<dyn KeyValue> {
+        &self.store
     }
 
     /// Compiles (or loads from the cache) and links the component in `bytes`, read from
@@ -165,7 +218,8 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(wrong_world)?;
         let pre = bindings::PierPluginPre::new(pre).map_err(wrong_world)?;
-        Ok((Plugin::new(name, hash, pre, limits), outcome))
+        let store = PluginStore::new(self.store.clone(), name, limits.storage);
+        Ok((Plugin::new(name, hash, pre, limits, store), outcome))
     }
 }
 

@@ -147,6 +147,7 @@ pub struct CallState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) ctx: Arc<dyn CallContext>,
+    pub(crate) store: crate::storage::PluginStore,
     pub(crate) deadline: Instant,
     pub(crate) timed_out: bool,
     pub(crate) stderr: LogStream,

@@ -144,6 +144,12 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         // An empty list means "no browser origin at all", not "no check".
         config = config.enforce_origin_validation();
     }
+    if !options.stateless {
+        config.session_store = Some(Arc::new(super::sessions::SessionRecords::new(
+            app.store().clone(),
+            options.session_idle,
+        )));
+    }
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle);
     let factory_app = app.clone();

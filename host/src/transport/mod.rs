@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod http;
+pub mod sessions;
 pub mod stdio;

@@ -94,6 +94,8 @@ impl PluginDir {
         ServeConfig {
             plugins_dir: self.path().to_path_buf(),
             data_dir: shared_data_dir(),
+            // The sled store is one process's at a time; tests run many pier at once.
+            storage: pier::storage::Backend::Memory,
             watch: false,
             ..ServeConfig::default()
         }
@@ -454,5 +456,173 @@ impl Server {
     pub async fn shutdown(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.done.await.unwrap().unwrap();
+    }
+}
+
+/// A `redis-server` of its own on a free loopback port, stopped when dropped. Redis
+/// tests never skip: without `redis-server` they fail saying how to install it.
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers `PING`.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self {
+            child: None,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (its data is lost: it keeps nothing on disk).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server (again) on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server ({e}): run `make setup`, which installs it")
+            });
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if self.answers() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "redis-server on port {} did not answer PING within 10 s",
+            self.port
+        );
+    }
+
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reply = [0u8; 7];
+        conn.write_all(b"PING\r\n").is_ok()
+            && conn.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The built `pier` binary serving HTTP on a free loopback port, as a child process;
+/// killed when dropped.
+pub struct ChildPier {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+}
+
+impl ChildPier {
+    /// Runs `pier serve --listen 127.0.0.1:0 ARGS…` and waits (bounded) for `/ready`.
+    pub async fn serve(args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut url = None;
+        let mut line = String::new();
+        while url.is_none() && stderr.read_line(&mut line).unwrap() > 0 {
+            url = line
+                .split_whitespace()
+                .find(|w| w.starts_with("http://") && w.ends_with("/mcp"))
+                .map(String::from);
+            if url.is_none() {
+                eprint!("pier: {line}");
+            }
+            line.clear();
+        }
+        let url = url.expect("pier prints the bound address");
+        // Keep draining stderr so pier never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                eprintln!("pier: {line}");
+            }
+        });
+        // The address is printed before plugins load: wait (bounded) for /ready.
+        let ready = url.replace("/mcp", "/ready");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = reqwest::get(&ready).await.map(|r| r.status().as_u16()).ok();
+            if status == Some(200) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pier never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, url }
+    }
+
+    /// A recording client over HTTP.
+    pub async fn client(&self) -> Client {
+        let transport = StreamableHttpClientTransport::from_uri(self.url.clone());
+        Recorder::default()
+            .serve(transport)
+            .await
+            .expect("initialize over HTTP")
+    }
+
+    /// Sends `signal` (e.g. `-TERM`, `-KILL`) and waits for the exit.
+    pub fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .arg(signal)
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for ChildPier {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

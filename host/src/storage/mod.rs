@@ -1,0 +1,257 @@
+//! Storage: one [`KeyValue`] trait, three backends (`memory`, `sled`, `redis`), and the
+//! per-plugin view plugins get through the `storage` host interface ([`PluginStore`]).
+//!
+//! Keys are strings ordered bytewise; values are bytes. An integer (for
+//! [`KeyValue::increment`]) is stored as its decimal text, as Redis does. Every backend
+//! honours TTLs: an expired key is absent for every operation, and its space is reclaimed
+//! lazily and by [`KeyValue::purge_expired`], which the server calls periodically.
+//!
+//! The key space is shared by pier and its plugins: plugin `NAME` owns everything under
+//! `plugin/NAME/` (see [`PluginStore`]), pier's own state lives under `pier/`.
+
+pub mod memory;
+pub mod plugin;
+pub mod redis;
+pub mod sled;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+pub use plugin::{PluginStore, Quota, ScopedError};
+
+/// The future every [`KeyValue`] operation returns.
+pub type StoreFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// Why a storage operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed or cannot be reached; the operation may succeed later.
+    #[error("{backend} storage is unavailable: {reason}")]
+    Unavailable {
+        /// `memory`, `sled` or `redis`.
+        backend: &'static str,
+        /// What failed.
+        reason: String,
+    },
+    /// `increment` of a key whose value is not a decimal integer, or that would overflow.
+    #[error("the value under `{key}` {reason}")]
+    NotAnInteger {
+        /// The key.
+        key: String,
+        /// "is not an integer" or "would overflow".
+        reason: &'static str,
+    },
+}
+
+/// One page of keys, in ascending order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The keys.
+    pub keys: Vec<String>,
+    /// The last key of this page when more follow: pass it as the next `cursor`.
+    pub next_cursor: Option<String>,
+}
+
+impl Page {
+    /// The page of `limit` keys from `keys`, fetched one beyond the limit to learn
+    /// whether more follow.
+    fn of(mut keys: Vec<String>, limit: usize) -> Self {
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let next_cursor = if more { keys.last().cloned() } else { None };
+        Page { keys, next_cursor }
+    }
+}
+
+/// A key-value store: the contract every backend meets (one test suite runs against
+/// all of them, `host/tests/storage.rs`).
+pub trait KeyValue: Send + Sync {
+    /// `memory`, `sled` or `redis`.
+    fn backend(&self) -> &'static str;
+
+    /// The value under `key`.
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Vec<u8>>>;
+
+    /// Stores `value` under `key`, expiring after `ttl` (never, when `None`: a previous
+    /// expiry is cleared).
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Removes `key`; true when it was there.
+    fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Up to `limit` keys starting with `prefix` and greater than `after`, ascending.
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> StoreFuture<'a, Page>;
+
+    /// Atomically adds `by` to the integer under `key` (absent = 0) and returns the sum.
+    /// The key keeps its expiry.
+    fn increment<'a>(&'a self, key: &'a str, by: i64) -> StoreFuture<'a, i64>;
+
+    /// Atomically sets `key` to `new` (expiring after `ttl`) if its value is `expected`
+    /// (`None` = absent); true when it did.
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> StoreFuture<'a, bool>;
+
+    /// How many live keys start with `prefix`, counting no further than `at_most`.
+    fn count<'a>(&'a self, prefix: &'a str, at_most: usize) -> StoreFuture<'a, usize>;
+
+    /// Reclaims the space of expired keys; the number reclaimed.
+    fn purge_expired(&self) -> StoreFuture<'_, usize>;
+}
+
+/// Which backend, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// In the server's memory: gone at exit.
+    Memory,
+    /// A sled database in this directory.
+    Sled {
+        /// The database directory.
+        path: PathBuf,
+        /// `None`: every write is flushed to disk before it is acknowledged. `Some(d)`:
+        /// writes are flushed in the background every `d`; a crash loses at most `d`.
+        flush_every: Option<Duration>,
+    },
+    /// A Redis server.
+    Redis {
+        /// `redis://[user:password@]host:port[/db]`.
+        url: String,
+        /// Prefix of every Redis key pier writes.
+        prefix: String,
+    },
+}
+
+impl Backend {
+    /// A one-line description for logs: the kind and where.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Memory => "memory".into(),
+            Backend::Sled { path, .. } => format!("sled at {}", path.display()),
+            Backend::Redis { url, .. } => format!("redis at {}", redact(url)),
+        }
+    }
+}
+
+/// `url` without its password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens the store `backend` describes (a Redis connection is made at the first call).
+pub fn open(backend: &Backend) -> Result<Arc<dyn KeyValue>, StoreError> {
+    Ok(match backend {
+        Backend::Memory => Arc::new(memory::Memory::default()),
+        Backend::Sled { path, flush_every } => {
+            Arc::new(sled::Sled::open(path, *flush_every).map_err(|reason| {
+                StoreError::Unavailable {
+                    backend: "sled",
+                    reason,
+                }
+            })?)
+        }
+        Backend::Redis { url, prefix } => Arc::new(redis::Redis::connect(url, prefix)?),
+    })
+}
+
+/// The sled database directory under the data dir.
+pub fn sled_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("store")
+}
+
+/// Calls [`KeyValue::purge_expired`] every `every` until the store is dropped elsewhere
+/// (the task holds only a weak reference).
+pub fn spawn_purger(store: &Arc<dyn KeyValue>, every: Duration) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(store) = weak.upgrade() else { return };
+            match store.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(backend = store.backend(), "purged {n} expired keys"),
+                Err(e) => tracing::warn!("purging expired keys: {e}"),
+            }
+        }
+    })
+}
+
+/// Whether `key` belongs to a page of `prefix` that starts after `after`.
+fn in_page(key: &str, prefix: &str, after: Option<&str>) -> bool {
+    key.starts_with(prefix) && after.is_none_or(|a| key > a)
+}
+
+/// Parses a stored integer.
+fn parse_integer(key: &str, value: Option<&[u8]>) -> Result<i64, StoreError> {
+    let Some(bytes) = value else { return Ok(0) };
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| StoreError::NotAnInteger {
+            key: key.to_string(),
+            reason: "is not an integer",
+        })
+}
+
+/// `current + by`, or the overflow error.
+fn add(key: &str, current: i64, by: i64) -> Result<i64, StoreError> {
+    current
+        .checked_add(by)
+        .ok_or_else(|| StoreError::NotAnInteger {
+            key: key.to_string(),
+            reason: "would overflow",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password_in_logs() {
+        assert_eq!(
+            redact("redis://user:secret@127.0.0.1:6379/0"),
+            "redis://user:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn integers_are_decimal_text() {
+        assert_eq!(parse_integer("k", None), Ok(0));
+        assert_eq!(parse_integer("k", Some(b"-42")), Ok(-42));
+        assert_eq!(
+            parse_integer("k", Some(b"4x")).unwrap_err().to_string(),
+            "the value under `k` is not an integer"
+        );
+        assert_eq!(
+            add("k", i64::MAX, 1).unwrap_err().to_string(),
+            "the value under `k` would overflow"
+        );
+    }
+}
