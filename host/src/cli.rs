@@ -40,8 +40,8 @@ pub enum Command {
     Mount(MountArgs),
     /// Remove a mount added by `pier mount` or `[[mount]]` from a running pier (admin API).
     Unmount(UnmountArgs),
-    /// Inspect or repair a plugin's stored data, in the configured store (a sled store
-    /// is locked by a running pier: stop it first; Redis can be used live).
+    /// Inspect or repair a plugin's stored data: in the configured store, or through the
+    /// admin API of a running pier (`--server`; a running pier holds its sled store).
     Storage(StorageArgs),
 }
 
@@ -97,12 +97,31 @@ pub struct StorageTarget {
     /// Redis URL (key storage.url).
     #[arg(long, value_name = "URL")]
     pub storage_url: Option<String>,
+    /// Go through the admin API of the pier running at this base URL instead of opening
+    /// the store (how to reach a sled store that a running server holds).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Admin token for `--server` [default: admin.token of the configuration, or PIER_ADMIN_TOKEN].
+    #[arg(long, value_name = "TOKEN", requires = "server")]
+    pub token: Option<String>,
     /// Where the configuration and the data dir are.
     #[command(flatten)]
     pub local: LocalArgs,
 }
 
 impl StorageTarget {
+    /// The running pier to ask, when `--server` is given.
+    pub fn admin(&self) -> Option<AdminArgs> {
+        self.server.as_ref().map(|server| AdminArgs {
+            server: Some(server.clone()),
+            token: self.token.clone(),
+            local: LocalArgs {
+                config: self.local.config.clone(),
+                data_dir: self.local.data_dir.clone(),
+            },
+        })
+    }
+
     /// The configuration: as `pier serve` reads it, with these flags.
     pub fn config(&self) -> Result<ServeConfig, ConfigError> {
         ServeArgs {

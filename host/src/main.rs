@@ -119,13 +119,38 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Sends one admin API request; the JSON answer, or the server's error as an error.
+/// `text` with every byte but unreserved URL characters percent-encoded.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Sends one admin API request; the JSON answer, `None` for a 404 when `missing_ok`, or
+/// the server's error as an error.
 async fn admin(
     args: &AdminArgs,
     method: reqwest::Method,
     path: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
+    admin_or_missing(args, method, path, body, false)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+async fn admin_or_missing(
+    args: &AdminArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    missing_ok: bool,
+) -> anyhow::Result<Option<serde_json::Value>> {
     let (server, token) = args.target().map_err(|e| anyhow::anyhow!(e))?;
     let mut request = reqwest::Client::new()
         .request(method, format!("{server}/admin/{path}"))
@@ -140,7 +165,11 @@ async fn admin(
     let status = response.status();
     let answer: serde_json::Value = response.json().await.unwrap_or_default();
     if status.is_success() {
-        return Ok(answer);
+        return Ok(Some(answer));
+    }
+    if missing_ok && status == reqwest::StatusCode::NOT_FOUND && answer["error"].is_string() {
+        eprintln!("pier: {}", answer["error"].as_str().unwrap_or_default());
+        return Ok(None);
     }
     let message = answer["error"]
         .as_str()
@@ -217,17 +246,82 @@ async fn unmount(args: UnmountArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `pier storage list|get|delete`: straight on the configured store.
+/// `pier storage list|get|delete` through the admin API of a running pier.
+async fn storage_via(server: AdminArgs, action: &StorageAction) -> anyhow::Result<ExitCode> {
+    use base64::Engine;
+    use reqwest::Method;
+    use std::io::Write;
+    let (StorageAction::List { target, .. }
+    | StorageAction::Get { target, .. }
+    | StorageAction::Delete { target, .. }) = action;
+    let base = format!("storage/{}", encode(&target.plugin));
+    let missing = Ok(ExitCode::FAILURE);
+    match action {
+        StorageAction::List { prefix, .. } => {
+            let mut cursor: Option<String> = None;
+            let mut out = std::io::stdout().lock();
+            loop {
+                let mut path = format!("{base}?prefix={}", encode(prefix));
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={}", encode(c)));
+                }
+                let page = admin(&server, Method::GET, &path, None).await?;
+                for key in page["keys"].as_array().into_iter().flatten() {
+                    writeln!(out, "{}", key.as_str().unwrap_or_default())?;
+                }
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_string()),
+                    None => return Ok(ExitCode::SUCCESS),
+                }
+            }
+        }
+        StorageAction::Get { key, .. } => {
+            let path = format!("{base}/{}", encode(key));
+            let Some(value) = admin_or_missing(&server, Method::GET, &path, None, true).await?
+            else {
+                return missing;
+            };
+            let bytes = match (value["text"].as_str(), value["base64"].as_str()) {
+                (Some(text), _) => text.as_bytes().to_vec(),
+                (None, Some(b64)) => base64::engine::general_purpose::STANDARD.decode(b64)?,
+                _ => anyhow::bail!("the server's answer has no value: {value}"),
+            };
+            std::io::stdout().write_all(&bytes)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        StorageAction::Delete { key, .. } => {
+            let path = format!("{base}/{}", encode(key));
+            if admin_or_missing(&server, Method::DELETE, &path, None, true)
+                .await?
+                .is_none()
+            {
+                return missing;
+            }
+            eprintln!("pier: deleted `{key}` of plugin `{}`", target.plugin);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `pier storage list|get|delete`: on the configured store, or through a running pier.
 async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let (StorageAction::List { target, .. }
     | StorageAction::Get { target, .. }
     | StorageAction::Delete { target, .. }) = &action;
+    if let Some(server) = target.admin() {
+        return storage_via(server, &action).await;
+    }
     let config = target.config()?;
     if config.storage == pier::storage::Backend::Memory {
         anyhow::bail!("the memory store lives inside a running pier; there is nothing to open");
     }
-    let store = pier::storage::open(&config.storage)?;
+    let store = pier::storage::open(&config.storage).map_err(|e| match e.to_string() {
+        busy if busy.contains("in use by another process") => {
+            anyhow::anyhow!("{busy}; go through its admin API instead: --server http://HOST:PORT")
+        }
+        _ => e.into(),
+    })?;
     let prefix = pier::storage::plugin::plugin_prefix(&target.plugin);
     let missing = |key: &str| {
         eprintln!(

@@ -251,11 +251,15 @@ fn pier_storage(data: &std::path::Path, args: &[&str]) -> (i32, String, String) 
 async fn a_note_survives_kill_9_and_pier_storage_reads_and_repairs_it() {
     let dir = notes_dir();
     let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("pier.toml");
+    std::fs::write(&config, "[admin]\ntoken = \"t0ken\"\n").unwrap();
     let args = [
         "--plugins",
         dir.path().to_str().unwrap(),
         "--data-dir",
         data.path().to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
     ];
     let mut pier = ChildPier::serve(&args).await;
     let client = pier.client().await;
@@ -276,9 +280,78 @@ async fn a_note_survives_kill_9_and_pier_storage_reads_and_repairs_it() {
             2,
             String::new(),
             format!(
-                "pier: sled storage is unavailable: {} is in use by another process (a running pier?)\n",
+                "pier: sled storage is unavailable: {} is in use by another process (a running pier?); go through its admin API instead: --server http://HOST:PORT\n",
                 store.display()
             )
+        )
+    );
+    // …but its admin API serves it.
+    let server = pier.url.trim_end_matches("/mcp").to_string();
+    let via = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &server, "--token", "t0ken"]);
+        pier_storage(data.path(), &all)
+    };
+    assert_eq!(
+        tool_text(
+            &client,
+            "notes_add",
+            json!({"title": "scratch", "body": "x"})
+        )
+        .await,
+        ("Saved the note `scratch`.".into(), false)
+    );
+    assert_eq!(
+        via(&["list", "--plugin", "notes"]),
+        (0, "note/plan\nnote/scratch\n".into(), String::new())
+    );
+    assert_eq!(
+        via(&["delete", "--plugin", "notes", "note/scratch"]),
+        (
+            0,
+            String::new(),
+            "pier: deleted `note/scratch` of plugin `notes`\n".into()
+        )
+    );
+    assert_eq!(
+        via(&["list", "--plugin", "notes"]),
+        (0, "note/plan\n".into(), String::new())
+    );
+    assert_eq!(
+        via(&["get", "--plugin", "notes", "note/plan"]),
+        (
+            0,
+            r#"{"title":"plan","body":"survive"}"#.into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        via(&["get", "--plugin", "notes", "note/a b/c"]),
+        (
+            1,
+            String::new(),
+            "pier: plugin `notes` has no key `note/a b/c`\n".into()
+        )
+    );
+    assert_eq!(
+        via(&["delete", "--plugin", "other", "note/plan"]),
+        (
+            1,
+            String::new(),
+            "pier: plugin `other` has no key `note/plan`\n".into()
+        )
+    );
+    assert_eq!(
+        pier_storage(
+            data.path(),
+            &[
+                "list", "--plugin", "notes", "--server", &server, "--token", "nope"
+            ]
+        ),
+        (
+            2,
+            String::new(),
+            "pier: wrong admin token (HTTP 403)\n".into()
         )
     );
     let status = pier.signal("-KILL");

@@ -6,7 +6,11 @@
 //! - `POST /admin/mounts`: a JSON object with the fields of a `[[mount]]` table; 201 with
 //!   the new mount, 400 for a bad body, 409 for a namespace in use, 422 when the mount
 //!   cannot be made (file refused, server unreachable);
-//! - `DELETE /admin/mounts/{namespace}`: removes a configured or added mount.
+//! - `DELETE /admin/mounts/{namespace}`: removes a configured or added mount;
+//! - `GET /admin/storage/{plugin}?prefix=&cursor=`: a page of a plugin's storage keys;
+//! - `GET /admin/storage/{plugin}/{key}`: the value (`text` when it is UTF-8, otherwise
+//!   `base64`), 404 when there is none;
+//! - `DELETE /admin/storage/{plugin}/{key}`: deletes it, 404 when there is none.
 
 use std::sync::Arc;
 
@@ -21,12 +25,18 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::registry::mounts::Outcome;
 use crate::registry::spec::RawMount;
+use crate::storage::plugin::plugin_prefix;
 
 /// The `/admin` routes.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route("/mounts", get(list).post(add))
         .route("/mounts/{namespace}", delete(remove))
+        .route("/storage/{plugin}", get(storage_keys))
+        .route(
+            "/storage/{plugin}/{*key}",
+            get(storage_get).delete(storage_delete),
+        )
         .layer(axum::middleware::from_fn_with_state(app, authorize))
 }
 
@@ -122,4 +132,91 @@ async fn remove(State(app): State<Arc<App>>, Path(ns): Path<String>) -> Response
         StatusCode::NOT_FOUND,
         format!("no mount with namespace `{ns}`"),
     )
+}
+
+/// `prefix` and `cursor` of the query of `GET /admin/storage/{plugin}`.
+fn keys_query(query: Option<&str>) -> (String, Option<String>) {
+    let (mut prefix, mut cursor) = (String::new(), None);
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*name {
+            "prefix" => prefix = value.into_owned(),
+            "cursor" => cursor = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    (prefix, cursor)
+}
+
+fn unavailable(e: crate::storage::StoreError) -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+}
+
+async fn storage_keys(
+    State(app): State<Arc<App>>,
+    Path(plugin): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let (prefix, cursor) = keys_query(query.as_deref());
+    let scope = plugin_prefix(&plugin);
+    let after = cursor.map(|c| format!("{scope}{c}"));
+    match app
+        .store()
+        .list(&format!("{scope}{prefix}"), after.as_deref(), 1000)
+        .await
+    {
+        Ok(page) => {
+            let strip = |k: &String| k[scope.len()..].to_string();
+            Json(json!({
+                "keys": page.keys.iter().map(strip).collect::<Vec<_>>(),
+                "next_cursor": page.next_cursor.as_ref().map(strip),
+            }))
+            .into_response()
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+fn no_key(plugin: &str, key: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("plugin `{plugin}` has no key `{key}`"),
+    )
+}
+
+async fn storage_get(
+    State(app): State<Arc<App>>,
+    Path((plugin, key)): Path<(String, String)>,
+) -> Response {
+    match app
+        .store()
+        .get(&format!("{}{key}", plugin_prefix(&plugin)))
+        .await
+    {
+        Ok(Some(value)) => Json(match String::from_utf8(value) {
+            Ok(text) => json!({ "key": key, "text": text }),
+            Err(e) => {
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(e.into_bytes());
+                json!({ "key": key, "base64": encoded })
+            }
+        })
+        .into_response(),
+        Ok(None) => no_key(&plugin, &key),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn storage_delete(
+    State(app): State<Arc<App>>,
+    Path((plugin, key)): Path<(String, String)>,
+) -> Response {
+    match app
+        .store()
+        .delete(&format!("{}{key}", plugin_prefix(&plugin)))
+        .await
+    {
+        Ok(true) => Json(json!({ "deleted": key })).into_response(),
+        Ok(false) => no_key(&plugin, &key),
+        Err(e) => unavailable(e),
+    }
 }
