@@ -322,7 +322,8 @@ async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
         }
         _ => e.into(),
     })?;
-    let prefix = pier::storage::plugin::plugin_prefix(&target.plugin);
+    // An operator's view of the plugin's keys: the same scoping as the plugin's own.
+    let store = pier::storage::PluginStore::new(store, &target.plugin, Default::default());
     let missing = |key: &str| {
         eprintln!(
             "pier: plugin `{}` has no key `{key}` in {}",
@@ -332,14 +333,13 @@ async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
         ExitCode::FAILURE
     };
     match &action {
-        StorageAction::List { prefix: start, .. } => {
-            let from = format!("{prefix}{start}");
+        StorageAction::List { prefix, .. } => {
             let mut after = None;
             let mut out = std::io::stdout().lock();
             loop {
-                let page = store.list(&from, after.as_deref(), 1000).await?;
+                let page = store.list_keys(prefix, after.as_deref()).await?;
                 for key in &page.keys {
-                    writeln!(out, "{}", &key[prefix.len()..])?;
+                    writeln!(out, "{key}")?;
                 }
                 match page.next_cursor {
                     Some(next) => after = Some(next),
@@ -347,7 +347,7 @@ async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        StorageAction::Get { key, .. } => match store.get(&format!("{prefix}{key}")).await? {
+        StorageAction::Get { key, .. } => match store.get(key).await? {
             Some(value) => {
                 std::io::stdout().write_all(&value)?;
                 Ok(ExitCode::SUCCESS)
@@ -355,7 +355,7 @@ async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
             None => Ok(missing(key)),
         },
         StorageAction::Delete { key, .. } => {
-            if store.delete(&format!("{prefix}{key}")).await? {
+            if store.delete(key).await? {
                 eprintln!("pier: deleted `{key}` of plugin `{}`", target.plugin);
                 Ok(ExitCode::SUCCESS)
             } else {

@@ -59,7 +59,7 @@ impl From<StoreError> for ScopedError {
 }
 
 /// The prefix of plugin `name`'s keys.
-pub fn plugin_prefix(name: &str) -> String {
+fn plugin_prefix(name: &str) -> String {
     format!("plugin/{name}/")
 }
 

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::registry::mounts::Outcome;
 use crate::registry::spec::RawMount;
-use crate::storage::plugin::plugin_prefix;
+use crate::storage::{PluginStore, Quota, ScopedError};
 
 /// The `/admin` routes.
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
@@ -147,8 +147,18 @@ fn keys_query(query: Option<&str>) -> (String, Option<String>) {
     (prefix, cursor)
 }
 
-fn unavailable(e: crate::storage::StoreError) -> Response {
-    error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+/// The operator's view of `plugin`'s keys: the same scoping as the plugin's own.
+fn plugin_store(app: &App, plugin: &str) -> PluginStore {
+    PluginStore::new(app.store().clone(), plugin, Quota::default())
+}
+
+fn failed(e: ScopedError) -> Response {
+    match e {
+        ScopedError::Unavailable(m) => error(StatusCode::SERVICE_UNAVAILABLE, m),
+        ScopedError::InvalidKey(m) | ScopedError::QuotaExceeded(m) => {
+            error(StatusCode::BAD_REQUEST, m)
+        }
+    }
 }
 
 async fn storage_keys(
@@ -157,22 +167,14 @@ async fn storage_keys(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
     let (prefix, cursor) = keys_query(query.as_deref());
-    let scope = plugin_prefix(&plugin);
-    let after = cursor.map(|c| format!("{scope}{c}"));
-    match app
-        .store()
-        .list(&format!("{scope}{prefix}"), after.as_deref(), 1000)
+    match plugin_store(&app, &plugin)
+        .list_keys(&prefix, cursor.as_deref())
         .await
     {
         Ok(page) => {
-            let strip = |k: &String| k[scope.len()..].to_string();
-            Json(json!({
-                "keys": page.keys.iter().map(strip).collect::<Vec<_>>(),
-                "next_cursor": page.next_cursor.as_ref().map(strip),
-            }))
-            .into_response()
+            Json(json!({ "keys": page.keys, "next_cursor": page.next_cursor })).into_response()
         }
-        Err(e) => unavailable(e),
+        Err(e) => failed(e),
     }
 }
 
@@ -187,11 +189,7 @@ async fn storage_get(
     State(app): State<Arc<App>>,
     Path((plugin, key)): Path<(String, String)>,
 ) -> Response {
-    match app
-        .store()
-        .get(&format!("{}{key}", plugin_prefix(&plugin)))
-        .await
-    {
+    match plugin_store(&app, &plugin).get(&key).await {
         Ok(Some(value)) => Json(match String::from_utf8(value) {
             Ok(text) => json!({ "key": key, "text": text }),
             Err(e) => {
@@ -202,7 +200,7 @@ async fn storage_get(
         })
         .into_response(),
         Ok(None) => no_key(&plugin, &key),
-        Err(e) => unavailable(e),
+        Err(e) => failed(e),
     }
 }
 
@@ -210,13 +208,9 @@ async fn storage_delete(
     State(app): State<Arc<App>>,
     Path((plugin, key)): Path<(String, String)>,
 ) -> Response {
-    match app
-        .store()
-        .delete(&format!("{}{key}", plugin_prefix(&plugin)))
-        .await
-    {
+    match plugin_store(&app, &plugin).delete(&key).await {
         Ok(true) => Json(json!({ "deleted": key })).into_response(),
         Ok(false) => no_key(&plugin, &key),
-        Err(e) => unavailable(e),
+        Err(e) => failed(e),
     }
 }
