@@ -19,6 +19,16 @@ pub enum Error {
     /// The store could not be opened.
     #[error(transparent)]
     Storage(#[from] crate::storage::StoreError),
+    /// A configured middleware could not be built.
+    #[error("{at} ({kind}): {error}")]
+    Middleware {
+        /// Where it is configured: `middleware[0]`, `mount[1].middleware[0]`.
+        at: String,
+        /// Its `type`.
+        kind: &'static str,
+        /// What is wrong.
+        error: crate::middleware::spec::SpecError,
+    },
     /// The transport failed.
     #[error("transport: {0}")]
     Transport(#[from] std::io::Error),

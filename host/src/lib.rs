@@ -9,6 +9,7 @@ pub mod config;
 pub mod dev;
 pub mod error;
 pub mod local;
+pub mod middleware;
 pub mod registry;
 pub mod runtime;
 pub mod server;
@@ -28,6 +29,20 @@ use registry::{Changes, Registry};
 use runtime::Runtime;
 use server::{PierServer, Shared};
 use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// Builds the middleware `specs` configured at `at` (`middleware`, `mount[0].middleware`).
+fn build_chain(
+    specs: &[middleware::spec::Spec],
+    services: &middleware::spec::Services,
+    scope: &str,
+    at: &str,
+) -> Result<middleware::Chain, Error> {
+    middleware::spec::build_chain(specs, services, scope).map_err(|(i, error)| Error::Middleware {
+        at: format!("{at}[{i}]"),
+        kind: specs[i].kind(),
+        error,
+    })
+}
 
 /// Whether the configured plugins are mounted yet.
 #[derive(Debug, Clone)]
@@ -155,12 +170,35 @@ impl App {
             cap: config.max_limits,
         };
         let mounts = Arc::new(Mounts::new(runtime.clone(), options, registry.clone()));
+        let metrics: Arc<telemetry::Metrics> = Arc::default();
+        let services = middleware::spec::Services {
+            store: runtime.store().clone(),
+            metrics: metrics.clone(),
+            registry: registry.clone(),
+            runtime: runtime.clone(),
+        };
+        let pipeline = middleware::Pipeline::new(build_chain(
+            &config.middleware,
+            &services,
+            "server",
+            "middleware",
+        )?);
+        for (i, mount) in config.mounts.iter().enumerate() {
+            let chain = build_chain(
+                &mount.middleware,
+                &services,
+                &format!("mount/{}", mount.namespace),
+                &format!("mount[{i}].middleware"),
+            )?;
+            pipeline.set_mount(&mount.namespace, chain);
+        }
         let shared = Arc::new(Shared {
             registry,
             page_size: config.page_size,
             in_flight: Arc::default(),
-            metrics: Arc::default(),
+            metrics,
             subscriptions: Default::default(),
+            pipeline: Arc::new(pipeline),
         });
         Ok(Self {
             config: config.clone(),
@@ -248,16 +286,41 @@ impl App {
         outcome
     }
 
-    /// Mounts `spec` after every other mount (the admin API's `POST /admin/mounts`).
+    /// Mounts `spec` after every other mount (the admin API's `POST /admin/mounts`),
+    /// with its own middleware chain.
     pub async fn attach(&self, spec: registry::spec::MountSpec) -> Outcome {
+        let services = middleware::spec::Services {
+            store: self.runtime.store().clone(),
+            metrics: self.shared.metrics.clone(),
+            registry: self.shared.registry.clone(),
+            runtime: self.runtime.clone(),
+        };
+        let scope = format!("mount/{}", spec.namespace);
+        let chain = match build_chain(&spec.middleware, &services, &scope, "middleware") {
+            Ok(chain) => chain,
+            Err(e) => {
+                return Outcome::Refused {
+                    error: LoadError {
+                        file: PathBuf::from(spec.source()),
+                        reason: e.to_string(),
+                    },
+                    previous: false,
+                };
+            }
+        };
+        self.shared.pipeline.set_mount(&spec.namespace, chain);
         let (_, outcome) = self.mounts.attach(spec, "admin").await;
         report(&self.shared.metrics, &outcome);
         outcome
     }
 
-    /// Unmounts the configured or added mount `namespace`; `None` when there is none.
+    /// Unmounts the configured or added mount `namespace` (and its middleware); `None`
+    /// when there is none.
     pub async fn detach(&self, namespace: &str) -> Option<Outcome> {
         let outcome = self.mounts.detach(namespace).await?;
+        self.shared
+            .pipeline
+            .set_mount(namespace, middleware::Chain::default());
         report(&self.shared.metrics, &outcome);
         Some(outcome)
     }
@@ -290,6 +353,12 @@ impl App {
     /// The live catalogue.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.shared.registry
+    }
+
+    /// The middleware chains: server-level and per mount (to add middleware written
+    /// in Rust, as FastMCP's `add_middleware`).
+    pub fn pipeline(&self) -> &Arc<middleware::Pipeline> {
+        &self.shared.pipeline
     }
 
     /// The metrics of this instance.

@@ -125,6 +125,21 @@ impl Metrics {
             .increment(1);
     }
 
+    /// Adds `n` to counter `name` with `labels` (what middlewares count: errors, cache
+    /// hits, rate-limited requests, retries).
+    pub fn count(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
+        self.recorder
+            .register_counter(&key(name, labels), &METADATA)
+            .increment(n);
+    }
+
+    /// Records `seconds` in histogram `name` with `labels` (the timing middlewares).
+    pub fn observe(&self, name: &'static str, labels: &[(&'static str, &str)], seconds: f64) {
+        self.recorder
+            .register_histogram(&key(name, labels), &METADATA)
+            .record(seconds);
+    }
+
     /// A client session opened (`+1`) or closed (`-1`).
     pub fn sessions(&self, delta: f64) {
         self.recorder

@@ -23,6 +23,7 @@ fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
             token: None,
         }),
         mode,
+        middleware: Vec::new(),
     }
 }
 
@@ -76,6 +77,7 @@ async fn servers_over_http_and_stdio_are_served_under_their_namespaces() {
             env: Default::default(),
         }),
         mode: Mode::Mount,
+        middleware: Vec::new(),
     };
     let front_dir = PluginDir::new();
     let config = ServeConfig {

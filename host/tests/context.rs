@@ -609,6 +609,7 @@ async fn sampling_and_elicitation_reach_the_client_through_a_proxied_mount() {
                 token: None,
             }),
             mode: pier::registry::spec::Mode::Mount,
+            middleware: Vec::new(),
         }],
         ..front_dir.config()
     };

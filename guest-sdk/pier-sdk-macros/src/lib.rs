@@ -210,7 +210,7 @@ fn wrap(func: &ItemFn, body: Tokens) -> Tokens {
 fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
     let options = Options::parse(attr)?;
     options.check(
-        &["name", "title", "description"],
+        &["name", "title", "description", "tags"],
         &["read_only", "destructive", "idempotent", "open_world"],
     )?;
     let mut func: ItemFn = syn::parse(item)?;
@@ -239,6 +239,15 @@ fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
         }
     }
     let annotations = opt((!hints.is_empty()).then(|| format!("{{{}}}", hints.join(","))));
+    let tags: Vec<String> = options
+        .get("tags")
+        .map(|t| {
+            t.split(',')
+                .map(|tag| tag.trim().to_string())
+                .filter(|tag| !tag.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let fields = params.iter().filter_map(|p| match p {
         Param::Value {
             name,
@@ -273,6 +282,7 @@ fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
                 input_schema: ::pier_sdk::runtime::schema_for::<Args>,
                 output_schema: <#ret as ::pier_sdk::ToolOutput>::output_schema,
                 annotations: #annotations,
+                tags: &[#(#tags),*],
                 handler: |__ctx, __args| {
                     let _ = __ctx;
                     let Args { #(#names),* } = ::pier_sdk::runtime::parse_args::<Args>(#name, __args)?;
@@ -385,8 +395,9 @@ fn emit(result: syn::Result<Tokens>) -> TokenStream {
 /// Parameters become the tool's arguments (their JSON Schema is derived from their
 /// types; `Option` parameters are optional; `///` comments on them become
 /// descriptions); a `&Context` parameter receives the request. The doc comment is the
-/// description. Options: `name`, `title`, `description`, and the hints `read_only`,
-/// `destructive`, `idempotent`, `open_world`. The return type implements `ToolOutput`.
+/// description. Options: `name`, `title`, `description`, `tags = "a, b"` (for
+/// middleware that filters by tag), and the hints `read_only`, `destructive`,
+/// `idempotent`, `open_world`. The return type implements `ToolOutput`.
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     emit(expand_tool(attr, item))

@@ -26,6 +26,8 @@ pub struct ToolDef {
     pub output_schema: fn() -> Option<serde_json::Value>,
     /// MCP annotations, as JSON text.
     pub annotations: Option<&'static str>,
+    /// Free-form tags (for middleware that filters by tag).
+    pub tags: &'static [&'static str],
     /// Runs the tool on its JSON arguments.
     pub handler: fn(&Context, serde_json::Value) -> Result<ToolResult, Error>,
 }
@@ -167,7 +169,7 @@ pub fn describe(def: &PluginDef) -> wit::Manifest {
             input_schema: (t.input_schema)().to_string(),
             output_schema: (t.output_schema)().map(|s| s.to_string()),
             annotations: own(t.annotations),
-            tags: Vec::new(),
+            tags: t.tags.iter().map(|t| t.to_string()).collect(),
         })
         .collect();
     let (templates, resources): (Vec<_>, Vec<_>) =

@@ -14,6 +14,7 @@ use std::time::Duration;
 use keys::{KEYS, Key, Kind};
 use toml::Value;
 
+use crate::middleware::spec::Spec;
 use crate::registry::spec::{MountSpec, RawMount};
 use crate::runtime::Limits;
 use crate::storage::{Backend, Quota};
@@ -66,6 +67,8 @@ pub struct ServeConfig {
     /// `[[mount]]` entries: plugin files and other MCP servers under namespaces,
     /// mounted after the plugin directory, in this order.
     pub mounts: Vec<MountSpec>,
+    /// `[[middleware]]` entries: the server-level chain, outermost first.
+    pub middleware: Vec<Spec>,
     /// Bearer token of the admin API (`/admin/mounts`); off when `None`.
     pub admin_token: Option<String>,
     /// Where storage lives.
@@ -168,6 +171,7 @@ fn parse_env(key: &Key, text: &str) -> Value {
 pub struct Layers {
     values: BTreeMap<&'static str, (Value, Source)>,
     mounts: Vec<MountSpec>,
+    middleware: Vec<Spec>,
 }
 
 impl Default for Layers {
@@ -186,6 +190,7 @@ impl Default for Layers {
         Self {
             values,
             mounts: Vec::new(),
+            middleware: Vec::new(),
         }
     }
 }
@@ -215,6 +220,9 @@ impl Layers {
         let mut table = table;
         if let Some(mounts) = table.remove("mount") {
             self.mounts = parse_mounts(&source, mounts)?;
+        }
+        if let Some(middleware) = table.remove("middleware") {
+            self.middleware = parse_middleware(&source, middleware)?;
         }
         let mut flat = Vec::new();
         flatten("", &table, &mut flat);
@@ -331,6 +339,7 @@ impl Layers {
                 json: self.str("log.format") == "json",
             },
             mounts: self.mounts.clone(),
+            middleware: self.middleware.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
             storage: self.storage()?,
             storage_purge: self.ms("storage.purge-ms"),
@@ -418,6 +427,35 @@ fn parse_mounts(source: &Source, value: Value) -> Result<Vec<MountSpec>, ConfigE
         mounts.push(spec);
     }
     Ok(mounts)
+}
+
+/// The `[[middleware]]` array of a configuration file.
+fn parse_middleware(source: &Source, value: Value) -> Result<Vec<Spec>, ConfigError> {
+    let error = |key: String, message: String| ConfigError {
+        origin: source.clone(),
+        key,
+        message,
+    };
+    let Value::Array(items) = value else {
+        return Err(error(
+            "middleware".into(),
+            "expected [[middleware]] tables".into(),
+        ));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            crate::middleware::spec::parse(item).map_err(|e| {
+                let at = if e.key.is_empty() {
+                    format!("middleware[{i}]")
+                } else {
+                    format!("middleware[{i}].{}", e.key)
+                };
+                error(at, e.message)
+            })
+        })
+        .collect()
 }
 
 /// `table` as dotted paths to leaf values (arrays are leaves).

@@ -48,6 +48,8 @@ pub struct OfferedTool {
     pub validator: Option<Arc<jsonschema::Validator>>,
     /// Its compiled output schema, checked against a plugin's structured results.
     pub output_validator: Option<Arc<jsonschema::Validator>>,
+    /// Its tags (for middleware that filters by tag).
+    pub tags: Vec<String>,
 }
 
 /// What a mount offers, under its own names (before namespacing).
@@ -80,6 +82,7 @@ impl Offer {
                 })),
                 validator: Some(t.validator.clone()),
                 output_validator: t.output_validator.clone(),
+                tags: t.tool.tags.clone(),
             })
             .collect();
         let resources = m
@@ -201,6 +204,8 @@ pub struct ToolEntry {
     pub validator: Option<Arc<jsonschema::Validator>>,
     /// Its compiled output schema, if it declares one.
     pub output_validator: Option<Arc<jsonschema::Validator>>,
+    /// Its tags.
+    pub tags: Vec<String>,
 }
 
 /// A static resource as clients see it.
@@ -324,6 +329,7 @@ impl Catalogue {
                 tool,
                 validator: t.validator.clone(),
                 output_validator: t.output_validator.clone(),
+                tags: t.tags.clone(),
             };
             if let Some(old) = self.tools.insert(name.clone(), entry) {
                 warn_replaced("tool", &name, &old.mount, mount);

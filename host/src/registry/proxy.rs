@@ -347,10 +347,24 @@ impl Proxy {
             {
                 let schema = Value::Object((*tool.input_schema).clone());
                 let validator = compile_schema(&schema).ok().map(Arc::new);
+                // FastMCP servers put their tags under `_meta._fastmcp.tags`.
+                let tags = tool
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.get("_fastmcp"))
+                    .and_then(|f| f.get("tags"))
+                    .and_then(Value::as_array)
+                    .map(|tags| {
+                        tags.iter()
+                            .filter_map(|t| t.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 offer.tools.push(OfferedTool {
                     tool,
                     validator,
                     output_validator: None,
+                    tags,
                 });
             }
         }
@@ -390,7 +404,9 @@ impl Proxy {
         caller: Arc<dyn CallContext>,
         request: ClientRequest,
     ) -> Result<ServerResult, McpError> {
+        // Not an answer of the server: the connection failed; trying again may pass.
         let unreachable = |e: ServiceError| {
+            caller.mark_transient();
             McpError::internal_error(format!("mount `{}`: {e}", self.label), None)
         };
         let peer = self.service.peer();

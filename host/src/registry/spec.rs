@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::namespace;
 use super::proxy::Remote;
+use crate::middleware::spec::Spec;
 
 /// Whether a proxied server's catalogue is followed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -31,7 +32,7 @@ pub enum Target {
 }
 
 /// One mount, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MountSpec {
     /// Its namespace (`""` keeps names).
     pub namespace: String,
@@ -39,6 +40,8 @@ pub struct MountSpec {
     pub target: Target,
     /// Live or static catalogue (proxied servers).
     pub mode: Mode,
+    /// Middleware for this mount's components only, inside the server-level chain.
+    pub middleware: Vec<Spec>,
 }
 
 /// The fields of a `[[mount]]` table (or an admin API body); unknown keys are errors.
@@ -55,6 +58,8 @@ pub struct RawMount {
     #[serde(default)]
     env: BTreeMap<String, String>,
     mode: Option<Mode>,
+    #[serde(default)]
+    middleware: Vec<serde_json::Value>,
 }
 
 impl RawMount {
@@ -112,10 +117,19 @@ impl RawMount {
                 env: self.env,
             })
         };
+        let mut middleware = Vec::with_capacity(self.middleware.len());
+        for (i, item) in self.middleware.iter().enumerate() {
+            let spec = crate::middleware::spec::parse(item).map_err(|e| match e.key.as_str() {
+                "" => (format!("middleware[{i}]"), e.message),
+                key => (format!("middleware[{i}].{key}"), e.message),
+            })?;
+            middleware.push(spec);
+        }
         Ok(MountSpec {
             namespace: ns,
             target,
             mode: self.mode.unwrap_or_default(),
+            middleware,
         })
     }
 }

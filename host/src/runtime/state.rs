@@ -95,6 +95,9 @@ pub trait CallContext: Send + Sync {
     fn notify_resource_updated(&self, _uri: String) -> BoxFuture<'_, Result<(), GuestError>> {
         Box::pin(async { Err(no_client("notify-resource-updated")) })
     }
+    /// Notes that the call met a transient failure (storage unavailable, a proxied
+    /// server unreachable): a retrying middleware may try the request again.
+    fn mark_transient(&self) {}
 }
 
 /// The user's answer to an elicitation.

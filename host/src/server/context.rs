@@ -3,7 +3,9 @@
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
+use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 use rmcp::ErrorData as McpError;
@@ -13,13 +15,14 @@ use rmcp::model::{
     ErrorCode, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
     ProgressToken,
 };
-use rmcp::service::{Peer, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::convert::guest;
 use super::handler::Shared;
 use super::session::Session;
+use crate::middleware::PromptCall;
 use crate::registry::{Mount, namespace};
 use crate::runtime::types::{Error as GuestError, LogLevel, PromptResult, ResourceContents};
 use crate::runtime::{CallContext, Elicited, RequestInfo, RequestState};
@@ -54,9 +57,22 @@ fn to_mcp(level: LogLevel) -> LoggingLevel {
 
 /// The `Mcp-Session-Id` of a request that came over HTTP.
 pub(crate) fn http_session_id(request: &RequestContext<RoleServer>) -> Option<String> {
-    let parts = request.extensions.get::<axum::http::request::Parts>()?;
+    session_header(&request.extensions)
+}
+
+fn session_header(extensions: &rmcp::model::Extensions) -> Option<String> {
+    let parts = extensions.get::<axum::http::request::Parts>()?;
     let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
     Some(id.to_string())
+}
+
+/// The address of the client of a request that came over HTTP.
+pub(crate) fn http_client_ip(extensions: &rmcp::model::Extensions) -> Option<IpAddr> {
+    let parts = extensions.get::<axum::http::request::Parts>()?;
+    let info = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?;
+    Some(info.0.ip())
 }
 
 /// What every mount a request reaches shares: the client, the session, the progress
@@ -70,6 +86,7 @@ struct Request {
     cancelled: CancellationToken,
     info: RequestInfo,
     state: RequestState,
+    transient: AtomicBool,
 }
 
 /// Deepest chain of cross-mount reads (`read-resource`, `get-prompt`) one request may
@@ -109,6 +126,42 @@ impl Context {
                 cancelled: request.ct.clone(),
                 info,
                 state: RequestState::default(),
+                transient: AtomicBool::new(false),
+            }),
+            mount: None,
+            depth: 0,
+        }
+    }
+
+    /// The context of a notification from the client (no id, nothing to cancel).
+    pub fn of_notification(
+        notification: &NotificationContext<RoleServer>,
+        session: Arc<Session>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let client = notification.peer.peer_info();
+        let info = RequestInfo {
+            request_id: String::new(),
+            session_id: session
+                .id
+                .clone()
+                .or_else(|| session_header(&notification.extensions)),
+            client_name: client.as_ref().map(|c| c.client_info.name.clone()),
+            client_version: client.as_ref().map(|c| c.client_info.version.clone()),
+            subject: None,
+            scopes: Vec::new(),
+        };
+        Self {
+            request: Arc::new(Request {
+                peer: notification.peer.clone(),
+                session,
+                shared,
+                progress_token: None,
+                last_progress: Mutex::new(None),
+                cancelled: CancellationToken::new(),
+                info,
+                state: RequestState::default(),
+                transient: AtomicBool::new(false),
             }),
             mount: None,
             depth: 0,
@@ -124,18 +177,24 @@ impl Context {
         })
     }
 
+    /// Whether the work done for this request met a transient failure since the last
+    /// call; clears the mark.
+    pub fn take_transient(&self) -> bool {
+        self.request.transient.swap(false, Ordering::Relaxed)
+    }
+
     /// The context of a read or prompt that the current mount makes through the host.
-    fn nested(&self) -> Result<Self, GuestError> {
+    fn nested(&self) -> Result<Arc<Self>, GuestError> {
         if self.depth >= MAX_NESTING {
             return Err(GuestError::Failed(format!(
                 "cross-mount reads nest deeper than {MAX_NESTING} levels (does a plugin read itself?)"
             )));
         }
-        Ok(Self {
+        Ok(Arc::new(Self {
             request: self.request.clone(),
             mount: None,
             depth: self.depth + 1,
-        })
+        }))
     }
 
     /// The client's label (`client `NAME``) when its `initialize` declared `capability`;
@@ -321,7 +380,7 @@ impl CallContext for Context {
     ) -> BoxFuture<'_, Result<Vec<ResourceContents>, GuestError>> {
         Box::pin(async move {
             let nested = self.nested()?;
-            let result = super::handler::read(&self.request.shared, &uri, &nested)
+            let result = super::dispatch::nested_read(&self.request.shared, nested, uri)
                 .await
                 .map_err(guest_error)?;
             let value =
@@ -341,7 +400,8 @@ impl CallContext for Context {
                 .into_iter()
                 .map(|(k, v)| (k, Value::String(v)))
                 .collect();
-            let result = super::handler::prompt(&self.request.shared, &name, arguments, &nested)
+            let call = PromptCall { name, arguments };
+            let result = super::dispatch::nested_prompt(&self.request.shared, nested, call)
                 .await
                 .map_err(guest_error)?;
             let value =
@@ -361,5 +421,9 @@ impl CallContext for Context {
             self.request.shared.subscriptions.notify(&uri).await;
             Ok(())
         })
+    }
+
+    fn mark_transient(&self) {
+        self.request.transient.store(true, Ordering::Relaxed);
     }
 }

@@ -8,7 +8,7 @@ use rmcp::model::*;
 use serde_json::Value;
 
 use super::context::Context;
-use super::handler::Called;
+use super::dispatch::Called;
 use crate::registry::proxy::Proxy;
 use crate::registry::{Mount, PromptEntry, ToolEntry, namespace};
 use crate::runtime::types::CompletionRef;

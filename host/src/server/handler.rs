@@ -8,19 +8,19 @@ use std::sync::Arc;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
-use serde_json::Value;
 use tracing::Instrument;
 
+use futures::future::BoxFuture;
+
 use super::context::Context;
-use super::convert;
-use super::forward;
+use super::dispatch::Dispatch;
 use super::in_flight::InFlight;
 use super::session::Session;
 use super::subscriptions::Subscriptions;
-use crate::registry::manifest::schema_errors;
-use crate::registry::{Backend, Changes, Mount, Registry, ToolEntry};
-use crate::runtime::CallError;
-use crate::runtime::types::{CompletionRef, Error as GuestError};
+use crate::middleware::{
+    Answer, MiddlewareContext, Outcome, Pipeline, PromptCall, Request, Response, Terminal, ToolCall,
+};
+use crate::registry::{Changes, Registry};
 use crate::telemetry::Metrics;
 
 /// What every session of one server shares.
@@ -35,6 +35,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Which sessions subscribed to which resources.
     pub subscriptions: Subscriptions,
+    /// The middleware chains requests pass.
+    pub pipeline: Arc<Pipeline>,
 }
 
 /// The handler of one client session.
@@ -152,165 +154,91 @@ fn cursor(request: &Option<PaginatedRequestParams>) -> Option<&str> {
     request.as_ref().and_then(|r| r.cursor.as_deref())
 }
 
-/// A guest error or failure of a resource read / prompt / completion, as a protocol error.
-fn protocol_error(error: CallError, not_found: impl FnOnce(String) -> McpError) -> McpError {
-    match error {
-        CallError::Guest(GuestError::InvalidParams(m)) => McpError::invalid_params(m, None),
-        CallError::Guest(GuestError::NotFound(m)) => not_found(m),
-        other => McpError::internal_error(other.to_string(), None),
-    }
+/// The response `$response` of a pipeline run as the `$variant` it must be.
+macro_rules! expect {
+    ($response:expr, $variant:ident, $method:literal) => {
+        match $response {
+            Response::$variant(result) => Ok(result),
+            _ => Err(McpError::internal_error(
+                concat!(
+                    "a middleware answered ",
+                    $method,
+                    " with the result of another operation"
+                ),
+                None,
+            )),
+        }
+    };
 }
 
-/// A successful result of a tool with an output schema must carry matching structured
-/// content (MCP requires it); anything else becomes a tool error saying why.
-fn check_structured(
-    entry: &ToolEntry,
-    result: CallToolResult,
-) -> Result<CallToolResult, convert::ConvertError> {
-    let Some(validator) = &entry.output_validator else {
-        return Ok(result);
-    };
-    if result.is_error == Some(true) {
-        return Ok(result);
-    }
-    let Some(structured) = &result.structured_content else {
-        return Err(convert::ConvertError::new(
-            "no structured content, but the tool declares an output schema",
-        ));
-    };
-    match schema_errors(validator, structured) {
-        Some(errors) => Err(convert::ConvertError::new(format!(
-            "structured content does not match the output schema: {errors}"
-        ))),
-        None => Ok(result),
-    }
-}
-
-/// What a tool call came to: a result and its metrics label, or a protocol error and
-/// its label.
-pub(super) type Called = Result<(CallToolResult, &'static str), (McpError, &'static str)>;
-
-/// Calls the tool of `entry` in `plugin`.
-async fn call_plugin(
-    entry: &ToolEntry,
-    plugin: &crate::runtime::Plugin,
-    context: Arc<Context>,
-    arguments: Value,
-) -> Called {
-    let outcome = plugin
-        .call_tool(context, &entry.local_name, arguments.to_string())
-        .await;
-    Ok(match outcome {
-        Ok(result) => {
-            match convert::tool_result(&entry.mount.namespace, &result)
-                .and_then(|r| check_structured(entry, r))
-            {
-                Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
-                Ok(r) => (r, "ok"),
-                Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
-            }
-        }
-        Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
-            return Err((McpError::invalid_params(m, None), "invalid_params"));
-        }
-        Err(error) => {
-            tracing::warn!(
-                plugin = plugin.name(),
-                tool = entry.tool.name.as_ref() as &str,
-                "tool call failed: {error}"
-            );
-            let label = match &error {
-                CallError::Timeout { .. } => "timeout",
-                CallError::OutOfMemory { .. } => "out_of_memory",
-                CallError::Trap { .. } => "trap",
-                CallError::Cancelled { .. } => "cancelled",
-                CallError::Guest(_) => "tool_error",
-            };
-            (convert::tool_error(&error.to_string()), label)
-        }
+/// A terminal answering a request with `Response::Empty` after `work`.
+fn answer_empty<F>(work: F) -> Answer<impl Fn(Request) -> BoxFuture<'static, Outcome> + Send + Sync>
+where
+    F: Fn() -> Result<(), McpError> + Send + Sync + 'static,
+{
+    Answer(move |_| {
+        let done = work().map(|()| Response::Empty);
+        Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
     })
 }
 
-fn invalid_result(e: convert::ConvertError) -> McpError {
-    McpError::internal_error(e.to_string(), None)
-}
+impl PierServer {
+    /// Runs `request` through the server-level chain to `terminal`.
+    async fn pipeline(
+        &self,
+        request: Request,
+        context: &RequestContext<RoleServer>,
+        terminal: &dyn Terminal,
+    ) -> Outcome {
+        let cx = MiddlewareContext::new(
+            request.method(),
+            Arc::new(self.context(context)),
+            self.shared.registry.snapshot(),
+            super::context::http_client_ip(&context.extensions),
+        );
+        self.shared
+            .pipeline
+            .server()
+            .run(&cx, request, terminal)
+            .await
+    }
 
-/// Reads resource `uri` (namespaced) from the mount that serves it, for a client or for
-/// a plugin reading through the host (`context`).
-pub(super) async fn read(
-    shared: &Shared,
-    uri: &str,
-    context: &Context,
-) -> Result<ReadResourceResult, McpError> {
-    let _serving = shared.in_flight.start();
-    let cat = shared.registry.snapshot();
-    let not_found =
-        |m: String| McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })));
-    let (mount, local) = cat
-        .resolve_resource(uri)
-        .ok_or_else(|| not_found(format!("resource not found: {uri}")))?;
-    let plugin = match &mount.backend {
-        Backend::Plugin { plugin, .. } => plugin,
-        Backend::Proxy(proxy) => {
-            return forward::read_resource(proxy, mount, context.on(mount), local).await;
-        }
-    };
-    let contents = plugin
-        .read_resource(context.on(mount), &local)
+    /// Runs a catalogue request through the pipeline, metered and in its span.
+    async fn catalogue(&self, request: Request, context: &RequestContext<RoleServer>) -> Outcome {
+        let method = request.method();
+        let span = self.span(method, request.component().unwrap_or(""), context);
+        let dispatch = Dispatch {
+            shared: &self.shared,
+        };
+        self.metered(
+            method,
+            self.pipeline(request, context, &dispatch).instrument(span),
+        )
         .await
-        .map_err(|e| protocol_error(e, not_found))?;
-    convert::read_result(&mount.namespace, &contents).map_err(invalid_result)
-}
+    }
 
-/// Renders prompt `name` (namespaced) with `arguments` (strings), for a client or for a
-/// plugin through the host (`context`).
-pub(super) async fn prompt(
-    shared: &Shared,
-    name: &str,
-    arguments: serde_json::Map<String, Value>,
-    context: &Context,
-) -> Result<GetPromptResult, McpError> {
-    let _serving = shared.in_flight.start();
-    let cat = shared.registry.snapshot();
-    let entry = cat
-        .prompts
-        .get(name)
-        .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
-    let mut strings = Vec::new();
-    for (key, value) in arguments {
-        match value {
-            Value::String(s) => strings.push((key, s)),
-            other => {
-                return Err(McpError::invalid_params(
-                    format!("argument `{key}` of prompt `{name}` must be a string, got {other}"),
-                    None,
-                ));
-            }
+    /// Runs a client notification through the pipeline, then `terminal`.
+    async fn notification(
+        &self,
+        method: &'static str,
+        context: &NotificationContext<RoleServer>,
+        terminal: &dyn Terminal,
+    ) {
+        let request = Context::of_notification(context, self.session.clone(), self.shared.clone());
+        let cx = MiddlewareContext::new(
+            method,
+            Arc::new(request),
+            self.shared.registry.snapshot(),
+            super::context::http_client_ip(&context.extensions),
+        );
+        let chain = self.shared.pipeline.server();
+        if let Err(e) = chain
+            .run(&cx, Request::Notification(method), terminal)
+            .await
+        {
+            tracing::debug!("{method}: {}", e.message);
         }
     }
-    for arg in entry.prompt.arguments.iter().flatten() {
-        if arg.required == Some(true) && !strings.iter().any(|(k, _)| *k == arg.name) {
-            return Err(McpError::invalid_params(
-                format!(
-                    "missing required argument `{}` of prompt `{name}`",
-                    arg.name
-                ),
-                None,
-            ));
-        }
-    }
-    let mount: &Arc<Mount> = &entry.mount;
-    let plugin = match &mount.backend {
-        Backend::Plugin { plugin, .. } => plugin,
-        Backend::Proxy(proxy) => {
-            return forward::get_prompt(proxy, entry, context.on(mount), strings).await;
-        }
-    };
-    let result = plugin
-        .get_prompt(context.on(mount), &entry.local_name, &strings)
-        .await
-        .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-    convert::prompt_result(&mount.namespace, &result).map_err(invalid_result)
 }
 
 impl ServerHandler for PierServer {
@@ -339,41 +267,99 @@ impl ServerHandler for PierServer {
             )
     }
 
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        let this = self.clone();
+        let peer = context.peer.clone();
+        let terminal = Answer(move |request| {
+            let answer = match request {
+                Request::Initialize(params) => {
+                    peer.set_peer_info((*params).clone());
+                    this.negotiate_initialize(&params)
+                        .map(|r| Response::Initialize(Box::new(r)))
+                }
+                other => Err(McpError::internal_error(
+                    format!("initialize became {}", other.method()),
+                    None,
+                )),
+            };
+            Box::pin(std::future::ready(answer)) as BoxFuture<'static, Outcome>
+        });
+        self.metered("initialize", async {
+            let request = Request::Initialize(Box::new(request));
+            let response = self.pipeline(request, &context, &terminal).await?;
+            expect!(response, Initialize, "initialize").map(|r| *r)
+        })
+        .await
+    }
+
     /// From now on the session hears of catalogue changes (hot mount, swap, unmount).
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        tokio::spawn(forward_changes(
-            context.peer,
-            self.shared.registry.subscribe(),
-            self.session.closed(),
-        ));
+        let peer = context.peer.clone();
+        let shared = self.shared.clone();
+        let session = self.session.clone();
+        let terminal = Answer(move |_| {
+            tokio::spawn(forward_changes(
+                peer.clone(),
+                shared.registry.subscribe(),
+                session.closed(),
+            ));
+            Box::pin(std::future::ready(Ok(Response::Empty))) as BoxFuture<'static, Outcome>
+        });
+        self.notification("notifications/initialized", &context, &terminal)
+            .await;
+    }
+
+    async fn on_cancelled(
+        &self,
+        _: CancelledNotificationParam,
+        context: NotificationContext<RoleServer>,
+    ) {
+        // rmcp itself cancels the request; middleware only hears of it.
+        let terminal = answer_empty(|| Ok(()));
+        self.notification("notifications/cancelled", &context, &terminal)
+            .await;
+    }
+
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        let terminal = answer_empty(|| Ok(()));
+        self.notification("notifications/roots/list_changed", &context, &terminal)
+            .await;
     }
 
     async fn set_level(
         &self,
         request: SetLevelRequestParams,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.metered("logging/setLevel", async move {
-            self.session.set_log_level(request.level);
+        let session = self.session.clone();
+        let terminal = answer_empty(move || {
+            session.set_log_level(request.level);
             Ok(())
-        })
+        });
+        let request = Request::Other("logging/setLevel");
+        self.metered(
+            "logging/setLevel",
+            self.pipeline(request, &context, &terminal),
+        )
         .await
+        .map(drop)
     }
 
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        self.metered("tools/list", async move {
-            let cat = self.shared.registry.snapshot();
-            let tools: Vec<Tool> = cat.tools.items().iter().map(|t| t.tool.clone()).collect();
-            let (items, next) = page(&tools, cursor(&request), self.shared.page_size)?;
-            let mut result = ListToolsResult::with_all_items(items);
-            result.next_cursor = next;
-            Ok(result)
-        })
-        .await
+        let all = self.catalogue(Request::ListTools, &context).await?;
+        let all = expect!(all, Tools, "tools/list")?;
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListToolsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn call_tool(
@@ -381,104 +367,40 @@ impl ServerHandler for PierServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        self.metered("tools/call", async move {
-            let _serving = self.shared.in_flight.start();
-            let cat = self.shared.registry.snapshot();
-            let name = request.name.as_ref();
-            let entry = cat
-                .tools
-                .get(name)
-                .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
-            let arguments = Value::Object(request.arguments.unwrap_or_default());
-            if let Some(validator) = &entry.validator
-                && let Some(errors) = schema_errors(validator, &arguments)
-            {
-                self.shared
-                    .metrics
-                    .tool_call(name, "invalid_arguments", 0.0);
-                return Err(McpError::invalid_params(
-                    format!("invalid arguments for tool `{name}`: {errors}"),
-                    None,
-                ));
-            }
-            let span = self.span("tools/call", name, &context);
-            let started = std::time::Instant::now();
-            let outcome = match &entry.mount.backend {
-                Backend::Plugin { plugin, .. } => {
-                    call_plugin(
-                        entry,
-                        plugin,
-                        self.context(&context).on(&entry.mount),
-                        arguments,
-                    )
-                    .instrument(span)
-                    .await
-                }
-                Backend::Proxy(proxy) => {
-                    forward::call_tool(
-                        proxy,
-                        entry,
-                        self.context(&context).on(&entry.mount),
-                        arguments,
-                    )
-                    .instrument(span)
-                    .await
-                }
-            };
-            let seconds = started.elapsed().as_secs_f64();
-            let (result, label) = match outcome {
-                Ok(done) => done,
-                Err((error, label)) => {
-                    self.shared.metrics.tool_call(name, label, seconds);
-                    return Err(error);
-                }
-            };
-            self.shared.metrics.tool_call(name, label, seconds);
-            Ok(result.into())
-        })
-        .await
+        let call = ToolCall {
+            name: request.name.to_string(),
+            arguments: request.arguments.unwrap_or_default(),
+        };
+        let response = self.catalogue(Request::CallTool(call), &context).await?;
+        expect!(response, CallTool, "tools/call").map(Into::into)
     }
 
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        self.metered("resources/list", async move {
-            let cat = self.shared.registry.snapshot();
-            let all: Vec<Resource> = cat
-                .resources
-                .items()
-                .iter()
-                .map(|r| r.resource.clone())
-                .collect();
-            let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
-            let mut result = ListResourcesResult::with_all_items(items);
-            result.next_cursor = next;
-            Ok(result)
-        })
-        .await
+        let all = self.catalogue(Request::ListResources, &context).await?;
+        let all = expect!(all, Resources, "resources/list")?;
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        self.metered("resources/templates/list", async move {
-            let cat = self.shared.registry.snapshot();
-            let all: Vec<ResourceTemplate> = cat
-                .templates
-                .items()
-                .iter()
-                .map(|t| t.template.clone())
-                .collect();
-            let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
-            let mut result = ListResourceTemplatesResult::with_all_items(items);
-            result.next_cursor = next;
-            Ok(result)
-        })
-        .await
+        let all = self
+            .catalogue(Request::ListResourceTemplates, &context)
+            .await?;
+        let all = expect!(all, ResourceTemplates, "resources/templates/list")?;
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn read_resource(
@@ -486,14 +408,9 @@ impl ServerHandler for PierServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        self.metered("resources/read", async move {
-            let span = self.span("resources/read", &request.uri, &context);
-            read(&self.shared, &request.uri, &self.context(&context))
-                .instrument(span)
-                .await
-                .map(Into::into)
-        })
-        .await
+        let request = Request::ReadResource(request.uri);
+        let response = self.catalogue(request, &context).await?;
+        expect!(response, ReadResource, "resources/read").map(Into::into)
     }
 
     async fn subscribe(
@@ -501,55 +418,62 @@ impl ServerHandler for PierServer {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.metered("resources/subscribe", async move {
-            let cat = self.shared.registry.snapshot();
+        let shared = self.shared.clone();
+        let session = self.session.clone();
+        let peer = context.peer.clone();
+        let terminal = answer_empty(move || {
+            let cat = shared.registry.snapshot();
             if cat.resolve_resource(&request.uri).is_none() {
                 return Err(McpError::resource_not_found(
                     format!("resource not found: {}", request.uri),
                     Some(serde_json::json!({ "uri": request.uri })),
                 ));
             }
-            self.shared
+            shared
                 .subscriptions
-                .subscribe(&request.uri, &self.session, context.peer);
+                .subscribe(&request.uri, &session, peer.clone());
             Ok(())
-        })
+        });
+        let request = Request::Other("resources/subscribe");
+        self.metered(
+            "resources/subscribe",
+            self.pipeline(request, &context, &terminal),
+        )
         .await
+        .map(drop)
     }
 
     async fn unsubscribe(
         &self,
         request: UnsubscribeRequestParams,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.metered("resources/unsubscribe", async move {
-            self.shared
-                .subscriptions
-                .unsubscribe(&request.uri, &self.session);
+        let shared = self.shared.clone();
+        let session = self.session.clone();
+        let terminal = answer_empty(move || {
+            shared.subscriptions.unsubscribe(&request.uri, &session);
             Ok(())
-        })
+        });
+        let request = Request::Other("resources/unsubscribe");
+        self.metered(
+            "resources/unsubscribe",
+            self.pipeline(request, &context, &terminal),
+        )
         .await
+        .map(drop)
     }
 
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        self.metered("prompts/list", async move {
-            let cat = self.shared.registry.snapshot();
-            let all: Vec<Prompt> = cat
-                .prompts
-                .items()
-                .iter()
-                .map(|p| p.prompt.clone())
-                .collect();
-            let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
-            let mut result = ListPromptsResult::with_all_items(items);
-            result.next_cursor = next;
-            Ok(result)
-        })
-        .await
+        let all = self.catalogue(Request::ListPrompts, &context).await?;
+        let all = expect!(all, Prompts, "prompts/list")?;
+        let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn get_prompt(
@@ -557,19 +481,12 @@ impl ServerHandler for PierServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        self.metered("prompts/get", async move {
-            let span = self.span("prompts/get", &request.name, &context);
-            prompt(
-                &self.shared,
-                &request.name,
-                request.arguments.unwrap_or_default(),
-                &self.context(&context),
-            )
-            .instrument(span)
-            .await
-            .map(Into::into)
-        })
-        .await
+        let call = PromptCall {
+            name: request.name,
+            arguments: request.arguments.unwrap_or_default(),
+        };
+        let response = self.catalogue(Request::GetPrompt(call), &context).await?;
+        expect!(response, GetPrompt, "prompts/get").map(Into::into)
     }
 
     async fn complete(
@@ -577,68 +494,9 @@ impl ServerHandler for PierServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        self.metered("completion/complete", async move {
-            let _serving = self.shared.in_flight.start();
-            let cat = self.shared.registry.snapshot();
-            let (mount, reference) = match &request.r#ref {
-                Reference::Prompt(p) => {
-                    let entry = cat.prompts.get(&p.name).ok_or_else(|| {
-                        McpError::invalid_params(format!("unknown prompt `{}`", p.name), None)
-                    })?;
-                    (
-                        entry.mount.clone(),
-                        CompletionRef::Prompt(entry.local_name.clone()),
-                    )
-                }
-                Reference::Resource(r) => {
-                    let entry = cat.templates.get(&r.uri).ok_or_else(|| {
-                        McpError::invalid_params(
-                            format!("unknown resource template `{}`", r.uri),
-                            None,
-                        )
-                    })?;
-                    (
-                        entry.mount.clone(),
-                        CompletionRef::ResourceTemplate(entry.local_template.clone()),
-                    )
-                }
-                _ => {
-                    return Err(McpError::invalid_params(
-                        "unsupported completion reference",
-                        None,
-                    ));
-                }
-            };
-            let span = self.span("completion/complete", &request.argument.name, &context);
-            let plugin = match &mount.backend {
-                Backend::Plugin { plugin, .. } => plugin,
-                Backend::Proxy(proxy) => {
-                    return forward::complete(
-                        proxy,
-                        &reference,
-                        request.clone(),
-                        self.context(&context).on(&mount),
-                    )
-                    .instrument(span)
-                    .await;
-                }
-            };
-            let mut values = plugin
-                .complete(
-                    self.context(&context).on(&mount),
-                    &reference,
-                    &request.argument.name,
-                    &request.argument.value,
-                )
-                .instrument(span)
-                .await
-                .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-            values.truncate(CompletionInfo::MAX_VALUES);
-            let info =
-                CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
-            Ok(CompleteResult::new(info))
-        })
-        .await
+        let request = Request::Complete(Box::new(request));
+        let response = self.catalogue(request, &context).await?;
+        expect!(response, Complete, "completion/complete")
     }
 }
 

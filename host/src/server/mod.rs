@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod convert;
+mod dispatch;
 mod forward;
 pub mod handler;
 pub mod in_flight;

@@ -269,8 +269,10 @@ pub async fn serve(
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
+    // The peer address reaches requests (rate limits per client IP).
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server =
-        axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
     let mut server = tokio::spawn(server.into_future());
     tokio::select! {
         result = &mut server => return result.map_err(std::io::Error::other)?,

@@ -5,6 +5,17 @@ use crate::runtime::bindings::storage::{Host, KeyPage, StorageError};
 use crate::runtime::state::CallState;
 use crate::storage::ScopedError;
 
+impl CallState {
+    /// `answer` as the guest sees it; an unavailable store is also noted on the request
+    /// (a retrying middleware may try again).
+    fn answer<T>(&self, answer: Result<T, ScopedError>) -> Answer<T> {
+        if let Err(ScopedError::Unavailable(_)) = &answer {
+            self.ctx.mark_transient();
+        }
+        Ok(answer.map_err(guest))
+    }
+}
+
 fn guest(error: ScopedError) -> StorageError {
     match error {
         ScopedError::InvalidKey(m) => StorageError::InvalidKey(m),
@@ -17,31 +28,31 @@ type Answer<T> = wasmtime::Result<Result<T, StorageError>>;
 
 impl Host for CallState {
     async fn get(&mut self, key: String) -> Answer<Option<Vec<u8>>> {
-        Ok(self.store.get(&key).await.map_err(guest))
+        let answer = self.store.get(&key).await;
+        self.answer(answer)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> Answer<()> {
-        Ok(self.store.set(&key, value, ttl_ms).await.map_err(guest))
+        let answer = self.store.set(&key, value, ttl_ms).await;
+        self.answer(answer)
     }
 
     async fn delete(&mut self, key: String) -> Answer<bool> {
-        Ok(self.store.delete(&key).await.map_err(guest))
+        let answer = self.store.delete(&key).await;
+        self.answer(answer)
     }
 
     async fn list_keys(&mut self, prefix: String, cursor: Option<String>) -> Answer<KeyPage> {
-        Ok(self
-            .store
-            .list_keys(&prefix, cursor.as_deref())
-            .await
-            .map(|page| KeyPage {
-                keys: page.keys,
-                next_cursor: page.next_cursor,
-            })
-            .map_err(guest))
+        let answer = self.store.list_keys(&prefix, cursor.as_deref()).await;
+        self.answer(answer.map(|page| KeyPage {
+            keys: page.keys,
+            next_cursor: page.next_cursor,
+        }))
     }
 
     async fn increment(&mut self, key: String, by: i64) -> Answer<i64> {
-        Ok(self.store.increment(&key, by).await.map_err(guest))
+        let answer = self.store.increment(&key, by).await;
+        self.answer(answer)
     }
 
     async fn compare_and_set(
@@ -50,10 +61,10 @@ impl Host for CallState {
         expected: Option<Vec<u8>>,
         new: Vec<u8>,
     ) -> Answer<bool> {
-        Ok(self
+        let answer = self
             .store
             .compare_and_set(&key, expected.as_deref(), new)
-            .await
-            .map_err(guest))
+            .await;
+        self.answer(answer)
     }
 }

@@ -1,0 +1,351 @@
+//! `rate-limit`: limits requests with a token bucket (a burst of `capacity`, refilled at
+//! `refill-per-second`) or a sliding window (`capacity` requests per `window-seconds`),
+//! globally or per session, client IP or token subject. The state lives in the
+//! server's store, so replicas sharing Redis share the limits; a limited request gets
+//! the JSON-RPC error `rate limit exceeded` with `retryAfterMs` in its data.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rmcp::ErrorData as McpError;
+use rmcp::model::ErrorCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::spec::{Services, SpecError};
+use super::{Middleware, MiddlewareContext, Next, Outcome, Request};
+use crate::storage::{KeyValue, StoreError};
+use crate::telemetry::Metrics;
+
+/// How requests are counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// A burst of `capacity`, then `refill-per-second`.
+    #[default]
+    TokenBucket,
+    /// At most `capacity` in any `window-seconds`.
+    SlidingWindow,
+}
+
+/// Whose requests share one limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Per {
+    /// Everyone's.
+    Global,
+    /// One client session's (stdio: the one client).
+    #[default]
+    Session,
+    /// One client IP address's (HTTP; stdio counts as one client).
+    ClientIp,
+    /// One token subject's (requests without one share the `anonymous` limit).
+    TokenSubject,
+}
+
+/// Where the counters live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// The server's store (`[storage]`): shared by replicas on one Redis.
+    #[default]
+    Storage,
+    /// This process's memory.
+    Memory,
+}
+
+/// `[[middleware]] type = "rate-limit"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Token bucket or sliding window.
+    pub algorithm: Algorithm,
+    /// Burst size (token bucket) or requests per window (sliding window).
+    pub capacity: u32,
+    /// Tokens added per second (token bucket only; default 1).
+    pub refill_per_second: Option<f64>,
+    /// Length of the window (sliding window only; default 60).
+    pub window_seconds: Option<f64>,
+    /// Whose requests share a limit.
+    pub per: Per,
+    /// Methods counted (`tools/call`, …); empty: every request but `initialize`.
+    pub methods: Vec<String>,
+    /// Where the counters live.
+    pub backend: Backend,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            algorithm: Algorithm::TokenBucket,
+            capacity: 10,
+            refill_per_second: None,
+            window_seconds: None,
+            per: Per::Session,
+            methods: Vec::new(),
+            backend: Backend::Storage,
+        }
+    }
+}
+
+impl Config {
+    /// Checks ranges and that each key fits the algorithm.
+    pub fn check(&self) -> Result<(), SpecError> {
+        if self.capacity == 0 {
+            return Err(SpecError::new("capacity", "expected at least 1"));
+        }
+        match self.algorithm {
+            Algorithm::TokenBucket => {
+                if self.window_seconds.is_some() {
+                    return Err(SpecError::new(
+                        "window-seconds",
+                        "only the sliding-window algorithm has a window (token-bucket uses refill-per-second)",
+                    ));
+                }
+                if !(self.refill() > 0.0 && self.refill().is_finite()) {
+                    return Err(SpecError::new(
+                        "refill-per-second",
+                        "expected a number above 0",
+                    ));
+                }
+            }
+            Algorithm::SlidingWindow => {
+                if self.refill_per_second.is_some() {
+                    return Err(SpecError::new(
+                        "refill-per-second",
+                        "only the token-bucket algorithm refills (sliding-window uses window-seconds)",
+                    ));
+                }
+                if !(self.window() >= 0.001 && self.window() <= 86_400.0) {
+                    return Err(SpecError::new("window-seconds", "expected 0.001 to 86400"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn refill(&self) -> f64 {
+        self.refill_per_second.unwrap_or(1.0)
+    }
+
+    fn window(&self) -> f64 {
+        self.window_seconds.unwrap_or(60.0)
+    }
+
+    /// The limit in words, for error messages.
+    fn describe(&self) -> String {
+        let per = match self.per {
+            Per::Global => "in all",
+            Per::Session => "per session",
+            Per::ClientIp => "per client IP",
+            Per::TokenSubject => "per token subject",
+        };
+        match self.algorithm {
+            Algorithm::TokenBucket => format!(
+                "{} requests, then {} per second, {per}",
+                self.capacity,
+                self.refill()
+            ),
+            Algorithm::SlidingWindow => {
+                format!("{} requests per {} s, {per}", self.capacity, self.window())
+            }
+        }
+    }
+}
+
+/// Sub-buckets of a sliding window: a request leaves the window between `window` and
+/// `window + window / SLOTS` after it was made.
+const SLOTS: u64 = 100;
+
+/// Attempts of a read-modify-write before giving up under contention.
+const MAX_CAS: usize = 64;
+
+/// The rate-limit middleware.
+pub struct RateLimit {
+    config: Config,
+    store: Arc<dyn KeyValue>,
+    metrics: Arc<Metrics>,
+    /// `pier/ratelimit/SCOPE/FINGERPRINT/`: instances with the same configuration
+    /// share counters.
+    prefix: String,
+}
+
+/// What the counters said.
+enum Verdict {
+    Allowed,
+    Limited { retry_after: Duration },
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+impl RateLimit {
+    /// A rate-limit middleware configured by `config`, applying in `scope`.
+    pub fn new(config: Config, services: &Services, scope: &str) -> Self {
+        let store = match config.backend {
+            Backend::Storage => services.store.clone(),
+            Backend::Memory => Arc::new(crate::storage::memory::Memory::default()),
+        };
+        let fingerprint = Sha256::digest(serde_json::to_vec(&config).unwrap_or_default());
+        let prefix = format!(
+            "pier/ratelimit/{scope}/{}/",
+            &hex::encode(fingerprint)[..12]
+        );
+        Self {
+            config,
+            store,
+            metrics: services.metrics.clone(),
+            prefix,
+        }
+    }
+
+    fn counted(&self, request: &Request) -> bool {
+        match request {
+            Request::Notification(_) => false,
+            Request::Initialize(_) if self.config.methods.is_empty() => false,
+            _ if self.config.methods.is_empty() => true,
+            other => self.config.methods.iter().any(|m| m == other.method()),
+        }
+    }
+
+    /// Whose limit a request counts against.
+    fn who(&self, cx: &MiddlewareContext) -> String {
+        let info = cx.info();
+        match self.config.per {
+            Per::Global => "*".into(),
+            Per::Session => info.session_id.unwrap_or_else(|| "-".into()),
+            Per::ClientIp => cx
+                .client_ip()
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "local".into()),
+            Per::TokenSubject => info.subject.unwrap_or_else(|| "anonymous".into()),
+        }
+    }
+
+    /// Takes one request from the limit under `key`.
+    async fn take(&self, key: &str) -> Result<Verdict, StoreError> {
+        for _ in 0..MAX_CAS {
+            let current = self.store.get(key).await?;
+            let now = now_ms();
+            let (verdict, new, ttl) = match self.config.algorithm {
+                Algorithm::TokenBucket => self.bucket(current.as_deref(), now),
+                Algorithm::SlidingWindow => self.window(current.as_deref(), now),
+            };
+            let Some(new) = new else {
+                return Ok(verdict);
+            };
+            if self
+                .store
+                .compare_and_set(key, current.as_deref(), new, Some(ttl))
+                .await?
+            {
+                return Ok(verdict);
+            }
+        }
+        tracing::warn!(
+            key,
+            "rate limit: too much contention on the counter; request allowed"
+        );
+        Ok(Verdict::Allowed)
+    }
+
+    /// Token bucket: `{"tokens": f64, "at": ms}`; an absent bucket is full.
+    fn bucket(&self, current: Option<&[u8]>, now: u64) -> (Verdict, Option<Vec<u8>>, Duration) {
+        let capacity = f64::from(self.config.capacity);
+        let rate = self.config.refill();
+        let state: Option<serde_json::Value> = current.and_then(|c| serde_json::from_slice(c).ok());
+        let tokens = match state {
+            Some(s) => {
+                let tokens = s["tokens"].as_f64().unwrap_or(capacity);
+                let at = s["at"].as_u64().unwrap_or(now);
+                let elapsed = now.saturating_sub(at) as f64 / 1000.0;
+                (tokens + elapsed * rate).min(capacity)
+            }
+            None => capacity,
+        };
+        // An untouched bucket refills completely in this time; then absent = full.
+        let ttl = Duration::from_secs_f64(capacity / rate + 1.0);
+        if tokens >= 1.0 {
+            let new = json!({ "tokens": tokens - 1.0, "at": now });
+            (Verdict::Allowed, Some(new.to_string().into_bytes()), ttl)
+        } else {
+            let retry_after = Duration::from_secs_f64((1.0 - tokens) / rate);
+            (Verdict::Limited { retry_after }, None, ttl)
+        }
+    }
+
+    /// Sliding window: `[[slot, count], …]`, slots of `window / SLOTS` ms.
+    fn window(&self, current: Option<&[u8]>, now: u64) -> (Verdict, Option<Vec<u8>>, Duration) {
+        let window_ms = (self.config.window() * 1000.0).max(1.0) as u64;
+        let slot_ms = (window_ms / SLOTS).max(1);
+        let slot = now / slot_ms;
+        let oldest_live = now.saturating_sub(window_ms) / slot_ms;
+        let mut slots: Vec<(u64, u32)> = current
+            .and_then(|c| serde_json::from_slice(c).ok())
+            .unwrap_or_default();
+        slots.retain(|(s, _)| *s > oldest_live);
+        let used: u32 = slots.iter().map(|(_, n)| n).sum();
+        let ttl = Duration::from_millis(window_ms + slot_ms);
+        if used >= self.config.capacity {
+            // Room appears when the oldest slot leaves the window.
+            let oldest = slots.iter().map(|(s, _)| *s).min().unwrap_or(slot);
+            let frees_at = (oldest + 1) * slot_ms + window_ms;
+            let retry_after = Duration::from_millis(frees_at.saturating_sub(now).max(1));
+            return (Verdict::Limited { retry_after }, None, ttl);
+        }
+        match slots.last_mut() {
+            Some((s, n)) if *s == slot => *n += 1,
+            _ => slots.push((slot, 1)),
+        }
+        let new = serde_json::to_vec(&slots).unwrap_or_default();
+        (Verdict::Allowed, Some(new), ttl)
+    }
+}
+
+#[async_trait]
+impl Middleware for RateLimit {
+    fn name(&self) -> &str {
+        "rate-limit"
+    }
+
+    async fn on_request(
+        &self,
+        cx: &MiddlewareContext,
+        request: Request,
+        next: Next<'_>,
+    ) -> Outcome {
+        if !self.counted(&request) {
+            return next.run(cx, request).await;
+        }
+        let key = format!("{}{}", self.prefix, self.who(cx));
+        let retry_after = match self.take(&key).await {
+            Ok(Verdict::Allowed) => return next.run(cx, request).await,
+            Ok(Verdict::Limited { retry_after }) => retry_after,
+            Err(e) => {
+                // Storage down: serving beats refusing everyone.
+                tracing::warn!("rate limit not applied: {e}");
+                self.metrics.count("pier_rate_limit_errors_total", &[], 1);
+                return next.run(cx, request).await;
+            }
+        };
+        let method = request.method();
+        self.metrics
+            .count("pier_rate_limited_total", &[("method", method)], 1);
+        let ms = retry_after.as_millis().max(1) as u64;
+        Err(McpError::new(
+            ErrorCode(-32000),
+            format!(
+                "rate limit exceeded ({}); retry after {:.3} s",
+                self.config.describe(),
+                ms as f64 / 1000.0
+            ),
+            Some(json!({ "retryAfterMs": ms, "retryAfterSeconds": ms.div_ceil(1000) })),
+        ))
+    }
+}
