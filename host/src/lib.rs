@@ -174,7 +174,6 @@ impl App {
         let services = middleware::spec::Services {
             store: runtime.store().clone(),
             metrics: metrics.clone(),
-            registry: registry.clone(),
             runtime: runtime.clone(),
         };
         let pipeline = middleware::Pipeline::new(build_chain(
@@ -292,7 +291,6 @@ impl App {
         let services = middleware::spec::Services {
             store: self.runtime.store().clone(),
             metrics: self.shared.metrics.clone(),
-            registry: self.shared.registry.clone(),
             runtime: self.runtime.clone(),
         };
         let scope = format!("mount/{}", spec.namespace);

@@ -84,7 +84,7 @@ impl Middleware for Logging {
         let result = next.run(cx, request).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let outcome = outcome_label(cx, &result);
-        let session = cx.info().session_id.unwrap_or_else(|| "-".into());
+        let session = cx.request().session_key();
         let result_json = self.config.payloads.then(|| match &result {
             Ok(response) => response.to_json(),
             Err(e) => json!({ "code": e.code.0, "message": e.message }),

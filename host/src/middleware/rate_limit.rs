@@ -219,7 +219,7 @@ impl RateLimit {
         let info = cx.info();
         match self.config.per {
             Per::Global => "*".into(),
-            Per::Session => info.session_id.unwrap_or_else(|| "-".into()),
+            Per::Session => cx.request().session_key(),
             Per::ClientIp => cx
                 .client_ip()
                 .map(|ip| ip.to_string())

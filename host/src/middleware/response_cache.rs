@@ -1,10 +1,11 @@
 //! `response-cache`: answers a repeated tool call, resource read or prompt from a cache
 //! kept in the store for `ttl-seconds` (key: the component, its canonical arguments and
-//! the serving mount's version), and lists from memory until the catalogue changes.
+//! the serving mount's version), and lists from memory until the catalogue changes
+//! (when clients hear `list_changed`).
 //! Hits and misses are counted in `pier_cache_requests_total`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::rate_limit::Backend;
 use super::spec::{Services, SpecError};
 use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Response, ToolCall};
-use crate::registry::Changes;
+use crate::registry::Catalogue;
 use crate::storage::KeyValue;
 use crate::telemetry::Metrics;
 
@@ -105,8 +106,9 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-/// Lists cached in memory, by method, until the catalogue changes or the TTL passes.
-type Lists = Mutex<HashMap<&'static str, (Instant, Response)>>;
+/// Lists cached in memory, by method, with the catalogue they were made from: a new
+/// catalogue (every change clients hear of as `list_changed`) makes them stale at once.
+type Lists = Mutex<HashMap<&'static str, (Arc<Catalogue>, Instant, Response)>>;
 
 /// The response-cache middleware.
 pub struct ResponseCache {
@@ -114,7 +116,7 @@ pub struct ResponseCache {
     store: Arc<dyn KeyValue>,
     metrics: Arc<Metrics>,
     prefix: String,
-    lists: Arc<Lists>,
+    lists: Lists,
 }
 
 impl ResponseCache {
@@ -124,17 +126,12 @@ impl ResponseCache {
             Backend::Storage => services.store.clone(),
             Backend::Memory => Arc::new(crate::storage::memory::Memory::default()),
         };
-        let lists: Arc<Lists> = Arc::default();
-        tokio::spawn(forget_lists(
-            Arc::downgrade(&lists),
-            services.registry.subscribe(),
-        ));
         Self {
             config,
             store,
             metrics: services.metrics.clone(),
             prefix: format!("pier/cache/{scope}/"),
-            lists,
+            lists: Lists::default(),
         }
     }
 
@@ -198,45 +195,21 @@ impl ResponseCache {
             let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
             lists
                 .get(method)
-                .filter(|(at, _)| at.elapsed() < self.config.ttl())
-                .map(|(_, response)| response.clone())
+                .filter(|(catalogue, at, _)| {
+                    Arc::ptr_eq(catalogue, cx.catalogue()) && at.elapsed() < self.config.ttl()
+                })
+                .map(|(_, _, response)| response.clone())
         };
         self.count("lists", cached.is_some());
         if let Some(response) = cached {
             return Ok(response);
         }
         let response = next.run(cx, request).await?;
-        self.lists
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(method, (Instant::now(), response.clone()));
+        self.lists.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            method,
+            (cx.catalogue().clone(), Instant::now(), response.clone()),
+        );
         Ok(response)
-    }
-}
-
-/// Empties the cached lists a catalogue change makes stale, until the cache is gone.
-async fn forget_lists(lists: Weak<Lists>, mut changes: tokio::sync::broadcast::Receiver<Changes>) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let changed = match changes.recv().await {
-            Ok(changed) => changed,
-            Err(RecvError::Lagged(_)) => Changes::ALL,
-            Err(RecvError::Closed) => return,
-        };
-        let Some(lists) = lists.upgrade() else {
-            return;
-        };
-        let mut lists = lists.lock().unwrap_or_else(|e| e.into_inner());
-        if changed.tools {
-            lists.remove("tools/list");
-        }
-        if changed.resources {
-            lists.remove("resources/list");
-            lists.remove("resources/templates/list");
-        }
-        if changed.prompts {
-            lists.remove("prompts/list");
-        }
     }
 }
 

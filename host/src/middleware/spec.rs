@@ -9,7 +9,6 @@ use super::{
     Chain, Middleware, detailed_timing, error_handling, logging, rate_limit, response_cache,
     response_limit, retry, timing, visibility, wasm,
 };
-use crate::registry::Registry;
 use crate::runtime::Runtime;
 use crate::storage::KeyValue;
 use crate::telemetry::Metrics;
@@ -47,8 +46,6 @@ pub struct Services {
     pub store: Arc<dyn KeyValue>,
     /// The server's metrics.
     pub metrics: Arc<Metrics>,
-    /// The live catalogue (cached lists end on its changes).
-    pub registry: Arc<Registry>,
     /// The WebAssembly runtime (WASM middlewares).
     pub runtime: Arc<Runtime>,
 }

@@ -177,6 +177,16 @@ impl Context {
         })
     }
 
+    /// What identifies the request's session: the transport's session id, else the
+    /// session's local id.
+    pub fn session_key(&self) -> String {
+        self.request
+            .info
+            .session_id
+            .clone()
+            .unwrap_or_else(|| self.request.session.local_id.clone())
+    }
+
     /// Whether the work done for this request met a transient failure since the last
     /// call; clears the mark.
     pub fn take_transient(&self) -> bool {

@@ -88,7 +88,7 @@ impl PierServer {
             "request",
             method,
             target,
-            session = session.as_deref().unwrap_or("-"),
+            session = session.as_deref().unwrap_or(&self.session.local_id),
             request_id = %request.id
         )
     }

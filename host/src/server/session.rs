@@ -14,6 +14,9 @@ use crate::telemetry::Metrics;
 pub struct Session {
     /// The transport's session id, when it has one.
     pub id: Option<String>,
+    /// A random id of this session object: what tells sessions without a transport id
+    /// (stdio, in-process pipes) apart, e.g. for rate limits per session.
+    pub local_id: String,
     log_level: Mutex<LoggingLevel>,
     metrics: Arc<Metrics>,
     closed: CancellationToken,
@@ -26,6 +29,7 @@ impl Session {
         metrics.sessions(1.0);
         Self {
             id,
+            local_id: format!("local-{:016x}", fastrand::u64(..)),
             log_level: Mutex::new(LoggingLevel::Info),
             metrics,
             closed: CancellationToken::new(),
