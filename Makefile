@@ -47,11 +47,12 @@ $(CONF_DIR)/node_modules/.installed: $(CONF_DIR)/package-lock.json
 	cd $(CONF_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-plugins: setup-rust ## Build the example plugins into plugins.d/ and the test fixtures into target/fixtures/
-	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe
-	@mkdir -p plugins.d $(FIXTURES)
+plugins: setup-rust ## Build the example plugins into plugins.d/, the example middleware into middleware.d/, the test fixtures into target/fixtures/
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p redact -p mw-probe
+	@mkdir -p plugins.d middleware.d $(FIXTURES)
 	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
-	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(FIXTURES)/
+	@cp -f $(WASM_OUT)/redact.wasm middleware.d/redact.wasm
+	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/
 	@cp -f plugins/conformance/conformance.toml $(FIXTURES)/
 	@for f in bad-name bad-schema duplicate; do \
 	  cargo build --quiet --release --target $(WASM_TARGET) -p bad-manifest --features $$f && \
@@ -69,7 +70,7 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	target/debug/pier serve --plugins plugins.d
 
 test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
-	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench
+	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact
 	scripts/conformance.sh
 
 conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP
@@ -91,8 +92,8 @@ lint: ## Check formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p bad-manifest -p bench-plugin -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p redact -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p mw-probe -p bad-manifest -p bench-plugin -- -D warnings
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean
-	rm -rf plugins.d .pier
+	rm -rf plugins.d middleware.d .pier

@@ -120,6 +120,36 @@ impl Request {
         matches!(self, Self::Notification(_))
     }
 
+    /// The same request with `params` (the shape [`Request::params`] gives) instead of
+    /// its own; the method stays. Lists and other requests have nothing to replace.
+    pub fn with_params(&self, params: Value) -> Result<Self, String> {
+        fn field<T: serde::de::DeserializeOwned>(params: &Value, key: &str) -> Result<T, String> {
+            serde_json::from_value(params.get(key).cloned().unwrap_or(Value::Null))
+                .map_err(|e| format!("`{key}`: {e}"))
+        }
+        let arguments = |params: &Value| -> Result<Map<String, Value>, String> {
+            match params.get("arguments") {
+                None | Some(Value::Null) => Ok(Map::new()),
+                Some(_) => field(params, "arguments"),
+            }
+        };
+        Ok(match self {
+            Self::CallTool(_) => Self::CallTool(ToolCall {
+                name: field(&params, "name")?,
+                arguments: arguments(&params)?,
+            }),
+            Self::ReadResource(_) => Self::ReadResource(field(&params, "uri")?),
+            Self::GetPrompt(_) => Self::GetPrompt(PromptCall {
+                name: field(&params, "name")?,
+                arguments: arguments(&params)?,
+            }),
+            Self::Complete(_) => {
+                Self::Complete(serde_json::from_value(params).map_err(|e| e.to_string())?)
+            }
+            other => other.clone(),
+        })
+    }
+
     /// Its params as JSON, as the client sent them (payload logs and WASM middlewares
     /// see this).
     pub fn params(&self) -> Value {
@@ -160,6 +190,28 @@ pub enum Response {
 }
 
 impl Response {
+    /// The response of `method` from its JSON (what [`Response::to_json`] gives).
+    pub fn from_json(method: &str, value: Value) -> Result<Self, String> {
+        fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+            serde_json::from_value(value).map_err(|e| e.to_string())
+        }
+        let items = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
+        Ok(match method {
+            "tools/call" => Self::CallTool(parse(value)?),
+            "resources/read" => Self::ReadResource(parse(value)?),
+            "prompts/get" => Self::GetPrompt(parse(value)?),
+            "completion/complete" => Self::Complete(parse(value)?),
+            "initialize" => Self::Initialize(parse(value)?),
+            "tools/list" => Self::Tools(parse(items("tools"))?),
+            "resources/list" => Self::Resources(parse(items("resources"))?),
+            "resources/templates/list" => {
+                Self::ResourceTemplates(parse(items("resourceTemplates"))?)
+            }
+            "prompts/list" => Self::Prompts(parse(items("prompts"))?),
+            _ => Self::Empty,
+        })
+    }
+
     /// The result as JSON, as the client receives it.
     pub fn to_json(&self) -> Value {
         let value = match self {

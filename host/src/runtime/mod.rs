@@ -9,7 +9,9 @@ pub mod engine;
 pub mod host;
 pub mod instance;
 pub mod limits;
+pub mod middleware;
 pub mod output;
+mod sandbox;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ pub use bindings::types;
 pub use cache::{AotCache, CacheOutcome};
 pub use instance::Plugin;
 pub use limits::Limits;
+pub use middleware::MiddlewareComponent;
 pub use state::{CallContext, CallState, Elicited, NoRequest, RequestInfo, RequestState};
 
 use crate::storage::{KeyValue, PluginStore};
@@ -204,22 +207,64 @@ impl Runtime {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<(Plugin, CacheOutcome), RuntimeError> {
+        let (pre, hash, outcome) = self.link(file, bytes)?;
+        let pre = bindings::PierPluginPre::new(pre).map_err(|e| wrong_world(file, e))?;
+        let store = PluginStore::new(self.store.clone(), name, limits.storage);
+        Ok((Plugin::new(name, hash, pre, limits, store), outcome))
+    }
+
+    /// Compiles (or loads from the cache) and links the middleware component in `bytes`,
+    /// read from `file`, as middleware `name` running under `limits`.
+    pub fn load_middleware(
+        &self,
+        name: &str,
+        file: &Path,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<MiddlewareComponent, RuntimeError> {
+        let (pre, hash, _) = self.link(file, bytes)?;
+        let pre = bindings::middleware::PierMiddlewarePre::new(pre).map_err(|e| {
+            RuntimeError::WrongWorld {
+                file: file.to_path_buf(),
+                reason: format!("not a pier middleware (world `pier-middleware`): {e:#}"),
+            }
+        })?;
+        // The middleware world imports no storage: an empty view, never used.
+        let store = PluginStore::new(self.store.clone(), name, limits.storage);
+        Ok(MiddlewareComponent::new(name, hash, pre, limits, store))
+    }
+
+    /// The component in `bytes` compiled (or loaded from the AOT cache) and linked
+    /// against every host interface; its content hash.
+    fn link(
+        &self,
+        file: &Path,
+        bytes: &[u8],
+    ) -> Result<
+        (
+            wasmtime::component::InstancePre<CallState>,
+            String,
+            CacheOutcome,
+        ),
+        RuntimeError,
+    > {
         check_header(file, bytes)?;
         let hash = AotCache::content_hash(bytes);
         let (component, outcome) = self
             .cache
             .load_or_compile(&self.engine, file, &hash, bytes)?;
-        let wrong_world = |e: wasmtime::Error| RuntimeError::WrongWorld {
-            file: file.to_path_buf(),
-            reason: format!("{e:#}"),
-        };
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(wrong_world)?;
-        let pre = bindings::PierPluginPre::new(pre).map_err(wrong_world)?;
-        let store = PluginStore::new(self.store.clone(), name, limits.storage);
-        Ok((Plugin::new(name, hash, pre, limits, store), outcome))
+            .map_err(|e| wrong_world(file, e))?;
+        Ok((pre, hash, outcome))
+    }
+}
+
+fn wrong_world(file: &Path, e: wasmtime::Error) -> RuntimeError {
+    RuntimeError::WrongWorld {
+        file: file.to_path_buf(),
+        reason: format!("{e:#}"),
     }
 }
 

@@ -1,0 +1,105 @@
+//! A loaded middleware component (world `pier-middleware`): its hooks, each run in a
+//! fresh instance under the component's limits, like a plugin call.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+
+use super::CallError;
+use super::bindings::middleware::{Action, PierMiddleware, PierMiddlewarePre, Request};
+use super::limits::Limits;
+use super::sandbox::Sandbox;
+use super::state::{CallContext, CallState};
+use crate::storage::PluginStore;
+
+/// A compiled, linked middleware component. Cheap to share.
+#[derive(Clone)]
+pub struct MiddlewareComponent {
+    hash: Arc<str>,
+    pre: PierMiddlewarePre<CallState>,
+    sandbox: Sandbox,
+}
+
+impl MiddlewareComponent {
+    pub(super) fn new(
+        name: &str,
+        hash: String,
+        pre: PierMiddlewarePre<CallState>,
+        limits: Limits,
+        store: PluginStore,
+    ) -> Self {
+        Self {
+            hash: hash.into(),
+            pre,
+            sandbox: Sandbox::new(name, limits, store),
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        self.sandbox.name()
+    }
+
+    /// SHA-256 of the component file.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Instances created so far (one per hook call).
+    pub fn instantiations(&self) -> u64 {
+        self.sandbox.instantiations()
+    }
+
+    async fn run<R>(
+        &self,
+        ctx: Arc<dyn CallContext>,
+        call: impl AsyncFnOnce(&PierMiddleware, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let pre = &self.pre;
+        self.sandbox
+            .run(pre.engine(), ctx, async move |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                call(&bindings, store).await
+            })
+            .await
+    }
+
+    /// The methods it handles (empty: all).
+    pub async fn methods(&self, ctx: Arc<dyn CallContext>) -> Result<Vec<String>, CallError> {
+        self.run(ctx, async |b, s| {
+            b.pier_mcp_middleware().call_methods(s).await
+        })
+        .await
+    }
+
+    /// Its `before` hook.
+    pub async fn before(
+        &self,
+        ctx: Arc<dyn CallContext>,
+        request: &Request,
+    ) -> Result<Action, CallError> {
+        let result = self
+            .run(ctx, async |b, s| {
+                b.pier_mcp_middleware().call_before(s, request).await
+            })
+            .await?;
+        result.map_err(CallError::Guest)
+    }
+
+    /// Its `after` hook: a replacement for `response` (JSON), or none.
+    pub async fn after(
+        &self,
+        ctx: Arc<dyn CallContext>,
+        request: &Request,
+        response: &str,
+    ) -> Result<Option<String>, CallError> {
+        let result = self
+            .run(ctx, async |b, s| {
+                b.pier_mcp_middleware()
+                    .call_after(s, request, &response.to_string())
+                    .await
+            })
+            .await?;
+        result.map_err(CallError::Guest)
+    }
+}

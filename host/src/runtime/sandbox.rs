@@ -1,0 +1,179 @@
+//! What every call into a component runs under: a fresh `Store` with no capabilities,
+//! the component's limits (deadline, memory), cancellation, and the classification of
+//! a failed call. Plugins and middleware components share it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::CallError;
+use super::limits::{Limits, MemoryLimiter};
+use super::output::LogStream;
+use super::state::{CallContext, CallState};
+use crate::storage::PluginStore;
+
+/// Extra time a call may spend awaiting the host (e.g. the client) past its deadline
+/// before it is abandoned; CPU-bound guests are stopped by the epoch at the deadline.
+const HOST_WAIT_GRACE: Duration = Duration::from_secs(1);
+
+/// One component's name, limits, storage view and instance count.
+#[derive(Clone)]
+pub(super) struct Sandbox {
+    name: Arc<str>,
+    limits: Limits,
+    store: PluginStore,
+    instantiations: Arc<AtomicU64>,
+}
+
+impl Sandbox {
+    pub(super) fn new(name: &str, limits: Limits, store: PluginStore) -> Self {
+        Self {
+            name: name.into(),
+            limits,
+            store,
+            instantiations: Arc::default(),
+        }
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub(super) fn instantiations(&self) -> u64 {
+        self.instantiations.load(Ordering::Relaxed)
+    }
+
+    fn new_store(&self, engine: &Engine, ctx: Arc<dyn CallContext>) -> Store<CallState> {
+        let stdout = LogStream::new(self.name.clone(), "stdout");
+        let stderr = LogStream::new(self.name.clone(), "stderr");
+        // No capability is granted: no filesystem, environment, arguments or network.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout)
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let state = CallState {
+            plugin: self.name.clone(),
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(self.limits.memory_bytes),
+            ctx,
+            store: self.store.clone(),
+            deadline: Instant::now() + self.limits.timeout,
+            timed_out: false,
+            stderr,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        // Every tick: stop a guest past its deadline, otherwise yield to other tasks so a
+        // busy guest never monopolises a runtime thread.
+        store.epoch_deadline_callback(|mut cx| {
+            let state = cx.data_mut();
+            if Instant::now() >= state.deadline {
+                state.timed_out = true;
+                return Err(wasmtime::Error::new(Trap::Interrupt));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Runs `call` (which instantiates the component in the store it is given) in a
+    /// fresh store under the limits.
+    pub(super) async fn run<R>(
+        &self,
+        engine: &Engine,
+        ctx: Arc<dyn CallContext>,
+        call: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let cancelled = ctx.cancellation();
+        let mut store = self.new_store(engine, ctx);
+        self.instantiations.fetch_add(1, Ordering::Relaxed);
+        // A cancelled request stops the guest: the call yields at every epoch tick (and
+        // waits in host calls), where this drops it with its store and instance.
+        let outcome = tokio::select! {
+            outcome = tokio::time::timeout(
+                self.limits.timeout + HOST_WAIT_GRACE,
+                call(&mut store),
+            ) => outcome,
+            () = cancelled.cancelled() => return Err(self.cancelled()),
+        };
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.classify(&store, error)),
+            Err(_elapsed) => Err(self.timeout()),
+        }
+    }
+
+    fn timeout(&self) -> CallError {
+        CallError::Timeout {
+            plugin: self.name.to_string(),
+            timeout_ms: self.limits.timeout.as_millis() as u64,
+        }
+    }
+
+    fn cancelled(&self) -> CallError {
+        CallError::Cancelled {
+            plugin: self.name.to_string(),
+        }
+    }
+
+    fn classify(&self, store: &Store<CallState>, error: wasmtime::Error) -> CallError {
+        let state = store.data();
+        if state.timed_out {
+            return self.timeout();
+        }
+        if state.limiter.exceeded {
+            return CallError::OutOfMemory {
+                plugin: self.name.to_string(),
+                limit_mib: self.limits.memory_bytes >> 20,
+            };
+        }
+        let reason = match error.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => error.root_cause().to_string(),
+        };
+        CallError::Trap {
+            plugin: self.name.to_string(),
+            reason,
+            panic: panic_message(&state.stderr.tail()),
+        }
+    }
+}
+
+/// The message of a Rust guest's panic, from what it printed to stderr before trapping.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at")?;
+    let after = &stderr[start..];
+    // Rust prints `panicked at FILE:LINE:COL:` then the message on the next line(s).
+    let message: Vec<&str> = after
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("note:"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    (!message.is_empty()).then(|| message.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn panic_message_is_the_text_after_the_location() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom goes the tool\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr).as_deref(), Some("boom goes the tool"));
+        assert_eq!(panic_message("just some output\n"), None);
+    }
+}
