@@ -62,7 +62,7 @@ impl Metrics {
             .increment(1);
     }
 
-    /// One MCP request `method` (`tools/list`, … every method pier serves but `initialize` and `ping`) that ended `outcome` (`ok` or
+    /// One MCP request `method` (`tools/list`, … every method pier serves but `ping`) that ended `outcome` (`ok` or
     /// `error`: a JSON-RPC error), taking `seconds`; counted on every transport.
     pub fn mcp_request(&self, method: &str, outcome: &str, seconds: f64) {
         self.recorder

@@ -1183,3 +1183,95 @@ async fn a_plugin_configured_as_middleware_is_refused_with_the_reason() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn the_example_configuration_serves_the_examples_through_its_chain() {
+    let toml = std::fs::read_to_string(root().join("examples/pier.toml"))
+        .unwrap()
+        .replace(
+            "\"middleware.d/",
+            &format!("\"{}/middleware.d/", root().display()),
+        )
+        .replace(
+            "\"plugins.d/",
+            &format!("\"{}/plugins.d/", root().display()),
+        );
+    let dir = PluginDir::examples().with(&example("notes"), "notes");
+    let (app, client) = start_with(&dir, &toml).await;
+    assert_eq!(
+        app.pipeline().server().names(),
+        [
+            "error-handling",
+            "logging",
+            "detailed-timing",
+            "rate-limit",
+            "response-cache",
+            "response-limit",
+            "redact"
+        ]
+    );
+    let added = call(
+        &client,
+        "notes_add",
+        json!({"title": "contact", "body": "write to ada@example.com"}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(added.is_error, Some(true), "{added:?}");
+    let tools: Vec<String> = client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"readonly_get".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"readonly_add".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"readonly_delete".to_string()), "{tools:?}");
+    let read = call(&client, "readonly_get", json!({"title": "contact"}))
+        .await
+        .unwrap();
+    assert!(
+        text(&read).contains("write to [redacted email]"),
+        "{}",
+        text(&read)
+    );
+    let sum = call(&client, "calc_add", json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
+    assert_eq!(text(&sum), "5");
+}
+
+#[tokio::test]
+async fn a_proxied_fastmcp_servers_tags_reach_the_visibility_middleware() {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    let toml = format!(
+        r#"
+[[mount]]
+namespace = "py"
+command = "{}"
+args = ["{}"]
+middleware = [{{ type = "visibility", disable-tags = ["admin"] }}]
+"#,
+        python.display(),
+        root().join("tests/clients/tagged_server.py").display()
+    );
+    let (_app, client) = start_with(&PluginDir::new(), &toml).await;
+    let tools: Vec<String> = client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(tools, ["py_hello"]);
+    let error = mcp_error(call(&client, "py_wipe", json!({})).await.unwrap_err());
+    assert_eq!(error.message, "unknown tool `py_wipe`");
+    assert_eq!(
+        text(&call(&client, "py_hello", json!({})).await.unwrap()),
+        "hello"
+    );
+}

@@ -273,10 +273,7 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
     rows.push(rss_idle_10);
     rows.push(rss_load);
     rows.extend(hot_swaps(&setup).await);
-    rows.push(Row::pending(
-        "middleware overhead per call",
-        "middleware has not landed yet; its issue adds this row.",
-    ));
+    rows.extend(middleware_overhead());
     rows.push(host_overhead());
     Ok(rows)
 }
@@ -533,6 +530,54 @@ async fn served_version(client: &reqwest::Client, admin: &str) -> anyhow::Result
 }
 
 /// The criterion benchmark `host/benches/call.rs` (run before, by `make bench`).
+/// The median of criterion benchmark `group/id` in µs, or a note saying it is missing.
+fn criterion_median(group: &str, id: &str, row: &mut Row) -> Option<f64> {
+    let path = format!("target/criterion/{group}/{id}/new/estimates.json");
+    let median = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["median"]["point_estimate"].as_f64());
+    if median.is_none() {
+        row.note
+            .get_or_insert_default()
+            .push_str(&format!("no criterion result at {path}. "));
+    }
+    median.map(|ns| ns / 1e3)
+}
+
+/// Middleware overhead per call (`cargo bench --bench middleware`): a whole in-process
+/// `tools/call` through an empty chain, and what ten pass-through middlewares and a
+/// typical chain of built-ins add to it.
+fn middleware_overhead() -> Vec<Row> {
+    let mut base = Row::new(
+        "tools/call `echo` in-process (pipe), empty middleware chain (median)",
+        "µs",
+        Better::Lower,
+    );
+    let empty = criterion_median("middleware", "empty", &mut base);
+    if let Some(empty) = empty {
+        base.set("pier-rust", empty);
+    }
+    let mut rows = vec![base];
+    for (id, scenario) in [
+        (
+            "ten-pass-through",
+            "middleware overhead per call: ten pass-through middlewares",
+        ),
+        (
+            "typical",
+            "middleware overhead per call: typical chain (error-handling, timing, detailed-timing, rate-limit in memory, logging)",
+        ),
+    ] {
+        let mut row = Row::new(scenario, "µs", Better::Lower);
+        if let (Some(with), Some(empty)) = (criterion_median("middleware", id, &mut row), empty) {
+            row.set("pier-rust", with - empty);
+        }
+        rows.push(row);
+    }
+    rows
+}
+
 fn host_overhead() -> Row {
     let mut row = Row::new(
         "host overhead per call, in-process: instantiate + call + convert (median)",
@@ -540,18 +585,8 @@ fn host_overhead() -> Row {
         Better::Lower,
     );
     for id in ["pier-rust", "pier-py", "pier-js"] {
-        let path = format!("target/criterion/call/{id}/new/estimates.json");
-        let median = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["median"]["point_estimate"].as_f64());
-        match median {
-            Some(ns) => row.set(id, ns / 1e3),
-            None => {
-                row.note
-                    .get_or_insert_default()
-                    .push_str(&format!("no criterion result at {path}. "));
-            }
+        if let Some(us) = criterion_median("call", id, &mut row) {
+            row.set(id, us);
         }
     }
     row

@@ -513,7 +513,24 @@ pub fn example_toml() -> String {
          # namespace = \"local\"\n\
          # command = \"pier\"\n\
          # args = [\"serve\", \"--transport\", \"stdio\", \"--plugins\", \"other-plugins\"]\n\
-         # env = { RUST_LOG = \"warn\" }\n",
+         # env = { RUST_LOG = \"warn\" }\n\
+         # middleware = [{ type = \"visibility\", disable = [\"delete\"] }]   # this mount only\n",
+    );
+    out.push_str(
+        "\n# Middleware around every request, outermost first: logging, error-handling, retry,\n\
+         # timing, detailed-timing, rate-limit, response-cache, response-limit, visibility, and\n\
+         # wasm (a middleware component). The README's \"Middleware\" describes every key;\n\
+         # examples/pier.toml uses several.\n\
+         # [[middleware]]\n\
+         # type = \"error-handling\"\n\
+         # mask-errors = true\n\
+         #\n\
+         # [[middleware]]\n\
+         # type = \"rate-limit\"\n\
+         # algorithm = \"token-bucket\"\n\
+         # capacity = 5\n\
+         # refill-per-second = 0.5\n\
+         # per = \"session\"\n",
     );
     out
 }

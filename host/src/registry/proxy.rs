@@ -347,11 +347,12 @@ impl Proxy {
             {
                 let schema = Value::Object((*tool.input_schema).clone());
                 let validator = compile_schema(&schema).ok().map(Arc::new);
-                // FastMCP servers put their tags under `_meta._fastmcp.tags`.
+                // FastMCP servers put their tags under `_meta.fastmcp.tags` (older
+                // releases: `_meta._fastmcp.tags`).
                 let tags = tool
                     .meta
                     .as_ref()
-                    .and_then(|m| m.get("_fastmcp"))
+                    .and_then(|m| m.get("fastmcp").or_else(|| m.get("_fastmcp")))
                     .and_then(|f| f.get("tags"))
                     .and_then(Value::as_array)
                     .map(|tags| {
