@@ -30,6 +30,18 @@ use runtime::Runtime;
 use server::{PierServer, Shared};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+/// What building middleware may need from this instance.
+fn services(
+    runtime: &Arc<Runtime>,
+    metrics: &Arc<telemetry::Metrics>,
+) -> middleware::spec::Services {
+    middleware::spec::Services {
+        store: runtime.store().clone(),
+        metrics: metrics.clone(),
+        runtime: runtime.clone(),
+    }
+}
+
 /// Builds the middleware `specs` configured at `at` (`middleware`, `mount[0].middleware`).
 fn build_chain(
     specs: &[middleware::spec::Spec],
@@ -171,11 +183,7 @@ impl App {
         };
         let mounts = Arc::new(Mounts::new(runtime.clone(), options, registry.clone()));
         let metrics: Arc<telemetry::Metrics> = Arc::default();
-        let services = middleware::spec::Services {
-            store: runtime.store().clone(),
-            metrics: metrics.clone(),
-            runtime: runtime.clone(),
-        };
+        let services = services(&runtime, &metrics);
         let pipeline = middleware::Pipeline::new(build_chain(
             &config.middleware,
             &services,
@@ -288,11 +296,7 @@ impl App {
     /// Mounts `spec` after every other mount (the admin API's `POST /admin/mounts`),
     /// with its own middleware chain.
     pub async fn attach(&self, spec: registry::spec::MountSpec) -> Outcome {
-        let services = middleware::spec::Services {
-            store: self.runtime.store().clone(),
-            metrics: self.shared.metrics.clone(),
-            runtime: self.runtime.clone(),
-        };
+        let services = services(&self.runtime, &self.shared.metrics);
         let scope = format!("mount/{}", spec.namespace);
         let chain = match build_chain(&spec.middleware, &services, &scope, "middleware") {
             Ok(chain) => chain,

@@ -337,7 +337,9 @@ impl Middleware for RateLimit {
         let method = request.method();
         self.metrics
             .count("pier_rate_limited_total", &[("method", method)], 1);
-        let ms = retry_after.as_millis().max(1) as u64;
+        // Rounded up, plus the millisecond the stored timestamps are truncated to: a
+        // client that waits this long is let through.
+        let ms = (retry_after.as_micros().div_ceil(1000) + 1) as u64;
         Err(McpError::new(
             ErrorCode(-32000),
             format!(

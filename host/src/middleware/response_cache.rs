@@ -213,6 +213,17 @@ impl ResponseCache {
     }
 }
 
+/// A list answered with another kind of result further down the chain.
+fn mismatched(response: &Response) -> rmcp::ErrorData {
+    rmcp::ErrorData::internal_error(
+        format!(
+            "a middleware answered a list with another kind of result: {}",
+            crate::middleware::logging::shorten(&response.to_json().to_string(), 200)
+        ),
+        None,
+    )
+}
+
 #[async_trait]
 impl Middleware for ResponseCache {
     fn name(&self) -> &str {
@@ -306,7 +317,7 @@ impl Middleware for ResponseCache {
     async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {
         match self.list(cx, super::Request::ListTools, next).await? {
             Response::Tools(items) => Ok(items),
-            _ => next.list_tools(cx, ()).await,
+            other => Err(mismatched(&other)),
         }
     }
 
@@ -317,7 +328,7 @@ impl Middleware for ResponseCache {
     ) -> Outcome<Vec<Resource>> {
         match self.list(cx, super::Request::ListResources, next).await? {
             Response::Resources(items) => Ok(items),
-            _ => next.list_resources(cx, ()).await,
+            other => Err(mismatched(&other)),
         }
     }
 
@@ -331,7 +342,7 @@ impl Middleware for ResponseCache {
             .await?
         {
             Response::ResourceTemplates(items) => Ok(items),
-            _ => next.list_resource_templates(cx, ()).await,
+            other => Err(mismatched(&other)),
         }
     }
 
@@ -342,7 +353,7 @@ impl Middleware for ResponseCache {
     ) -> Outcome<Vec<Prompt>> {
         match self.list(cx, super::Request::ListPrompts, next).await? {
             Response::Prompts(items) => Ok(items),
-            _ => next.list_prompts(cx, ()).await,
+            other => Err(mismatched(&other)),
         }
     }
 }

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, Tool,
+    CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
+    ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
 };
 use serde::{Deserialize, Serialize};
 
@@ -163,6 +164,24 @@ impl Middleware for Visibility {
         let mut prompts = next.list_prompts(cx, ()).await?;
         prompts.retain(|p| !self.prompt_hidden(cx, &p.name));
         Ok(prompts)
+    }
+
+    async fn on_complete(
+        &self,
+        cx: &MiddlewareContext,
+        params: Box<CompleteRequestParams>,
+        next: Next<'_>,
+    ) -> Outcome<CompleteResult> {
+        match &params.r#ref {
+            Reference::Prompt(p) if self.prompt_hidden(cx, &p.name) => Err(
+                McpError::invalid_params(format!("unknown prompt `{}`", p.name), None),
+            ),
+            Reference::Resource(r) if self.uri_hidden(cx, &r.uri) => Err(McpError::invalid_params(
+                format!("unknown resource template `{}`", r.uri),
+                None,
+            )),
+            _ => next.complete(cx, params).await,
+        }
     }
 
     async fn on_get_prompt(

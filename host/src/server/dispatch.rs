@@ -1,25 +1,21 @@
 //! The end of the server-level middleware chain: finds the mount serving a request in
-//! the catalogue, runs the mount's own chain, and calls the mount (a plugin or a
-//! proxied server).
+//! the catalogue and runs the mount's own chain around the call into it
+//! ([`super::call`]); assembles lists, each mount's items through its own chain.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use rmcp::ErrorData as McpError;
 use rmcp::model::*;
-use serde_json::Value;
 
+use super::call::MountCall;
 use super::context::Context;
-use super::convert;
-use super::forward;
 use super::handler::Shared;
 use crate::middleware::{
     MiddlewareContext, Outcome, PromptCall, Request, Response, Terminal, ToolCall,
 };
-use crate::registry::manifest::schema_errors;
-use crate::registry::{Backend, Catalogue, Mount, ToolEntry};
-use crate::runtime::CallError;
-use crate::runtime::types::{CompletionRef, Error as GuestError};
+use crate::registry::{Catalogue, Mount};
+use crate::runtime::types::CompletionRef;
 
 /// Serves catalogue requests (calls, reads, prompts, completions, lists) after the
 /// server-level chain.
@@ -70,46 +66,6 @@ async fn through_mount<'a>(
     match shared.pipeline.mount(&mount.namespace) {
         Some(chain) => chain.run(&cx, request, terminal).await,
         None => terminal.handle(&cx, request).await,
-    }
-}
-
-/// Calls the mount of `cx` (set by [`through_mount`]) for the request.
-struct MountCall<'a> {
-    shared: &'a Shared,
-}
-
-impl Terminal for MountCall<'_> {
-    fn handle<'a>(&'a self, cx: &'a MiddlewareContext, request: Request) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            let Some(mount) = cx.mount().cloned() else {
-                return Err(McpError::internal_error("no mount serves this call", None));
-            };
-            let context = cx.request().on(&mount);
-            let response = match request {
-                Request::CallTool(call) => {
-                    call_tool(self.shared, cx, &mount, context.clone(), call)
-                        .await
-                        .map(Response::CallTool)
-                }
-                Request::ReadResource(uri) => read(cx, &mount, context.clone(), &uri)
-                    .await
-                    .map(Response::ReadResource),
-                Request::GetPrompt(call) => prompt(cx, &mount, context.clone(), call)
-                    .await
-                    .map(Response::GetPrompt),
-                Request::Complete(params) => complete(cx, &mount, context.clone(), *params)
-                    .await
-                    .map(Response::Complete),
-                other => Err(McpError::internal_error(
-                    format!("{} is not served by a mount", other.method()),
-                    None,
-                )),
-            };
-            if context.take_transient() {
-                cx.set_transient();
-            }
-            response
-        })
     }
 }
 
@@ -321,7 +277,7 @@ pub async fn nested_prompt(
     }
 }
 
-fn resource_not_found(uri: &str) -> McpError {
+pub(super) fn resource_not_found(uri: &str) -> McpError {
     McpError::resource_not_found(
         format!("resource not found: {uri}"),
         Some(serde_json::json!({ "uri": uri })),
@@ -329,7 +285,7 @@ fn resource_not_found(uri: &str) -> McpError {
 }
 
 /// The mount a completion reference points at, and the reference as the mount knows it.
-fn completion_target(
+pub(super) fn completion_target(
     cat: &Catalogue,
     reference: &Reference,
 ) -> Result<(Arc<Mount>, CompletionRef), McpError> {
@@ -357,244 +313,4 @@ fn completion_target(
             None,
         )),
     }
-}
-
-/// A guest error or failure of a resource read / prompt / completion, as a protocol error.
-fn protocol_error(error: CallError, not_found: impl FnOnce(String) -> McpError) -> McpError {
-    match error {
-        CallError::Guest(GuestError::InvalidParams(m)) => McpError::invalid_params(m, None),
-        CallError::Guest(GuestError::NotFound(m)) => not_found(m),
-        other => McpError::internal_error(other.to_string(), None),
-    }
-}
-
-fn invalid_result(e: convert::ConvertError) -> McpError {
-    McpError::internal_error(e.to_string(), None)
-}
-
-/// A successful result of a tool with an output schema must carry matching structured
-/// content (MCP requires it); anything else becomes a tool error saying why.
-fn check_structured(
-    entry: &ToolEntry,
-    result: CallToolResult,
-) -> Result<CallToolResult, convert::ConvertError> {
-    let Some(validator) = &entry.output_validator else {
-        return Ok(result);
-    };
-    if result.is_error == Some(true) {
-        return Ok(result);
-    }
-    let Some(structured) = &result.structured_content else {
-        return Err(convert::ConvertError::new(
-            "no structured content, but the tool declares an output schema",
-        ));
-    };
-    match schema_errors(validator, structured) {
-        Some(errors) => Err(convert::ConvertError::new(format!(
-            "structured content does not match the output schema: {errors}"
-        ))),
-        None => Ok(result),
-    }
-}
-
-/// What a tool call came to: a result and its metrics label, or a protocol error and
-/// its label.
-pub(super) type Called = Result<(CallToolResult, &'static str), (McpError, &'static str)>;
-
-/// Checks the arguments of `call` and calls its tool on `mount`; records the outcome
-/// in the metrics and in `cx`.
-async fn call_tool(
-    shared: &Shared,
-    cx: &MiddlewareContext,
-    mount: &Arc<Mount>,
-    context: Arc<Context>,
-    call: ToolCall,
-) -> Result<CallToolResult, McpError> {
-    let name = call.name.as_str();
-    // The mount's chain may have renamed the call: look it up again, on this mount.
-    let entry = cx
-        .catalogue()
-        .tools
-        .get(name)
-        .filter(|e| Arc::ptr_eq(&e.mount, mount))
-        .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
-    let arguments = Value::Object(call.arguments);
-    if let Some(validator) = &entry.validator
-        && let Some(errors) = schema_errors(validator, &arguments)
-    {
-        shared.metrics.tool_call(name, "invalid_arguments", 0.0);
-        cx.set_outcome("invalid_arguments");
-        return Err(McpError::invalid_params(
-            format!("invalid arguments for tool `{name}`: {errors}"),
-            None,
-        ));
-    }
-    let started = std::time::Instant::now();
-    let outcome = match &mount.backend {
-        Backend::Plugin { plugin, .. } => {
-            call_plugin(entry, plugin, context.clone(), arguments).await
-        }
-        Backend::Proxy(proxy) => forward::call_tool(proxy, entry, context.clone(), arguments).await,
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let (label, result) = match outcome {
-        Ok((result, label)) => (label, Ok(result)),
-        Err((error, label)) => (label, Err(error)),
-    };
-    shared.metrics.tool_call(name, label, seconds);
-    cx.set_outcome(label);
-    result
-}
-
-/// Calls the tool of `entry` in `plugin`.
-async fn call_plugin(
-    entry: &ToolEntry,
-    plugin: &crate::runtime::Plugin,
-    context: Arc<Context>,
-    arguments: Value,
-) -> Called {
-    let outcome = plugin
-        .call_tool(context, &entry.local_name, arguments.to_string())
-        .await;
-    Ok(match outcome {
-        Ok(result) => {
-            match convert::tool_result(&entry.mount.namespace, &result)
-                .and_then(|r| check_structured(entry, r))
-            {
-                Ok(r) if r.is_error == Some(true) => (r, "tool_error"),
-                Ok(r) => (r, "ok"),
-                Err(e) => (convert::tool_error(&e.to_string()), "invalid_result"),
-            }
-        }
-        Err(CallError::Guest(GuestError::InvalidParams(m) | GuestError::NotFound(m))) => {
-            return Err((McpError::invalid_params(m, None), "invalid_params"));
-        }
-        Err(error) => {
-            tracing::warn!(
-                plugin = plugin.name(),
-                tool = entry.tool.name.as_ref() as &str,
-                "tool call failed: {error}"
-            );
-            let label = match &error {
-                CallError::Timeout { .. } => "timeout",
-                CallError::OutOfMemory { .. } => "out_of_memory",
-                CallError::Trap { .. } => "trap",
-                CallError::Cancelled { .. } => "cancelled",
-                CallError::Guest(_) => "tool_error",
-            };
-            (convert::tool_error(&error.to_string()), label)
-        }
-    })
-}
-
-/// Reads `uri` (namespaced) from `mount`.
-async fn read(
-    cx: &MiddlewareContext,
-    mount: &Arc<Mount>,
-    context: Arc<Context>,
-    uri: &str,
-) -> Result<ReadResourceResult, McpError> {
-    let local = cx
-        .catalogue()
-        .resolve_resource(uri)
-        .filter(|(m, _)| Arc::ptr_eq(m, mount))
-        .map(|(_, local)| local)
-        .ok_or_else(|| resource_not_found(uri))?;
-    let not_found =
-        |m: String| McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })));
-    let plugin = match &mount.backend {
-        Backend::Plugin { plugin, .. } => plugin,
-        Backend::Proxy(proxy) => {
-            return forward::read_resource(proxy, mount, context, local).await;
-        }
-    };
-    let contents = plugin
-        .read_resource(context, &local)
-        .await
-        .map_err(|e| protocol_error(e, not_found))?;
-    convert::read_result(&mount.namespace, &contents).map_err(invalid_result)
-}
-
-/// Renders prompt `call` on `mount`, checking its arguments.
-async fn prompt(
-    cx: &MiddlewareContext,
-    mount: &Arc<Mount>,
-    context: Arc<Context>,
-    call: PromptCall,
-) -> Result<GetPromptResult, McpError> {
-    let name = call.name.as_str();
-    let entry = cx
-        .catalogue()
-        .prompts
-        .get(name)
-        .filter(|p| Arc::ptr_eq(&p.mount, mount))
-        .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
-    let mut strings = Vec::new();
-    for (key, value) in call.arguments {
-        match value {
-            Value::String(s) => strings.push((key, s)),
-            other => {
-                return Err(McpError::invalid_params(
-                    format!("argument `{key}` of prompt `{name}` must be a string, got {other}"),
-                    None,
-                ));
-            }
-        }
-    }
-    for arg in entry.prompt.arguments.iter().flatten() {
-        if arg.required == Some(true) && !strings.iter().any(|(k, _)| *k == arg.name) {
-            return Err(McpError::invalid_params(
-                format!(
-                    "missing required argument `{}` of prompt `{name}`",
-                    arg.name
-                ),
-                None,
-            ));
-        }
-    }
-    let plugin = match &mount.backend {
-        Backend::Plugin { plugin, .. } => plugin,
-        Backend::Proxy(proxy) => {
-            return forward::get_prompt(proxy, entry, context, strings).await;
-        }
-    };
-    let result = plugin
-        .get_prompt(context, &entry.local_name, &strings)
-        .await
-        .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-    convert::prompt_result(&mount.namespace, &result).map_err(invalid_result)
-}
-
-/// Completes an argument of a prompt or resource template of `mount`.
-async fn complete(
-    cx: &MiddlewareContext,
-    mount: &Arc<Mount>,
-    context: Arc<Context>,
-    request: CompleteRequestParams,
-) -> Result<CompleteResult, McpError> {
-    let (target, reference) = completion_target(cx.catalogue(), &request.r#ref)?;
-    if !Arc::ptr_eq(&target, mount) {
-        return Err(McpError::invalid_params(
-            "the completion reference moved to another mount",
-            None,
-        ));
-    }
-    let plugin = match &mount.backend {
-        Backend::Plugin { plugin, .. } => plugin,
-        Backend::Proxy(proxy) => {
-            return forward::complete(proxy, &reference, request, context).await;
-        }
-    };
-    let mut values = plugin
-        .complete(
-            context,
-            &reference,
-            &request.argument.name,
-            &request.argument.value,
-        )
-        .await
-        .map_err(|e| protocol_error(e, |m| McpError::invalid_params(m, None)))?;
-    values.truncate(CompletionInfo::MAX_VALUES);
-    let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
-    Ok(CompleteResult::new(info))
 }

@@ -7,8 +7,8 @@ use rmcp::ErrorData as McpError;
 use rmcp::model::*;
 use serde_json::Value;
 
+use super::call::Called;
 use super::context::Context;
-use super::dispatch::Called;
 use crate::registry::proxy::Proxy;
 use crate::registry::{Mount, PromptEntry, ToolEntry, namespace};
 use crate::runtime::types::CompletionRef;

@@ -1,5 +1,6 @@
 //! The MCP server layer: sessions, capabilities, routing, and the request context.
 
+mod call;
 pub mod context;
 pub mod convert;
 mod dispatch;

@@ -1,0 +1,210 @@
+//! `rate-limit` and `response-limit`.
+
+use super::*;
+
+/// The JSON-RPC error of a call that must fail.
+async fn refused(client: &Client, tool: &str) -> rmcp::model::ErrorData {
+    mcp_error(call(client, tool, json!({})).await.unwrap_err())
+}
+
+/// The retry-after hint of a rate-limit error, after checking its shape.
+fn retry_after(error: &rmcp::model::ErrorData) -> Duration {
+    assert_eq!(error.code.0, -32000);
+    assert!(
+        error.message.starts_with("rate limit exceeded"),
+        "{}",
+        error.message
+    );
+    let data = error.data.as_ref().expect("the error carries a hint");
+    let ms = data["retryAfterMs"].as_u64().expect("retryAfterMs");
+    assert_eq!(data["retryAfterSeconds"].as_u64(), Some(ms.div_ceil(1000)));
+    Duration::from_millis(ms)
+}
+
+#[tokio::test]
+async fn a_token_bucket_allows_its_burst_per_session_then_refills() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+algorithm = "token-bucket"
+capacity = 3
+refill-per-second = 2
+per = "session"
+"#;
+    let (app, client) = start_with(&dir, toml).await;
+    for _ in 0..3 {
+        assert_still_serving(&client).await;
+    }
+    let error = refused(&client, "hello_greet").await;
+    let hint = retry_after(&error);
+    assert!(hint <= Duration::from_millis(500), "{hint:?}");
+    assert!(
+        error
+            .message
+            .contains("3 requests, then 2 per second, per session"),
+        "{}",
+        error.message
+    );
+    // Another session has a bucket of its own.
+    let (other, _) = connect(&app).await;
+    for _ in 0..3 {
+        assert_still_serving(&other).await;
+    }
+    assert!(
+        call(&other, "hello_greet", json!({"name": "x"}))
+            .await
+            .is_err()
+    );
+    // After the hinted time, one more token is there.
+    tokio::time::sleep(hint).await;
+    assert_still_serving(&client).await;
+    let text = app.metrics().render(&app.registry().snapshot(), 0);
+    assert!(
+        text.contains("pier_rate_limited_total{method=\"tools/call\"} 2"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_sliding_window_allows_capacity_per_window() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+algorithm = "sliding-window"
+capacity = 2
+window-seconds = 1
+per = "global"
+methods = ["tools/call"]
+"#;
+    let (app, client) = start_with(&dir, toml).await;
+    assert_still_serving(&client).await;
+    // Lists are not counted: only tools/call is.
+    client.peer().list_all_tools().await.unwrap();
+    assert_still_serving(&client).await;
+    // Global: another session shares the window.
+    let (other, _) = connect(&app).await;
+    let hint = retry_after(&refused(&other, "hello_greet").await);
+    assert!(hint <= Duration::from_millis(1010), "{hint:?}");
+    tokio::time::sleep(hint).await;
+    assert_still_serving(&other).await;
+}
+
+#[tokio::test]
+async fn two_piers_on_one_redis_share_a_global_limit() {
+    let redis = RedisServer::start();
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+capacity = 3
+refill-per-second = 0.01
+per = "global"
+"#;
+    let mut config = configured(&dir, toml);
+    config.storage = pier::storage::Backend::Redis {
+        url: redis.url(),
+        prefix: "shared-limit:".into(),
+    };
+    let first = App::start(&config).await.expect("pier starts");
+    let second = App::start(&config).await.expect("pier starts");
+    let (a, _) = connect(&first).await;
+    let (b, _) = connect(&second).await;
+    assert_still_serving(&a).await;
+    assert_still_serving(&b).await;
+    assert_still_serving(&a).await;
+    retry_after(&refused(&b, "hello_greet").await);
+    retry_after(&refused(&a, "hello_greet").await);
+}
+
+#[tokio::test]
+async fn client_ips_have_limits_of_their_own_over_http() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+capacity = 2
+refill-per-second = 0.01
+per = "client-ip"
+"#;
+    let config = ServeConfig {
+        http: pier::transport::http::HttpOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..ServeConfig::default().http
+        },
+        ..configured(&dir, toml)
+    };
+    let app = Arc::new(App::start(&config).await.expect("pier starts"));
+    let server = Server::serve(app, &config).await;
+    let from = |ip: &str| {
+        let http = reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        rmcp::transport::StreamableHttpClientTransport::with_client(
+            http,
+            rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+                server.url.clone(),
+            ),
+        )
+    };
+    use rmcp::ServiceExt;
+    // `initialize` is not counted; each session's requests count against its address.
+    let one = Recorder::default().serve(from("127.0.0.1")).await.unwrap();
+    let two = Recorder::default().serve(from("127.0.0.2")).await.unwrap();
+    assert_still_serving(&one).await;
+    assert_still_serving(&one).await;
+    retry_after(&refused(&one, "hello_greet").await);
+    // A second session from the same address shares its limit.
+    let again = Recorder::default().serve(from("127.0.0.1")).await.unwrap();
+    retry_after(&refused(&again, "hello_greet").await);
+    assert_still_serving(&two).await;
+    assert_still_serving(&two).await;
+    retry_after(&refused(&two, "hello_greet").await);
+    drop((one, two, again));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_result_over_the_limit_is_cut_with_a_marker_or_refused() {
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let toml = "[[middleware]]\ntype = \"response-limit\"\nmax-bytes = 1000\n";
+    let (_app, client) = start_with(&dir, toml).await;
+    let small = call(&client, "probe_big", json!({"bytes": 100}))
+        .await
+        .unwrap();
+    assert_eq!(text(&small), "x".repeat(100));
+    let big = call(&client, "probe_big", json!({"bytes": 5000}))
+        .await
+        .unwrap();
+    assert_ne!(big.is_error, Some(true));
+    let cut = text(&big);
+    let (kept, marker) = cut.split_once('\n').unwrap();
+    assert!(
+        kept.chars().all(|c| c == 'x') && kept.len() > 500,
+        "{}",
+        kept.len()
+    );
+    assert!(
+        marker.starts_with("[truncated by pier: the result was 50")
+            && marker.ends_with("bytes, over the limit of 1000 (response-limit)]"),
+        "{marker}"
+    );
+    assert!(serde_json::to_vec(&big).unwrap().len() <= 1000);
+
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let toml =
+        "[[middleware]]\ntype = \"response-limit\"\nmax-bytes = 1000\non-exceed = \"error\"\n";
+    let (_app, client) = start_with(&dir, toml).await;
+    let refused = call(&client, "probe_big", json!({"bytes": 5000}))
+        .await
+        .unwrap();
+    assert_eq!(refused.is_error, Some(true));
+    let message = text(&refused);
+    assert!(
+        message.starts_with("the result of tool `probe_big` is 50")
+            && message.ends_with("bytes, over the limit of 1000 bytes (response-limit)"),
+        "{message}"
+    );
+}

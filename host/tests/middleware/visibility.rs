@@ -1,0 +1,149 @@
+//! `visibility`, on the server and on mounts, by name and by tag.
+
+use super::*;
+
+#[tokio::test]
+async fn hidden_components_are_absent_and_cannot_be_called() {
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let toml = r#"
+[[middleware]]
+type = "visibility"
+disable = ["probe_put", "probe://probe/counter"]
+disable-tags = ["internal"]
+"#;
+    let (_app, client) = start_with(&dir, toml).await;
+    let tools: Vec<String> = client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"probe_count".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"probe_put".to_string()), "{tools:?}");
+    assert!(
+        !tools.contains(&"probe_big".to_string()),
+        "tagged internal: {tools:?}"
+    );
+    let error = mcp_error(
+        call(&client, "probe_big", json!({"bytes": 1}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+    assert_eq!(error.message, "unknown tool `probe_big`");
+    let resources = client.peer().list_all_resources().await.unwrap();
+    assert!(resources.iter().all(|r| r.uri != "probe://probe/counter"));
+    let read = client
+        .peer()
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "probe://probe/counter",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mcp_error(read).code,
+        rmcp::model::ErrorCode::RESOURCE_NOT_FOUND
+    );
+    assert_eq!(
+        text(&call(&client, "probe_count", json!({})).await.unwrap()),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn visibility_on_a_mount_hides_that_mounts_components_by_their_own_names() {
+    let dir = PluginDir::new();
+    let toml = format!(
+        "{}\n[[mount]]\nnamespace = \"c\"\npath = \"{}\"\nmiddleware = [{{ type = \"visibility\", enable-tags = [\"counting\"] }}]\n",
+        two_probes().replace(
+            "namespace = \"b\"",
+            "namespace = \"b\"\nmiddleware = [{ type = \"visibility\", disable = [\"count\"] }]"
+        ),
+        fixture("probe").display()
+    );
+    let (_app, client) = start_with(&dir, &toml).await;
+    let tools: Vec<String> = client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"a_count".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"b_count".to_string()), "{tools:?}");
+    assert!(tools.contains(&"b_big".to_string()), "{tools:?}");
+    let c_tools: Vec<&String> = tools.iter().filter(|t| t.starts_with("c_")).collect();
+    assert_eq!(c_tools, ["c_count"], "only the tool tagged `counting`");
+    assert!(call(&client, "b_count", json!({})).await.is_err());
+    assert_eq!(
+        text(&call(&client, "a_count", json!({})).await.unwrap()),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn a_proxied_fastmcp_servers_tags_reach_the_visibility_middleware() {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    let toml = format!(
+        r#"
+[[mount]]
+namespace = "py"
+command = "{}"
+args = ["{}"]
+middleware = [{{ type = "visibility", disable-tags = ["admin"] }}]
+"#,
+        python.display(),
+        root().join("tests/clients/tagged_server.py").display()
+    );
+    let (_app, client) = start_with(&PluginDir::new(), &toml).await;
+    let tools: Vec<String> = client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(tools, ["py_hello"]);
+    let error = mcp_error(call(&client, "py_wipe", json!({})).await.unwrap_err());
+    assert_eq!(error.message, "unknown tool `py_wipe`");
+    assert_eq!(
+        text(&call(&client, "py_hello", json!({})).await.unwrap()),
+        "hello"
+    );
+}
+
+#[tokio::test]
+async fn a_hidden_prompt_is_absent_and_cannot_be_rendered_or_completed() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = "[[middleware]]\ntype = \"visibility\"\ndisable = [\"hello_introduce\"]\n";
+    let (_app, client) = start_with(&dir, toml).await;
+    assert!(client.peer().list_all_prompts().await.unwrap().is_empty());
+    let rendered = client
+        .peer()
+        .get_prompt(rmcp::model::GetPromptRequestParams::new("hello_introduce"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mcp_error(rendered).message,
+        "unknown prompt `hello_introduce`"
+    );
+    let completed = client
+        .peer()
+        .complete(rmcp::model::CompleteRequestParams::new(
+            rmcp::model::Reference::for_prompt("hello_introduce"),
+            rmcp::model::ArgumentInfo::new("name", "A"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mcp_error(completed).message,
+        "unknown prompt `hello_introduce`"
+    );
+    // The rest of the plugin still serves.
+    assert_still_serving(&client).await;
+}

@@ -1,0 +1,205 @@
+//! Middleware written as WebAssembly components, and the example configuration.
+
+use super::*;
+
+/// The example middleware component built by `make plugins`.
+fn redact() -> std::path::PathBuf {
+    let path = root().join("middleware.d/redact.wasm");
+    assert!(path.exists(), "run `make plugins` (or `make test`)");
+    path
+}
+
+#[tokio::test]
+async fn the_redact_component_masks_emails_and_long_digit_runs_in_tool_results() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = format!(
+        "[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\n",
+        redact().display()
+    );
+    let (app, client) = start_with(&dir, &toml).await;
+    assert_eq!(app.pipeline().server().names(), ["redact"]);
+    let result = call(
+        &client,
+        "hello_greet",
+        json!({"name": "ada@example.com, card 4111 1111 1111 1111"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        text(&result),
+        "Hello, [redacted email], card [redacted number]!"
+    );
+    // Nothing to mask: unchanged.
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test]
+async fn redact_on_one_mount_leaves_the_other_alone() {
+    let dir = PluginDir::new();
+    let toml = two_probes().replace(
+        "namespace = \"a\"",
+        &format!(
+            "namespace = \"a\"\nmiddleware = [{{ type = \"wasm\", path = \"{}\" }}]",
+            redact().display()
+        ),
+    );
+    let (_app, client) = start_with(&dir, &toml).await;
+    call(
+        &client,
+        "b_put",
+        json!({"key": "k", "value": "write to bob@example.org"}),
+    )
+    .await
+    .unwrap();
+    let masked = call(&client, "a_fetch", json!({"key": "k"})).await.unwrap();
+    assert_eq!(text(&masked), "write to [redacted email]");
+    let plain = call(&client, "b_fetch", json!({"key": "k"})).await.unwrap();
+    assert_eq!(text(&plain), "write to bob@example.org");
+}
+
+#[tokio::test]
+#[allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
+async fn a_middleware_component_can_refuse_answer_or_change_a_request() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = format!(
+        "[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\n",
+        fixture("mw_probe").display()
+    );
+    let app = App::start(&configured(&dir, &toml))
+        .await
+        .expect("pier starts");
+    let (client, recorder) = connect(&app).await;
+    let greet = |name: &'static str| call(&client, "hello_greet", json!({ "name": name }));
+    assert_eq!(text(&greet("rename").await.unwrap()), "Hello, Renamed!");
+    assert_eq!(
+        text(&greet("respond").await.unwrap()),
+        "answered by mw-probe"
+    );
+    let refused = mcp_error(greet("refuse").await.unwrap_err());
+    assert_eq!(refused.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+    assert_eq!(refused.message, "refused by mw-probe");
+    // It logged to the client through `context`.
+    recorder
+        .wait_for("a log from the middleware", |r| {
+            r.logs
+                .iter()
+                .any(|l| l.data.to_string().contains("mw-probe saw tools/call"))
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_trapping_middleware_component_fails_the_call_not_the_server() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = format!(
+        "[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\nname = \"probe-mw\"\n",
+        fixture("mw_probe").display()
+    );
+    let (_app, client) = start_with(&dir, &toml).await;
+    for name in ["trap", "late-trap"] {
+        let error = mcp_error(
+            call(&client, "hello_greet", json!({ "name": name }))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(error.code, rmcp::model::ErrorCode::INTERNAL_ERROR);
+        assert!(
+            error.message.starts_with("middleware `probe-mw` trapped: "),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("unreachable"), "{}", error.message);
+        assert_still_serving(&client).await;
+    }
+    // Lists pass it too, unchanged.
+    let tools = client.peer().list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+}
+
+#[tokio::test]
+async fn a_plugin_configured_as_middleware_is_refused_with_the_reason() {
+    let dir = PluginDir::new();
+    let toml = format!(
+        "[[middleware]]\ntype = \"logging\"\n\n[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\n",
+        example("hello").display()
+    );
+    let error = App::start(&configured(&dir, &toml))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.starts_with("middleware[1] (wasm): path: ")
+            && error.contains("not a pier middleware (world `pier-middleware`)"),
+        "{error}"
+    );
+    let missing = "[[middleware]]\ntype = \"wasm\"\npath = \"nowhere/x.wasm\"\n";
+    let error = App::start(&configured(&dir, missing))
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        error.starts_with("middleware[0] (wasm): path: cannot read nowhere/x.wasm: "),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_example_configuration_serves_the_examples_through_its_chain() {
+    let toml = std::fs::read_to_string(root().join("examples/pier.toml"))
+        .unwrap()
+        .replace(
+            "\"middleware.d/",
+            &format!("\"{}/middleware.d/", root().display()),
+        )
+        .replace(
+            "\"plugins.d/",
+            &format!("\"{}/plugins.d/", root().display()),
+        );
+    let dir = PluginDir::examples().with(&example("notes"), "notes");
+    let (app, client) = start_with(&dir, &toml).await;
+    assert_eq!(
+        app.pipeline().server().names(),
+        [
+            "error-handling",
+            "logging",
+            "detailed-timing",
+            "rate-limit",
+            "response-cache",
+            "response-limit",
+            "redact"
+        ]
+    );
+    let added = call(
+        &client,
+        "notes_add",
+        json!({"title": "contact", "body": "write to ada@example.com"}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(added.is_error, Some(true), "{added:?}");
+    let tools: Vec<String> = client
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(tools.contains(&"readonly_get".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"readonly_add".to_string()), "{tools:?}");
+    assert!(!tools.contains(&"readonly_delete".to_string()), "{tools:?}");
+    let read = call(&client, "readonly_get", json!({"title": "contact"}))
+        .await
+        .unwrap();
+    assert!(
+        text(&read).contains("write to [redacted email]"),
+        "{}",
+        text(&read)
+    );
+    let sum = call(&client, "calc_add", json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
+    assert_eq!(text(&sum), "5");
+}
