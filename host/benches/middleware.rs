@@ -1,17 +1,24 @@
-//! Middleware overhead per call, in-process: a `tools/call` of the Rust bench plugin's
-//! `echo` from an rmcp client over a pipe, through an empty chain, a chain of ten
-//! pass-through middlewares, and a typical chain of built-ins. Run by `make bench`;
-//! results in `target/criterion/middleware/`.
+//! Middleware overhead per call, in-process: a `tools/call` through the server-level
+//! chain to an end that answers at once — an empty chain, ten pass-through
+//! middlewares, and a typical chain of built-ins — so the numbers are the pipeline's
+//! own cost, without transport or plugin. The request context is a real one, captured
+//! from a call over an in-process session. Run by `make bench`; results in
+//! `target/criterion/middleware/`.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
-use pier::middleware::{Chain, Middleware};
+use futures::future::BoxFuture;
+use pier::middleware::spec::{Services, build_chain};
+use pier::middleware::{
+    Answer, Chain, Middleware, MiddlewareContext, Next, Outcome, Request, Response, ToolCall,
+};
 use pier::{App, ServeConfig};
 use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 
 /// What an operator might run in production: every built-in that does not change a
 /// result (the rate limit is far above the load; no log subscriber, so log lines are
@@ -48,6 +55,52 @@ impl Middleware for PassThrough {
     }
 }
 
+/// Keeps the context of the request it sees.
+struct Capture(Arc<Mutex<Option<MiddlewareContext>>>);
+
+#[async_trait]
+impl Middleware for Capture {
+    fn name(&self) -> &str {
+        "capture"
+    }
+
+    async fn on_request(
+        &self,
+        cx: &MiddlewareContext,
+        request: Request,
+        next: Next<'_>,
+    ) -> Outcome {
+        *self.0.lock().unwrap() = Some(cx.clone());
+        next.run(cx, request).await
+    }
+}
+
+/// A real request context: one `tools/call` over an in-process session, captured.
+fn captured(rt: &tokio::runtime::Runtime, app: &App) -> MiddlewareContext {
+    let slot = Arc::new(Mutex::new(None));
+    app.pipeline()
+        .set_server(Chain::new(vec![Arc::new(Capture(slot.clone()))]));
+    rt.block_on(async {
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let server = app.session(None);
+        tokio::spawn(async move {
+            let (r, w) = tokio::io::split(server_io);
+            let _ = pier::transport::stdio::serve(server, r, w).await;
+        });
+        let client = ().serve(tokio::io::split(client_io)).await.expect("connects");
+        let params = CallToolRequestParams::new("echo").with_arguments(
+            serde_json::json!({"text": "hello, benchmark"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        client.peer().call_tool(params).await.expect("echo answers");
+    });
+    app.pipeline().set_server(Chain::default());
+    let cx = slot.lock().unwrap().take();
+    cx.expect("the request passed the pipeline")
+}
+
 fn middleware(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -61,60 +114,57 @@ fn middleware(c: &mut Criterion) {
     )
     .expect("the bench plugin is built (make bench)");
     std::fs::write(plugins.path().join("bench.toml"), "namespace = \"\"\n").unwrap();
-    let mut layers = pier::config::Layers::default();
-    layers
-        .apply_file(Path::new("typical.toml"), TYPICAL)
-        .expect("a valid chain");
-    let typical = layers.build().expect("a valid chain").middleware;
-    let config = |middleware| ServeConfig {
+    let config = ServeConfig {
         plugins_dir: plugins.path().to_path_buf(),
         data_dir: root.join("target/bench-data"),
         storage: pier::storage::Backend::Memory,
         watch: false,
-        middleware,
         ..ServeConfig::default()
     };
+    let app = rt.block_on(App::start(&config)).expect("pier starts");
+    let cx = captured(&rt, &app);
+
+    let mut layers = pier::config::Layers::default();
+    layers
+        .apply_file(Path::new("typical.toml"), TYPICAL)
+        .expect("a valid chain");
+    let specs = layers.build().expect("a valid chain").middleware;
+    let services = Services {
+        store: app.store().clone(),
+        metrics: app.metrics().clone(),
+        runtime: app.runtime().clone(),
+    };
+    let typical = build_chain(&specs, &services, "server").expect("the chain builds");
+    let ten = Chain::new((0..10).map(|_| Arc::new(PassThrough) as _).collect());
+
+    let result = CallToolResult::success(vec![ContentBlock::text("hello, benchmark")]);
+    let end = Answer(move |_| {
+        let answer = Ok(Response::CallTool(result.clone()));
+        Box::pin(std::future::ready(answer)) as BoxFuture<'static, Outcome>
+    });
+    let call = ToolCall {
+        name: "echo".into(),
+        arguments: serde_json::json!({"text": "hello, benchmark"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    };
+
     let mut group = c.benchmark_group("middleware");
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for (id, specs, hops) in [
-        ("empty", Vec::new(), 0),
-        ("ten-pass-through", Vec::new(), 10),
-        ("typical", typical, 0),
+    for (id, chain) in [
+        ("empty", Chain::default()),
+        ("ten-pass-through", ten),
+        ("typical", typical),
     ] {
-        let (app, client) = rt.block_on(async {
-            let app = App::start(&config(specs)).await.expect("pier starts");
-            if hops > 0 {
-                let chain: Vec<Arc<dyn Middleware>> =
-                    (0..hops).map(|_| Arc::new(PassThrough) as _).collect();
-                app.pipeline().set_server(Chain::new(chain));
-            }
-            let (client_io, server_io) = tokio::io::duplex(1 << 20);
-            let server = app.session(None);
-            tokio::spawn(async move {
-                let (r, w) = tokio::io::split(server_io);
-                let _ = pier::transport::stdio::serve(server, r, w).await;
-            });
-            let client = ().serve(tokio::io::split(client_io)).await.expect("connects");
-            (app, client)
-        });
         group.bench_function(id, |b| {
             b.iter(|| {
-                let params = CallToolRequestParams::new("echo").with_arguments(
-                    serde_json::json!({"text": "hello, benchmark"})
-                        .as_object()
-                        .cloned()
-                        .unwrap_or_default(),
-                );
-                rt.block_on(client.peer().call_tool(params))
-                    .expect("echo answers")
+                rt.block_on(chain.run(&cx, Request::CallTool(call.clone()), &end))
+                    .expect("answered")
             })
         });
-        rt.block_on(async {
-            let _ = client.cancel().await;
-        });
-        drop(app);
     }
     group.finish();
 }

@@ -545,12 +545,13 @@ fn criterion_median(group: &str, id: &str, row: &mut Row) -> Option<f64> {
     median.map(|ns| ns / 1e3)
 }
 
-/// Middleware overhead per call (`cargo bench --bench middleware`): a whole in-process
-/// `tools/call` through an empty chain, and what ten pass-through middlewares and a
-/// typical chain of built-ins add to it.
+/// Middleware overhead per call (`cargo bench --bench middleware`): a `tools/call`
+/// through the pipeline alone (a real request context, an end that answers at once)
+/// with an empty chain, and what ten pass-through middlewares and a typical chain of
+/// built-ins add to it.
 fn middleware_overhead() -> Vec<Row> {
     let mut base = Row::new(
-        "tools/call `echo` in-process (pipe), empty middleware chain (median)",
+        "middleware: a tools/call through an empty chain, pipeline alone, in-process (median)",
         "µs",
         Better::Lower,
     );

@@ -54,17 +54,8 @@ async fn cached_lists_end_when_the_catalogue_changes() {
     let dir = PluginDir::new().with(&example("hello"), "hello");
     let toml = "[[middleware]]\ntype = \"response-cache\"\n";
     let (app, client) = start_with(&dir, toml).await;
-    let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
-        tools.into_iter().map(|t| t.name.to_string()).collect()
-    };
-    assert_eq!(
-        names(client.peer().list_all_tools().await.unwrap()),
-        ["hello_greet"]
-    );
-    assert_eq!(
-        names(client.peer().list_all_tools().await.unwrap()),
-        ["hello_greet"]
-    );
+    assert_eq!(tool_names(&client).await, ["hello_greet"]);
+    assert_eq!(tool_names(&client).await, ["hello_greet"]);
     let spec = pier::registry::spec::MountSpec {
         namespace: "calc".into(),
         target: pier::registry::spec::Target::Path(example("calc")),
@@ -72,7 +63,7 @@ async fn cached_lists_end_when_the_catalogue_changes() {
         middleware: Vec::new(),
     };
     app.attach(spec).await;
-    let tools = names(client.peer().list_all_tools().await.unwrap());
+    let tools = tool_names(&client).await;
     assert_eq!(tools[..2], ["hello_greet", "calc_add"], "{tools:?}");
     let metrics = app.metrics().render(&app.registry().snapshot(), 0);
     assert!(

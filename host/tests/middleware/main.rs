@@ -43,6 +43,12 @@ async fn start_with(dir: &PluginDir, toml: &str) -> (App, Client) {
     (app, client)
 }
 
+/// The names of the tools `client` lists, in order.
+async fn tool_names(client: &Client) -> Vec<String> {
+    let tools = client.peer().list_all_tools().await.unwrap();
+    tools.into_iter().map(|t| t.name.to_string()).collect()
+}
+
 /// Records every hook it runs, with the mount it runs for.
 struct Recording {
     name: &'static str,

@@ -12,14 +12,7 @@ disable = ["probe_put", "probe://probe/counter"]
 disable-tags = ["internal"]
 "#;
     let (_app, client) = start_with(&dir, toml).await;
-    let tools: Vec<String> = client
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let tools = tool_names(&client).await;
     assert!(tools.contains(&"probe_count".to_string()), "{tools:?}");
     assert!(!tools.contains(&"probe_put".to_string()), "{tools:?}");
     assert!(
@@ -64,14 +57,7 @@ async fn visibility_on_a_mount_hides_that_mounts_components_by_their_own_names()
         fixture("probe").display()
     );
     let (_app, client) = start_with(&dir, &toml).await;
-    let tools: Vec<String> = client
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let tools = tool_names(&client).await;
     assert!(tools.contains(&"a_count".to_string()), "{tools:?}");
     assert!(!tools.contains(&"b_count".to_string()), "{tools:?}");
     assert!(tools.contains(&"b_big".to_string()), "{tools:?}");
@@ -100,14 +86,7 @@ middleware = [{{ type = "visibility", disable-tags = ["admin"] }}]
         root().join("tests/clients/tagged_server.py").display()
     );
     let (_app, client) = start_with(&PluginDir::new(), &toml).await;
-    let tools: Vec<String> = client
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let tools = tool_names(&client).await;
     assert_eq!(tools, ["py_hello"]);
     let error = mcp_error(call(&client, "py_wipe", json!({})).await.unwrap_err());
     assert_eq!(error.message, "unknown tool `py_wipe`");

@@ -179,14 +179,7 @@ async fn the_example_configuration_serves_the_examples_through_its_chain() {
     .await
     .unwrap();
     assert_ne!(added.is_error, Some(true), "{added:?}");
-    let tools: Vec<String> = client
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let tools = tool_names(&client).await;
     assert!(tools.contains(&"readonly_get".to_string()), "{tools:?}");
     assert!(!tools.contains(&"readonly_add".to_string()), "{tools:?}");
     assert!(!tools.contains(&"readonly_delete".to_string()), "{tools:?}");
