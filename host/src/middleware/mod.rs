@@ -43,7 +43,7 @@ pub use message::{PromptCall, Request, Response, ToolCall};
 pub type Outcome<T = Response> = Result<T, McpError>;
 
 /// A middleware that answered a hook with the response of another operation.
-fn mismatched(method: &str) -> McpError {
+pub(crate) fn mismatched(method: &str) -> McpError {
     McpError::internal_error(
         format!("a middleware answered {method} with the result of another operation"),
         None,

@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 
 use super::rate_limit::Backend;
 use super::spec::{Services, SpecError};
-use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Response, ToolCall};
+use super::{
+    Middleware, MiddlewareContext, Next, Outcome, PromptCall, Response, ToolCall, mismatched,
+};
 use crate::registry::Catalogue;
 use crate::storage::KeyValue;
 use crate::telemetry::Metrics;
@@ -213,17 +215,6 @@ impl ResponseCache {
     }
 }
 
-/// A list answered with another kind of result further down the chain.
-fn mismatched(response: &Response) -> rmcp::ErrorData {
-    rmcp::ErrorData::internal_error(
-        format!(
-            "a middleware answered a list with another kind of result: {}",
-            crate::middleware::logging::shorten(&response.to_json().to_string(), 200)
-        ),
-        None,
-    )
-}
-
 #[async_trait]
 impl Middleware for ResponseCache {
     fn name(&self) -> &str {
@@ -317,7 +308,7 @@ impl Middleware for ResponseCache {
     async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {
         match self.list(cx, super::Request::ListTools, next).await? {
             Response::Tools(items) => Ok(items),
-            other => Err(mismatched(&other)),
+            _ => Err(mismatched("tools/list")),
         }
     }
 
@@ -328,7 +319,7 @@ impl Middleware for ResponseCache {
     ) -> Outcome<Vec<Resource>> {
         match self.list(cx, super::Request::ListResources, next).await? {
             Response::Resources(items) => Ok(items),
-            other => Err(mismatched(&other)),
+            _ => Err(mismatched("resources/list")),
         }
     }
 
@@ -342,7 +333,7 @@ impl Middleware for ResponseCache {
             .await?
         {
             Response::ResourceTemplates(items) => Ok(items),
-            other => Err(mismatched(&other)),
+            _ => Err(mismatched("resources/templates/list")),
         }
     }
 
@@ -353,7 +344,7 @@ impl Middleware for ResponseCache {
     ) -> Outcome<Vec<Prompt>> {
         match self.list(cx, super::Request::ListPrompts, next).await? {
             Response::Prompts(items) => Ok(items),
-            other => Err(mismatched(&other)),
+            _ => Err(mismatched("prompts/list")),
         }
     }
 }

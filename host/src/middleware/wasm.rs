@@ -75,7 +75,6 @@ const METHODS: &[&str] = &[
 
 /// A middleware component, loaded.
 pub struct WasmMiddleware {
-    name: String,
     component: MiddlewareComponent,
     /// What `methods` answered (asked at the first request).
     methods: tokio::sync::OnceCell<Vec<String>>,
@@ -105,7 +104,6 @@ impl WasmMiddleware {
             .load_middleware(&name, path, &bytes, limits)
             .map_err(|e| SpecError::new("path", e.to_string()))?;
         Ok(Self {
-            name,
             component,
             methods: tokio::sync::OnceCell::new(),
         })
@@ -117,33 +115,10 @@ impl WasmMiddleware {
             CallError::Guest(GuestError::InvalidParams(m)) => McpError::invalid_params(m, None),
             CallError::Guest(GuestError::NotFound(m)) => McpError::invalid_params(m, None),
             CallError::Guest(GuestError::Failed(m) | GuestError::Unsupported(m)) => {
-                McpError::internal_error(format!("middleware `{}` failed: {m}", self.name), None)
+                McpError::internal_error(format!("middleware `{}` failed: {m}", self.name()), None)
             }
-            CallError::Trap { reason, panic, .. } => {
-                let what = match panic {
-                    Some(p) => format!("panicked: {p} ({reason})"),
-                    None => format!("trapped: {reason}"),
-                };
-                McpError::internal_error(format!("middleware `{}` {what}", self.name), None)
-            }
-            CallError::Timeout { timeout_ms, .. } => McpError::internal_error(
-                format!("middleware `{}` timed out after {timeout_ms} ms", self.name),
-                None,
-            ),
-            CallError::OutOfMemory { limit_mib, .. } => McpError::internal_error(
-                format!(
-                    "middleware `{}` ran out of memory (its limit is {limit_mib} MiB)",
-                    self.name
-                ),
-                None,
-            ),
-            CallError::Cancelled { .. } => McpError::internal_error(
-                format!(
-                    "middleware `{}` was stopped: the request was cancelled",
-                    self.name
-                ),
-                None,
-            ),
+            // The sandbox names the component: ``middleware `NAME` trapped: …``.
+            other => McpError::internal_error(other.to_string(), None),
         }
     }
 
@@ -152,7 +127,7 @@ impl WasmMiddleware {
         McpError::internal_error(
             format!(
                 "middleware `{}` answered {hook} of {method} with an invalid result: {reason}",
-                self.name
+                self.name()
             ),
             None,
         )
@@ -185,7 +160,7 @@ fn guest_request(request: &Request) -> GuestRequest {
 #[async_trait]
 impl Middleware for WasmMiddleware {
     fn name(&self) -> &str {
-        &self.name
+        self.component.name()
     }
 
     async fn on_request(

@@ -31,7 +31,7 @@ impl MiddlewareComponent {
         Self {
             hash: hash.into(),
             pre,
-            sandbox: Sandbox::new(name, limits, store),
+            sandbox: Sandbox::new("middleware", name, limits, store),
         }
     }
 

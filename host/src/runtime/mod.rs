@@ -61,42 +61,41 @@ pub enum RuntimeError {
     },
 }
 
-/// Why a call into a plugin did not return a value.
+/// Why a call into a plugin (or a middleware component) did not return a value. `who`
+/// names the component for people: ``plugin `notes` `` or ``middleware `redact` ``.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     /// The call ran past the plugin's timeout and was interrupted.
-    #[error("plugin `{plugin}` timed out after {timeout_ms} ms")]
+    #[error("{who} timed out after {timeout_ms} ms")]
     Timeout {
-        /// The plugin.
-        plugin: String,
+        /// The component.
+        who: String,
         /// Its timeout.
         timeout_ms: u64,
     },
     /// The guest tried to grow its memory past its limit.
-    #[error(
-        "plugin `{plugin}` ran out of memory: it tried to grow past its limit of {limit_mib} MiB"
-    )]
+    #[error("{who} ran out of memory: it tried to grow past its limit of {limit_mib} MiB")]
     OutOfMemory {
-        /// The plugin.
-        plugin: String,
+        /// The component.
+        who: String,
         /// Its memory limit.
         limit_mib: usize,
     },
     /// The guest trapped (or panicked, which traps).
-    #[error("plugin `{plugin}` {}", match panic { Some(p) => format!("panicked: {p} ({reason})"), None => format!("trapped: {reason}") })]
+    #[error("{who} {}", match panic { Some(p) => format!("panicked: {p} ({reason})"), None => format!("trapped: {reason}") })]
     Trap {
-        /// The plugin.
-        plugin: String,
+        /// The component.
+        who: String,
         /// The trap.
         reason: String,
         /// The panic message the guest printed, if any.
         panic: Option<String>,
     },
     /// The client cancelled the request; the guest was stopped.
-    #[error("plugin `{plugin}` was stopped: the request was cancelled")]
+    #[error("{who} was stopped: the request was cancelled")]
     Cancelled {
-        /// The plugin.
-        plugin: String,
+        /// The component.
+        who: String,
     },
     /// The plugin returned an error of the contract.
     #[error("{}", describe_guest_error(.0))]

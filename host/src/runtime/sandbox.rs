@@ -23,6 +23,8 @@ const HOST_WAIT_GRACE: Duration = Duration::from_secs(1);
 /// One component's name, limits, storage view and instance count.
 #[derive(Clone)]
 pub(super) struct Sandbox {
+    /// `plugin` or `middleware`, for error messages.
+    kind: &'static str,
     name: Arc<str>,
     limits: Limits,
     store: PluginStore,
@@ -30,8 +32,9 @@ pub(super) struct Sandbox {
 }
 
 impl Sandbox {
-    pub(super) fn new(name: &str, limits: Limits, store: PluginStore) -> Self {
+    pub(super) fn new(kind: &'static str, name: &str, limits: Limits, store: PluginStore) -> Self {
         Self {
+            kind,
             name: name.into(),
             limits,
             store,
@@ -116,17 +119,20 @@ impl Sandbox {
         }
     }
 
+    /// ``plugin `NAME` ``, as errors name the component.
+    fn who(&self) -> String {
+        format!("{} `{}`", self.kind, self.name)
+    }
+
     fn timeout(&self) -> CallError {
         CallError::Timeout {
-            plugin: self.name.to_string(),
+            who: self.who(),
             timeout_ms: self.limits.timeout.as_millis() as u64,
         }
     }
 
     fn cancelled(&self) -> CallError {
-        CallError::Cancelled {
-            plugin: self.name.to_string(),
-        }
+        CallError::Cancelled { who: self.who() }
     }
 
     fn classify(&self, store: &Store<CallState>, error: wasmtime::Error) -> CallError {
@@ -136,7 +142,7 @@ impl Sandbox {
         }
         if state.limiter.exceeded {
             return CallError::OutOfMemory {
-                plugin: self.name.to_string(),
+                who: self.who(),
                 limit_mib: self.limits.memory_bytes >> 20,
             };
         }
@@ -145,7 +151,7 @@ impl Sandbox {
             None => error.root_cause().to_string(),
         };
         CallError::Trap {
-            plugin: self.name.to_string(),
+            who: self.who(),
             reason,
             panic: panic_message(&state.stderr.tail()),
         }

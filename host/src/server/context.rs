@@ -66,6 +66,15 @@ fn session_header(extensions: &rmcp::model::Extensions) -> Option<String> {
     Some(id.to_string())
 }
 
+/// Request info with what `initialize` said of the client.
+fn of_client(client: Option<rmcp::model::Implementation>) -> RequestInfo {
+    RequestInfo {
+        client_name: client.as_ref().map(|c| c.name.clone()),
+        client_version: client.map(|c| c.version),
+        ..RequestInfo::default()
+    }
+}
+
 /// The address of the client of a request that came over HTTP.
 pub(crate) fn http_client_ip(extensions: &rmcp::model::Extensions) -> Option<IpAddr> {
     let parts = extensions.get::<axum::http::request::Parts>()?;
@@ -107,23 +116,38 @@ impl Context {
         session: Arc<Session>,
         shared: Arc<Shared>,
     ) -> Self {
-        let client = request.client_info();
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
             session_id: session.id.clone().or_else(|| http_session_id(request)),
-            client_name: client.as_ref().map(|c| c.name.clone()),
-            client_version: client.as_ref().map(|c| c.version.clone()),
-            subject: None,
-            scopes: Vec::new(),
+            ..of_client(request.client_info())
         };
+        let progress = request.meta.get_progress_token();
+        Self::of(
+            &request.peer,
+            session,
+            shared,
+            info,
+            progress,
+            request.ct.clone(),
+        )
+    }
+
+    fn of(
+        peer: &Peer<RoleServer>,
+        session: Arc<Session>,
+        shared: Arc<Shared>,
+        info: RequestInfo,
+        progress_token: Option<ProgressToken>,
+        cancelled: CancellationToken,
+    ) -> Self {
         Self {
             request: Arc::new(Request {
-                peer: request.peer.clone(),
+                peer: peer.clone(),
                 session,
                 shared,
-                progress_token: request.meta.get_progress_token(),
+                progress_token,
                 last_progress: Mutex::new(None),
-                cancelled: request.ct.clone(),
+                cancelled,
                 info,
                 state: RequestState::default(),
                 transient: AtomicBool::new(false),
@@ -139,33 +163,16 @@ impl Context {
         session: Arc<Session>,
         shared: Arc<Shared>,
     ) -> Self {
-        let client = notification.peer.peer_info();
+        let client = notification.peer.peer_info().map(|p| p.client_info.clone());
         let info = RequestInfo {
-            request_id: String::new(),
             session_id: session
                 .id
                 .clone()
                 .or_else(|| session_header(&notification.extensions)),
-            client_name: client.as_ref().map(|c| c.client_info.name.clone()),
-            client_version: client.as_ref().map(|c| c.client_info.version.clone()),
-            subject: None,
-            scopes: Vec::new(),
+            ..of_client(client)
         };
-        Self {
-            request: Arc::new(Request {
-                peer: notification.peer.clone(),
-                session,
-                shared,
-                progress_token: None,
-                last_progress: Mutex::new(None),
-                cancelled: CancellationToken::new(),
-                info,
-                state: RequestState::default(),
-                transient: AtomicBool::new(false),
-            }),
-            mount: None,
-            depth: 0,
-        }
+        let peer = &notification.peer;
+        Self::of(peer, session, shared, info, None, CancellationToken::new())
     }
 
     /// This request as served by `mount`.

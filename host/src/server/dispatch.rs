@@ -12,7 +12,7 @@ use super::call::MountCall;
 use super::context::Context;
 use super::handler::Shared;
 use crate::middleware::{
-    MiddlewareContext, Outcome, PromptCall, Request, Response, Terminal, ToolCall,
+    MiddlewareContext, Outcome, PromptCall, Request, Response, Terminal, ToolCall, mismatched,
 };
 use crate::registry::{Catalogue, Mount};
 use crate::runtime::types::CompletionRef;
@@ -54,17 +54,19 @@ impl Terminal for Dispatch<'_> {
     }
 }
 
-/// The serving mount's chain around `request`, then the mount itself (`mount_call`).
-async fn through_mount<'a>(
+/// The serving mount's chain around `request`, then the mount itself ([`MountCall`]),
+/// counted as in flight.
+async fn through_mount(
     shared: &Shared,
     cx: &MiddlewareContext,
     mount: &Arc<Mount>,
     request: Request,
-    terminal: &(dyn Terminal + 'a),
 ) -> Outcome {
+    let _serving = shared.in_flight.start();
     let cx = cx.on(mount);
+    let terminal = MountCall { shared };
     match shared.pipeline.mount(&mount.namespace) {
-        Some(chain) => chain.run(&cx, request, terminal).await,
+        Some(chain) => chain.run(&cx, request, &terminal).await,
         None => terminal.handle(&cx, request).await,
     }
 }
@@ -164,23 +166,13 @@ impl Dispatch<'_> {
                     .collect(),
             };
             let response = chain.run(&cx.on(mount), request.clone(), &terminal).await?;
-            let items = T::from_response(response).ok_or_else(|| {
-                McpError::internal_error(
-                    format!(
-                        "a middleware of mount `{}` answered {} with the result of another operation",
-                        mount.namespace,
-                        request.method()
-                    ),
-                    None,
-                )
-            })?;
+            let items = T::from_response(response).ok_or_else(|| mismatched(request.method()))?;
             out.extend(items);
         }
         Ok(out)
     }
 
     async fn call_tool(&self, cx: &MiddlewareContext, call: ToolCall) -> Outcome {
-        let _serving = self.shared.in_flight.start();
         let name = call.name.as_str();
         let entry = cx
             .catalogue()
@@ -188,34 +180,19 @@ impl Dispatch<'_> {
             .get(name)
             .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
         let mount = entry.mount.clone();
-        let terminal = MountCall {
-            shared: self.shared,
-        };
-        through_mount(self.shared, cx, &mount, Request::CallTool(call), &terminal).await
+        through_mount(self.shared, cx, &mount, Request::CallTool(call)).await
     }
 
     async fn read_resource(&self, cx: &MiddlewareContext, uri: String) -> Outcome {
-        let _serving = self.shared.in_flight.start();
         let mount = cx
             .catalogue()
             .resolve_resource(&uri)
             .map(|(mount, _)| mount.clone())
             .ok_or_else(|| resource_not_found(&uri))?;
-        let terminal = MountCall {
-            shared: self.shared,
-        };
-        through_mount(
-            self.shared,
-            cx,
-            &mount,
-            Request::ReadResource(uri),
-            &terminal,
-        )
-        .await
+        through_mount(self.shared, cx, &mount, Request::ReadResource(uri)).await
     }
 
     async fn get_prompt(&self, cx: &MiddlewareContext, call: PromptCall) -> Outcome {
-        let _serving = self.shared.in_flight.start();
         let name = call.name.as_str();
         let mount = cx
             .catalogue()
@@ -223,20 +200,13 @@ impl Dispatch<'_> {
             .get(name)
             .map(|p| p.mount.clone())
             .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
-        let terminal = MountCall {
-            shared: self.shared,
-        };
-        through_mount(self.shared, cx, &mount, Request::GetPrompt(call), &terminal).await
+        through_mount(self.shared, cx, &mount, Request::GetPrompt(call)).await
     }
 
     async fn complete(&self, cx: &MiddlewareContext, params: CompleteRequestParams) -> Outcome {
-        let _serving = self.shared.in_flight.start();
         let mount = completion_target(cx.catalogue(), &params.r#ref)?.0;
-        let terminal = MountCall {
-            shared: self.shared,
-        };
         let request = Request::Complete(Box::new(params));
-        through_mount(self.shared, cx, &mount, request, &terminal).await
+        through_mount(self.shared, cx, &mount, request).await
     }
 }
 
@@ -252,10 +222,7 @@ pub async fn nested_read(
     let response = Dispatch { shared }.read_resource(&cx, uri).await?;
     match response {
         Response::ReadResource(result) => Ok(result),
-        _ => Err(McpError::internal_error(
-            "a middleware answered resources/read with the result of another operation",
-            None,
-        )),
+        _ => Err(mismatched("resources/read")),
     }
 }
 
@@ -270,10 +237,7 @@ pub async fn nested_prompt(
     let response = Dispatch { shared }.get_prompt(&cx, call).await?;
     match response {
         Response::GetPrompt(result) => Ok(result),
-        _ => Err(McpError::internal_error(
-            "a middleware answered prompts/get with the result of another operation",
-            None,
-        )),
+        _ => Err(mismatched("prompts/get")),
     }
 }
 

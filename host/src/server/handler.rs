@@ -159,14 +159,7 @@ macro_rules! expect {
     ($response:expr, $variant:ident, $method:literal) => {
         match $response {
             Response::$variant(result) => Ok(result),
-            _ => Err(McpError::internal_error(
-                concat!(
-                    "a middleware answered ",
-                    $method,
-                    " with the result of another operation"
-                ),
-                None,
-            )),
+            _ => Err(crate::middleware::mismatched($method)),
         }
     };
 }
