@@ -54,7 +54,9 @@ plugins: setup-rust ## Build the example plugins into plugins.d/, the example mi
 	@cp -f $(WASM_OUT)/redact.wasm middleware.d/redact.wasm
 	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/
 	@cp -f plugins/conformance/conformance.toml $(FIXTURES)/
-	@for f in bad-name bad-schema duplicate; do \
+	@cargo build --quiet --release --target $(WASM_TARGET) -p mw-probe --features storage && \
+	  cp -f $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/mw_probe_storage.wasm
+	@for f in bad-name bad-schema duplicate bad-annotations; do \
 	  cargo build --quiet --release --target $(WASM_TARGET) -p bad-manifest --features $$f && \
 	  cp -f $(WASM_OUT)/bad_manifest.wasm $(FIXTURES)/$$f.wasm || exit 1; \
 	done

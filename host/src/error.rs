@@ -33,3 +33,35 @@ pub enum Error {
     #[error("transport: {0}")]
     Transport(#[from] std::io::Error),
 }
+
+/// The errors a client gets for a name or URI pier does not serve (or hides): one
+/// wording wherever they are made, the client's text clipped.
+pub mod not_served {
+    use rmcp::ErrorData as McpError;
+
+    use crate::text::clip;
+
+    /// `tools/call` of a tool that is not served.
+    pub fn tool(name: &str) -> McpError {
+        McpError::invalid_params(format!("unknown tool `{}`", clip(name)), None)
+    }
+
+    /// A prompt that is not served.
+    pub fn prompt(name: &str) -> McpError {
+        McpError::invalid_params(format!("unknown prompt `{}`", clip(name)), None)
+    }
+
+    /// A completion reference to a resource template that is not served.
+    pub fn template(uri: &str) -> McpError {
+        McpError::invalid_params(format!("unknown resource template `{}`", clip(uri)), None)
+    }
+
+    /// A resource that is not served.
+    pub fn resource(uri: &str) -> McpError {
+        let uri = clip(uri);
+        McpError::resource_not_found(
+            format!("resource not found: {uri}"),
+            Some(serde_json::json!({ "uri": uri })),
+        )
+    }
+}

@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod text;
 pub mod transport;
 
 use std::path::PathBuf;
@@ -205,6 +206,8 @@ impl App {
             in_flight: Arc::default(),
             metrics,
             subscriptions: Default::default(),
+            max_subscriptions: config.max_subscriptions,
+            max_uri_bytes: config.max_uri_bytes,
             pipeline: Arc::new(pipeline),
         });
         Ok(Self {
@@ -350,6 +353,11 @@ impl App {
     /// The handler of a new client session.
     pub fn session(&self, session_id: Option<String>) -> PierServer {
         PierServer::new(self.shared.clone(), session_id)
+    }
+
+    /// Which sessions subscribed to which resources.
+    pub fn subscriptions(&self) -> &server::subscriptions::Subscriptions {
+        &self.shared.subscriptions
     }
 
     /// The live catalogue.

@@ -136,7 +136,8 @@ async fn host_functions_that_cannot_serve_say_why() {
 async fn request_info_and_request_state_reach_the_plugin() {
     let (_app, client, _) = start(&hostile_dir()).await;
     let result = call(&client, "hostile_whoami", json!({})).await.unwrap();
-    assert_eq!(text(&result), "client=pier-tests state={\"n\":1}");
+    // An in-process session has no transport id: the session is unnamed to plugins.
+    assert_eq!(text(&result), "client=pier-tests session= state={\"n\":1}");
 }
 
 #[tokio::test]
@@ -165,6 +166,7 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
         // The smallest valid core module: magic + version 1.
         .with_bytes("core", b"\0asm\x01\0\0\0")
         .with(&fixture("wrong_world"), "wrong")
+        .with(&fixture("bad-annotations"), "annotations")
         .with(&fixture("bad-name"), "badname")
         .with(&fixture("bad-schema"), "badschema")
         .with(&fixture("duplicate"), "dup")
@@ -177,6 +179,13 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
             .to_string()
     };
     let expected = vec![
+        (
+            "annotations",
+            format!(
+                "refused plugin {}: invalid manifest: annotations of tool `sloppy` do not fit MCP's ToolAnnotations: invalid type: string \"yes\", expected a boolean",
+                path("annotations")
+            ),
+        ),
         (
             "badname",
             format!(
@@ -240,11 +249,11 @@ async fn bad_plugin_files_are_refused_each_with_its_reason_and_the_rest_is_serve
             "{name}:\n  got      {line}\n  expected {prefix}"
         );
     }
-    assert!(refused[1].contains("no-such-type"), "{}", refused[1]);
+    assert!(refused[2].contains("no-such-type"), "{}", refused[2]);
     assert!(
-        refused[6].contains("pier:mcp/plugin@0.1.0"),
+        refused[7].contains("pier:mcp/plugin@0.1.0"),
         "{}",
-        refused[6]
+        refused[7]
     );
     let tools = client.peer().list_all_tools().await.unwrap();
     assert_eq!(

@@ -31,7 +31,9 @@ pub enum LogLevel {
 pub struct RequestInfo {
     /// JSON-RPC id of the request, as JSON text.
     pub request_id: String,
-    /// Transport session id, if any.
+    /// An opaque id of the client's session (stable for the session, the same on every
+    /// pier instance), if it has one. It is not the transport's `Mcp-Session-Id`, which
+    /// is the session's credential and never handed to plugins.
     pub session_id: Option<String>,
     /// The client's name.
     pub client_name: Option<String>,

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::__bindings::pier::mcp::types as wit;
 use crate::output::{PromptOutput, ResourceOutput, ToolOutput};
-use crate::template::Template;
+use crate::template;
 use crate::{CompletionRef, Context, Error};
 
 pub use schemars;
@@ -251,7 +251,7 @@ pub fn read_resource(def: &PluginDef, uri: &str) -> Result<Vec<wit::ResourceCont
         return (r.handler)(&ctx, uri, &[]).map_err(to_wit);
     }
     for r in def.resources.iter().filter(|r| r.uri.contains('{')) {
-        if let Some(vars) = Template::parse(r.uri).matches(uri) {
+        if let Some(vars) = template::matches(r.uri, uri) {
             return (r.handler)(&ctx, uri, &vars).map_err(to_wit);
         }
     }

@@ -1,69 +1,19 @@
 //! Matching request URIs against resource templates: `{var}` matches one path segment,
 //! `{+var}` anything; values are percent-decoded.
 
-enum Part<'a> {
-    Literal(&'a str),
-    Var(&'a str, bool),
-}
+use pier_uri_template::UriTemplate;
 
-pub(crate) struct Template<'a> {
-    parts: Vec<Part<'a>>,
-}
-
-impl<'a> Template<'a> {
-    /// Parses `template`; pier validated it when it mounted the plugin.
-    pub(crate) fn parse(template: &'a str) -> Self {
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}') else {
-                break;
-            };
-            if open > 0 {
-                parts.push(Part::Literal(&rest[..open]));
-            }
-            let expr = &rest[open + 1..open + close];
-            parts.push(match expr.strip_prefix('+') {
-                Some(name) => Part::Var(name, true),
-                None => Part::Var(expr, false),
-            });
-            rest = &rest[open + close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest));
-        }
-        Self { parts }
-    }
-
-    /// The variables of `uri`, when it matches.
-    pub(crate) fn matches(&self, uri: &str) -> Option<Vec<(String, String)>> {
-        let mut values = Vec::new();
-        walk(&self.parts, uri, &mut values).then_some(values)
-    }
-}
-
-fn walk(parts: &[Part<'_>], input: &str, values: &mut Vec<(String, String)>) -> bool {
-    match parts.split_first() {
-        None => input.is_empty(),
-        Some((Part::Literal(lit), rest)) => input
-            .strip_prefix(lit)
-            .is_some_and(|t| walk(rest, t, values)),
-        Some((Part::Var(name, reserved), rest)) => {
-            let limit = if *reserved {
-                input.len()
-            } else {
-                input.find('/').unwrap_or(input.len())
-            };
-            for end in (1..=limit).rev().filter(|&e| input.is_char_boundary(e)) {
-                values.push((name.to_string(), percent_decode(&input[..end])));
-                if walk(rest, &input[end..], values) {
-                    return true;
-                }
-                values.pop();
-            }
-            false
-        }
-    }
+/// The variables of `uri`, percent-decoded, when it matches `template` (which pier
+/// validated when it mounted the plugin; a template that does not parse matches nothing).
+pub(crate) fn matches(template: &str, uri: &str) -> Option<Vec<(String, String)>> {
+    let parsed = UriTemplate::parse(template).ok()?;
+    let values = parsed.matches(uri)?;
+    Some(
+        values
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), percent_decode(value)))
+            .collect(),
+    )
 }
 
 fn percent_decode(s: &str) -> String {
@@ -92,13 +42,13 @@ mod tests {
 
     #[test]
     fn variables_are_matched_and_decoded() {
-        let t = Template::parse("hello://greeting/{name}");
+        let t = "hello://greeting/{name}";
         assert_eq!(
-            t.matches("hello://greeting/Ada%20L"),
+            matches(t, "hello://greeting/Ada%20L"),
             Some(vec![("name".into(), "Ada L".into())])
         );
-        assert_eq!(t.matches("hello://greeting/a/b"), None);
-        assert_eq!(t.matches("hello://other/a"), None);
+        assert_eq!(matches(t, "hello://greeting/a/b"), None);
+        assert_eq!(matches(t, "hello://other/a"), None);
     }
 
     #[test]

@@ -142,6 +142,24 @@ pub const KEYS: &[Key] = &[
         doc: "Items per page of tools/list, resources/list, prompts/list.",
     },
     Key {
+        path: "server.max-uri-bytes",
+        kind: Kind::Int {
+            min: 256,
+            max: 1 << 20,
+        },
+        default: "8192",
+        doc: "Longest resource URI a request may name (resources/read, subscribe, completion references, reads by plugins); longer ones are invalid params.",
+    },
+    Key {
+        path: "server.max-subscriptions",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "1000",
+        doc: "Distinct resource URIs one session may subscribe to; more are refused until it unsubscribes.",
+    },
+    Key {
         path: "plugins.dir",
         kind: Kind::Path,
         default: "\"plugins.d\"",

@@ -54,6 +54,10 @@ pub struct ServeConfig {
     pub aot_keep: Duration,
     /// Items per page of list results.
     pub page_size: usize,
+    /// Longest resource URI a request may name.
+    pub max_uri_bytes: usize,
+    /// Distinct resource URIs one session may subscribe to.
+    pub max_subscriptions: usize,
     /// Limits of a plugin whose sidecar sets none.
     pub default_limits: Limits,
     /// The most any sidecar may ask for.
@@ -327,6 +331,8 @@ impl Layers {
             data_dir: PathBuf::from(self.str("data.dir")),
             aot_keep: Duration::from_secs(self.int("data.aot-keep-days") * 86_400),
             page_size: self.int("server.page-size") as usize,
+            max_uri_bytes: self.int("server.max-uri-bytes") as usize,
+            max_subscriptions: self.int("server.max-subscriptions") as usize,
             default_limits: self.limits("defaults"),
             max_limits: self.limits("limits"),
             transport: match self.str("server.transport") {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::registry::{Catalogue, Mount};
+use crate::registry::{Catalogue, Mount, Resolved};
 use crate::runtime::{CallContext, RequestInfo, RequestState};
 use crate::server::Context;
 
@@ -30,6 +30,9 @@ struct Report {
     /// The last failure was transient (a proxied server unreachable, storage down):
     /// trying again may succeed.
     transient: AtomicBool,
+    /// The last resource URI resolved for this request, and where it led: one match
+    /// per request, whoever asks (dispatch, visibility, cache, metrics labels).
+    resolved: Mutex<Option<(String, Option<Arc<Resolved>>)>>,
 }
 
 impl MiddlewareContext {
@@ -90,6 +93,24 @@ impl MiddlewareContext {
         self.mount.as_ref()
     }
 
+    /// Where the resource at `uri` is served in this request's catalogue (resolved once
+    /// per request and URI, then shared).
+    pub fn resource(&self, uri: &str) -> Option<Arc<Resolved>> {
+        let mut cached = self
+            .report
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, resolved)) = cached.as_ref()
+            && seen == uri
+        {
+            return resolved.clone();
+        }
+        let resolved = self.catalogue.resolve_resource(uri).map(Arc::new);
+        *cached = Some((uri.to_string(), resolved.clone()));
+        resolved
+    }
+
     /// The client's IP address (HTTP only).
     pub fn client_ip(&self) -> Option<IpAddr> {
         self.client_ip
@@ -110,16 +131,9 @@ impl MiddlewareContext {
         let known = match request {
             Request::CallTool(call) => cat.tools.get(&call.name).map(|_| call.name.clone()),
             Request::GetPrompt(call) => cat.prompts.get(&call.name).map(|_| call.name.clone()),
-            Request::ReadResource(uri) => match cat.resources.get(uri) {
-                Some(_) => Some(uri.clone()),
-                None => cat
-                    .templates
-                    .items()
-                    .iter()
-                    .rev()
-                    .find(|t| t.parsed.matches(uri).is_some())
-                    .map(|t| t.template.uri_template.clone()),
-            },
+            Request::ReadResource(uri) => self
+                .resource(uri)
+                .map(|r| r.template.clone().unwrap_or_else(|| uri.clone())),
             _ => return "-".into(),
         };
         known.unwrap_or_else(|| "unknown".into())

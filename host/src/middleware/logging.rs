@@ -78,7 +78,7 @@ impl Middleware for Logging {
         next: Next<'_>,
     ) -> Outcome {
         let method = request.method();
-        let component = request.component().unwrap_or("-").to_string();
+        let component = crate::text::clip(request.component().unwrap_or("-")).into_owned();
         let params = self.config.payloads.then(|| request.params());
         let started = std::time::Instant::now();
         let result = next.run(cx, request).await;

@@ -258,10 +258,7 @@ impl Middleware for ResponseCache {
         next: Next<'_>,
     ) -> Outcome<ReadResourceResult> {
         let config = &self.config;
-        let version = cx
-            .catalogue()
-            .resolve_resource(&uri)
-            .map(|(m, _)| m.version.clone());
+        let version = cx.resource(&uri).map(|r| r.mount.version.clone());
         let (true, Some(version)) = (
             selected(&uri, &config.include_resources, &config.exclude_resources),
             version,

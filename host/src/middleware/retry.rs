@@ -126,7 +126,7 @@ impl Middleware for Retry {
             let delay = self.config.delay(attempt);
             tracing::info!(
                 method,
-                component = request.component().unwrap_or("-"),
+                component = %crate::text::clip(request.component().unwrap_or("-")),
                 attempt,
                 "transient failure; retrying in {} ms",
                 delay.as_millis()

@@ -3,7 +3,6 @@
 //! not found); attached to a mount, it hides that mount's components only.
 
 use async_trait::async_trait;
-use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
     ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
@@ -11,6 +10,7 @@ use rmcp::model::{
 use serde::{Deserialize, Serialize};
 
 use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, ToolCall};
+use crate::error::not_served;
 use crate::registry::namespace;
 
 /// `[[middleware]] type = "visibility"`.
@@ -81,16 +81,9 @@ impl Visibility {
         if self.uri_hidden(cx, uri) {
             return true;
         }
-        let cat = cx.catalogue();
-        if cat.resources.get(uri).is_some() {
-            return false;
-        }
-        cat.templates
-            .items()
-            .iter()
-            .rev()
-            .find(|t| t.parsed.matches(uri).is_some())
-            .is_some_and(|t| self.uri_hidden(cx, &t.template.uri_template))
+        cx.resource(uri)
+            .and_then(|r| r.template.clone())
+            .is_some_and(|template| self.uri_hidden(cx, &template))
     }
 }
 
@@ -113,10 +106,7 @@ impl Middleware for Visibility {
         next: Next<'_>,
     ) -> Outcome<CallToolResult> {
         if self.tool_hidden(cx, &call.name) {
-            return Err(McpError::invalid_params(
-                format!("unknown tool `{}`", call.name),
-                None,
-            ));
+            return Err(not_served::tool(&call.name));
         }
         next.call_tool(cx, call).await
     }
@@ -148,10 +138,7 @@ impl Middleware for Visibility {
         next: Next<'_>,
     ) -> Outcome<ReadResourceResult> {
         if self.read_hidden(cx, &uri) {
-            return Err(McpError::resource_not_found(
-                format!("resource not found: {uri}"),
-                Some(serde_json::json!({ "uri": uri })),
-            ));
+            return Err(not_served::resource(&uri));
         }
         next.read_resource(cx, uri).await
     }
@@ -173,13 +160,12 @@ impl Middleware for Visibility {
         next: Next<'_>,
     ) -> Outcome<CompleteResult> {
         match &params.r#ref {
-            Reference::Prompt(p) if self.prompt_hidden(cx, &p.name) => Err(
-                McpError::invalid_params(format!("unknown prompt `{}`", p.name), None),
-            ),
-            Reference::Resource(r) if self.uri_hidden(cx, &r.uri) => Err(McpError::invalid_params(
-                format!("unknown resource template `{}`", r.uri),
-                None,
-            )),
+            Reference::Prompt(p) if self.prompt_hidden(cx, &p.name) => {
+                Err(not_served::prompt(&p.name))
+            }
+            Reference::Resource(r) if self.uri_hidden(cx, &r.uri) => {
+                Err(not_served::template(&r.uri))
+            }
             _ => next.complete(cx, params).await,
         }
     }
@@ -191,10 +177,7 @@ impl Middleware for Visibility {
         next: Next<'_>,
     ) -> Outcome<GetPromptResult> {
         if self.prompt_hidden(cx, &call.name) {
-            return Err(McpError::invalid_params(
-                format!("unknown prompt `{}`", call.name),
-                None,
-            ));
+            return Err(not_served::prompt(&call.name));
         }
         next.get_prompt(cx, call).await
     }

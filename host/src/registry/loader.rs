@@ -81,8 +81,35 @@ pub async fn load_file(
     load_input(runtime, file, Input::read(file).await?, options).await
 }
 
-/// Loads the plugin `input` read from `file`.
+/// Loads the plugin `input` read from `file`. A panic while loading (a bug pier has not
+/// met yet, triggered by this file) refuses this file only: the loader and the watcher
+/// carry on with the next.
 pub async fn load_input(
+    runtime: &Arc<Runtime>,
+    file: &Path,
+    input: Input,
+    options: LoadOptions,
+) -> Result<Loaded, LoadError> {
+    use futures::FutureExt;
+    let loading = std::panic::AssertUnwindSafe(load_unguarded(runtime, file, input, options));
+    match loading.catch_unwind().await {
+        Ok(loaded) => loaded,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!("loading {} panicked: {what}", file.display());
+            Err(LoadError {
+                file: file.to_path_buf(),
+                reason: format!("loading it panicked (a pier bug; please report it): {what}"),
+            })
+        }
+    }
+}
+
+async fn load_unguarded(
     runtime: &Arc<Runtime>,
     file: &Path,
     input: Input,
@@ -139,10 +166,9 @@ pub async fn load_input(
         .await
         .map_err(|e| refuse(format!("describe failed: {e}")))?;
     let manifest = manifest::check(described).map_err(|e| refuse(e.to_string()))?;
-    Ok(Loaded::Mounted(
-        Arc::new(Mount::plugin(plugin, manifest, file.to_path_buf(), ns)),
-        outcome,
-    ))
+    let mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
+        .map_err(|e| refuse(e.to_string()))?;
+    Ok(Loaded::Mounted(Arc::new(mount), outcome))
 }
 
 /// Runtime errors start with the file name; the load error names it already.

@@ -139,10 +139,14 @@ fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
         None => (None, None),
     };
     let annotations = match &tool.annotations {
-        Some(text) => Some(parse_object(
-            &format!("annotations of tool `{name}`"),
-            text,
-        )?),
+        Some(text) => {
+            let what = format!("annotations of tool `{name}`");
+            let value = parse_object(&what, text)?;
+            if let Err(e) = serde_json::from_value::<rmcp::model::ToolAnnotations>(value.clone()) {
+                return fail(format!("{what} do not fit MCP's ToolAnnotations: {e}"));
+            }
+            Some(value)
+        }
         None => None,
     };
     Ok(CheckedTool {

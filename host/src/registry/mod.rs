@@ -20,7 +20,7 @@ use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
 use serde_json::{Value, json};
 
 use crate::runtime::Plugin;
-use manifest::CheckedManifest;
+use manifest::{CheckedManifest, ManifestError};
 use template::UriTemplate;
 
 /// What serves a mount's components.
@@ -66,46 +66,59 @@ pub struct Offer {
 }
 
 impl Offer {
-    /// The offer of a plugin's checked manifest.
-    pub fn from_manifest(m: &CheckedManifest) -> Self {
+    /// The offer of a plugin's checked manifest, in MCP's types; an entry MCP's types
+    /// cannot hold refuses the manifest, naming the entry.
+    pub fn from_manifest(m: &CheckedManifest) -> Result<Self, ManifestError> {
         let tools = m
             .tools
             .iter()
-            .map(|t| OfferedTool {
-                tool: model(json!({
-                    "name": t.tool.name,
-                    "title": t.tool.title,
-                    "description": t.tool.description,
-                    "inputSchema": t.input_schema,
-                    "outputSchema": t.output_schema,
-                    "annotations": t.annotations,
-                })),
-                validator: Some(t.validator.clone()),
-                output_validator: t.output_validator.clone(),
-                tags: t.tool.tags.clone(),
+            .map(|t| {
+                let what = format!("tool `{}`", t.tool.name);
+                Ok(OfferedTool {
+                    tool: model(
+                        &what,
+                        json!({
+                            "name": t.tool.name,
+                            "title": t.tool.title,
+                            "description": t.tool.description,
+                            "inputSchema": t.input_schema,
+                            "outputSchema": t.output_schema,
+                            "annotations": t.annotations,
+                        }),
+                    )?,
+                    validator: Some(t.validator.clone()),
+                    output_validator: t.output_validator.clone(),
+                    tags: t.tool.tags.clone(),
+                })
             })
-            .collect();
+            .collect::<Result<_, ManifestError>>()?;
         let resources = m
             .resources
             .iter()
             .map(|r| {
-                model(json!({
-                    "uri": r.uri, "name": r.name, "title": r.title,
-                    "description": r.description, "mimeType": r.mime_type,
-                }))
+                model(
+                    &format!("resource `{}`", r.uri),
+                    json!({
+                        "uri": r.uri, "name": r.name, "title": r.title,
+                        "description": r.description, "mimeType": r.mime_type,
+                    }),
+                )
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let templates = m
             .templates
             .iter()
             .map(|(t, parsed)| {
-                let template = model(json!({
-                    "uriTemplate": t.uri_template, "name": t.name, "title": t.title,
-                    "description": t.description, "mimeType": t.mime_type,
-                }));
-                (template, parsed.clone())
+                let template = model(
+                    &format!("resource template `{}`", t.uri_template),
+                    json!({
+                        "uriTemplate": t.uri_template, "name": t.name, "title": t.title,
+                        "description": t.description, "mimeType": t.mime_type,
+                    }),
+                )?;
+                Ok((template, parsed.clone()))
             })
-            .collect();
+            .collect::<Result<_, ManifestError>>()?;
         let prompts = m
             .prompts
             .iter()
@@ -115,17 +128,20 @@ impl Offer {
                     .iter()
                     .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
                     .collect();
-                model(json!({
-                    "name": p.name, "title": p.title, "description": p.description, "arguments": arguments,
-                }))
+                model(
+                    &format!("prompt `{}`", p.name),
+                    json!({
+                        "name": p.name, "title": p.title, "description": p.description, "arguments": arguments,
+                    }),
+                )
             })
-            .collect();
-        Self {
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
             tools,
             resources,
             templates,
             prompts,
-        }
+        })
     }
 }
 
@@ -146,25 +162,26 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// A mount of `plugin` from `file` under `namespace`.
+    /// A mount of `plugin` from `file` under `namespace`; refused when its manifest
+    /// does not fit MCP's types.
     pub fn plugin(
         plugin: Plugin,
         manifest: CheckedManifest,
         file: PathBuf,
         namespace: String,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, ManifestError> {
+        Ok(Self {
             name: plugin.name().to_string(),
             namespace,
             source: file.display().to_string(),
             version: plugin.hash().to_string(),
-            offer: Offer::from_manifest(&manifest),
+            offer: Offer::from_manifest(&manifest)?,
             backend: Backend::Plugin {
                 plugin,
                 manifest,
                 file,
             },
-        }
+        })
     }
 
     /// The WebAssembly plugin serving this mount, if it is one.
@@ -293,8 +310,10 @@ pub struct Catalogue {
     pub prompts: Listing<PromptEntry>,
 }
 
-fn model<T: serde::de::DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("catalogue entries are built from checked manifests")
+/// `value` as MCP's type `T`; the error names `what` and the field that does not fit.
+fn model<T: serde::de::DeserializeOwned>(what: &str, value: Value) -> Result<T, ManifestError> {
+    serde_json::from_value(value)
+        .map_err(|e| ManifestError(format!("{what} does not fit MCP's types: {e}")))
 }
 
 fn warn_replaced(kind: &str, key: &str, old: &Arc<Mount>, new: &Arc<Mount>) {
@@ -383,24 +402,41 @@ impl Catalogue {
         }
     }
 
-    /// The mount serving the resource at (namespaced) `uri`, and the URI as that plugin
-    /// knows it: a static resource first, else the latest-mounted matching template.
-    pub fn resolve_resource(&self, uri: &str) -> Option<(&Arc<Mount>, String)> {
-        let mount = match self.resources.get(uri) {
-            Some(entry) => &entry.mount,
+    /// Where the resource at (namespaced) `uri` is served: a static resource first,
+    /// else the latest-mounted matching template. Matching is linear in the URI's
+    /// length per template; callers inside a request share one result through
+    /// [`crate::middleware::MiddlewareContext::resource`].
+    pub fn resolve_resource(&self, uri: &str) -> Option<Resolved> {
+        let (mount, template) = match self.resources.get(uri) {
+            Some(entry) => (&entry.mount, None),
             None => {
-                &self
+                let entry = self
                     .templates
                     .items()
                     .iter()
                     .rev()
-                    .find(|t| t.parsed.matches(uri).is_some())?
-                    .mount
+                    .find(|t| t.parsed.matches(uri).is_some())?;
+                (&entry.mount, Some(entry.template.uri_template.clone()))
             }
         };
         let local = namespace::strip_uri(&mount.namespace, uri)?;
-        Some((mount, local))
+        Some(Resolved {
+            mount: mount.clone(),
+            local,
+            template,
+        })
     }
+}
+
+/// Where a resource URI is served.
+#[derive(Clone)]
+pub struct Resolved {
+    /// The serving mount.
+    pub mount: Arc<Mount>,
+    /// The URI as that mount knows it.
+    pub local: String,
+    /// The (namespaced) template the URI matched; `None` for a static resource.
+    pub template: Option<String>,
 }
 
 /// Which lists of the catalogue a new snapshot changed: a list changed when an entry
@@ -489,6 +525,12 @@ impl Registry {
             let _ = self.changes.send(changes);
         }
         changes
+    }
+
+    /// How many receivers of [`Registry::subscribe`] are live (one per session that
+    /// hears of changes).
+    pub fn subscribers(&self) -> usize {
+        self.changes.receiver_count()
     }
 
     /// Receives the [`Changes`] of every later [`Registry::publish`] that changed something.

@@ -41,7 +41,7 @@ impl Plugin {
         Self {
             hash: hash.into(),
             pre,
-            sandbox: Sandbox::new("plugin", name, limits, store),
+            sandbox: Sandbox::new("plugin", name, limits, Some(store)),
         }
     }
 

@@ -10,7 +10,6 @@ use super::bindings::middleware::{Action, PierMiddleware, PierMiddlewarePre, Req
 use super::limits::Limits;
 use super::sandbox::Sandbox;
 use super::state::{CallContext, CallState};
-use crate::storage::PluginStore;
 
 /// A compiled, linked middleware component. Cheap to share.
 #[derive(Clone)]
@@ -26,12 +25,13 @@ impl MiddlewareComponent {
         hash: String,
         pre: PierMiddlewarePre<CallState>,
         limits: Limits,
-        store: PluginStore,
     ) -> Self {
         Self {
             hash: hash.into(),
             pre,
-            sandbox: Sandbox::new("middleware", name, limits, store),
+            // Middleware sees every request of every plugin: it gets no storage at all
+            // (a key space of its own would need a world that imports storage).
+            sandbox: Sandbox::new("middleware", name, limits, None),
         }
     }
 

@@ -120,7 +120,10 @@ const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
 /// Building it starts the epoch ticker thread; dropping it stops the thread.
 pub struct Runtime {
     engine: Engine,
+    /// Plugins: WASI without capabilities, `context`, `storage`.
     linker: Linker<CallState>,
+    /// Middleware components: WASI without capabilities and `context` only.
+    middleware_linker: Linker<CallState>,
     cache: AotCache,
     store: Arc<dyn KeyValue>,
     aot_keep: std::time::Duration,
@@ -136,19 +139,27 @@ impl Runtime {
         store: Arc<dyn KeyValue>,
     ) -> Result<Self, RuntimeError> {
         let engine = engine::build(max_memory_bytes)?;
-        let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
+        let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
         bindings::PierPlugin::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(
             &mut linker,
             |s| s,
         )
         .map_err(link)?;
+        let mut middleware_linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut middleware_linker).map_err(link)?;
+        bindings::middleware::PierMiddleware::add_to_linker::<
+            _,
+            wasmtime::component::HasSelf<CallState>,
+        >(&mut middleware_linker, |s| s)
+        .map_err(link)?;
         let cache = AotCache::new(cache_dir, &engine)?;
         let ticker = engine::start_ticker(&engine);
         Ok(Self {
             engine,
             linker,
+            middleware_linker,
             cache,
             store,
             aot_keep: std::time::Duration::from_secs(30 * 86_400),
@@ -206,7 +217,7 @@ impl Runtime {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<(Plugin, CacheOutcome), RuntimeError> {
-        let (pre, hash, outcome) = self.link(file, bytes)?;
+        let (pre, hash, outcome) = self.link(&self.linker, file, bytes)?;
         let pre = bindings::PierPluginPre::new(pre).map_err(|e| wrong_world(file, e))?;
         let store = PluginStore::new(self.store.clone(), name, limits.storage);
         Ok((Plugin::new(name, hash, pre, limits, store), outcome))
@@ -221,22 +232,27 @@ impl Runtime {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<MiddlewareComponent, RuntimeError> {
-        let (pre, hash, _) = self.link(file, bytes)?;
-        let pre = bindings::middleware::PierMiddlewarePre::new(pre).map_err(|e| {
-            RuntimeError::WrongWorld {
-                file: file.to_path_buf(),
-                reason: format!("not a pier middleware (world `pier-middleware`): {e:#}"),
-            }
-        })?;
-        // The middleware world imports no storage: an empty view, never used.
-        let store = PluginStore::new(self.store.clone(), name, limits.storage);
-        Ok(MiddlewareComponent::new(name, hash, pre, limits, store))
+        let not_middleware = |e: wasmtime::Error| RuntimeError::WrongWorld {
+            file: file.to_path_buf(),
+            reason: format!("not a pier middleware (world `pier-middleware`): {e:#}"),
+        };
+        let (pre, hash, _) =
+            self.link(&self.middleware_linker, file, bytes)
+                .map_err(|e| match e {
+                    RuntimeError::WrongWorld { reason, .. } => {
+                        not_middleware(wasmtime::Error::msg(reason))
+                    }
+                    other => other,
+                })?;
+        let pre = bindings::middleware::PierMiddlewarePre::new(pre).map_err(not_middleware)?;
+        Ok(MiddlewareComponent::new(name, hash, pre, limits))
     }
 
     /// The component in `bytes` compiled (or loaded from the AOT cache) and linked
-    /// against every host interface; its content hash.
+    /// against the host interfaces of `linker`; its content hash.
     fn link(
         &self,
+        linker: &Linker<CallState>,
         file: &Path,
         bytes: &[u8],
     ) -> Result<
@@ -252,8 +268,7 @@ impl Runtime {
         let (component, outcome) = self
             .cache
             .load_or_compile(&self.engine, file, &hash, bytes)?;
-        let pre = self
-            .linker
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| wrong_world(file, e))?;
         Ok((pre, hash, outcome))

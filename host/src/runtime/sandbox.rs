@@ -20,19 +20,24 @@ use crate::storage::PluginStore;
 /// before it is abandoned; CPU-bound guests are stopped by the epoch at the deadline.
 const HOST_WAIT_GRACE: Duration = Duration::from_secs(1);
 
-/// One component's name, limits, storage view and instance count.
+/// One component's name, limits, storage view (plugins only) and instance count.
 #[derive(Clone)]
 pub(super) struct Sandbox {
     /// `plugin` or `middleware`, for error messages.
     kind: &'static str,
     name: Arc<str>,
     limits: Limits,
-    store: PluginStore,
+    store: Option<PluginStore>,
     instantiations: Arc<AtomicU64>,
 }
 
 impl Sandbox {
-    pub(super) fn new(kind: &'static str, name: &str, limits: Limits, store: PluginStore) -> Self {
+    pub(super) fn new(
+        kind: &'static str,
+        name: &str,
+        limits: Limits,
+        store: Option<PluginStore>,
+    ) -> Self {
         Self {
             kind,
             name: name.into(),

@@ -150,7 +150,9 @@ pub struct CallState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) ctx: Arc<dyn CallContext>,
-    pub(crate) store: crate::storage::PluginStore,
+    /// The plugin's view of the store; `None` for middleware components, whose world
+    /// (and linker) has no storage.
+    pub(crate) store: Option<crate::storage::PluginStore>,
     pub(crate) deadline: Instant,
     pub(crate) timed_out: bool,
     pub(crate) stderr: LogStream,

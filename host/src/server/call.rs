@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::context::Context;
 use super::convert;
-use super::dispatch::{completion_target, resource_not_found};
+use super::dispatch::completion_target;
 use super::forward;
 use super::handler::Shared;
+use crate::error::not_served;
 use crate::middleware::{
     MiddlewareContext, Outcome, PromptCall, Request, Response, Terminal, ToolCall,
 };
@@ -122,7 +123,7 @@ async fn call_tool(
         .tools
         .get(name)
         .filter(|e| Arc::ptr_eq(&e.mount, mount))
-        .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
+        .ok_or_else(|| not_served::tool(name))?;
     let arguments = Value::Object(call.arguments);
     if let Some(validator) = &entry.validator
         && let Some(errors) = schema_errors(validator, &arguments)
@@ -200,11 +201,10 @@ async fn read(
     uri: &str,
 ) -> Result<ReadResourceResult, McpError> {
     let local = cx
-        .catalogue()
-        .resolve_resource(uri)
-        .filter(|(m, _)| Arc::ptr_eq(m, mount))
-        .map(|(_, local)| local)
-        .ok_or_else(|| resource_not_found(uri))?;
+        .resource(uri)
+        .filter(|r| Arc::ptr_eq(&r.mount, mount))
+        .map(|r| r.local.clone())
+        .ok_or_else(|| not_served::resource(uri))?;
     let not_found =
         |m: String| McpError::resource_not_found(m, Some(serde_json::json!({ "uri": uri })));
     let plugin = match &mount.backend {
@@ -233,7 +233,7 @@ async fn prompt(
         .prompts
         .get(name)
         .filter(|p| Arc::ptr_eq(&p.mount, mount))
-        .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
+        .ok_or_else(|| not_served::prompt(name))?;
     let mut strings = Vec::new();
     for (key, value) in call.arguments {
         match value {

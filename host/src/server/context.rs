@@ -118,7 +118,11 @@ impl Context {
     ) -> Self {
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
-            session_id: session.id.clone().or_else(|| http_session_id(request)),
+            session_id: session
+                .id
+                .clone()
+                .or_else(|| http_session_id(request))
+                .map(|id| super::session::public_id(&id)),
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();
@@ -168,7 +172,8 @@ impl Context {
             session_id: session
                 .id
                 .clone()
-                .or_else(|| session_header(&notification.extensions)),
+                .or_else(|| session_header(&notification.extensions))
+                .map(|id| super::session::public_id(&id)),
             ..of_client(client)
         };
         let peer = &notification.peer;
@@ -184,8 +189,9 @@ impl Context {
         })
     }
 
-    /// What identifies the request's session: the transport's session id, else the
-    /// session's local id.
+    /// What identifies the request's session in logs, limits and to plugins: a hash of
+    /// the transport's session id ([`super::session::public_id`]), else the session's
+    /// local id.
     pub fn session_key(&self) -> String {
         self.request
             .info

@@ -11,6 +11,7 @@ use rmcp::model::*;
 use super::call::MountCall;
 use super::context::Context;
 use super::handler::Shared;
+use crate::error::not_served;
 use crate::middleware::{
     MiddlewareContext, Outcome, PromptCall, Request, Response, Terminal, ToolCall, mismatched,
 };
@@ -178,17 +179,16 @@ impl Dispatch<'_> {
             .catalogue()
             .tools
             .get(name)
-            .ok_or_else(|| McpError::invalid_params(format!("unknown tool `{name}`"), None))?;
+            .ok_or_else(|| not_served::tool(name))?;
         let mount = entry.mount.clone();
         through_mount(self.shared, cx, &mount, Request::CallTool(call)).await
     }
 
     async fn read_resource(&self, cx: &MiddlewareContext, uri: String) -> Outcome {
         let mount = cx
-            .catalogue()
-            .resolve_resource(&uri)
-            .map(|(mount, _)| mount.clone())
-            .ok_or_else(|| resource_not_found(&uri))?;
+            .resource(&uri)
+            .map(|r| r.mount.clone())
+            .ok_or_else(|| not_served::resource(&uri))?;
         through_mount(self.shared, cx, &mount, Request::ReadResource(uri)).await
     }
 
@@ -199,7 +199,7 @@ impl Dispatch<'_> {
             .prompts
             .get(name)
             .map(|p| p.mount.clone())
-            .ok_or_else(|| McpError::invalid_params(format!("unknown prompt `{name}`"), None))?;
+            .ok_or_else(|| not_served::prompt(name))?;
         through_mount(self.shared, cx, &mount, Request::GetPrompt(call)).await
     }
 
@@ -218,6 +218,7 @@ pub async fn nested_read(
     context: Arc<Context>,
     uri: String,
 ) -> Result<ReadResourceResult, McpError> {
+    shared.check_uri(&uri)?;
     let cx = MiddlewareContext::new("resources/read", context, shared.registry.snapshot(), None);
     let response = Dispatch { shared }.read_resource(&cx, uri).await?;
     match response {
@@ -241,13 +242,6 @@ pub async fn nested_prompt(
     }
 }
 
-pub(super) fn resource_not_found(uri: &str) -> McpError {
-    McpError::resource_not_found(
-        format!("resource not found: {uri}"),
-        Some(serde_json::json!({ "uri": uri })),
-    )
-}
-
 /// The mount a completion reference points at, and the reference as the mount knows it.
 pub(super) fn completion_target(
     cat: &Catalogue,
@@ -255,18 +249,20 @@ pub(super) fn completion_target(
 ) -> Result<(Arc<Mount>, CompletionRef), McpError> {
     match reference {
         Reference::Prompt(p) => {
-            let entry = cat.prompts.get(&p.name).ok_or_else(|| {
-                McpError::invalid_params(format!("unknown prompt `{}`", p.name), None)
-            })?;
+            let entry = cat
+                .prompts
+                .get(&p.name)
+                .ok_or_else(|| not_served::prompt(&p.name))?;
             Ok((
                 entry.mount.clone(),
                 CompletionRef::Prompt(entry.local_name.clone()),
             ))
         }
         Reference::Resource(r) => {
-            let entry = cat.templates.get(&r.uri).ok_or_else(|| {
-                McpError::invalid_params(format!("unknown resource template `{}`", r.uri), None)
-            })?;
+            let entry = cat
+                .templates
+                .get(&r.uri)
+                .ok_or_else(|| not_served::template(&r.uri))?;
             Ok((
                 entry.mount.clone(),
                 CompletionRef::ResourceTemplate(entry.local_template.clone()),

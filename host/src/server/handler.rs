@@ -35,6 +35,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Which sessions subscribed to which resources.
     pub subscriptions: Subscriptions,
+    /// Distinct resource URIs one session may subscribe to.
+    pub max_subscriptions: usize,
+    /// Longest resource URI a request may name.
+    pub max_uri_bytes: usize,
     /// The middleware chains requests pass.
     pub pipeline: Arc<Pipeline>,
 }
@@ -83,12 +87,16 @@ impl PierServer {
             .session
             .id
             .clone()
-            .or_else(|| super::context::http_session_id(request));
+            .or_else(|| super::context::http_session_id(request))
+            .map_or_else(
+                || self.session.local_id.clone(),
+                |id| super::session::public_id(&id),
+            );
         tracing::info_span!(
             "request",
             method,
-            target,
-            session = session.as_deref().unwrap_or(&self.session.local_id),
+            target = %crate::text::clip(target),
+            session,
             request_id = %request.id
         )
     }
@@ -173,6 +181,25 @@ where
         let done = work().map(|()| Response::Empty);
         Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
     })
+}
+
+impl Shared {
+    /// Refuses a resource URI longer than `server.max-uri-bytes` (before any matching,
+    /// logging or echoing of it).
+    pub fn check_uri(&self, uri: &str) -> Result<(), McpError> {
+        if uri.len() <= self.max_uri_bytes {
+            return Ok(());
+        }
+        Err(McpError::invalid_params(
+            format!(
+                "resource URI of {} bytes is longer than the limit of {} (server.max-uri-bytes): {}",
+                uri.len(),
+                self.max_uri_bytes,
+                crate::text::clip(uri)
+            ),
+            None,
+        ))
+    }
 }
 
 impl PierServer {
@@ -295,11 +322,14 @@ impl ServerHandler for PierServer {
         let shared = self.shared.clone();
         let session = self.session.clone();
         let terminal = Answer(move |_| {
-            tokio::spawn(forward_changes(
-                peer.clone(),
-                shared.registry.subscribe(),
-                session.closed(),
-            ));
+            // A client may send `initialized` more than once: one forwarder per session.
+            if session.start_forwarding_changes() {
+                tokio::spawn(forward_changes(
+                    peer.clone(),
+                    shared.registry.subscribe(),
+                    session.closed(),
+                ));
+            }
             Box::pin(std::future::ready(Ok(Response::Empty))) as BoxFuture<'static, Outcome>
         });
         self.notification("notifications/initialized", &context, &terminal)
@@ -401,6 +431,7 @@ impl ServerHandler for PierServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        self.shared.check_uri(&request.uri)?;
         let request = Request::ReadResource(request.uri);
         let response = self.catalogue(request, &context).await?;
         expect!(response, ReadResource, "resources/read").map(Into::into)
@@ -411,21 +442,24 @@ impl ServerHandler for PierServer {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.shared.check_uri(&request.uri)?;
         let shared = self.shared.clone();
         let session = self.session.clone();
         let peer = context.peer.clone();
         let terminal = answer_empty(move || {
             let cat = shared.registry.snapshot();
             if cat.resolve_resource(&request.uri).is_none() {
-                return Err(McpError::resource_not_found(
-                    format!("resource not found: {}", request.uri),
-                    Some(serde_json::json!({ "uri": request.uri })),
-                ));
+                return Err(crate::error::not_served::resource(&request.uri));
             }
             shared
                 .subscriptions
-                .subscribe(&request.uri, &session, peer.clone());
-            Ok(())
+                .subscribe(
+                    &request.uri,
+                    &session,
+                    peer.clone(),
+                    shared.max_subscriptions,
+                )
+                .map_err(|e| McpError::invalid_request(e.to_string(), None))
         });
         let request = Request::Other("resources/subscribe");
         self.metered(
@@ -441,6 +475,7 @@ impl ServerHandler for PierServer {
         request: UnsubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.shared.check_uri(&request.uri)?;
         let shared = self.shared.clone();
         let session = self.session.clone();
         let terminal = answer_empty(move || {
@@ -487,6 +522,9 @@ impl ServerHandler for PierServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        if let Reference::Resource(r) = &request.r#ref {
+            self.shared.check_uri(&r.uri)?;
+        }
         let request = Request::Complete(Box::new(request));
         let response = self.catalogue(request, &context).await?;
         expect!(response, Complete, "completion/complete")

@@ -2,6 +2,7 @@
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::LoggingLevel;
@@ -18,6 +19,7 @@ pub struct Session {
     /// (stdio, in-process pipes) apart, e.g. for rate limits per session.
     pub local_id: String,
     log_level: Mutex<LoggingLevel>,
+    forwarding_changes: AtomicBool,
     metrics: Arc<Metrics>,
     closed: CancellationToken,
 }
@@ -31,6 +33,7 @@ impl Session {
             id,
             local_id: format!("local-{:016x}", fastrand::u64(..)),
             log_level: Mutex::new(LoggingLevel::Info),
+            forwarding_changes: AtomicBool::new(false),
             metrics,
             closed: CancellationToken::new(),
         }
@@ -39,6 +42,12 @@ impl Session {
     /// Cancelled when the session ends (its handler is dropped).
     pub fn closed(&self) -> CancellationToken {
         self.closed.clone()
+    }
+
+    /// True the first time only: whoever gets it starts the session's list_changed
+    /// forwarder.
+    pub fn start_forwarding_changes(&self) -> bool {
+        !self.forwarding_changes.swap(true, Ordering::AcqRel)
     }
 
     /// The least severe level sent to this client.
@@ -55,6 +64,15 @@ impl Session {
             *l = level;
         }
     }
+}
+
+/// What names a session in log lines and to plugins and middleware: a short hash of its
+/// transport id. The transport id (`Mcp-Session-Id`) is the session's credential: whoever
+/// knows it can send requests in the session, so it is never logged nor handed out.
+pub fn public_id(transport_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("pier session {transport_id}").as_bytes());
+    format!("s-{}", hex::encode(&digest[..8]))
 }
 
 impl Drop for Session {

@@ -117,6 +117,35 @@ async fn a_trapping_middleware_component_fails_the_call_not_the_server() {
 }
 
 #[tokio::test]
+async fn a_middleware_component_importing_storage_is_refused() {
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&example("notes"), "notes");
+    let toml = format!(
+        "[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\nname = \"notes\"\n",
+        fixture("mw_probe_storage").display()
+    );
+    let error = App::start(&configured(&dir, &toml))
+        .await
+        .err()
+        .expect("a middleware importing storage is refused")
+        .to_string();
+    assert!(
+        error.starts_with("middleware[0] (wasm): path: ")
+            && error.contains("not a pier middleware (world `pier-middleware`)")
+            && error.contains("pier:mcp/storage"),
+        "{error}"
+    );
+    // The same component without the storage import is accepted under the same name.
+    let toml = format!(
+        "[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\nname = \"notes\"\n",
+        fixture("mw_probe").display()
+    );
+    let (_app, client) = start_with(&dir, &toml).await;
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test]
 async fn a_plugin_configured_as_middleware_is_refused_with_the_reason() {
     let dir = PluginDir::new();
     let toml = format!(

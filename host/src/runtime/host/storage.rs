@@ -26,24 +26,37 @@ fn guest(error: ScopedError) -> StorageError {
 
 type Answer<T> = wasmtime::Result<Result<T, StorageError>>;
 
+impl CallState {
+    /// The plugin's store. Only plugins are linked with `pier:mcp/storage`; a call
+    /// reaching here without one is a host bug, ended as a trap.
+    fn plugin_store(&self) -> wasmtime::Result<&crate::storage::PluginStore> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| wasmtime::Error::msg("this component has no storage"))
+    }
+}
+
 impl Host for CallState {
     async fn get(&mut self, key: String) -> Answer<Option<Vec<u8>>> {
-        let answer = self.store.get(&key).await;
+        let answer = self.plugin_store()?.get(&key).await;
         self.answer(answer)
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> Answer<()> {
-        let answer = self.store.set(&key, value, ttl_ms).await;
+        let answer = self.plugin_store()?.set(&key, value, ttl_ms).await;
         self.answer(answer)
     }
 
     async fn delete(&mut self, key: String) -> Answer<bool> {
-        let answer = self.store.delete(&key).await;
+        let answer = self.plugin_store()?.delete(&key).await;
         self.answer(answer)
     }
 
     async fn list_keys(&mut self, prefix: String, cursor: Option<String>) -> Answer<KeyPage> {
-        let answer = self.store.list_keys(&prefix, cursor.as_deref()).await;
+        let answer = self
+            .plugin_store()?
+            .list_keys(&prefix, cursor.as_deref())
+            .await;
         self.answer(answer.map(|page| KeyPage {
             keys: page.keys,
             next_cursor: page.next_cursor,
@@ -51,7 +64,7 @@ impl Host for CallState {
     }
 
     async fn increment(&mut self, key: String, by: i64) -> Answer<i64> {
-        let answer = self.store.increment(&key, by).await;
+        let answer = self.plugin_store()?.increment(&key, by).await;
         self.answer(answer)
     }
 
@@ -62,7 +75,7 @@ impl Host for CallState {
         new: Vec<u8>,
     ) -> Answer<bool> {
         let answer = self
-            .store
+            .plugin_store()?
             .compare_and_set(&key, expected.as_deref(), new)
             .await;
         self.answer(answer)
