@@ -340,6 +340,22 @@ impl App {
         self.config.admin_token.as_deref()
     }
 
+    /// Why the admin API may not mount `spec`, if it may not (command and url mounts
+    /// can be switched off: `admin.allow-command-mounts`, `admin.allow-url-mounts`).
+    pub fn admin_refuses(&self, spec: &registry::spec::MountSpec) -> Option<&'static str> {
+        use registry::proxy::Remote;
+        use registry::spec::Target;
+        match &spec.target {
+            Target::Remote(Remote::Command { .. }) if !self.config.admin_command_mounts => Some(
+                "command mounts are off in the admin API (admin.allow-command-mounts = false): a command mount runs a program on this host",
+            ),
+            Target::Remote(Remote::Http { .. }) if !self.config.admin_url_mounts => {
+                Some("url mounts are off in the admin API (admin.allow-url-mounts = false)")
+            }
+            _ => None,
+        }
+    }
+
     fn set_readiness(&self, readiness: Readiness) {
         *self.readiness.lock().unwrap_or_else(|e| e.into_inner()) = readiness;
     }

@@ -50,6 +50,15 @@ fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
 impl Metrics {
     /// One HTTP request to `/mcp` answered with `status`.
     pub fn http_request(&self, method: &str, status: u16) {
+        // The method is the client's text: only the ones HTTP defines are labels.
+        const KNOWN: &[&str] = &[
+            "GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+        ];
+        let method = KNOWN
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("other");
         let status = status.to_string();
         self.recorder
             .register_counter(

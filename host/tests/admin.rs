@@ -11,10 +11,19 @@ use pier::{App, ServeConfig};
 use serde_json::{Value, json};
 
 async fn admin_server(dir: &PluginDir, token: Option<&str>) -> Server {
+    admin_server_with(dir, token, |_| {}).await
+}
+
+async fn admin_server_with(
+    dir: &PluginDir,
+    token: Option<&str>,
+    tweak: impl FnOnce(&mut ServeConfig),
+) -> Server {
     let mut config = ServeConfig {
         admin_token: token.map(String::from),
         ..dir.config()
     };
+    tweak(&mut config);
     config.http = HttpOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..config.http
@@ -188,8 +197,8 @@ async fn mounts_are_listed_added_and_removed_with_the_token() {
         ),
         (
             json!({"namespace": "x", "command": "/nonexistent/server"}),
-            422,
-            "cannot connect: cannot start `/nonexistent/server`: No such file or directory (os error 2)",
+            403,
+            "command mounts are off in the admin API (admin.allow-command-mounts = false): a command mount runs a program on this host",
         ),
     ];
     for (body, expected_status, message) in cases {
@@ -303,5 +312,64 @@ async fn the_mount_commands_talk_to_the_admin_api() {
         (code, err.as_str()),
         (2, "pier: wrong admin token (HTTP 403)\n")
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_and_url_mounts_through_the_api_follow_the_operators_switches() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let server = admin_server_with(&dir, Some("s3cret"), |c| {
+        c.admin_command_mounts = true;
+        c.admin_url_mounts = false;
+    })
+    .await;
+    let admin = Admin {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    let post = reqwest::Method::POST;
+    let (status, body) = admin
+        .send(
+            post.clone(),
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(json!({"namespace": "x", "command": "/nonexistent/server"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            json!({"error": "cannot connect: cannot start `/nonexistent/server`: No such file or directory (os error 2)"})
+        ),
+        "allowed: tried, and failed for its own reason"
+    );
+    let (status, body) = admin
+        .send(
+            post,
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(json!({"namespace": "x", "url": "http://127.0.0.1:9/mcp"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            403,
+            json!({"error": "url mounts are off in the admin API (admin.allow-url-mounts = false)"})
+        )
+    );
+    // A token of another length is refused like any wrong token.
+    let (status, _) = admin
+        .send(
+            reqwest::Method::GET,
+            "/admin/mounts",
+            Some("s3cret-and-more"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (client, _) = server.client().await;
+    assert_still_serving(&client).await;
     server.shutdown().await;
 }

@@ -263,3 +263,43 @@ async fn a_server_that_cannot_be_reached_is_refused_and_the_rest_serves() {
     let (client, _) = connect(&app).await;
     assert_still_serving(&client).await;
 }
+
+#[tokio::test]
+async fn a_command_mount_gets_path_home_and_its_own_env_not_piers() {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    let spec = MountSpec {
+        namespace: "env".into(),
+        target: Target::Remote(Remote::Command {
+            command: python.display().to_string(),
+            args: vec![
+                root()
+                    .join("tests/clients/env_server.py")
+                    .display()
+                    .to_string(),
+            ],
+            env: [("GIVEN_TO_IT".to_string(), "yes".to_string())].into(),
+        }),
+        mode: Mode::Mount,
+        middleware: Vec::new(),
+    };
+    let dir = PluginDir::new();
+    let config = ServeConfig {
+        mounts: vec![spec],
+        ..dir.config()
+    };
+    // This test process has many variables (CARGO_*, and whatever secrets a real
+    // operator's pier would have): none of them reaches the child.
+    assert!(std::env::vars().any(|(k, _)| k.starts_with("CARGO")));
+    let app = App::start(&config).await.unwrap();
+    assert!(app.refused().is_empty(), "{:?}", app.refused());
+    let (client, _) = connect(&app).await;
+    let result = call(&client, "env_names", json!({})).await.unwrap();
+    let names: Vec<String> = text(&result)
+        .split(',')
+        .map(String::from)
+        // Python itself sets LC_CTYPE when no locale is configured (PEP 538).
+        .filter(|n| n != "LC_CTYPE")
+        .collect();
+    assert_eq!(names, ["GIVEN_TO_IT", "HOME", "PATH"]);
+}

@@ -131,3 +131,36 @@ async fn mcp_requests_are_counted_on_stdio_too() {
         "no HTTP on stdio"
     );
 }
+
+#[tokio::test]
+async fn invented_http_methods_share_one_label() {
+    let dir = PluginDir::examples();
+    let mut config = dir.config();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let app = Arc::new(App::start(&config).await.unwrap());
+    let server = Server::serve(app, &config).await;
+    let http = reqwest::Client::new();
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        let response = http.request(method, &server.url).send().await.unwrap();
+        assert_eq!(response.status(), 405);
+    }
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "pier_http_requests_total{method=\"other\",status=\"405\"}"
+        ),
+        Some(20.0),
+        "{text}"
+    );
+    assert!(!text.contains("BREW"), "{text}");
+    let (client, _) = server.client().await;
+    assert_still_serving(&client).await;
+    server.shutdown().await;
+}

@@ -295,7 +295,19 @@ pub const KEYS: &[Key] = &[
         path: "admin.token",
         kind: Kind::Text,
         default: "\"\"",
-        doc: "Bearer token of the admin API (/admin/mounts; `pier mounts`, `pier mount`, `pier unmount`); empty = the admin API is off.",
+        doc: "Bearer token of the admin API (/admin/mounts; `pier mounts`, `pier mount`, `pier unmount`); empty = the admin API is off. With command mounts allowed, the token is as good as a shell on this host.",
+    },
+    Key {
+        path: "admin.allow-command-mounts",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "Whether the admin API may mount `command` servers: a program pier starts, i.e. running any command on this host.",
+    },
+    Key {
+        path: "admin.allow-url-mounts",
+        kind: Kind::Bool,
+        default: "true",
+        doc: "Whether the admin API may mount `url` servers (pier connects wherever the URL points).",
     },
     Key {
         path: "log.level",

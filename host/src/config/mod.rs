@@ -75,6 +75,10 @@ pub struct ServeConfig {
     pub middleware: Vec<Spec>,
     /// Bearer token of the admin API (`/admin/mounts`); off when `None`.
     pub admin_token: Option<String>,
+    /// Whether the admin API may mount `command` servers.
+    pub admin_command_mounts: bool,
+    /// Whether the admin API may mount `url` servers.
+    pub admin_url_mounts: bool,
     /// Where storage lives.
     pub storage: Backend,
     /// How often expired storage keys are purged.
@@ -283,6 +287,10 @@ impl Layers {
             .unwrap_or_default()
     }
 
+    fn flag(&self, path: &str) -> bool {
+        self.get(path).as_bool().unwrap_or_default()
+    }
+
     fn ms(&self, path: &str) -> Duration {
         Duration::from_millis(self.int(path))
     }
@@ -347,6 +355,8 @@ impl Layers {
             mounts: self.mounts.clone(),
             middleware: self.middleware.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
+            admin_command_mounts: self.flag("admin.allow-command-mounts"),
+            admin_url_mounts: self.flag("admin.allow-url-mounts"),
             storage: self.storage()?,
             storage_purge: self.ms("storage.purge-ms"),
         })

@@ -159,8 +159,24 @@ fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
     })
 }
 
+/// The most tools, resources, resource templates or prompts one plugin may offer (each
+/// is also a label value of pier's metrics).
+pub const MAX_ENTRIES: usize = 1024;
+
 /// Checks everything in `manifest`.
 pub fn check(manifest: Manifest) -> Result<CheckedManifest, ManifestError> {
+    for (kind, count) in [
+        ("tools", manifest.tools.len()),
+        ("resources", manifest.resources.len()),
+        ("resource templates", manifest.templates.len()),
+        ("prompts", manifest.prompts.len()),
+    ] {
+        if count > MAX_ENTRIES {
+            return fail(format!(
+                "{count} {kind}; a plugin may offer at most {MAX_ENTRIES}"
+            ));
+        }
+    }
     let mut seen = HashSet::new();
     for tool in &manifest.tools {
         check_unique(&mut seen, "tool", &tool.name)?;
@@ -228,4 +244,54 @@ pub fn schema_errors(validator: &jsonschema::Validator, value: &Value) -> Option
         })
         .collect();
     (!errors.is_empty()).then(|| errors.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: String) -> Tool {
+        Tool {
+            name,
+            title: None,
+            description: String::new(),
+            input_schema: r#"{"type":"object"}"#.into(),
+            output_schema: None,
+            annotations: None,
+            tags: vec![],
+        }
+    }
+
+    fn manifest(tools: usize) -> Manifest {
+        Manifest {
+            name: "many".into(),
+            version: "0".into(),
+            tools: (0..tools).map(|i| tool(format!("t{i}"))).collect(),
+            resources: vec![],
+            templates: vec![],
+            prompts: vec![],
+        }
+    }
+
+    #[test]
+    fn a_plugin_offers_a_bounded_number_of_entries() {
+        assert_eq!(
+            check(manifest(MAX_ENTRIES)).unwrap().tools.len(),
+            MAX_ENTRIES
+        );
+        assert_eq!(
+            check(manifest(MAX_ENTRIES + 1)).err().unwrap().to_string(),
+            "invalid manifest: 1025 tools; a plugin may offer at most 1024"
+        );
+    }
+
+    #[test]
+    fn annotations_must_fit_mcps_tool_annotations() {
+        let mut m = manifest(1);
+        m.tools[0].annotations = Some(r#"{"readOnlyHint": "yes"}"#.into());
+        assert_eq!(
+            check(m).err().unwrap().to_string(),
+            "invalid manifest: annotations of tool `t0` do not fit MCP's ToolAnnotations: invalid type: string \"yes\", expected a boolean"
+        );
+    }
 }

@@ -45,7 +45,8 @@ pub enum Remote {
         command: String,
         /// Its arguments.
         args: Vec<String>,
-        /// Environment variables added to pier's.
+        /// Its environment, besides `PATH` and `HOME` (pier's own environment, with its
+        /// secrets, is not passed on).
         env: BTreeMap<String, String>,
     },
 }
@@ -296,7 +297,13 @@ impl Proxy {
             }
             Remote::Command { command, args, env } => {
                 let mut cmd = tokio::process::Command::new(command);
-                cmd.args(args).envs(env);
+                cmd.args(args).env_clear();
+                for inherited in ["PATH", "HOME"] {
+                    if let Some(value) = std::env::var_os(inherited) {
+                        cmd.env(inherited, value);
+                    }
+                }
+                cmd.envs(env);
                 let (transport, _) = TokioChildProcess::builder(cmd)
                     .stderr(std::process::Stdio::inherit())
                     .spawn()

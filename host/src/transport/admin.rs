@@ -44,9 +44,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// Equal without telling how much of a guess was right.
+/// Equal without telling how much of a guess was right, nor how long the token is:
+/// the SHA-256 digests of both (always 32 bytes) are compared in constant time.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
@@ -88,6 +94,9 @@ async fn add(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
         Ok(spec) => spec,
         Err((key, message)) => return error(StatusCode::BAD_REQUEST, format!("{key}: {message}")),
     };
+    if let Some(reason) = app.admin_refuses(&spec) {
+        return error(StatusCode::FORBIDDEN, reason);
+    }
     let ns = spec.namespace.clone();
     if app
         .mounts()
