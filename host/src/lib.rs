@@ -208,6 +208,7 @@ impl App {
             subscriptions: Default::default(),
             max_subscriptions: config.max_subscriptions,
             max_uri_bytes: config.max_uri_bytes,
+            max_state_bytes: config.max_state_bytes,
             pipeline: Arc::new(pipeline),
         });
         Ok(Self {

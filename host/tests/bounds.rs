@@ -1,5 +1,6 @@
-//! Bounds on what clients send: long URIs, many subscriptions, repeated notifications.
-//! Each test shows the clear error and that everything else keeps serving.
+//! Bounds on what clients and guests send: long URIs, many subscriptions, repeated
+//! notifications; log floods, request state, calls at once. Each test shows the clear
+//! error and that everything else keeps serving.
 
 mod common;
 
@@ -284,4 +285,88 @@ async fn plugins_see_a_hash_of_the_http_session_id_never_the_id() {
         .unwrap();
     assert_eq!(replayed.status(), 404);
     server.shutdown().await;
+}
+
+fn hostile_with(limits: &str) -> PluginDir {
+    PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("hostile"), "hostile")
+        .with_sidecar("hostile", &format!("[limits]\n{limits}"))
+}
+
+#[tokio::test]
+async fn a_guest_flooding_logs_and_output_is_cut_at_its_budget() {
+    // Ten messages per call: the flood alternates log messages and stdout lines, so
+    // five log messages reach the client.
+    let dir = hostile_with("log-messages = 10\n");
+    let (app, client, recorder) = start(&dir).await;
+    let result = call(&client, "hostile_flood", json!({"n": 100}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "sent 100");
+    recorder
+        .wait_for("five log messages", |r| r.logs.len() >= 5)
+        .await;
+    assert_still_serving(&client).await;
+    assert_eq!(
+        recorder.log_texts(),
+        ["flood 0", "flood 1", "flood 2", "flood 3", "flood 4"]
+    );
+    // The budget is per call: the next call has its own.
+    call(&client, "hostile_flood", json!({"n": 1}))
+        .await
+        .unwrap();
+    recorder
+        .wait_for("one more log message", |r| r.logs.len() == 6)
+        .await;
+    drop(app);
+}
+
+#[tokio::test]
+async fn request_state_past_its_limit_fails_the_call_saying_so() {
+    let dir = hostile_with("");
+    let (_app, client, _) = start(&dir).await;
+    let kept = call(&client, "hostile_hoard", json!({"n": 10}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&kept),
+        "kept 10",
+        "2.5 MiB is within the default 4 MiB"
+    );
+    let result = call(&client, "hostile_hoard", json!({"n": 20}))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let message = text(&result);
+    assert!(
+        message.starts_with(
+            "plugin `hostile` trapped: context.set-state: the request state would hold "
+        ) && message.ends_with("bytes, over its limit of 4194304 (server.max-request-state-bytes)"),
+        "{message}"
+    );
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_at_its_concurrency_limit_answers_busy_and_others_keep_serving() {
+    let dir = hostile_with("timeout-ms = 3000\nmax-concurrent-calls = 1\n");
+    let (app, client, _) = start(&dir).await;
+    let spinning = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            peer.call_tool(rmcp::model::CallToolRequestParams::new("hostile_spin"))
+                .await
+        })
+    };
+    eventually("the first call runs", || app.in_flight().count() == 1).await;
+    let busy = call(&client, "hostile_spin", json!({})).await.unwrap();
+    assert_eq!(busy.is_error, Some(true));
+    assert_eq!(
+        text(&busy),
+        "plugin `hostile` is busy: 1 calls are running (max-concurrent-calls); try again later"
+    );
+    assert_still_serving(&client).await;
+    let first = spinning.await.unwrap().unwrap();
+    assert_eq!(text(&first), "plugin `hostile` timed out after 3000 ms");
 }

@@ -224,7 +224,7 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
         (
             "sidecar",
             format!(
-                "refused plugin {}: sidecar {}: unknown field `fuel`, expected one of `timeout-ms`, `memory-mb`, `storage-keys`, `storage-value-bytes`",
+                "refused plugin {}: sidecar {}: unknown field `fuel`, expected one of `timeout-ms`, `memory-mb`, `storage-keys`, `storage-value-bytes`, `log-messages`, `log-bytes`, `max-concurrent-calls`",
                 path("sidecar"),
                 dir.path().join("sidecar.toml").display()
             ),

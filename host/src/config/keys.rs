@@ -160,6 +160,15 @@ pub const KEYS: &[Key] = &[
         doc: "Distinct resource URIs one session may subscribe to; more are refused until it unsubscribes.",
     },
     Key {
+        path: "server.max-request-state-bytes",
+        kind: Kind::Int {
+            min: 1024,
+            max: 1 << 30,
+        },
+        default: "4194304",
+        doc: "Bytes of request-scoped state (context set-state: keys and JSON values) one request may hold across its plugins and middleware; a call that would exceed it fails, saying so.",
+    },
+    Key {
         path: "plugins.dir",
         kind: Kind::Path,
         default: "\"plugins.d\"",
@@ -259,6 +268,33 @@ pub const KEYS: &[Key] = &[
         doc: "Largest value a plugin whose sidecar sets none may store.",
     },
     Key {
+        path: "defaults.log-messages",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "1000",
+        doc: "Log messages, progress notifications and stdout/stderr lines one call of a plugin whose sidecar sets none may send; the rest is dropped and counted in one log line.",
+    },
+    Key {
+        path: "defaults.log-bytes",
+        kind: Kind::Int {
+            min: 1024,
+            max: 1 << 30,
+        },
+        default: "1048576",
+        doc: "Bytes of log messages, progress and output one call of a plugin whose sidecar sets none may send.",
+    },
+    Key {
+        path: "defaults.max-concurrent-calls",
+        kind: Kind::Int {
+            min: 1,
+            max: 100_000,
+        },
+        default: "32",
+        doc: "Calls of one plugin served at once (for a plugin whose sidecar sets none); more wait up to a second, then fail as busy, so one busy plugin cannot starve the others.",
+    },
+    Key {
         path: "limits.timeout-ms",
         kind: MS,
         default: "300000",
@@ -290,6 +326,33 @@ pub const KEYS: &[Key] = &[
         },
         default: "16777216",
         doc: "Operator cap: no sidecar may ask for larger storage values.",
+    },
+    Key {
+        path: "limits.log-messages",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "100000",
+        doc: "Operator cap: no sidecar may ask to send more log messages per call.",
+    },
+    Key {
+        path: "limits.log-bytes",
+        kind: Kind::Int {
+            min: 1024,
+            max: 1 << 30,
+        },
+        default: "67108864",
+        doc: "Operator cap: no sidecar may ask to send more log bytes per call.",
+    },
+    Key {
+        path: "limits.max-concurrent-calls",
+        kind: Kind::Int {
+            min: 1,
+            max: 100_000,
+        },
+        default: "1000",
+        doc: "Operator cap: no sidecar may ask for more concurrent calls.",
     },
     Key {
         path: "admin.token",

@@ -16,7 +16,7 @@ use toml::Value;
 
 use crate::middleware::spec::Spec;
 use crate::registry::spec::{MountSpec, RawMount};
-use crate::runtime::Limits;
+use crate::runtime::{Limits, OutputLimits};
 use crate::storage::{Backend, Quota};
 use crate::transport::http::HttpOptions;
 
@@ -58,6 +58,8 @@ pub struct ServeConfig {
     pub max_uri_bytes: usize,
     /// Distinct resource URIs one session may subscribe to.
     pub max_subscriptions: usize,
+    /// Bytes of request-scoped state one request may hold.
+    pub max_state_bytes: usize,
     /// Limits of a plugin whose sidecar sets none.
     pub default_limits: Limits,
     /// The most any sidecar may ask for.
@@ -341,6 +343,7 @@ impl Layers {
             page_size: self.int("server.page-size") as usize,
             max_uri_bytes: self.int("server.max-uri-bytes") as usize,
             max_subscriptions: self.int("server.max-subscriptions") as usize,
+            max_state_bytes: self.int("server.max-request-state-bytes") as usize,
             default_limits: self.limits("defaults"),
             max_limits: self.limits("limits"),
             transport: match self.str("server.transport") {
@@ -372,6 +375,11 @@ impl Layers {
                 max_keys: int("storage-keys"),
                 max_value_bytes: int("storage-value-bytes"),
             },
+            output: OutputLimits {
+                messages: int("log-messages"),
+                bytes: int("log-bytes"),
+            },
+            max_concurrent_calls: int("max-concurrent-calls"),
         }
     }
 

@@ -98,6 +98,7 @@ impl WasmMiddleware {
                 max_keys: 0,
                 max_value_bytes: 0,
             },
+            ..Limits::default()
         };
         let component = services
             .runtime

@@ -40,6 +40,12 @@ pub struct SidecarLimits {
     pub storage_keys: Option<usize>,
     /// The largest value the plugin may store, in bytes.
     pub storage_value_bytes: Option<usize>,
+    /// Log messages, progress notifications and output lines one call may send.
+    pub log_messages: Option<usize>,
+    /// Bytes of those one call may send.
+    pub log_bytes: Option<usize>,
+    /// Calls served at once.
+    pub max_concurrent_calls: Option<usize>,
 }
 
 impl Sidecar {
@@ -101,6 +107,16 @@ impl Sidecar {
                     .storage_value_bytes
                     .unwrap_or(defaults.storage.max_value_bytes),
             },
+            output: crate::runtime::OutputLimits {
+                messages: self.limits.log_messages.unwrap_or(defaults.output.messages),
+                bytes: self.limits.log_bytes.unwrap_or(defaults.output.bytes),
+            },
+            // At least one: a plugin that may never run would be a configuration error.
+            max_concurrent_calls: self
+                .limits
+                .max_concurrent_calls
+                .unwrap_or(defaults.max_concurrent_calls)
+                .max(1),
         }
     }
 }
@@ -126,6 +142,7 @@ mod tests {
                     max_keys: 3,
                     ..Limits::default().storage
                 },
+                ..Limits::default()
             }
         );
         let silent: Sidecar = toml::from_str("[limits]\ntimeout-ms = 500\n").unwrap();

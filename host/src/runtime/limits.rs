@@ -16,6 +16,29 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// What the plugin may keep in storage.
     pub storage: Quota,
+    /// What one call may send to the client and to pier's log.
+    pub output: OutputLimits,
+    /// Calls of this plugin served at once; more wait briefly, then fail as busy.
+    pub max_concurrent_calls: usize,
+}
+
+/// What one call may send as log messages, progress notifications and stdout/stderr
+/// lines; beyond it the rest is dropped (and counted in one log line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Messages (log messages, progress notifications, output lines).
+    pub messages: usize,
+    /// Bytes of them in all.
+    pub bytes: usize,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        Self {
+            messages: 1000,
+            bytes: 1 << 20,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -24,6 +47,8 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             memory_bytes: 64 << 20,
             storage: Quota::default(),
+            output: OutputLimits::default(),
+            max_concurrent_calls: 32,
         }
     }
 }
@@ -41,26 +66,35 @@ impl Limits {
                     .max_value_bytes
                     .min(cap.storage.max_value_bytes),
             },
+            output: OutputLimits {
+                messages: self.output.messages.min(cap.output.messages),
+                bytes: self.output.bytes.min(cap.output.bytes),
+            },
+            max_concurrent_calls: self.max_concurrent_calls.min(cap.max_concurrent_calls),
         }
     }
 }
 
-/// Enforces [`Limits::memory_bytes`] on every memory and table growth of one store.
+/// Enforces [`Limits::memory_bytes`] on the linear memories of one store (one instance)
+/// together: a component may define several memories, and the limit is their sum.
 ///
 /// Growing past the limit traps the guest with a message that names the limit, and
 /// remembers that it happened so the call's error can say "out of memory".
 #[derive(Debug)]
 pub struct MemoryLimiter {
     limit: usize,
+    /// Bytes of every linear memory of the store so far.
+    used: usize,
     /// Set when the guest tried to grow past the limit.
     pub exceeded: bool,
 }
 
 impl MemoryLimiter {
-    /// A limiter allowing `limit` bytes of linear memory.
+    /// A limiter allowing `limit` bytes of linear memory in all.
     pub fn new(limit: usize) -> Self {
         Self {
             limit,
+            used: 0,
             exceeded: false,
         }
     }
@@ -69,18 +103,22 @@ impl MemoryLimiter {
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit {
+        // Called for each memory's initial size too (current = 0), so `used` is the sum
+        // over every memory of the instance.
+        let total = self.used.saturating_add(desired.saturating_sub(current));
+        if total > self.limit {
             self.exceeded = true;
             return Err(wasmtime::format_err!(
                 "out of memory: the plugin tried to grow its memory to {} bytes, over its limit of {} MiB",
-                desired,
+                total,
                 self.limit >> 20
             ));
         }
+        self.used = total;
         Ok(true)
     }
 
@@ -98,6 +136,24 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn the_memory_limit_counts_every_memory_of_the_instance() {
+        let mut limiter = MemoryLimiter::new(10 << 20);
+        // Two memories of 4 MiB each: 8 MiB in all, within the limit.
+        assert!(limiter.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(limiter.memory_growing(0, 4 << 20, None).unwrap());
+        // A third would make 12 MiB: refused, though each alone is under the limit.
+        assert!(limiter.memory_growing(0, 4 << 20, None).is_err());
+        assert!(limiter.exceeded);
+        // Growing one of the first two by 2 MiB fits exactly.
+        let mut limiter = MemoryLimiter::new(10 << 20);
+        limiter.memory_growing(0, 4 << 20, None).unwrap();
+        limiter.memory_growing(0, 4 << 20, None).unwrap();
+        assert!(limiter.memory_growing(4 << 20, 6 << 20, None).unwrap());
+        assert!(limiter.memory_growing(6 << 20, 6 << 20 | 1, None).is_err());
+    }
 
     #[test]
     fn capped_by_takes_the_lower_of_each_limit() {
@@ -108,6 +164,11 @@ mod tests {
                 max_keys: 50,
                 max_value_bytes: 4096,
             },
+            output: OutputLimits {
+                messages: 10,
+                bytes: 1 << 30,
+            },
+            max_concurrent_calls: 500,
         };
         let cap = Limits {
             timeout: Duration::from_secs(10),
@@ -116,6 +177,11 @@ mod tests {
                 max_keys: 20,
                 max_value_bytes: 1 << 20,
             },
+            output: OutputLimits {
+                messages: 100,
+                bytes: 1 << 20,
+            },
+            max_concurrent_calls: 100,
         };
         assert_eq!(
             asked.capped_by(cap),
@@ -126,6 +192,11 @@ mod tests {
                     max_keys: 20,
                     max_value_bytes: 4096,
                 },
+                output: OutputLimits {
+                    messages: 10,
+                    bytes: 1 << 20,
+                },
+                max_concurrent_calls: 100,
             }
         );
     }

@@ -4,6 +4,7 @@
 //! Nothing above this module knows about wasmtime; nothing in it knows about JSON-RPC.
 
 pub mod bindings;
+pub mod budget;
 pub mod cache;
 pub mod engine;
 pub mod host;
@@ -23,7 +24,7 @@ use wasmtime::component::Linker;
 pub use bindings::types;
 pub use cache::{AotCache, CacheOutcome};
 pub use instance::Plugin;
-pub use limits::Limits;
+pub use limits::{Limits, OutputLimits};
 pub use middleware::MiddlewareComponent;
 pub use state::{CallContext, CallState, Elicited, NoRequest, RequestInfo, RequestState};
 
@@ -96,6 +97,14 @@ pub enum CallError {
     Cancelled {
         /// The component.
         who: String,
+    },
+    /// Every call slot of the component stayed taken while the call waited.
+    #[error("{who} is busy: {limit} calls are running (max-concurrent-calls); try again later")]
+    Busy {
+        /// The component.
+        who: String,
+        /// Its concurrency limit.
+        limit: usize,
     },
     /// The plugin returned an error of the contract.
     #[error("{}", describe_guest_error(.0))]

@@ -8,6 +8,8 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use super::budget::OutputBudget;
+
 /// Longest line kept before it is logged in pieces.
 const MAX_LINE: usize = 4096;
 /// How much of the most recent stderr text is kept to explain a trap (a panic message).
@@ -19,15 +21,18 @@ pub struct LogStream {
     plugin: Arc<str>,
     stream: &'static str,
     tail: Arc<Mutex<String>>,
+    budget: OutputBudget,
 }
 
 impl LogStream {
-    /// A stream for `plugin`'s `stream` ("stdout" or "stderr").
-    pub fn new(plugin: Arc<str>, stream: &'static str) -> Self {
+    /// A stream for `plugin`'s `stream` ("stdout" or "stderr"), its lines taken from
+    /// the call's `budget`.
+    pub fn new(plugin: Arc<str>, stream: &'static str, budget: OutputBudget) -> Self {
         Self {
             plugin,
             stream,
             tail: Arc::default(),
+            budget,
         }
     }
 
@@ -61,7 +66,10 @@ impl LineWriter {
     fn emit(&mut self) {
         let text = String::from_utf8_lossy(&self.line).into_owned();
         self.line.clear();
-        tracing::info!(plugin = %self.out.plugin, stream = self.out.stream, "{text}");
+        if self.out.budget.take(text.len()) {
+            tracing::info!(plugin = %self.out.plugin, stream = self.out.stream, "{text}");
+        }
+        // The tail (what explains a trap) is kept even past the budget: it is bounded.
         if let Ok(mut tail) = self.out.tail.lock() {
             tail.push_str(&text);
             tail.push('\n');

@@ -11,10 +11,14 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::CallError;
+use super::budget::OutputBudget;
 use super::limits::{Limits, MemoryLimiter};
 use super::output::LogStream;
 use super::state::{CallContext, CallState};
 use crate::storage::PluginStore;
+
+/// How long a call waits for one of its component's call slots before it fails as busy.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
 
 /// Extra time a call may spend awaiting the host (e.g. the client) past its deadline
 /// before it is abandoned; CPU-bound guests are stopped by the epoch at the deadline.
@@ -29,6 +33,8 @@ pub(super) struct Sandbox {
     limits: Limits,
     store: Option<PluginStore>,
     instantiations: Arc<AtomicU64>,
+    /// One permit per call the component may serve at once.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Sandbox {
@@ -44,6 +50,9 @@ impl Sandbox {
             limits,
             store,
             instantiations: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                limits.max_concurrent_calls.max(1),
+            )),
         }
     }
 
@@ -60,8 +69,9 @@ impl Sandbox {
     }
 
     fn new_store(&self, engine: &Engine, ctx: Arc<dyn CallContext>) -> Store<CallState> {
-        let stdout = LogStream::new(self.name.clone(), "stdout");
-        let stderr = LogStream::new(self.name.clone(), "stderr");
+        let budget = OutputBudget::new(self.who(), self.limits.output);
+        let stdout = LogStream::new(self.name.clone(), "stdout", budget.clone());
+        let stderr = LogStream::new(self.name.clone(), "stderr", budget.clone());
         // No capability is granted: no filesystem, environment, arguments or network.
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout)
@@ -77,6 +87,7 @@ impl Sandbox {
             limiter: MemoryLimiter::new(self.limits.memory_bytes),
             ctx,
             store: self.store.clone(),
+            budget,
             deadline: Instant::now() + self.limits.timeout,
             timed_out: false,
             stderr,
@@ -106,6 +117,18 @@ impl Sandbox {
         call: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let cancelled = ctx.cancellation();
+        // One busy component (e.g. calls waiting on the client for sampling) must not
+        // take every instance slot of the engine's pool from the others.
+        let _slot = tokio::select! {
+            slot = tokio::time::timeout(BUSY_WAIT, self.slots.acquire()) => match slot {
+                Ok(Ok(slot)) => slot,
+                _ => return Err(CallError::Busy {
+                    who: self.who(),
+                    limit: self.limits.max_concurrent_calls,
+                }),
+            },
+            () = cancelled.cancelled() => return Err(self.cancelled()),
+        };
         let mut store = self.new_store(engine, ctx);
         self.instantiations.fetch_add(1, Ordering::Relaxed);
         // A cancelled request stops the guest: the call yields at every epoch tick (and

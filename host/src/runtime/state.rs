@@ -31,8 +31,59 @@ pub struct RequestInfo {
     pub scopes: Vec<String>,
 }
 
-/// Request-scoped key-value state, shared by middleware and the plugin for one request.
-pub type RequestState = Mutex<HashMap<String, Value>>;
+/// Request-scoped key-value state, shared by middleware and the plugins one request
+/// reaches. Its memory is the host's, so its size is bounded: keys and values (as JSON
+/// text) may take at most `max_bytes` in all (`server.max-request-state-bytes`).
+pub struct RequestState {
+    values: Mutex<HashMap<String, (Value, usize)>>,
+    max_bytes: usize,
+}
+
+/// Request state the default limit applies to (4 MiB).
+pub const DEFAULT_STATE_BYTES: usize = 4 << 20;
+
+impl Default for RequestState {
+    fn default() -> Self {
+        Self::new(DEFAULT_STATE_BYTES)
+    }
+}
+
+impl RequestState {
+    /// Empty state holding at most `max_bytes`.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            values: Mutex::default(),
+            max_bytes,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Value, usize)>> {
+        self.values.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.lock().get(key).map(|(v, _)| v.clone())
+    }
+
+    /// Sets `key` to `value`; refused (nothing changed) when the state would exceed its
+    /// size limit.
+    pub fn set(&self, key: String, value: Value) -> Result<(), String> {
+        let size = key.len() + value.to_string().len();
+        let mut values = self.lock();
+        let held: usize = values.values().map(|(_, n)| n).sum();
+        let replaced = values.get(&key).map_or(0, |(_, n)| *n);
+        if held - replaced + size > self.max_bytes {
+            return Err(format!(
+                "the request state would hold {} bytes, over its limit of {} (server.max-request-state-bytes)",
+                held - replaced + size,
+                self.max_bytes
+            ));
+        }
+        values.insert(key, (value, size));
+        Ok(())
+    }
+}
 
 /// The server side of the `context` interface: what a call may ask of the request it
 /// serves. The server implements it per request; the runtime only calls it.
@@ -153,6 +204,8 @@ pub struct CallState {
     /// The plugin's view of the store; `None` for middleware components, whose world
     /// (and linker) has no storage.
     pub(crate) store: Option<crate::storage::PluginStore>,
+    /// What the call may still send as logs, progress and output lines.
+    pub(crate) budget: super::budget::OutputBudget,
     pub(crate) deadline: Instant,
     pub(crate) timed_out: bool,
     pub(crate) stderr: LogStream,

@@ -186,6 +186,7 @@ async fn call_plugin(
                 CallError::OutOfMemory { .. } => "out_of_memory",
                 CallError::Trap { .. } => "trap",
                 CallError::Cancelled { .. } => "cancelled",
+                CallError::Busy { .. } => "busy",
                 CallError::Guest(_) => "tool_error",
             };
             (convert::tool_error(&error.to_string()), label)

@@ -144,6 +144,7 @@ impl Context {
         progress_token: Option<ProgressToken>,
         cancelled: CancellationToken,
     ) -> Self {
+        let max_state_bytes = shared.max_state_bytes;
         Self {
             request: Arc::new(Request {
                 peer: peer.clone(),
@@ -153,7 +154,7 @@ impl Context {
                 last_progress: Mutex::new(None),
                 cancelled,
                 info,
-                state: RequestState::default(),
+                state: RequestState::new(max_state_bytes),
                 transient: AtomicBool::new(false),
             }),
             mount: None,

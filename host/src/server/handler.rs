@@ -39,6 +39,8 @@ pub struct Shared {
     pub max_subscriptions: usize,
     /// Longest resource URI a request may name.
     pub max_uri_bytes: usize,
+    /// Bytes of request-scoped state one request may hold.
+    pub max_state_bytes: usize,
     /// The middleware chains requests pass.
     pub pipeline: Arc<Pipeline>,
 }

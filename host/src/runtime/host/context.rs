@@ -7,7 +7,8 @@ use crate::runtime::bindings::context::{ElicitResult, Host, RequestInfo};
 use crate::runtime::bindings::types::{Error, Json, LogLevel, PromptResult, ResourceContents};
 use crate::runtime::state::{CallState, Elicited};
 
-/// Largest log message or state value a plugin may send, in bytes.
+/// Largest log message (with its data), progress message or state value a plugin may
+/// send, in bytes; a longer message is cut (state: refused), log data dropped.
 const MAX_TEXT: usize = 1 << 20;
 
 fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, Error> {
@@ -30,6 +31,13 @@ impl Host for CallState {
             }
             message.truncate(cut);
         }
+        let data = data.filter(|d| message.len() + d.len() <= MAX_TEXT);
+        if !self
+            .budget
+            .take(message.len() + data.as_ref().map_or(0, String::len))
+        {
+            return Ok(());
+        }
         let data = data.and_then(|d| serde_json::from_str(&d).ok());
         match level {
             LogLevel::Debug => tracing::debug!(plugin = %self.plugin, "{message}"),
@@ -47,6 +55,13 @@ impl Host for CallState {
         total: Option<f64>,
         message: Option<String>,
     ) -> wasmtime::Result<()> {
+        let message = message.filter(|m| m.len() <= MAX_TEXT);
+        if !self
+            .budget
+            .take(32 + message.as_ref().map_or(0, String::len))
+        {
+            return Ok(());
+        }
         if progress.is_finite() && total.is_none_or(f64::is_finite) {
             self.ctx.progress(progress, total, message).await;
         }
@@ -98,12 +113,7 @@ impl Host for CallState {
     }
 
     async fn get_state(&mut self, key: String) -> wasmtime::Result<Option<Json>> {
-        let state = self
-            .ctx
-            .state()
-            .lock()
-            .map_err(|_| wasmtime::format_err!("request state poisoned"))?;
-        Ok(state.get(&key).map(|v| v.to_string()))
+        Ok(self.ctx.state().get(&key).map(|v| v.to_string()))
     }
 
     async fn set_state(&mut self, key: String, value: Json) -> wasmtime::Result<()> {
@@ -112,13 +122,11 @@ impl Host for CallState {
         }
         // A value that is not JSON is kept as a JSON string rather than trapping.
         let value = parse_json("set-state", &value).unwrap_or(serde_json::Value::String(value));
-        let mut state = self
-            .ctx
+        // The WIT function has no error: state past its limit ends the call, saying why.
+        self.ctx
             .state()
-            .lock()
-            .map_err(|_| wasmtime::format_err!("request state poisoned"))?;
-        state.insert(key, value);
-        Ok(())
+            .set(key, value)
+            .map_err(|e| wasmtime::format_err!("context.set-state: {e}"))
     }
 
     async fn is_cancelled(&mut self) -> wasmtime::Result<bool> {
