@@ -22,7 +22,12 @@ const PLUGINS: &[(&str, &str)] = &[
 ];
 
 fn load(rt: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, file: &Path) -> Arc<Mount> {
-    match rt.block_on(loader::load_file(runtime, file, LoadOptions::default())) {
+    match rt.block_on(loader::load_file(
+        runtime,
+        file,
+        Default::default(),
+        LoadOptions::default(),
+    )) {
         Ok(Loaded::Mounted(mount, _)) => mount,
         Ok(Loaded::Disabled) => panic!("{} is disabled", file.display()),
         Err(e) => panic!("{e}"),

@@ -24,6 +24,7 @@ fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
         }),
         mode,
         middleware: Vec::new(),
+        storage: None,
     }
 }
 
@@ -78,6 +79,7 @@ async fn servers_over_http_and_stdio_are_served_under_their_namespaces() {
         }),
         mode: Mode::Mount,
         middleware: Vec::new(),
+        storage: None,
     };
     let front_dir = PluginDir::new();
     let config = ServeConfig {
@@ -173,45 +175,47 @@ async fn servers_over_http_and_stdio_are_served_under_their_namespaces() {
         json!({"type": "text", "text": "Please introduce yourself to Ada."})
     );
 
-    // Progress and logs of the stdio server reach the calling client.
-    let counted = call(&client, "local_calc_countdown", json!({"from": 2}))
+    // Progress and logs of the stdio server reach the calling client while the call is
+    // in flight. pier's rmcp client handles each notification in a task of its own, so
+    // those the upstream sent last may be handled after its response, when the call has
+    // ended: those are not relayed (nothing may follow a response). Progress lower than
+    // one already relayed is dropped (progress must increase).
+    let counted = call(&client, "local_calc_countdown", json!({"from": 20}))
         .await
         .unwrap();
-    assert_eq!(text(&counted), "counted down from 2");
-    // The rmcp client handles each notification in a task of its own, so pier may relay
-    // the upstream progress out of order; one that arrives after a higher value is
-    // dropped (progress must increase). The last one always arrives.
+    assert_eq!(text(&counted), "counted down from 20");
     heard
-        .wait_for("the last progress notification", |r| {
-            r.progress.iter().any(|p| p.progress == 2.0)
+        .wait_for("progress and logs", |r| {
+            !r.progress.is_empty() && !r.logs.is_empty()
         })
         .await;
     {
         let r = heard.received.lock().unwrap();
-        let mut progress: Vec<(u64, Option<f64>, Option<String>)> = r
+        let progress: Vec<(f64, Option<f64>, Option<String>)> = r
             .progress
             .iter()
-            .map(|p| (p.progress as u64, p.total, p.message.clone()))
+            .map(|p| (p.progress, p.total, p.message.clone()))
             .collect();
-        progress.sort_by_key(|p| p.0);
-        let expected = [
-            (0, Some(2.0), Some("2 left".to_string())),
-            (1, Some(2.0), Some("1 left".to_string())),
-            (2, Some(2.0), Some("0 left".to_string())),
-        ];
-        assert!(
-            progress.iter().all(|p| expected.contains(p)) && progress.ends_with(&expected[2..]),
-            "{progress:?}"
-        );
-        progress.dedup();
-        assert_eq!(progress.len(), r.progress.len(), "no duplicates");
+        // The test client, too, handles notifications in tasks: they may be recorded
+        // out of order, but each is one the upstream sent, and none twice.
+        for (value, total, message) in &progress {
+            assert_eq!(*total, Some(20.0));
+            assert_eq!(
+                message.clone(),
+                Some(format!("{} left", 20 - *value as u64))
+            );
+        }
+        let mut values: Vec<u64> = progress.iter().map(|p| p.0 as u64).collect();
+        values.sort();
+        values.dedup();
+        assert_eq!(values.len(), progress.len(), "no duplicates: {progress:?}");
     }
-    heard
-        .wait_for("three log messages", |r| r.logs.len() == 3)
-        .await;
-    let mut logs = heard.log_texts();
-    logs.sort();
-    assert_eq!(logs, ["countdown: 0", "countdown: 1", "countdown: 2"]);
+    let logs = heard.log_texts();
+    assert!(
+        logs.iter()
+            .all(|l| (0..=20).any(|n| *l == format!("countdown: {n}"))),
+        "{logs:?}"
+    );
 
     // A plugin added upstream appears under `web` (live), not under `snap` (imported).
     replace_by_copy(&fixture("hello_v2"), &remote_dir.path().join("wave.wasm"));
@@ -282,6 +286,7 @@ async fn a_command_mount_gets_path_home_and_its_own_env_not_piers() {
         }),
         mode: Mode::Mount,
         middleware: Vec::new(),
+        storage: None,
     };
     let dir = PluginDir::new();
     let config = ServeConfig {
@@ -302,4 +307,99 @@ async fn a_command_mount_gets_path_home_and_its_own_env_not_piers() {
         .filter(|n| n != "LC_CTYPE")
         .collect();
     assert_eq!(names, ["GIVEN_TO_IT", "HOME", "PATH"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxied_servers_logs_reach_no_stranger() {
+    // Upstream: a pier over stdio serving calc and probe, whose calls end after 2 s.
+    let upstream = PluginDir::new()
+        .with(&example("calc"), "calc")
+        .with(&fixture("probe"), "probe")
+        .with_sidecar("probe", "[limits]\ntimeout-ms = 2000\n");
+    let spec = MountSpec {
+        namespace: "up".into(),
+        target: Target::Remote(Remote::Command {
+            command: env!("CARGO_BIN_EXE_pier").into(),
+            args: [
+                "serve",
+                "--transport",
+                "stdio",
+                "--plugins",
+                &upstream.path().display().to_string(),
+                "--data-dir",
+                &shared_data_dir().display().to_string(),
+                "--storage",
+                "memory",
+                "--log-level",
+                "warn",
+            ]
+            .map(String::from)
+            .to_vec(),
+            env: Default::default(),
+        }),
+        mode: Mode::Mount,
+        middleware: Vec::new(),
+        storage: None,
+    };
+    let front = PluginDir::new();
+    let config = ServeConfig {
+        mounts: vec![spec],
+        ..front.config()
+    };
+    let app = App::start(&config).await.unwrap();
+    assert!(app.refused().is_empty(), "{:?}", app.refused());
+    let (alice, alice_heard) = connect(&app).await;
+    let (bob, bob_heard) = connect(&app).await;
+    // Alice's call stays in flight upstream (until its 2 s timeout)...
+    let waiting = {
+        let peer = alice.peer().clone();
+        tokio::spawn(async move {
+            peer.call_tool(rmcp::model::CallToolRequestParams::new(
+                "up_probe_wait_for_cancel",
+            ))
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.in_flight().count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "alice's call started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...while Bob's countdown logs upstream: whose logs they are is unknown.
+    let counted = call(&bob, "up_calc_countdown", json!({"from": 3}))
+        .await
+        .unwrap();
+    assert_eq!(text(&counted), "counted down from 3");
+    let timed_out = waiting.await.unwrap().unwrap();
+    assert_eq!(timed_out.is_error, Some(true));
+    // Both sessions are idle now: anything relayed to them has long arrived.
+    assert_still_serving_calc(&alice).await;
+    assert_still_serving_calc(&bob).await;
+    assert!(
+        alice_heard.log_texts().is_empty(),
+        "{:?}",
+        alice_heard.log_texts()
+    );
+    assert!(
+        bob_heard.log_texts().is_empty(),
+        "{:?}",
+        bob_heard.log_texts()
+    );
+    // Alone on the mount, once Alice's requests are past the second in which their late
+    // notifications may still come (waiting for time itself), Bob hears his own.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    call(&bob, "up_calc_countdown", json!({"from": 1}))
+        .await
+        .unwrap();
+    bob_heard
+        .wait_for("bob's own log messages", |r| !r.logs.is_empty())
+        .await;
+    assert!(alice_heard.log_texts().is_empty());
+}
+
+async fn assert_still_serving_calc(client: &Client) {
+    let sum = call(client, "up_calc_add", json!({"a": 1, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(text(&sum), "3");
 }

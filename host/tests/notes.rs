@@ -193,6 +193,46 @@ async fn a_plugin_never_sees_another_plugins_keys() {
 }
 
 #[tokio::test]
+async fn two_mounts_of_one_file_keep_their_data_apart() {
+    // The directory's `probe.wasm` and a `[[mount]]` of the very same file under
+    // another namespace: storage follows the namespace, not the file name.
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let config = pier::ServeConfig {
+        mounts: vec![pier::registry::spec::MountSpec {
+            namespace: "second".into(),
+            target: pier::registry::spec::Target::Path(dir.path().join("probe.wasm")),
+            mode: pier::registry::spec::Mode::Mount,
+            middleware: Vec::new(),
+            storage: None,
+        }],
+        ..dir.config()
+    };
+    let app = pier::App::start(&config).await.unwrap();
+    let (client, _) = connect(&app).await;
+    let put = |value: &str| json!({ "key": "k", "value": value });
+    assert_eq!(
+        tool_text(&client, "probe_put", put("one")).await,
+        ("stored".into(), false)
+    );
+    assert_eq!(
+        tool_text(&client, "second_fetch", json!({"key": "k"})).await,
+        ("absent".into(), false)
+    );
+    assert_eq!(
+        tool_text(&client, "second_put", put("two")).await,
+        ("stored".into(), false)
+    );
+    assert_eq!(
+        tool_text(&client, "probe_fetch", json!({"key": "k"})).await,
+        ("one".into(), false)
+    );
+    assert_eq!(
+        app.store().list("plugin/", None, 10).await.unwrap().keys,
+        ["plugin/probe/k", "plugin/second/k"]
+    );
+}
+
+#[tokio::test]
 async fn sidecar_quotas_limit_a_plugin_and_errors_name_the_limit() {
     let dir = PluginDir::new()
         .with(&fixture("probe"), "probe")

@@ -20,6 +20,7 @@ pub struct MiddlewareContext {
     client_ip: Option<IpAddr>,
     started: Instant,
     report: Arc<Report>,
+    nested: bool,
 }
 
 /// What the end of the chain tells middlewares beyond the response itself.
@@ -52,7 +53,22 @@ impl MiddlewareContext {
             client_ip,
             started: Instant::now(),
             report: Arc::default(),
+            nested: false,
         }
+    }
+
+    /// The same context, for a read or prompt a plugin asks for while serving the
+    /// client's request (not a request of the client's own).
+    pub fn nested(self) -> Self {
+        Self {
+            nested: true,
+            ..self
+        }
+    }
+
+    /// Whether this is a plugin's read or prompt inside a client's request.
+    pub fn is_nested(&self) -> bool {
+        self.nested
     }
 
     /// The same request, inside the chain of `mount`.

@@ -72,6 +72,11 @@ impl Middleware for ErrorHandling {
         request: Request,
         next: Next<'_>,
     ) -> Outcome {
+        // A plugin's nested read fails into the client's request, which is counted and
+        // masked once, with the details logged under the reference the client sees.
+        if cx.is_nested() {
+            return next.run(cx, request).await;
+        }
         let method = request.method();
         let component = cx.component_label(&request);
         match next.run(cx, request).await {

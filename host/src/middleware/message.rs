@@ -47,7 +47,12 @@ pub enum Request {
     ListResourceTemplates,
     /// `prompts/list` (the whole list).
     ListPrompts,
-    /// Any other request (`logging/setLevel`, `resources/subscribe`, …): only
+    /// `resources/subscribe` to a (namespaced) URI: only `on_message` and `on_request`
+    /// see it (visibility refuses hidden resources there).
+    Subscribe(String),
+    /// `resources/unsubscribe` from a (namespaced) URI, like [`Request::Subscribe`].
+    Unsubscribe(String),
+    /// Any other request (`logging/setLevel`, …): only
     /// `on_message` and `on_request` see it.
     Other(&'static str),
     /// A notification from the client (`notifications/initialized`, …): only
@@ -68,6 +73,8 @@ impl Request {
             Self::ListResources => "resources/list",
             Self::ListResourceTemplates => "resources/templates/list",
             Self::ListPrompts => "prompts/list",
+            Self::Subscribe(_) => "resources/subscribe",
+            Self::Unsubscribe(_) => "resources/unsubscribe",
             Self::Other(method) | Self::Notification(method) => method,
         }
     }
@@ -76,7 +83,7 @@ impl Request {
     pub fn component(&self) -> Option<&str> {
         match self {
             Self::CallTool(call) => Some(&call.name),
-            Self::ReadResource(uri) => Some(uri),
+            Self::ReadResource(uri) | Self::Subscribe(uri) | Self::Unsubscribe(uri) => Some(uri),
             Self::GetPrompt(call) => Some(&call.name),
             _ => None,
         }
@@ -106,6 +113,8 @@ impl Request {
                 arguments: arguments(&params)?,
             }),
             Self::ReadResource(_) => Self::ReadResource(field(&params, "uri")?),
+            Self::Subscribe(_) => Self::Subscribe(field(&params, "uri")?),
+            Self::Unsubscribe(_) => Self::Unsubscribe(field(&params, "uri")?),
             Self::GetPrompt(_) => Self::GetPrompt(PromptCall {
                 name: field(&params, "name")?,
                 arguments: arguments(&params)?,
@@ -122,7 +131,9 @@ impl Request {
     pub fn params(&self) -> Value {
         match self {
             Self::CallTool(call) => json!({ "name": call.name, "arguments": call.arguments }),
-            Self::ReadResource(uri) => json!({ "uri": uri }),
+            Self::ReadResource(uri) | Self::Subscribe(uri) | Self::Unsubscribe(uri) => {
+                json!({ "uri": uri })
+            }
             Self::GetPrompt(call) => json!({ "name": call.name, "arguments": call.arguments }),
             Self::Complete(params) => serde_json::to_value(params).unwrap_or_default(),
             Self::Initialize(params) => serde_json::to_value(params).unwrap_or_default(),

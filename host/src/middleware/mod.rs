@@ -199,7 +199,10 @@ async fn operation(
             Response::ResourceTemplates(middleware.on_list_resource_templates(cx, next).await?)
         }
         Request::ListPrompts => Response::Prompts(middleware.on_list_prompts(cx, next).await?),
-        other @ (Request::Other(_) | Request::Notification(_)) => next.run(cx, other).await?,
+        other @ (Request::Subscribe(_)
+        | Request::Unsubscribe(_)
+        | Request::Other(_)
+        | Request::Notification(_)) => next.run(cx, other).await?,
     })
 }
 

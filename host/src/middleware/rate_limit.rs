@@ -320,7 +320,8 @@ impl Middleware for RateLimit {
         request: Request,
         next: Next<'_>,
     ) -> Outcome {
-        if !self.counted(&request) {
+        // A plugin's read inside a client's request is part of that request, counted once.
+        if cx.is_nested() || !self.counted(&request) {
             return next.run(cx, request).await;
         }
         let key = format!("{}{}", self.prefix, self.who(cx));

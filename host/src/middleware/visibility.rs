@@ -9,7 +9,7 @@ use rmcp::model::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, ToolCall};
+use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Request, ToolCall};
 use crate::error::not_served;
 use crate::registry::namespace;
 
@@ -91,6 +91,21 @@ impl Visibility {
 impl Middleware for Visibility {
     fn name(&self) -> &str {
         "visibility"
+    }
+
+    /// A hidden resource cannot be subscribed to either (nor its existence learnt).
+    async fn on_request(
+        &self,
+        cx: &MiddlewareContext,
+        request: Request,
+        next: Next<'_>,
+    ) -> Outcome {
+        if let Request::Subscribe(uri) = &request
+            && self.read_hidden(cx, uri)
+        {
+            return Err(not_served::resource(uri));
+        }
+        next.run(cx, request).await
     }
 
     async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {

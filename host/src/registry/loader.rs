@@ -72,13 +72,25 @@ impl Input {
     }
 }
 
-/// Loads the plugin in `file`: its sidecar, component, and manifest.
+/// Where a configured mount puts a plugin: its namespace, and the storage key space
+/// when it shares another's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement<'a> {
+    /// The namespace (else the sidecar's, else the file stem).
+    pub namespace: Option<&'a str>,
+    /// The storage key space (else [`super::storage_space`] of the namespace).
+    pub storage: Option<&'a str>,
+}
+
+/// Loads the plugin in `file`: its sidecar, component, and manifest, placed as `place`
+/// says (a configured mount) or by its sidecar and file name.
 pub async fn load_file(
     runtime: &Arc<Runtime>,
     file: &Path,
+    place: Placement<'_>,
     options: LoadOptions,
 ) -> Result<Loaded, LoadError> {
-    load_input(runtime, file, Input::read(file).await?, options).await
+    load_input(runtime, file, Input::read(file).await?, place, options).await
 }
 
 /// Loads the plugin `input` read from `file`. A panic while loading (a bug pier has not
@@ -88,10 +100,12 @@ pub async fn load_input(
     runtime: &Arc<Runtime>,
     file: &Path,
     input: Input,
+    place: Placement<'_>,
     options: LoadOptions,
 ) -> Result<Loaded, LoadError> {
     use futures::FutureExt;
-    let loading = std::panic::AssertUnwindSafe(load_unguarded(runtime, file, input, options));
+    let loading =
+        std::panic::AssertUnwindSafe(load_unguarded(runtime, file, input, place, options));
     match loading.catch_unwind().await {
         Ok(loaded) => loaded,
         Err(panic) => {
@@ -113,6 +127,7 @@ async fn load_unguarded(
     runtime: &Arc<Runtime>,
     file: &Path,
     input: Input,
+    place: Placement<'_>,
     options: LoadOptions,
 ) -> Result<Loaded, LoadError> {
     let refuse = |reason: String| LoadError {
@@ -128,7 +143,11 @@ async fn load_unguarded(
     if !sidecar.enabled {
         return Ok(Loaded::Disabled);
     }
-    let ns = sidecar.namespace.clone().unwrap_or_else(|| name.clone());
+    let ns = place
+        .namespace
+        .map(String::from)
+        .or_else(|| sidecar.namespace.clone())
+        .unwrap_or_else(|| name.clone());
     if !namespace::is_valid(&ns) {
         return Err(refuse(format!(
             "namespace `{ns}` must be at most 32 of A-Z a-z 0-9 _ - (set `namespace` in the sidecar)"
@@ -155,7 +174,10 @@ async fn load_unguarded(
     let (plugin, outcome) = {
         let runtime = runtime.clone();
         let path = file.to_path_buf();
-        tokio::task::spawn_blocking(move || runtime.load(&name, &path, &bytes, limits))
+        let storage = place
+            .storage
+            .map_or_else(|| super::storage_space(&ns, &name), String::from);
+        tokio::task::spawn_blocking(move || runtime.load(&name, &storage, &path, &bytes, limits))
             .await
             .map_err(|e| refuse(format!("compilation did not finish: {e}")))?
             .map_err(|e| refuse(strip_file(&e.to_string(), file)))?

@@ -23,6 +23,19 @@ use crate::runtime::Plugin;
 use manifest::{CheckedManifest, ManifestError};
 use template::UriTemplate;
 
+/// The storage key space of a plugin mounted under `namespace` from a file named
+/// `stem`: its namespace, so that two mounts of one file keep their data apart and a
+/// plugin's data follows its namespace (a mount renamed to another namespace starts
+/// empty). A plugin mounted without a namespace (`""`) uses `~STEM`, which no namespace
+/// can be.
+pub fn storage_space(namespace: &str, stem: &str) -> String {
+    if namespace.is_empty() {
+        format!("~{stem}")
+    } else {
+        namespace.to_string()
+    }
+}
+
 /// What serves a mount's components.
 #[allow(clippy::large_enum_variant)] // one per mount; boxing buys nothing
 pub enum Backend {

@@ -168,7 +168,8 @@ impl Mounts {
                 return Outcome::Unchanged;
             }
         }
-        match loader::load_input(&self.runtime, file, input, self.options).await {
+        match loader::load_input(&self.runtime, file, input, Default::default(), self.options).await
+        {
             Ok(Loaded::Mounted(mount, cache)) => {
                 let (previous, changes) = self.update(&key, |slot| {
                     slot.fingerprint = Some(fingerprint);
@@ -269,13 +270,12 @@ impl Mounts {
     ) -> Result<(Arc<Mount>, CacheOutcome, Option<Arc<Proxy>>), String> {
         match &spec.target {
             Target::Path(path) => {
-                match loader::load_file(&self.runtime, path, self.options).await {
-                    Ok(Loaded::Mounted(mount, cache)) => {
-                        let mut mount = Arc::try_unwrap(mount)
-                            .map_err(|_| "the plugin is shared".to_string())?;
-                        mount.namespace = spec.namespace.clone();
-                        Ok((Arc::new(mount), cache, None))
-                    }
+                let place = loader::Placement {
+                    namespace: Some(&spec.namespace),
+                    storage: spec.storage.as_deref(),
+                };
+                match loader::load_file(&self.runtime, path, place, self.options).await {
+                    Ok(Loaded::Mounted(mount, cache)) => Ok((mount, cache, None)),
                     Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
                     Err(e) => Err(e.reason),
                 }

@@ -67,7 +67,76 @@ impl std::fmt::Display for Remote {
 }
 
 /// The requests in flight through one proxy, by the progress token sent upstream.
-type InFlight = Arc<Mutex<HashMap<ProgressToken, Arc<dyn CallContext>>>>;
+type InFlight = Arc<Mutex<Calls>>;
+
+/// How long after a forwarded request ends its server's late notifications may still
+/// be handled (the client handles each in a task of its own).
+const LATE_NOTIFICATIONS: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One forwarded request.
+struct Caller {
+    ctx: Arc<dyn CallContext>,
+    /// Its client session ([`CallContext::session_key`]).
+    session: String,
+    /// No request of another session was in flight on the mount, or ended shortly
+    /// before, at any time since this one started: what the server logs now is this
+    /// session's.
+    alone: bool,
+}
+
+#[derive(Default)]
+struct Calls {
+    by_token: HashMap<ProgressToken, Caller>,
+    /// Per session, when its last request ended (sessions whose last request ended
+    /// longer than [`LATE_NOTIFICATIONS`] ago are forgotten now and then): one entry
+    /// per session, not per request.
+    recent_ends: HashMap<String, std::time::Instant>,
+}
+
+impl Calls {
+    fn start(&mut self, token: ProgressToken, ctx: Arc<dyn CallContext>) {
+        let session = ctx.session_key();
+        let recent_stranger = self
+            .recent_ends
+            .iter()
+            .any(|(whose, end)| *whose != session && end.elapsed() <= LATE_NOTIFICATIONS);
+        let mut alone = !recent_stranger;
+        for other in self.by_token.values_mut() {
+            if other.session != session {
+                other.alone = false;
+                alone = false;
+            }
+        }
+        self.by_token.insert(
+            token,
+            Caller {
+                ctx,
+                session,
+                alone,
+            },
+        );
+    }
+
+    fn end(&mut self, token: &ProgressToken) {
+        if let Some(caller) = self.by_token.remove(token) {
+            if self.recent_ends.len() >= 64 {
+                self.recent_ends
+                    .retain(|_, end| end.elapsed() <= LATE_NOTIFICATIONS);
+            }
+            self.recent_ends
+                .insert(caller.session, std::time::Instant::now());
+        }
+    }
+
+    /// The caller a log message of the server belongs to, when that can be known: the
+    /// requests in flight are one session's, and no other session's overlapped them.
+    fn log_owner(&self) -> Option<Arc<dyn CallContext>> {
+        let mut callers = self.by_token.values();
+        let first = callers.next()?;
+        let ours = |c: &Caller| c.alone && c.session == first.session;
+        (ours(first) && callers.all(ours)).then(|| first.ctx.clone())
+    }
+}
 
 /// The client side of a proxy: relays what the remote server sends.
 #[derive(Clone)]
@@ -91,9 +160,13 @@ fn level_of(level: LoggingLevel) -> LogLevel {
 }
 
 impl Relay {
+    fn calls(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn callers(&self) -> Vec<Arc<dyn CallContext>> {
-        let calls = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        calls.values().cloned().collect()
+        let calls = self.calls();
+        calls.by_token.values().map(|c| c.ctx.clone()).collect()
     }
 
     /// The client a request of the remote server (`what`) is passed on to: the caller of
@@ -137,8 +210,11 @@ impl ClientHandler for Relay {
         _: NotificationContext<RoleClient>,
     ) {
         let caller = {
-            let calls = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            calls.get(&params.progress_token).cloned()
+            let calls = self.calls();
+            calls
+                .by_token
+                .get(&params.progress_token)
+                .map(|c| c.ctx.clone())
         };
         if let Some(caller) = caller {
             caller
@@ -164,18 +240,17 @@ impl ClientHandler for Relay {
             },
             other => (String::new(), Some(other)),
         };
-        tracing::info!(mount = %self.label, level = ?params.level, "{message}");
+        tracing::info!(mount = %self.label, level = ?params.level, "{}", crate::text::clip(&message));
+        // MCP log messages name no request: only while one request has had the mount
+        // to itself is a message surely its caller's; otherwise it could be anyone's,
+        // and a stranger must not see it: it stays in pier's own log.
+        let Some(caller) = self.calls().log_owner() else {
+            return;
+        };
         let logger = params.logger.unwrap_or_else(|| self.label.to_string());
-        for caller in self.callers() {
-            caller
-                .log(
-                    level_of(params.level),
-                    &logger,
-                    message.clone(),
-                    data.clone(),
-                )
-                .await;
-        }
+        caller
+            .log(level_of(params.level), &logger, message, data)
+            .await;
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
@@ -271,7 +346,7 @@ impl Drop for Forwarded<'_> {
         self.in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.token);
+            .end(&self.token);
     }
 }
 
@@ -428,7 +503,7 @@ impl Proxy {
             self.in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(token.clone(), caller.clone());
+                .start(token.clone(), caller.clone());
             Forwarded {
                 in_flight: &self.in_flight,
                 token,

@@ -42,6 +42,9 @@ pub struct MountSpec {
     pub mode: Mode,
     /// Middleware for this mount's components only, inside the server-level chain.
     pub middleware: Vec<Spec>,
+    /// A plugin mount's storage key space when it is not its own namespace: a mount
+    /// that shares another's data on purpose (e.g. a read-only view of it).
+    pub storage: Option<String>,
 }
 
 /// The fields of a `[[mount]]` table (or an admin API body); unknown keys are errors.
@@ -60,6 +63,7 @@ pub struct RawMount {
     mode: Option<Mode>,
     #[serde(default)]
     middleware: Vec<serde_json::Value>,
+    storage: Option<String>,
 }
 
 impl RawMount {
@@ -92,6 +96,17 @@ impl RawMount {
         }
         if (!self.args.is_empty() || !self.env.is_empty()) && self.command.is_none() {
             return fail("args", "only a `command` mount takes `args` and `env`");
+        }
+        if let Some(storage) = &self.storage {
+            if self.path.is_none() {
+                return fail("storage", "only a `path` mount has storage");
+            }
+            if storage.is_empty() || !namespace::is_valid(storage) {
+                return fail(
+                    "storage",
+                    "must be the namespace whose data to share: 1 to 32 of A-Z a-z 0-9 _ -",
+                );
+            }
         }
         let target = if let Some(path) = self.path {
             if self.mode.is_some() {
@@ -130,6 +145,7 @@ impl RawMount {
             target,
             mode: self.mode.unwrap_or_default(),
             middleware,
+            storage: self.storage,
         })
     }
 }
@@ -195,5 +211,29 @@ mod tests {
             "url"
         );
         assert!(toml::from_str::<RawMount>("namespace = \"a\"\nurll = \"x\"").is_err());
+    }
+
+    #[test]
+    fn a_path_mount_may_share_another_namespaces_storage() {
+        let shared = parse("namespace = \"ro\"\npath = \"x\"\nstorage = \"notes\"").unwrap();
+        assert_eq!(shared.storage.as_deref(), Some("notes"));
+        assert_eq!(
+            parse("namespace = \"a\"\nurl = \"http://h\"\nstorage = \"notes\"").unwrap_err(),
+            (
+                "storage".to_string(),
+                "only a `path` mount has storage".to_string()
+            )
+        );
+        for bad in ["", "../notes", "a b"] {
+            assert_eq!(
+                parse(&format!(
+                    "namespace = \"a\"\npath = \"x\"\nstorage = \"{bad}\""
+                ))
+                .unwrap_err()
+                .0,
+                "storage",
+                "{bad:?}"
+            );
+        }
     }
 }

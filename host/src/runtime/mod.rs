@@ -218,17 +218,19 @@ impl Runtime {
     }
 
     /// Compiles (or loads from the cache) and links the component in `bytes`, read from
-    /// `file`, as plugin `name` running under `limits`.
+    /// `file`, as plugin `name` running under `limits`, its storage the key space
+    /// `storage` (see [`crate::registry::storage_space`]).
     pub fn load(
         &self,
         name: &str,
+        storage: &str,
         file: &Path,
         bytes: &[u8],
         limits: Limits,
     ) -> Result<(Plugin, CacheOutcome), RuntimeError> {
         let (pre, hash, outcome) = self.link(&self.linker, file, bytes)?;
         let pre = bindings::PierPluginPre::new(pre).map_err(|e| wrong_world(file, e))?;
-        let store = PluginStore::new(self.store.clone(), name, limits.storage);
+        let store = PluginStore::new(self.store.clone(), storage, limits.storage);
         Ok((Plugin::new(name, hash, pre, limits, store), outcome))
     }
 

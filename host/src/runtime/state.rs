@@ -149,6 +149,11 @@ pub trait CallContext: Send + Sync {
     /// Notes that the call met a transient failure (storage unavailable, a proxied
     /// server unreachable): a retrying middleware may try the request again.
     fn mark_transient(&self) {}
+    /// What tells the client sessions apart (calls of one session may share what a
+    /// proxied server sends without a request id, such as its log messages).
+    fn session_key(&self) -> String {
+        String::new()
+    }
 }
 
 /// The user's answer to an elicitation.

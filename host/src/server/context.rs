@@ -450,4 +450,8 @@ impl CallContext for Context {
     fn mark_transient(&self) {
         self.request.transient.store(true, Ordering::Relaxed);
     }
+
+    fn session_key(&self) -> String {
+        Context::session_key(self)
+    }
 }

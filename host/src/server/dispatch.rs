@@ -210,35 +210,75 @@ impl Dispatch<'_> {
     }
 }
 
-/// A read through the host by a plugin (`context.read-resource`): the serving mount's
-/// chain and the mount, without the server-level chain (the client's request already
-/// passed it).
+/// A read or prompt a plugin asks for through the host (`context.read-resource`,
+/// `context.get-prompt`): the server-level chain, the serving mount's chain and the
+/// mount, as for a client's request, so that what is hidden from clients is hidden
+/// here too. The context is marked nested (a rate limit does not count it again).
+async fn nested(shared: &Shared, context: Arc<Context>, request: Request) -> Outcome {
+    let cx = MiddlewareContext::new(request.method(), context, shared.registry.snapshot(), None)
+        .nested();
+    shared
+        .pipeline
+        .server()
+        .run(&cx, request, &Dispatch { shared })
+        .await
+}
+
+/// A read through the host by a plugin (`context.read-resource`); see [`nested`].
 pub async fn nested_read(
     shared: &Shared,
     context: Arc<Context>,
     uri: String,
 ) -> Result<ReadResourceResult, McpError> {
     shared.check_uri(&uri)?;
-    let cx = MiddlewareContext::new("resources/read", context, shared.registry.snapshot(), None);
-    let response = Dispatch { shared }.read_resource(&cx, uri).await?;
-    match response {
+    match nested(shared, context, Request::ReadResource(uri)).await? {
         Response::ReadResource(result) => Ok(result),
         _ => Err(mismatched("resources/read")),
     }
 }
 
-/// A prompt rendered through the host by a plugin (`context.get-prompt`), like
-/// [`nested_read`].
+/// A prompt rendered through the host by a plugin (`context.get-prompt`); see
+/// [`nested`].
 pub async fn nested_prompt(
     shared: &Shared,
     context: Arc<Context>,
     call: PromptCall,
 ) -> Result<GetPromptResult, McpError> {
-    let cx = MiddlewareContext::new("prompts/get", context, shared.registry.snapshot(), None);
-    let response = Dispatch { shared }.get_prompt(&cx, call).await?;
-    match response {
+    match nested(shared, context, Request::GetPrompt(call)).await? {
         Response::GetPrompt(result) => Ok(result),
         _ => Err(mismatched("prompts/get")),
+    }
+}
+
+/// Ends the server-level chain of `resources/subscribe` and `resources/unsubscribe`:
+/// the chain of the mount serving the URI (its visibility applies), then `end`, which
+/// records the subscription. A subscription to a URI nothing serves is refused; an
+/// unsubscription always reaches `end` (the resource may be gone).
+pub struct SubscriptionEnd<'a> {
+    /// What the server's sessions share.
+    pub shared: &'a Shared,
+    /// Records the (un)subscription.
+    pub end: &'a (dyn Terminal + Sync),
+}
+
+impl Terminal for SubscriptionEnd<'_> {
+    fn handle<'a>(&'a self, cx: &'a MiddlewareContext, request: Request) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let (Request::Subscribe(uri) | Request::Unsubscribe(uri)) = &request else {
+                return self.end.handle(cx, request).await;
+            };
+            let Some(mount) = cx.resource(uri).map(|r| r.mount.clone()) else {
+                if matches!(request, Request::Subscribe(_)) {
+                    return Err(not_served::resource(uri));
+                }
+                return self.end.handle(cx, request).await;
+            };
+            let cx = cx.on(&mount);
+            match self.shared.pipeline.mount(&mount.namespace) {
+                Some(chain) => chain.run(&cx, request, self.end).await,
+                None => self.end.handle(&cx, request).await,
+            }
+        })
     }
 }
 

@@ -239,6 +239,28 @@ impl PierServer {
         .await
     }
 
+    /// Runs `resources/subscribe` or `unsubscribe` through the server-level chain and
+    /// the serving mount's chain to `end`, metered.
+    async fn subscription(
+        &self,
+        request: Request,
+        context: &RequestContext<RoleServer>,
+        end: &(dyn Terminal + Sync),
+    ) -> Result<(), McpError> {
+        let method = request.method();
+        let span = self.span(method, request.component().unwrap_or(""), context);
+        let terminal = super::dispatch::SubscriptionEnd {
+            shared: &self.shared,
+            end,
+        };
+        self.metered(
+            method,
+            self.pipeline(request, context, &terminal).instrument(span),
+        )
+        .await
+        .map(drop)
+    }
+
     /// Runs a client notification through the pipeline, then `terminal`.
     async fn notification(
         &self,
@@ -448,28 +470,19 @@ impl ServerHandler for PierServer {
         let shared = self.shared.clone();
         let session = self.session.clone();
         let peer = context.peer.clone();
-        let terminal = answer_empty(move || {
-            let cat = shared.registry.snapshot();
-            if cat.resolve_resource(&request.uri).is_none() {
-                return Err(crate::error::not_served::resource(&request.uri));
-            }
-            shared
-                .subscriptions
-                .subscribe(
-                    &request.uri,
-                    &session,
-                    peer.clone(),
-                    shared.max_subscriptions,
-                )
-                .map_err(|e| McpError::invalid_request(e.to_string(), None))
+        let end = Answer(move |request| {
+            let done = match request {
+                Request::Subscribe(uri) => shared
+                    .subscriptions
+                    .subscribe(&uri, &session, peer.clone(), shared.max_subscriptions)
+                    .map(|()| Response::Empty)
+                    .map_err(|e| McpError::invalid_request(e.to_string(), None)),
+                other => Err(crate::middleware::mismatched(other.method())),
+            };
+            Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
         });
-        let request = Request::Other("resources/subscribe");
-        self.metered(
-            "resources/subscribe",
-            self.pipeline(request, &context, &terminal),
-        )
-        .await
-        .map(drop)
+        self.subscription(Request::Subscribe(request.uri), &context, &end)
+            .await
     }
 
     async fn unsubscribe(
@@ -480,17 +493,14 @@ impl ServerHandler for PierServer {
         self.shared.check_uri(&request.uri)?;
         let shared = self.shared.clone();
         let session = self.session.clone();
-        let terminal = answer_empty(move || {
-            shared.subscriptions.unsubscribe(&request.uri, &session);
-            Ok(())
+        let end = Answer(move |request| {
+            if let Request::Unsubscribe(uri) = &request {
+                shared.subscriptions.unsubscribe(uri, &session);
+            }
+            Box::pin(std::future::ready(Ok(Response::Empty))) as BoxFuture<'static, Outcome>
         });
-        let request = Request::Other("resources/unsubscribe");
-        self.metered(
-            "resources/unsubscribe",
-            self.pipeline(request, &context, &terminal),
-        )
-        .await
-        .map(drop)
+        self.subscription(Request::Unsubscribe(request.uri), &context, &end)
+            .await
     }
 
     async fn list_prompts(

@@ -61,6 +61,7 @@ async fn cached_lists_end_when_the_catalogue_changes() {
         target: pier::registry::spec::Target::Path(example("calc")),
         mode: Default::default(),
         middleware: Vec::new(),
+        storage: None,
     };
     app.attach(spec).await;
     let tools = tool_names(&client).await;

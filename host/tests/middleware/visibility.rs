@@ -126,3 +126,69 @@ async fn a_hidden_prompt_is_absent_and_cannot_be_rendered_or_completed() {
     // The rest of the plugin still serves.
     assert_still_serving(&client).await;
 }
+
+#[tokio::test]
+#[allow(deprecated)] // resources/subscribe is the 2025-11-25 way, which pier serves
+async fn a_hidden_resource_cannot_be_read_by_a_plugin_nor_subscribed_to() {
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("probe"), "probe");
+    let toml = r#"
+[[middleware]]
+type = "visibility"
+disable = ["hello://hello/readme", "hello://hello/greeting/{name}", "hello_introduce"]
+"#;
+    let (_app, client) = start_with(&dir, toml).await;
+    // Through a plugin's context: the same answer as for a resource that does not exist.
+    for uri in ["hello://hello/readme", "hello://hello/greeting/Ada"] {
+        let result = call(&client, "probe_read", json!({ "uri": uri }))
+            .await
+            .unwrap();
+        assert_eq!(result.is_error, Some(true), "{uri}");
+        assert_eq!(text(&result), format!("resource not found: {uri}"));
+    }
+    let result = call(
+        &client,
+        "probe_prompt",
+        json!({"prompt": "hello_introduce", "name": "Ada"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(text(&result), "unknown prompt `hello_introduce`");
+    // Subscriptions: refused exactly like a resource nothing serves.
+    for uri in [
+        "hello://hello/readme",
+        "hello://hello/greeting/Ada",
+        "nope://x",
+    ] {
+        let error = client
+            .peer()
+            .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
+            .await
+            .unwrap_err();
+        let error = mcp_error(error);
+        assert_eq!(
+            error.code,
+            rmcp::model::ErrorCode::RESOURCE_NOT_FOUND,
+            "{uri}"
+        );
+        assert_eq!(error.message, format!("resource not found: {uri}"));
+    }
+    // What is not hidden still reads and subscribes.
+    let result = call(
+        &client,
+        "probe_read",
+        json!({"uri": "probe://probe/counter"}),
+    )
+    .await
+    .unwrap();
+    assert_ne!(result.is_error, Some(true), "{}", text(&result));
+    client
+        .peer()
+        .subscribe(rmcp::model::SubscribeRequestParams::new(
+            "probe://probe/counter",
+        ))
+        .await
+        .unwrap();
+}

@@ -44,13 +44,16 @@ async fn redact_on_one_mount_leaves_the_other_alone() {
         ),
     );
     let (_app, client) = start_with(&dir, &toml).await;
-    call(
-        &client,
-        "b_put",
-        json!({"key": "k", "value": "write to bob@example.org"}),
-    )
-    .await
-    .unwrap();
+    // Each mount keeps its own data: the same note stored in both.
+    for put in ["a_put", "b_put"] {
+        call(
+            &client,
+            put,
+            json!({"key": "k", "value": "write to bob@example.org"}),
+        )
+        .await
+        .unwrap();
+    }
     let masked = call(&client, "a_fetch", json!({"key": "k"})).await.unwrap();
     assert_eq!(text(&masked), "write to [redacted email]");
     let plain = call(&client, "b_fetch", json!({"key": "k"})).await.unwrap();
