@@ -70,7 +70,8 @@ pub struct Config {
     pub window_seconds: Option<f64>,
     /// Whose requests share a limit.
     pub per: Per,
-    /// Methods counted (`tools/call`, …); empty: every request but `initialize`.
+    /// Methods counted (`tools/call`, …); empty: every request (`initialize`, a new
+    /// session, against the client IP).
     pub methods: Vec<String>,
     /// Where the counters live.
     pub backend: Backend,
@@ -208,23 +209,31 @@ impl RateLimit {
     fn counted(&self, request: &Request) -> bool {
         match request {
             Request::Notification(_) => false,
-            Request::Initialize(_) if self.config.methods.is_empty() => false,
             _ if self.config.methods.is_empty() => true,
             other => self.config.methods.iter().any(|m| m == other.method()),
         }
     }
 
-    /// Whose limit a request counts against.
-    fn who(&self, cx: &MiddlewareContext) -> String {
-        let info = cx.info();
+    /// Whose limit a request counts against. Without `methods`, `initialize` (a new
+    /// session) counts against its client IP whatever `per` says: a client cannot
+    /// escape a per-session limit by opening sessions.
+    fn who(&self, cx: &MiddlewareContext, request: &Request) -> String {
+        let ip = || {
+            cx.client_ip()
+                .map_or_else(|| "local".into(), |ip| ip.to_string())
+        };
+        if matches!(request, Request::Initialize(_)) && self.config.methods.is_empty() {
+            return format!("initialize/{}", ip());
+        }
         match self.config.per {
             Per::Global => "*".into(),
+            // Stateless HTTP makes a session per request: the client IP stands in.
+            Per::Session if cx.info().session_id.is_none() && cx.client_ip().is_some() => {
+                format!("ip/{}", ip())
+            }
             Per::Session => cx.request().session_key(),
-            Per::ClientIp => cx
-                .client_ip()
-                .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "local".into()),
-            Per::TokenSubject => info.subject.unwrap_or_else(|| "anonymous".into()),
+            Per::ClientIp => ip(),
+            Per::TokenSubject => cx.info().subject.unwrap_or_else(|| "anonymous".into()),
         }
     }
 
@@ -324,7 +333,7 @@ impl Middleware for RateLimit {
         if cx.is_nested() || !self.counted(&request) {
             return next.run(cx, request).await;
         }
-        let key = format!("{}{}", self.prefix, self.who(cx));
+        let key = format!("{}{}", self.prefix, self.who(cx, &request));
         let retry_after = match self.take(&key).await {
             Ok(Verdict::Allowed) => return next.run(cx, request).await,
             Ok(Verdict::Limited { retry_after }) => retry_after,

@@ -343,8 +343,8 @@ pub struct RawSession {
 }
 
 impl RawSession {
-    /// Opens a session of `app` and initializes it.
-    pub async fn open(app: &App) -> Self {
+    /// Opens a session of `app`, not yet initialized.
+    pub fn connect(app: &App) -> Self {
         use tokio::io::AsyncBufReadExt;
         let (client_io, server_io) = tokio::io::duplex(1 << 20);
         let server = app.session(None);
@@ -353,17 +353,28 @@ impl RawSession {
             let _ = pier::transport::stdio::serve(server, r, w).await;
         });
         let (r, w) = tokio::io::split(client_io);
-        let mut session = Self {
+        Self {
             writer: w,
             lines: tokio::io::BufReader::new(r).lines(),
-        };
-        let (init, _) = session
+        }
+    }
+
+    /// Sends `initialize` as request 1; returns the response.
+    pub async fn initialize(&mut self) -> Value {
+        let (init, _) = self
             .request(
                 1,
                 "initialize",
                 json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}),
             )
             .await;
+        init
+    }
+
+    /// Opens a session of `app` and initializes it.
+    pub async fn open(app: &App) -> Self {
+        let mut session = Self::connect(app);
+        let init = session.initialize().await;
         assert_eq!(init["result"]["serverInfo"]["name"], "pier");
         session
             .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))

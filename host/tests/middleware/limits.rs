@@ -152,7 +152,8 @@ per = "client-ip"
         )
     };
     use rmcp::ServiceExt;
-    // `initialize` is not counted; each session's requests count against its address.
+    // `initialize` counts in a bucket of its own per address (two here, within the
+    // capacity); each session's requests count against its address.
     let one = Recorder::default().serve(from("127.0.0.1")).await.unwrap();
     let two = Recorder::default().serve(from("127.0.0.2")).await.unwrap();
     assert_still_serving(&one).await;
@@ -165,6 +166,81 @@ per = "client-ip"
     assert_still_serving(&two).await;
     retry_after(&refused(&two, "hello_greet").await);
     drop((one, two, again));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn opening_sessions_does_not_escape_a_per_session_limit() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+capacity = 2
+refill-per-second = 0.01
+per = "session"
+"#;
+    let (app, client) = start_with(&dir, toml).await;
+    // The first session was the first `initialize`; one more session may start...
+    let mut second = RawSession::connect(&app);
+    assert_eq!(
+        second.initialize().await["result"]["serverInfo"]["name"],
+        "pier"
+    );
+    // ...and the third is refused: session starts count per client (IP) as well.
+    let mut third = RawSession::connect(&app);
+    let refused = third.initialize().await;
+    assert_eq!(refused["error"]["code"], -32000, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rate limit exceeded"),
+        "{refused}"
+    );
+    // The sessions already open keep their own allowance.
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test]
+async fn per_session_limits_fall_back_to_the_client_ip_in_stateless_http() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+capacity = 2
+refill-per-second = 0.01
+per = "session"
+methods = ["tools/call"]
+"#;
+    let mut config = configured(&dir, toml);
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.stateless = true;
+    let app = Arc::new(App::start(&config).await.expect("pier starts"));
+    let server = Server::serve(app, &config).await;
+    let greet = |id: u64| {
+        reqwest::Client::new()
+            .post(&server.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                       "params": {"name": "hello_greet", "arguments": {"name": "Ada"}}})
+                .to_string(),
+            )
+            .send()
+    };
+    // Every stateless request is a session of its own: without the fallback, none
+    // would ever be limited.
+    for id in 1..=2 {
+        let body: serde_json::Value = greet(id).await.unwrap().json().await.unwrap();
+        assert_eq!(
+            body["result"]["content"][0]["text"], "Hello, Ada!",
+            "{body}"
+        );
+    }
+    let body: serde_json::Value = greet(3).await.unwrap().json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32000, "{body}");
     server.shutdown().await;
 }
 
