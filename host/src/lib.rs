@@ -182,7 +182,12 @@ impl App {
             defaults: config.default_limits,
             cap: config.max_limits,
         };
-        let mounts = Arc::new(Mounts::new(runtime.clone(), options, registry.clone()));
+        let mounts = Arc::new(Mounts::new(
+            runtime.clone(),
+            options,
+            config.upstream,
+            registry.clone(),
+        ));
         let metrics: Arc<telemetry::Metrics> = Arc::default();
         let services = services(&runtime, &metrics);
         let pipeline = middleware::Pipeline::new(build_chain(
@@ -268,7 +273,16 @@ impl App {
             report(&self.shared.metrics, &self.mounts.reconcile(&file).await);
         }
         for spec in &self.config.mounts {
-            let (_, outcome) = self.mounts.attach(spec.clone(), "config").await;
+            let outcome = match self.mounts.reserve(spec, "config") {
+                Ok(key) => self.mounts.attach(key, spec.clone()).await,
+                Err(taken) => Outcome::Refused {
+                    error: LoadError {
+                        file: PathBuf::from(spec.source()),
+                        reason: taken.to_string(),
+                    },
+                    previous: false,
+                },
+            };
             report(&self.shared.metrics, &outcome);
         }
         self.set_readiness(Readiness::Loaded);
@@ -298,26 +312,39 @@ impl App {
     }
 
     /// Mounts `spec` after every other mount (the admin API's `POST /admin/mounts`),
-    /// with its own middleware chain.
-    pub async fn attach(&self, spec: registry::spec::MountSpec) -> Outcome {
+    /// with its own middleware chain. Refused at once when any mount uses its namespace
+    /// (checked and reserved in one step). A refused mount stays listed until
+    /// [`App::detach`]ed.
+    pub async fn attach(
+        &self,
+        spec: registry::spec::MountSpec,
+    ) -> Result<Outcome, registry::mounts::NamespaceTaken> {
+        let key = self.mounts.reserve(&spec, "admin")?;
+        let refused = |reason: String| Outcome::Refused {
+            error: LoadError {
+                file: PathBuf::from(spec.source()),
+                reason,
+            },
+            previous: false,
+        };
+        // Building a chain may compile a WASM middleware: seconds of CPU, off the
+        // async threads.
         let services = services(&self.runtime, &self.shared.metrics);
         let scope = format!("mount/{}", spec.namespace);
-        let chain = match build_chain(&spec.middleware, &services, &scope, "middleware") {
-            Ok(chain) => chain,
-            Err(e) => {
-                return Outcome::Refused {
-                    error: LoadError {
-                        file: PathBuf::from(spec.source()),
-                        reason: e.to_string(),
-                    },
-                    previous: false,
-                };
-            }
+        let specs = spec.middleware.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            build_chain(&specs, &services, &scope, "middleware")
+        })
+        .await;
+        let chain = match built {
+            Ok(Ok(chain)) => chain,
+            Ok(Err(e)) => return Ok(refused(e.to_string())),
+            Err(e) => return Ok(refused(format!("building its middleware failed: {e}"))),
         };
         self.shared.pipeline.set_mount(&spec.namespace, chain);
-        let (_, outcome) = self.mounts.attach(spec, "admin").await;
+        let outcome = self.mounts.attach(key, spec).await;
         report(&self.shared.metrics, &outcome);
-        outcome
+        Ok(outcome)
     }
 
     /// Unmounts the configured or added mount `namespace` (and its middleware); `None`

@@ -373,3 +373,121 @@ async fn command_and_url_mounts_through_the_api_follow_the_operators_switches() 
     assert_still_serving(&client).await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_upstream_holds_up_no_other_mount_change_and_is_refused_in_time() {
+    // A server that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/mcp", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let mut config = dir.config();
+    config.upstream.connect_timeout = std::time::Duration::from_secs(3);
+    let app = Arc::new(App::start(&config).await.unwrap());
+    let spec = |ns: &str, url: &str| pier::registry::spec::MountSpec {
+        namespace: ns.into(),
+        target: pier::registry::spec::Target::Remote(pier::registry::proxy::Remote::Http {
+            url: url.into(),
+            token: None,
+        }),
+        mode: pier::registry::spec::Mode::Mount,
+        middleware: Vec::new(),
+        storage: None,
+    };
+    let waiting = {
+        let app = app.clone();
+        let spec = spec("quiet", &silent_url);
+        tokio::spawn(async move { app.attach(spec).await })
+    };
+    // While it waits: a new plugin file is mounted, another mount added and removed.
+    std::fs::copy(example("calc"), dir.path().join("calc.wasm")).unwrap();
+    let outcome = app.reconcile(&dir.path().join("calc.wasm")).await;
+    assert!(
+        matches!(outcome, pier::registry::mounts::Outcome::Mounted { .. }),
+        "the file is mounted"
+    );
+    let path_spec = pier::registry::spec::MountSpec {
+        target: pier::registry::spec::Target::Path(example("hello")),
+        ..spec("extra", "")
+    };
+    let added = app.attach(path_spec).await.unwrap();
+    assert!(matches!(
+        added,
+        pier::registry::mounts::Outcome::Mounted { .. }
+    ));
+    assert!(app.detach("extra").await.is_some());
+    assert!(
+        !waiting.is_finished(),
+        "all of that happened while it waited"
+    );
+    let refused = waiting.await.unwrap().unwrap();
+    let pier::registry::mounts::Outcome::Refused { error, .. } = refused else {
+        panic!("the silent server is refused");
+    };
+    assert_eq!(
+        error.reason,
+        "cannot connect: no MCP session within 3000 ms (upstream.connect-timeout-ms)"
+    );
+    held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_is_taken_once_even_by_concurrent_requests() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let server = admin_server(&dir, Some("s3cret")).await;
+    let admin = Admin {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    let body = |ns: &str| json!({"namespace": ns, "path": example("calc").display().to_string()});
+    let post = || {
+        admin.send(
+            reqwest::Method::POST,
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(body("twice")),
+        )
+    };
+    let (a, b) = tokio::join!(post(), post());
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{a:?} {b:?}");
+    let conflict = if a.0 == 409 { a.1 } else { b.1 };
+    assert_eq!(
+        conflict,
+        json!({"error": "namespace `twice` is used by another mount"})
+    );
+    // A plugin from the directory holds its namespace too.
+    let (status, answer) = admin
+        .send(
+            reqwest::Method::POST,
+            "/admin/mounts",
+            Some("s3cret"),
+            Some(body("hello")),
+        )
+        .await;
+    assert_eq!(
+        (status, answer),
+        (
+            409,
+            json!({"error": "namespace `hello` is used by another mount"})
+        )
+    );
+    let (client, _) = server.client().await;
+    let tools = client.peer().list_all_tools().await.unwrap();
+    assert_eq!(
+        tools
+            .iter()
+            .filter(|t| t.name.starts_with("twice_"))
+            .count(),
+        3,
+        "calc mounted once under `twice`"
+    );
+    assert_still_serving(&client).await;
+    server.shutdown().await;
+}

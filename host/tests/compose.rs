@@ -403,3 +403,37 @@ async fn assert_still_serving_calc(client: &Client) {
         .unwrap();
     assert_eq!(text(&sum), "3");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_call_without_an_answer_fails_in_time_and_is_cancelled_upstream() {
+    let remote_dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let remote = upstream(&remote_dir).await;
+    let front = PluginDir::new().with(&example("hello"), "hello");
+    let mut config = ServeConfig {
+        mounts: vec![http_mount("up", &remote.url, Mode::Mount)],
+        ..front.config()
+    };
+    config.upstream.request_timeout = Duration::from_secs(1);
+    let app = App::start(&config).await.unwrap();
+    assert!(app.refused().is_empty(), "{:?}", app.refused());
+    let (client, _) = connect(&app).await;
+    let error = mcp_error(
+        call(&client, "up_probe_wait_for_cancel", json!({}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        error.message,
+        "mount `up` did not answer within 1000 ms (upstream.request-timeout-ms)"
+    );
+    // The upstream heard the cancellation: its guest stopped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while remote.app.in_flight().count() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upstream call ends"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_still_serving(&client).await;
+}

@@ -355,6 +355,27 @@ pub const KEYS: &[Key] = &[
         doc: "Operator cap: no sidecar may ask for more concurrent calls.",
     },
     Key {
+        path: "upstream.connect-timeout-ms",
+        kind: MS,
+        default: "30000",
+        doc: "Time a mounted MCP server (url or command) gets to start and initialize its session; beyond it the mount is refused.",
+    },
+    Key {
+        path: "upstream.request-timeout-ms",
+        kind: MS,
+        default: "120000",
+        doc: "Time a mounted MCP server gets to answer each forwarded request and each page of its lists; beyond it the request fails (and is cancelled upstream).",
+    },
+    Key {
+        path: "upstream.max-list-pages",
+        kind: Kind::Int {
+            min: 1,
+            max: 10_000,
+        },
+        default: "100",
+        doc: "Pages of one list of a mounted MCP server pier follows; a server whose cursors go on is refused.",
+    },
+    Key {
         path: "admin.token",
         kind: Kind::Text,
         default: "\"\"",

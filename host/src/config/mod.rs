@@ -75,6 +75,8 @@ pub struct ServeConfig {
     pub mounts: Vec<MountSpec>,
     /// `[[middleware]]` entries: the server-level chain, outermost first.
     pub middleware: Vec<Spec>,
+    /// Bounds on proxied servers (connect, requests, list pages).
+    pub upstream: crate::registry::proxy::UpstreamLimits,
     /// Bearer token of the admin API (`/admin/mounts`); off when `None`.
     pub admin_token: Option<String>,
     /// Whether the admin API may mount `command` servers.
@@ -358,6 +360,11 @@ impl Layers {
             mounts: self.mounts.clone(),
             middleware: self.middleware.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
+            upstream: crate::registry::proxy::UpstreamLimits {
+                connect_timeout: self.ms("upstream.connect-timeout-ms"),
+                request_timeout: self.ms("upstream.request-timeout-ms"),
+                max_list_pages: self.int("upstream.max-list-pages") as usize,
+            },
             admin_command_mounts: self.flag("admin.allow-command-mounts"),
             admin_url_mounts: self.flag("admin.allow-url-mounts"),
             storage: self.storage()?,

@@ -52,7 +52,11 @@ impl Input {
             file: file.to_path_buf(),
             reason,
         };
-        let sidecar = Sidecar::text_for(file).map_err(refuse)?;
+        let path = file.to_path_buf();
+        let sidecar = tokio::task::spawn_blocking(move || Sidecar::text_for(&path))
+            .await
+            .map_err(|e| refuse(e.to_string()))?
+            .map_err(refuse)?;
         let bytes = tokio::fs::read(file)
             .await
             .map_err(|e| refuse(e.to_string()))?;

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::loader::{self, Input, LoadError, LoadOptions, Loaded};
-use super::proxy::Proxy;
+use super::proxy::{Proxy, UpstreamLimits};
 use super::spec::{Mode, MountSpec, Target};
 use super::{Backend, Catalogue, Changes, Mount, Offer, Registry};
 use crate::runtime::{CacheOutcome, Runtime};
 
 /// A slot's place in the mount order: the plugin directory's files by name, then the
 /// configured and added mounts in the order they came.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     /// A file of the plugin directory.
     File(PathBuf),
@@ -98,26 +98,45 @@ pub struct Refusal {
 pub struct Mounts {
     runtime: Arc<Runtime>,
     options: LoadOptions,
+    upstream: UpstreamLimits,
     registry: Arc<Registry>,
     /// Slots sorted by key: the mount order (a later mount wins a name conflict).
     slots: Mutex<Vec<Slot>>,
     /// The key of the next entry.
     next_entry: std::sync::atomic::AtomicU64,
-    /// Serialises reconciling, so two changes of one file never interleave.
-    reconciling: tokio::sync::Mutex<()>,
+    /// One lock per slot: two changes of one file (or mount) never interleave, while
+    /// a slow one (a large compile, an upstream that takes its time) holds up no other.
+    busy: Mutex<std::collections::HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
 }
 
+/// A mount refused because its namespace is in use.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("namespace `{0}` is used by another mount")]
+pub struct NamespaceTaken(pub String);
+
 impl Mounts {
-    /// An empty set publishing into `registry`.
-    pub fn new(runtime: Arc<Runtime>, options: LoadOptions, registry: Arc<Registry>) -> Self {
+    /// An empty set publishing into `registry`; proxied servers are held to `upstream`.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        options: LoadOptions,
+        upstream: UpstreamLimits,
+        registry: Arc<Registry>,
+    ) -> Self {
         Self {
             runtime,
             options,
+            upstream,
             registry,
             slots: Mutex::new(Vec::new()),
             next_entry: std::sync::atomic::AtomicU64::new(0),
-            reconciling: tokio::sync::Mutex::new(()),
+            busy: Mutex::default(),
         }
+    }
+
+    /// The lock of slot `key`.
+    fn lock_of(&self, key: &Key) -> Arc<tokio::sync::Mutex<()>> {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        busy.entry(key.clone()).or_default().clone()
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
@@ -153,8 +172,9 @@ impl Mounts {
     /// compiling, instantiating and `describe` happen before anything is published; a
     /// file that fails keeps its previous version serving.
     pub async fn reconcile(&self, file: &Path) -> Outcome {
-        let _one_at_a_time = self.reconciling.lock().await;
         let key = Key::File(file.to_path_buf());
+        let lock = self.lock_of(&key);
+        let _one_at_a_time = lock.lock().await;
         let known = self.slots().iter().position(|s| s.key == key);
         let input = match Input::read(file).await {
             Ok(input) => input,
@@ -196,7 +216,7 @@ impl Mounts {
             Err(error) => {
                 // A file written in several steps may be read between two of them; a
                 // refusal counts only for a file that has not changed for a while.
-                if let Some(wait) = unsettled(file)
+                if let Some(wait) = unsettled(file).await
                     && {
                         tokio::time::sleep(wait).await;
                         Input::read(file).await.map(|i| i.fingerprint()).ok() != Some(fingerprint)
@@ -213,18 +233,44 @@ impl Mounts {
         }
     }
 
-    /// Mounts `spec` after every other mount (`origin` says who asked: `config` or
-    /// `admin`). A mount that cannot be made stays listed as refused.
-    pub async fn attach(self: &Arc<Self>, spec: MountSpec, origin: &'static str) -> (Key, Outcome) {
-        let _one_at_a_time = self.reconciling.lock().await;
+    /// Reserves a slot for `spec` after every other mount, in one step with the check
+    /// that no mount (configured, added, or from the plugin directory) uses its
+    /// namespace: two concurrent requests for one namespace cannot both pass.
+    pub fn reserve(&self, spec: &MountSpec, origin: &'static str) -> Result<Key, NamespaceTaken> {
+        let mut slots = self.slots();
+        let taken = slots.iter().any(|s| {
+            s.spec
+                .as_ref()
+                .is_some_and(|m| m.namespace == spec.namespace)
+                || s.serving
+                    .as_ref()
+                    .is_some_and(|m| m.namespace == spec.namespace)
+        });
+        if taken {
+            return Err(NamespaceTaken(spec.namespace.clone()));
+        }
         let key = Key::Entry(
             self.next_entry
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         );
-        self.update(&key, |slot| {
-            slot.spec = Some(spec.clone());
-            slot.origin = origin;
+        // Entries sort after every file and after each other: this one goes last.
+        slots.push(Slot {
+            key: key.clone(),
+            spec: Some(spec.clone()),
+            _follow: None,
+            origin,
+            serving: None,
+            fingerprint: None,
+            error: None,
         });
+        Ok(key)
+    }
+
+    /// Mounts `spec` in the slot `key` reserved for it ([`Mounts::reserve`]). A mount
+    /// that cannot be made stays listed as refused.
+    pub async fn attach(self: &Arc<Self>, key: Key, spec: MountSpec) -> Outcome {
+        let lock = self.lock_of(&key);
+        let _one_at_a_time = lock.lock().await;
         match self.build(&spec).await {
             Ok((mount, cache, proxy)) => {
                 let follow = match (proxy, spec.mode) {
@@ -237,29 +283,34 @@ impl Mounts {
                     slot._follow = follow;
                     slot.serving.replace(mount.clone())
                 });
-                (key, served(mount, previous, cache, changes))
+                served(mount, previous, cache, changes)
             }
             Err(reason) => {
                 let error = LoadError {
                     file: PathBuf::from(spec.source()),
                     reason,
                 };
-                let outcome = self.refuse(&key, error);
-                (key, outcome)
+                self.refuse(&key, error)
             }
         }
     }
 
     /// Removes the configured or added mount with namespace `namespace`.
     pub async fn detach(&self, namespace: &str) -> Option<Outcome> {
-        let _one_at_a_time = self.reconciling.lock().await;
         let key = self
             .slots()
             .iter()
             .find(|s| s.spec.as_ref().is_some_and(|m| m.namespace == namespace))?
             .key
             .clone();
-        Some(self.remove(&key))
+        let lock = self.lock_of(&key);
+        let _one_at_a_time = lock.lock().await;
+        let outcome = self.remove(&key);
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        Some(outcome)
     }
 
     /// Builds the mount of `spec`: loads a plugin file, or connects to a server and
@@ -281,13 +332,9 @@ impl Mounts {
                 }
             }
             Target::Remote(remote) => {
-                let proxy =
-                    tokio::time::timeout(CONNECT_TIMEOUT, Proxy::connect(remote, &spec.namespace))
-                        .await
-                        .map_err(|_| {
-                            format!("no MCP session within {} s", CONNECT_TIMEOUT.as_secs())
-                        })?
-                        .map_err(|e| format!("cannot connect: {e}"))?;
+                let proxy = Proxy::connect(remote, &spec.namespace, self.upstream)
+                    .await
+                    .map_err(|e| format!("cannot connect: {e}"))?;
                 let proxy = Arc::new(proxy);
                 let offer = proxy.offer().await?;
                 Ok((
@@ -414,14 +461,11 @@ impl Mounts {
 pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How much longer to wait until `file` has been unchanged for [`SETTLE`], if at all.
-fn unsettled(file: &Path) -> Option<std::time::Duration> {
-    let modified = std::fs::metadata(file).ok()?.modified().ok()?;
+async fn unsettled(file: &Path) -> Option<std::time::Duration> {
+    let modified = tokio::fs::metadata(file).await.ok()?.modified().ok()?;
     let age = modified.elapsed().unwrap_or_default();
     SETTLE.checked_sub(age).filter(|d| !d.is_zero())
 }
-
-/// How long connecting to a mounted server and initializing may take.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The mount of a proxied server offering `offer`; its version hashes the offer.
 fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, offer: Offer) -> Mount {

@@ -23,6 +23,7 @@ use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, ServiceError, Servi
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::manifest::MAX_ENTRIES;
 use super::manifest::compile_schema;
 use super::template::UriTemplate;
 use super::{Offer, OfferedTool};
@@ -62,6 +63,31 @@ impl std::fmt::Display for Remote {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// One page of a remote list: its items and the next cursor.
+type Page<T> = futures::future::BoxFuture<'static, Result<(Vec<T>, Option<String>), ServiceError>>;
+
+/// Bounds on every interaction with a proxied server: one that never answers, or pages
+/// its lists forever, costs a bounded wait and is refused, never a stuck pier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamLimits {
+    /// Connecting and initializing the session.
+    pub connect_timeout: std::time::Duration,
+    /// Each forwarded request, and each page of a list.
+    pub request_timeout: std::time::Duration,
+    /// Pages of one list pier follows (a cursor that never ends stops there).
+    pub max_list_pages: usize,
+}
+
+impl Default for UpstreamLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(120),
+            max_list_pages: 100,
         }
     }
 }
@@ -324,6 +350,7 @@ impl ClientHandler for Relay {
 /// A connection to another MCP server.
 pub struct Proxy {
     label: Arc<str>,
+    limits: UpstreamLimits,
     service: RunningService<RoleClient, Relay>,
     in_flight: InFlight,
     changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
@@ -353,7 +380,11 @@ impl Drop for Forwarded<'_> {
 impl Proxy {
     /// Connects to `remote` and initializes an MCP session; `label` names the mount in
     /// logs and errors.
-    pub async fn connect(remote: &Remote, label: &str) -> Result<Self, String> {
+    pub async fn connect(
+        remote: &Remote,
+        label: &str,
+        limits: UpstreamLimits,
+    ) -> Result<Self, String> {
         let (changes_tx, changes_rx) = mpsc::unbounded_channel();
         let in_flight = InFlight::default();
         let relay = Relay {
@@ -361,33 +392,44 @@ impl Proxy {
             in_flight: in_flight.clone(),
             changes: changes_tx,
         };
-        let service = match remote {
-            Remote::Http { url, token } => {
-                let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
-                if let Some(token) = token {
-                    config = config.auth_header(token.clone());
-                }
-                let transport = StreamableHttpClientTransport::from_config(config);
-                relay.serve(transport).await.map_err(|e| e.to_string())?
-            }
-            Remote::Command { command, args, env } => {
-                let mut cmd = tokio::process::Command::new(command);
-                cmd.args(args).env_clear();
-                for inherited in ["PATH", "HOME"] {
-                    if let Some(value) = std::env::var_os(inherited) {
-                        cmd.env(inherited, value);
+        let connecting = async {
+            Ok::<_, String>(match remote {
+                Remote::Http { url, token } => {
+                    let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+                    if let Some(token) = token {
+                        config = config.auth_header(token.clone());
                     }
+                    let transport = StreamableHttpClientTransport::from_config(config);
+                    relay.serve(transport).await.map_err(|e| e.to_string())?
                 }
-                cmd.envs(env);
-                let (transport, _) = TokioChildProcess::builder(cmd)
-                    .stderr(std::process::Stdio::inherit())
-                    .spawn()
-                    .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-                relay.serve(transport).await.map_err(|e| e.to_string())?
-            }
+                Remote::Command { command, args, env } => {
+                    let mut cmd = tokio::process::Command::new(command);
+                    cmd.args(args).env_clear();
+                    for inherited in ["PATH", "HOME"] {
+                        if let Some(value) = std::env::var_os(inherited) {
+                            cmd.env(inherited, value);
+                        }
+                    }
+                    cmd.envs(env);
+                    let (transport, _) = TokioChildProcess::builder(cmd)
+                        .stderr(std::process::Stdio::inherit())
+                        .spawn()
+                        .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+                    relay.serve(transport).await.map_err(|e| e.to_string())?
+                }
+            })
         };
+        let service = tokio::time::timeout(limits.connect_timeout, connecting)
+            .await
+            .map_err(|_| {
+                format!(
+                    "no MCP session within {} ms (upstream.connect-timeout-ms)",
+                    limits.connect_timeout.as_millis()
+                )
+            })??;
         Ok(Self {
             label: label.into(),
+            limits,
             service,
             in_flight,
             changes: Mutex::new(Some(changes_rx)),
@@ -419,14 +461,17 @@ impl Proxy {
             .peer_info()
             .map(|i| i.capabilities.clone())
             .unwrap_or_default();
-        let failed = |what: &str, e: ServiceError| format!("{what}: {e}");
         let mut offer = Offer::default();
         if caps.tools.is_some() {
-            for tool in peer
-                .list_all_tools()
-                .await
-                .map_err(|e| failed("tools/list", e))?
-            {
+            let tools = self
+                .list_all("tools/list", |p| {
+                    let peer = peer.clone();
+                    Box::pin(
+                        async move { peer.list_tools(p).await.map(|r| (r.tools, r.next_cursor)) },
+                    )
+                })
+                .await?;
+            for tool in tools {
                 let schema = Value::Object((*tool.input_schema).clone());
                 let validator = compile_schema(&schema).ok().map(Arc::new);
                 // FastMCP servers put their tags under `_meta.fastmcp.tags` (older
@@ -452,15 +497,27 @@ impl Proxy {
             }
         }
         if caps.resources.is_some() {
-            offer.resources = peer
-                .list_all_resources()
-                .await
-                .map_err(|e| failed("resources/list", e))?;
-            for template in peer
-                .list_all_resource_templates()
-                .await
-                .map_err(|e| failed("resources/templates/list", e))?
-            {
+            offer.resources = self
+                .list_all("resources/list", |p| {
+                    let peer = peer.clone();
+                    Box::pin(async move {
+                        peer.list_resources(p)
+                            .await
+                            .map(|r| (r.resources, r.next_cursor))
+                    })
+                })
+                .await?;
+            let templates = self
+                .list_all("resources/templates/list", |p| {
+                    let peer = peer.clone();
+                    Box::pin(async move {
+                        peer.list_resource_templates(p)
+                            .await
+                            .map(|r| (r.resource_templates, r.next_cursor))
+                    })
+                })
+                .await?;
+            for template in templates {
                 match UriTemplate::parse(&template.uri_template) {
                     Ok(parsed) => offer.templates.push((template, parsed)),
                     Err(e) => tracing::warn!(
@@ -472,12 +529,58 @@ impl Proxy {
             }
         }
         if caps.prompts.is_some() {
-            offer.prompts = peer
-                .list_all_prompts()
-                .await
-                .map_err(|e| failed("prompts/list", e))?;
+            offer.prompts = self
+                .list_all("prompts/list", |p| {
+                    let peer = peer.clone();
+                    Box::pin(async move {
+                        peer.list_prompts(p)
+                            .await
+                            .map(|r| (r.prompts, r.next_cursor))
+                    })
+                })
+                .await?;
         }
         Ok(offer)
+    }
+
+    /// Every page of one list of the remote server, each page within the request
+    /// timeout, at most `max_list_pages` pages and [`MAX_ENTRIES`] items.
+    async fn list_all<T>(
+        &self,
+        what: &str,
+        page: impl Fn(Option<PaginatedRequestParams>) -> Page<T>,
+    ) -> Result<Vec<T>, String> {
+        let limits = self.limits;
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..limits.max_list_pages {
+            let params = cursor
+                .take()
+                .map(|c| PaginatedRequestParams::default().with_cursor(Some(c)));
+            let (page_items, next) = tokio::time::timeout(limits.request_timeout, page(params))
+                .await
+                .map_err(|_| {
+                    format!(
+                        "{what}: no answer within {} ms (upstream.request-timeout-ms)",
+                        limits.request_timeout.as_millis()
+                    )
+                })?
+                .map_err(|e| format!("{what}: {e}"))?;
+            items.extend(page_items);
+            if items.len() > MAX_ENTRIES {
+                return Err(format!(
+                    "{what}: more than {MAX_ENTRIES} items; a mount may offer at most {MAX_ENTRIES}"
+                ));
+            }
+            match next {
+                None => return Ok(items),
+                Some(next) => cursor = Some(next),
+            }
+        }
+        Err(format!(
+            "{what}: still more pages after {} (upstream.max-list-pages)",
+            limits.max_list_pages
+        ))
     }
 
     /// Sends `request` upstream for the client request `caller`: relays its progress,
@@ -510,11 +613,24 @@ impl Proxy {
             }
         };
         let cancelled = caller.cancellation();
+        let timeout = self.limits.request_timeout;
         tokio::select! {
-            response = handle.await_response() => match response {
-                Ok(result) => Ok(result),
-                Err(ServiceError::McpError(e)) => Err(e),
-                Err(e) => Err(unreachable(e)),
+            response = tokio::time::timeout(timeout, handle.await_response()) => match response {
+                Ok(Ok(result)) => Ok(result),
+                Ok(Err(ServiceError::McpError(e))) => Err(e),
+                Ok(Err(e)) => Err(unreachable(e)),
+                Err(_) => {
+                    let notice = CancelledNotificationParam::new(Some(id), Some("timed out".into()));
+                    let _ = peer.notify_cancelled(notice).await;
+                    Err(McpError::internal_error(
+                        format!(
+                            "mount `{}` did not answer within {} ms (upstream.request-timeout-ms)",
+                            self.label,
+                            timeout.as_millis()
+                        ),
+                        None,
+                    ))
+                }
             },
             () = cancelled.cancelled() => {
                 let notice = CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));

@@ -79,9 +79,10 @@ impl AotCache {
         keep: Duration,
     ) -> Result<(), StoreError> {
         let path = self.artifact_path(hash);
+        let bytes = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
         let entry = serde_json::json!({
             "file": file.display().to_string(),
-            "bytes": std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            "bytes": bytes,
             "used_ms": SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
@@ -105,32 +106,44 @@ impl AotCache {
                 None => break,
             }
         }
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Ok(0);
-        };
-        let mut pruned = 0;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(name) = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".cwasm"))
-            else {
-                continue;
-            };
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > keep);
-            if old && !kept.contains(name) && std::fs::remove_file(&path).is_ok() {
-                pruned += 1;
-            }
-        }
+        // A directory walk with a syscall per file: off the async threads.
+        let dir = self.dir.clone();
+        let pruned = tokio::task::spawn_blocking(move || prune_dir(&dir, &kept, keep))
+            .await
+            .unwrap_or(0);
         Ok(pruned)
     }
+}
 
+/// Deletes the artifacts of `dir` older than `keep` whose names `kept` lacks.
+fn prune_dir(dir: &Path, kept: &std::collections::HashSet<String>, keep: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut pruned = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".cwasm"))
+        else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > keep);
+        if old && !kept.contains(name) && std::fs::remove_file(&path).is_ok() {
+            pruned += 1;
+        }
+    }
+    pruned
+}
+
+impl AotCache {
     /// The compiled component for `bytes` (whose hash is `hash`), from the cache when
     /// present, otherwise compiled and stored.
     ///

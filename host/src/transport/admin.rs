@@ -98,18 +98,9 @@ async fn add(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
         return error(StatusCode::FORBIDDEN, reason);
     }
     let ns = spec.namespace.clone();
-    if app
-        .mounts()
-        .iter()
-        .any(|m| m.origin != "directory" && m.namespace == ns)
-    {
-        return error(
-            StatusCode::CONFLICT,
-            format!("namespace `{ns}` is used by another mount"),
-        );
-    }
     match app.attach(spec).await {
-        Outcome::Refused { error: e, .. } => {
+        Err(taken) => error(StatusCode::CONFLICT, taken.to_string()),
+        Ok(Outcome::Refused { error: e, .. }) => {
             app.detach(&ns).await;
             error(StatusCode::UNPROCESSABLE_ENTITY, e.reason)
         }

@@ -63,7 +63,7 @@ async fn cached_lists_end_when_the_catalogue_changes() {
         middleware: Vec::new(),
         storage: None,
     };
-    app.attach(spec).await;
+    app.attach(spec).await.expect("the namespace is free");
     let tools = tool_names(&client).await;
     assert_eq!(tools[..2], ["hello_greet", "calc_add"], "{tools:?}");
     let metrics = app.metrics().render(&app.registry().snapshot(), 0);
