@@ -104,15 +104,31 @@ async fn the_operators_limits_cap_what_a_sidecar_asks_for() {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_keep_working_while_another_call_spins() {
-    let (_app, client, _) = start(&hostile_dir()).await;
-    let spinning = call(&client, "hostile_spin", json!({}));
-    let greeting = async {
-        assert_still_serving(&client).await;
+    // As pier serves: a runtime with more than one thread, the spin given 5 s.
+    let dir = hostile_dir().with_sidecar("hostile", "[limits]\ntimeout-ms = 5000\n");
+    let (app, client, _) = start(&dir).await;
+    let spinning = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            peer.call_tool(rmcp::model::CallToolRequestParams::new("hostile_spin"))
+                .await
+        })
     };
-    let (spun, ()) = tokio::join!(spinning, greeting);
-    assert_eq!(spun.unwrap().is_error, Some(true));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.in_flight().count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the spin started");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The spin runs until its timeout; the greeting is answered meanwhile.
+    assert_still_serving(&client).await;
+    assert!(
+        !spinning.is_finished(),
+        "the greeting was answered while the spin still ran"
+    );
+    let spun = spinning.await.unwrap().unwrap();
+    assert_eq!(text(&spun), "plugin `hostile` timed out after 5000 ms");
 }
 
 #[tokio::test]

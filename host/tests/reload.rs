@@ -411,3 +411,22 @@ async fn a_file_written_by_two_writers_in_a_row_is_never_refused() {
         ["pier_plugin_changes_total{plugin=\"hello\",outcome=\"mounted\"} 1"]
     );
 }
+
+#[tokio::test]
+async fn a_manifest_that_once_panicked_the_loader_is_refused_and_watching_goes_on() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let app = App::start(&watching(&dir)).await.unwrap();
+    // Annotations MCP's types cannot hold (`"readOnlyHint": "yes"`): this panicked the
+    // watcher's task, and hot reload stopped.
+    replace_by_rename(dir.path(), "sloppy", &fixture("bad-annotations"));
+    wait_until("the bad file is refused", || {
+        app.refused()
+            .iter()
+            .any(|e| e.reason.contains("do not fit MCP's ToolAnnotations"))
+    })
+    .await;
+    // The watcher still follows the directory.
+    replace_by_rename(dir.path(), "calc", &example("calc"));
+    wait_until("calc is mounted", || serving(&app, "calc").is_some()).await;
+    assert!(serving(&app, "hello").is_some());
+}

@@ -60,6 +60,10 @@ mod tests {
         assert_eq!(in_flight.count(), 2);
         drop(a);
         let waiter = in_flight.idle();
+        tokio::pin!(waiter);
+        // Polled while `b` runs: waiting, registered for the notification...
+        assert!(futures::poll!(&mut waiter).is_pending());
+        // ...which the last guard's drop sends.
         drop(b);
         tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
             .await
