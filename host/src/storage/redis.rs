@@ -114,17 +114,15 @@ while #out < want do
 end
 return out",
             ),
+            // At the limit, one batch of index members is checked for values gone
+            // (expired): a bounded step, never a walk over every key of the prefix,
+            // which would hold Redis for as long. The purger walks the rest.
             count: Script::new(&format!(
                 r"{PRUNE}
 local at_most = tonumber(ARGV[3])
 local n = redis.call('ZLEXCOUNT', KEYS[1], ARGV[1], ARGV[2])
 if n < at_most then return n end
-local min = ARGV[1]
-while true do
-  local last = prune(KEYS[1], ARGV[4], min, ARGV[2], 500)
-  if not last then break end
-  min = '(' .. last
-end
+prune(KEYS[1], ARGV[4], ARGV[1], ARGV[2], 500)
 n = redis.call('ZLEXCOUNT', KEYS[1], ARGV[1], ARGV[2])
 if n > at_most then return at_most end
 return n"

@@ -262,19 +262,26 @@ impl KeyValue for Sled {
     }
 
     fn count<'a>(&'a self, prefix: &'a str, at_most: usize) -> StoreFuture<'a, usize> {
+        // A scan of up to `at_most` entries: on the blocking pool, not an async thread.
+        let data = self.data.clone();
+        let prefix = prefix.to_string();
         Box::pin(async move {
-            let now = now_ms();
-            let mut n = 0;
-            for item in self.data.scan_prefix(prefix) {
-                let (_, raw) = item.map_err(failed)?;
-                if live(&raw, now) {
-                    n += 1;
-                    if n >= at_most {
-                        break;
+            tokio::task::spawn_blocking(move || {
+                let now = now_ms();
+                let mut n = 0;
+                for item in data.scan_prefix(prefix) {
+                    let (_, raw) = item.map_err(failed)?;
+                    if live(&raw, now) {
+                        n += 1;
+                        if n >= at_most {
+                            break;
+                        }
                     }
                 }
-            }
-            Ok(n)
+                Ok(n)
+            })
+            .await
+            .map_err(failed)?
         })
     }
 
