@@ -11,38 +11,9 @@ use common::*;
 use pier::App;
 use serde_json::{Value, json};
 
-const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
-
 /// Far longer than any of these requests takes when pier works, far shorter than the
 /// minutes to hours they took when it did not.
 const GENEROUS: Duration = Duration::from_secs(30);
-
-fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
-}
-
-fn in_session(url: &str, id: &str, body: &str) -> reqwest::RequestBuilder {
-    post(url, body)
-        .header("mcp-session-id", id)
-        .header("mcp-protocol-version", "2025-11-25")
-}
-
-async fn raw_session(url: &str) -> String {
-    let response = post(url, INIT).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let response = in_session(url, &id, initialized).send().await.unwrap();
-    assert_eq!(response.status(), 202);
-    id
-}
 
 /// The JSON-RPC response with `id` in an SSE (or JSON) response body; the whole body
 /// must arrive (the stream ends) within [`GENEROUS`].

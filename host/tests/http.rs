@@ -9,44 +9,6 @@ use common::*;
 use pier::App;
 use serde_json::{Value, json};
 
-const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
-
-fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
-}
-
-/// A POST within session `id`, with the protocol version header a client sends.
-fn in_session(url: &str, id: &str, body: &str) -> reqwest::RequestBuilder {
-    post(url, body)
-        .header("mcp-session-id", id)
-        .header("mcp-protocol-version", "2025-11-25")
-}
-
-/// Initializes a raw session; returns its id.
-async fn raw_session(server: &Server) -> String {
-    let response = post(&server.url, INIT).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let response = in_session(&server.url, &id, initialized)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        202,
-        "a notification is accepted with 202"
-    );
-    id
-}
-
 #[tokio::test]
 async fn the_full_flow_works_over_http_with_notifications_on_sse() {
     let server = Server::start(&PluginDir::examples(), |_| {}).await;
@@ -140,7 +102,7 @@ async fn session_lifecycle_status_codes() {
         .unwrap();
     assert_eq!(response.status(), 404);
 
-    let id = raw_session(&server).await;
+    let id = raw_session(&server.url).await;
     let response = in_session(&server.url, &id, list).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
@@ -352,7 +314,7 @@ async fn shutdown_lets_an_in_flight_call_finish() {
 #[tokio::test]
 async fn an_unsupported_protocol_version_header_is_refused_with_400() {
     let server = Server::start(&PluginDir::examples(), |_| {}).await;
-    let id = raw_session(&server).await;
+    let id = raw_session(&server.url).await;
     let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
     let response = post(&server.url, list)
         .header("mcp-session-id", &id)
@@ -370,7 +332,7 @@ async fn an_idle_session_expires() {
         o.session_idle = std::time::Duration::from_millis(300)
     })
     .await;
-    let id = raw_session(&server).await;
+    let id = raw_session(&server.url).await;
     let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
     // Bounded poll: the session is closed once it has been idle for 300 ms.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -403,7 +365,7 @@ async fn a_second_pier_on_the_same_redis_recognises_a_session() {
         Server::serve(app, &config).await
     };
     let (a, b) = (start().await, start().await);
-    let id = raw_session(&a).await;
+    let id = raw_session(&a.url).await;
     let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"hello_greet","arguments":{"name":"Ada"}}}"#;
     // b never saw the session's initialize: it restores it from the record.
     let response = in_session(&b.url, &id, call).send().await.unwrap();

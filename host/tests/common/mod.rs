@@ -409,6 +409,43 @@ impl RawSession {
     }
 }
 
+/// A raw `initialize` request (id 1).
+pub const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+
+/// A raw JSON-RPC POST to an MCP endpoint.
+pub fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+}
+
+/// A POST within session `id`, with the protocol version header a client sends.
+pub fn in_session(url: &str, id: &str, body: &str) -> reqwest::RequestBuilder {
+    post(url, body)
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-11-25")
+}
+
+/// Initializes a raw session at the MCP endpoint `url`; returns its id.
+pub async fn raw_session(url: &str) -> String {
+    let response = post(url, INIT).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let response = in_session(url, &id, initialized).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        202,
+        "a notification is accepted with 202"
+    );
+    id
+}
+
 /// A pier serving HTTP on a free loopback port.
 pub struct Server {
     pub url: String,
