@@ -5,6 +5,7 @@ pub mod loader;
 pub mod manifest;
 pub mod mounts;
 pub mod namespace;
+mod offer;
 pub mod proxy;
 pub mod sidecar;
 pub mod spec;
@@ -17,11 +18,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rmcp::model::{Prompt, Resource, ResourceTemplate, Tool};
-use serde_json::{Value, json};
 
 use crate::runtime::Plugin;
 use manifest::{CheckedManifest, ManifestError};
 use template::UriTemplate;
+
+pub use offer::{Offer, OfferedTool};
 
 /// The storage key space of a plugin mounted under `namespace` from a file named
 /// `stem`: its namespace, so that two mounts of one file keep their data apart and a
@@ -50,112 +52,6 @@ pub enum Backend {
     },
     /// Another MCP server (over streamable HTTP or stdio), proxied.
     Proxy(Arc<proxy::Proxy>),
-}
-
-/// A tool a mount offers, under its own name.
-pub struct OfferedTool {
-    /// The tool as the mount names it.
-    pub tool: Tool,
-    /// Its compiled input schema (absent when a remote schema does not compile: the
-    /// remote server then checks the arguments itself).
-    pub validator: Option<Arc<jsonschema::Validator>>,
-    /// Its compiled output schema, checked against a plugin's structured results.
-    pub output_validator: Option<Arc<jsonschema::Validator>>,
-    /// Its tags (for middleware that filters by tag).
-    pub tags: Vec<String>,
-}
-
-/// What a mount offers, under its own names (before namespacing).
-#[derive(Default)]
-pub struct Offer {
-    /// Tools.
-    pub tools: Vec<OfferedTool>,
-    /// Static resources.
-    pub resources: Vec<Resource>,
-    /// Resource templates, with their parsed form.
-    pub templates: Vec<(ResourceTemplate, UriTemplate)>,
-    /// Prompts.
-    pub prompts: Vec<Prompt>,
-}
-
-impl Offer {
-    /// The offer of a plugin's checked manifest, in MCP's types; an entry MCP's types
-    /// cannot hold refuses the manifest, naming the entry.
-    pub fn from_manifest(m: &CheckedManifest) -> Result<Self, ManifestError> {
-        let tools = m
-            .tools
-            .iter()
-            .map(|t| {
-                let what = format!("tool `{}`", t.tool.name);
-                Ok(OfferedTool {
-                    tool: model(
-                        &what,
-                        json!({
-                            "name": t.tool.name,
-                            "title": t.tool.title,
-                            "description": t.tool.description,
-                            "inputSchema": t.input_schema,
-                            "outputSchema": t.output_schema,
-                            "annotations": t.annotations,
-                        }),
-                    )?,
-                    validator: Some(t.validator.clone()),
-                    output_validator: t.output_validator.clone(),
-                    tags: t.tool.tags.clone(),
-                })
-            })
-            .collect::<Result<_, ManifestError>>()?;
-        let resources = m
-            .resources
-            .iter()
-            .map(|r| {
-                model(
-                    &format!("resource `{}`", r.uri),
-                    json!({
-                        "uri": r.uri, "name": r.name, "title": r.title,
-                        "description": r.description, "mimeType": r.mime_type,
-                    }),
-                )
-            })
-            .collect::<Result<_, _>>()?;
-        let templates = m
-            .templates
-            .iter()
-            .map(|(t, parsed)| {
-                let template = model(
-                    &format!("resource template `{}`", t.uri_template),
-                    json!({
-                        "uriTemplate": t.uri_template, "name": t.name, "title": t.title,
-                        "description": t.description, "mimeType": t.mime_type,
-                    }),
-                )?;
-                Ok((template, parsed.clone()))
-            })
-            .collect::<Result<_, ManifestError>>()?;
-        let prompts = m
-            .prompts
-            .iter()
-            .map(|p| {
-                let arguments: Vec<Value> = p
-                    .arguments
-                    .iter()
-                    .map(|a| json!({"name": a.name, "description": a.description, "required": a.required}))
-                    .collect();
-                model(
-                    &format!("prompt `{}`", p.name),
-                    json!({
-                        "name": p.name, "title": p.title, "description": p.description, "arguments": arguments,
-                    }),
-                )
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            tools,
-            resources,
-            templates,
-            prompts,
-        })
-    }
 }
 
 /// A plugin or another MCP server attached under a namespace.
@@ -321,12 +217,6 @@ pub struct Catalogue {
     pub templates: Listing<TemplateEntry>,
     /// Prompts by namespaced name.
     pub prompts: Listing<PromptEntry>,
-}
-
-/// `value` as MCP's type `T`; the error names `what` and the field that does not fit.
-fn model<T: serde::de::DeserializeOwned>(what: &str, value: Value) -> Result<T, ManifestError> {
-    serde_json::from_value(value)
-        .map_err(|e| ManifestError(format!("{what} does not fit MCP's types: {e}")))
 }
 
 fn warn_replaced(kind: &str, key: &str, old: &Arc<Mount>, new: &Arc<Mount>) {

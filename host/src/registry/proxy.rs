@@ -3,8 +3,8 @@
 //!
 //! Calls are forwarded with the caller's arguments; the remote server's progress for a
 //! forwarded request goes back to that request's client (matched by progress token), and
-//! its log messages to the clients of the requests in flight on this mount (MCP log
-//! messages carry no request id). The remote server's sampling and elicitation requests
+//! its log messages (which carry no request id) to a client only while that client's
+//! session has the mount to itself ([`calls`]). The remote server's sampling and elicitation requests
 //! go to the client of the one request in flight on this mount (with several in flight,
 //! nothing tells which one asked, and the remote server gets an error saying so). A
 //! remote `list_changed` is reported on [`Proxy::changes`], so a live mount can fetch the
@@ -12,7 +12,9 @@
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
-use std::collections::{BTreeMap, HashMap};
+mod calls;
+
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::*;
@@ -23,12 +25,12 @@ use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, ServiceError, Servi
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::manifest::MAX_ENTRIES;
-use super::manifest::compile_schema;
+use super::manifest::{MAX_ENTRIES, compile_schema};
 use super::template::UriTemplate;
 use super::{Offer, OfferedTool};
 use crate::runtime::types::{Error as GuestError, LogLevel};
 use crate::runtime::{CallContext, Elicited};
+use calls::{Calls, InFlight};
 
 /// Where a proxied server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,88 +82,6 @@ pub struct UpstreamLimits {
     pub request_timeout: std::time::Duration,
     /// Pages of one list pier follows (a cursor that never ends stops there).
     pub max_list_pages: usize,
-}
-
-impl Default for UpstreamLimits {
-    fn default() -> Self {
-        Self {
-            connect_timeout: std::time::Duration::from_secs(30),
-            request_timeout: std::time::Duration::from_secs(120),
-            max_list_pages: 100,
-        }
-    }
-}
-
-/// The requests in flight through one proxy, by the progress token sent upstream.
-type InFlight = Arc<Mutex<Calls>>;
-
-/// How long after a forwarded request ends its server's late notifications may still
-/// be handled (the client handles each in a task of its own).
-const LATE_NOTIFICATIONS: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// One forwarded request.
-struct Caller {
-    ctx: Arc<dyn CallContext>,
-    /// Its client session ([`CallContext::session_key`]).
-    session: String,
-    /// No request of another session was in flight on the mount, or ended shortly
-    /// before, at any time since this one started: what the server logs now is this
-    /// session's.
-    alone: bool,
-}
-
-#[derive(Default)]
-struct Calls {
-    by_token: HashMap<ProgressToken, Caller>,
-    /// Per session, when its last request ended (sessions whose last request ended
-    /// longer than [`LATE_NOTIFICATIONS`] ago are forgotten now and then): one entry
-    /// per session, not per request.
-    recent_ends: HashMap<String, std::time::Instant>,
-}
-
-impl Calls {
-    fn start(&mut self, token: ProgressToken, ctx: Arc<dyn CallContext>) {
-        let session = ctx.session_key();
-        let recent_stranger = self
-            .recent_ends
-            .iter()
-            .any(|(whose, end)| *whose != session && end.elapsed() <= LATE_NOTIFICATIONS);
-        let mut alone = !recent_stranger;
-        for other in self.by_token.values_mut() {
-            if other.session != session {
-                other.alone = false;
-                alone = false;
-            }
-        }
-        self.by_token.insert(
-            token,
-            Caller {
-                ctx,
-                session,
-                alone,
-            },
-        );
-    }
-
-    fn end(&mut self, token: &ProgressToken) {
-        if let Some(caller) = self.by_token.remove(token) {
-            if self.recent_ends.len() >= 64 {
-                self.recent_ends
-                    .retain(|_, end| end.elapsed() <= LATE_NOTIFICATIONS);
-            }
-            self.recent_ends
-                .insert(caller.session, std::time::Instant::now());
-        }
-    }
-
-    /// The caller a log message of the server belongs to, when that can be known: the
-    /// requests in flight are one session's, and no other session's overlapped them.
-    fn log_owner(&self) -> Option<Arc<dyn CallContext>> {
-        let mut callers = self.by_token.values();
-        let first = callers.next()?;
-        let ours = |c: &Caller| c.alone && c.session == first.session;
-        (ours(first) && callers.all(ours)).then(|| first.ctx.clone())
-    }
 }
 
 /// The client side of a proxy: relays what the remote server sends.
@@ -614,30 +534,34 @@ impl Proxy {
         };
         let cancelled = caller.cancellation();
         let timeout = self.limits.request_timeout;
+        // The server stops working on a request pier gives up on.
+        let give_up = async |why: &str, error: McpError| {
+            let notice = CancelledNotificationParam::new(Some(id), Some(why.into()));
+            if let Err(e) = peer.notify_cancelled(notice).await {
+                tracing::debug!(mount = %self.label, "could not forward a cancellation: {e}");
+            }
+            Err(error)
+        };
         tokio::select! {
             response = tokio::time::timeout(timeout, handle.await_response()) => match response {
                 Ok(Ok(result)) => Ok(result),
                 Ok(Err(ServiceError::McpError(e))) => Err(e),
                 Ok(Err(e)) => Err(unreachable(e)),
                 Err(_) => {
-                    let notice = CancelledNotificationParam::new(Some(id), Some("timed out".into()));
-                    let _ = peer.notify_cancelled(notice).await;
-                    Err(McpError::internal_error(
-                        format!(
-                            "mount `{}` did not answer within {} ms (upstream.request-timeout-ms)",
-                            self.label,
-                            timeout.as_millis()
-                        ),
-                        None,
-                    ))
+                    let message = format!(
+                        "mount `{}` did not answer within {} ms (upstream.request-timeout-ms)",
+                        self.label,
+                        timeout.as_millis()
+                    );
+                    give_up("timed out", McpError::internal_error(message, None)).await
                 }
             },
             () = cancelled.cancelled() => {
-                let notice = CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));
-                if let Err(e) = peer.notify_cancelled(notice).await {
-                    tracing::debug!(mount = %self.label, "could not forward a cancellation: {e}");
-                }
-                Err(McpError::internal_error("request cancelled", None))
+                give_up(
+                    "cancelled by the client",
+                    McpError::internal_error("request cancelled", None),
+                )
+                .await
             }
         }
     }

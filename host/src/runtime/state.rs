@@ -35,8 +35,16 @@ pub struct RequestInfo {
 /// reaches. Its memory is the host's, so its size is bounded: keys and values (as JSON
 /// text) may take at most `max_bytes` in all (`server.max-request-state-bytes`).
 pub struct RequestState {
-    values: Mutex<HashMap<String, (Value, usize)>>,
+    values: Mutex<Held>,
     max_bytes: usize,
+}
+
+/// The values with their sizes, and the sum of those sizes (kept, not recounted: a
+/// guest setting many keys must not make each `set` slower than the last).
+#[derive(Default)]
+struct Held {
+    values: HashMap<String, (Value, usize)>,
+    bytes: usize,
 }
 
 /// Request state the default limit applies to (4 MiB).
@@ -57,30 +65,30 @@ impl RequestState {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Value, usize)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
         self.values.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.lock().get(key).map(|(v, _)| v.clone())
+        self.lock().values.get(key).map(|(v, _)| v.clone())
     }
 
     /// Sets `key` to `value`; refused (nothing changed) when the state would exceed its
     /// size limit.
     pub fn set(&self, key: String, value: Value) -> Result<(), String> {
         let size = key.len() + value.to_string().len();
-        let mut values = self.lock();
-        let held: usize = values.values().map(|(_, n)| n).sum();
-        let replaced = values.get(&key).map_or(0, |(_, n)| *n);
-        if held - replaced + size > self.max_bytes {
+        let mut held = self.lock();
+        let replaced = held.values.get(&key).map_or(0, |(_, n)| *n);
+        let after = held.bytes - replaced + size;
+        if after > self.max_bytes {
             return Err(format!(
-                "the request state would hold {} bytes, over its limit of {} (server.max-request-state-bytes)",
-                held - replaced + size,
+                "the request state would hold {after} bytes, over its limit of {} (server.max-request-state-bytes)",
                 self.max_bytes
             ));
         }
-        values.insert(key, (value, size));
+        held.values.insert(key, (value, size));
+        held.bytes = after;
         Ok(())
     }
 }
@@ -222,5 +230,23 @@ impl WasiView for CallState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestState;
+    use serde_json::json;
+
+    #[test]
+    fn state_counts_what_it_holds_and_a_replaced_value_frees_its_bytes() {
+        let state = RequestState::new(10);
+        assert_eq!(state.set("a".into(), json!(1234)), Ok(())); // 5 bytes
+        assert_eq!(state.set("b".into(), json!(123)), Ok(())); // 4: 9 in all
+        assert!(state.set("c".into(), json!(1)).is_err(), "11 > 10");
+        assert_eq!(state.set("a".into(), json!(12)), Ok(())); // 3: 7 in all
+        assert_eq!(state.set("c".into(), json!(12)), Ok(())); // 3: 10 in all
+        assert_eq!(state.get("a"), Some(json!(12)));
+        assert_eq!(state.get("c"), Some(json!(12)));
     }
 }

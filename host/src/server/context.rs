@@ -118,11 +118,7 @@ impl Context {
     ) -> Self {
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
-            session_id: session
-                .id
-                .clone()
-                .or_else(|| http_session_id(request))
-                .map(|id| super::session::public_id(&id)),
+            session_id: session.public_id(http_session_id(request)),
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();
@@ -170,11 +166,7 @@ impl Context {
     ) -> Self {
         let client = notification.peer.peer_info().map(|p| p.client_info.clone());
         let info = RequestInfo {
-            session_id: session
-                .id
-                .clone()
-                .or_else(|| session_header(&notification.extensions))
-                .map(|id| super::session::public_id(&id)),
+            session_id: session.public_id(session_header(&notification.extensions)),
             ..of_client(client)
         };
         let peer = &notification.peer;
@@ -191,8 +183,7 @@ impl Context {
     }
 
     /// What identifies the request's session in logs, limits and to plugins: a hash of
-    /// the transport's session id ([`super::session::public_id`]), else the session's
-    /// local id.
+    /// the transport's session id ([`Session::public_id`]), else the session's local id.
     pub fn session_key(&self) -> String {
         self.request
             .info

@@ -7,6 +7,7 @@ mod dispatch;
 mod forward;
 pub mod handler;
 pub mod in_flight;
+mod page;
 pub mod session;
 pub mod subscriptions;
 

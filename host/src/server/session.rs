@@ -50,6 +50,13 @@ impl Session {
         !self.forwarding_changes.swap(true, Ordering::AcqRel)
     }
 
+    /// What names this session in logs and to plugins ([`hashed_id`] of its transport id,
+    /// or of `header`, the `Mcp-Session-Id` of an HTTP request); `None` when it has no
+    /// transport id.
+    pub fn public_id(&self, header: Option<String>) -> Option<String> {
+        self.id.clone().or(header).map(|id| hashed_id(&id))
+    }
+
     /// The least severe level sent to this client.
     pub fn log_level(&self) -> LoggingLevel {
         self.log_level
@@ -69,7 +76,7 @@ impl Session {
 /// What names a session in log lines and to plugins and middleware: a short hash of its
 /// transport id. The transport id (`Mcp-Session-Id`) is the session's credential: whoever
 /// knows it can send requests in the session, so it is never logged nor handed out.
-pub fn public_id(transport_id: &str) -> String {
+pub fn hashed_id(transport_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("pier session {transport_id}").as_bytes());
     format!("s-{}", hex::encode(&digest[..8]))
