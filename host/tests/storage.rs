@@ -97,7 +97,7 @@ async fn ttl_expiry(f: Fixture) {
     s.set("counter", b"1".to_vec(), short).await.unwrap();
     assert_eq!(s.increment("counter", 1).await, Ok(2));
     assert_eq!(value(s, "gone").await.as_deref(), Some("x"));
-    assert_eq!(s.count("", 100).await, Ok(5));
+    assert_eq!(s.held("").await, Ok(5));
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
@@ -114,7 +114,7 @@ async fn ttl_expiry(f: Fixture) {
         s.list("", None, 10).await.unwrap().keys,
         ["kept", "renewed"]
     );
-    assert_eq!(s.count("", 100).await, Ok(2));
+    assert_eq!(s.held("").await, Ok(2));
     // Expired keys are absent for every operation, purged or not.
     s.set("lazy", b"1".to_vec(), Some(Duration::from_millis(100)))
         .await
@@ -178,8 +178,160 @@ async fn prefix_listing_with_pagination(f: Fixture) {
         s.list("u/", None, 10).await.unwrap().keys,
         ["u/A", "u/z", "u/é"]
     );
-    assert_eq!(s.count("p/", 1000).await, Ok(250));
-    assert_eq!(s.count("p/", 7).await, Ok(7));
+    // Every key here has fewer than two `/`: all are counted in the space "".
+    assert_eq!(s.held("").await, Ok(257));
+    assert_eq!(s.held("p/").await, Ok(0));
+}
+
+/// Each space's count follows every write and delete; expired keys count until their
+/// entries are reclaimed.
+async fn held_counts_keys_by_space(f: Fixture) {
+    let s = &*f.store;
+    for key in ["plugin/a/1", "plugin/a/2", "plugin/b/1", "pier/x/1", "top"] {
+        s.set(key, b"v".to_vec(), None).await.unwrap();
+    }
+    let held = |space: &'static str| async move { s.held(space).await.unwrap() };
+    assert_eq!(
+        [
+            held("plugin/a/").await,
+            held("plugin/b/").await,
+            held("pier/x/").await
+        ],
+        [2, 1, 1]
+    );
+    assert_eq!(
+        [
+            held("").await,
+            held("plugin/").await,
+            held("plugin/c/").await
+        ],
+        [1, 0, 0]
+    );
+    // Writes to a key that exists do not count it again; new keys do, whichever write.
+    s.set("plugin/a/1", b"w".to_vec(), Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(s.increment("plugin/a/n", 2).await, Ok(2));
+    assert_eq!(s.increment("plugin/a/n", 2).await, Ok(4));
+    assert_eq!(
+        s.compare_and_set("plugin/a/c", None, b"1".to_vec(), None)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        s.compare_and_set("plugin/a/d", Some(b"x"), b"1".to_vec(), None)
+            .await,
+        Ok(false)
+    );
+    assert_eq!(held("plugin/a/").await, 4);
+    assert_eq!(s.delete("plugin/a/1").await, Ok(true));
+    assert_eq!(s.delete("plugin/a/1").await, Ok(false));
+    assert_eq!(s.delete("plugin/a/never").await, Ok(false));
+    assert_eq!(held("plugin/a/").await, 3);
+    // An expired key is invisible at once, and counted until reclaimed.
+    s.set(
+        "plugin/a/t",
+        b"v".to_vec(),
+        Some(Duration::from_millis(100)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.get("plugin/a/t").await, Ok(None));
+    assert_eq!(held("plugin/a/").await, 4);
+    assert_eq!(s.purge_expired().await, Ok(1));
+    assert_eq!(held("plugin/a/").await, 3);
+    // At its limit a space refuses new keys, exactly, and changes nothing...
+    let full = Err(StoreError::Full {
+        space: "plugin/a/".into(),
+        held: 3,
+    });
+    assert_eq!(
+        s.set_within("plugin/a/x", b"v".to_vec(), None, Some(3))
+            .await,
+        full
+    );
+    assert_eq!(
+        s.increment_within("plugin/a/x", 1, Some(3)).await.map(drop),
+        full
+    );
+    assert_eq!(
+        s.compare_and_set_within("plugin/a/x", None, b"v".to_vec(), None, Some(3))
+            .await
+            .map(drop),
+        full
+    );
+    assert_eq!(s.get("plugin/a/x").await, Ok(None));
+    assert_eq!(held("plugin/a/").await, 3);
+    // ...but keys it has still change, and other spaces have room of their own.
+    s.set_within("plugin/a/2", b"w".to_vec(), None, Some(3))
+        .await
+        .unwrap();
+    assert_eq!(s.increment_within("plugin/a/n", 1, Some(3)).await, Ok(5));
+    s.set_within("plugin/b/2", b"v".to_vec(), None, Some(3))
+        .await
+        .unwrap();
+    // A write that finds its space full reclaims expired entries first.
+    s.set(
+        "plugin/a/2",
+        b"v".to_vec(),
+        Some(Duration::from_millis(100)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.set_within("plugin/a/x", b"v".to_vec(), None, Some(3))
+        .await
+        .unwrap();
+    assert_eq!(held("plugin/a/").await, 3);
+    assert_eq!(
+        s.list("plugin/a/", None, 10).await.unwrap().keys,
+        ["plugin/a/c", "plugin/a/n", "plugin/a/x"]
+    );
+    assert_eq!(s.purge_expired().await, Ok(0), "reclaimed already");
+}
+
+/// Writers racing to create keys in one space: exactly the limit succeed.
+async fn the_key_limit_is_exact_under_racing_writers(f: Fixture) {
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let store = f.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("plugin/race/{i}");
+            match i % 3 {
+                0 => store.set_within(&key, vec![1], None, Some(5)).await,
+                1 => store.increment_within(&key, 1, Some(5)).await.map(drop),
+                _ => store
+                    .compare_and_set_within(&key, None, vec![1], None, Some(5))
+                    .await
+                    .map(drop),
+            }
+        }));
+    }
+    let mut written = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => written += 1,
+            Err(e) => assert_eq!(
+                e,
+                StoreError::Full {
+                    space: "plugin/race/".into(),
+                    held: 5
+                }
+            ),
+        }
+    }
+    assert_eq!(written, 5);
+    assert_eq!(f.store.held("plugin/race/").await, Ok(5));
+    assert_eq!(
+        f.store
+            .list("plugin/race/", None, 100)
+            .await
+            .unwrap()
+            .keys
+            .len(),
+        5
+    );
 }
 
 async fn increment_under_16_concurrent_tasks(f: Fixture) {
@@ -446,6 +598,8 @@ conformance!(
     basics,
     ttl_expiry,
     prefix_listing_with_pagination,
+    held_counts_keys_by_space,
+    the_key_limit_is_exact_under_racing_writers,
     increment_under_16_concurrent_tasks,
     compare_and_set_conflicts,
     values_at_the_quota_limit_and_one_byte_over,
@@ -544,4 +698,119 @@ async fn redis_instances_sharing_a_prefix_share_data_and_others_do_not() {
     assert_eq!(two.list("", None, 10).await.unwrap().keys, ["k"]);
     assert_eq!(other.get("k").await, Ok(None));
     assert_eq!(other.list("", None, 10).await.unwrap(), Page::default());
+}
+
+/// A raw connection to the test's Redis, to look at (or write) pier's layout directly.
+async fn raw(server: &RedisServer) -> ::redis::aio::MultiplexedConnection {
+    ::redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn redis_keeps_one_expiry_entry_per_key_however_often_it_is_written() {
+    let f = Fixture::redis();
+    let mut con = raw(f._redis.as_ref().unwrap()).await;
+    let s = &*f.store;
+    for i in 0..200u64 {
+        s.set("plugin/p/k", vec![1], Some(Duration::from_secs(3600 + i)))
+            .await
+            .unwrap();
+    }
+    let zcard = |con: &mut ::redis::aio::MultiplexedConnection, key: &'static str| {
+        let mut con = con.clone();
+        async move {
+            ::redis::cmd("ZCARD")
+                .arg(key)
+                .query_async::<usize>(&mut con)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(zcard(&mut con, "pier:expiry").await, 1);
+    // An expired counter incremented again is a new key without expiry.
+    s.set("plugin/p/n", b"1".to_vec(), Some(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(s.increment("plugin/p/n", 1).await, Ok(1));
+    assert_eq!(zcard(&mut con, "pier:expiry").await, 1);
+    s.set("plugin/p/k", vec![1], None).await.unwrap();
+    assert_eq!(zcard(&mut con, "pier:expiry").await, 0);
+    assert_eq!(s.held("plugin/p/").await, Ok(2));
+    assert_eq!(zcard(&mut con, "pier:index").await, 2);
+}
+
+#[tokio::test]
+async fn redis_data_of_the_layout_without_counts_is_counted_by_the_purger() {
+    let f = Fixture::redis();
+    let mut con = raw(f._redis.as_ref().unwrap()).await;
+    // The layout before counts: values and the index only. 2 500 keys take three
+    // steps of the walk; one index member's value is gone, one key expires.
+    let mut pipe = ::redis::pipe();
+    for i in 0..2500 {
+        let key = format!("plugin/a/{i:04}");
+        pipe.cmd("SET")
+            .arg(format!("pier:k:{key}"))
+            .arg("v")
+            .ignore();
+        pipe.cmd("ZADD").arg("pier:index").arg(0).arg(&key).ignore();
+    }
+    pipe.cmd("ZADD")
+        .arg("pier:index")
+        .arg(0)
+        .arg("plugin/a/gone")
+        .ignore();
+    pipe.cmd("SET")
+        .arg("pier:k:plugin/b/t")
+        .arg("v")
+        .arg("PX")
+        .arg(3_600_000)
+        .ignore();
+    pipe.cmd("ZADD")
+        .arg("pier:index")
+        .arg(0)
+        .arg("plugin/b/t")
+        .ignore();
+    pipe.query_async::<()>(&mut con).await.unwrap();
+    let s = &*f.store;
+    // Before the walk, writes leave the counts to it: a new key, a deleted one.
+    s.set("plugin/a/new", b"v".to_vec(), None).await.unwrap();
+    assert_eq!(s.delete("plugin/a/0000").await, Ok(true));
+    assert_eq!(s.held("plugin/a/").await, Ok(0), "not counted yet");
+    assert_eq!(s.purge_expired().await, Ok(0));
+    assert_eq!(s.held("plugin/a/").await, Ok(2500));
+    assert_eq!(s.held("plugin/b/").await, Ok(1));
+    let expiring: Vec<String> = ::redis::cmd("ZRANGE")
+        .arg("pier:expiry")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(expiring, ["plugin/b/t"]);
+    assert_eq!(
+        s.list("plugin/a/g", None, 10).await.unwrap(),
+        Page::default(),
+        "the member whose value was gone is dropped"
+    );
+    // From then on, every write keeps the counts.
+    s.set("plugin/a/newer", b"v".to_vec(), None).await.unwrap();
+    s.delete("plugin/a/0001").await.unwrap();
+    s.delete("plugin/a/0002").await.unwrap();
+    assert_eq!(s.held("plugin/a/").await, Ok(2499));
+    let quota = Quota {
+        max_keys: 2499,
+        max_value_bytes: 64,
+    };
+    assert_eq!(
+        f.plugin("a", quota)
+            .set("one-more", b"v".to_vec(), None)
+            .await,
+        Err(ScopedError::QuotaExceeded(
+            "plugin `a` holds 2499 keys, its limit; delete some before adding more".into()
+        ))
+    );
 }

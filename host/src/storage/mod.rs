@@ -4,10 +4,20 @@
 //! Keys are strings ordered bytewise; values are bytes. An integer (for
 //! [`KeyValue::increment`]) is stored as its decimal text, as Redis does. Every backend
 //! honours TTLs: an expired key is absent for every operation, and its space is reclaimed
-//! lazily and by [`KeyValue::purge_expired`], which the server calls periodically.
+//! by [`KeyValue::purge_expired`], which the server calls periodically, and by a write
+//! that finds its space full.
 //!
 //! The key space is shared by pier and its plugins: plugin `NAME` owns everything under
 //! `plugin/NAME/` (see [`PluginStore`]), pier's own state lives under `pier/`.
+//!
+//! **Key counts.** Every key is counted in its *space*, its text through the second `/`
+//! ([`space_of`]: `plugin/notes/` for `plugin/notes/todo/1`). Each backend keeps the
+//! count of every space as it writes, in the same atomic step as the write, so a quota
+//! check is one read ([`KeyValue::held`]) and a write that would pass a space's limit
+//! is refused exactly, however many writers race. A key stays counted from the write
+//! that creates it until it is deleted or its expired entry is reclaimed; a write that
+//! finds its space full first reclaims up to [`RECLAIM_BATCH`] expired entries (the
+//! earliest expiries, of any space) and checks again.
 
 pub mod memory;
 pub mod plugin;
@@ -35,6 +45,14 @@ pub enum StoreError {
         backend: &'static str,
         /// What failed.
         reason: String,
+    },
+    /// The write would create a key in a space that holds its limit of keys already.
+    #[error("`{space}` holds {held} keys, its limit")]
+    Full {
+        /// The space ([`space_of`]).
+        space: String,
+        /// How many keys it holds.
+        held: usize,
     },
     /// `increment` of a key whose value is not a decimal integer, or that would overflow.
     #[error("the value under `{key}` {reason}")]
@@ -66,8 +84,33 @@ impl Page {
     }
 }
 
+/// The most expired entries a write that finds its space full reclaims before it
+/// checks again (a bounded step: the purger reclaims the rest).
+pub const RECLAIM_BATCH: usize = 500;
+
+/// The space `key` is counted in: its text through the second `/`, or the empty space
+/// for a key with fewer (`plugin/notes/` for `plugin/notes/a/b`, `""` for `a/b`).
+pub fn space_of(key: &str) -> &str {
+    // `/` is ASCII: the byte after it starts a character.
+    &key[..space_len(key.as_bytes())]
+}
+
+/// The length of the space of the key `bytes` ([`space_of`]).
+fn space_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'/')
+        .nth(1)
+        .map_or(0, |(i, _)| i + 1)
+}
+
 /// A key-value store: the contract every backend meets (one test suite runs against
 /// all of them, `host/tests/storage.rs`).
+///
+/// The writes that may create a key take `max_keys`: the most keys the key's space
+/// ([`space_of`]) may hold, or no limit. A write that would create a key in a full
+/// space fails with [`StoreError::Full`] and changes nothing.
 pub trait KeyValue: Send + Sync {
     /// `memory`, `sled` or `redis`.
     fn backend(&self) -> &'static str;
@@ -82,6 +125,18 @@ pub trait KeyValue: Send + Sync {
         key: &'a str,
         value: Vec<u8>,
         ttl: Option<Duration>,
+    ) -> StoreFuture<'a, ()> {
+        self.set_within(key, value, ttl, None)
+    }
+
+    /// [`KeyValue::set`], creating the key only when its space holds fewer than
+    /// `max_keys`.
+    fn set_within<'a>(
+        &'a self,
+        key: &'a str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+        max_keys: Option<usize>,
     ) -> StoreFuture<'a, ()>;
 
     /// Removes `key`; true when it was there.
@@ -97,7 +152,18 @@ pub trait KeyValue: Send + Sync {
 
     /// Atomically adds `by` to the integer under `key` (absent = 0) and returns the sum.
     /// The key keeps its expiry.
-    fn increment<'a>(&'a self, key: &'a str, by: i64) -> StoreFuture<'a, i64>;
+    fn increment<'a>(&'a self, key: &'a str, by: i64) -> StoreFuture<'a, i64> {
+        self.increment_within(key, by, None)
+    }
+
+    /// [`KeyValue::increment`], creating the key only when its space holds fewer than
+    /// `max_keys`.
+    fn increment_within<'a>(
+        &'a self,
+        key: &'a str,
+        by: i64,
+        max_keys: Option<usize>,
+    ) -> StoreFuture<'a, i64>;
 
     /// Atomically sets `key` to `new` (expiring after `ttl`) if its value is `expected`
     /// (`None` = absent); true when it did.
@@ -107,12 +173,26 @@ pub trait KeyValue: Send + Sync {
         expected: Option<&'a [u8]>,
         new: Vec<u8>,
         ttl: Option<Duration>,
+    ) -> StoreFuture<'a, bool> {
+        self.compare_and_set_within(key, expected, new, ttl, None)
+    }
+
+    /// [`KeyValue::compare_and_set`], creating the key only when its space holds fewer
+    /// than `max_keys`.
+    fn compare_and_set_within<'a>(
+        &'a self,
+        key: &'a str,
+        expected: Option<&'a [u8]>,
+        new: Vec<u8>,
+        ttl: Option<Duration>,
+        max_keys: Option<usize>,
     ) -> StoreFuture<'a, bool>;
 
-    /// How many live keys start with `prefix`, counting no further than `at_most`.
-    fn count<'a>(&'a self, prefix: &'a str, at_most: usize) -> StoreFuture<'a, usize>;
+    /// How many keys `space` holds: a maintained count, read in one step. Expired keys
+    /// count until their entries are reclaimed.
+    fn held<'a>(&'a self, space: &'a str) -> StoreFuture<'a, usize>;
 
-    /// Reclaims the space of expired keys; the number reclaimed.
+    /// Reclaims the entries of expired keys; the number reclaimed.
     fn purge_expired(&self) -> StoreFuture<'_, usize>;
 }
 
@@ -187,8 +267,9 @@ pub fn sled_path(data_dir: &Path) -> PathBuf {
 pub fn spawn_purger(store: &Arc<dyn KeyValue>, every: Duration) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(store);
     tokio::spawn(async move {
+        // The first tick is at once: a store opened on data of an older layout
+        // finishes counting its keys then.
         let mut tick = tokio::time::interval(every);
-        tick.tick().await;
         loop {
             tick.tick().await;
             let Some(store) = weak.upgrade() else { return };
@@ -239,6 +320,22 @@ mod tests {
             "redis://user:***@127.0.0.1:6379/0"
         );
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn a_key_is_counted_in_its_text_through_the_second_slash() {
+        for (key, space) in [
+            ("plugin/notes/todo/1", "plugin/notes/"),
+            ("plugin/notes/", "plugin/notes/"),
+            ("pier/sessions/x", "pier/sessions/"),
+            ("a//b", "a//"),
+            ("p/001", ""),
+            ("plain", ""),
+            ("", ""),
+            ("é/ü/ß", "é/ü/"),
+        ] {
+            assert_eq!(space_of(key), space, "{key}");
+        }
     }
 
     #[test]

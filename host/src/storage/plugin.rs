@@ -54,6 +54,7 @@ impl From<StoreError> for ScopedError {
         match e {
             StoreError::NotAnInteger { .. } => ScopedError::InvalidKey(e.to_string()),
             StoreError::Unavailable { .. } => ScopedError::Unavailable(e.to_string()),
+            StoreError::Full { .. } => ScopedError::QuotaExceeded(e.to_string()),
         }
     }
 }
@@ -133,19 +134,20 @@ impl PluginStore {
         Ok(())
     }
 
-    /// Refuses to create a new key when the plugin holds its maximum already.
-    async fn check_room(&self, scoped: &str) -> Result<(), ScopedError> {
-        if self.store.get(scoped).await?.is_some() {
-            return Ok(());
-        }
-        let held = self.store.count(&self.prefix, self.quota.max_keys).await?;
-        if held >= self.quota.max_keys {
-            return Err(ScopedError::QuotaExceeded(format!(
+    /// The error of a write, naming the plugin when its key limit stopped it.
+    fn refused(&self, e: StoreError) -> ScopedError {
+        match e {
+            StoreError::Full { held, .. } => ScopedError::QuotaExceeded(format!(
                 "plugin `{}` holds {held} keys, its limit; delete some before adding more",
                 self.plugin
-            )));
+            )),
+            other => other.into(),
         }
-        Ok(())
+    }
+
+    /// How many keys the plugin holds (expired ones count until reclaimed).
+    pub async fn held(&self) -> Result<usize, ScopedError> {
+        Ok(self.store.held(super::space_of(&self.prefix)).await?)
     }
 
     /// The value under `key`.
@@ -162,11 +164,11 @@ impl PluginStore {
     ) -> Result<(), ScopedError> {
         let scoped = self.scoped(key)?;
         self.check_value(value.len())?;
-        self.check_room(&scoped).await?;
-        Ok(self
-            .store
-            .set(&scoped, value, ttl_ms.map(Duration::from_millis))
-            .await?)
+        let ttl = ttl_ms.map(Duration::from_millis);
+        self.store
+            .set_within(&scoped, value, ttl, Some(self.quota.max_keys))
+            .await
+            .map_err(|e| self.refused(e))
     }
 
     /// Removes `key`; true when it existed.
@@ -192,16 +194,15 @@ impl PluginStore {
     /// Atomically adds `by` to the integer under `key`.
     pub async fn increment(&self, key: &str, by: i64) -> Result<i64, ScopedError> {
         let scoped = self.scoped(key)?;
-        self.check_room(&scoped).await?;
         self.store
-            .increment(&scoped, by)
+            .increment_within(&scoped, by, Some(self.quota.max_keys))
             .await
             .map_err(|e| match e {
                 // Name the key as the plugin knows it.
                 StoreError::NotAnInteger { reason, .. } => {
                     ScopedError::InvalidKey(format!("the value under `{key}` {reason}"))
                 }
-                other => other.into(),
+                other => self.refused(other),
             })
     }
 
@@ -214,13 +215,10 @@ impl PluginStore {
     ) -> Result<bool, ScopedError> {
         let scoped = self.scoped(key)?;
         self.check_value(new.len())?;
-        if expected.is_none() {
-            self.check_room(&scoped).await?;
-        }
-        Ok(self
-            .store
-            .compare_and_set(&scoped, expected, new, None)
-            .await?)
+        self.store
+            .compare_and_set_within(&scoped, expected, new, None, Some(self.quota.max_keys))
+            .await
+            .map_err(|e| self.refused(e))
     }
 }
 

@@ -1,12 +1,20 @@
 //! The `redis` backend: a Redis server shared by any number of pier instances.
 //!
 //! Layout under the configured prefix `P` (default `pier:`): the value of key `K` is the
-//! Redis string `P` + `k:` + `K` (with Redis' own expiry for TTLs), and the sorted set
+//! Redis string `P` + `k:` + `K` (with Redis' own expiry for TTLs); the sorted set
 //! `P` + `index` holds every key with score 0, so that keys can be listed in order by
-//! prefix, page by page, and counted (`ZRANGEBYLEX`, `ZLEXCOUNT`) without scanning the
-//! whole database. Each write updates value and index in one Lua script (atomic);
-//! index members whose value expired are dropped when met, and by
-//! [`KeyValue::purge_expired`].
+//! prefix, page by page (`ZRANGEBYLEX`), without scanning the whole database; the sorted
+//! set `P` + `expiry` holds every expiring key scored by its expiry (ms), so that the
+//! entries of expired keys are found without a scan; the hash `P` + `held` keeps the
+//! count of keys of every space ([`super::space_of`]). Each write updates value, index,
+//! expiry and count in one Lua script (atomic). A key stays in the index (and counted)
+//! until it is deleted or its expired entry is reclaimed, by the purger or by a write
+//! that finds its space full (one batch of [`super::RECLAIM_BATCH`]).
+//!
+//! A database written before the counts existed (an index but no `P` + `counted`) is
+//! counted by the purger in steps of [`BUILD_BATCH`] index members, walking a cursor
+//! (`P` + `counting`): meanwhile writes keep the counts of keys up to the cursor, and
+//! the walk counts the rest as it reaches them.
 //!
 //! One multiplexed connection serves every call; when it breaks (a Redis restart), calls
 //! fail with `unavailable` and the next ones reconnect.
@@ -14,15 +22,22 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, Script, ScriptInvocation};
 
-use super::{KeyValue, Page, StoreError, StoreFuture};
+use super::{KeyValue, Page, RECLAIM_BATCH, StoreError, StoreFuture};
+
+/// Index members counted per step when building the counts of an older layout.
+pub const BUILD_BATCH: usize = 1000;
+
+/// Expired entries reclaimed per step of a purge.
+const PURGE_BATCH: usize = 1000;
 
 /// A Redis-backed store.
 pub struct Redis {
     connection: ConnectionManager,
     data_prefix: String,
-    index: String,
+    /// `index`, `expiry`, `held`, `counted`, `counting`: the `KEYS` of every script.
+    keys: [String; 5],
     scripts: Scripts,
 }
 
@@ -32,107 +47,206 @@ struct Scripts {
     increment: Script,
     compare_and_set: Script,
     list: Script,
-    count: Script,
     purge: Script,
+    build: Script,
 }
 
-/// Drops the index members in `[min, max]` whose values are gone; `LIMIT` members at
-/// most. Returns the last member looked at (or nothing when the range is exhausted) and
-/// how many were dropped.
-const PRUNE: &str = r"
-local function prune(index, data, min, max, limit)
-  local batch = redis.call('ZRANGEBYLEX', index, min, max, 'LIMIT', 0, limit)
-  local dropped = 0
-  for _, k in ipairs(batch) do
+/// What every script starts with: its keys, and the functions that keep index, expiry
+/// and counts together. `ARGV[1]` is the prefix of value keys.
+const PRELUDE: &str = r"
+local index, expiry, held, counted_all, cursor = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local data = ARGV[1]
+local function space(k) return string.match(k, '^[^/]*/[^/]*/') or '' end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Whether writes keep k's count (the counts of an older layout's keys past the
+-- cursor are not built yet: the walk counts them).
+local function counted(k)
+  if redis.call('EXISTS', counted_all) == 1 then return true end
+  local c = redis.call('GET', cursor)
+  if c then return k <= c end
+  if redis.call('EXISTS', index) == 0 then
+    redis.call('SET', counted_all, '1')
+    return true
+  end
+  return false
+end
+-- Drops k from the index, the expiry set and its space's count.
+local function forget(k)
+  if redis.call('ZREM', index, k) == 1 and counted(k) then
+    local s = space(k)
+    if redis.call('HINCRBY', held, s, -1) <= 0 then redis.call('HDEL', held, s) end
+  end
+  redis.call('ZREM', expiry, k)
+end
+-- Forgets up to n keys whose expiry passed; how many, and how many were due.
+local function reclaim(n)
+  local due = redis.call('ZRANGEBYSCORE', expiry, '-inf', now_ms(), 'LIMIT', 0, n)
+  local gone = 0
+  for _, k in ipairs(due) do
     if redis.call('EXISTS', data .. k) == 0 then
-      redis.call('ZREM', index, k)
-      dropped = dropped + 1
+      forget(k)
+      gone = gone + 1
+    elseif redis.call('PTTL', data .. k) == -1 then
+      redis.call('ZREM', expiry, k)
     end
   end
-  return batch[#batch], dropped
+  return gone, #due
+end
+-- Counts k in its space if it is new: nil, or the count when the space holds max
+-- (-1: no limit) even after a batch of expired entries is reclaimed.
+local function room(k, max)
+  if redis.call('ZSCORE', index, k) or not counted(k) then return nil end
+  local s = space(k)
+  local n = tonumber(redis.call('HGET', held, s) or '0')
+  if max >= 0 and n >= max then
+    reclaim(RECLAIM_BATCH)
+    n = tonumber(redis.call('HGET', held, s) or '0')
+    if n >= max then return n end
+  end
+  redis.call('HINCRBY', held, s, 1)
+  return nil
+end
+-- Records k in the index and its expiry (ttl ms from now; 0: none) in the expiry set.
+local function track(k, ttl)
+  redis.call('ZADD', index, 0, k)
+  if ttl > 0 then
+    redis.call('ZADD', expiry, now_ms() + ttl, k)
+  else
+    redis.call('ZREM', expiry, k)
+  end
+end
+local function put(k, value, ttl)
+  if ttl > 0 then
+    redis.call('SET', data .. k, value, 'PX', ttl)
+  else
+    redis.call('SET', data .. k, value)
+  end
+  track(k, ttl)
 end
 ";
 
 impl Scripts {
     fn new() -> Self {
+        let script = |body: &str| {
+            Script::new(&format!(
+                "{}{body}",
+                PRELUDE.replace("RECLAIM_BATCH", &RECLAIM_BATCH.to_string())
+            ))
+        };
         Self {
-            set: Script::new(
+            // ARGV: 2 key, 3 value, 4 ttl ms (0: none), 5 max keys (-1: none).
+            set: script(
                 r"
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-else
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-return 1",
+local full = room(ARGV[2], tonumber(ARGV[5]))
+if full then return {'full', full} end
+put(ARGV[2], ARGV[3], tonumber(ARGV[4]))
+return {'ok', 0}",
             ),
-            delete: Script::new(
+            // ARGV: 2 key.
+            delete: script(
                 r"
-local n = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+local n = redis.call('DEL', data .. ARGV[2])
+forget(ARGV[2])
 return n",
             ),
-            increment: Script::new(
+            // ARGV: 2 key, 3 by, 4 max keys. INCRBY of an existing key may fail (not an
+            // integer, overflow): it runs before any other change, as scripts are not
+            // rolled back.
+            increment: script(
                 r"
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-return v",
+local k = ARGV[2]
+if redis.call('EXISTS', data .. k) == 0 then
+  local full = room(k, tonumber(ARGV[4]))
+  if full then return {'full', full} end
+  track(k, 0)
+end
+return {'ok', redis.call('INCRBY', data .. k, ARGV[3])}",
             ),
-            compare_and_set: Script::new(
+            // ARGV: 2 key, 3 whether a value is expected ('1'/'0'), 4 expected, 5 new,
+            // 6 ttl ms, 7 max keys.
+            compare_and_set: script(
                 r"
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current ~= ARGV[2] then return 0 end
+local current = redis.call('GET', data .. ARGV[2])
+if ARGV[3] == '1' then
+  if current ~= ARGV[4] then return {'ok', 0} end
 elseif current then
-  return 0
+  return {'ok', 0}
 end
-if tonumber(ARGV[4]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-else
-  redis.call('SET', KEYS[1], ARGV[3])
-end
-redis.call('ZADD', KEYS[2], 0, ARGV[5])
-return 1",
+local full = room(ARGV[2], tonumber(ARGV[7]))
+if full then return {'full', full} end
+put(ARGV[2], ARGV[5], tonumber(ARGV[6]))
+return {'ok', 1}",
             ),
-            list: Script::new(
+            // ARGV: 2 min, 3 max (lexicographic), 4 how many.
+            list: script(
                 r"
-local want = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
 local out = {}
-local min = ARGV[1]
+local min = ARGV[2]
 while #out < want do
-  local batch = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[2], 'LIMIT', 0, want)
+  local batch = redis.call('ZRANGEBYLEX', index, min, ARGV[3], 'LIMIT', 0, want)
   if #batch == 0 then break end
   for _, k in ipairs(batch) do
-    if redis.call('EXISTS', ARGV[4] .. k) == 1 then
+    if redis.call('EXISTS', data .. k) == 1 then
       out[#out + 1] = k
       if #out == want then break end
     else
-      redis.call('ZREM', KEYS[1], k)
+      forget(k)
     end
   end
   min = '(' .. batch[#batch]
 end
 return out",
             ),
-            // At the limit, one batch of index members is checked for values gone
-            // (expired): a bounded step, never a walk over every key of the prefix,
-            // which would hold Redis for as long. The purger walks the rest.
-            count: Script::new(&format!(
-                r"{PRUNE}
-local at_most = tonumber(ARGV[3])
-local n = redis.call('ZLEXCOUNT', KEYS[1], ARGV[1], ARGV[2])
-if n < at_most then return n end
-prune(KEYS[1], ARGV[4], ARGV[1], ARGV[2], 500)
-n = redis.call('ZLEXCOUNT', KEYS[1], ARGV[1], ARGV[2])
-if n > at_most then return at_most end
-return n"
-            )),
-            purge: Script::new(&format!(
-                r"{PRUNE}
-local last, dropped = prune(KEYS[1], ARGV[2], ARGV[1], '+', 1000)
-return {{last or '', dropped}}"
-            )),
+            // ARGV: 2 batch size.
+            purge: script(
+                r"
+local gone, due = reclaim(tonumber(ARGV[2]))
+return {gone, due}",
+            ),
+            // ARGV: 2 batch size. One step of counting an older layout's keys: 1 when
+            // every key is counted.
+            build: script(
+                r"
+if redis.call('EXISTS', counted_all) == 1 then return 1 end
+local n = tonumber(ARGV[2])
+local c = redis.call('GET', cursor)
+if not c then redis.call('DEL', held) end
+local min = '-'
+if c then min = '(' .. c end
+local batch = redis.call('ZRANGEBYLEX', index, min, '+', 'LIMIT', 0, n)
+for _, k in ipairs(batch) do
+  local ttl = redis.call('PTTL', data .. k)
+  if ttl == -2 then
+    redis.call('ZREM', index, k)
+  else
+    redis.call('HINCRBY', held, space(k), 1)
+    if ttl > 0 then redis.call('ZADD', expiry, now_ms() + ttl, k) end
+  end
+end
+if #batch < n then
+  redis.call('SET', counted_all, '1')
+  redis.call('DEL', cursor)
+  return 1
+end
+redis.call('SET', cursor, batch[#batch])
+return 0",
+            ),
         }
+    }
+}
+
+/// What a write script answers: `ok` and its answer, or `full` and the space's count.
+fn written(answer: (String, i64), key: &str) -> Result<i64, StoreError> {
+    match answer {
+        (status, held) if status == "full" => Err(StoreError::Full {
+            space: super::space_of(key).to_string(),
+            held: usize::try_from(held).unwrap_or(0),
+        }),
+        (_, n) => Ok(n),
     }
 }
 
@@ -176,7 +290,8 @@ impl Redis {
         Ok(Self {
             connection,
             data_prefix: format!("{prefix}k:"),
-            index: format!("{prefix}index"),
+            keys: ["index", "expiry", "held", "counted", "counting"]
+                .map(|k| format!("{prefix}{k}")),
             scripts: Scripts::new(),
         })
     }
@@ -188,6 +303,36 @@ impl Redis {
     fn connection(&self) -> ConnectionManager {
         self.connection.clone()
     }
+
+    /// `script` with the keys and the first argument every script takes.
+    fn invoke<'s>(&self, script: &'s Script) -> ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        for key in &self.keys {
+            invocation.key(key);
+        }
+        invocation.arg(&self.data_prefix);
+        invocation
+    }
+
+    /// Counts the keys of an older layout, step by step, if that is not done.
+    async fn build_counts(&self) -> Result<(), StoreError> {
+        loop {
+            let done: i64 = self
+                .invoke(&self.scripts.build)
+                .arg(BUILD_BATCH)
+                .invoke_async(&mut self.connection())
+                .await
+                .map_err(failed)?;
+            if done == 1 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `max_keys` as the scripts take it: -1 for no limit.
+fn limit_arg(max_keys: Option<usize>) -> i64 {
+    max_keys.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 impl KeyValue for Redis {
@@ -204,33 +349,30 @@ impl KeyValue for Redis {
         })
     }
 
-    fn set<'a>(
+    fn set_within<'a>(
         &'a self,
         key: &'a str,
         value: Vec<u8>,
         ttl: Option<Duration>,
+        max_keys: Option<usize>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.scripts
-                .set
-                .key(self.data_key(key))
-                .key(&self.index)
+            let answer = self
+                .invoke(&self.scripts.set)
+                .arg(key)
                 .arg(value)
                 .arg(ttl_ms(ttl))
-                .arg(key)
-                .invoke_async::<i64>(&mut self.connection())
+                .arg(limit_arg(max_keys))
+                .invoke_async(&mut self.connection())
                 .await
-                .map(drop)
-                .map_err(failed)
+                .map_err(failed)?;
+            written(answer, key).map(drop)
         })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            self.scripts
-                .delete
-                .key(self.data_key(key))
-                .key(&self.index)
+            self.invoke(&self.scripts.delete)
                 .arg(key)
                 .invoke_async::<i64>(&mut self.connection())
                 .await
@@ -248,13 +390,10 @@ impl KeyValue for Redis {
         Box::pin(async move {
             let (min, max) = range(prefix, after);
             let keys: Vec<String> = self
-                .scripts
-                .list
-                .key(&self.index)
+                .invoke(&self.scripts.list)
                 .arg(min)
                 .arg(max)
                 .arg(limit + 1)
-                .arg(&self.data_prefix)
                 .invoke_async(&mut self.connection())
                 .await
                 .map_err(failed)?;
@@ -262,14 +401,18 @@ impl KeyValue for Redis {
         })
     }
 
-    fn increment<'a>(&'a self, key: &'a str, by: i64) -> StoreFuture<'a, i64> {
+    fn increment_within<'a>(
+        &'a self,
+        key: &'a str,
+        by: i64,
+        max_keys: Option<usize>,
+    ) -> StoreFuture<'a, i64> {
         Box::pin(async move {
-            self.scripts
-                .increment
-                .key(self.data_key(key))
-                .key(&self.index)
-                .arg(by)
+            let answer = self
+                .invoke(&self.scripts.increment)
                 .arg(key)
+                .arg(by)
+                .arg(limit_arg(max_keys))
                 .invoke_async(&mut self.connection())
                 .await
                 .map_err(|e| {
@@ -285,69 +428,61 @@ impl KeyValue for Redis {
                         key: key.to_string(),
                         reason,
                     }
-                })
+                })?;
+            written(answer, key)
         })
     }
 
-    fn compare_and_set<'a>(
+    fn compare_and_set_within<'a>(
         &'a self,
         key: &'a str,
         expected: Option<&'a [u8]>,
         new: Vec<u8>,
         ttl: Option<Duration>,
+        max_keys: Option<usize>,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            self.scripts
-                .compare_and_set
-                .key(self.data_key(key))
-                .key(&self.index)
+            let answer = self
+                .invoke(&self.scripts.compare_and_set)
+                .arg(key)
                 .arg(if expected.is_some() { "1" } else { "0" })
                 .arg(expected.unwrap_or_default())
                 .arg(new)
                 .arg(ttl_ms(ttl))
-                .arg(key)
-                .invoke_async::<i64>(&mut self.connection())
+                .arg(limit_arg(max_keys))
+                .invoke_async(&mut self.connection())
                 .await
-                .map(|n| n == 1)
-                .map_err(failed)
+                .map_err(failed)?;
+            written(answer, key).map(|n| n == 1)
         })
     }
 
-    fn count<'a>(&'a self, prefix: &'a str, at_most: usize) -> StoreFuture<'a, usize> {
+    fn held<'a>(&'a self, space: &'a str) -> StoreFuture<'a, usize> {
         Box::pin(async move {
-            let (min, max) = range(prefix, None);
-            self.scripts
-                .count
-                .key(&self.index)
-                .arg(min)
-                .arg(max)
-                .arg(at_most)
-                .arg(&self.data_prefix)
-                .invoke_async(&mut self.connection())
+            let n: Option<i64> = self
+                .connection()
+                .hget(&self.keys[2], space)
                 .await
-                .map_err(failed)
+                .map_err(failed)?;
+            Ok(n.map_or(0, |n| usize::try_from(n).unwrap_or(0)))
         })
     }
 
     fn purge_expired(&self) -> StoreFuture<'_, usize> {
         Box::pin(async move {
-            let mut min = b"-".to_vec();
+            self.build_counts().await?;
             let mut purged = 0;
             loop {
-                let (last, dropped): (Vec<u8>, usize) = self
-                    .scripts
-                    .purge
-                    .key(&self.index)
-                    .arg(&min)
-                    .arg(&self.data_prefix)
+                let (gone, due): (usize, usize) = self
+                    .invoke(&self.scripts.purge)
+                    .arg(PURGE_BATCH)
                     .invoke_async(&mut self.connection())
                     .await
                     .map_err(failed)?;
-                purged += dropped;
-                if last.is_empty() {
+                purged += gone;
+                if due < PURGE_BATCH || gone == 0 {
                     return Ok(purged);
                 }
-                min = [b"(".as_slice(), &last].concat();
             }
         })
     }
