@@ -145,11 +145,6 @@ impl PluginStore {
         }
     }
 
-    /// How many keys the plugin holds (expired ones count until reclaimed).
-    pub async fn held(&self) -> Result<usize, ScopedError> {
-        Ok(self.store.held(super::space_of(&self.prefix)).await?)
-    }
-
     /// The value under `key`.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ScopedError> {
         Ok(self.store.get(&self.scoped(key)?).await?)
