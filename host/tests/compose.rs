@@ -437,3 +437,42 @@ async fn a_forwarded_call_without_an_answer_fails_in_time_and_is_cancelled_upstr
     }
     assert_still_serving(&client).await;
 }
+
+#[tokio::test]
+async fn a_server_whose_list_cursors_never_end_is_refused_after_the_page_cap() {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    let spec = MountSpec {
+        namespace: "endless".into(),
+        target: Target::Remote(Remote::Command {
+            command: python.display().to_string(),
+            args: vec![
+                root()
+                    .join("tests/clients/endless_server.py")
+                    .display()
+                    .to_string(),
+            ],
+            env: Default::default(),
+        }),
+        mode: Mode::Mount,
+        middleware: Vec::new(),
+        storage: None,
+    };
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let mut config = ServeConfig {
+        mounts: vec![spec],
+        ..dir.config()
+    };
+    config.upstream.max_list_pages = 5;
+    let app = App::start(&config).await.unwrap();
+    let refusals = app.refusals();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].mount.as_deref(), Some("endless"));
+    assert_eq!(
+        refusals[0].error.reason,
+        "tools/list: still more pages after 5 (upstream.max-list-pages)"
+    );
+    // Everything else serves.
+    let (client, _) = connect(&app).await;
+    assert_still_serving(&client).await;
+}
