@@ -28,6 +28,29 @@ fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
     }
 }
 
+/// A mount of the Python MCP server `tests/clients/SCRIPT`, started over stdio.
+fn python_mount(namespace: &str, script: &str) -> MountSpec {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    MountSpec {
+        namespace: namespace.into(),
+        target: Target::Remote(Remote::Command {
+            command: python.display().to_string(),
+            args: vec![
+                root()
+                    .join("tests/clients")
+                    .join(script)
+                    .display()
+                    .to_string(),
+            ],
+            env: Default::default(),
+        }),
+        mode: Mode::Mount,
+        middleware: Vec::new(),
+        storage: None,
+    }
+}
+
 /// A pier serving `dir` over HTTP on a free port, following the directory.
 async fn upstream(dir: &PluginDir) -> Server {
     let mut config = ServeConfig {
@@ -270,24 +293,10 @@ async fn a_server_that_cannot_be_reached_is_refused_and_the_rest_serves() {
 
 #[tokio::test]
 async fn a_command_mount_gets_path_home_and_its_own_env_not_piers() {
-    let python = root().join(".venv/bin/python");
-    assert!(python.exists(), "run `make setup` (or `make test`)");
-    let spec = MountSpec {
-        namespace: "env".into(),
-        target: Target::Remote(Remote::Command {
-            command: python.display().to_string(),
-            args: vec![
-                root()
-                    .join("tests/clients/env_server.py")
-                    .display()
-                    .to_string(),
-            ],
-            env: [("GIVEN_TO_IT".to_string(), "yes".to_string())].into(),
-        }),
-        mode: Mode::Mount,
-        middleware: Vec::new(),
-        storage: None,
-    };
+    let mut spec = python_mount("env", "env_server.py");
+    if let Target::Remote(Remote::Command { env, .. }) = &mut spec.target {
+        env.insert("GIVEN_TO_IT".into(), "yes".into());
+    }
     let dir = PluginDir::new();
     let config = ServeConfig {
         mounts: vec![spec],
@@ -440,24 +449,7 @@ async fn a_forwarded_call_without_an_answer_fails_in_time_and_is_cancelled_upstr
 
 #[tokio::test]
 async fn a_server_whose_list_cursors_never_end_is_refused_after_the_page_cap() {
-    let python = root().join(".venv/bin/python");
-    assert!(python.exists(), "run `make setup` (or `make test`)");
-    let spec = MountSpec {
-        namespace: "endless".into(),
-        target: Target::Remote(Remote::Command {
-            command: python.display().to_string(),
-            args: vec![
-                root()
-                    .join("tests/clients/endless_server.py")
-                    .display()
-                    .to_string(),
-            ],
-            env: Default::default(),
-        }),
-        mode: Mode::Mount,
-        middleware: Vec::new(),
-        storage: None,
-    };
+    let spec = python_mount("endless", "endless_server.py");
     let dir = PluginDir::new().with(&example("hello"), "hello");
     let mut config = ServeConfig {
         mounts: vec![spec],
