@@ -341,3 +341,58 @@ async fn a_plugin_at_its_concurrency_limit_answers_busy_and_others_keep_serving(
     let first = spinning.await.unwrap().unwrap();
     assert_eq!(text(&first), "plugin `hostile` timed out after 3000 ms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_reusing_the_id_of_one_in_flight_is_refused_and_both_streams_end() {
+    // rmcp routes a response by request id: a second request with the id of one in
+    // flight took its route, and the first stream stayed open for good.
+    let dir = hostile_with("timeout-ms = 3000\n");
+    let server = serve(&dir.config()).await;
+    let session = raw_session(&server.url).await;
+    let request = |tool: &str| {
+        let arguments = if tool == "hello_greet" {
+            json!({"name": "Ada"})
+        } else {
+            json!({})
+        };
+        json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call",
+               "params": {"name": tool, "arguments": arguments}})
+        .to_string()
+    };
+    let first = in_session(&server.url, &session, &request("hostile_spin"))
+        .send()
+        .await
+        .unwrap();
+    let second = in_session(&server.url, &session, &request("hello_greet"))
+        .send()
+        .await
+        .unwrap();
+    let first = tokio::spawn(response_with_id(first, 41));
+    let refused = response_with_id(second, 41).await;
+    assert!(
+        !first.is_finished(),
+        "answered while the first request still runs (for three seconds)"
+    );
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "request id 41 is in use by a request in flight in this session; a client must not reuse it"
+    );
+    // The first request's stream carries its own answer and ends.
+    let answer = first.await.unwrap();
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "plugin `hostile` timed out after 3000 ms",
+        "{answer}"
+    );
+    // Once answered, the id may be used again.
+    let again = in_session(&server.url, &session, &request("hello_greet"))
+        .send()
+        .await
+        .unwrap();
+    let answer = response_with_id(again, 41).await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Hello, Ada!",
+        "{answer}"
+    );
+    server.shutdown().await;
+}

@@ -155,7 +155,7 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let factory_app = app.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(factory_app.session(None)),
-        Arc::new(sessions),
+        Arc::new(super::request_ids::Sessions::new(sessions)),
         config,
     );
     let mcp = Router::new()

@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod http;
+pub mod request_ids;
 pub mod sessions;
 pub mod stdio;
