@@ -213,6 +213,7 @@ impl App {
             subscriptions: Default::default(),
             max_subscriptions: config.max_subscriptions,
             max_uri_bytes: config.max_uri_bytes,
+            protocol_versions: rmcp::model::ProtocolVersion::known_up_to(&config.max_protocol),
             max_state_bytes: config.max_state_bytes,
             pipeline: Arc::new(pipeline),
         });

@@ -390,3 +390,97 @@ async fn a_second_pier_on_the_same_redis_recognises_a_session() {
         server.shutdown().await;
     }
 }
+
+/// A `2026-07-28` request: self-describing, no session.
+fn modern(id: u64, method: &str, params: Value) -> String {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+async fn serve_with(config: pier::ServeConfig) -> Server {
+    let mut config = config;
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let app = Arc::new(App::start(&config).await.expect("pier starts"));
+    Server::serve(app, &config).await
+}
+
+#[tokio::test]
+async fn revision_2026_07_28_is_served_only_when_enabled_and_then_without_a_session() {
+    let call = modern(
+        3,
+        "tools/call",
+        json!({"name": "hello_greet", "arguments": {"name": "Ada"}}),
+    );
+    let send = |url: &str, body: &str| {
+        let request = post(url, body).header("mcp-protocol-version", "2026-07-28");
+        if body.contains("tools/call") {
+            request
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "hello_greet")
+        } else {
+            request.header("mcp-method", "server/discover")
+        }
+        .send()
+    };
+    let dir = PluginDir::examples();
+    // By default (server.max-protocol-version = 2025-11-25) the revision is refused,
+    // naming the ones served.
+    let server = serve_with(dir.config()).await;
+    let body: Value = send(&server.url, &call)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["error"]["code"], -32022, "{body}");
+    assert_eq!(
+        body["error"]["data"],
+        json!({"requested": "2026-07-28",
+               "supported": ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]})
+    );
+    server.shutdown().await;
+
+    let config = pier::ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        ..dir.config()
+    };
+    let server = serve_with(config).await;
+    /// The JSON-RPC message of an SSE response.
+    async fn event(response: reqwest::Response) -> Value {
+        assert!(response.headers().get("mcp-session-id").is_none());
+        let text = response.text().await.unwrap();
+        let data = text.lines().find_map(|l| l.strip_prefix("data: "));
+        serde_json::from_str(data.unwrap_or_default()).unwrap()
+    }
+    let answer = event(send(&server.url, &call).await.unwrap()).await;
+    assert_eq!(
+        answer["result"],
+        json!({"resultType": "complete", "isError": false,
+               "content": [{"type": "text", "text": "Hello, Ada!"}]})
+    );
+    let discover = modern(4, "server/discover", json!({}));
+    let answer = event(send(&server.url, &discover).await.unwrap()).await;
+    assert_eq!(
+        answer["result"]["supportedVersions"],
+        json!([
+            "2024-11-05",
+            "2025-03-26",
+            "2025-06-18",
+            "2025-11-25",
+            "2026-07-28"
+        ])
+    );
+    assert_eq!(
+        answer["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "pier"
+    );
+    // Clients of the older revision are served as before, by the same pier.
+    let (client, _) = server.client().await;
+    assert_still_serving(&client).await;
+    server.shutdown().await;
+}

@@ -142,6 +142,12 @@ pub const KEYS: &[Key] = &[
         doc: "Items per page of tools/list, resources/list, prompts/list.",
     },
     Key {
+        path: "server.max-protocol-version",
+        kind: Kind::Choice(&["2025-11-25", "2026-07-28"]),
+        default: "\"2025-11-25\"",
+        doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover; partly served yet). Older clients are served in their own revision either way.",
+    },
+    Key {
         path: "server.max-uri-bytes",
         kind: Kind::Int {
             min: 256,

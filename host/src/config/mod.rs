@@ -54,6 +54,8 @@ pub struct ServeConfig {
     pub aot_keep: Duration,
     /// Items per page of list results.
     pub page_size: usize,
+    /// Newest MCP revision negotiated.
+    pub max_protocol: rmcp::model::ProtocolVersion,
     /// Longest resource URI a request may name.
     pub max_uri_bytes: usize,
     /// Distinct resource URIs one session may subscribe to.
@@ -343,6 +345,10 @@ impl Layers {
             data_dir: PathBuf::from(self.str("data.dir")),
             aot_keep: Duration::from_secs(self.int("data.aot-keep-days") * 86_400),
             page_size: self.int("server.page-size") as usize,
+            max_protocol: match self.str("server.max-protocol-version") {
+                "2026-07-28" => rmcp::model::ProtocolVersion::V_2026_07_28,
+                _ => rmcp::model::ProtocolVersion::V_2025_11_25,
+            },
             max_uri_bytes: self.int("server.max-uri-bytes") as usize,
             max_subscriptions: self.int("server.max-subscriptions") as usize,
             max_state_bytes: self.int("server.max-request-state-bytes") as usize,

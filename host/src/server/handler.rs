@@ -40,6 +40,8 @@ pub struct Shared {
     pub max_subscriptions: usize,
     /// Longest resource URI a request may name.
     pub max_uri_bytes: usize,
+    /// The MCP revisions negotiated (`server.max-protocol-version` and older).
+    pub protocol_versions: &'static [ProtocolVersion],
     /// Bytes of request-scoped state one request may hold.
     pub max_state_bytes: usize,
     /// The middleware chains requests pass.
@@ -145,6 +147,13 @@ macro_rules! expect {
             _ => Err(crate::middleware::mismatched($method)),
         }
     };
+}
+
+/// Marks a final result `resultType: "complete"` (2026-07-28), whoever built it: a
+/// guest's result or an upstream's carries none. rmcp drops the field for peers of
+/// earlier revisions.
+fn complete(result_type: &mut Option<ResultType>) {
+    result_type.get_or_insert(ResultType::COMPLETE);
 }
 
 /// A terminal answering a request with `Response::Empty` after `work`.
@@ -259,10 +268,9 @@ impl PierServer {
 }
 
 impl ServerHandler for PierServer {
-    /// pier implements MCP up to revision 2025-11-25 (sessions, server-to-client
-    /// requests); newer clients negotiate down to it.
+    /// The revisions up to `server.max-protocol-version`; newer clients negotiate down.
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
-        std::borrow::Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+        std::borrow::Cow::Borrowed(self.shared.protocol_versions)
     }
 
     fn get_info(&self) -> ServerConfig {
@@ -392,7 +400,10 @@ impl ServerHandler for PierServer {
             arguments: request.arguments.unwrap_or_default(),
         };
         let response = self.catalogue(Request::CallTool(call), &context).await?;
-        expect!(response, CallTool, "tools/call").map(Into::into)
+        expect!(response, CallTool, "tools/call").map(|mut result| {
+            complete(&mut result.result_type);
+            result.into()
+        })
     }
 
     async fn list_resources(
@@ -431,7 +442,10 @@ impl ServerHandler for PierServer {
         self.shared.check_uri(&request.uri)?;
         let request = Request::ReadResource(request.uri);
         let response = self.catalogue(request, &context).await?;
-        expect!(response, ReadResource, "resources/read").map(Into::into)
+        expect!(response, ReadResource, "resources/read").map(|mut result| {
+            complete(&mut result.result_type);
+            result.into()
+        })
     }
 
     async fn subscribe(
@@ -499,7 +513,10 @@ impl ServerHandler for PierServer {
             arguments: request.arguments.unwrap_or_default(),
         };
         let response = self.catalogue(Request::GetPrompt(call), &context).await?;
-        expect!(response, GetPrompt, "prompts/get").map(Into::into)
+        expect!(response, GetPrompt, "prompts/get").map(|mut result| {
+            complete(&mut result.result_type);
+            result.into()
+        })
     }
 
     async fn complete(
@@ -512,6 +529,9 @@ impl ServerHandler for PierServer {
         }
         let request = Request::Complete(Box::new(request));
         let response = self.catalogue(request, &context).await?;
-        expect!(response, Complete, "completion/complete")
+        expect!(response, Complete, "completion/complete").map(|mut result| {
+            complete(&mut result.result_type);
+            result
+        })
     }
 }
