@@ -16,6 +16,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// `server.request-state-keys` holds an unusable key.
+    #[error("server.request-state-keys: {reason}")]
+    RequestStateKeys {
+        /// Why.
+        reason: String,
+    },
     /// The store could not be opened.
     #[error(transparent)]
     Storage(#[from] crate::storage::StoreError),

@@ -214,6 +214,8 @@ impl App {
             max_subscriptions: config.max_subscriptions,
             max_uri_bytes: config.max_uri_bytes,
             protocol_versions: rmcp::model::ProtocolVersion::known_up_to(&config.max_protocol),
+            seal: server::rounds::Seal::new(&config.request_state_keys)
+                .map_err(|reason| Error::RequestStateKeys { reason })?,
             max_state_bytes: config.max_state_bytes,
             pipeline: Arc::new(pipeline),
         });

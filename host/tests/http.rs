@@ -391,17 +391,6 @@ async fn a_second_pier_on_the_same_redis_recognises_a_session() {
     }
 }
 
-/// A `2026-07-28` request: self-describing, no session.
-fn modern(id: u64, method: &str, params: Value) -> String {
-    let mut params = params;
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
-}
-
 async fn serve_with(config: pier::ServeConfig) -> Server {
     let mut config = config;
     config.http.listen = "127.0.0.1:0".parse().unwrap();
@@ -415,6 +404,7 @@ async fn revision_2026_07_28_is_served_only_when_enabled_and_then_without_a_sess
         3,
         "tools/call",
         json!({"name": "hello_greet", "arguments": {"name": "Ada"}}),
+        json!({}),
     );
     let send = |url: &str, body: &str| {
         let request = post(url, body).header("mcp-protocol-version", "2026-07-28");
@@ -463,7 +453,7 @@ async fn revision_2026_07_28_is_served_only_when_enabled_and_then_without_a_sess
         json!({"resultType": "complete", "isError": false,
                "content": [{"type": "text", "text": "Hello, Ada!"}]})
     );
-    let discover = modern(4, "server/discover", json!({}));
+    let discover = modern(4, "server/discover", json!({}), json!({}));
     let answer = event(send(&server.url, &discover).await.unwrap()).await;
     assert_eq!(
         answer["result"]["supportedVersions"],

@@ -137,6 +137,58 @@ pub enum Elicitation<T> {
     Cancel,
 }
 
+/// A question for the client, asked with [`Context::ask`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// Ask the client's model: the JSON params of `sampling/createMessage` (see
+    /// [`Sampling::to_params`]).
+    Sample(Value),
+    /// Ask the user to fill a form: a message and the requested JSON Schema (see
+    /// [`form_schema`]).
+    Elicit {
+        /// Shown to the user.
+        message: String,
+        /// The form.
+        schema: Value,
+    },
+    /// Ask for the client's roots (`roots/list`).
+    ListRoots,
+}
+
+/// The client's answer to a [`Question`], in the order asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The JSON of the `sampling/createMessage` result.
+    Sampled(Value),
+    /// The user's answer to the form.
+    Elicited(Elicitation<Value>),
+    /// The JSON of the `roots/list` result (`{"roots": [{"uri": …, "name": …}]}`).
+    Roots(Value),
+}
+
+/// One of the client's roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    /// Its URI (`file:///…`).
+    pub uri: String,
+    /// Its name, when the client gives one.
+    pub name: Option<String>,
+}
+
+fn elicitation(result: host::ElicitResult) -> Elicitation<Value> {
+    match result {
+        host::ElicitResult::Accept(content) => {
+            Elicitation::Accept(serde_json::from_str(&content).unwrap_or(Value::Null))
+        }
+        host::ElicitResult::Decline => Elicitation::Decline,
+        host::ElicitResult::Cancel => Elicitation::Cancel,
+    }
+}
+
+fn parsed(what: &str, text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Failed(format!("the {what} is not JSON: {e}")))
+}
+
 fn from_host(error: wit::Error) -> Error {
     match error {
         wit::Error::InvalidParams(m) => Error::InvalidParams(m),
@@ -296,15 +348,72 @@ impl Context {
 
     /// [`elicit`](Self::elicit) with the requested schema and the answer as JSON.
     pub fn elicit_raw(&self, message: &str, schema: &Value) -> Result<Elicitation<Value>, Error> {
-        Ok(
-            match host::elicit(message, &schema.to_string()).map_err(from_host)? {
-                host::ElicitResult::Accept(content) => {
-                    Elicitation::Accept(serde_json::from_str(&content).unwrap_or(Value::Null))
-                }
-                host::ElicitResult::Decline => Elicitation::Decline,
-                host::ElicitResult::Cancel => Elicitation::Cancel,
-            },
-        )
+        Ok(elicitation(
+            host::elicit(message, &schema.to_string()).map_err(from_host)?,
+        ))
+    }
+
+    /// Asks the client several questions, each under a key of your choosing (unique
+    /// within the call), and waits for the answers, in the order asked.
+    ///
+    /// Over MCP 2026-07-28 the questions are one round trip: pier stops this call and
+    /// answers the client `input_required`; the client's retry runs the call again
+    /// **from the start** in a fresh instance, and this time `ask` returns the answers.
+    /// Whatever the function does before `ask` runs once per round: keep it free of
+    /// side effects, or do them after the last question. Over 2025-11-25 the questions
+    /// go to the client one by one. A question the client declared no capability for
+    /// fails with [`Error::Failed`] (`unsupported`), asking nothing.
+    pub fn ask(&self, questions: &[(&str, Question)]) -> Result<Vec<Answer>, Error> {
+        let questions: Vec<(String, host::InputRequest)> = questions
+            .iter()
+            .map(|(key, question)| {
+                let request = match question {
+                    Question::Sample(params) => host::InputRequest::Sample(params.to_string()),
+                    Question::Elicit { message, schema } => {
+                        host::InputRequest::Elicit((message.clone(), schema.to_string()))
+                    }
+                    Question::ListRoots => host::InputRequest::ListRoots,
+                };
+                (key.to_string(), request)
+            })
+            .collect();
+        host::ask(&questions)
+            .map_err(from_host)?
+            .into_iter()
+            .map(|answer| {
+                Ok(match answer {
+                    host::InputResponse::Sampled(text) => {
+                        Answer::Sampled(parsed("sampling answer", &text)?)
+                    }
+                    host::InputResponse::Elicited(result) => Answer::Elicited(elicitation(result)),
+                    host::InputResponse::Roots(text) => {
+                        Answer::Roots(parsed("roots answer", &text)?)
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// The client's roots (`roots/list`, asked under the key `roots`).
+    pub fn list_roots(&self) -> Result<Vec<Root>, Error> {
+        let answer = self.ask(&[("roots", Question::ListRoots)])?;
+        let Some(Answer::Roots(raw)) = answer.into_iter().next() else {
+            return Err(Error::Failed("the client gave no roots".into()));
+        };
+        Ok(raw["roots"]
+            .as_array()
+            .map(|roots| {
+                roots
+                    .iter()
+                    .filter_map(|r| {
+                        Some(Root {
+                            uri: r["uri"].as_str()?.to_string(),
+                            name: r["name"].as_str().map(str::to_string),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Reads a resource of any mount by its namespaced URI, as a client would: the text

@@ -33,7 +33,10 @@ pub mod runtime;
 pub mod storage;
 mod template;
 
-pub use context::{Context, Elicitation, LogLevel, RequestInfo, Sampled, Sampling, form_schema};
+pub use context::{
+    Answer, Context, Elicitation, LogLevel, Question, RequestInfo, Root, Sampled, Sampling,
+    form_schema,
+};
 pub use output::{
     Body, Content, Message, PromptOutput, ResourceOutput, Role, Structured, ToolOutput, ToolResult,
 };
@@ -103,8 +106,8 @@ pub enum CompletionRef {
 /// Everything a plugin author usually needs.
 pub mod prelude {
     pub use crate::{
-        Content, Context, Elicitation, Error, LogLevel, Message, Role, Sampling, Structured,
-        ToolResult, prompt, resource, storage, tool,
+        Answer, Content, Context, Elicitation, Error, LogLevel, Message, Question, Role, Sampling,
+        Structured, ToolResult, prompt, resource, storage, tool,
     };
 }
 

@@ -148,6 +148,12 @@ pub const KEYS: &[Key] = &[
         doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover; partly served yet). Older clients are served in their own revision either way.",
     },
     Key {
+        path: "server.request-state-keys",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Keys sealing the requestState of MCP 2026-07-28 input round trips, each \"ID:SECRET\" (a secret of at least 32 bytes): the first signs, all verify (add a new key first, drop the old one after an hour). Every replica of a fleet needs the same keys; empty = a random key of this process.",
+    },
+    Key {
         path: "server.max-uri-bytes",
         kind: Kind::Int {
             min: 256,

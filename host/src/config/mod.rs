@@ -56,6 +56,8 @@ pub struct ServeConfig {
     pub page_size: usize,
     /// Newest MCP revision negotiated.
     pub max_protocol: rmcp::model::ProtocolVersion,
+    /// Keys sealing `requestState` (`ID:SECRET`; the first signs).
+    pub request_state_keys: Vec<String>,
     /// Longest resource URI a request may name.
     pub max_uri_bytes: usize,
     /// Distinct resource URIs one session may subscribe to.
@@ -349,6 +351,7 @@ impl Layers {
                 "2026-07-28" => rmcp::model::ProtocolVersion::V_2026_07_28,
                 _ => rmcp::model::ProtocolVersion::V_2025_11_25,
             },
+            request_state_keys: self.list("server.request-state-keys"),
             max_uri_bytes: self.int("server.max-uri-bytes") as usize,
             max_subscriptions: self.int("server.max-subscriptions") as usize,
             max_state_bytes: self.int("server.max-request-state-bytes") as usize,

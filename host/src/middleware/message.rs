@@ -3,7 +3,7 @@
 
 use rmcp::model::{
     CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult,
-    InitializeRequestParams, InitializeResult, Prompt, ReadResourceResult, Resource,
+    InitializeRequestParams, InitializeResult, InputRequests, Prompt, ReadResourceResult, Resource,
     ResourceTemplate, Tool,
 };
 use serde_json::{Map, Value, json};
@@ -163,6 +163,10 @@ pub enum Response {
     ResourceTemplates(Vec<ResourceTemplate>),
     /// Of `prompts/list`.
     Prompts(Vec<Prompt>),
+    /// Of `tools/call`, `resources/read` or `prompts/get` over MCP 2026-07-28: the call
+    /// stopped at questions for the client (under their keys), to be answered by a
+    /// retry of the request.
+    InputRequired(InputRequests),
     /// Of a request without a result worth showing, or of a notification.
     Empty,
 }
@@ -174,6 +178,9 @@ impl Response {
             serde_json::from_value(value).map_err(|e| e.to_string())
         }
         let items = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
+        if value.get("resultType").and_then(Value::as_str) == Some("input_required") {
+            return Ok(Self::InputRequired(parse(items("inputRequests"))?));
+        }
         Ok(match method {
             "tools/call" => Self::CallTool(parse(value)?),
             "resources/read" => Self::ReadResource(parse(value)?),
@@ -204,6 +211,9 @@ impl Response {
                 serde_json::to_value(json!({ "resourceTemplates": items }))
             }
             Self::Prompts(items) => serde_json::to_value(json!({ "prompts": items })),
+            Self::InputRequired(requests) => serde_json::to_value(
+                json!({ "resultType": "input_required", "inputRequests": requests }),
+            ),
             Self::Empty => Ok(json!({})),
         };
         value.unwrap_or_default()

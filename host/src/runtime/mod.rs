@@ -26,7 +26,9 @@ pub use cache::{AotCache, CacheOutcome};
 pub use instance::Plugin;
 pub use limits::{Limits, OutputLimits};
 pub use middleware::MiddlewareComponent;
-pub use state::{CallContext, CallState, Elicited, NoRequest, RequestInfo, RequestState};
+pub use state::{
+    CallContext, CallState, Elicited, NoRequest, Question, Reply, RequestInfo, RequestState,
+};
 
 use crate::storage::{KeyValue, PluginStore};
 

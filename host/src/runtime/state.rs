@@ -121,18 +121,53 @@ pub trait CallContext: Send + Sync {
     }
     /// The request-scoped state.
     fn state(&self) -> &RequestState;
-    /// Ask the client's model for a completion: `request` is the JSON of the
-    /// `sampling/createMessage` params, the answer the JSON of its result.
-    fn sample(&self, _request: Value) -> BoxFuture<'_, Result<Value, GuestError>> {
-        Box::pin(async { Err(no_client("sample")) })
+    /// Ask the client the `questions`, each under its key; the answers in order. When a
+    /// question must wait for a later round trip (MCP 2026-07-28), this fails and
+    /// [`CallContext::suspended`] is true from then on: the call must stop.
+    fn ask(
+        &self,
+        _questions: Vec<(String, Question)>,
+    ) -> BoxFuture<'_, Result<Vec<Reply>, GuestError>> {
+        Box::pin(async { Err(no_client("ask")) })
     }
-    /// Ask the user to fill the form `schema` (`elicitation/create`).
+    /// [`CallContext::ask`] of one `sampling/createMessage` (params and result as
+    /// JSON), under the next `sample-N` key.
+    fn sample(&self, request: Value) -> BoxFuture<'_, Result<Value, GuestError>> {
+        Box::pin(async move {
+            let key = self.next_key("sample");
+            match self
+                .ask(vec![(key, Question::Sample(request))])
+                .await?
+                .pop()
+            {
+                Some(Reply::Sampled(answer)) => Ok(answer),
+                other => Err(unanswered(other)),
+            }
+        })
+    }
+    /// [`CallContext::ask`] of one `elicitation/create`, under the next `elicit-N` key.
     fn elicit(
         &self,
-        _message: String,
-        _schema: Value,
+        message: String,
+        schema: Value,
     ) -> BoxFuture<'_, Result<Elicited, GuestError>> {
-        Box::pin(async { Err(no_client("elicit")) })
+        Box::pin(async move {
+            let key = self.next_key("elicit");
+            let question = Question::Elicit { message, schema };
+            match self.ask(vec![(key, question)]).await?.pop() {
+                Some(Reply::Elicited(answer)) => Ok(answer),
+                other => Err(unanswered(other)),
+            }
+        })
+    }
+    /// Whether a question waits for the client's answer on a later round trip.
+    fn suspended(&self) -> bool {
+        false
+    }
+    /// The key of the next question a plugin asks without naming it (`sample-N`,
+    /// `elicit-N`): N counts the call's questions from 1.
+    fn next_key(&self, _kind: &str) -> String {
+        String::new()
     }
     /// Read a resource of any mount by its namespaced URI, as a client would.
     fn read_resource(
@@ -164,6 +199,33 @@ pub trait CallContext: Send + Sync {
     }
 }
 
+/// One question for the client (`context.ask`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// `sampling/createMessage` with these params.
+    Sample(Value),
+    /// `elicitation/create`: a message and the requested schema.
+    Elicit {
+        /// Shown to the user.
+        message: String,
+        /// The form, a JSON Schema.
+        schema: Value,
+    },
+    /// `roots/list`.
+    ListRoots,
+}
+
+/// The client's answer to one [`Question`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The `sampling/createMessage` result.
+    Sampled(Value),
+    /// The user's answer to the form.
+    Elicited(Elicited),
+    /// The `roots/list` result.
+    Roots(Value),
+}
+
 /// The user's answer to an elicitation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Elicited {
@@ -173,6 +235,14 @@ pub enum Elicited {
     Decline,
     /// Dismissed.
     Cancel,
+}
+
+/// The error of a question answered with something else, or not at all.
+fn unanswered(reply: Option<Reply>) -> GuestError {
+    GuestError::Failed(match reply {
+        Some(other) => format!("the client answered another question: {other:?}"),
+        None => "the client gave no answer".into(),
+    })
 }
 
 /// The error of a context function called outside any client request.

@@ -60,6 +60,10 @@ impl Terminal for MountCall<'_> {
             if context.take_transient() {
                 cx.set_transient();
             }
+            // Questions left for the client end the call, whatever it answered.
+            if let Some(questions) = context.take_questions() {
+                return Ok(Response::InputRequired(questions));
+            }
             response
         })
     }

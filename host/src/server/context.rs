@@ -21,11 +21,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert::guest;
 use super::handler::Shared;
+use super::rounds::Rounds;
 use super::session::Session;
 use crate::middleware::PromptCall;
 use crate::registry::{Mount, namespace};
 use crate::runtime::types::{Error as GuestError, LogLevel, PromptResult, ResourceContents};
-use crate::runtime::{CallContext, Elicited, RequestInfo, RequestState};
+use crate::runtime::{CallContext, Elicited, Question, Reply, RequestInfo, RequestState};
 use std::sync::Arc;
 
 /// Severity rank of an MCP log level (debug = 0 … emergency = 7).
@@ -96,6 +97,9 @@ struct Request {
     info: RequestInfo,
     state: RequestState,
     transient: AtomicBool,
+    /// The round trips of an MCP 2026-07-28 request (`None`: questions go to the
+    /// client as server requests).
+    rounds: Option<Arc<Rounds>>,
 }
 
 /// Deepest chain of cross-mount reads (`read-resource`, `get-prompt`) one request may
@@ -152,10 +156,20 @@ impl Context {
                 info,
                 state: RequestState::new(max_state_bytes),
                 transient: AtomicBool::new(false),
+                rounds: None,
             }),
             mount: None,
             depth: 0,
         }
+    }
+
+    /// This context, its questions answered by round trips (`rounds`) rather than by
+    /// server requests. Only before the context is shared.
+    pub fn with_rounds(mut self, rounds: Option<Arc<Rounds>>) -> Self {
+        if let Some(request) = Arc::get_mut(&mut self.request) {
+            request.rounds = rounds;
+        }
+        self
     }
 
     /// The context of a notification from the client (no id, nothing to cancel).
@@ -198,6 +212,16 @@ impl Context {
         self.request.transient.swap(false, Ordering::Relaxed)
     }
 
+    /// The questions the request's call left for the client's next round trip, taken:
+    /// by the outermost call only (a nested read's questions are its caller's).
+    pub fn take_questions(&self) -> Option<rmcp::model::InputRequests> {
+        let rounds = self.request.rounds.as_ref()?;
+        if self.depth > 0 || !rounds.suspended() {
+            return None;
+        }
+        Some(rounds.take_pending())
+    }
+
     /// The context of a read or prompt that the current mount makes through the host.
     fn nested(&self) -> Result<Arc<Self>, GuestError> {
         if self.depth >= MAX_NESTING {
@@ -226,6 +250,64 @@ impl Context {
                 "{client} does not support {capability} (it declared no `{capability}` capability)"
             ))),
         }
+    }
+
+    /// `sampling/createMessage` sent to the client (MCP 2025-11-25).
+    async fn sampled(&self, request: Value) -> Result<Value, GuestError> {
+        let client = self.client_declared("sampling", |c| c.sampling.is_some())?;
+        let params: CreateMessageRequestParams = serde_json::from_value(request).map_err(|e| {
+            GuestError::InvalidParams(format!(
+                "sample: not the params of sampling/createMessage: {e}"
+            ))
+        })?;
+        let answer = self
+            .request
+            .peer
+            .create_message(params)
+            .await
+            .map_err(|e| client_error("sampling", &client, e))?;
+        serde_json::to_value(answer).map_err(|e| GuestError::Failed(e.to_string()))
+    }
+
+    /// `elicitation/create` sent to the client (MCP 2025-11-25).
+    async fn elicited(&self, message: String, schema: Value) -> Result<Elicited, GuestError> {
+        let client = self.client_declared("elicitation", |c| c.elicitation.is_some())?;
+        let params: ElicitRequestParams = serde_json::from_value(json!({
+            "mode": "form",
+            "message": message,
+            "requestedSchema": schema,
+        }))
+        .map_err(|e| {
+            GuestError::InvalidParams(format!(
+                "elicit: not an elicitation schema (an object of primitive properties): {e}"
+            ))
+        })?;
+        let answer = self
+            .request
+            .peer
+            .create_elicitation(params)
+            .await
+            .map_err(|e| client_error("elicitation", &client, e))?;
+        Ok(match answer.action {
+            ElicitationAction::Accept => {
+                Elicited::Accept(answer.content.unwrap_or_else(|| json!({})))
+            }
+            ElicitationAction::Decline => Elicited::Decline,
+            // `cancel`, and whatever a newer revision adds: no answer.
+            _ => Elicited::Cancel,
+        })
+    }
+
+    /// `roots/list` sent to the client (MCP 2025-11-25).
+    async fn roots(&self) -> Result<Value, GuestError> {
+        let client = self.client_declared("roots", |c| c.roots.is_some())?;
+        let answer = self
+            .request
+            .peer
+            .list_roots()
+            .await
+            .map_err(|e| client_error("roots", &client, e))?;
+        serde_json::to_value(answer).map_err(|e| GuestError::Failed(e.to_string()))
     }
 
     fn client_label(&self) -> String {
@@ -334,59 +416,38 @@ impl CallContext for Context {
         &self.request.state
     }
 
-    fn sample(&self, request: Value) -> BoxFuture<'_, Result<Value, GuestError>> {
+    fn ask(
+        &self,
+        questions: Vec<(String, Question)>,
+    ) -> BoxFuture<'_, Result<Vec<Reply>, GuestError>> {
         Box::pin(async move {
-            let client = self.client_declared("sampling", |c| c.sampling.is_some())?;
-            let params: CreateMessageRequestParams =
-                serde_json::from_value(request).map_err(|e| {
-                    GuestError::InvalidParams(format!(
-                        "sample: not the params of sampling/createMessage: {e}"
-                    ))
-                })?;
-            // A cancelled request drops the whole guest call, this wait included.
-            let answer = self
-                .request
-                .peer
-                .create_message(params)
-                .await
-                .map_err(|e| client_error("sampling", &client, e))?;
-            serde_json::to_value(answer).map_err(|e| GuestError::Failed(e.to_string()))
+            if let Some(rounds) = &self.request.rounds {
+                return rounds.ask(questions);
+            }
+            // A cancelled request drops the whole guest call, these waits included.
+            let mut replies = Vec::with_capacity(questions.len());
+            for (_, question) in questions {
+                replies.push(match question {
+                    Question::Sample(params) => Reply::Sampled(self.sampled(params).await?),
+                    Question::Elicit { message, schema } => {
+                        Reply::Elicited(self.elicited(message, schema).await?)
+                    }
+                    Question::ListRoots => Reply::Roots(self.roots().await?),
+                });
+            }
+            Ok(replies)
         })
     }
 
-    fn elicit(
-        &self,
-        message: String,
-        schema: Value,
-    ) -> BoxFuture<'_, Result<Elicited, GuestError>> {
-        Box::pin(async move {
-            let client = self.client_declared("elicitation", |c| c.elicitation.is_some())?;
-            let params: ElicitRequestParams = serde_json::from_value(json!({
-                "mode": "form",
-                "message": message,
-                "requestedSchema": schema,
-            }))
-            .map_err(|e| {
-                GuestError::InvalidParams(format!(
-                    "elicit: not an elicitation schema (an object of primitive properties): {e}"
-                ))
-            })?;
-            // A cancelled request drops the whole guest call, this wait included.
-            let answer = self
-                .request
-                .peer
-                .create_elicitation(params)
-                .await
-                .map_err(|e| client_error("elicitation", &client, e))?;
-            Ok(match answer.action {
-                ElicitationAction::Accept => {
-                    Elicited::Accept(answer.content.unwrap_or_else(|| json!({})))
-                }
-                ElicitationAction::Decline => Elicited::Decline,
-                // `cancel`, and whatever a newer revision adds: no answer.
-                _ => Elicited::Cancel,
-            })
-        })
+    fn suspended(&self) -> bool {
+        self.request.rounds.as_ref().is_some_and(|r| r.suspended())
+    }
+
+    fn next_key(&self, kind: &str) -> String {
+        match &self.request.rounds {
+            Some(rounds) => rounds.next_key(kind),
+            None => String::new(),
+        }
     }
 
     fn read_resource(

@@ -16,6 +16,7 @@ use super::context::Context;
 use super::dispatch::Dispatch;
 use super::in_flight::InFlight;
 use super::page::{cursor, page};
+use super::rounds::{self, Rounds};
 use super::session::Session;
 use super::subscriptions::Subscriptions;
 use crate::middleware::{
@@ -42,6 +43,8 @@ pub struct Shared {
     pub max_uri_bytes: usize,
     /// The MCP revisions negotiated (`server.max-protocol-version` and older).
     pub protocol_versions: &'static [ProtocolVersion],
+    /// Seals the `requestState` of input round trips.
+    pub seal: super::rounds::Seal,
     /// Bytes of request-scoped state one request may hold.
     pub max_state_bytes: usize,
     /// The middleware chains requests pass.
@@ -194,9 +197,21 @@ impl PierServer {
         context: &RequestContext<RoleServer>,
         terminal: &dyn Terminal,
     ) -> Outcome {
+        self.pipeline_with(request, context, terminal, None).await
+    }
+
+    /// [`PierServer::pipeline`], questions to the client answered by round trips
+    /// when `rounds` is given.
+    async fn pipeline_with(
+        &self,
+        request: Request,
+        context: &RequestContext<RoleServer>,
+        terminal: &dyn Terminal,
+        rounds: Option<Arc<Rounds>>,
+    ) -> Outcome {
         let cx = MiddlewareContext::new(
             request.method(),
-            Arc::new(self.context(context)),
+            Arc::new(self.context(context).with_rounds(rounds)),
             self.shared.registry.snapshot(),
             super::context::http_client_ip(&context.extensions),
         );
@@ -209,6 +224,16 @@ impl PierServer {
 
     /// Runs a catalogue request through the pipeline, metered and in its span.
     async fn catalogue(&self, request: Request, context: &RequestContext<RoleServer>) -> Outcome {
+        self.catalogue_with(request, context, None).await
+    }
+
+    /// [`PierServer::catalogue`] with the round trips of the request, if any.
+    async fn catalogue_with(
+        &self,
+        request: Request,
+        context: &RequestContext<RoleServer>,
+        rounds: Option<Arc<Rounds>>,
+    ) -> Outcome {
         let method = request.method();
         let span = self.span(method, request.component().unwrap_or(""), context);
         let dispatch = Dispatch {
@@ -216,9 +241,50 @@ impl PierServer {
         };
         self.metered(
             method,
-            self.pipeline(request, context, &dispatch).instrument(span),
+            self.pipeline_with(request, context, &dispatch, rounds)
+                .instrument(span),
         )
         .await
+    }
+
+    /// The round trips of an MCP 2026-07-28 request bound to `binding`, from its
+    /// `requestState` and `inputResponses`; `None` for earlier revisions, whose
+    /// questions go to the client as server requests.
+    fn rounds(
+        &self,
+        context: &RequestContext<RoleServer>,
+        binding: &[u8],
+        state: Option<&str>,
+        responses: Option<InputResponses>,
+    ) -> Result<Option<Arc<Rounds>>, McpError> {
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        if !modern {
+            return Ok(None);
+        }
+        let capabilities = context.client_capabilities().unwrap_or_default();
+        let rounds = self
+            .shared
+            .seal
+            .open(binding, state, responses, capabilities)?;
+        Ok(Some(Arc::new(rounds)))
+    }
+
+    /// The `input_required` answer of a call that stopped at `questions`.
+    fn input_required(
+        &self,
+        binding: &[u8],
+        rounds: Option<&Rounds>,
+        questions: InputRequests,
+    ) -> Result<InputRequiredResult, McpError> {
+        let Some(rounds) = rounds else {
+            return Err(McpError::internal_error(
+                "a call of an earlier MCP revision asked for a round trip",
+                None,
+            ));
+        };
+        self.shared.seal.input_required(binding, rounds, questions)
     }
 
     /// Runs `resources/subscribe` or `unsubscribe` through the server-level chain and
@@ -399,11 +465,24 @@ impl ServerHandler for PierServer {
             name: request.name.to_string(),
             arguments: request.arguments.unwrap_or_default(),
         };
-        let response = self.catalogue(Request::CallTool(call), &context).await?;
-        expect!(response, CallTool, "tools/call").map(|mut result| {
-            complete(&mut result.result_type);
-            result.into()
-        })
+        let arguments = serde_json::Value::Object(call.arguments.clone());
+        let binding = rounds::binding("tools/call", &call.name, &arguments);
+        let state = request.request_state.as_deref();
+        let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
+        let request = Request::CallTool(call);
+        match self
+            .catalogue_with(request, &context, rounds.clone())
+            .await?
+        {
+            Response::CallTool(mut result) => {
+                complete(&mut result.result_type);
+                Ok(result.into())
+            }
+            Response::InputRequired(questions) => self
+                .input_required(&binding, rounds.as_deref(), questions)
+                .map(Into::into),
+            _ => Err(crate::middleware::mismatched("tools/call")),
+        }
     }
 
     async fn list_resources(
@@ -440,12 +519,23 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         self.shared.check_uri(&request.uri)?;
+        let binding = rounds::binding("resources/read", &request.uri, &serde_json::Value::Null);
+        let state = request.request_state.as_deref();
+        let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
         let request = Request::ReadResource(request.uri);
-        let response = self.catalogue(request, &context).await?;
-        expect!(response, ReadResource, "resources/read").map(|mut result| {
-            complete(&mut result.result_type);
-            result.into()
-        })
+        match self
+            .catalogue_with(request, &context, rounds.clone())
+            .await?
+        {
+            Response::ReadResource(mut result) => {
+                complete(&mut result.result_type);
+                Ok(result.into())
+            }
+            Response::InputRequired(questions) => self
+                .input_required(&binding, rounds.as_deref(), questions)
+                .map(Into::into),
+            _ => Err(crate::middleware::mismatched("resources/read")),
+        }
     }
 
     async fn subscribe(
@@ -512,11 +602,23 @@ impl ServerHandler for PierServer {
             name: request.name,
             arguments: request.arguments.unwrap_or_default(),
         };
-        let response = self.catalogue(Request::GetPrompt(call), &context).await?;
-        expect!(response, GetPrompt, "prompts/get").map(|mut result| {
-            complete(&mut result.result_type);
-            result.into()
-        })
+        let arguments = serde_json::Value::Object(call.arguments.clone());
+        let binding = rounds::binding("prompts/get", &call.name, &arguments);
+        let state = request.request_state.as_deref();
+        let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
+        match self
+            .catalogue_with(Request::GetPrompt(call), &context, rounds.clone())
+            .await?
+        {
+            Response::GetPrompt(mut result) => {
+                complete(&mut result.result_type);
+                Ok(result.into())
+            }
+            Response::InputRequired(questions) => self
+                .input_required(&binding, rounds.as_deref(), questions)
+                .map(Into::into),
+            _ => Err(crate::middleware::mismatched("prompts/get")),
+        }
     }
 
     async fn complete(

@@ -8,6 +8,7 @@ mod forward;
 pub mod handler;
 pub mod in_flight;
 mod page;
+pub mod rounds;
 pub mod session;
 pub mod subscriptions;
 

@@ -412,6 +412,50 @@ impl RawSession {
 /// A raw `initialize` request (id 1).
 pub const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
 
+/// An MCP 2026-07-28 request: self-describing (its revision, client and
+/// `capabilities` in `_meta`), no session.
+pub fn modern(
+    id: u64,
+    method: &str,
+    params: serde_json::Value,
+    capabilities: serde_json::Value,
+) -> String {
+    let mut params = params;
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+    });
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+/// A POST of the MCP 2026-07-28 request `body`, with the headers the revision asks
+/// for: its version, `Mcp-Method`, and `Mcp-Name` (the tool, prompt or URI) when given.
+pub fn post_modern(
+    url: &str,
+    body: &str,
+    method: &str,
+    name: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let request = post(url, body)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    match name {
+        Some(name) => request.header("mcp-name", name),
+        None => request,
+    }
+}
+
+/// The JSON-RPC message of a one-message response (SSE or JSON).
+pub async fn message(response: reqwest::Response) -> serde_json::Value {
+    let text = response.text().await.unwrap();
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: ").filter(|d| !d.trim().is_empty()))
+        .unwrap_or(&text);
+    serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text:.300}"))
+}
+
 /// A raw JSON-RPC POST to an MCP endpoint.
 pub fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
     reqwest::Client::new()

@@ -310,6 +310,187 @@ fn test_prompt_with_image() -> Vec<Message> {
     ]
 }
 
+// Input round trips (MCP 2026-07-28, SEP-2322): each question under the key the
+// scenario names. Over 2025-11-25 the same tools ask with server requests.
+
+fn form(property: &str, kind: &str) -> Value {
+    json!({
+        "type": "object",
+        "properties": { property: { "type": kind } },
+        "required": [property]
+    })
+}
+
+fn elicit(
+    key: &'static str,
+    message: &str,
+    property: &str,
+    kind: &str,
+) -> (&'static str, Question) {
+    let question = Question::Elicit {
+        message: message.into(),
+        schema: form(property, kind),
+    };
+    (key, question)
+}
+
+fn sample(prompt: &str, max_tokens: u32) -> Question {
+    Question::Sample(Sampling::new(prompt).max_tokens(max_tokens).to_params())
+}
+
+/// The accepted content of an elicitation, or what the user did instead.
+fn accepted(answer: &Answer, field: &str) -> String {
+    match answer {
+        Answer::Elicited(Elicitation::Accept(content)) => match &content[field] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+fn sampled_text(answer: &Answer) -> String {
+    match answer {
+        Answer::Sampled(raw) => match &raw["content"] {
+            Value::Array(items) => items.iter().find_map(|c| c["text"].as_str()),
+            single => single["text"].as_str(),
+        }
+        .unwrap_or_default()
+        .to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn roots_of(answer: &Answer) -> String {
+    match answer {
+        Answer::Roots(raw) => raw["roots"]
+            .as_array()
+            .map(|roots| {
+                roots
+                    .iter()
+                    .filter_map(|r| r["uri"].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Asks the user's name in one round trip.
+#[tool]
+fn test_input_required_result_elicitation(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[elicit("user_name", "What is your name?", "name", "string")])?;
+    Ok(format!("Hello, {}!", accepted(&answers[0], "name")))
+}
+
+/// Asks the client's model a question in one round trip.
+#[tool]
+fn test_input_required_result_sampling(ctx: &Context) -> Result<String, Error> {
+    let question = sample("What is the capital of France?", 100);
+    let answers = ctx.ask(&[("capital_question", question)])?;
+    Ok(format!("The model says: {}", sampled_text(&answers[0])))
+}
+
+/// Asks for the client's roots in one round trip.
+#[tool]
+fn test_input_required_result_list_roots(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[("client_roots", Question::ListRoots)])?;
+    Ok(format!("Client roots: {}", roots_of(&answers[0])))
+}
+
+/// Asks for a confirmation; pier checks the sealed requestState of the retry.
+#[tool]
+fn test_input_required_result_request_state(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[elicit("confirm", "Please confirm", "ok", "boolean")])?;
+    Ok(format!(
+        "state-ok: confirmed={}",
+        accepted(&answers[0], "ok")
+    ))
+}
+
+/// Asks three questions in one round trip.
+#[tool]
+fn test_input_required_result_multiple_inputs(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[
+        elicit("user_name", "What is your name?", "name", "string"),
+        ("greeting", sample("Generate a greeting", 50)),
+        ("client_roots", Question::ListRoots),
+    ])?;
+    Ok(format!(
+        "name={}, greeting={}, roots={}",
+        accepted(&answers[0], "name"),
+        sampled_text(&answers[1]),
+        roots_of(&answers[2])
+    ))
+}
+
+/// Asks two questions, one round trip each.
+#[tool]
+fn test_input_required_result_multi_round(ctx: &Context) -> Result<String, Error> {
+    let name = ctx.ask(&[elicit(
+        "step1",
+        "Step 1: What is your name?",
+        "name",
+        "string",
+    )])?;
+    let color = ctx.ask(&[elicit(
+        "step2",
+        "Step 2: What is your favorite color?",
+        "color",
+        "string",
+    )])?;
+    Ok(format!(
+        "{} likes {}",
+        accepted(&name[0], "name"),
+        accepted(&color[0], "color")
+    ))
+}
+
+/// Asks for a confirmation: a tampered requestState on the retry is refused by pier.
+#[tool]
+fn test_input_required_result_tampered_state(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[elicit("confirm", "Please confirm", "ok", "boolean")])?;
+    Ok(format!("confirmed={}", accepted(&answers[0], "ok")))
+}
+
+/// Asks only what the client declared it can answer: a question of another kind
+/// fails at once, asking nothing.
+#[tool]
+fn test_input_required_result_capabilities(ctx: &Context) -> Result<String, Error> {
+    let mut answered = Vec::new();
+    if let Ok(answers) = ctx.ask(&[("sampling", sample("Say hello", 20))]) {
+        answered.push(format!("sampling: {}", sampled_text(&answers[0])));
+    }
+    if let Ok(answers) = ctx.ask(&[elicit(
+        "elicitation",
+        "What is your name?",
+        "name",
+        "string",
+    )]) {
+        answered.push(format!("elicitation: {}", accepted(&answers[0], "name")));
+    }
+    if let Ok(answers) = ctx.ask(&[("roots", Question::ListRoots)]) {
+        answered.push(format!("roots: {}", roots_of(&answers[0])));
+    }
+    Ok(format!("answered: [{}]", answered.join("; ")))
+}
+
+/// A prompt that asks the user for its context first.
+#[prompt]
+fn test_input_required_result_prompt(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[elicit(
+        "user_context",
+        "What context should the prompt use?",
+        "context",
+        "string",
+    )])?;
+    Ok(format!(
+        "Use this context: {}",
+        accepted(&answers[0], "context")
+    ))
+}
+
 pier_sdk::plugin! {
     name: "conformance",
     version: env!("CARGO_PKG_VERSION"),
@@ -318,11 +499,15 @@ pier_sdk::plugin! {
         test_multiple_content_types, test_tool_with_logging, test_tool_with_progress,
         test_error_handling, test_sampling, test_elicitation, test_elicitation_sep1034_defaults,
         test_elicitation_sep1330_enums, json_schema_2020_12_tool, test_reconnection,
+        test_input_required_result_elicitation, test_input_required_result_sampling,
+        test_input_required_result_list_roots, test_input_required_result_request_state,
+        test_input_required_result_multiple_inputs, test_input_required_result_multi_round,
+        test_input_required_result_tampered_state, test_input_required_result_capabilities,
     ],
     resources: [static_text, static_binary, watched_resource, template],
     prompts: [
         test_simple_prompt, test_prompt_with_arguments, test_prompt_with_embedded_resource,
-        test_prompt_with_image,
+        test_prompt_with_image, test_input_required_result_prompt,
     ],
     complete: |_reference, argument, value| {
         // Completions for the prompt arguments and the template's `id`.

@@ -3,13 +3,76 @@
 //! Every function is a thin view of the server's [`CallContext`](crate::runtime::CallContext):
 //! what fails is a `context` error the guest sees, never a trap.
 
-use crate::runtime::bindings::context::{ElicitResult, Host, RequestInfo};
+use crate::runtime::bindings::context::{
+    ElicitResult, Host, InputRequest, InputResponse, RequestInfo,
+};
 use crate::runtime::bindings::types::{Error, Json, LogLevel, PromptResult, ResourceContents};
-use crate::runtime::state::{CallState, Elicited};
+use crate::runtime::state::{CallState, Elicited, Question, Reply};
 
 /// Largest log message (with its data), progress message or state value a plugin may
 /// send, in bytes; a longer message is cut (state: refused), log data dropped.
 const MAX_TEXT: usize = 1 << 20;
+
+/// Most questions one `ask` may carry, and the longest key, in bytes.
+const MAX_QUESTIONS: usize = 16;
+const MAX_KEY: usize = 128;
+
+/// The questions of `ask`, checked: keys unique, short and non-empty, JSON parsed.
+fn questions_of(questions: Vec<(String, InputRequest)>) -> Result<Vec<(String, Question)>, Error> {
+    if questions.is_empty() || questions.len() > MAX_QUESTIONS {
+        return Err(Error::InvalidParams(format!(
+            "ask: {} questions; one call asks 1 to {MAX_QUESTIONS} at a time",
+            questions.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    questions
+        .into_iter()
+        .map(|(key, question)| {
+            if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
+                return Err(Error::InvalidParams(format!(
+                    "ask: the key `{}` must be 1 to {MAX_KEY} bytes without control characters",
+                    crate::text::clip(&key)
+                )));
+            }
+            if !seen.insert(key.clone()) {
+                return Err(Error::InvalidParams(format!(
+                    "ask: the key `{key}` is used twice"
+                )));
+            }
+            let question = match question {
+                InputRequest::Sample(params) => Question::Sample(parse_json("ask", &params)?),
+                InputRequest::Elicit((message, schema)) => Question::Elicit {
+                    message,
+                    schema: parse_json("ask", &schema)?,
+                },
+                InputRequest::ListRoots => Question::ListRoots,
+            };
+            Ok((key, question))
+        })
+        .collect()
+}
+
+fn elicit_result(answer: Elicited) -> ElicitResult {
+    match answer {
+        Elicited::Accept(content) => ElicitResult::Accept(content.to_string()),
+        Elicited::Decline => ElicitResult::Decline,
+        Elicited::Cancel => ElicitResult::Cancel,
+    }
+}
+
+impl CallState {
+    /// `answer`, unless a question was left for a later round trip: then the call
+    /// stops (a trap the guest cannot catch; its work so far runs again on the retry).
+    fn stop_if_suspended<T>(&self, answer: Result<T, Error>) -> wasmtime::Result<Result<T, Error>> {
+        match answer {
+            Err(_) if self.ctx.suspended() => Err(wasmtime::format_err!(
+                "the call waits for the client's input (input_required)"
+            )),
+            answer => Ok(answer),
+        }
+    }
+}
 
 fn parse_json(what: &str, text: &str) -> Result<serde_json::Value, Error> {
     serde_json::from_str(text)
@@ -73,10 +136,9 @@ impl Host for CallState {
             Ok(request) => request,
             Err(e) => return Ok(Err(e)),
         };
+        let answer = self.ctx.sample(request).await;
         Ok(self
-            .ctx
-            .sample(request)
-            .await
+            .stop_if_suspended(answer)?
             .map(|answer| answer.to_string()))
     }
 
@@ -89,15 +151,31 @@ impl Host for CallState {
             Ok(schema) => schema,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(self
-            .ctx
-            .elicit(message, schema)
-            .await
-            .map(|answer| match answer {
-                Elicited::Accept(content) => ElicitResult::Accept(content.to_string()),
-                Elicited::Decline => ElicitResult::Decline,
-                Elicited::Cancel => ElicitResult::Cancel,
-            }))
+        let answer = self.ctx.elicit(message, schema).await;
+        Ok(self.stop_if_suspended(answer)?.map(elicit_result))
+    }
+
+    async fn ask(
+        &mut self,
+        questions: Vec<(String, InputRequest)>,
+    ) -> wasmtime::Result<Result<Vec<InputResponse>, Error>> {
+        let questions = match questions_of(questions) {
+            Ok(questions) => questions,
+            Err(e) => return Ok(Err(e)),
+        };
+        let answer = self.ctx.ask(questions).await;
+        let replies = match self.stop_if_suspended(answer)? {
+            Ok(replies) => replies,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(replies
+            .into_iter()
+            .map(|reply| match reply {
+                Reply::Sampled(answer) => InputResponse::Sampled(answer.to_string()),
+                Reply::Elicited(answer) => InputResponse::Elicited(elicit_result(answer)),
+                Reply::Roots(answer) => InputResponse::Roots(answer.to_string()),
+            })
+            .collect()))
     }
 
     async fn request(&mut self) -> wasmtime::Result<RequestInfo> {
