@@ -18,6 +18,16 @@ fn forms() -> Value {
 
 /// pier with 2026-07-28 enabled, serving the probe and conformance fixtures.
 async fn serve(keys: &[&str]) -> (Server, PluginDir) {
+    serve_with(keys, "").await
+}
+
+/// [`serve`] with the `[[middleware]]` of `toml`.
+async fn serve_with(keys: &[&str], toml: &str) -> (Server, PluginDir) {
+    let mut layers = pier::config::Layers::default();
+    layers
+        .apply_file(std::path::Path::new("pier.toml"), toml)
+        .expect("the configuration is valid");
+    let middleware = layers.build().expect("it builds").middleware;
     let dir = PluginDir::new()
         .with(&fixture("probe"), "probe")
         .with(&fixture("conformance"), "conformance")
@@ -25,6 +35,7 @@ async fn serve(keys: &[&str]) -> (Server, PluginDir) {
     let mut config = pier::ServeConfig {
         max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
         request_state_keys: keys.iter().map(|k| k.to_string()).collect(),
+        middleware,
         ..dir.config()
     };
     config.http.listen = "127.0.0.1:0".parse().unwrap();
@@ -258,4 +269,35 @@ async fn an_unusable_request_state_key_stops_pier_saying_why() {
         error,
         "server.request-state-keys: request state signing key is too short: expected at least 32 bytes, got 6"
     );
+}
+
+#[tokio::test]
+async fn round_trips_pass_through_middleware_hooks() {
+    // Typed hooks (the cache's `on_call_tool`) have no place for `input_required`:
+    // it passes them, neither cached nor counted as an error.
+    let toml = r#"
+[[middleware]]
+type = "error-handling"
+
+[[middleware]]
+type = "response-cache"
+include-tools = ["test_input_required_result_elicitation"]
+"#;
+    let (server, _dir) = serve_with(&[], toml).await;
+    let tool = "test_input_required_result_elicitation";
+    let first = call(&server, 1, tool, json!({})).await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"].as_str().unwrap();
+    let done = call(
+        &server,
+        2,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["content"][0]["text"], "Hello, Ada!",
+        "{done}"
+    );
+    server.shutdown().await;
 }

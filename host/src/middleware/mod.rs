@@ -50,6 +50,35 @@ pub(crate) fn mismatched(method: &str) -> McpError {
     )
 }
 
+/// The key of the error data that carries a call's questions through a typed hook.
+const QUESTIONS: &str = "pier/inputRequired";
+
+/// A typed hook (`on_call_tool` → `Outcome<CallToolResult>`) has no place for an
+/// `input_required` answer: it passes through the hook as this error, which the hook
+/// returns like any other, and [`operation`] turns back into
+/// [`Response::InputRequired`]. Only the hook's own code sees it; every `on_request`
+/// sees the response.
+fn input_required(questions: rmcp::model::InputRequests) -> McpError {
+    McpError::internal_error(
+        "the call waits for the client's input",
+        Some(serde_json::json!({ QUESTIONS: questions })),
+    )
+}
+
+/// `outcome` of a typed hook as a response, its questions back as
+/// [`Response::InputRequired`].
+fn typed<T>(outcome: Outcome<T>, wrap: impl FnOnce(T) -> Response) -> Outcome {
+    match outcome {
+        Ok(result) => Ok(wrap(result)),
+        Err(mut error) => match error.data.as_mut().and_then(|d| d.get_mut(QUESTIONS)) {
+            Some(questions) => serde_json::from_value(questions.take())
+                .map(Response::InputRequired)
+                .map_err(|e| McpError::internal_error(e.to_string(), None)),
+            None => Err(error),
+        },
+    }
+}
+
 /// Generates the typed `Next` helper of one operation.
 macro_rules! typed_next {
     ($(#[$doc:meta])* $fn:ident, $input:ty => $wrap:expr, $output:ty => $out:ident) => {
@@ -59,6 +88,7 @@ macro_rules! typed_next {
             let method = Request::method(&request);
             match self.run(cx, request).await? {
                 Response::$out(result) => Ok(result),
+                Response::InputRequired(questions) => Err(input_required(questions)),
                 _ => Err(mismatched(method)),
             }
         }
@@ -177,13 +207,22 @@ async fn operation(
 ) -> Outcome {
     Ok(match request {
         Request::CallTool(call) => {
-            Response::CallTool(middleware.on_call_tool(cx, call, next).await?)
+            return typed(
+                middleware.on_call_tool(cx, call, next).await,
+                Response::CallTool,
+            );
         }
         Request::ReadResource(uri) => {
-            Response::ReadResource(middleware.on_read_resource(cx, uri, next).await?)
+            return typed(
+                middleware.on_read_resource(cx, uri, next).await,
+                Response::ReadResource,
+            );
         }
         Request::GetPrompt(call) => {
-            Response::GetPrompt(middleware.on_get_prompt(cx, call, next).await?)
+            return typed(
+                middleware.on_get_prompt(cx, call, next).await,
+                Response::GetPrompt,
+            );
         }
         Request::Complete(params) => {
             Response::Complete(middleware.on_complete(cx, params, next).await?)
