@@ -218,6 +218,7 @@ impl App {
                 .map_err(|reason| Error::RequestStateKeys { reason })?,
             max_state_bytes: config.max_state_bytes,
             pipeline: Arc::new(pipeline),
+            draining: Default::default(),
         });
         Ok(Self {
             config: config.clone(),
@@ -400,6 +401,11 @@ impl App {
     /// The handler of a new client session.
     pub fn session(&self, session_id: Option<String>) -> PierServer {
         PierServer::new(self.shared.clone(), session_id)
+    }
+
+    /// Cancelled when the server begins to shut down (long-lived streams end then).
+    pub fn draining(&self) -> tokio_util::sync::CancellationToken {
+        self.shared.draining.clone()
     }
 
     /// Which sessions subscribed to which resources.

@@ -39,7 +39,7 @@ async fn serve_http(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow:
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.listen))?;
     let addr = listener.local_addr()?;
-    let lifecycle = http::Lifecycle::default();
+    let lifecycle = http::Lifecycle::of(&app);
     let router = http::router(app.clone(), &config.http, &lifecycle);
     eprintln!("pier: serving MCP on http://{addr}/mcp (health: /health, readiness: /ready)");
     let loading = app.clone();

@@ -60,7 +60,7 @@ async fn tools_list_shows_namespaced_tools_with_schemas() {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "type": "object",
             "description": "The result of a calculation.",
-            "properties": { "result": { "type": "number", "format": "double", "description": "The sum." } },
+            "properties": { "result": { "type": "number", "description": "The sum." } },
             "required": ["result"]
         })
     );

@@ -34,7 +34,7 @@ async fn serve(stateless: bool) -> String {
         .await
         .unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let lifecycle = http::Lifecycle::default();
+    let lifecycle = http::Lifecycle::of(&app);
     let router = http::router(app, &config.http, &lifecycle);
     tokio::spawn(http::serve(
         listener,

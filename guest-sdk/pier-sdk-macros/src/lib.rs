@@ -210,7 +210,7 @@ fn wrap(func: &ItemFn, body: Tokens) -> Tokens {
 fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
     let options = Options::parse(attr)?;
     options.check(
-        &["name", "title", "description", "tags"],
+        &["name", "title", "description", "tags", "input_schema"],
         &["read_only", "destructive", "idempotent", "open_world"],
     )?;
     let mut func: ItemFn = syn::parse(item)?;
@@ -218,6 +218,16 @@ fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
     let name = options
         .get("name")
         .unwrap_or_else(|| func.sig.ident.to_string());
+    // A function returning the input schema as written, instead of the derived one.
+    let input_schema = match options.values.iter().find(|(k, _, _)| k == "input_schema") {
+        Some((_, path, span)) => {
+            let path: syn::Path = syn::parse_str(path).map_err(|e| {
+                syn::Error::new(*span, format!("`input_schema` names a function: {e}"))
+            })?;
+            quote!(#path)
+        }
+        None => quote!(::pier_sdk::runtime::schema_for::<Args>),
+    };
     let title = opt(options.get("title"));
     let description = options
         .get("description")
@@ -279,7 +289,7 @@ fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
                 name: #name,
                 title: #title,
                 description: #description,
-                input_schema: ::pier_sdk::runtime::schema_for::<Args>,
+                input_schema: #input_schema,
                 output_schema: <#ret as ::pier_sdk::ToolOutput>::output_schema,
                 annotations: #annotations,
                 tags: &[#(#tags),*],
@@ -396,8 +406,11 @@ fn emit(result: syn::Result<Tokens>) -> TokenStream {
 /// types; `Option` parameters are optional; `///` comments on them become
 /// descriptions); a `&Context` parameter receives the request. The doc comment is the
 /// description. Options: `name`, `title`, `description`, `tags = "a, b"` (for
-/// middleware that filters by tag), and the hints `read_only`, `destructive`,
-/// `idempotent`, `open_world`. The return type implements `ToolOutput`.
+/// middleware that filters by tag), the hints `read_only`, `destructive`,
+/// `idempotent`, `open_world`, and `input_schema = "function"`: a
+/// `fn() -> serde_json::Value` giving the JSON Schema (2020-12) as written, for what
+/// types cannot say (`allOf`, `if`/`then`/`else`, `$defs`); the parameters still
+/// parse the arguments. The return type implements `ToolOutput`.
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     emit(expand_tool(attr, item))

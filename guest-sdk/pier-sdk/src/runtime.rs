@@ -90,7 +90,10 @@ pub struct PluginDef {
 
 pub use crate::output::ToolResult;
 
-/// The JSON Schema of `T`, for tool arguments and results.
+/// The JSON Schema (2020-12) of `T`, for tool arguments and results, as FastMCP would
+/// write it: no Rust-specific `format` (`uint32`, `double`, …: the `minimum` of an
+/// unsigned type stays), and an optional property is its type, not its type or
+/// `null` with `default: null` (leaving it out is how a client says "none").
 pub fn schema_for<T: schemars::JsonSchema>() -> serde_json::Value {
     let mut schema = schemars::SchemaGenerator::default()
         .into_root_schema_for::<T>()
@@ -99,7 +102,94 @@ pub fn schema_for<T: schemars::JsonSchema>() -> serde_json::Value {
         // The title is the generated argument struct's name: noise for a model.
         obj.remove("title");
     }
+    clean(&mut schema);
     schema
+}
+
+/// The `format`s schemars gives Rust's number types: not JSON Schema formats.
+const RUST_FORMATS: [&str; 14] = [
+    "int", "int8", "int16", "int32", "int64", "int128", "uint", "uint8", "uint16", "uint32",
+    "uint64", "uint128", "float", "double",
+];
+
+/// Cleans `schema` and its subschemas in place (see [`schema_for`]).
+fn clean(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    match schema {
+        Value::Array(items) => items.iter_mut().for_each(clean),
+        Value::Object(map) => {
+            if map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| RUST_FORMATS.contains(&f))
+            {
+                map.remove("format");
+            }
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|n| n.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(properties)) = map.get_mut("properties") {
+                for (name, property) in properties.iter_mut() {
+                    if !required.contains(name) {
+                        not_null(property);
+                    }
+                }
+            }
+            for (key, value) in map.iter_mut() {
+                if !matches!(key.as_str(), "default" | "const" | "enum" | "examples") {
+                    clean(value);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An optional property's schema without its `null`: `type: [T, "null"]` becomes
+/// `type: T`, `anyOf: [S, {type: null}]` becomes `S`, and `default: null` goes.
+fn not_null(property: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(map) = property else {
+        return;
+    };
+    let null = Value::String("null".into());
+    if map.get("default") == Some(&Value::Null) {
+        map.remove("default");
+    }
+    if let Some(Value::Array(types)) = map.get_mut("type")
+        && types.contains(&null)
+    {
+        types.retain(|t| t != &null);
+        if types.len() == 1 {
+            let only = types.remove(0);
+            map.insert("type".into(), only);
+        }
+        return;
+    }
+    let one_other = |key: &str, map: &serde_json::Map<String, Value>| {
+        let options = map.get(key)?.as_array()?;
+        let is_null =
+            |o: &Value| o.get("type") == Some(&null) && o.as_object().map(|o| o.len()) == Some(1);
+        if options.len() != 2 || !options.iter().any(is_null) {
+            return None;
+        }
+        options.iter().find(|o| !is_null(o)).cloned()
+    };
+    for key in ["anyOf", "oneOf"] {
+        if let Some(Value::Object(inner)) = one_other(key, map) {
+            map.remove(key);
+            for (k, v) in inner {
+                map.entry(k).or_insert(v);
+            }
+            return;
+        }
+    }
 }
 
 /// Parses tool arguments; a mismatch is an `invalid-params` error naming the problem.
@@ -291,4 +381,58 @@ pub fn complete(
         .complete
         .map(|f| f(&reference, argument, value))
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A shape.
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Shape {
+        sides: u8,
+    }
+
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Args {
+        /// How many.
+        count: u32,
+        ratio: f64,
+        #[serde(default)]
+        limit: Option<u32>,
+        #[serde(default)]
+        label: Option<String>,
+        #[serde(default)]
+        shape: Option<Shape>,
+    }
+
+    #[test]
+    fn generated_schemas_read_like_fastmcps() {
+        assert_eq!(
+            schema_for::<Args>(),
+            json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {
+                    "count": {"description": "How many.", "type": "integer", "minimum": 0},
+                    "ratio": {"type": "number"},
+                    "limit": {"type": "integer", "minimum": 0},
+                    "label": {"type": "string"},
+                    "shape": {"$ref": "#/$defs/Shape"},
+                },
+                "required": ["count", "ratio"],
+                "$defs": {
+                    "Shape": {
+                        "description": "A shape.",
+                        "type": "object",
+                        "properties": {"sides": {"type": "integer", "minimum": 0, "maximum": 255}},
+                        "required": ["sides"],
+                    }
+                },
+            })
+        );
+    }
 }

@@ -106,18 +106,147 @@ pub fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
     jsonschema::validator_for(schema).map_err(|e| e.to_string())
 }
 
-/// Parses and compiles a JSON Schema whose `type` must be `object`.
+/// The JSON Schema dialect of MCP: a schema without `$schema` is read as this one.
+pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// The dialects a schema may name in `$schema` (MCP allows others than 2020-12; pier
+/// checks these against their meta-schemas).
+const KNOWN_DIALECTS: [&str; 5] = [
+    DIALECT,
+    "https://json-schema.org/draft/2019-09/schema",
+    "http://json-schema.org/draft-07/schema",
+    "http://json-schema.org/draft-06/schema",
+    "http://json-schema.org/draft-04/schema",
+];
+
+/// Refuses a `$schema` pier cannot check a schema against.
+fn check_dialect(what: &str, schema: &Value) -> Result<(), ManifestError> {
+    let Some(dialect) = schema.get("$schema") else {
+        return Ok(());
+    };
+    let known = dialect
+        .as_str()
+        .is_some_and(|d| KNOWN_DIALECTS.contains(&d.trim_end_matches('#')));
+    if known {
+        return Ok(());
+    }
+    fail(format!(
+        "{what} names `$schema` {}, not a JSON Schema dialect pier knows (MCP's is {DIALECT})",
+        crate::text::clip(&dialect.to_string())
+    ))
+}
+
+/// Refuses `x-mcp-header` annotations (SEP-2243: tool arguments mirrored in
+/// `Mcp-Param-*` HTTP headers) that clients would drop: each must sit on a property
+/// reached from the root through `properties` alone, be a non-empty HTTP token unique
+/// in the schema (ignoring case), and annotate a string, integer or boolean.
+fn check_param_headers(what: &str, schema: &Value) -> Result<(), ManifestError> {
+    /// Walks `schema` at JSON pointer `at`; `on_chain` while only `properties` led here.
+    fn walk(
+        what: &str,
+        schema: &Value,
+        at: &str,
+        on_chain: bool,
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<(), ManifestError> {
+        match schema {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(what, item, &format!("{at}/{i}"), false, seen)?;
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match key.as_str() {
+                        "x-mcp-header" => check_header(what, map, value, at, on_chain, seen)?,
+                        "properties" => {
+                            let Some(properties) = value.as_object() else {
+                                continue;
+                            };
+                            for (name, property) in properties {
+                                let at = format!("{at}/properties/{name}");
+                                walk(what, property, &at, on_chain, seen)?;
+                            }
+                        }
+                        // Instance data or property names, not subschemas.
+                        "default" | "const" | "enum" | "examples" | "dependentRequired" => {}
+                        _ => walk(what, value, &format!("{at}/{key}"), false, seen)?,
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    fn check_header(
+        what: &str,
+        property: &serde_json::Map<String, Value>,
+        header: &Value,
+        at: &str,
+        on_chain: bool,
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<(), ManifestError> {
+        let at = if at.is_empty() { "/" } else { at };
+        if !on_chain || at == "/" {
+            return fail(format!(
+                "{what}: x-mcp-header at {} must annotate a property reached from the root through `properties` alone",
+                crate::text::clip(at)
+            ));
+        }
+        let Some(header) = header.as_str().filter(|h| !h.is_empty()) else {
+            return fail(format!(
+                "{what}: x-mcp-header at {} must be a non-empty string",
+                crate::text::clip(at)
+            ));
+        };
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if !header.chars().all(token) {
+            return fail(format!(
+                "{what}: x-mcp-header `{}` at {} is not an HTTP token",
+                crate::text::clip(header),
+                crate::text::clip(at)
+            ));
+        }
+        if !seen.insert(header.to_ascii_lowercase()) {
+            return fail(format!(
+                "{what}: x-mcp-header `{header}` at {} is used twice (ignoring case)",
+                crate::text::clip(at)
+            ));
+        }
+        match property.get("type").and_then(Value::as_str) {
+            Some("string" | "integer" | "boolean") => Ok(()),
+            _ => fail(format!(
+                "{what}: x-mcp-header at {} needs a string, integer or boolean `type`",
+                crate::text::clip(at)
+            )),
+        }
+    }
+    walk(
+        what,
+        schema,
+        "",
+        true,
+        &mut std::collections::HashSet::new(),
+    )
+}
+
+/// Parses and compiles a JSON Schema whose `type` must be `object`: checked against
+/// the meta-schema of its dialect (`$schema`, 2020-12 when absent), errors naming the
+/// path of the offending keyword.
 fn check_schema(what: &str, text: &str) -> Result<(Value, jsonschema::Validator), ManifestError> {
     let schema = parse_object(what, text)?;
     if schema.get("type") != Some(&Value::String("object".into())) {
         return fail(format!("{what} must have \"type\": \"object\""));
     }
+    check_dialect(what, &schema)?;
     if let Err(e) = jsonschema::meta::validate(&schema) {
         return fail(format!(
             "{what} is not a valid JSON Schema: {e} (at {})",
             e.instance_path()
         ));
     }
+    check_param_headers(what, &schema)?;
     let validator = jsonschema::validator_for(&schema)
         .map_err(|e| ManifestError(format!("{what} is not a valid JSON Schema: {e}")))?;
     Ok((schema, validator))
@@ -283,6 +412,74 @@ mod tests {
             check(manifest(MAX_ENTRIES + 1)).err().unwrap().to_string(),
             "invalid manifest: 1025 tools; a plugin may offer at most 1024"
         );
+    }
+
+    fn schema_error(schema: &str) -> String {
+        let mut m = manifest(1);
+        m.tools[0].input_schema = schema.into();
+        match check(m) {
+            Ok(_) => "accepted".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn schemas_are_checked_against_their_dialect_with_the_path_of_the_error() {
+        let ok = r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+            "$defs":{"a":{"$anchor":"a","type":"string"}},"properties":{"x":{"$ref":"#/$defs/a"}},
+            "allOf":[{"anyOf":[{"required":["x"]}]}],"if":{"required":["x"]},"then":{},"else":{}}"##;
+        assert_eq!(schema_error(ok), "accepted");
+        let draft7 = r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}"#;
+        assert_eq!(schema_error(draft7), "accepted");
+        assert_eq!(
+            schema_error(r#"{"$schema":"https://example.invalid/mine","type":"object"}"#),
+            "invalid manifest: input schema of tool `t0` names `$schema` \"https://example.invalid/mine\", not a JSON Schema dialect pier knows (MCP's is https://json-schema.org/draft/2020-12/schema)"
+        );
+        assert_eq!(
+            schema_error(
+                r#"{"type":"object","properties":{"n":{"type":"integer","minimum":"zero"}}}"#
+            ),
+            "invalid manifest: input schema of tool `t0` is not a valid JSON Schema: \"zero\" is not of type \"number\" (at /properties/n/minimum)"
+        );
+    }
+
+    #[test]
+    fn param_header_annotations_must_be_usable() {
+        let ok = r#"{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"},
+            "deep":{"type":"object","properties":{"id":{"type":"integer","x-mcp-header":"Id"}}}}}"#;
+        assert_eq!(schema_error(ok), "accepted");
+        for (schema, reason) in [
+            (
+                r#"{"type":"object","x-mcp-header":"Root"}"#,
+                "x-mcp-header at / must annotate a property reached from the root through `properties` alone",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"array","items":{"type":"string","x-mcp-header":"Item"}}}}"#,
+                "x-mcp-header at /properties/a/items must annotate a property reached from the root through `properties` alone",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","x-mcp-header":""}}}"#,
+                "x-mcp-header at /properties/a must be a non-empty string",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"Bad Name"}}}"#,
+                "x-mcp-header `Bad Name` at /properties/a is not an HTTP token",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"Twin"},"b":{"type":"string","x-mcp-header":"twin"}}}"#,
+                "x-mcp-header `twin` at /properties/b is used twice (ignoring case)",
+            ),
+            (
+                r#"{"type":"object","properties":{"a":{"type":"number","x-mcp-header":"Num"}}}"#,
+                "x-mcp-header at /properties/a needs a string, integer or boolean `type`",
+            ),
+        ] {
+            assert_eq!(
+                schema_error(schema),
+                format!("invalid manifest: input schema of tool `t0`: {reason}"),
+                "{schema}"
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,12 @@ impl Terminal for MountCall<'_> {
                 return Err(McpError::internal_error("no mount serves this call", None));
             };
             let context = cx.request().on(&mount);
+            let what = match &request {
+                Request::CallTool(call) => format!("tool `{}`", call.name),
+                Request::ReadResource(uri) => format!("resource `{}`", crate::text::clip(uri)),
+                Request::GetPrompt(call) => format!("prompt `{}`", call.name),
+                other => other.method().to_string(),
+            };
             let response = match request {
                 Request::CallTool(call) => {
                     call_tool(self.shared, cx, &mount, context.clone(), call)
@@ -63,6 +69,16 @@ impl Terminal for MountCall<'_> {
             // Questions left for the client end the call, whatever it answered.
             if let Some(questions) = context.take_questions() {
                 return Ok(Response::InputRequired(questions));
+            }
+            // A request that failed after asking what its client cannot answer needed
+            // that capability (MCP 2026-07-28: -32021).
+            let failed = match &response {
+                Ok(Response::CallTool(result)) => result.is_error == Some(true),
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            if failed && let Some(error) = context.missing_capabilities(&what) {
+                return Err(error);
             }
             response
         })

@@ -100,6 +100,24 @@ struct Request {
     /// The round trips of an MCP 2026-07-28 request (`None`: questions go to the
     /// client as server requests).
     rounds: Option<Arc<Rounds>>,
+    /// The least severe log message the client hears.
+    logs: LogGate,
+}
+
+/// Which log messages of a request reach its client.
+#[derive(Clone, Copy)]
+enum LogGate {
+    /// The session's level (`logging/setLevel`, MCP 2025-11-25 and earlier).
+    Session,
+    /// The request's own `_meta` `logLevel` (MCP 2026-07-28); none without one.
+    Request(Option<LoggingLevel>),
+}
+
+/// Whether `request` speaks MCP 2026-07-28 or later: self-describing, no session.
+pub(crate) fn is_modern(request: &RequestContext<RoleServer>) -> bool {
+    request
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= rmcp::model::ProtocolVersion::V_2026_07_28.as_str())
 }
 
 /// Deepest chain of cross-mount reads (`read-resource`, `get-prompt`) one request may
@@ -126,6 +144,11 @@ impl Context {
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();
+        let logs = if is_modern(request) {
+            LogGate::Request(request.meta.log_level())
+        } else {
+            LogGate::Session
+        };
         Self::of(
             &request.peer,
             session,
@@ -133,6 +156,7 @@ impl Context {
             info,
             progress,
             request.ct.clone(),
+            logs,
         )
     }
 
@@ -143,6 +167,7 @@ impl Context {
         info: RequestInfo,
         progress_token: Option<ProgressToken>,
         cancelled: CancellationToken,
+        logs: LogGate,
     ) -> Self {
         let max_state_bytes = shared.max_state_bytes;
         Self {
@@ -157,6 +182,7 @@ impl Context {
                 state: RequestState::new(max_state_bytes),
                 transient: AtomicBool::new(false),
                 rounds: None,
+                logs,
             }),
             mount: None,
             depth: 0,
@@ -184,7 +210,16 @@ impl Context {
             ..of_client(client)
         };
         let peer = &notification.peer;
-        Self::of(peer, session, shared, info, None, CancellationToken::new())
+        let logs = LogGate::Session;
+        Self::of(
+            peer,
+            session,
+            shared,
+            info,
+            None,
+            CancellationToken::new(),
+            logs,
+        )
     }
 
     /// This request as served by `mount`.
@@ -220,6 +255,16 @@ impl Context {
             return None;
         }
         Some(rounds.take_pending())
+    }
+
+    /// The `MissingRequiredClientCapability` error of a request that failed after asking
+    /// what its client did not declare it can answer (outermost call only).
+    pub fn missing_capabilities(&self, what: &str) -> Option<McpError> {
+        let rounds = self.request.rounds.as_ref()?;
+        if self.depth > 0 {
+            return None;
+        }
+        rounds.missing_capabilities(what)
     }
 
     /// The context of a read or prompt that the current mount makes through the host.
@@ -352,7 +397,12 @@ impl CallContext for Context {
         let level = to_mcp(level);
         let logger = logger.to_string();
         Box::pin(async move {
-            if rank(level) < rank(self.request.session.log_level()) {
+            let floor = match self.request.logs {
+                LogGate::Session => self.request.session.log_level(),
+                LogGate::Request(Some(floor)) => floor,
+                LogGate::Request(None) => return,
+            };
+            if rank(level) < rank(floor) {
                 return;
             }
             let data = match data {

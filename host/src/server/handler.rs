@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use rmcp::model::*;
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use tracing::Instrument;
 
@@ -18,7 +18,7 @@ use super::in_flight::InFlight;
 use super::page::{cursor, page};
 use super::rounds::{self, Rounds};
 use super::session::Session;
-use super::subscriptions::Subscriptions;
+use super::subscriptions::{Subscriber, Subscriptions, Target};
 use crate::middleware::{
     Answer, MiddlewareContext, Outcome, Pipeline, PromptCall, Request, Response, Terminal, ToolCall,
 };
@@ -49,6 +49,8 @@ pub struct Shared {
     pub max_state_bytes: usize,
     /// The middleware chains requests pass.
     pub pipeline: Arc<Pipeline>,
+    /// Cancelled when the server begins to shut down: listen streams end.
+    pub draining: tokio_util::sync::CancellationToken,
 }
 
 /// The handler of one client session.
@@ -105,10 +107,11 @@ impl PierServer {
     }
 }
 
-/// Sends `notifications/{tools,resources,prompts}/list_changed` to `peer` for every
-/// catalogue change, until the session closes.
+/// Sends `notifications/{tools,resources,prompts}/list_changed` to `target` for every
+/// catalogue change, until `closed` (the session or the listen stream ends). A listen
+/// stream hears only the kinds it accepted.
 async fn forward_changes(
-    peer: Peer<RoleServer>,
+    target: Target,
     mut changes: tokio::sync::broadcast::Receiver<Changes>,
     closed: tokio_util::sync::CancellationToken,
 ) {
@@ -123,24 +126,53 @@ async fn forward_changes(
                 Err(RecvError::Closed) => return,
             },
         };
-        let sent = async {
-            if changed.tools {
-                peer.notify_tool_list_changed().await?;
-            }
-            if changed.resources {
-                peer.notify_resource_list_changed().await?;
-            }
-            if changed.prompts {
-                peer.notify_prompt_list_changed().await?;
-            }
-            Ok::<(), rmcp::service::ServiceError>(())
-        };
-        if let Err(e) = sent.await {
-            tracing::debug!("session closed; no more list_changed notifications: {e}");
+        if let Err(e) = send_changes(&target, changed).await {
+            tracing::debug!("no more list_changed notifications: {e}");
             return;
         }
     }
 }
+
+/// One catalogue change as `list_changed` notifications to `target`.
+async fn send_changes(target: &Target, changed: Changes) -> Result<(), String> {
+    match target {
+        Target::Session(peer) => {
+            let sent = async {
+                if changed.tools {
+                    peer.notify_tool_list_changed().await?;
+                }
+                if changed.resources {
+                    peer.notify_resource_list_changed().await?;
+                }
+                if changed.prompts {
+                    peer.notify_prompt_list_changed().await?;
+                }
+                Ok::<(), rmcp::service::ServiceError>(())
+            };
+            sent.await.map_err(|e| e.to_string())
+        }
+        Target::Listen(sink) => {
+            let accepted = sink.accepted().clone();
+            let sent = async {
+                if changed.tools && accepted.tools_list_changed == Some(true) {
+                    sink.notify_tool_list_changed().await?;
+                }
+                if changed.resources && accepted.resources_list_changed == Some(true) {
+                    sink.notify_resource_list_changed().await?;
+                }
+                if changed.prompts && accepted.prompts_list_changed == Some(true) {
+                    sink.notify_prompt_list_changed().await?;
+                }
+                Ok::<(), rmcp::service::SubscriptionSendError>(())
+            };
+            sent.await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Most resource URIs one `subscriptions/listen` request may name, repeats included:
+/// a longer list accepts none (rmcp intersects the lists pairwise).
+const MAX_LISTEN_URIS: usize = 1024;
 
 /// The response `$response` of a pipeline run as the `$variant` it must be.
 macro_rules! expect {
@@ -257,10 +289,7 @@ impl PierServer {
         state: Option<&str>,
         responses: Option<InputResponses>,
     ) -> Result<Option<Arc<Rounds>>, McpError> {
-        let modern = context
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        if !modern {
+        if !super::context::is_modern(context) {
             return Ok(None);
         }
         let capabilities = context.client_capabilities().unwrap_or_default();
@@ -339,6 +368,14 @@ impl ServerHandler for PierServer {
         std::borrow::Cow::Borrowed(self.shared.protocol_versions)
     }
 
+    /// The tool `name` as the catalogue lists it: its input schema's `x-mcp-header`
+    /// annotations are what the HTTP transport checks `Mcp-Param-*` headers against
+    /// (SEP-2243).
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        let catalogue = self.shared.registry.snapshot();
+        catalogue.tools.get(name).map(|entry| entry.tool.clone())
+    }
+
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
@@ -396,7 +433,7 @@ impl ServerHandler for PierServer {
             // A client may send `initialized` more than once: one forwarder per session.
             if session.start_forwarding_changes() {
                 tokio::spawn(forward_changes(
-                    peer.clone(),
+                    Target::Session(peer.clone()),
                     shared.registry.subscribe(),
                     session.closed(),
                 ));
@@ -549,11 +586,18 @@ impl ServerHandler for PierServer {
         let peer = context.peer.clone();
         let end = Answer(move |request| {
             let done = match request {
-                Request::Subscribe(uri) => shared
-                    .subscriptions
-                    .subscribe(&uri, &session, peer.clone(), shared.max_subscriptions)
-                    .map(|()| Response::Empty)
-                    .map_err(|e| McpError::invalid_request(e.to_string(), None)),
+                Request::Subscribe(uri) => {
+                    let who = Subscriber {
+                        key: session.local_id.clone(),
+                        closed: session.closed(),
+                        target: Target::Session(peer.clone()),
+                    };
+                    shared
+                        .subscriptions
+                        .subscribe(&uri, who, shared.max_subscriptions)
+                        .map(|()| Response::Empty)
+                        .map_err(|e| McpError::invalid_request(e.to_string(), None))
+                }
                 other => Err(crate::middleware::mismatched(other.method())),
             };
             Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
@@ -572,12 +616,101 @@ impl ServerHandler for PierServer {
         let session = self.session.clone();
         let end = Answer(move |request| {
             if let Request::Unsubscribe(uri) = &request {
-                shared.subscriptions.unsubscribe(uri, &session);
+                shared.subscriptions.unsubscribe(uri, &session.local_id);
             }
             Box::pin(std::future::ready(Ok(Response::Empty))) as BoxFuture<'static, Outcome>
         });
         self.subscription(Request::Unsubscribe(request.uri), &context, &end)
             .await
+    }
+
+    /// `subscriptions/listen` (MCP 2026-07-28) accepts the list changes asked for and
+    /// the first `server.max-subscriptions` resource URIs a mount serves (none when the
+    /// request names more than [`MAX_LISTEN_URIS`], repeats included), each within
+    /// `server.max-uri-bytes`; the acknowledgement names what was accepted.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = requested.clone();
+        if let Some(uris) = accepted.resource_subscriptions.take() {
+            let mut seen = std::collections::HashSet::new();
+            let limit = self.shared.max_subscriptions.min(MAX_LISTEN_URIS);
+            let kept: Vec<String> = if uris.len() > MAX_LISTEN_URIS {
+                tracing::debug!(
+                    "subscriptions/listen named {} resource URIs, more than {MAX_LISTEN_URIS}: none accepted",
+                    uris.len()
+                );
+                Vec::new()
+            } else {
+                let catalogue = self.shared.registry.snapshot();
+                uris.into_iter()
+                    .filter(|uri| uri.len() <= self.shared.max_uri_bytes)
+                    .filter(|uri| catalogue.resolve_resource(uri).is_some())
+                    .filter(|uri| seen.insert(uri.clone()))
+                    .take(limit)
+                    .collect()
+            };
+            accepted.resource_subscriptions = (!kept.is_empty()).then_some(kept);
+        }
+        Some(accepted)
+    }
+
+    /// Serves one `subscriptions/listen` stream until the client cancels it or the
+    /// server stops: each accepted resource URI passes the middleware as a
+    /// `resources/subscribe` would (a refused one is dropped from the stream), and the
+    /// catalogue's changes go out as the list changes the stream accepted.
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), McpError> {
+        let context = subscription.request_context().clone();
+        let closed = context.ct.child_token();
+        let _stop = closed.clone().drop_guard();
+        let sink = subscription.sink().clone();
+        let key = format!("listen-{:016x}", fastrand::u64(..));
+        let mut uris = subscription
+            .accepted()
+            .resource_subscriptions
+            .clone()
+            .unwrap_or_default();
+        // rmcp keeps the repeats of the request in the accepted filter.
+        uris.sort_unstable();
+        uris.dedup();
+        for uri in uris {
+            let shared = self.shared.clone();
+            let who = Subscriber {
+                key: key.clone(),
+                closed: closed.clone(),
+                target: Target::Listen(sink.clone()),
+            };
+            let who = std::sync::Mutex::new(Some(who));
+            let end = Answer(move |request| {
+                let done = match (request, who.lock().ok().and_then(|mut w| w.take())) {
+                    (Request::Subscribe(uri), Some(who)) => shared
+                        .subscriptions
+                        .subscribe(&uri, who, shared.max_subscriptions)
+                        .map(|()| Response::Empty)
+                        .map_err(|e| McpError::invalid_request(e.to_string(), None)),
+                    (other, _) => Err(crate::middleware::mismatched(other.method())),
+                };
+                Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
+            });
+            if let Err(e) = self
+                .subscription(Request::Subscribe(uri.clone()), &context, &end)
+                .await
+            {
+                tracing::debug!(
+                    "subscriptions/listen: {} not subscribed: {}",
+                    crate::text::clip(&uri),
+                    e.message
+                );
+            }
+        }
+        let changes = self.shared.registry.subscribe();
+        tokio::select! {
+            () = forward_changes(Target::Listen(sink), changes, closed.clone()) => {}
+            () = subscription.cancelled() => {}
+            () = self.shared.draining.cancelled() => {}
+        }
+        Ok(())
     }
 
     async fn list_prompts(

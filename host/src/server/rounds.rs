@@ -51,6 +51,8 @@ pub struct Rounds {
     pending: Mutex<BTreeMap<String, InputRequest>>,
     /// Questions asked so far in this run (for `sample-N`, `elicit-N` keys).
     asked: AtomicUsize,
+    /// Capabilities a question needed that the client did not declare.
+    missing: Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 /// What a `requestState` carries: the answers of the earlier rounds.
@@ -121,12 +123,37 @@ impl Rounds {
             Question::ListRoots => ("roots", self.capabilities.roots.is_some()),
         };
         if declared {
-            Ok(())
-        } else {
-            Err(GuestError::Unsupported(format!(
-                "the client does not support {name} (its request declared no `{name}` capability)"
-            )))
+            return Ok(());
         }
+        self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name);
+        Err(GuestError::Unsupported(format!(
+            "the client does not support {name} (its request declared no `{name}` capability)"
+        )))
+    }
+
+    /// The error of a call that failed after asking what the client cannot answer:
+    /// `MissingRequiredClientCapability` (-32021) naming the capabilities in
+    /// `requiredCapabilities`; `None` when every question fit the client. A call that
+    /// got over the refusal (asked something else, answered without) stands.
+    pub fn missing_capabilities(&self, what: &str) -> Option<McpError> {
+        let missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+        if missing.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+        let required: serde_json::Map<String, Value> =
+            missing.iter().map(|n| (n.to_string(), json!({}))).collect();
+        Some(McpError::new(
+            rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            format!(
+                "{what} needs the client's {} capability, which the request did not declare",
+                names.join(", ")
+            ),
+            Some(json!({ "requiredCapabilities": required })),
+        ))
     }
 }
 
@@ -245,6 +272,7 @@ impl Seal {
             capabilities,
             pending: Mutex::default(),
             asked: AtomicUsize::new(0),
+            missing: Mutex::default(),
         })
     }
 

@@ -1,29 +1,40 @@
-//! Resource subscriptions: which sessions asked (`resources/subscribe`) to hear
-//! `notifications/resources/updated` for which namespaced URIs. A session may hold a
-//! bounded number of them (`server.max-subscriptions`); all of them are dropped when
-//! the session ends.
+//! Resource subscriptions: who asked to hear `notifications/resources/updated` for
+//! which namespaced URIs — a session by `resources/subscribe` (MCP 2025-11-25), or a
+//! `subscriptions/listen` stream (MCP 2026-07-28). Each holds a bounded number of them
+//! (`server.max-subscriptions`); all of them are dropped when the session or the
+//! stream ends.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rmcp::RoleServer;
 use rmcp::model::ResourceUpdatedNotificationParam;
-use rmcp::service::Peer;
+use rmcp::service::{Peer, SubscriptionSink};
+use tokio_util::sync::CancellationToken;
 
-use super::session::Session;
+/// Where a subscriber hears of updates.
+#[derive(Clone)]
+pub enum Target {
+    /// A session's client (`resources/subscribe`).
+    Session(Peer<RoleServer>),
+    /// A `subscriptions/listen` stream: tagged with its subscription id, filtered to
+    /// the URIs it accepted.
+    Listen(SubscriptionSink),
+}
 
-/// One subscribed session.
-struct Subscriber {
-    session: Weak<Session>,
-    key: String,
-    peer: Peer<RoleServer>,
+/// Who subscribes: its key, what ends it, where it hears.
+pub struct Subscriber {
+    /// A session's local id, or a listen stream's.
+    pub key: String,
+    /// Cancelled when the session or the stream ends.
+    pub closed: CancellationToken,
+    /// Where updates go.
+    pub target: Target,
 }
 
 impl Subscriber {
     fn live(&self) -> bool {
-        self.session
-            .upgrade()
-            .is_some_and(|s| !s.closed().is_cancelled())
+        !self.closed.is_cancelled()
     }
 }
 
@@ -69,16 +80,16 @@ impl Subscriptions {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `session` (reached through `peer`) hears of changes to `uri`; subscribing twice
-    /// is one subscription. Refused when the session already holds `max` others.
+    /// `who` hears of changes to `uri`; subscribing twice is one subscription. Refused
+    /// when it already holds `max` others.
     pub fn subscribe(
         &self,
         uri: &str,
-        session: &Arc<Session>,
-        peer: Peer<RoleServer>,
+        who: Subscriber,
         max: usize,
     ) -> Result<(), TooManySubscriptions> {
-        let key = session.local_id.clone();
+        let key = who.key.clone();
+        let closed = who.closed.clone();
         let mut inner = self.lock();
         let first = !inner.by_session.contains_key(&key);
         let uris = inner.by_session.entry(key.clone()).or_default();
@@ -89,21 +100,11 @@ impl Subscriptions {
             return Err(TooManySubscriptions(uris.len()));
         }
         uris.insert(uri.to_string());
-        inner
-            .by_uri
-            .entry(uri.to_string())
-            .or_default()
-            .push(Subscriber {
-                session: Arc::downgrade(session),
-                key: key.clone(),
-                peer,
-            });
+        inner.by_uri.entry(uri.to_string()).or_default().push(who);
         drop(inner);
         if first {
-            // One task per subscribing session: it forgets the session's subscriptions
-            // when the session ends.
+            // One task per subscriber: it forgets its subscriptions when it ends.
             let this = self.clone();
-            let closed = session.closed();
             tokio::spawn(async move {
                 closed.cancelled().await;
                 this.lock().forget_session(&key);
@@ -112,9 +113,8 @@ impl Subscriptions {
         Ok(())
     }
 
-    /// `session` no longer hears of changes to `uri`.
-    pub fn unsubscribe(&self, uri: &str, session: &Session) {
-        let key = &session.local_id;
+    /// The subscriber `key` no longer hears of changes to `uri`.
+    pub fn unsubscribe(&self, uri: &str, key: &str) {
         let mut inner = self.lock();
         if let Some(uris) = inner.by_session.get_mut(key) {
             uris.remove(uri);
@@ -135,7 +135,7 @@ impl Subscriptions {
     /// Sends `notifications/resources/updated` for `uri` to every live subscriber;
     /// returns how many were sent.
     pub async fn notify(&self, uri: &str) -> usize {
-        let peers: Vec<Peer<RoleServer>> = {
+        let targets: Vec<Target> = {
             let inner = self.lock();
             let Some(subscribers) = inner.by_uri.get(uri) else {
                 return 0;
@@ -143,13 +143,24 @@ impl Subscriptions {
             subscribers
                 .iter()
                 .filter(|s| s.live())
-                .map(|s| s.peer.clone())
+                .map(|s| s.target.clone())
                 .collect()
         };
         let mut sent = 0;
-        for peer in peers {
-            let param = ResourceUpdatedNotificationParam::new(uri.to_string());
-            match peer.notify_resource_updated(param).await {
+        for target in targets {
+            let done = match target {
+                Target::Session(peer) => {
+                    let param = ResourceUpdatedNotificationParam::new(uri.to_string());
+                    peer.notify_resource_updated(param)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Target::Listen(sink) => sink
+                    .notify_resource_updated(uri.to_string())
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            match done {
                 Ok(()) => sent += 1,
                 Err(e) => tracing::debug!("could not send resources/updated for {uri}: {e}"),
             }

@@ -60,6 +60,19 @@ pub struct Lifecycle {
     pub sessions: CancellationToken,
     /// POSTs to `/mcp` whose response has not been sent completely yet.
     pub requests: Arc<InFlight>,
+    /// Cancelled when shutdown begins: `subscriptions/listen` streams end then, with
+    /// their final result, rather than hold the shutdown for its grace.
+    pub draining: CancellationToken,
+}
+
+impl Lifecycle {
+    /// The lifecycle of `app` served over HTTP.
+    pub fn of(app: &App) -> Self {
+        Self {
+            draining: app.draining(),
+            ..Self::default()
+        }
+    }
 }
 
 /// What the `/mcp` middleware needs.
@@ -283,6 +296,7 @@ pub async fn serve(
         "shutting down: finishing requests in flight"
     );
     stop_accepting.cancel();
+    lifecycle.draining.cancel();
     if tokio::time::timeout(grace, lifecycle.requests.idle())
         .await
         .is_err()

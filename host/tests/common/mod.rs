@@ -513,7 +513,7 @@ impl Server {
             .await
             .unwrap();
         let addr = listener.local_addr().unwrap();
-        let lifecycle = http::Lifecycle::default();
+        let lifecycle = http::Lifecycle::of(&app);
         let router = http::router(app.clone(), &config.http, &lifecycle);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(http::serve(

@@ -200,20 +200,53 @@ fn test_elicitation_sep1330_enums(ctx: &Context) -> Result<String, Error> {
     Ok(format!("Elicitation completed: {}", describe(answer)))
 }
 
-/// A street address.
-#[derive(serde::Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "address")]
-#[allow(dead_code)]
-struct Address {
-    street: Option<String>,
-    city: Option<String>,
+/// The input schema of `json_schema_2020_12_tool`, as the conformance suite spells it:
+/// `$schema`, `$defs` with an `$anchor`, `allOf`/`anyOf`, `if`/`then`/`else`.
+fn contact_schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {
+            "address": {
+                "$anchor": "addressDef",
+                "type": "object",
+                "properties": {
+                    "street": { "type": "string" },
+                    "city": { "type": "string" }
+                }
+            }
+        },
+        "properties": {
+            "name": { "type": "string" },
+            "address": { "$ref": "#/$defs/address" },
+            "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+            "phone": { "type": "string" },
+            "email": { "type": "string" }
+        },
+        "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+        "if": {
+            "properties": { "contactMethod": { "const": "phone" } },
+            "required": ["contactMethod"]
+        },
+        "then": { "required": ["phone"] },
+        "else": { "required": ["email"] },
+        "additionalProperties": false
+    })
 }
 
 /// Tool with JSON Schema 2020-12 features
-#[tool]
-fn json_schema_2020_12_tool(name: Option<String>, address: Option<Address>) -> String {
-    let _ = address;
-    format!("Hello, {}!", name.unwrap_or_default())
+#[tool(input_schema = "contact_schema")]
+#[allow(non_snake_case)]
+fn json_schema_2020_12_tool(
+    name: Option<String>,
+    address: Option<Value>,
+    contactMethod: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+) -> String {
+    let _ = (address, contactMethod);
+    let via = phone.or(email).unwrap_or_default();
+    format!("Hello, {}! (contact: {via})", name.unwrap_or_default())
 }
 
 /// Drops the connection's stream mid-call (SEP-1699): answers after a pause, so that
@@ -222,6 +255,61 @@ fn json_schema_2020_12_tool(name: Option<String>, address: Option<Address>) -> S
 fn test_reconnection() -> String {
     pause();
     "Reconnection test completed".into()
+}
+
+/// Needs the client's model: a request that declares no `sampling` capability fails
+/// with MissingRequiredClientCapability (-32021) over MCP 2026-07-28.
+#[tool]
+fn test_missing_capability(ctx: &Context) -> Result<String, Error> {
+    let answer = ctx.sample(&Sampling::new("Say hello").max_tokens(20))?;
+    Ok(format!("LLM response: {}", answer.text.unwrap_or_default()))
+}
+
+/// Asks the user to confirm: over MCP 2026-07-28 its response stream carries the
+/// input_required result, never a request of the server's own.
+#[tool]
+fn test_streaming_elicitation(ctx: &Context) -> Result<String, Error> {
+    let schema = json!({
+        "type": "object",
+        "properties": { "confirm": { "type": "boolean" } },
+        "required": ["confirm"]
+    });
+    let answer = ctx.elicit_raw("Please confirm", &schema)?;
+    Ok(format!("Elicitation completed: {}", describe(answer)))
+}
+
+/// Logs at once at every level from debug to error: over MCP 2026-07-28 a request
+/// without `logLevel` in its `_meta` hears none of them.
+#[tool]
+fn test_logging_tool(ctx: &Context) -> String {
+    ctx.debug("debug message");
+    ctx.info("info message");
+    ctx.warn("warning message");
+    ctx.error("error message");
+    "Logged four messages".into()
+}
+
+/// The input schema of `test_custom_header`: `region` travels in the
+/// `Mcp-Param-Region` header too (SEP-2243).
+fn region_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "region": {
+                "type": "string",
+                "description": "Where to run",
+                "x-mcp-header": "Region"
+            }
+        },
+        "required": ["region"]
+    })
+}
+
+/// Echoes its region; over HTTP the client mirrors it in `Mcp-Param-Region`, and a
+/// header that disagrees with the body is refused before the call.
+#[tool(input_schema = "region_schema")]
+fn test_custom_header(region: String) -> String {
+    format!("region: {region}")
 }
 
 /// A static text resource.
@@ -503,6 +591,8 @@ pier_sdk::plugin! {
         test_input_required_result_list_roots, test_input_required_result_request_state,
         test_input_required_result_multiple_inputs, test_input_required_result_multi_round,
         test_input_required_result_tampered_state, test_input_required_result_capabilities,
+        test_missing_capability, test_streaming_elicitation, test_logging_tool,
+        test_custom_header,
     ],
     resources: [static_text, static_binary, watched_resource, template],
     prompts: [

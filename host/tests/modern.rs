@@ -1,0 +1,665 @@
+//! MCP 2026-07-28 over raw HTTP, so that every byte of the protocol shows.
+//!
+//! Input round trips: a plugin's questions (`context.ask`, `elicit`, `sample`) answered
+//! by the client's retry. pier stops the call and answers `input_required` with the
+//! questions and a sealed `requestState`; the retry runs the call again from the start.
+//! Also: `subscriptions/listen`, capabilities and log levels per request, and the
+//! `Mcp-Param-*` headers of SEP-2243.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use pier::App;
+use serde_json::{Value, json};
+
+/// What a client that can answer forms declares.
+fn forms() -> Value {
+    json!({"elicitation": {"form": {}}})
+}
+
+/// pier with 2026-07-28 enabled, serving the probe and conformance fixtures.
+async fn serve(keys: &[&str]) -> (Server, PluginDir) {
+    serve_with(keys, "").await
+}
+
+/// [`serve`] with the `[[middleware]]` of `toml`.
+async fn serve_with(keys: &[&str], toml: &str) -> (Server, PluginDir) {
+    let mut layers = pier::config::Layers::default();
+    layers
+        .apply_file(std::path::Path::new("pier.toml"), toml)
+        .expect("the configuration is valid");
+    let middleware = layers.build().expect("it builds").middleware;
+    let dir = PluginDir::new()
+        .with(&fixture("probe"), "probe")
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n");
+    let mut config = pier::ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        request_state_keys: keys.iter().map(|k| k.to_string()).collect(),
+        middleware,
+        ..dir.config()
+    };
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let app = Arc::new(App::start(&config).await.expect("pier starts"));
+    (Server::serve(app, &config).await, dir)
+}
+
+/// Calls `tool` with `extra` params (`inputResponses`, `requestState`).
+async fn call(server: &Server, id: u64, tool: &str, extra: Value) -> Value {
+    let mut params = json!({"name": tool, "arguments": {}});
+    if let Value::Object(extra) = extra {
+        params.as_object_mut().unwrap().extend(extra);
+    }
+    let body = modern(id, "tools/call", params, forms());
+    let response = post_modern(&server.url, &body, "tools/call", Some(tool))
+        .send()
+        .await
+        .unwrap();
+    message(response).await
+}
+
+fn accept(field: &str, value: &str) -> Value {
+    json!({"action": "accept", "content": {field: value}})
+}
+
+#[tokio::test]
+async fn a_plugin_that_asks_twice_takes_two_rounds_and_runs_afresh_each_time() {
+    let (server, _dir) = serve(&[]).await;
+    // Round 1: the call stops at its first question.
+    let first = call(&server, 1, "probe_interview", json!({})).await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    assert_eq!(
+        result["inputRequests"],
+        json!({"name": {"method": "elicitation/create", "params": {
+            "mode": "form", "message": "Your name?",
+            "requestedSchema": {"type": "object", "properties": {"name": {"type": "string"}},
+                                "required": ["name"]}}}})
+    );
+    let state = result["requestState"].as_str().unwrap().to_string();
+    // Round 2: the retry answers it; the call runs again and stops at the second.
+    let second = call(
+        &server,
+        2,
+        "probe_interview",
+        json!({"inputResponses": {"name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    let result = &second["result"];
+    assert_eq!(result["resultType"], "input_required", "{second}");
+    let keys: Vec<&String> = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(keys, ["colour"]);
+    // Round 3: only the last answer is sent; the state carries the first.
+    let state = result["requestState"].as_str().unwrap();
+    let third = call(
+        &server,
+        3,
+        "probe_interview",
+        json!({"inputResponses": {"colour": accept("colour", "green")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        third["result"],
+        json!({"resultType": "complete", "isError": false,
+               "content": [{"type": "text", "text": "run 3: Ada likes green"}]}),
+        "three runs, each from the start"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_without_the_answer_is_asked_again_and_a_tampered_state_is_refused() {
+    let (server, _dir) = serve(&[]).await;
+    let tool = "test_input_required_result_elicitation";
+    let first = call(&server, 1, tool, json!({})).await;
+    let asked = first["result"]["inputRequests"].clone();
+    let state = first["result"]["requestState"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Without the answer (or with only unknown keys): the same question again.
+    let again = call(
+        &server,
+        2,
+        tool,
+        json!({"inputResponses": {"other": accept("name", "x")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(again["result"]["resultType"], "input_required");
+    assert_eq!(again["result"]["inputRequests"], asked);
+    // An answer that does not fit the question (not an elicitation result): asked again.
+    let unfit = call(
+        &server,
+        3,
+        tool,
+        json!({"inputResponses": {"user_name": "Ada"}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(unfit["result"]["inputRequests"], asked, "{unfit}");
+    // A state changed by one character is refused, naming why.
+    let mut tampered = state.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let refused = call(
+        &server,
+        4,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")},
+               "requestState": String::from_utf8(tampered).unwrap()}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "requestState is not one pier issued for this request: request state failed integrity verification"
+    );
+    // A state of another request (another tool) does not open for this one.
+    let other = call(
+        &server,
+        5,
+        "test_input_required_result_request_state",
+        json!({}),
+    )
+    .await;
+    let foreign = other["result"]["requestState"].as_str().unwrap();
+    let replayed = call(
+        &server,
+        6,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")}, "requestState": foreign}),
+    )
+    .await;
+    assert_eq!(replayed["error"]["code"], -32602, "{replayed}");
+    // The honest retry still completes.
+    let done = call(
+        &server,
+        7,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["content"][0]["text"], "Hello, Ada!",
+        "{done}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn several_questions_make_one_round_and_undeclared_capabilities_are_not_asked() {
+    let (server, _dir) = serve(&[]).await;
+    // The client declares elicitation only: sampling and roots are not asked.
+    let first = call(
+        &server,
+        1,
+        "test_input_required_result_capabilities",
+        json!({}),
+    )
+    .await;
+    let keys: Vec<&String> = first["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(keys, ["elicitation"], "{first}");
+    let state = first["result"]["requestState"].as_str().unwrap();
+    let done = call(
+        &server,
+        2,
+        "test_input_required_result_capabilities",
+        json!({"inputResponses": {"elicitation": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        "answered: [elicitation: Ada]"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fleet_sharing_its_keys_opens_each_others_state_and_a_rotated_key_still_opens() {
+    let old = "2026-10:an-old-secret-of-at-least-32-bytes!!";
+    let new = "2026-11:a-new-secret-of-at-least-32-bytes!!!";
+    let (one, _a) = serve(&[old]).await;
+    let (two, _b) = serve(&[new, old]).await;
+    let tool = "test_input_required_result_elicitation";
+    // Sealed by `one` with the old key; `two` signs with the new one but still verifies
+    // the old: the retry may reach either replica.
+    let first = call(&one, 1, tool, json!({})).await;
+    let state = first["result"]["requestState"].as_str().unwrap();
+    let done = call(
+        &two,
+        2,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["content"][0]["text"], "Hello, Ada!",
+        "{done}"
+    );
+    // A replica without the key refuses the state.
+    let (three, _c) = serve(&[new]).await;
+    let refused = call(
+        &three,
+        3,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    for server in [one, two, three] {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unusable_request_state_key_stops_pier_saying_why() {
+    let dir = PluginDir::new();
+    let config = pier::ServeConfig {
+        request_state_keys: vec!["short:secret".into()],
+        ..dir.config()
+    };
+    let error = App::start(&config).await.err().unwrap().to_string();
+    assert_eq!(
+        error,
+        "server.request-state-keys: request state signing key is too short: expected at least 32 bytes, got 6"
+    );
+}
+
+#[tokio::test]
+async fn round_trips_pass_through_middleware_hooks() {
+    // Typed hooks (the cache's `on_call_tool`) have no place for `input_required`:
+    // it passes them, neither cached nor counted as an error.
+    let toml = r#"
+[[middleware]]
+type = "error-handling"
+
+[[middleware]]
+type = "response-cache"
+include-tools = ["test_input_required_result_elicitation"]
+"#;
+    let (server, _dir) = serve_with(&[], toml).await;
+    let tool = "test_input_required_result_elicitation";
+    let first = call(&server, 1, tool, json!({})).await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"].as_str().unwrap();
+    let done = call(
+        &server,
+        2,
+        tool,
+        json!({"inputResponses": {"user_name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["content"][0]["text"], "Hello, Ada!",
+        "{done}"
+    );
+    server.shutdown().await;
+}
+
+/// The JSON-RPC messages of an SSE response, read as they arrive.
+struct Stream {
+    response: reqwest::Response,
+    pending: String,
+}
+
+impl Stream {
+    /// The next message, within ten seconds.
+    async fn next(&mut self) -> Value {
+        let read = async {
+            loop {
+                if let Some(end) = self.pending.find("\n\n") {
+                    let event: String = self.pending.drain(..end + 2).collect();
+                    let data: String = event
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data:"))
+                        .map(str::trim)
+                        .collect();
+                    if !data.is_empty() {
+                        return serde_json::from_str::<Value>(&data).unwrap();
+                    }
+                    continue;
+                }
+                let chunk = self
+                    .response
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open");
+                self.pending.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), read)
+            .await
+            .expect("a message within ten seconds")
+    }
+}
+
+/// Every JSON-RPC message of a finished response.
+async fn messages(response: reqwest::Response) -> Vec<Value> {
+    let text = response.text().await.unwrap();
+    if !text.starts_with('{') {
+        return text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+    }
+    vec![serde_json::from_str(&text).unwrap()]
+}
+
+#[tokio::test]
+async fn a_listen_stream_is_acknowledged_tagged_and_filtered() {
+    let (server, dir) = serve(&[]).await;
+    let filter = json!({"notifications": {
+        "toolsListChanged": true,
+        "promptsListChanged": true,
+        "resourceSubscriptions": ["probe://probe/counter", "nothing://here"],
+    }});
+    let body = modern(7, "subscriptions/listen", filter, json!({}));
+    let response = post_modern(&server.url, &body, "subscriptions/listen", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = Stream {
+        response,
+        pending: String::new(),
+    };
+    // The acknowledgement comes first and names what was accepted: not the URI no
+    // mount serves.
+    let ack = stream.next().await;
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({
+            "toolsListChanged": true,
+            "promptsListChanged": true,
+            "resourceSubscriptions": ["probe://probe/counter"],
+        })
+    );
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+    assert_eq!(server.app.subscriptions().len(), 1);
+
+    // A plugin's update of the subscribed resource reaches the stream, tagged.
+    let touch = modern(
+        8,
+        "tools/call",
+        json!({"name": "probe_touch", "arguments": {}}),
+        json!({}),
+    );
+    let done = message(
+        post_modern(&server.url, &touch, "tools/call", Some("probe_touch"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(done["result"]["content"][0]["text"], "touched", "{done}");
+    let updated = stream.next().await;
+    assert_eq!(
+        (
+            &updated["method"],
+            &updated["params"]["uri"],
+            &updated["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"]
+        ),
+        (
+            &json!("notifications/resources/updated"),
+            &json!("probe://probe/counter"),
+            &json!(7)
+        ),
+        "{updated}"
+    );
+
+    // Unmounting the probe changes tools and resources, then unmounting the conformance
+    // plugin tools, resources and prompts: the stream hears only the tools and prompts
+    // it asked for, in order.
+    let mut heard = Vec::new();
+    for plugin in ["probe", "conformance"] {
+        let file = dir.path().join(format!("{plugin}.wasm"));
+        std::fs::remove_file(&file).unwrap();
+        server.app.reconcile(&file).await;
+        heard.push(stream.next().await);
+        if plugin == "conformance" {
+            heard.push(stream.next().await);
+        }
+    }
+    let methods: Vec<&Value> = heard.iter().map(|m| &m["method"]).collect();
+    assert_eq!(
+        methods,
+        [
+            "notifications/tools/list_changed",
+            "notifications/tools/list_changed",
+            "notifications/prompts/list_changed"
+        ],
+        "{heard:?}"
+    );
+    for m in &heard {
+        assert_eq!(
+            m["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            7
+        );
+    }
+
+    // The client closing the stream ends its subscriptions.
+    drop(stream);
+    for _ in 0..100 {
+        if server.app.subscriptions().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(server.app.subscriptions().is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_call_needing_an_undeclared_capability_is_refused_naming_it() {
+    let (server, _dir) = serve(&[]).await;
+    let body = modern(
+        1,
+        "tools/call",
+        json!({"name": "test_missing_capability", "arguments": {}}),
+        json!({}),
+    );
+    let response = post_modern(
+        &server.url,
+        &body,
+        "tools/call",
+        Some("test_missing_capability"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 400);
+    let refused = message(response).await;
+    assert_eq!(
+        refused["error"],
+        json!({
+            "code": -32021,
+            "message": "tool `test_missing_capability` needs the client's `sampling` capability, which the request did not declare",
+            "data": {"requiredCapabilities": {"sampling": {}}},
+        })
+    );
+    // Declared, the same call asks for a sample.
+    let body = modern(
+        2,
+        "tools/call",
+        json!({"name": "test_missing_capability", "arguments": {}}),
+        json!({"sampling": {}}),
+    );
+    let asked = message(
+        post_modern(
+            &server.url,
+            &body,
+            "tools/call",
+            Some("test_missing_capability"),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    assert_eq!(
+        asked["result"]["inputRequests"]["sample-1"]["method"],
+        "sampling/createMessage"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_hears_logs_at_its_own_level_and_none_without_one() {
+    let (server, _dir) = serve(&[]).await;
+    let call = |id: u64, level: Option<&str>| {
+        let body = modern(
+            id,
+            "tools/call",
+            json!({"name": "test_logging_tool", "arguments": {}}),
+            json!({}),
+        );
+        let mut body: Value = serde_json::from_str(&body).unwrap();
+        if let Some(level) = level {
+            body["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!(level);
+        }
+        post_modern(
+            &server.url,
+            &body.to_string(),
+            "tools/call",
+            Some("test_logging_tool"),
+        )
+        .send()
+    };
+    let quiet = messages(call(1, None).await.unwrap()).await;
+    assert_eq!(quiet.len(), 1, "only the result: {quiet:?}");
+    assert_eq!(
+        quiet[0]["result"]["content"][0]["text"],
+        "Logged four messages"
+    );
+
+    let heard = messages(call(2, Some("warning")).await.unwrap()).await;
+    let levels: Vec<&Value> = heard
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| &m["params"]["level"])
+        .collect();
+    assert_eq!(levels, [&json!("warning"), &json!("error")], "{heard:?}");
+    assert_eq!(
+        heard.last().unwrap()["result"]["content"][0]["text"],
+        "Logged four messages"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn param_headers_must_agree_with_the_arguments() {
+    let (server, _dir) = serve(&[]).await;
+    let send = |id: u64, header: Option<&str>| {
+        let body = modern(
+            id,
+            "tools/call",
+            json!({"name": "test_custom_header", "arguments": {"region": "eu-west"}}),
+            json!({}),
+        );
+        let request = post_modern(&server.url, &body, "tools/call", Some("test_custom_header"));
+        match header {
+            Some(value) => request.header("mcp-param-region", value),
+            None => request,
+        }
+        .send()
+    };
+    let agreed = send(1, Some("eu-west")).await.unwrap();
+    assert_eq!(agreed.status(), 200);
+    assert_eq!(
+        message(agreed).await["result"]["content"][0]["text"],
+        "region: eu-west"
+    );
+    // Base64 spelling of the same value.
+    let encoded = send(2, Some("=?base64?ZXUtd2VzdA==?=")).await.unwrap();
+    assert_eq!(
+        message(encoded).await["result"]["content"][0]["text"],
+        "region: eu-west"
+    );
+    for (id, header) in [
+        (3, Some("us-east")),
+        (4, None),
+        (5, Some("=?base64?ZXUtd2VzdA?=")),
+    ] {
+        let refused = send(id, header).await.unwrap();
+        assert_eq!(refused.status(), 400, "{header:?}");
+        let refused = message(refused).await;
+        assert_eq!(refused["error"]["code"], -32020, "{header:?}: {refused}");
+        assert_eq!(refused["id"], id);
+    }
+    // Nothing broke: the tool still answers.
+    let again = send(6, Some("eu-west")).await.unwrap();
+    assert_eq!(
+        message(again).await["result"]["content"][0]["text"],
+        "region: eu-west"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_listen_stream_subscribes_to_a_bounded_number_of_uris() {
+    let (server, _dir) = serve(&[]).await;
+    let listen = |id: u64, uris: Vec<&str>| {
+        let filter = json!({"notifications": {"resourceSubscriptions": uris}});
+        let body = modern(id, "subscriptions/listen", filter, json!({}));
+        let url = server.url.clone();
+        async move {
+            let response = post_modern(&url, &body, "subscriptions/listen", None)
+                .send()
+                .await
+                .unwrap();
+            let mut stream = Stream {
+                response,
+                pending: String::new(),
+            };
+            let ack = stream.next().await["params"]["notifications"].clone();
+            (ack, stream)
+        }
+    };
+    let counter = "probe://probe/counter";
+    // Repeats are one subscription (rmcp echoes the repeats in the acknowledgement).
+    let (ack, stream) = listen(1, vec![counter; 3]).await;
+    assert_eq!(
+        ack,
+        json!({"resourceSubscriptions": [counter, counter, counter]})
+    );
+    assert_eq!(server.app.subscriptions().len(), 1);
+    drop(stream);
+    // More URIs than a stream may name, repeats included: none accepted.
+    let (ack, _stream) = listen(2, vec![counter; 1025]).await;
+    assert_eq!(ack, json!({}));
+    // A URI longer than server.max-uri-bytes is not accepted.
+    let long = format!("probe://probe/{}", "x".repeat(9000));
+    let (ack, mut open) = listen(3, vec![&long, counter]).await;
+    assert_eq!(ack, json!({"resourceSubscriptions": [counter]}));
+    // Shutting down ends the streams at once with their final result.
+    let stopping = tokio::spawn(server.shutdown());
+    let last = open.next().await;
+    assert_eq!(last["id"], 3, "{last}");
+    assert_eq!(last["result"]["resultType"], "complete", "{last}");
+    assert_eq!(
+        last["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        3
+    );
+    stopping.await.unwrap();
+}
