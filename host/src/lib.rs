@@ -219,6 +219,7 @@ impl App {
             max_state_bytes: config.max_state_bytes,
             pipeline: Arc::new(pipeline),
             draining: Default::default(),
+            list_ttl_ms: config.list_ttl_ms,
         });
         Ok(Self {
             config: config.clone(),

@@ -663,3 +663,95 @@ async fn a_listen_stream_subscribes_to_a_bounded_number_of_uris() {
     );
     stopping.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_per_session_limit_holds_across_requests_without_a_session() {
+    // MCP 2026-07-28 has no session: each request would be a new one, so the limit
+    // counts the client (its IP over HTTP) instead.
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+capacity = 2
+refill-per-second = 0.001
+per = "session"
+methods = ["tools/call"]
+"#;
+    let (server, _dir) = serve_with(&[], toml).await;
+    let mut answers = Vec::new();
+    for id in 1..=3 {
+        let body = modern(
+            id,
+            "tools/call",
+            json!({"name": "test_simple_text", "arguments": {}}),
+            json!({}),
+        );
+        let response = post_modern(&server.url, &body, "tools/call", Some("test_simple_text"))
+            .send()
+            .await
+            .unwrap();
+        answers.push(message(response).await);
+    }
+    assert!(answers[0]["result"].is_object(), "{}", answers[0]);
+    assert!(answers[1]["result"].is_object(), "{}", answers[1]);
+    let refused = answers[2]["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        refused.starts_with(
+            "rate limit exceeded (2 requests, then 0.001 per second, per session); retry after"
+        ),
+        "{}",
+        answers[2]
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_results_carry_cache_hints_for_the_new_revision_only() {
+    let list = |url: String, id: u64| async move {
+        let body = modern(id, "tools/list", json!({}), json!({}));
+        message(
+            post_modern(&url, &body, "tools/list", None)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let (server, _dir) = serve(&[]).await;
+    let first = list(server.url.clone(), 1).await;
+    assert_eq!(
+        (&first["result"]["ttlMs"], &first["result"]["cacheScope"]),
+        (&json!(1000), &json!("public")),
+        "{first}"
+    );
+    // The same list in the same order every time.
+    let names = |m: &Value| -> Vec<String> {
+        m["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&list(server.url.clone(), 2).await), names(&first));
+    // A 2025-11-25 session's list is as it always was.
+    let session = raw_session(&server.url).await;
+    let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+    let legacy = message(
+        in_session(&server.url, &session, body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(legacy["result"]["ttlMs"], Value::Null, "{legacy}");
+    assert_eq!(legacy["result"]["cacheScope"], Value::Null, "{legacy}");
+    assert_eq!(names(&legacy), names(&first));
+    server.shutdown().await;
+
+    // With middleware, what a client is shown may depend on who it is: private.
+    let toml = "[[middleware]]\ntype = \"timing\"\n";
+    let (server, _dir) = serve_with(&[], toml).await;
+    let private = list(server.url.clone(), 1).await;
+    assert_eq!(private["result"]["cacheScope"], "private", "{private}");
+    server.shutdown().await;
+}

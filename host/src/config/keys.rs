@@ -148,6 +148,15 @@ pub const KEYS: &[Key] = &[
         doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover; partly served yet). Older clients are served in their own revision either way.",
     },
     Key {
+        path: "server.list-ttl-ms",
+        kind: Kind::Int {
+            min: 0,
+            max: 86_400_000,
+        },
+        default: "1000",
+        doc: "How long an MCP 2026-07-28 client may treat a tools, resources, templates or prompts list as fresh (ttlMs): a hot swap stays hidden from a client that polls instead of listening at most this long after pier serves it. 0 = not cacheable.",
+    },
+    Key {
         path: "server.request-state-keys",
         kind: Kind::List,
         default: "[]",

@@ -58,6 +58,8 @@ pub struct ServeConfig {
     pub max_protocol: rmcp::model::ProtocolVersion,
     /// Keys sealing `requestState` (`ID:SECRET`; the first signs).
     pub request_state_keys: Vec<String>,
+    /// How long an MCP 2026-07-28 client may cache a list result (`ttlMs`).
+    pub list_ttl_ms: u64,
     /// Longest resource URI a request may name.
     pub max_uri_bytes: usize,
     /// Distinct resource URIs one session may subscribe to.
@@ -352,6 +354,7 @@ impl Layers {
                 _ => rmcp::model::ProtocolVersion::V_2025_11_25,
             },
             request_state_keys: self.list("server.request-state-keys"),
+            list_ttl_ms: self.int("server.list-ttl-ms"),
             max_uri_bytes: self.int("server.max-uri-bytes") as usize,
             max_subscriptions: self.int("server.max-subscriptions") as usize,
             max_state_bytes: self.int("server.max-request-state-bytes") as usize,

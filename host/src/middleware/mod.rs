@@ -467,6 +467,17 @@ impl Pipeline {
             .cloned()
     }
 
+    /// Whether any middleware runs (on the server or a mount): what a client is shown
+    /// may then depend on who it is.
+    pub fn is_empty(&self) -> bool {
+        self.server().is_empty()
+            && self
+                .mounts
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
     /// Attaches `chain` to the mount `namespace` (none when empty).
     pub fn set_mount(&self, namespace: &str, chain: Chain) {
         let mut mounts = self.mounts.write().unwrap_or_else(|e| e.into_inner());

@@ -51,6 +51,8 @@ pub struct Shared {
     pub pipeline: Arc<Pipeline>,
     /// Cancelled when the server begins to shut down: listen streams end.
     pub draining: tokio_util::sync::CancellationToken,
+    /// How long an MCP 2026-07-28 client may cache a list result.
+    pub list_ttl_ms: u64,
 }
 
 /// The handler of one client session.
@@ -279,6 +281,21 @@ impl PierServer {
         .await
     }
 
+    /// The caching hints of a list result (SEP-2549) for an MCP 2026-07-28 request:
+    /// fresh for `server.list-ttl-ms`; `private` when middleware runs (what a client
+    /// is shown may depend on who it is), else `public`. `None` for older revisions.
+    fn cache_hints(&self, context: &RequestContext<RoleServer>) -> Option<(u64, CacheScope)> {
+        if !super::context::is_modern(context) {
+            return None;
+        }
+        let scope = if self.shared.pipeline.is_empty() {
+            CacheScope::Public
+        } else {
+            CacheScope::Private
+        };
+        Some((self.shared.list_ttl_ms, scope))
+    }
+
     /// The round trips of an MCP 2026-07-28 request bound to `binding`, from its
     /// `requestState` and `inputResponses`; `None` for earlier revisions, whose
     /// questions go to the client as server requests.
@@ -490,6 +507,10 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListToolsResult::with_all_items(items);
         result.next_cursor = next;
+        if let Some((ttl, scope)) = self.cache_hints(&context) {
+            result.ttl_ms = Some(ttl);
+            result.cache_scope = Some(scope);
+        }
         Ok(result)
     }
 
@@ -532,6 +553,10 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
+        if let Some((ttl, scope)) = self.cache_hints(&context) {
+            result.ttl_ms = Some(ttl);
+            result.cache_scope = Some(scope);
+        }
         Ok(result)
     }
 
@@ -547,6 +572,10 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
+        if let Some((ttl, scope)) = self.cache_hints(&context) {
+            result.ttl_ms = Some(ttl);
+            result.cache_scope = Some(scope);
+        }
         Ok(result)
     }
 
@@ -723,6 +752,10 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
+        if let Some((ttl, scope)) = self.cache_hints(&context) {
+            result.ttl_ms = Some(ttl);
+            result.cache_scope = Some(scope);
+        }
         Ok(result)
     }
 
