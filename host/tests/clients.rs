@@ -74,3 +74,62 @@ fn python_clients_work_over_stdio() {
     ]);
     assert_eq!(seen, expected());
 }
+
+/// The Python `mcp` SDK's high-level `Client` negotiates MCP 2026-07-28 with a pier that
+/// speaks it: discover instead of initialize, then the full flow, questions answered by
+/// its callbacks through input round trips.
+#[tokio::test]
+async fn the_python_mcp_client_speaks_the_new_revision() {
+    let dir = PluginDir::examples().with(&fixture("conformance"), "conformance");
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        "[server]\nmax-protocol-version = \"2026-07-28\"\n",
+    )
+    .unwrap();
+    let mut pier = ChildPier::serve(&[
+        "--config",
+        config.path().to_str().unwrap(),
+        "--plugins",
+        dir.path().to_str().unwrap(),
+        "--data-dir",
+        shared_data_dir().to_str().unwrap(),
+        "--storage",
+        "memory",
+    ])
+    .await;
+    let output = Command::new(python())
+        .arg(root().join("tests/clients/modern.py"))
+        .arg(&pier.url)
+        .output()
+        .unwrap();
+    pier.signal("-TERM");
+    assert!(
+        output.status.success(),
+        "modern.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("modern.py prints JSON");
+    assert_eq!(
+        seen,
+        json!({
+            "protocol": "2026-07-28",
+            // The 4 tools of the examples and the 26 of the conformance plugin.
+            "tools": 30,
+            "has_calc_add": true,
+            "add": ["5", {"result": 5.0}, false],
+            "resource": "This is the content of the static text resource.",
+            "prompt": "This is a simple prompt for testing.",
+            "progress": [[0.0, 100.0], [50.0, 100.0], [100.0, 100.0]],
+            "logged": "Tool with logging executed successfully",
+            "logs": [
+                ["info", "Tool execution started"],
+                ["info", "Tool processing data"],
+                ["info", "Tool execution completed"]
+            ],
+            "elicited": "Hello, Ada!",
+            "sampled": "LLM response: Hi from the model",
+            "asked": [{"elicit": "What is your name?"}, {"sample": "Say hi"}],
+        })
+    );
+}

@@ -755,3 +755,60 @@ async fn list_results_carry_cache_hints_for_the_new_revision_only() {
     assert_eq!(private["result"]["cacheScope"], "private", "{private}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn two_piers_sharing_redis_and_keys_serve_one_client_without_a_session() {
+    let redis = RedisServer::start();
+    let key = "fleet:a-shared-secret-of-at-least-32-bytes!";
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let start = || async {
+        let mut config = pier::ServeConfig {
+            max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+            request_state_keys: vec![key.into()],
+            storage: pier::storage::Backend::Redis {
+                url: redis.url(),
+                prefix: "fleet:".into(),
+            },
+            ..dir.config()
+        };
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
+        let app = Arc::new(App::start(&config).await.expect("pier starts"));
+        Server::serve(app, &config).await
+    };
+    let (a, b) = (start().await, start().await);
+    // Each round of the interview reaches the other replica; the plugin counts its runs
+    // in the shared store.
+    let first = call(&a, 1, "probe_interview", json!({})).await;
+    assert_eq!(
+        first["result"]["inputRequests"]["name"]["method"], "elicitation/create",
+        "{first}"
+    );
+    let state = first["result"]["requestState"].as_str().unwrap();
+    let second = call(
+        &b,
+        2,
+        "probe_interview",
+        json!({"inputResponses": {"name": accept("name", "Ada")}, "requestState": state}),
+    )
+    .await;
+    let keys: Vec<&String> = second["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(keys, ["colour"], "{second}");
+    let state = second["result"]["requestState"].as_str().unwrap();
+    let done = call(
+        &a,
+        3,
+        "probe_interview",
+        json!({"inputResponses": {"colour": accept("colour", "blue")}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        done["result"]["content"][0]["text"], "run 3: Ada likes blue",
+        "{done}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
