@@ -220,6 +220,8 @@ impl App {
             pipeline: Arc::new(pipeline),
             draining: Default::default(),
             list_ttl_ms: config.list_ttl_ms,
+            tasks: Arc::new(server::tasks::Tasks::new(runtime.store().clone())),
+            task_after: config.task_after,
         });
         Ok(Self {
             config: config.clone(),
@@ -402,6 +404,11 @@ impl App {
     /// The handler of a new client session.
     pub fn session(&self, session_id: Option<String>) -> PierServer {
         PierServer::new(self.shared.clone(), session_id)
+    }
+
+    /// How many tasks (MCP 2026-07-28) this pier runs now.
+    pub fn tasks_running(&self) -> usize {
+        self.shared.tasks.running_here()
     }
 
     /// Cancelled when the server begins to shut down (long-lived streams end then).

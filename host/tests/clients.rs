@@ -114,8 +114,8 @@ async fn the_python_mcp_client_speaks_the_new_revision() {
         seen,
         json!({
             "protocol": "2026-07-28",
-            // The 4 tools of the examples and the 26 of the conformance plugin.
-            "tools": 30,
+            // The 4 tools of the examples and the 33 of the conformance plugin.
+            "tools": 37,
             "has_calc_add": true,
             "add": ["5", {"result": 5.0}, false],
             "resource": "This is the content of the static text resource.",

@@ -210,7 +210,14 @@ fn wrap(func: &ItemFn, body: Tokens) -> Tokens {
 fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
     let options = Options::parse(attr)?;
     options.check(
-        &["name", "title", "description", "tags", "input_schema"],
+        &[
+            "name",
+            "title",
+            "description",
+            "tags",
+            "input_schema",
+            "task",
+        ],
         &["read_only", "destructive", "idempotent", "open_world"],
     )?;
     let mut func: ItemFn = syn::parse(item)?;
@@ -247,6 +254,22 @@ fn expand_tool(attr: TokenStream, item: TokenStream) -> syn::Result<Tokens> {
         if options.has(flag) {
             hints.push(format!("\"{key}\":true"));
         }
+    }
+    // Whether a call may run as a task (MCP 2026-07-28): pier reads `taskSupport` from
+    // the annotations and does not list it.
+    if let Some(task) = options.get("task") {
+        if !["optional", "required", "forbidden"].contains(&task.as_str()) {
+            let span = options
+                .values
+                .iter()
+                .find(|(k, _, _)| k == "task")
+                .map_or_else(Span::call_site, |(_, _, s)| *s);
+            return Err(syn::Error::new(
+                span,
+                "`task` is \"optional\", \"required\" or \"forbidden\"",
+            ));
+        }
+        hints.push(format!("\"taskSupport\":\"{task}\""));
     }
     let annotations = opt((!hints.is_empty()).then(|| format!("{{{}}}", hints.join(","))));
     let tags: Vec<String> = options
@@ -407,7 +430,10 @@ fn emit(result: syn::Result<Tokens>) -> TokenStream {
 /// descriptions); a `&Context` parameter receives the request. The doc comment is the
 /// description. Options: `name`, `title`, `description`, `tags = "a, b"` (for
 /// middleware that filters by tag), the hints `read_only`, `destructive`,
-/// `idempotent`, `open_world`, and `input_schema = "function"`: a
+/// `idempotent`, `open_world`, `task = "optional" | "required"` (a call may go on as a
+/// task of the MCP 2026-07-28 tasks extension, see `Context::start_task`; `required`:
+/// clients that did not declare the extension are refused), and
+/// `input_schema = "function"`: a
 /// `fn() -> serde_json::Value` giving the JSON Schema (2020-12) as written, for what
 /// types cannot say (`allOf`, `if`/`then`/`else`, `$defs`); the parameters still
 /// parse the arguments. The return type implements `ToolOutput`.

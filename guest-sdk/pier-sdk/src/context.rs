@@ -445,4 +445,14 @@ impl Context {
     pub fn notify_resource_updated(&self, uri: &str) -> Result<(), Error> {
         host::notify_resource_updated(uri).map_err(from_host)
     }
+
+    /// Lets this tool call go on as a task (MCP 2026-07-28): the client gets the task
+    /// now and fetches the result later; questions asked from now on belong to the
+    /// task, those asked before were round trips of the call. Needs
+    /// `#[tool(task = "optional")]` (or `"required"`) and a client that declared the
+    /// tasks extension; returns whether the call is a task from now on. A task tool
+    /// that runs longer than `server.task-after-ms` becomes one by itself.
+    pub fn start_task(&self) -> bool {
+        host::start_task()
+    }
 }

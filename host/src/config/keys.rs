@@ -145,7 +145,7 @@ pub const KEYS: &[Key] = &[
         path: "server.max-protocol-version",
         kind: Kind::Choice(&["2025-11-25", "2026-07-28"]),
         default: "\"2025-11-25\"",
-        doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover; partly served yet). Older clients are served in their own revision either way.",
+        doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover, input round trips, subscriptions/listen, tasks; a proxied server's questions do not reach a client of this revision yet). Older clients are served in their own revision either way.",
     },
     Key {
         path: "server.list-ttl-ms",
@@ -155,6 +155,15 @@ pub const KEYS: &[Key] = &[
         },
         default: "1000",
         doc: "How long an MCP 2026-07-28 client may treat a tools, resources, templates or prompts list as fresh (ttlMs): a hot swap stays hidden from a client that polls instead of listening at most this long after pier serves it. 0 = not cacheable.",
+    },
+    Key {
+        path: "server.task-after-ms",
+        kind: Kind::Int {
+            min: 0,
+            max: 3_600_000,
+        },
+        default: "1000",
+        doc: "How long a call of a tool that may run as a task (taskSupport) runs in its request before it becomes a task, for an MCP 2026-07-28 client that declared the tasks extension; the plugin may start it sooner (context.start-task).",
     },
     Key {
         path: "server.request-state-keys",

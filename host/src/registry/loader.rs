@@ -191,7 +191,10 @@ async fn load_unguarded(
         .describe()
         .await
         .map_err(|e| refuse(format!("describe failed: {e}")))?;
-    let manifest = manifest::check(described).map_err(|e| refuse(e.to_string()))?;
+    let mut manifest = manifest::check(described).map_err(|e| refuse(e.to_string()))?;
+    for tool in &mut manifest.tools {
+        tool.task = tool.task.or(sidecar.tasks);
+    }
     let mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
         .map_err(|e| refuse(e.to_string()))?;
     Ok(Loaded::Mounted(Arc::new(mount), outcome))

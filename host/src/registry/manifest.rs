@@ -28,6 +28,23 @@ pub struct CheckedTool {
     pub validator: Arc<jsonschema::Validator>,
     /// The compiled output schema, checked against every structured result.
     pub output_validator: Option<Arc<jsonschema::Validator>>,
+    /// Whether a call may go on as a task (`None`: its annotations do not say; the
+    /// sidecar's `tasks` then does).
+    pub task: Option<TaskSupport>,
+}
+
+/// Whether a call of a tool may go on as a task (the MCP 2026-07-28 tasks extension):
+/// `taskSupport` in the tool's annotations, which pier reads and does not list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskSupport {
+    /// Never: the call always answers in its request.
+    #[default]
+    Forbidden,
+    /// When the client declared the extension.
+    Optional,
+    /// Always: a client that did not declare the extension is refused (-32021).
+    Required,
 }
 
 /// A manifest that passed every check.
@@ -267,14 +284,28 @@ fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
         }
         None => (None, None),
     };
+    let mut task = None;
     let annotations = match &tool.annotations {
         Some(text) => {
             let what = format!("annotations of tool `{name}`");
-            let value = parse_object(&what, text)?;
+            let mut value = parse_object(&what, text)?;
+            if let Some(support) = value.as_object_mut().and_then(|o| o.remove("taskSupport")) {
+                task = match support.as_str() {
+                    Some("forbidden") => Some(TaskSupport::Forbidden),
+                    Some("optional") => Some(TaskSupport::Optional),
+                    Some("required") => Some(TaskSupport::Required),
+                    _ => {
+                        return fail(format!(
+                            "{what}: taskSupport is \"optional\", \"required\" or \"forbidden\", not {}",
+                            crate::text::clip(&support.to_string())
+                        ));
+                    }
+                };
+            }
             if let Err(e) = serde_json::from_value::<rmcp::model::ToolAnnotations>(value.clone()) {
                 return fail(format!("{what} do not fit MCP's ToolAnnotations: {e}"));
             }
-            Some(value)
+            (value.as_object().is_some_and(|o| !o.is_empty())).then_some(value)
         }
         None => None,
     };
@@ -285,6 +316,7 @@ fn check_tool(tool: Tool) -> Result<CheckedTool, ManifestError> {
         annotations,
         validator: Arc::new(validator),
         output_validator,
+        task,
     })
 }
 

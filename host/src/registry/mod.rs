@@ -132,6 +132,8 @@ pub struct ToolEntry {
     pub output_validator: Option<Arc<jsonschema::Validator>>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// Whether a call may go on as a task.
+    pub task: manifest::TaskSupport,
 }
 
 /// A static resource as clients see it.
@@ -252,6 +254,7 @@ impl Catalogue {
                 validator: t.validator.clone(),
                 output_validator: t.output_validator.clone(),
                 tags: t.tags.clone(),
+                task: t.task,
             };
             if let Some(old) = self.tools.insert(name.clone(), entry) {
                 warn_replaced("tool", &name, &old.mount, mount);

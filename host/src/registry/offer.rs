@@ -20,6 +20,8 @@ pub struct OfferedTool {
     pub output_validator: Option<Arc<jsonschema::Validator>>,
     /// Its tags (for middleware that filters by tag).
     pub tags: Vec<String>,
+    /// Whether a call may go on as a task.
+    pub task: super::manifest::TaskSupport,
 }
 
 /// What a mount offers, under its own names (before namespacing).
@@ -59,6 +61,7 @@ impl Offer {
                     validator: Some(t.validator.clone()),
                     output_validator: t.output_validator.clone(),
                     tags: t.tool.tags.clone(),
+                    task: t.task.unwrap_or_default(),
                 })
             })
             .collect::<Result<_, ManifestError>>()?;

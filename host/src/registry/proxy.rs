@@ -413,6 +413,8 @@ impl Proxy {
                     validator,
                     output_validator: None,
                     tags,
+                    // An upstream's own tasks are not relayed yet.
+                    task: Default::default(),
                 });
             }
         }

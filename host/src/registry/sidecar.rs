@@ -22,6 +22,10 @@ pub struct Sidecar {
     /// How `pier dev` builds the plugin from its source folder (a shell command writing
     /// `$PIER_OUT`); ignored when serving.
     pub build: Option<String>,
+    /// Whether calls of the plugin's tools may go on as tasks (MCP 2026-07-28):
+    /// `"optional"`, `"required"` or `"forbidden"` (the default), for every tool whose
+    /// own annotations do not say.
+    pub tasks: Option<super::manifest::TaskSupport>,
 }
 
 fn yes() -> bool {
@@ -124,6 +128,20 @@ impl Sidecar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sidecar_says_whether_calls_may_run_as_tasks() {
+        let s: Sidecar = toml::from_str("tasks = \"optional\"\n").unwrap();
+        assert_eq!(
+            s.tasks,
+            Some(crate::registry::manifest::TaskSupport::Optional)
+        );
+        let e = toml::from_str::<Sidecar>("tasks = \"sometimes\"\n").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "unknown variant `sometimes`, expected one of `forbidden`, `optional`, `required`"
+        );
+    }
 
     #[test]
     fn a_sidecar_sets_namespace_and_limits() {

@@ -192,6 +192,10 @@ pub trait CallContext: Send + Sync {
     /// Notes that the call met a transient failure (storage unavailable, a proxied
     /// server unreachable): a retrying middleware may try the request again.
     fn mark_transient(&self) {}
+    /// Lets the call go on as a task (`context.start-task`); whether it is one now.
+    fn start_task(&self) -> bool {
+        false
+    }
     /// What tells the client sessions apart (calls of one session may share what a
     /// proxied server sends without a request id, such as its log messages).
     fn session_key(&self) -> String {

@@ -180,7 +180,7 @@ async fn call_plugin(
     arguments: Value,
 ) -> Called {
     let outcome = plugin
-        .call_tool(context, &entry.local_name, arguments.to_string())
+        .call_tool(context.clone(), &entry.local_name, arguments.to_string())
         .await;
     Ok(match outcome {
         Ok(result) => {
@@ -196,12 +196,29 @@ async fn call_plugin(
             return Err((McpError::invalid_params(m, None), "invalid_params"));
         }
         Err(error) => {
-            tracing::warn!(
-                plugin = plugin.name(),
-                tool = entry.tool.name.as_ref() as &str,
-                "tool call failed: {error}"
-            );
+            use crate::runtime::CallContext;
+            // A call stopped for the client's input is not a failure (its round trip
+            // answers it).
+            let waiting = context.suspended();
+            if !waiting {
+                tracing::warn!(
+                    plugin = plugin.name(),
+                    tool = entry.tool.name.as_ref() as &str,
+                    "tool call failed: {error}"
+                );
+            }
+            if !waiting
+                && matches!(
+                    error,
+                    CallError::Timeout { .. }
+                        | CallError::OutOfMemory { .. }
+                        | CallError::Trap { .. }
+                )
+            {
+                context.note_crash(error.to_string());
+            }
             let label = match &error {
+                _ if waiting => "input_required",
                 CallError::Timeout { .. } => "timeout",
                 CallError::OutOfMemory { .. } => "out_of_memory",
                 CallError::Trap { .. } => "trap",

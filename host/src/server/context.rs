@@ -102,6 +102,8 @@ struct Request {
     rounds: Option<Arc<Rounds>>,
     /// The least severe log message the client hears.
     logs: LogGate,
+    /// How a tool call that may run as a task becomes one (`None`: it cannot).
+    task: Option<Arc<super::tasks::Start>>,
 }
 
 /// Which log messages of a request reach its client.
@@ -183,6 +185,7 @@ impl Context {
                 transient: AtomicBool::new(false),
                 rounds: None,
                 logs,
+                task: None,
             }),
             mount: None,
             depth: 0,
@@ -196,6 +199,32 @@ impl Context {
             request.rounds = rounds;
         }
         self
+    }
+
+    /// This context as a call that may go on as a task (`start`), cancelled by
+    /// `cancelled` rather than by its request. Only before the context is shared.
+    pub fn with_task(
+        mut self,
+        start: Option<Arc<super::tasks::Start>>,
+        cancelled: Option<CancellationToken>,
+    ) -> Self {
+        if let Some(request) = Arc::get_mut(&mut self.request) {
+            if let Some(cancelled) = cancelled {
+                request.cancelled = cancelled;
+            }
+            request.task = start;
+        }
+        self
+    }
+
+    /// Notes that the call ended without a result (a trap, its time or memory limit):
+    /// as a task, it fails rather than completing with a tool error.
+    pub fn note_crash(&self, reason: String) {
+        if let Some(start) = &self.request.task
+            && self.depth == 0
+        {
+            start.crashed(reason);
+        }
     }
 
     /// The context of a notification from the client (no id, nothing to cancel).
@@ -555,5 +584,12 @@ impl CallContext for Context {
 
     fn session_key(&self) -> String {
         Context::session_key(self)
+    }
+
+    fn start_task(&self) -> bool {
+        match &self.request.task {
+            Some(start) if self.depth == 0 => start.request(),
+            _ => false,
+        }
     }
 }

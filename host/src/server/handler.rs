@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use futures::future::BoxFuture;
@@ -19,9 +20,11 @@ use super::page::{cursor, page};
 use super::rounds::{self, Rounds};
 use super::session::Session;
 use super::subscriptions::{Subscriber, Subscriptions, Target};
+use super::tasks::{self, Start, Tasks};
 use crate::middleware::{
     Answer, MiddlewareContext, Outcome, Pipeline, PromptCall, Request, Response, Terminal, ToolCall,
 };
+use crate::registry::manifest::TaskSupport;
 use crate::registry::{Changes, Registry};
 use crate::telemetry::Metrics;
 
@@ -53,6 +56,11 @@ pub struct Shared {
     pub draining: tokio_util::sync::CancellationToken,
     /// How long an MCP 2026-07-28 client may cache a list result.
     pub list_ttl_ms: u64,
+    /// Tool calls that went on as tasks.
+    pub tasks: Arc<Tasks>,
+    /// How long a call of a tool that may run as a task runs in its request before it
+    /// becomes one.
+    pub task_after: std::time::Duration,
 }
 
 /// The handler of one client session.
@@ -243,9 +251,28 @@ impl PierServer {
         terminal: &dyn Terminal,
         rounds: Option<Arc<Rounds>>,
     ) -> Outcome {
+        self.pipeline_task(request, context, terminal, rounds, None)
+            .await
+    }
+
+    /// [`PierServer::pipeline_with`] for a call that may go on as a task (`task`: how
+    /// it becomes one, and what cancels it instead of its request).
+    async fn pipeline_task(
+        &self,
+        request: Request,
+        context: &RequestContext<RoleServer>,
+        terminal: &dyn Terminal,
+        rounds: Option<Arc<Rounds>>,
+        task: Option<(Arc<Start>, CancellationToken)>,
+    ) -> Outcome {
+        let (start, cancelled) = task.unzip();
+        let request_context = self
+            .context(context)
+            .with_rounds(rounds)
+            .with_task(start, cancelled);
         let cx = MiddlewareContext::new(
             request.method(),
-            Arc::new(self.context(context).with_rounds(rounds)),
+            Arc::new(request_context),
             self.shared.registry.snapshot(),
             super::context::http_client_ip(&context.extensions),
         );
@@ -268,6 +295,17 @@ impl PierServer {
         context: &RequestContext<RoleServer>,
         rounds: Option<Arc<Rounds>>,
     ) -> Outcome {
+        self.catalogue_task(request, context, rounds, None).await
+    }
+
+    /// [`PierServer::catalogue_with`] for a call that may go on as a task.
+    async fn catalogue_task(
+        &self,
+        request: Request,
+        context: &RequestContext<RoleServer>,
+        rounds: Option<Arc<Rounds>>,
+        task: Option<(Arc<Start>, CancellationToken)>,
+    ) -> Outcome {
         let method = request.method();
         let span = self.span(method, request.component().unwrap_or(""), context);
         let dispatch = Dispatch {
@@ -275,7 +313,7 @@ impl PierServer {
         };
         self.metered(
             method,
-            self.pipeline_with(request, context, &dispatch, rounds)
+            self.pipeline_task(request, context, &dispatch, rounds, task)
                 .instrument(span),
         )
         .await
@@ -379,6 +417,142 @@ impl PierServer {
     }
 }
 
+impl PierServer {
+    /// The answer to a `tools/call` whose call came to `response`.
+    fn call_answer(
+        &self,
+        response: Outcome,
+        binding: &[u8],
+        rounds: Option<&Rounds>,
+    ) -> Result<CallToolResponse, McpError> {
+        match response? {
+            Response::CallTool(mut result) => {
+                complete(&mut result.result_type);
+                Ok(result.into())
+            }
+            Response::InputRequired(questions) => self
+                .input_required(binding, rounds, questions)
+                .map(Into::into),
+            _ => Err(crate::middleware::mismatched("tools/call")),
+        }
+    }
+
+    /// A call of a tool that may go on as a task, for a client that declared the
+    /// extension: it runs in its request until it finishes or asks (answered as any
+    /// call), or until the guest starts the task or `server.task-after-ms` passes:
+    /// then the task is recorded, the request answered with it, and the call runs on.
+    async fn call_as_task(
+        &self,
+        call: ToolCall,
+        binding: Vec<u8>,
+        rounds: Arc<Rounds>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let start = Arc::new(Start::default());
+        let cancel = CancellationToken::new();
+        let done = CancellationToken::new();
+        {
+            // The request's cancellation reaches the call until it becomes a task.
+            let (request, cancel, start, done) = (
+                context.ct.clone(),
+                cancel.clone(),
+                start.clone(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = request.cancelled() => if !start.started() { cancel.cancel() },
+                    () = done.cancelled() => {}
+                }
+            });
+        }
+        let (name, arguments) = (call.name.clone(), call.arguments.clone());
+        let capabilities = context.client_capabilities().unwrap_or_default();
+        let mut run = {
+            let (this, context, rounds) = (self.clone(), context.clone(), rounds.clone());
+            let task = Some((start.clone(), cancel.clone()));
+            tokio::spawn(async move {
+                let _done = done.drop_guard();
+                this.catalogue_task(Request::CallTool(call), &context, Some(rounds), task)
+                    .await
+            })
+        };
+        tokio::select! {
+            // A call that started its task and ended at once is still a task.
+            biased;
+            () = start.asked() => {}
+            joined = &mut run => {
+                let response = joined.unwrap_or_else(|e| Err(joined_error(e)));
+                return self.call_answer(response, &binding, Some(&rounds));
+            }
+            () = tokio::time::sleep(self.shared.task_after) => start.make(),
+        }
+        let created = self
+            .shared
+            .tasks
+            .create(&name, arguments, rounds.answers(), capabilities)
+            .await;
+        match created {
+            Ok(created) => {
+                let id = created.task.task_id.clone();
+                self.shared.tasks.spawn(id, cancel, async move {
+                    let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
+                    outcome(response, &start)
+                });
+                Ok(CallToolResponse::Task(created))
+            }
+            Err(e) => {
+                // Without a record there is no task: the call answers in its request.
+                tracing::warn!("tool `{name}` not run as a task: {}", e.message);
+                let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
+                self.call_answer(response, &binding, Some(&rounds))
+            }
+        }
+    }
+
+    /// Runs task `id` again from the start with every answer of its `record` (after
+    /// `tasks/update` answered its last question), under the middleware as a call.
+    fn resume(&self, id: String, record: tasks::Record, context: &RequestContext<RoleServer>) {
+        let rounds = Arc::new(Rounds::with_answers(record.answers, record.capabilities));
+        let cancel = CancellationToken::new();
+        let start = Arc::new(Start::made());
+        let task = Some((start.clone(), cancel.clone()));
+        let call = ToolCall {
+            name: record.tool,
+            arguments: record.arguments,
+        };
+        let (this, context) = (self.clone(), context.clone());
+        self.shared.tasks.spawn(id, cancel, async move {
+            let response = this
+                .catalogue_task(Request::CallTool(call), &context, Some(rounds), task)
+                .await;
+            outcome(response, &start)
+        });
+    }
+}
+
+/// A call's spawned run that panicked or was aborted, as a protocol error.
+fn joined_error(e: tokio::task::JoinError) -> McpError {
+    McpError::internal_error(format!("the call ended abnormally: {e}"), None)
+}
+
+/// What a task's run came to: a run that ended without a result (`start` says why)
+/// failed.
+fn outcome(response: Outcome, start: &Start) -> tasks::Outcome {
+    if let Some(reason) = start.crash() {
+        return tasks::Outcome::Failed(McpError::internal_error(reason, None));
+    }
+    match response {
+        Ok(Response::CallTool(mut result)) => {
+            complete(&mut result.result_type);
+            tasks::Outcome::Done(result)
+        }
+        Ok(Response::InputRequired(questions)) => tasks::Outcome::Asked(questions),
+        Ok(_) => tasks::Outcome::Failed(crate::middleware::mismatched("tools/call")),
+        Err(e) => tasks::Outcome::Failed(e),
+    }
+}
+
 impl ServerHandler for PierServer {
     /// The revisions up to `server.max-protocol-version`; newer clients negotiate down.
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
@@ -394,7 +568,12 @@ impl ServerHandler for PierServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
+        let modern = self
+            .shared
+            .protocol_versions
+            .iter()
+            .any(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let builder = ServerCapabilities::builder()
             .enable_tools()
             .enable_tool_list_changed()
             .enable_resources()
@@ -403,8 +582,13 @@ impl ServerHandler for PierServer {
             .enable_prompts()
             .enable_prompts_list_changed()
             .enable_logging()
-            .enable_completions()
-            .build();
+            .enable_completions();
+        // The tasks extension exists in MCP 2026-07-28 only.
+        let capabilities = if modern {
+            builder.enable_tasks().build()
+        } else {
+            builder.build()
+        };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
             .with_instructions(
@@ -423,8 +607,16 @@ impl ServerHandler for PierServer {
             let answer = match request {
                 Request::Initialize(params) => {
                     peer.set_peer_info((*params).clone());
-                    this.negotiate_initialize(&params)
-                        .map(|r| Response::Initialize(Box::new(r)))
+                    this.negotiate_initialize(&params).map(|mut r| {
+                        // `initialize` is of the revisions before the tasks extension.
+                        if let Some(extensions) = &mut r.capabilities.extensions {
+                            extensions.remove(rmcp::model::TASKS_EXTENSION_ID);
+                            if extensions.is_empty() {
+                                r.capabilities.extensions = None;
+                            }
+                        }
+                        Response::Initialize(Box::new(r))
+                    })
                 }
                 other => Err(McpError::internal_error(
                     format!("initialize became {}", other.method()),
@@ -527,20 +719,83 @@ impl ServerHandler for PierServer {
         let binding = rounds::binding("tools/call", &call.name, &arguments);
         let state = request.request_state.as_deref();
         let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
-        let request = Request::CallTool(call);
-        match self
-            .catalogue_with(request, &context, rounds.clone())
-            .await?
-        {
-            Response::CallTool(mut result) => {
-                complete(&mut result.result_type);
-                Ok(result.into())
+        if let Some(rounds) = &rounds {
+            let support = self
+                .shared
+                .registry
+                .snapshot()
+                .tools
+                .get(&call.name)
+                .map_or(TaskSupport::Forbidden, |entry| entry.task);
+            let declared = context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks());
+            match support {
+                TaskSupport::Required if !declared => {
+                    let mut refused = McpError::missing_required_client_capability(
+                        ClientCapabilities::builder().enable_tasks().build(),
+                    );
+                    refused.message = format!(
+                        "tool `{}` runs as a task: the request must declare the `{}` extension",
+                        call.name,
+                        rmcp::model::TASKS_EXTENSION_ID
+                    )
+                    .into();
+                    return Err(refused);
+                }
+                TaskSupport::Optional | TaskSupport::Required
+                    if declared && self.shared.tasks.has_room() =>
+                {
+                    return self
+                        .call_as_task(call, binding, rounds.clone(), context)
+                        .await;
+                }
+                _ => {}
             }
-            Response::InputRequired(questions) => self
-                .input_required(&binding, rounds.as_deref(), questions)
-                .map(Into::into),
-            _ => Err(crate::middleware::mismatched("tools/call")),
         }
+        let response = self
+            .catalogue_with(Request::CallTool(call), &context, rounds.clone())
+            .await;
+        self.call_answer(response, &binding, rounds.as_deref())
+    }
+
+    /// `tasks/get`: the task as its record shows it (`-32602` for an unknown id).
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let record = self.shared.tasks.get(&request.task_id).await?;
+        Ok(GetTaskResult::new(record.detailed()))
+    }
+
+    /// `tasks/update`: answers questions the task waits for; with the last one, the
+    /// call runs again (here) with every answer.
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let id = request.task_id;
+        let (record, resume) = self
+            .shared
+            .tasks
+            .answer(&id, &request.input_responses)
+            .await?;
+        if resume {
+            self.resume(id, record, &context);
+        }
+        Ok(())
+    }
+
+    /// `tasks/cancel`: a task that has not ended is cancelled and its run interrupted,
+    /// wherever it runs; an ended one stays as it is.
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.shared.tasks.cancel(&request.task_id).await
     }
 
     async fn list_resources(

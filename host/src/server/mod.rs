@@ -11,6 +11,7 @@ mod page;
 pub mod rounds;
 pub mod session;
 pub mod subscriptions;
+pub mod tasks;
 
 pub use context::Context;
 pub use handler::{PierServer, Shared};

@@ -62,6 +62,27 @@ struct State {
 }
 
 impl Rounds {
+    /// The rounds of a task's run: every answer it was given, `capabilities` those of
+    /// the client that created it.
+    pub fn with_answers(
+        answers: BTreeMap<String, Value>,
+        capabilities: ClientCapabilities,
+    ) -> Self {
+        Self {
+            answers,
+            used: Mutex::default(),
+            capabilities,
+            pending: Mutex::default(),
+            asked: AtomicUsize::new(0),
+            missing: Mutex::default(),
+        }
+    }
+
+    /// Every answer this run was given (of earlier rounds and of this one).
+    pub fn answers(&self) -> BTreeMap<String, Value> {
+        self.answers.clone()
+    }
+
     /// The key of the next question asked without one: `KIND-N`.
     pub fn next_key(&self, kind: &str) -> String {
         let n = self.asked.fetch_add(1, Ordering::Relaxed) + 1;

@@ -312,6 +312,91 @@ fn test_custom_header(region: String) -> String {
     format!("region: {region}")
 }
 
+/// Greets at once: a tool that never runs as a task.
+#[tool]
+fn greet(
+    /// Who to greet.
+    name: String,
+) -> String {
+    format!("Hello, {name}!")
+}
+
+/// Works for `seconds` seconds as a task (started at once), then reports.
+#[tool(task = "optional")]
+fn slow_compute(
+    ctx: &Context,
+    /// How long to work.
+    seconds: u32,
+    /// A label for the result.
+    label: Option<String>,
+) -> String {
+    ctx.start_task();
+    std::thread::sleep(std::time::Duration::from_secs(u64::from(seconds.min(600))));
+    format!(
+        "Computed for {seconds} s ({})",
+        label.unwrap_or_else(|| "no label".into())
+    )
+}
+
+/// Fails as a task after about a second: a tool error, so the task completes with
+/// `isError`. Clients that did not declare the tasks extension are refused.
+#[tool(task = "required")]
+fn failing_job(ctx: &Context) -> Result<String, Error> {
+    ctx.start_task();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    Err(Error::Failed("the job failed".into()))
+}
+
+/// Crashes as a task (the guest traps): the task fails with the error.
+#[tool(task = "optional")]
+fn protocol_error_job(ctx: &Context) -> String {
+    ctx.start_task();
+    panic!("the job crashed")
+}
+
+/// Asks, as a task, whether to delete `filename`.
+#[tool(task = "optional")]
+fn confirm_delete(
+    ctx: &Context,
+    /// The file to delete.
+    filename: String,
+) -> Result<String, Error> {
+    ctx.start_task();
+    let answers = ctx.ask(&[elicit(
+        "confirm",
+        &format!("Delete {filename}?"),
+        "confirm",
+        "boolean",
+    )])?;
+    Ok(format!(
+        "{filename}: confirm={}",
+        accepted(&answers[0], "confirm")
+    ))
+}
+
+/// Asks two questions at once, as a task.
+#[tool(task = "optional")]
+fn multi_input(ctx: &Context) -> Result<String, Error> {
+    ctx.start_task();
+    let answers = ctx.ask(&[
+        elicit("first", "Your name?", "name", "string"),
+        elicit("second", "Confirm?", "confirm", "boolean"),
+    ])?;
+    Ok(format!(
+        "name={} confirm={}",
+        accepted(&answers[0], "name"),
+        accepted(&answers[1], "confirm")
+    ))
+}
+
+/// Asks for a name in a round trip of the call, then goes on as a task that greets.
+#[tool(task = "required")]
+fn test_tool_with_task(ctx: &Context) -> Result<String, Error> {
+    let answers = ctx.ask(&[elicit("user_name", "What is your name?", "name", "string")])?;
+    ctx.start_task();
+    Ok(format!("Hello, {}!", accepted(&answers[0], "name")))
+}
+
 /// A static text resource.
 #[resource(
     uri = "test://static-text",
@@ -592,7 +677,8 @@ pier_sdk::plugin! {
         test_input_required_result_multiple_inputs, test_input_required_result_multi_round,
         test_input_required_result_tampered_state, test_input_required_result_capabilities,
         test_missing_capability, test_streaming_elicitation, test_logging_tool,
-        test_custom_header,
+        test_custom_header, greet, slow_compute, failing_job, protocol_error_job, confirm_delete,
+        multi_input, test_tool_with_task,
     ],
     resources: [static_text, static_binary, watched_resource, template],
     prompts: [

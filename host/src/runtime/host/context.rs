@@ -232,4 +232,8 @@ impl Host for CallState {
     ) -> wasmtime::Result<Result<(), Error>> {
         Ok(self.ctx.notify_resource_updated(uri).await)
     }
+
+    async fn start_task(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.ctx.start_task())
+    }
 }

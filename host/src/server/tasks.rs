@@ -1,0 +1,424 @@
+//! Tasks (the `io.modelcontextprotocol/tasks` extension of MCP 2026-07-28): a tool call
+//! that goes on after its request is answered, polled with `tasks/get`, given input
+//! with `tasks/update`, stopped with `tasks/cancel`.
+//!
+//! A call of a tool that may run as a task (`taskSupport` in its annotations) starts in
+//! its request like any other. It becomes a task when the guest calls
+//! `context.start-task`, or when it has run for `server.task-after-ms`: pier then writes
+//! the task's record to the store (so `tasks/get` answers at once, on any replica
+//! sharing the store) and answers the request with the task; the call runs on in the
+//! background and its outcome goes to the record. A question the call asks as a task
+//! parks it `input_required`; once `tasks/update` has answered every pending question,
+//! the call runs again from the start in a fresh instance with all the answers
+//! (re-execution, as for input round trips), on the replica that took the last answer.
+//! A replica polls the record of every task it runs, so `tasks/cancel` reaching another
+//! replica still interrupts the guest. When the replica running a task dies, the task
+//! stays `working` until its record expires: nothing resumes it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    CallToolResult, ClientCapabilities, CreateTaskResult, DetailedTask, InputRequests, JsonObject,
+    Task, TaskPayload, TaskStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::storage::KeyValue;
+
+/// How long a task's record is kept after its last change.
+pub const TASK_TTL: Duration = Duration::from_secs(3600);
+/// How often a client should poll, and a replica running a task reads its record.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Most tasks one pier runs at once; a call beyond answers in its request.
+pub const MAX_RUNNING: usize = 256;
+/// Prefix of the store keys of task records.
+const PREFIX: &str = "pier/tasks/";
+/// Attempts at an update that loses races with other writers.
+const CAS_ATTEMPTS: usize = 16;
+
+/// A task as the store keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// Its public state.
+    pub task: Task,
+    /// The questions it waits for (`input_required`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_requests: Option<InputRequests>,
+    /// Its result (`completed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<JsonObject>,
+    /// Its error (`failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<JsonObject>,
+    /// The tool called (namespaced) and its arguments: what a run calls.
+    pub tool: String,
+    /// The call's arguments.
+    pub arguments: JsonObject,
+    /// Every answer given so far, by question key.
+    #[serde(default)]
+    pub answers: BTreeMap<String, Value>,
+    /// What the client that created it declared it can answer.
+    #[serde(default)]
+    pub capabilities: ClientCapabilities,
+}
+
+impl Record {
+    /// The task as `tasks/get` shows it.
+    pub fn detailed(&self) -> DetailedTask {
+        let payload = match self.task.status {
+            TaskStatus::InputRequired => TaskPayload::InputRequired {
+                input_requests: self.input_requests.clone().unwrap_or_default(),
+            },
+            TaskStatus::Completed => TaskPayload::Completed {
+                result: self.result.clone().unwrap_or_default(),
+            },
+            TaskStatus::Failed => TaskPayload::Failed {
+                error: self.error.clone().unwrap_or_default(),
+            },
+            TaskStatus::Cancelled => TaskPayload::Cancelled,
+            _ => TaskPayload::Working,
+        };
+        DetailedTask::new(self.task.clone(), payload)
+    }
+
+    /// Moves to `status`, clearing the payload of the previous one.
+    fn set(&mut self, status: TaskStatus) {
+        self.task.status = status;
+        self.task.last_updated_at = now();
+        self.input_requests = None;
+        self.result = None;
+        self.error = None;
+    }
+}
+
+/// What a run of a task came to.
+pub enum Outcome {
+    /// The tool's result (an `isError` one included).
+    Done(CallToolResult),
+    /// Questions without answers: the task waits for `tasks/update`.
+    Asked(InputRequests),
+    /// A protocol error.
+    Failed(McpError),
+    /// The run was cancelled.
+    Cancelled,
+}
+
+/// The moment a call becomes a task: the guest's `context.start-task`, or the timer.
+#[derive(Default)]
+pub struct Start {
+    started: AtomicBool,
+    asked: Notify,
+    /// Why the run ended without a result (the guest trapped, ran out of time or
+    /// memory): the task fails rather than completing with a tool error.
+    crash: Mutex<Option<String>>,
+}
+
+impl Start {
+    /// A start already made (a task's later runs).
+    pub fn made() -> Self {
+        let start = Self::default();
+        start.started.store(true, Ordering::Release);
+        start
+    }
+
+    /// The guest asks to go on as a task; true from now on.
+    pub fn request(&self) -> bool {
+        if !self.started.swap(true, Ordering::AcqRel) {
+            self.asked.notify_one();
+        }
+        true
+    }
+
+    /// Marks the call a task (the timer ran out).
+    pub fn make(&self) {
+        self.started.store(true, Ordering::Release);
+    }
+
+    /// Whether the call is a task.
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// Notes that the run ended without a result, saying why.
+    pub fn crashed(&self, reason: String) {
+        *self.crash.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    /// Why the run ended without a result, if it did.
+    pub fn crash(&self) -> Option<String> {
+        self.crash.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Resolves when the guest asks to go on as a task.
+    pub async fn asked(&self) {
+        if !self.started() {
+            self.asked.notified().await;
+        }
+    }
+}
+
+/// The tasks of a pier: records in the store, the runs of this process.
+pub struct Tasks {
+    store: Arc<dyn KeyValue>,
+    running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+/// An ISO 8601 timestamp of now.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn key(id: &str) -> String {
+    format!("{PREFIX}{id}")
+}
+
+/// `-32602` for a task id no record answers to.
+fn unknown(id: &str) -> McpError {
+    McpError::invalid_params(
+        format!("no task `{}` (unknown, or expired)", crate::text::clip(id)),
+        None,
+    )
+}
+
+fn storage(e: impl std::fmt::Display) -> McpError {
+    McpError::internal_error(format!("task storage: {e}"), None)
+}
+
+impl Tasks {
+    /// Tasks kept in `store`.
+    pub fn new(store: Arc<dyn KeyValue>) -> Self {
+        Self {
+            store,
+            running: Mutex::default(),
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many tasks this pier runs now.
+    pub fn running_here(&self) -> usize {
+        self.running().len()
+    }
+
+    /// Whether this pier may start one more task.
+    pub fn has_room(&self) -> bool {
+        self.running().len() < MAX_RUNNING
+    }
+
+    /// A new task for a call of `tool`, `working`, stored before this returns.
+    pub async fn create(
+        &self,
+        tool: &str,
+        arguments: JsonObject,
+        answers: BTreeMap<String, Value>,
+        capabilities: ClientCapabilities,
+    ) -> Result<CreateTaskResult, McpError> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(storage)?;
+        let id = hex::encode(bytes);
+        let stamp = now();
+        let task = Task::new(&id, TaskStatus::Working, &stamp, &stamp)
+            .with_ttl_ms(TASK_TTL.as_millis() as u64)
+            .with_poll_interval_ms(POLL_INTERVAL.as_millis() as u64);
+        let record = Record {
+            task: task.clone(),
+            input_requests: None,
+            result: None,
+            error: None,
+            tool: tool.to_string(),
+            arguments,
+            answers,
+            capabilities,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(storage)?;
+        self.store
+            .set(&key(&id), bytes, Some(TASK_TTL))
+            .await
+            .map_err(storage)?;
+        Ok(CreateTaskResult::new(task))
+    }
+
+    /// The record of task `id`.
+    pub async fn get(&self, id: &str) -> Result<Record, McpError> {
+        self.read(id).await.map(|(record, _)| record)
+    }
+
+    /// The record of task `id` and its stored bytes.
+    async fn read(&self, id: &str) -> Result<(Record, Vec<u8>), McpError> {
+        let bytes = self
+            .store
+            .get(&key(id))
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| unknown(id))?;
+        let record = serde_json::from_slice(&bytes).map_err(storage)?;
+        Ok((record, bytes))
+    }
+
+    /// Applies `change` to the record of task `id` (again, should another writer get
+    /// in between); `change` returns false to leave it as it is. The record after.
+    async fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Record) -> bool,
+    ) -> Result<Record, McpError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (mut record, bytes) = self.read(id).await?;
+            if !change(&mut record) {
+                return Ok(record);
+            }
+            let new = serde_json::to_vec(&record).map_err(storage)?;
+            let written = self
+                .store
+                .compare_and_set(&key(id), Some(&bytes), new, Some(TASK_TTL))
+                .await
+                .map_err(storage)?;
+            if written {
+                return Ok(record);
+            }
+        }
+        Err(McpError::internal_error(
+            format!("task `{id}` changes too often to update"),
+            None,
+        ))
+    }
+
+    /// Answers questions of task `id`: those it waits for are kept, others ignored.
+    /// The record after, and whether it has every answer now (a run must start).
+    pub async fn answer(
+        &self,
+        id: &str,
+        responses: &BTreeMap<String, Value>,
+    ) -> Result<(Record, bool), McpError> {
+        let mut resume = false;
+        let record = self
+            .update(id, |record| {
+                resume = false;
+                if record.task.status != TaskStatus::InputRequired {
+                    return false;
+                }
+                let pending = record.input_requests.get_or_insert_default();
+                let mut changed = false;
+                for (key, answer) in responses {
+                    if pending.remove(key).is_some() {
+                        record.answers.insert(key.clone(), answer.clone());
+                        changed = true;
+                    }
+                }
+                if record.input_requests.as_ref().is_some_and(|p| p.is_empty()) {
+                    record.set(TaskStatus::Working);
+                    resume = true;
+                } else if changed {
+                    record.task.last_updated_at = now();
+                }
+                changed
+            })
+            .await?;
+        Ok((record, resume))
+    }
+
+    /// Cancels task `id` unless it has ended; interrupts its run here.
+    pub async fn cancel(&self, id: &str) -> Result<(), McpError> {
+        self.update(id, |record| {
+            if record.task.status.is_terminal() {
+                return false;
+            }
+            record.set(TaskStatus::Cancelled);
+            true
+        })
+        .await?;
+        if let Some(token) = self.running().get(id) {
+            token.cancel();
+        }
+        Ok(())
+    }
+
+    /// Runs `run` as task `id`'s current run: interrupted when the task is cancelled
+    /// (here or on another replica), its outcome recorded unless the task was
+    /// cancelled meanwhile.
+    pub fn spawn(
+        self: &Arc<Self>,
+        id: String,
+        cancel: CancellationToken,
+        run: impl Future<Output = Outcome> + Send + 'static,
+    ) {
+        self.running().insert(id.clone(), cancel.clone());
+        let tasks = self.clone();
+        tokio::spawn(async move {
+            let watch = tasks.clone();
+            let watched = id.clone();
+            let stop = cancel.clone();
+            let watcher = tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    }
+                    match watch.get(&watched).await {
+                        Ok(r) if r.task.status == TaskStatus::Cancelled => return stop.cancel(),
+                        Ok(_) => {}
+                        // Expired or unreadable: nobody can fetch the outcome.
+                        Err(e) if e.code == rmcp::model::ErrorCode::INVALID_PARAMS => {
+                            return stop.cancel();
+                        }
+                        Err(e) => tracing::debug!("task {watched}: {}", e.message),
+                    }
+                }
+            });
+            let outcome = tokio::select! {
+                outcome = run => outcome,
+                () = cancel.cancelled() => Outcome::Cancelled,
+            };
+            watcher.abort();
+            tasks.running().remove(&id);
+            if let Err(e) = tasks.finish(&id, outcome).await {
+                tracing::warn!("task {id}: outcome not recorded: {}", e.message);
+            }
+        });
+    }
+
+    /// Records the outcome of a run of task `id`, unless the task was cancelled.
+    async fn finish(&self, id: &str, outcome: Outcome) -> Result<(), McpError> {
+        let (status, result, error, asked) = match outcome {
+            Outcome::Done(result) => {
+                let mut value = serde_json::to_value(&result).map_err(storage)?;
+                if let Some(meta) = value.get_mut("_meta").and_then(Value::as_object_mut) {
+                    meta.remove("io.modelcontextprotocol/related-task");
+                }
+                let Value::Object(object) = value else {
+                    return Err(storage("a tool result is not an object"));
+                };
+                (TaskStatus::Completed, Some(object), None, None)
+            }
+            Outcome::Asked(questions) => (TaskStatus::InputRequired, None, None, Some(questions)),
+            Outcome::Failed(e) => {
+                let Value::Object(error) = serde_json::to_value(&e).map_err(storage)? else {
+                    return Err(storage("an error is not an object"));
+                };
+                (TaskStatus::Failed, None, Some(error), None)
+            }
+            Outcome::Cancelled => (TaskStatus::Cancelled, None, None, None),
+        };
+        self.update(id, |record| {
+            if record.task.status.is_terminal() {
+                return false;
+            }
+            record.set(status);
+            record.result = result.clone();
+            record.error = error.clone();
+            record.input_requests = asked.clone();
+            true
+        })
+        .await
+        .map(drop)
+    }
+}
