@@ -180,6 +180,35 @@ async fn send_changes(target: &Target, changed: Changes) -> Result<(), String> {
     }
 }
 
+/// The end of a `resources/subscribe` run (a session's, or one URI of a listen
+/// stream): records the subscription of `who()`.
+fn subscribing(
+    shared: Arc<Shared>,
+    who: impl Fn() -> Subscriber + Send + Sync + 'static,
+) -> Answer<impl Fn(Request) -> BoxFuture<'static, Outcome> + Send + Sync> {
+    Answer(move |request| {
+        let done = match request {
+            Request::Subscribe(uri) => shared
+                .subscriptions
+                .subscribe(&uri, who(), shared.max_subscriptions)
+                .map(|()| Response::Empty)
+                .map_err(|e| McpError::invalid_request(e.to_string(), None)),
+            other => Err(crate::middleware::mismatched(other.method())),
+        };
+        Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
+    })
+}
+
+/// Sets the caching hints of an MCP 2026-07-28 request on a list result.
+macro_rules! cache_hints {
+    ($server:expr, $context:expr, $result:expr) => {
+        if let Some((ttl, scope)) = $server.cache_hints($context) {
+            $result.ttl_ms = Some(ttl);
+            $result.cache_scope = Some(scope);
+        }
+    };
+}
+
 /// Most resource URIs one `subscriptions/listen` request may name, repeats included:
 /// a longer list accepts none (rmcp intersects the lists pairwise).
 const MAX_LISTEN_URIS: usize = 1024;
@@ -699,10 +728,7 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListToolsResult::with_all_items(items);
         result.next_cursor = next;
-        if let Some((ttl, scope)) = self.cache_hints(&context) {
-            result.ttl_ms = Some(ttl);
-            result.cache_scope = Some(scope);
-        }
+        cache_hints!(self, &context, result);
         Ok(result)
     }
 
@@ -808,10 +834,7 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
-        if let Some((ttl, scope)) = self.cache_hints(&context) {
-            result.ttl_ms = Some(ttl);
-            result.cache_scope = Some(scope);
-        }
+        cache_hints!(self, &context, result);
         Ok(result)
     }
 
@@ -827,10 +850,7 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
-        if let Some((ttl, scope)) = self.cache_hints(&context) {
-            result.ttl_ms = Some(ttl);
-            result.cache_scope = Some(scope);
-        }
+        cache_hints!(self, &context, result);
         Ok(result)
     }
 
@@ -865,26 +885,12 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.shared.check_uri(&request.uri)?;
-        let shared = self.shared.clone();
         let session = self.session.clone();
         let peer = context.peer.clone();
-        let end = Answer(move |request| {
-            let done = match request {
-                Request::Subscribe(uri) => {
-                    let who = Subscriber {
-                        key: session.local_id.clone(),
-                        closed: session.closed(),
-                        target: Target::Session(peer.clone()),
-                    };
-                    shared
-                        .subscriptions
-                        .subscribe(&uri, who, shared.max_subscriptions)
-                        .map(|()| Response::Empty)
-                        .map_err(|e| McpError::invalid_request(e.to_string(), None))
-                }
-                other => Err(crate::middleware::mismatched(other.method())),
-            };
-            Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
+        let end = subscribing(self.shared.clone(), move || Subscriber {
+            key: session.local_id.clone(),
+            closed: session.closed(),
+            target: Target::Session(peer.clone()),
         });
         self.subscription(Request::Subscribe(request.uri), &context, &end)
             .await
@@ -959,23 +965,11 @@ impl ServerHandler for PierServer {
         uris.sort_unstable();
         uris.dedup();
         for uri in uris {
-            let shared = self.shared.clone();
-            let who = Subscriber {
+            let (key, closed, sink) = (key.clone(), closed.clone(), sink.clone());
+            let end = subscribing(self.shared.clone(), move || Subscriber {
                 key: key.clone(),
                 closed: closed.clone(),
                 target: Target::Listen(sink.clone()),
-            };
-            let who = std::sync::Mutex::new(Some(who));
-            let end = Answer(move |request| {
-                let done = match (request, who.lock().ok().and_then(|mut w| w.take())) {
-                    (Request::Subscribe(uri), Some(who)) => shared
-                        .subscriptions
-                        .subscribe(&uri, who, shared.max_subscriptions)
-                        .map(|()| Response::Empty)
-                        .map_err(|e| McpError::invalid_request(e.to_string(), None)),
-                    (other, _) => Err(crate::middleware::mismatched(other.method())),
-                };
-                Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
             });
             if let Err(e) = self
                 .subscription(Request::Subscribe(uri.clone()), &context, &end)
@@ -1007,10 +1001,7 @@ impl ServerHandler for PierServer {
         let (items, next) = page(&all, cursor(&request), self.shared.page_size)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
-        if let Some((ttl, scope)) = self.cache_hints(&context) {
-            result.ttl_ms = Some(ttl);
-            result.cache_scope = Some(scope);
-        }
+        cache_hints!(self, &context, result);
         Ok(result)
     }
 

@@ -62,8 +62,8 @@ struct State {
 }
 
 impl Rounds {
-    /// The rounds of a task's run: every answer it was given, `capabilities` those of
-    /// the client that created it.
+    /// The rounds of a run answered from `answers` (of a request's state and retry, or
+    /// every answer a task was given), for a client that declared `capabilities`.
     pub fn with_answers(
         answers: BTreeMap<String, Value>,
         capabilities: ClientCapabilities,
@@ -287,14 +287,7 @@ impl Seal {
                 })?,
         };
         state.answers.extend(responses.unwrap_or_default());
-        Ok(Rounds {
-            answers: state.answers,
-            used: Mutex::default(),
-            capabilities,
-            pending: Mutex::default(),
-            asked: AtomicUsize::new(0),
-            missing: Mutex::default(),
-        })
+        Ok(Rounds::with_answers(state.answers, capabilities))
     }
 
     /// The `input_required` answer of a run of `rounds` that left `pending` questions.

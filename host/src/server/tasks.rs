@@ -422,3 +422,33 @@ impl Tasks {
         .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pier_runs_a_bounded_number_of_tasks() {
+        let store = crate::storage::open(&crate::storage::Backend::Memory).unwrap();
+        let tasks = Arc::new(Tasks::new(store));
+        let mut runs = Vec::new();
+        for n in 0..MAX_RUNNING {
+            assert!(tasks.has_room(), "room for run {n}");
+            let cancel = CancellationToken::new();
+            tasks.spawn(format!("t{n}"), cancel.clone(), std::future::pending());
+            runs.push(cancel);
+        }
+        assert!(!tasks.has_room());
+        assert_eq!(tasks.running_here(), MAX_RUNNING);
+        // A run that ends makes room again.
+        runs[0].cancel();
+        for _ in 0..100 {
+            if tasks.has_room() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(tasks.running_here(), MAX_RUNNING - 1);
+        runs.iter().for_each(CancellationToken::cancel);
+    }
+}
