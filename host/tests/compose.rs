@@ -1,6 +1,9 @@
 //! Composition: other MCP servers mounted beside plugins under namespaces — a pier over
 //! streamable HTTP and a pier started as a child process over stdio — with forwarding,
-//! progress and log relay, list_changed propagation, and the static import mode.
+//! progress and log relay, list_changed propagation, and the static import mode; and
+//! the two MCP revisions across a proxy: a server's input rounds relayed to clients of
+//! either revision, a legacy server's requests turned into round trips, and the
+//! client's trace context passed on.
 
 mod common;
 
@@ -13,7 +16,7 @@ use pier::registry::spec::{Mode, MountSpec, Target};
 use pier::transport::http::HttpOptions;
 use pier::{App, ServeConfig};
 use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams, ResourceContents};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
     MountSpec {
@@ -467,4 +470,263 @@ async fn a_server_whose_list_cursors_never_end_is_refused_after_the_page_cap() {
     // Everything else serves.
     let (client, _) = connect(&app).await;
     assert_still_serving(&client).await;
+}
+
+/// A pier with MCP 2026-07-28 enabled, serving `dir` and `mounts` over HTTP, meeting
+/// its mounted servers in that revision when `modern_upstream`.
+async fn modern_server(dir: &PluginDir, mounts: Vec<MountSpec>, modern_upstream: bool) -> Server {
+    let mut config = ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        mounts,
+        debounce: Duration::from_millis(50),
+        ..dir.watched_config()
+    };
+    config.upstream.modern = modern_upstream;
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let app = Arc::new(App::start(&config).await.expect("pier starts"));
+    assert!(app.refused().is_empty(), "{:?}", app.refused());
+    Server::serve(app, &config).await
+}
+
+/// An MCP 2026-07-28 `tools/call` of `tool` on `server` by a client declaring
+/// `capabilities`, with `extra` params (`inputResponses`, `requestState`, `_meta`).
+async fn modern_call(server: &Server, tool: &str, capabilities: Value, extra: Value) -> Value {
+    let mut params = json!({"name": tool, "arguments": {}});
+    let mut meta = None;
+    if let Value::Object(mut extra) = extra {
+        meta = extra.remove("_meta");
+        params.as_object_mut().unwrap().extend(extra);
+    }
+    let mut body: Value =
+        serde_json::from_str(&modern(7, "tools/call", params, capabilities)).unwrap();
+    if let Some(Value::Object(meta)) = meta {
+        body["params"]["_meta"]
+            .as_object_mut()
+            .unwrap()
+            .extend(meta);
+    }
+    let response = post_modern(&server.url, &body.to_string(), "tools/call", Some(tool))
+        .send()
+        .await
+        .unwrap();
+    message(response).await
+}
+
+fn forms() -> Value {
+    json!({"elicitation": {"form": {}}})
+}
+
+/// The keys of an `input_required` result's questions, and its state.
+fn asked(answer: &Value) -> (Vec<String>, String) {
+    let result = &answer["result"];
+    assert_eq!(result["resultType"], "input_required", "{answer}");
+    let keys = result["inputRequests"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .keys()
+        .cloned()
+        .collect();
+    (keys, result["requestState"].as_str().unwrap().to_string())
+}
+
+fn only_text(answer: &Value) -> &str {
+    let result = &answer["result"];
+    assert_eq!(result["resultType"], "complete", "{answer}");
+    result["content"][0]["text"].as_str().unwrap()
+}
+
+fn accept(content: Value) -> Value {
+    json!({"action": "accept", "content": content})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modern_servers_rounds_reach_clients_of_either_revision() {
+    // Upstream: a pier speaking 2026-07-28 (its plugins ask by round trips).
+    let up_dir = PluginDir::new()
+        .with(&fixture("probe"), "probe")
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n");
+    let up = modern_server(&up_dir, Vec::new(), false).await;
+    let front_dir = PluginDir::new();
+    let front = modern_server(
+        &front_dir,
+        vec![http_mount("up", &up.url, Mode::Mount)],
+        true,
+    )
+    .await;
+
+    // A modern client is asked the server's own questions, under the server's keys,
+    // one round at a time; each retry runs the forwarded call again from the start,
+    // answering the rounds it has answers for: the server runs 1 + 2 + 3 times.
+    let tool = "up_probe_interview";
+    let first = modern_call(&front, tool, forms(), json!({})).await;
+    assert_eq!(
+        first["result"]["inputRequests"]["name"]["params"]["message"],
+        "Your name?"
+    );
+    let (keys, state) = asked(&first);
+    assert_eq!(keys, ["name"]);
+    let second = modern_call(
+        &front,
+        tool,
+        forms(),
+        json!({"inputResponses": {"name": accept(json!({"name": "Ada"}))}, "requestState": state}),
+    )
+    .await;
+    let (keys, state) = asked(&second);
+    assert_eq!(keys, ["colour"]);
+    let third = modern_call(
+        &front,
+        tool,
+        forms(),
+        json!({"inputResponses": {"colour": accept(json!({"colour": "green"}))}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(only_text(&third), "run 6: Ada likes green");
+
+    // A client that cannot sample is refused as a plugin's would be (-32021).
+    let refused = modern_call(
+        &front,
+        "up_test_sampling",
+        forms(),
+        json!({"arguments": {"prompt": "Say hi"}}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}})
+    );
+
+    // A legacy client answers the server's rounds as server requests, in one call:
+    // the server runs once per round.
+    let recorder = Recorder::answering(Answers {
+        sampling: Some(Ok(serde_json::from_value(json!({
+            "role": "assistant", "content": {"type": "text", "text": "Hi there"},
+            "model": "m", "stopReason": "endTurn"
+        }))
+        .unwrap())),
+        elicitation: Some(
+            serde_json::from_value(accept(json!({"name": "Bob", "colour": "red"}))).unwrap(),
+        ),
+    });
+    let client = connect_with(&front.app, recorder.clone()).await;
+    let interview = call(&client, tool, json!({})).await.unwrap();
+    assert_eq!(text(&interview), "run 9: Bob likes red");
+    let sampled = call(&client, "up_test_sampling", json!({"prompt": "Say hi"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&sampled), "LLM response: Hi there");
+    {
+        let received = recorder.received.lock().unwrap();
+        let messages: Vec<&Value> = received
+            .elicitations
+            .iter()
+            .map(|e| &e["message"])
+            .collect();
+        assert_eq!(messages, ["Your name?", "Your favourite colour?"]);
+        assert_eq!(received.sampling.len(), 1);
+    }
+
+    // The server's list changes come on its listen stream, and reach pier's clients.
+    replace_by_copy(&fixture("hello_v2"), &up_dir.path().join("wave.wasm"));
+    recorder
+        .wait_for("tools/list_changed", |r| r.tools_changed >= 1)
+        .await;
+    let waved = call(&client, "up_wave_wave", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&waved), "*waves at Ada*");
+    front.shutdown().await;
+    up.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_servers_requests_become_round_trips_for_a_modern_client() {
+    // Upstream: a pier of 2025-11-25, whose plugins ask by server requests.
+    let up_dir = PluginDir::new()
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n");
+    let up = upstream(&up_dir).await;
+    let front_dir = PluginDir::new();
+    // Offering 2026-07-28 or not, the server speaks 2025-11-25.
+    let front = modern_server(
+        &front_dir,
+        vec![http_mount("up", &up.url, Mode::Mount)],
+        true,
+    )
+    .await;
+    let tool = "up_test_elicitation";
+    let arguments = json!({"arguments": {"message": "Who?"}});
+    let first = modern_call(&front, tool, forms(), arguments.clone()).await;
+    let (keys, state) = asked(&first);
+    assert_eq!(keys, ["elicit-1"]);
+    assert_eq!(
+        first["result"]["inputRequests"]["elicit-1"]["params"]["message"],
+        "Who?"
+    );
+    let mut retry = arguments.clone();
+    retry["inputResponses"] = json!({"elicit-1": accept(json!({"username": "ada"}))});
+    retry["requestState"] = json!(state);
+    let second = modern_call(&front, tool, forms(), retry).await;
+    assert_eq!(
+        only_text(&second),
+        r#"User response: action=accept, content={"username":"ada"}"#
+    );
+    front.shutdown().await;
+    up.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fastmcp_servers_requests_reach_a_modern_client_with_its_trace() {
+    let front_dir = PluginDir::new();
+    // FastMCP speaks 2026-07-28 too, but its `ctx.elicit` needs 2025-11-25.
+    let front = modern_server(
+        &front_dir,
+        vec![python_mount("asking", "asking_server.py")],
+        false,
+    )
+    .await;
+    let first = modern_call(&front, "asking_greet", forms(), json!({})).await;
+    let (keys, state) = asked(&first);
+    assert_eq!(keys.len(), 1, "{first}");
+    let key = &keys[0];
+    assert_eq!(
+        first["result"]["inputRequests"][key]["params"]["message"],
+        "Your name?"
+    );
+    let second = modern_call(
+        &front,
+        "asking_greet",
+        forms(),
+        json!({"inputResponses": {key.as_str(): accept(json!({"value": "Ada"}))}, "requestState": state}),
+    )
+    .await;
+    assert_eq!(only_text(&second), "Hello, Ada!");
+
+    // The client's trace context reaches the server; a malformed one does not.
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let traced = modern_call(
+        &front,
+        "asking_trace",
+        json!({}),
+        json!({"_meta": {"traceparent": parent, "tracestate": "pier=1"}}),
+    )
+    .await;
+    assert_eq!(only_text(&traced), format!("{parent} pier=1"));
+    let untraced = modern_call(
+        &front,
+        "asking_trace",
+        json!({}),
+        json!({"_meta": {"traceparent": "00-zz-not-a-trace"}}),
+    )
+    .await;
+    assert_eq!(only_text(&untraced), "- -");
+    // A legacy client's trace context too.
+    let (client, _) = connect(&front.app).await;
+    let mut params = rmcp::model::CallToolRequestParams::new("asking_trace");
+    rmcp::model::RequestParamsMeta::set_traceparent(&mut params, parent);
+    let traced = client.peer().call_tool(params).await.unwrap();
+    assert_eq!(text(&traced), format!("{parent} -"));
+    front.shutdown().await;
 }

@@ -145,7 +145,7 @@ pub const KEYS: &[Key] = &[
         path: "server.max-protocol-version",
         kind: Kind::Choice(&["2025-11-25", "2026-07-28"]),
         default: "\"2025-11-25\"",
-        doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover, input round trips, subscriptions/listen, tasks; a proxied server's questions do not reach a client of this revision yet). Older clients are served in their own revision either way.",
+        doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover, input round trips, subscriptions/listen, tasks; a proxied server's questions reach a client of this revision as round trips). Older clients are served in their own revision either way.",
     },
     Key {
         path: "server.list-ttl-ms",
@@ -395,6 +395,12 @@ pub const KEYS: &[Key] = &[
         kind: MS,
         default: "120000",
         doc: "Time a mounted MCP server gets to answer each forwarded request and each page of its lists; beyond it the request fails (and is cancelled upstream).",
+    },
+    Key {
+        path: "upstream.max-protocol-version",
+        kind: Kind::Choice(&["2025-11-25", "2026-07-28"]),
+        default: "\"2025-11-25\"",
+        doc: "Newest MCP revision pier speaks to a mounted server: 2025-11-25 (initialize; the server's sampling and elicitation requests reach pier's client in either revision) or 2026-07-28 (server/discover first, initialize for a server without it; the server's input rounds reach pier's client in either revision). FastMCP 4.1 tools that call ctx.elicit fail on 2026-07-28 connections, hence the default.",
     },
     Key {
         path: "upstream.max-list-pages",

@@ -379,6 +379,7 @@ impl Layers {
                 connect_timeout: self.ms("upstream.connect-timeout-ms"),
                 request_timeout: self.ms("upstream.request-timeout-ms"),
                 max_list_pages: self.int("upstream.max-list-pages") as usize,
+                modern: self.str("upstream.max-protocol-version") == "2026-07-28",
             },
             admin_command_mounts: self.flag("admin.allow-command-mounts"),
             admin_url_mounts: self.flag("admin.allow-url-mounts"),

@@ -13,23 +13,28 @@
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
 mod calls;
+mod rounds;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::*;
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
+use rmcp::service::{
+    ClientInitializeError, ClientLifecycleMode, ClientServiceExt, NotificationContext,
+    PeerRequestOptions, RunningService,
+};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, ServiceError, ServiceExt};
+use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, ServiceError};
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::manifest::{MAX_ENTRIES, compile_schema};
 use super::template::UriTemplate;
 use super::{Offer, OfferedTool};
+use crate::runtime::CallContext;
 use crate::runtime::types::{Error as GuestError, LogLevel};
-use crate::runtime::{CallContext, Elicited};
 use calls::{Calls, InFlight};
 
 /// Where a proxied server is.
@@ -72,8 +77,9 @@ impl std::fmt::Display for Remote {
 /// One page of a remote list: its items and the next cursor.
 type Page<T> = futures::future::BoxFuture<'static, Result<(Vec<T>, Option<String>), ServiceError>>;
 
-/// Bounds on every interaction with a proxied server: one that never answers, or pages
-/// its lists forever, costs a bounded wait and is refused, never a stuck pier.
+/// How pier meets a proxied server: the revision it offers, and bounds on every
+/// interaction (one that never answers, or pages its lists forever, costs a bounded
+/// wait and is refused, never a stuck pier).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UpstreamLimits {
     /// Connecting and initializing the session.
@@ -82,6 +88,8 @@ pub struct UpstreamLimits {
     pub request_timeout: std::time::Duration,
     /// Pages of one list pier follows (a cursor that never ends stops there).
     pub max_list_pages: usize,
+    /// Whether pier offers MCP 2026-07-28 to the server (`upstream.max-protocol-version`).
+    pub modern: bool,
 }
 
 /// The client side of a proxy: relays what the remote server sends.
@@ -242,14 +250,8 @@ impl ClientHandler for Relay {
             .elicit(message, request["requestedSchema"].clone())
             .await
             .map_err(refused)?;
-        let answer = match answer {
-            Elicited::Accept(content) => {
-                serde_json::json!({"action": "accept", "content": content})
-            }
-            Elicited::Decline => serde_json::json!({"action": "decline"}),
-            Elicited::Cancel => serde_json::json!({"action": "cancel"}),
-        };
-        serde_json::from_value(answer).map_err(|e| McpError::internal_error(e.to_string(), None))
+        serde_json::from_value(rounds::elicit_answer(answer))
+            .map_err(|e| McpError::internal_error(e.to_string(), None))
     }
 
     fn get_info(&self) -> ClientConfig {
@@ -261,7 +263,7 @@ impl ClientHandler for Relay {
             capabilities,
             Implementation::new("pier", env!("CARGO_PKG_VERSION")),
         );
-        // The revision pier serves; newer ones change how list_changed is delivered.
+        // For a server that does not speak 2026-07-28 (its `server/discover` fails).
         config.protocol_version = ProtocolVersion::V_2025_11_25;
         config
     }
@@ -274,6 +276,118 @@ pub struct Proxy {
     service: RunningService<RoleClient, Relay>,
     in_flight: InFlight,
     changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+    /// Stops what watches the remote server on the side (its listen stream).
+    stop: CancellationToken,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// How pier meets a remote server: `server/discover` first, MCP 2026-07-28 when the
+/// server speaks it; `initialize` with 2025-11-25 when its discover fails as a legacy
+/// server's does.
+fn lifecycle() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        legacy_version: Some(ProtocolVersion::V_2025_11_25),
+    }
+}
+
+/// A connection to `remote` served by `relay`, met as `lifecycle` says: `Err` when the
+/// connection cannot be made, `Ok(Err)` when the MCP lifecycle fails.
+async fn open(
+    remote: &Remote,
+    relay: Relay,
+    lifecycle: ClientLifecycleMode,
+) -> Result<Result<RunningService<RoleClient, Relay>, ClientInitializeError>, String> {
+    Ok(match remote {
+        Remote::Http { url, token } => {
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            if let Some(token) = token {
+                config = config.auth_header(token.clone());
+            }
+            let transport = StreamableHttpClientTransport::from_config(config);
+            relay.serve_with_lifecycle(transport, lifecycle).await
+        }
+        Remote::Command { command, args, env } => {
+            let mut cmd = tokio::process::Command::new(command);
+            cmd.args(args).env_clear();
+            for inherited in ["PATH", "HOME"] {
+                if let Some(value) = std::env::var_os(inherited) {
+                    cmd.env(inherited, value);
+                }
+            }
+            cmd.envs(env);
+            let (transport, _) = TokioChildProcess::builder(cmd)
+                .stderr(std::process::Stdio::inherit())
+                .spawn()
+                .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+            relay.serve_with_lifecycle(transport, lifecycle).await
+        }
+    })
+}
+
+/// Follows the list changes of a remote server of MCP 2026-07-28 on a
+/// `subscriptions/listen` stream, reporting each on `changes`, until `stop`; a stream
+/// that ends is listened to again a second later (a server that refuses to listen is
+/// left alone: its changes are seen when the mount is reloaded).
+async fn watch_lists(
+    peer: rmcp::service::Peer<RoleClient>,
+    label: Arc<str>,
+    changes: mpsc::UnboundedSender<()>,
+    stop: CancellationToken,
+) {
+    let filter = SubscriptionFilter::builder()
+        .tools_list_changed()
+        .prompts_list_changed()
+        .resources_list_changed()
+        .build();
+    while !stop.is_cancelled() && !peer.is_transport_closed() {
+        let listening = tokio::select! {
+            listening = peer.listen(filter.clone()) => listening,
+            () = stop.cancelled() => return,
+        };
+        let mut subscription = match listening {
+            Ok(subscription) => subscription,
+            Err(ServiceError::McpError(e)) => {
+                tracing::info!(mount = %label, "the server does not stream its list changes: {}", e.message);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(mount = %label, "subscriptions/listen: {e}");
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                    () = stop.cancelled() => return,
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                next = subscription.next() => next,
+                () = stop.cancelled() => return,
+            };
+            match next {
+                Ok(Some(
+                    ServerNotification::ToolListChangedNotification(_)
+                    | ServerNotification::PromptListChangedNotification(_)
+                    | ServerNotification::ResourceListChangedNotification(_),
+                )) => {
+                    if changes.send(()).is_err() {
+                        return;
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            () = stop.cancelled() => return,
+        }
+    }
 }
 
 impl std::fmt::Debug for Proxy {
@@ -310,34 +424,25 @@ impl Proxy {
         let relay = Relay {
             label: label.into(),
             in_flight: in_flight.clone(),
-            changes: changes_tx,
+            changes: changes_tx.clone(),
         };
         let connecting = async {
-            Ok::<_, String>(match remote {
-                Remote::Http { url, token } => {
-                    let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
-                    if let Some(token) = token {
-                        config = config.auth_header(token.clone());
-                    }
-                    let transport = StreamableHttpClientTransport::from_config(config);
-                    relay.serve(transport).await.map_err(|e| e.to_string())?
+            if !limits.modern {
+                return open(remote, relay, ClientLifecycleMode::Initialize)
+                    .await?
+                    .map_err(|e| e.to_string());
+            }
+            match open(remote, relay.clone(), lifecycle()).await? {
+                Ok(service) => Ok(service),
+                // A server that knows `server/discover` but no revision that has it (an
+                // rmcp server capped at 2025-11-25): met again, with `initialize`.
+                Err(ClientInitializeError::NoCompatibleProtocolVersion { .. }) => {
+                    open(remote, relay, ClientLifecycleMode::Initialize)
+                        .await?
+                        .map_err(|e| e.to_string())
                 }
-                Remote::Command { command, args, env } => {
-                    let mut cmd = tokio::process::Command::new(command);
-                    cmd.args(args).env_clear();
-                    for inherited in ["PATH", "HOME"] {
-                        if let Some(value) = std::env::var_os(inherited) {
-                            cmd.env(inherited, value);
-                        }
-                    }
-                    cmd.envs(env);
-                    let (transport, _) = TokioChildProcess::builder(cmd)
-                        .stderr(std::process::Stdio::inherit())
-                        .spawn()
-                        .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-                    relay.serve(transport).await.map_err(|e| e.to_string())?
-                }
-            })
+                Err(e) => Err(e.to_string()),
+            }
         };
         let service = tokio::time::timeout(limits.connect_timeout, connecting)
             .await
@@ -347,13 +452,33 @@ impl Proxy {
                     limits.connect_timeout.as_millis()
                 )
             })??;
+        let stop = CancellationToken::new();
+        let modern = service
+            .peer()
+            .peer_info()
+            .is_some_and(|info| !info.protocol_version.has_initialize());
+        if modern {
+            // MCP 2026-07-28 sends list changes on a `subscriptions/listen` stream only.
+            tokio::spawn(watch_lists(
+                service.peer().clone(),
+                label.into(),
+                changes_tx,
+                stop.clone(),
+            ));
+        }
         Ok(Self {
             label: label.into(),
             limits,
             service,
             in_flight,
             changes: Mutex::new(Some(changes_rx)),
+            stop,
         })
+    }
+
+    /// The revision the remote server speaks, as negotiated.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        Some(self.service.peer().peer_info()?.protocol_version.clone())
     }
 
     /// The remote server's `list_changed` notifications (once: the first caller gets them).
@@ -505,12 +630,53 @@ impl Proxy {
         ))
     }
 
-    /// Sends `request` upstream for the client request `caller`: relays its progress,
-    /// forwards its cancellation, returns the result or the remote JSON-RPC error.
+    /// Sends `request` upstream for the client request `caller`, with the caller's
+    /// trace context: relays its progress, forwards its cancellation, answers the
+    /// server's input rounds from the caller ([`rounds`]), returns the result or the
+    /// remote JSON-RPC error.
     pub async fn forward(
         &self,
         caller: Arc<dyn CallContext>,
+        mut request: ClientRequest,
+    ) -> Result<ServerResult, McpError> {
+        let trace = caller.request_info().trace.map(|trace| {
+            let mut meta = RequestMetaObject::new();
+            meta.set_traceparent(trace.traceparent);
+            if let Some(state) = trace.tracestate {
+                meta.set_tracestate(state);
+            }
+            meta
+        });
+        let mut keys = rounds::Keys::default();
+        for round in 0..=rounds::MAX_ROUNDS {
+            let asked = match self.send(&caller, request.clone(), trace.clone()).await? {
+                ServerResult::InputRequiredResult(asked) => asked,
+                result => return Ok(result),
+            };
+            if round == rounds::MAX_ROUNDS {
+                break;
+            }
+            let questions = asked.input_requests.unwrap_or_default();
+            let responses = rounds::answer(&self.label, &caller, questions, &mut keys).await?;
+            request = rounds::retry(&self.label, &request, responses, asked.request_state)?;
+        }
+        Err(McpError::internal_error(
+            format!(
+                "mount `{}` still asked for input after {} rounds; pier relays at most {}",
+                self.label,
+                rounds::MAX_ROUNDS,
+                rounds::MAX_ROUNDS
+            ),
+            None,
+        ))
+    }
+
+    /// One request upstream (see [`Proxy::forward`]).
+    async fn send(
+        &self,
+        caller: &Arc<dyn CallContext>,
         request: ClientRequest,
+        meta: Option<RequestMetaObject>,
     ) -> Result<ServerResult, McpError> {
         // Not an answer of the server: the connection failed; trying again may pass.
         let unreachable = |e: ServiceError| {
@@ -519,7 +685,11 @@ impl Proxy {
         };
         let peer = self.service.peer();
         let handle = peer
-            .send_cancellable_request(request, PeerRequestOptions::no_options())
+            .send_cancellable_request(request, {
+                let mut options = PeerRequestOptions::no_options();
+                options.meta = meta;
+                options
+            })
             .await
             .map_err(unreachable)?;
         let id = handle.id.clone();
@@ -570,6 +740,7 @@ impl Proxy {
 
     /// Closes the connection (and stops a child process).
     pub async fn close(&self) {
+        self.stop.cancel();
         self.service.cancellation_token().cancel();
     }
 }

@@ -28,6 +28,7 @@ pub use limits::{Limits, OutputLimits};
 pub use middleware::MiddlewareComponent;
 pub use state::{
     CallContext, CallState, Elicited, NoRequest, Question, Reply, RequestInfo, RequestState,
+    TraceContext,
 };
 
 use crate::storage::{KeyValue, PluginStore};

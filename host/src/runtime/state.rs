@@ -29,6 +29,58 @@ pub struct RequestInfo {
     pub subject: Option<String>,
     /// Scopes of the verified access token.
     pub scopes: Vec<String>,
+    /// The W3C trace context the request carried in `_meta` (SEP-414): `traceparent`
+    /// and `tracestate`, when well-formed; passed on to proxied servers.
+    pub trace: Option<TraceContext>,
+}
+
+/// A W3C trace context (`traceparent`, and `tracestate` when given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// `VERSION-TRACEID-PARENTID-FLAGS`, 55 characters for version 00.
+    pub traceparent: String,
+    /// Vendor entries, at most [`MAX_TRACESTATE`] bytes.
+    pub tracestate: Option<String>,
+}
+
+/// Longest `tracestate` kept (W3C asks vendors to keep theirs within 512 characters).
+pub const MAX_TRACESTATE: usize = 512;
+
+impl TraceContext {
+    /// The trace context of `traceparent` and `tracestate`, when `traceparent` is
+    /// well-formed (W3C Trace Context: lower-case hex fields, a trace id and a parent
+    /// id that are not all zeros); a `tracestate` that is too long or not printable
+    /// ASCII is left out. Anything else from a client is dropped, not passed on.
+    pub fn parse(traceparent: &str, tracestate: Option<&str>) -> Option<Self> {
+        let fields: Vec<&str> = traceparent.split('-').collect();
+        let [version, trace, parent, flags] = fields.as_slice() else {
+            return None;
+        };
+        let hex = |s: &str, n: usize| {
+            s.len() == n
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let zeros = |s: &str| s.bytes().all(|b| b == b'0');
+        if !hex(version, 2)
+            || *version == "ff"
+            || !hex(trace, 32)
+            || zeros(trace)
+            || !hex(parent, 16)
+            || zeros(parent)
+            || !hex(flags, 2)
+        {
+            return None;
+        }
+        let tracestate = tracestate
+            .filter(|s| !s.is_empty() && s.len() <= MAX_TRACESTATE)
+            .filter(|s| s.bytes().all(|b| (0x20..0x7f).contains(&b)))
+            .map(String::from);
+        Some(Self {
+            traceparent: traceparent.to_string(),
+            tracestate,
+        })
+    }
 }
 
 /// Request-scoped key-value state, shared by middleware and the plugins one request
@@ -309,8 +361,39 @@ impl WasiView for CallState {
 
 #[cfg(test)]
 mod tests {
-    use super::RequestState;
+    use super::{MAX_TRACESTATE, RequestState, TraceContext};
     use serde_json::json;
+
+    #[test]
+    fn a_well_formed_trace_context_is_kept_and_anything_else_dropped() {
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        assert_eq!(
+            TraceContext::parse(parent, Some("a=1,b=2")),
+            Some(TraceContext {
+                traceparent: parent.into(),
+                tracestate: Some("a=1,b=2".into())
+            })
+        );
+        for bad in [
+            "",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333\n-01",
+        ] {
+            assert_eq!(TraceContext::parse(bad, None), None, "{bad:?}");
+        }
+        let long = "k=".to_string() + &"v".repeat(MAX_TRACESTATE);
+        for state in [long.as_str(), "a=1\nb=2", ""] {
+            assert_eq!(
+                TraceContext::parse(parent, Some(state)).unwrap().tracestate,
+                None
+            );
+        }
+    }
 
     #[test]
     fn state_counts_what_it_holds_and_a_replaced_value_frees_its_bytes() {

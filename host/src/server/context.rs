@@ -26,7 +26,9 @@ use super::session::Session;
 use crate::middleware::PromptCall;
 use crate::registry::{Mount, namespace};
 use crate::runtime::types::{Error as GuestError, LogLevel, PromptResult, ResourceContents};
-use crate::runtime::{CallContext, Elicited, Question, Reply, RequestInfo, RequestState};
+use crate::runtime::{
+    CallContext, Elicited, Question, Reply, RequestInfo, RequestState, TraceContext,
+};
 use std::sync::Arc;
 
 /// Severity rank of an MCP log level (debug = 0 … emergency = 7).
@@ -143,6 +145,10 @@ impl Context {
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
             session_id: session.public_id(http_session_id(request)),
+            trace: request
+                .meta
+                .get_traceparent()
+                .and_then(|parent| TraceContext::parse(parent, request.meta.get_tracestate())),
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();

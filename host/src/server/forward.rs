@@ -85,7 +85,7 @@ pub(super) async fn call_tool(
         params = params.with_arguments(map);
     }
     let request = ClientRequest::CallToolRequest(Request::new(params));
-    match proxy.forward(context, request).await {
+    match proxy.forward(context.clone(), request).await {
         Ok(ServerResult::CallToolResult(result)) => {
             let result =
                 namespaced(&entry.mount.namespace, result).map_err(|e| (e, "invalid_result"))?;
@@ -97,6 +97,8 @@ pub(super) async fn call_tool(
             Ok((result, label))
         }
         Ok(_) => Err((unexpected("tools/call"), "invalid_result")),
+        // Stopped for the client's input: its round trip answers it.
+        Err(e) if crate::runtime::CallContext::suspended(&*context) => Err((e, "input_required")),
         Err(e) if e.code == ErrorCode::INVALID_PARAMS => Err((e, "invalid_params")),
         Err(e) => Err((e, "error")),
     }

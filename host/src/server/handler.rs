@@ -107,13 +107,23 @@ impl PierServer {
             .session
             .public_id(super::context::http_session_id(request))
             .unwrap_or_else(|| self.session.local_id.clone());
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "request",
             method,
             target = %crate::text::clip(target),
             session,
-            request_id = %request.id
-        )
+            request_id = %request.id,
+            traceparent = tracing::field::Empty,
+        );
+        // The client's trace (SEP-414) names the request in pier's log as well.
+        if let Some(trace) = request
+            .meta
+            .get_traceparent()
+            .and_then(|parent| crate::runtime::TraceContext::parse(parent, None))
+        {
+            span.record("traceparent", trace.traceparent.as_str());
+        }
+        span
     }
 }
 

@@ -14,8 +14,8 @@ use crate::runtime::state::{CallState, Elicited, Question, Reply};
 const MAX_TEXT: usize = 1 << 20;
 
 /// Most questions one `ask` may carry, and the longest key, in bytes.
-const MAX_QUESTIONS: usize = 16;
-const MAX_KEY: usize = 128;
+pub(crate) const MAX_QUESTIONS: usize = 16;
+pub(crate) const MAX_KEY: usize = 128;
 
 /// The questions of `ask`, checked: keys unique, short and non-empty, JSON parsed.
 fn questions_of(questions: Vec<(String, InputRequest)>) -> Result<Vec<(String, Question)>, Error> {
