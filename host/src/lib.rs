@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod error;
+pub mod levels;
 pub mod local;
 pub mod middleware;
 pub mod registry;

@@ -489,8 +489,20 @@ async fn modern_server(dir: &PluginDir, mounts: Vec<MountSpec>, modern_upstream:
 }
 
 /// An MCP 2026-07-28 `tools/call` of `tool` on `server` by a client declaring
-/// `capabilities`, with `extra` params (`inputResponses`, `requestState`, `_meta`).
+/// `capabilities`, with `extra` params (`inputResponses`, `requestState`, `_meta`):
+/// the answer.
 async fn modern_call(server: &Server, tool: &str, capabilities: Value, extra: Value) -> Value {
+    let mut heard = modern_messages(server, tool, capabilities, extra).await;
+    heard.pop().expect("an answer")
+}
+
+/// [`modern_call`]: every message of the response, the answer last.
+async fn modern_messages(
+    server: &Server,
+    tool: &str,
+    capabilities: Value,
+    extra: Value,
+) -> Vec<Value> {
     let mut params = json!({"name": tool, "arguments": {}});
     let mut meta = None;
     if let Value::Object(mut extra) = extra {
@@ -509,7 +521,7 @@ async fn modern_call(server: &Server, tool: &str, capabilities: Value, extra: Va
         .send()
         .await
         .unwrap();
-    message(response).await
+    messages(response).await
 }
 
 fn forms() -> Value {
@@ -554,6 +566,31 @@ async fn a_modern_servers_rounds_reach_clients_of_either_revision() {
         true,
     )
     .await;
+
+    // The server logs to a request that names its level: pier names its client's.
+    // (Log messages name no request: pier relays them while one client has the mount
+    // to itself, hence first, before any other request.)
+    let heard = modern_messages(
+        &front,
+        "up_test_logging_tool",
+        json!({}),
+        json!({"_meta": {"io.modelcontextprotocol/logLevel": "warning"}}),
+    )
+    .await;
+    let logs: Vec<(&Value, &Value)> = heard
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| (&m["params"]["level"], &m["params"]["data"]))
+        .collect();
+    assert_eq!(
+        logs,
+        [
+            (&json!("warning"), &json!("warning message")),
+            (&json!("error"), &json!("error message"))
+        ],
+        "{heard:?}"
+    );
+    assert_eq!(only_text(heard.last().unwrap()), "Logged four messages");
 
     // A modern client is asked the server's own questions, under the server's keys,
     // one round at a time; each retry runs the forwarded call again from the start,
@@ -643,11 +680,16 @@ async fn a_modern_servers_rounds_reach_clients_of_either_revision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_servers_requests_become_round_trips_for_a_modern_client() {
-    // Upstream: a pier of 2025-11-25, whose plugins ask by server requests.
+    // Upstream: a pier capped at 2025-11-25, whose plugins ask by server requests.
     let up_dir = PluginDir::new()
         .with(&fixture("conformance"), "conformance")
         .with_sidecar("conformance", "namespace = \"\"\n");
-    let up = upstream(&up_dir).await;
+    let mut config = ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2025_11_25,
+        ..up_dir.config()
+    };
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    let up = Server::serve(Arc::new(App::start(&config).await.unwrap()), &config).await;
     let front_dir = PluginDir::new();
     // Offering 2026-07-28 or not, the server speaks 2025-11-25.
     let front = modern_server(

@@ -399,7 +399,7 @@ async fn serve_with(config: pier::ServeConfig) -> Server {
 }
 
 #[tokio::test]
-async fn revision_2026_07_28_is_served_only_when_enabled_and_then_without_a_session() {
+async fn revision_2026_07_28_is_served_by_default_without_a_session_and_refused_when_capped() {
     let call = modern(
         3,
         "tools/call",
@@ -418,9 +418,13 @@ async fn revision_2026_07_28_is_served_only_when_enabled_and_then_without_a_sess
         .send()
     };
     let dir = PluginDir::examples();
-    // By default (server.max-protocol-version = 2025-11-25) the revision is refused,
-    // naming the ones served.
-    let server = serve_with(dir.config()).await;
+    // With server.max-protocol-version = 2025-11-25 the revision is refused, naming
+    // the ones served.
+    let capped = pier::ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2025_11_25,
+        ..dir.config()
+    };
+    let server = serve_with(capped).await;
     let body: Value = send(&server.url, &call)
         .await
         .unwrap()
@@ -435,11 +439,8 @@ async fn revision_2026_07_28_is_served_only_when_enabled_and_then_without_a_sess
     );
     server.shutdown().await;
 
-    let config = pier::ServeConfig {
-        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
-        ..dir.config()
-    };
-    let server = serve_with(config).await;
+    // By default it is served.
+    let server = serve_with(dir.config()).await;
     /// The JSON-RPC message of an SSE response.
     async fn event(response: reqwest::Response) -> Value {
         assert!(response.headers().get("mcp-session-id").is_none());

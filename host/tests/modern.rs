@@ -343,21 +343,6 @@ impl Stream {
     }
 }
 
-/// Every JSON-RPC message of a finished response.
-async fn messages(response: reqwest::Response) -> Vec<Value> {
-    let text = response.text().await.unwrap();
-    if !text.starts_with('{') {
-        return text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
-    }
-    vec![serde_json::from_str(&text).unwrap()]
-}
-
 #[tokio::test]
 async fn a_listen_stream_is_acknowledged_tagged_and_filtered() {
     let (server, dir) = serve(&[]).await;

@@ -144,8 +144,8 @@ pub const KEYS: &[Key] = &[
     Key {
         path: "server.max-protocol-version",
         kind: Kind::Choice(&["2025-11-25", "2026-07-28"]),
-        default: "\"2025-11-25\"",
-        doc: "Newest MCP revision pier negotiates: 2025-11-25 (initialize, sessions) or 2026-07-28 (self-describing requests, server/discover, input round trips, subscriptions/listen, tasks; a proxied server's questions reach a client of this revision as round trips). Older clients are served in their own revision either way.",
+        default: "\"2026-07-28\"",
+        doc: "Newest MCP revision pier negotiates: 2026-07-28 (self-describing requests, server/discover, input round trips, subscriptions/listen, tasks) or 2025-11-25 (initialize, sessions only). Clients of 2025-11-25 and earlier are served in their own revision either way.",
     },
     Key {
         path: "server.list-ttl-ms",

@@ -9,6 +9,11 @@
 //! nothing tells which one asked, and the remote server gets an error saying so). A
 //! remote `list_changed` is reported on [`Proxy::changes`], so a live mount can fetch the
 //! remote catalogue again.
+//!
+//! pier offers the server MCP 2026-07-28 when `upstream.max-protocol-version` says so
+//! (`lifecycle`); such a server asks by `input_required` rounds instead, answered by
+//! the caller (`rounds`), and sends its list changes on a `subscriptions/listen`
+//! stream (`watch_lists`). Every forwarded request carries the caller's trace context.
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
@@ -34,7 +39,7 @@ use super::manifest::{MAX_ENTRIES, compile_schema};
 use super::template::UriTemplate;
 use super::{Offer, OfferedTool};
 use crate::runtime::CallContext;
-use crate::runtime::types::{Error as GuestError, LogLevel};
+use crate::runtime::types::Error as GuestError;
 use calls::{Calls, InFlight};
 
 /// Where a proxied server is.
@@ -98,19 +103,6 @@ struct Relay {
     label: Arc<str>,
     in_flight: InFlight,
     changes: mpsc::UnboundedSender<()>,
-}
-
-fn level_of(level: LoggingLevel) -> LogLevel {
-    match level {
-        LoggingLevel::Debug => LogLevel::Debug,
-        LoggingLevel::Info => LogLevel::Info,
-        LoggingLevel::Notice => LogLevel::Notice,
-        LoggingLevel::Warning => LogLevel::Warning,
-        LoggingLevel::Error => LogLevel::Error,
-        LoggingLevel::Critical => LogLevel::Critical,
-        LoggingLevel::Alert => LogLevel::Alert,
-        LoggingLevel::Emergency => LogLevel::Emergency,
-    }
 }
 
 impl Relay {
@@ -203,7 +195,12 @@ impl ClientHandler for Relay {
         };
         let logger = params.logger.unwrap_or_else(|| self.label.to_string());
         caller
-            .log(level_of(params.level), &logger, message, data)
+            .log(
+                crate::levels::from_mcp(params.level),
+                &logger,
+                message,
+                data,
+            )
             .await;
     }
 
@@ -476,9 +473,13 @@ impl Proxy {
         })
     }
 
-    /// The revision the remote server speaks, as negotiated.
-    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        Some(self.service.peer().peer_info()?.protocol_version.clone())
+    /// Whether the remote server speaks MCP 2026-07-28 or later (met without
+    /// `initialize`).
+    pub fn speaks_modern(&self) -> bool {
+        self.service
+            .peer()
+            .peer_info()
+            .is_some_and(|info| !info.protocol_version.has_initialize())
     }
 
     /// The remote server's `list_changed` notifications (once: the first caller gets them).
@@ -639,14 +640,21 @@ impl Proxy {
         caller: Arc<dyn CallContext>,
         mut request: ClientRequest,
     ) -> Result<ServerResult, McpError> {
-        let trace = caller.request_info().trace.map(|trace| {
-            let mut meta = RequestMetaObject::new();
+        // What the request's `_meta` passes on: the trace context, and (a server of
+        // 2026-07-28 logs to a request that names a level only) the client's level.
+        let mut meta = RequestMetaObject::new();
+        if let Some(trace) = caller.request_info().trace {
             meta.set_traceparent(trace.traceparent);
             if let Some(state) = trace.tracestate {
                 meta.set_tracestate(state);
             }
-            meta
-        });
+        }
+        if self.speaks_modern()
+            && let Some(floor) = caller.log_floor()
+        {
+            meta.set_log_level(crate::levels::to_mcp(floor));
+        }
+        let trace = Some(meta).filter(|m| !m.is_empty());
         let mut keys = rounds::Keys::default();
         for round in 0..=rounds::MAX_ROUNDS {
             let asked = match self.send(&caller, request.clone(), trace.clone()).await? {

@@ -212,6 +212,11 @@ pub trait CallContext: Send + Sync {
             }
         })
     }
+    /// The least severe log level the client hears (`None`: no log message reaches
+    /// it); a proxied server of MCP 2026-07-28 is asked for messages from there up.
+    fn log_floor(&self) -> Option<LogLevel> {
+        None
+    }
     /// Whether a question waits for the client's answer on a later round trip.
     fn suspended(&self) -> bool {
         false

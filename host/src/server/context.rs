@@ -45,19 +45,6 @@ pub fn rank(level: LoggingLevel) -> u8 {
     }
 }
 
-fn to_mcp(level: LogLevel) -> LoggingLevel {
-    match level {
-        LogLevel::Debug => LoggingLevel::Debug,
-        LogLevel::Info => LoggingLevel::Info,
-        LogLevel::Notice => LoggingLevel::Notice,
-        LogLevel::Warning => LoggingLevel::Warning,
-        LogLevel::Error => LoggingLevel::Error,
-        LogLevel::Critical => LoggingLevel::Critical,
-        LogLevel::Alert => LoggingLevel::Alert,
-        LogLevel::Emergency => LoggingLevel::Emergency,
-    }
-}
-
 /// The `Mcp-Session-Id` of a request that came over HTTP.
 pub(crate) fn http_session_id(request: &RequestContext<RoleServer>) -> Option<String> {
     session_header(&request.extensions)
@@ -421,7 +408,21 @@ fn client_error(what: &str, client: &str, error: rmcp::service::ServiceError) ->
     }
 }
 
+impl Context {
+    /// The least severe level the client hears, if any.
+    fn floor(&self) -> Option<LoggingLevel> {
+        match self.request.logs {
+            LogGate::Session => Some(self.request.session.log_level()),
+            LogGate::Request(floor) => floor,
+        }
+    }
+}
+
 impl CallContext for Context {
+    fn log_floor(&self) -> Option<LogLevel> {
+        self.floor().map(crate::levels::from_mcp)
+    }
+
     fn log(
         &self,
         level: LogLevel,
@@ -429,13 +430,11 @@ impl CallContext for Context {
         message: String,
         data: Option<Value>,
     ) -> BoxFuture<'_, ()> {
-        let level = to_mcp(level);
+        let level = crate::levels::to_mcp(level);
         let logger = logger.to_string();
         Box::pin(async move {
-            let floor = match self.request.logs {
-                LogGate::Session => self.request.session.log_level(),
-                LogGate::Request(Some(floor)) => floor,
-                LogGate::Request(None) => return,
+            let Some(floor) = self.floor() else {
+                return;
             };
             if rank(level) < rank(floor) {
                 return;

@@ -456,6 +456,21 @@ pub async fn message(response: reqwest::Response) -> serde_json::Value {
     serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text:.300}"))
 }
 
+/// Every JSON-RPC message of a finished response (SSE or JSON).
+pub async fn messages(response: reqwest::Response) -> Vec<serde_json::Value> {
+    let text = response.text().await.unwrap();
+    if !text.starts_with('{') {
+        return text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+    }
+    vec![serde_json::from_str(&text).unwrap()]
+}
+
 /// A raw JSON-RPC POST to an MCP endpoint.
 pub fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
     reqwest::Client::new()
