@@ -77,11 +77,13 @@ fn python_clients_work_over_stdio() {
 
 /// The Python `mcp` SDK's high-level `Client` negotiates MCP 2026-07-28 with a pier that
 /// speaks it: discover instead of initialize, then the full flow, questions answered by
-/// its callbacks through input round trips.
+/// its callbacks through input round trips, and tasks followed to their end by a
+/// `ClientExtension` (one completed, one cancelled).
 #[tokio::test]
 async fn the_python_mcp_client_speaks_the_new_revision() {
     let dir = PluginDir::examples().with(&fixture("conformance"), "conformance");
     let config = tempfile::NamedTempFile::new().unwrap();
+    // The default revision; said anyway, since this test is about it.
     std::fs::write(
         config.path(),
         "[server]\nmax-protocol-version = \"2026-07-28\"\n",
@@ -129,7 +131,18 @@ async fn the_python_mcp_client_speaks_the_new_revision() {
             ],
             "elicited": "Hello, Ada!",
             "sampled": "LLM response: Hi from the model",
-            "asked": [{"elicit": "What is your name?"}, {"sample": "Say hi"}],
+            // The task tool asks first (a round trip), then goes on as a task.
+            "asked": [
+                {"elicit": "What is your name?"},
+                {"sample": "Say hi"},
+                {"elicit": "What is your name?"}
+            ],
+            "task": ["Hello, Ada!", false],
+            "cancelled": ["cancelled", true],
+            "task_statuses": {
+                "conformance_test_tool_with_task": ["working", "completed"],
+                "conformance_slow_compute": ["working", "cancelled"]
+            },
         })
     );
 }
