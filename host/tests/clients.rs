@@ -32,35 +32,51 @@ fn smoke(args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("smoke.py prints JSON")
 }
 
-/// What each client must have seen.
-fn expected() -> Value {
-    let seen = json!({
-        "tools": ["calc_add", "calc_countdown", "calc_divide", "hello_greet"],
-        "greet": "Hello, Ada!",
-        "add": "5",
-        "add_structured": { "result": 5.0 },
-        "add_is_error": false
-    });
-    json!({ "mcp": seen, "fastmcp": seen })
+/// What each client must have seen, having negotiated `mcp` and `fastmcp`.
+fn expected(mcp: &str, fastmcp: &str) -> Value {
+    let seen = |protocol: &str| {
+        json!({
+            "protocol": protocol,
+            "tools": ["calc_add", "calc_countdown", "calc_divide", "hello_greet"],
+            "greet": "Hello, Ada!",
+            "add": "5",
+            "add_structured": { "result": 5.0 },
+            "add_is_error": false
+        })
+    };
+    json!({ "mcp": seen(mcp), "fastmcp": seen(fastmcp) })
 }
 
+/// The `mcp` SDK's `ClientSession` initializes (2025-11-25); FastMCP's `Client` speaks
+/// the newest revision pier does. Capped at 2025-11-25, pier serves both in that one.
 #[tokio::test]
 async fn python_clients_work_over_http() {
     let dir = PluginDir::examples();
     let data = shared_data_dir();
-    let mut pier = ChildPier::serve(&[
-        "--plugins",
-        dir.path().to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--storage",
-        "memory",
-    ])
-    .await;
-    let seen = smoke(&["http", &pier.url]);
-    let status = pier.signal("-TERM");
-    assert!(status.success(), "pier exits 0 after SIGTERM: {status}");
-    assert_eq!(seen, expected());
+    let capped = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        capped.path(),
+        "[server]\nmax-protocol-version = \"2025-11-25\"\n",
+    )
+    .unwrap();
+    for (config, fastmcp) in [(None, "2026-07-28"), (Some(capped.path()), "2025-11-25")] {
+        let mut args = vec![
+            "--plugins",
+            dir.path().to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--storage",
+            "memory",
+        ];
+        if let Some(config) = config {
+            args.extend(["--config", config.to_str().unwrap()]);
+        }
+        let mut pier = ChildPier::serve(&args).await;
+        let seen = smoke(&["http", &pier.url]);
+        let status = pier.signal("-TERM");
+        assert!(status.success(), "pier exits 0 after SIGTERM: {status}");
+        assert_eq!(seen, expected("2025-11-25", fastmcp));
+    }
 }
 
 #[test]
@@ -72,7 +88,7 @@ fn python_clients_work_over_stdio() {
         dir.path().to_str().unwrap(),
         shared_data_dir().to_str().unwrap(),
     ]);
-    assert_eq!(seen, expected());
+    assert_eq!(seen, expected("2025-11-25", "2026-07-28"));
 }
 
 /// The Python `mcp` SDK's high-level `Client` negotiates MCP 2026-07-28 with a pier that
@@ -116,8 +132,8 @@ async fn the_python_mcp_client_speaks_the_new_revision() {
         seen,
         json!({
             "protocol": "2026-07-28",
-            // The 4 tools of the examples and the 33 of the conformance plugin.
-            "tools": 37,
+            // The 4 tools of the examples and the 36 of the conformance plugin.
+            "tools": 40,
             "has_calc_add": true,
             "add": ["5", {"result": 5.0}, false],
             "resource": "This is the content of the static text resource.",

@@ -713,3 +713,111 @@ async fn the_assistant_example_summarises_with_the_clients_model_and_elicits_mis
     );
     assert_eq!(recorder.received.lock().unwrap().elicitations.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_switches_its_own_components_off_and_on_and_clients_hear_it() {
+    let dir = PluginDir::new()
+        .with(&fixture("probe"), "probe")
+        .with(&fixture("conformance"), "conformance");
+    let app = pier::App::start(&dir.config()).await.unwrap();
+    let (client, heard) = connect(&app).await;
+    let (watcher, watched) = connect(&app).await;
+    let tool_names = |tools: Vec<Tool>| -> Vec<String> {
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    };
+    let switched = "conformance_test_switched_tool";
+    assert!(tool_names(client.list_all_tools().await.unwrap()).contains(&switched.to_string()));
+
+    // Off: gone from the list, not callable, and every session hears of it.
+    let off = call(&client, "conformance_test_trigger_tool_change", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(text(&off), "test_switched_tool is off");
+    for recorder in [&heard, &watched] {
+        recorder
+            .wait_for("tools/list_changed", |r| r.tools_changed >= 1)
+            .await;
+    }
+    assert!(!tool_names(watcher.list_all_tools().await.unwrap()).contains(&switched.to_string()));
+    let error = mcp_error(call(&client, switched, json!({})).await.unwrap_err());
+    assert_eq!(error.message, format!("unknown tool `{switched}`"));
+    // On again.
+    let on = call(&client, "conformance_test_trigger_tool_change", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(text(&on), "test_switched_tool is on");
+    heard
+        .wait_for("the second tools/list_changed", |r| r.tools_changed >= 2)
+        .await;
+    let back = call(&client, switched, json!({})).await.unwrap();
+    assert_eq!(text(&back), "This tool comes and goes.");
+
+    // Prompts and resources switch the same way; switching to the state a component is
+    // in changes nothing.
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p.name == "conformance_test_switched_prompt")
+    );
+    let prompt = call(&client, "conformance_test_trigger_prompt_change", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(text(&prompt), "test_switched_prompt is off");
+    heard
+        .wait_for("prompts/list_changed", |r| r.prompts_changed >= 1)
+        .await;
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert!(
+        !prompts
+            .iter()
+            .any(|p| p.name == "conformance_test_switched_prompt")
+    );
+    assert!(
+        prompts
+            .iter()
+            .any(|p| p.name == "conformance_test_simple_prompt")
+    );
+    let args = |kind: &str, name: &str, enabled: bool| json!({"kind": kind, "name": name, "enabled": enabled});
+    // The namespaced URI leaves the list; the plugin names it by its own.
+    let listed =
+        |resources: Vec<Resource>| resources.iter().any(|r| r.uri == "probe://probe/counter");
+    assert!(listed(client.list_all_resources().await.unwrap()));
+    let counter = call(
+        &client,
+        "probe_switch",
+        args("resource", "probe://counter", false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&counter), "changed: true");
+    let again = call(
+        &client,
+        "probe_switch",
+        args("resource", "probe://counter", false),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&again), "changed: false");
+    assert!(!listed(client.list_all_resources().await.unwrap()));
+    let read = client
+        .peer()
+        .read_resource(ReadResourceRequestParams::new("probe://probe/counter"))
+        .await;
+    assert!(read.is_err(), "a switched-off resource cannot be read");
+
+    // A plugin switches only what it offers itself, by its own names.
+    for (kind, name) in [("tool", "nope"), ("tool", switched), ("prompt", "switch")] {
+        let refused = call(&client, "probe_switch", args(kind, name, false))
+            .await
+            .unwrap();
+        assert_eq!(refused.is_error, Some(true));
+        let what = if kind == "tool" { "tool" } else { "prompt" };
+        assert_eq!(
+            text(&refused),
+            format!("probe offers no {what} `{name}`"),
+            "{kind} {name}"
+        );
+    }
+    assert!(tool_names(client.list_all_tools().await.unwrap()).contains(&switched.to_string()));
+}

@@ -4,8 +4,9 @@ Usage:
   smoke.py http URL
   smoke.py stdio PIER_BINARY PLUGINS_DIR DATA_DIR
 
-Prints one JSON object: for each client, the tools it listed and the results of
-`hello_greet` and `calc_add`. The Rust test that runs this asserts the exact values.
+Prints one JSON object: for each client, the revision it negotiated, the tools it
+listed and the results of `hello_greet` and `calc_add`. The Rust test that runs this
+asserts the exact values.
 """
 
 import asyncio
@@ -30,11 +31,12 @@ async def mcp_sdk(mode, argv):
         transport = stdio_client(StdioServerParameters(command=command, args=args))
     async with transport as streams:
         async with ClientSession(streams[0], streams[1]) as session:
-            await session.initialize()
+            initialized = await session.initialize()
             tools = await session.list_tools()
             greet = await session.call_tool("hello_greet", {"name": "Ada"})
             add = await session.call_tool("calc_add", {"a": 2, "b": 3})
             return {
+                "protocol": initialized.protocol_version,
                 "tools": sorted(t.name for t in tools.tools),
                 "greet": greet.content[0].text,
                 "add": add.content[0].text,
@@ -57,6 +59,7 @@ async def fastmcp_client(mode, argv):
         greet = await client.call_tool("hello_greet", {"name": "Ada"})
         add = await client.call_tool("calc_add", {"a": 2, "b": 3})
         return {
+            "protocol": client.protocol_version,
             "tools": sorted(t.name for t in tools),
             "greet": greet.content[0].text,
             "add": add.content[0].text,

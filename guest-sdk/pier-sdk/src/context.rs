@@ -455,4 +455,30 @@ impl Context {
     pub fn start_task(&self) -> bool {
         host::start_task()
     }
+
+    /// Switches one of this plugin's own tools, prompts or resources (named as the
+    /// plugin knows it; a resource by its URI or template) on or off. A component
+    /// switched off leaves every list and cannot be used until switched on again;
+    /// clients hear `list_changed`. Everything starts on, and a swapped plugin starts
+    /// over; each pier process keeps its own switches. Returns whether this changed
+    /// anything; `Error::NotFound` when the plugin offers no such component.
+    pub fn set_enabled(&self, kind: Component, name: &str, enabled: bool) -> Result<bool, Error> {
+        let kind = match kind {
+            Component::Tool => host::ComponentKind::Tool,
+            Component::Prompt => host::ComponentKind::Prompt,
+            Component::Resource => host::ComponentKind::Resource,
+        };
+        host::set_enabled(kind, name, enabled).map_err(from_host)
+    }
+}
+
+/// A kind of component [`Context::set_enabled`] switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// A tool, by name.
+    Tool,
+    /// A prompt, by name.
+    Prompt,
+    /// A static resource by URI, or a resource template by its template.
+    Resource,
 }

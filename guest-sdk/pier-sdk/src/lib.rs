@@ -34,8 +34,8 @@ pub mod storage;
 mod template;
 
 pub use context::{
-    Answer, Context, Elicitation, LogLevel, Question, RequestInfo, Root, Sampled, Sampling,
-    form_schema,
+    Answer, Component, Context, Elicitation, LogLevel, Question, RequestInfo, Root, Sampled,
+    Sampling, form_schema,
 };
 pub use output::{
     Body, Content, Message, PromptOutput, ResourceOutput, Role, Structured, ToolOutput, ToolResult,

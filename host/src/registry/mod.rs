@@ -68,6 +68,19 @@ pub struct Mount {
     pub backend: Backend,
     /// What it offers, under its own names.
     pub offer: Offer,
+    /// The components of its offer switched off at runtime (`context.set-enabled`).
+    disabled: std::sync::Mutex<std::collections::BTreeSet<(Component, String)>>,
+}
+
+/// A kind of component a plugin may switch off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Component {
+    /// A tool, by name.
+    Tool,
+    /// A prompt, by name.
+    Prompt,
+    /// A static resource by URI, or a template by its template.
+    Resource,
 }
 
 impl Mount {
@@ -79,18 +92,80 @@ impl Mount {
         file: PathBuf,
         namespace: String,
     ) -> Result<Self, ManifestError> {
-        Ok(Self {
-            name: plugin.name().to_string(),
+        Ok(Self::new(
+            plugin.name().to_string(),
             namespace,
-            source: file.display().to_string(),
-            version: plugin.hash().to_string(),
-            offer: Offer::from_manifest(&manifest)?,
-            backend: Backend::Plugin {
+            file.display().to_string(),
+            plugin.hash().to_string(),
+            Offer::from_manifest(&manifest)?,
+            Backend::Plugin {
                 plugin,
                 manifest,
                 file,
             },
+        ))
+    }
+
+    /// A mount with everything in its `offer` enabled.
+    pub fn new(
+        name: String,
+        namespace: String,
+        source: String,
+        version: String,
+        offer: Offer,
+        backend: Backend,
+    ) -> Self {
+        Self {
+            name,
+            namespace,
+            source,
+            version,
+            backend,
+            offer,
+            disabled: Default::default(),
+        }
+    }
+
+    /// Switches the component `name` (as this mount knows it) on or off; whether that
+    /// changed anything. `Err` when the mount offers no such component. The catalogue
+    /// shows it once rebuilt ([`Registry::rebuild`]).
+    pub fn set_enabled(&self, kind: Component, name: &str, enabled: bool) -> Result<bool, String> {
+        let offer = &self.offer;
+        let offered = match kind {
+            Component::Tool => offer.tools.iter().any(|t| t.tool.name == name),
+            Component::Prompt => offer.prompts.iter().any(|p| p.name == name),
+            Component::Resource => {
+                offer.resources.iter().any(|r| r.uri == name)
+                    || offer.templates.iter().any(|(t, _)| t.uri_template == name)
+            }
+        };
+        if !offered {
+            let what = match kind {
+                Component::Tool => "tool",
+                Component::Prompt => "prompt",
+                Component::Resource => "resource or resource template",
+            };
+            return Err(format!(
+                "{} offers no {what} `{}`",
+                self.name,
+                crate::text::clip(name)
+            ));
+        }
+        let mut disabled = self.disabled.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (kind, name.to_string());
+        Ok(if enabled {
+            disabled.remove(&key)
+        } else {
+            disabled.insert(key)
         })
+    }
+
+    /// The components switched off now.
+    fn disabled(&self) -> std::collections::BTreeSet<(Component, String)> {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The WebAssembly plugin serving this mount, if it is one.
@@ -243,7 +318,15 @@ impl Catalogue {
     fn add(&mut self, mount: &Arc<Mount>) {
         let ns = mount.namespace.as_str();
         let offer = &mount.offer;
-        for t in &offer.tools {
+        let disabled = mount.disabled();
+        let off = |kind: Component, name: &str| {
+            !disabled.is_empty() && disabled.contains(&(kind, name.to_string()))
+        };
+        for t in offer
+            .tools
+            .iter()
+            .filter(|t| !off(Component::Tool, &t.tool.name))
+        {
             let name = namespace::name(ns, &t.tool.name);
             let mut tool = t.tool.clone();
             tool.name = name.clone().into();
@@ -260,7 +343,11 @@ impl Catalogue {
                 warn_replaced("tool", &name, &old.mount, mount);
             }
         }
-        for r in &offer.resources {
+        for r in offer
+            .resources
+            .iter()
+            .filter(|r| !off(Component::Resource, &r.uri))
+        {
             let uri = namespace::uri(ns, &r.uri);
             let mut resource = r.clone();
             resource.uri = uri.clone();
@@ -272,7 +359,11 @@ impl Catalogue {
                 warn_replaced("resource", &uri, &old.mount, mount);
             }
         }
-        for (t, _) in &offer.templates {
+        for (t, _) in offer
+            .templates
+            .iter()
+            .filter(|(t, _)| !off(Component::Resource, &t.uri_template))
+        {
             let uri_template = namespace::uri(ns, &t.uri_template);
             let Ok(parsed) = UriTemplate::parse(&uri_template) else {
                 tracing::warn!(
@@ -293,7 +384,11 @@ impl Catalogue {
                 warn_replaced("resource template", &uri_template, &old.mount, mount);
             }
         }
-        for p in &offer.prompts {
+        for p in offer
+            .prompts
+            .iter()
+            .filter(|p| !off(Component::Prompt, &p.name))
+        {
             let name = namespace::name(ns, &p.name);
             let mut prompt = p.clone();
             prompt.name = name.clone();
@@ -399,6 +494,9 @@ const CHANGES_BUFFER: usize = 64;
 pub struct Registry {
     current: ArcSwap<Catalogue>,
     changes: tokio::sync::broadcast::Sender<Changes>,
+    /// Held while a catalogue is built and published, so that a rebuild (a component
+    /// switched) and a new set of mounts never publish over each other.
+    writing: std::sync::Mutex<()>,
 }
 
 impl Default for Registry {
@@ -413,7 +511,22 @@ impl Registry {
         Self {
             current: ArcSwap::from_pointee(catalogue),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
+            writing: std::sync::Mutex::new(()),
         }
+    }
+
+    /// Builds the catalogue of `mounts` and publishes it; returns what changed.
+    pub fn publish_mounts(&self, mounts: Vec<Arc<Mount>>) -> Changes {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        self.swap(Catalogue::build(mounts))
+    }
+
+    /// Builds the catalogue of the mounts served now again (a component was switched
+    /// on or off) and publishes it; returns what changed.
+    pub fn rebuild(&self) -> Changes {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let mounts = self.snapshot().mounts.clone();
+        self.swap(Catalogue::build(mounts))
     }
 
     /// The current snapshot.
@@ -423,6 +536,11 @@ impl Registry {
 
     /// Replaces the snapshot; returns what changed, which subscribers also receive.
     pub fn publish(&self, catalogue: Catalogue) -> Changes {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        self.swap(catalogue)
+    }
+
+    fn swap(&self, catalogue: Catalogue) -> Changes {
         let new = Arc::new(catalogue);
         let old = self.current.swap(new.clone());
         let changes = Changes::between(&old, &new);

@@ -11,7 +11,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::loader::{self, Input, LoadError, LoadOptions, Loaded};
 use super::proxy::{Proxy, UpstreamLimits};
 use super::spec::{Mode, MountSpec, Target};
-use super::{Backend, Catalogue, Changes, Mount, Offer, Registry};
+use super::{Backend, Changes, Mount, Offer, Registry};
 use crate::runtime::{CacheOutcome, Runtime};
 
 /// A slot's place in the mount order: the plugin directory's files by name, then the
@@ -453,7 +453,7 @@ impl Mounts {
 
     fn publish(&self, slots: &[Slot]) -> Changes {
         let mounts = slots.iter().filter_map(|s| s.serving.clone()).collect();
-        self.registry.publish(Catalogue::build(mounts))
+        self.registry.publish_mounts(mounts)
     }
 }
 
@@ -479,14 +479,14 @@ fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, offer: Offer) -> Mount {
         hash.update(serde_json::to_vec(template).unwrap_or_default());
     }
     hash.update(serde_json::to_vec(&offer.prompts).unwrap_or_default());
-    Mount {
-        name: spec.namespace.clone(),
-        namespace: spec.namespace.clone(),
-        source: spec.source(),
-        version: hex::encode(hash.finalize()),
-        backend: Backend::Proxy(proxy),
+    Mount::new(
+        spec.namespace.clone(),
+        spec.namespace.clone(),
+        spec.source(),
+        hex::encode(hash.finalize()),
         offer,
-    }
+        Backend::Proxy(proxy),
+    )
 }
 
 /// One mount as the admin API lists it.

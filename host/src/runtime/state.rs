@@ -246,6 +246,16 @@ pub trait CallContext: Send + Sync {
     fn notify_resource_updated(&self, _uri: String) -> BoxFuture<'_, Result<(), GuestError>> {
         Box::pin(async { Err(no_client("notify-resource-updated")) })
     }
+    /// Switches one of the calling mount's own components on or off
+    /// (`context.set-enabled`): whether that changed anything.
+    fn set_enabled(
+        &self,
+        _kind: super::bindings::context::ComponentKind,
+        _name: String,
+        _enabled: bool,
+    ) -> Result<bool, GuestError> {
+        Err(no_client("set-enabled"))
+    }
     /// Notes that the call met a transient failure (storage unavailable, a proxied
     /// server unreachable): a retrying middleware may try the request again.
     fn mark_transient(&self) {}

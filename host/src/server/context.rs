@@ -583,6 +583,40 @@ impl CallContext for Context {
         })
     }
 
+    fn set_enabled(
+        &self,
+        kind: crate::runtime::bindings::context::ComponentKind,
+        name: String,
+        enabled: bool,
+    ) -> Result<bool, GuestError> {
+        use crate::registry::Component;
+        use crate::runtime::bindings::context::ComponentKind;
+        let Some(mount) = &self.mount else {
+            return Err(GuestError::Unsupported(
+                "set-enabled: this call serves no mount".into(),
+            ));
+        };
+        let kind = match kind {
+            ComponentKind::Tool => Component::Tool,
+            ComponentKind::Prompt => Component::Prompt,
+            ComponentKind::Resource => Component::Resource,
+        };
+        let changed = mount
+            .set_enabled(kind, &name, enabled)
+            .map_err(GuestError::NotFound)?;
+        if changed {
+            let changes = self.request.shared.registry.rebuild();
+            tracing::info!(
+                mount = %mount.name,
+                component = %crate::text::clip(&name),
+                enabled,
+                ?changes,
+                "a plugin switched one of its components"
+            );
+        }
+        Ok(changed)
+    }
+
     fn mark_transient(&self) {
         self.request.transient.store(true, Ordering::Relaxed);
     }

@@ -3,7 +3,7 @@
 //! namespace `""` (see `conformance.toml`) so the names are exactly the suite's.
 
 use pier_sdk::prelude::*;
-use pier_sdk::{Body, Elicitation, Sampling};
+use pier_sdk::{Body, Component, Elicitation, Sampling};
 use serde_json::{Value, json};
 
 /// A 1×1 red PNG.
@@ -397,6 +397,36 @@ fn test_tool_with_task(ctx: &Context) -> Result<String, Error> {
     Ok(format!("Hello, {}!", accepted(&answers[0], "name")))
 }
 
+/// Switched off and on by `test_trigger_tool_change`.
+#[tool]
+fn test_switched_tool() -> String {
+    "This tool comes and goes.".into()
+}
+
+/// Switches `kind` `name` of this plugin off, or on when it is off: its list changes
+/// either way.
+fn toggle(ctx: &Context, kind: Component, name: &str) -> Result<String, Error> {
+    let state = if ctx.set_enabled(kind, name, false)? {
+        "off"
+    } else {
+        ctx.set_enabled(kind, name, true)?;
+        "on"
+    };
+    Ok(format!("{name} is {state}"))
+}
+
+/// Changes the tool list: switches `test_switched_tool` off (or on again).
+#[tool]
+fn test_trigger_tool_change(ctx: &Context) -> Result<String, Error> {
+    toggle(ctx, Component::Tool, "test_switched_tool")
+}
+
+/// Changes the prompt list: switches `test_switched_prompt` off (or on again).
+#[tool]
+fn test_trigger_prompt_change(ctx: &Context) -> Result<String, Error> {
+    toggle(ctx, Component::Prompt, "test_switched_prompt")
+}
+
 /// A static text resource.
 #[resource(
     uri = "test://static-text",
@@ -441,6 +471,12 @@ fn template(id: String) -> String {
 #[prompt]
 fn test_simple_prompt() -> String {
     "This is a simple prompt for testing.".into()
+}
+
+/// Switched off and on by `test_trigger_prompt_change`.
+#[prompt]
+fn test_switched_prompt() -> String {
+    "This prompt comes and goes.".into()
 }
 
 /// A prompt with two required arguments.
@@ -678,12 +714,13 @@ pier_sdk::plugin! {
         test_input_required_result_tampered_state, test_input_required_result_capabilities,
         test_missing_capability, test_streaming_elicitation, test_logging_tool,
         test_custom_header, greet, slow_compute, failing_job, protocol_error_job, confirm_delete,
-        multi_input, test_tool_with_task,
+        multi_input, test_tool_with_task, test_switched_tool, test_trigger_tool_change,
+        test_trigger_prompt_change,
     ],
     resources: [static_text, static_binary, watched_resource, template],
     prompts: [
         test_simple_prompt, test_prompt_with_arguments, test_prompt_with_embedded_resource,
-        test_prompt_with_image, test_input_required_result_prompt,
+        test_prompt_with_image, test_input_required_result_prompt, test_switched_prompt,
     ],
     complete: |_reference, argument, value| {
         // Completions for the prompt arguments and the template's `id`.

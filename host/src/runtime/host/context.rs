@@ -4,7 +4,7 @@
 //! what fails is a `context` error the guest sees, never a trap.
 
 use crate::runtime::bindings::context::{
-    ElicitResult, Host, InputRequest, InputResponse, RequestInfo,
+    ComponentKind, ElicitResult, Host, InputRequest, InputResponse, RequestInfo,
 };
 use crate::runtime::bindings::types::{Error, Json, LogLevel, PromptResult, ResourceContents};
 use crate::runtime::state::{CallState, Elicited, Question, Reply};
@@ -235,5 +235,14 @@ impl Host for CallState {
 
     async fn start_task(&mut self) -> wasmtime::Result<bool> {
         Ok(self.ctx.start_task())
+    }
+
+    async fn set_enabled(
+        &mut self,
+        kind: ComponentKind,
+        name: String,
+        enabled: bool,
+    ) -> wasmtime::Result<Result<bool, Error>> {
+        Ok(self.ctx.set_enabled(kind, name, enabled))
     }
 }
