@@ -1,5 +1,5 @@
-//! MCP over streamable HTTP (spec 2025-11-25), nested in an axum app beside the
-//! operations endpoints `/health` and `/ready`.
+//! MCP over streamable HTTP (revisions 2025-11-25 and 2026-07-28), nested in an axum app
+//! beside the operations endpoints `/health`, `/ready`, `/metrics` and `/admin`.
 //!
 //! The app is a value ([`router`]), testable without a socket; [`serve`] runs it on a
 //! listener until a shutdown signal, then lets in-flight requests finish.
