@@ -5,28 +5,28 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
-
-use futures::future::BoxFuture;
 
 use super::context::Context;
-use super::dispatch::Dispatch;
 use super::in_flight::InFlight;
 use super::page::{cursor, page};
-use super::rounds::{self, Rounds};
+use super::rounds;
 use super::session::Session;
 use super::subscriptions::{Subscriber, Subscriptions, Target};
-use super::tasks::{self, Start, Tasks};
-use crate::middleware::{
-    Answer, MiddlewareContext, Outcome, Pipeline, PromptCall, Request, Response, Terminal, ToolCall,
-};
-use crate::registry::manifest::TaskSupport;
-use crate::registry::{Changes, Registry};
+use super::tasks::Tasks;
+use crate::middleware::{Answer, Outcome, Pipeline, PromptCall, Request, Response, ToolCall};
+use crate::registry::Registry;
 use crate::telemetry::Metrics;
+use changes::forward_changes;
+use pipeline::{answer_empty, complete, subscribing};
+
+mod as_task;
+mod changes;
+mod listen;
+mod pipeline;
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -127,88 +127,6 @@ impl PierServer {
     }
 }
 
-/// Sends `notifications/{tools,resources,prompts}/list_changed` to `target` for every
-/// catalogue change, until `closed` (the session or the listen stream ends). A listen
-/// stream hears only the kinds it accepted.
-async fn forward_changes(
-    target: Target,
-    mut changes: tokio::sync::broadcast::Receiver<Changes>,
-    closed: tokio_util::sync::CancellationToken,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    loop {
-        let changed = tokio::select! {
-            () = closed.cancelled() => return,
-            changed = changes.recv() => match changed {
-                Ok(changed) => changed,
-                // Fell behind: some changes were missed, so everything may have changed.
-                Err(RecvError::Lagged(_)) => Changes::ALL,
-                Err(RecvError::Closed) => return,
-            },
-        };
-        if let Err(e) = send_changes(&target, changed).await {
-            tracing::debug!("no more list_changed notifications: {e}");
-            return;
-        }
-    }
-}
-
-/// One catalogue change as `list_changed` notifications to `target`.
-async fn send_changes(target: &Target, changed: Changes) -> Result<(), String> {
-    match target {
-        Target::Session(peer) => {
-            let sent = async {
-                if changed.tools {
-                    peer.notify_tool_list_changed().await?;
-                }
-                if changed.resources {
-                    peer.notify_resource_list_changed().await?;
-                }
-                if changed.prompts {
-                    peer.notify_prompt_list_changed().await?;
-                }
-                Ok::<(), rmcp::service::ServiceError>(())
-            };
-            sent.await.map_err(|e| e.to_string())
-        }
-        Target::Listen(sink) => {
-            let accepted = sink.accepted().clone();
-            let sent = async {
-                if changed.tools && accepted.tools_list_changed == Some(true) {
-                    sink.notify_tool_list_changed().await?;
-                }
-                if changed.resources && accepted.resources_list_changed == Some(true) {
-                    sink.notify_resource_list_changed().await?;
-                }
-                if changed.prompts && accepted.prompts_list_changed == Some(true) {
-                    sink.notify_prompt_list_changed().await?;
-                }
-                Ok::<(), rmcp::service::SubscriptionSendError>(())
-            };
-            sent.await.map_err(|e| e.to_string())
-        }
-    }
-}
-
-/// The end of a `resources/subscribe` run (a session's, or one URI of a listen
-/// stream): records the subscription of `who()`.
-fn subscribing(
-    shared: Arc<Shared>,
-    who: impl Fn() -> Subscriber + Send + Sync + 'static,
-) -> Answer<impl Fn(Request) -> BoxFuture<'static, Outcome> + Send + Sync> {
-    Answer(move |request| {
-        let done = match request {
-            Request::Subscribe(uri) => shared
-                .subscriptions
-                .subscribe(&uri, who(), shared.max_subscriptions)
-                .map(|()| Response::Empty)
-                .map_err(|e| McpError::invalid_request(e.to_string(), None)),
-            other => Err(crate::middleware::mismatched(other.method())),
-        };
-        Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
-    })
-}
-
 /// Sets the caching hints of an MCP 2026-07-28 request on a list result.
 macro_rules! cache_hints {
     ($server:expr, $context:expr, $result:expr) => {
@@ -219,10 +137,6 @@ macro_rules! cache_hints {
     };
 }
 
-/// Most resource URIs one `subscriptions/listen` request may name, repeats included:
-/// a longer list accepts none (rmcp intersects the lists pairwise).
-const MAX_LISTEN_URIS: usize = 1024;
-
 /// The response `$response` of a pipeline run as the `$variant` it must be.
 macro_rules! expect {
     ($response:expr, $variant:ident, $method:literal) => {
@@ -231,24 +145,6 @@ macro_rules! expect {
             _ => Err(crate::middleware::mismatched($method)),
         }
     };
-}
-
-/// Marks a final result `resultType: "complete"` (2026-07-28), whoever built it: a
-/// guest's result or an upstream's carries none. rmcp drops the field for peers of
-/// earlier revisions.
-fn complete(result_type: &mut Option<ResultType>) {
-    result_type.get_or_insert(ResultType::COMPLETE);
-}
-
-/// A terminal answering a request with `Response::Empty` after `work`.
-fn answer_empty<F>(work: F) -> Answer<impl Fn(Request) -> BoxFuture<'static, Outcome> + Send + Sync>
-where
-    F: Fn() -> Result<(), McpError> + Send + Sync + 'static,
-{
-    Answer(move |_| {
-        let done = work().map(|()| Response::Empty);
-        Box::pin(std::future::ready(done)) as BoxFuture<'static, Outcome>
-    })
 }
 
 impl Shared {
@@ -267,328 +163,6 @@ impl Shared {
             ),
             None,
         ))
-    }
-}
-
-impl PierServer {
-    /// Runs `request` through the server-level chain to `terminal`.
-    async fn pipeline(
-        &self,
-        request: Request,
-        context: &RequestContext<RoleServer>,
-        terminal: &dyn Terminal,
-    ) -> Outcome {
-        self.pipeline_with(request, context, terminal, None).await
-    }
-
-    /// [`PierServer::pipeline`], questions to the client answered by round trips
-    /// when `rounds` is given.
-    async fn pipeline_with(
-        &self,
-        request: Request,
-        context: &RequestContext<RoleServer>,
-        terminal: &dyn Terminal,
-        rounds: Option<Arc<Rounds>>,
-    ) -> Outcome {
-        self.pipeline_task(request, context, terminal, rounds, None)
-            .await
-    }
-
-    /// [`PierServer::pipeline_with`] for a call that may go on as a task (`task`: how
-    /// it becomes one, and what cancels it instead of its request).
-    async fn pipeline_task(
-        &self,
-        request: Request,
-        context: &RequestContext<RoleServer>,
-        terminal: &dyn Terminal,
-        rounds: Option<Arc<Rounds>>,
-        task: Option<(Arc<Start>, CancellationToken)>,
-    ) -> Outcome {
-        let (start, cancelled) = task.unzip();
-        let request_context = self
-            .context(context)
-            .with_rounds(rounds)
-            .with_task(start, cancelled);
-        let cx = MiddlewareContext::new(
-            request.method(),
-            Arc::new(request_context),
-            self.shared.registry.snapshot(),
-            super::context::http_client_ip(&context.extensions),
-        );
-        self.shared
-            .pipeline
-            .server()
-            .run(&cx, request, terminal)
-            .await
-    }
-
-    /// Runs a catalogue request through the pipeline, metered and in its span.
-    async fn catalogue(&self, request: Request, context: &RequestContext<RoleServer>) -> Outcome {
-        self.catalogue_with(request, context, None).await
-    }
-
-    /// [`PierServer::catalogue`] with the round trips of the request, if any.
-    async fn catalogue_with(
-        &self,
-        request: Request,
-        context: &RequestContext<RoleServer>,
-        rounds: Option<Arc<Rounds>>,
-    ) -> Outcome {
-        self.catalogue_task(request, context, rounds, None).await
-    }
-
-    /// [`PierServer::catalogue_with`] for a call that may go on as a task.
-    async fn catalogue_task(
-        &self,
-        request: Request,
-        context: &RequestContext<RoleServer>,
-        rounds: Option<Arc<Rounds>>,
-        task: Option<(Arc<Start>, CancellationToken)>,
-    ) -> Outcome {
-        let method = request.method();
-        let span = self.span(method, request.component().unwrap_or(""), context);
-        let dispatch = Dispatch {
-            shared: &self.shared,
-        };
-        self.metered(
-            method,
-            self.pipeline_task(request, context, &dispatch, rounds, task)
-                .instrument(span),
-        )
-        .await
-    }
-
-    /// The caching hints of a list result (SEP-2549) for an MCP 2026-07-28 request:
-    /// fresh for `server.list-ttl-ms`; `private` when middleware runs (what a client
-    /// is shown may depend on who it is), else `public`. `None` for older revisions.
-    fn cache_hints(&self, context: &RequestContext<RoleServer>) -> Option<(u64, CacheScope)> {
-        if !super::context::is_modern(context) {
-            return None;
-        }
-        let scope = if self.shared.pipeline.is_empty() {
-            CacheScope::Public
-        } else {
-            CacheScope::Private
-        };
-        Some((self.shared.list_ttl_ms, scope))
-    }
-
-    /// The round trips of an MCP 2026-07-28 request bound to `binding`, from its
-    /// `requestState` and `inputResponses`; `None` for earlier revisions, whose
-    /// questions go to the client as server requests.
-    fn rounds(
-        &self,
-        context: &RequestContext<RoleServer>,
-        binding: &[u8],
-        state: Option<&str>,
-        responses: Option<InputResponses>,
-    ) -> Result<Option<Arc<Rounds>>, McpError> {
-        if !super::context::is_modern(context) {
-            return Ok(None);
-        }
-        let capabilities = context.client_capabilities().unwrap_or_default();
-        let rounds = self
-            .shared
-            .seal
-            .open(binding, state, responses, capabilities)?;
-        Ok(Some(Arc::new(rounds)))
-    }
-
-    /// The `input_required` answer of a call that stopped at `questions`.
-    fn input_required(
-        &self,
-        binding: &[u8],
-        rounds: Option<&Rounds>,
-        questions: InputRequests,
-    ) -> Result<InputRequiredResult, McpError> {
-        let Some(rounds) = rounds else {
-            return Err(McpError::internal_error(
-                "a call of an earlier MCP revision asked for a round trip",
-                None,
-            ));
-        };
-        self.shared.seal.input_required(binding, rounds, questions)
-    }
-
-    /// Runs `resources/subscribe` or `unsubscribe` through the server-level chain and
-    /// the serving mount's chain to `end`, metered.
-    async fn subscription(
-        &self,
-        request: Request,
-        context: &RequestContext<RoleServer>,
-        end: &(dyn Terminal + Sync),
-    ) -> Result<(), McpError> {
-        let method = request.method();
-        let span = self.span(method, request.component().unwrap_or(""), context);
-        let terminal = super::dispatch::SubscriptionEnd {
-            shared: &self.shared,
-            end,
-        };
-        self.metered(
-            method,
-            self.pipeline(request, context, &terminal).instrument(span),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// Runs a client notification through the pipeline, then `terminal`.
-    async fn notification(
-        &self,
-        method: &'static str,
-        context: &NotificationContext<RoleServer>,
-        terminal: &dyn Terminal,
-    ) {
-        let request = Context::of_notification(context, self.session.clone(), self.shared.clone());
-        let cx = MiddlewareContext::new(
-            method,
-            Arc::new(request),
-            self.shared.registry.snapshot(),
-            super::context::http_client_ip(&context.extensions),
-        );
-        let chain = self.shared.pipeline.server();
-        if let Err(e) = chain
-            .run(&cx, Request::Notification(method), terminal)
-            .await
-        {
-            tracing::debug!("{method}: {}", e.message);
-        }
-    }
-}
-
-impl PierServer {
-    /// The answer to a `tools/call` whose call came to `response`.
-    fn call_answer(
-        &self,
-        response: Outcome,
-        binding: &[u8],
-        rounds: Option<&Rounds>,
-    ) -> Result<CallToolResponse, McpError> {
-        match response? {
-            Response::CallTool(mut result) => {
-                complete(&mut result.result_type);
-                Ok(result.into())
-            }
-            Response::InputRequired(questions) => self
-                .input_required(binding, rounds, questions)
-                .map(Into::into),
-            _ => Err(crate::middleware::mismatched("tools/call")),
-        }
-    }
-
-    /// A call of a tool that may go on as a task, for a client that declared the
-    /// extension: it runs in its request until it finishes or asks (answered as any
-    /// call), or until the guest starts the task or `server.task-after-ms` passes:
-    /// then the task is recorded, the request answered with it, and the call runs on.
-    async fn call_as_task(
-        &self,
-        call: ToolCall,
-        binding: Vec<u8>,
-        rounds: Arc<Rounds>,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        let start = Arc::new(Start::default());
-        let cancel = CancellationToken::new();
-        let done = CancellationToken::new();
-        {
-            // The request's cancellation reaches the call until it becomes a task.
-            let (request, cancel, start, done) = (
-                context.ct.clone(),
-                cancel.clone(),
-                start.clone(),
-                done.clone(),
-            );
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = request.cancelled() => if !start.started() { cancel.cancel() },
-                    () = done.cancelled() => {}
-                }
-            });
-        }
-        let (name, arguments) = (call.name.clone(), call.arguments.clone());
-        let capabilities = context.client_capabilities().unwrap_or_default();
-        let mut run = {
-            let (this, context, rounds) = (self.clone(), context.clone(), rounds.clone());
-            let task = Some((start.clone(), cancel.clone()));
-            tokio::spawn(async move {
-                let _done = done.drop_guard();
-                this.catalogue_task(Request::CallTool(call), &context, Some(rounds), task)
-                    .await
-            })
-        };
-        tokio::select! {
-            // A call that started its task and ended at once is still a task.
-            biased;
-            () = start.asked() => {}
-            joined = &mut run => {
-                let response = joined.unwrap_or_else(|e| Err(joined_error(e)));
-                return self.call_answer(response, &binding, Some(&rounds));
-            }
-            () = tokio::time::sleep(self.shared.task_after) => start.make(),
-        }
-        let created = self
-            .shared
-            .tasks
-            .create(&name, arguments, rounds.answers(), capabilities)
-            .await;
-        match created {
-            Ok(created) => {
-                let id = created.task.task_id.clone();
-                self.shared.tasks.spawn(id, cancel, async move {
-                    let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
-                    outcome(response, &start)
-                });
-                Ok(CallToolResponse::Task(created))
-            }
-            Err(e) => {
-                // Without a record there is no task: the call answers in its request.
-                tracing::warn!("tool `{name}` not run as a task: {}", e.message);
-                let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
-                self.call_answer(response, &binding, Some(&rounds))
-            }
-        }
-    }
-
-    /// Runs task `id` again from the start with every answer of its `record` (after
-    /// `tasks/update` answered its last question), under the middleware as a call.
-    fn resume(&self, id: String, record: tasks::Record, context: &RequestContext<RoleServer>) {
-        let rounds = Arc::new(Rounds::with_answers(record.answers, record.capabilities));
-        let cancel = CancellationToken::new();
-        let start = Arc::new(Start::made());
-        let task = Some((start.clone(), cancel.clone()));
-        let call = ToolCall {
-            name: record.tool,
-            arguments: record.arguments,
-        };
-        let (this, context) = (self.clone(), context.clone());
-        self.shared.tasks.spawn(id, cancel, async move {
-            let response = this
-                .catalogue_task(Request::CallTool(call), &context, Some(rounds), task)
-                .await;
-            outcome(response, &start)
-        });
-    }
-}
-
-/// A call's spawned run that panicked or was aborted, as a protocol error.
-fn joined_error(e: tokio::task::JoinError) -> McpError {
-    McpError::internal_error(format!("the call ended abnormally: {e}"), None)
-}
-
-/// What a task's run came to: a run that ended without a result (`start` says why)
-/// failed.
-fn outcome(response: Outcome, start: &Start) -> tasks::Outcome {
-    if let Some(reason) = start.crash() {
-        return tasks::Outcome::Failed(McpError::internal_error(reason, None));
-    }
-    match response {
-        Ok(Response::CallTool(mut result)) => {
-            complete(&mut result.result_type);
-            tasks::Outcome::Done(result)
-        }
-        Ok(Response::InputRequired(questions)) => tasks::Outcome::Asked(questions),
-        Ok(_) => tasks::Outcome::Failed(crate::middleware::mismatched("tools/call")),
-        Err(e) => tasks::Outcome::Failed(e),
     }
 }
 
@@ -755,39 +329,12 @@ impl ServerHandler for PierServer {
         let binding = rounds::binding("tools/call", &call.name, &arguments);
         let state = request.request_state.as_deref();
         let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
-        if let Some(rounds) = &rounds {
-            let support = self
-                .shared
-                .registry
-                .snapshot()
-                .tools
-                .get(&call.name)
-                .map_or(TaskSupport::Forbidden, |entry| entry.task);
-            let declared = context
-                .client_capabilities()
-                .is_some_and(|c| c.supports_tasks());
-            match support {
-                TaskSupport::Required if !declared => {
-                    let mut refused = McpError::missing_required_client_capability(
-                        ClientCapabilities::builder().enable_tasks().build(),
-                    );
-                    refused.message = format!(
-                        "tool `{}` runs as a task: the request must declare the `{}` extension",
-                        call.name,
-                        rmcp::model::TASKS_EXTENSION_ID
-                    )
-                    .into();
-                    return Err(refused);
-                }
-                TaskSupport::Optional | TaskSupport::Required
-                    if declared && self.shared.tasks.has_room() =>
-                {
-                    return self
-                        .call_as_task(call, binding, rounds.clone(), context)
-                        .await;
-                }
-                _ => {}
-            }
+        if let Some(rounds) = &rounds
+            && self.runs_as_task(&call.name, &context)?
+        {
+            return self
+                .call_as_task(call, binding, rounds.clone(), context)
+                .await;
         }
         let response = self
             .catalogue_with(Request::CallTool(call), &context, rounds.clone())
@@ -924,81 +471,17 @@ impl ServerHandler for PierServer {
             .await
     }
 
-    /// `subscriptions/listen` (MCP 2026-07-28) accepts the list changes asked for and
-    /// the first `server.max-subscriptions` resource URIs a mount serves (none when the
-    /// request names more than [`MAX_LISTEN_URIS`], repeats included), each within
-    /// `server.max-uri-bytes`; the acknowledgement names what was accepted.
+    /// `subscriptions/listen` (MCP 2026-07-28): see [`PierServer::accept_filter`].
     fn accepted_subscription_filter(
         &self,
         requested: &SubscriptionFilter,
     ) -> Option<SubscriptionFilter> {
-        let mut accepted = requested.clone();
-        if let Some(uris) = accepted.resource_subscriptions.take() {
-            let mut seen = std::collections::HashSet::new();
-            let limit = self.shared.max_subscriptions.min(MAX_LISTEN_URIS);
-            let kept: Vec<String> = if uris.len() > MAX_LISTEN_URIS {
-                tracing::debug!(
-                    "subscriptions/listen named {} resource URIs, more than {MAX_LISTEN_URIS}: none accepted",
-                    uris.len()
-                );
-                Vec::new()
-            } else {
-                let catalogue = self.shared.registry.snapshot();
-                uris.into_iter()
-                    .filter(|uri| uri.len() <= self.shared.max_uri_bytes)
-                    .filter(|uri| catalogue.resolve_resource(uri).is_some())
-                    .filter(|uri| seen.insert(uri.clone()))
-                    .take(limit)
-                    .collect()
-            };
-            accepted.resource_subscriptions = (!kept.is_empty()).then_some(kept);
-        }
-        Some(accepted)
+        self.accept_filter(requested)
     }
 
-    /// Serves one `subscriptions/listen` stream until the client cancels it or the
-    /// server stops: each accepted resource URI passes the middleware as a
-    /// `resources/subscribe` would (a refused one is dropped from the stream), and the
-    /// catalogue's changes go out as the list changes the stream accepted.
+    /// One `subscriptions/listen` stream: see [`PierServer::serve_listen`].
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), McpError> {
-        let context = subscription.request_context().clone();
-        let closed = context.ct.child_token();
-        let _stop = closed.clone().drop_guard();
-        let sink = subscription.sink().clone();
-        let key = format!("listen-{:016x}", fastrand::u64(..));
-        let mut uris = subscription
-            .accepted()
-            .resource_subscriptions
-            .clone()
-            .unwrap_or_default();
-        // rmcp keeps the repeats of the request in the accepted filter.
-        uris.sort_unstable();
-        uris.dedup();
-        for uri in uris {
-            let (key, closed, sink) = (key.clone(), closed.clone(), sink.clone());
-            let end = subscribing(self.shared.clone(), move || Subscriber {
-                key: key.clone(),
-                closed: closed.clone(),
-                target: Target::Listen(sink.clone()),
-            });
-            if let Err(e) = self
-                .subscription(Request::Subscribe(uri.clone()), &context, &end)
-                .await
-            {
-                tracing::debug!(
-                    "subscriptions/listen: {} not subscribed: {}",
-                    crate::text::clip(&uri),
-                    e.message
-                );
-            }
-        }
-        let changes = self.shared.registry.subscribe();
-        tokio::select! {
-            () = forward_changes(Target::Listen(sink), changes, closed.clone()) => {}
-            () = subscription.cancelled() => {}
-            () = self.shared.draining.cancelled() => {}
-        }
-        Ok(())
+        self.serve_listen(subscription).await
     }
 
     async fn list_prompts(
