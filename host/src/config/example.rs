@@ -1,0 +1,67 @@
+//! The text of `pier.example.toml`, generated from the table of keys: every key with its
+//! doc, default and `PIER_*` variable, then commented examples of the tables that are
+//! lists (`[[mount]]`, `[[middleware]]`).
+
+use super::keys::KEYS;
+
+/// The text of `pier.example.toml`: every key with its doc and default.
+pub fn example_toml() -> String {
+    let mut out = String::from(
+        "# pier configuration: every key, with its default.\n\
+         # Precedence: defaults < this file (--config, default ./pier.toml) < PIER_* environment\n\
+         # variables (server.listen -> PIER_SERVER_LISTEN) < command-line flags.\n",
+    );
+    let mut table = "";
+    for key in KEYS {
+        let (section, name) = key.path.split_once('.').expect("keys are section.name");
+        if section != table {
+            out.push_str(&format!("\n[{section}]\n"));
+            table = section;
+        }
+        out.push_str(&format!(
+            "# {} ({})\n{name} = {}\n",
+            key.doc,
+            key.env(),
+            key.default
+        ));
+    }
+    out.push_str(
+        "\n# Mounts beside the plugin directory, mounted after it in this order (a later mount\n\
+         # wins a name conflict): a plugin file, another MCP server over streamable HTTP, or one\n\
+         # started as a child process over stdio. `mode = \"import\"` copies a server's catalogue\n\
+         # once; `\"mount\"` (the default) follows its list_changed. Calls are always forwarded.\n\
+         # [[mount]]\n\
+         # namespace = \"extra\"\n\
+         # path = \"more-plugins/extra.wasm\"\n\
+         #\n\
+         # [[mount]]\n\
+         # namespace = \"remote\"\n\
+         # url = \"http://127.0.0.1:9000/mcp\"\n\
+         # token = \"secret\"           # sent as `Authorization: Bearer secret`\n\
+         # mode = \"mount\"\n\
+         #\n\
+         # [[mount]]\n\
+         # namespace = \"local\"\n\
+         # command = \"pier\"\n\
+         # args = [\"serve\", \"--transport\", \"stdio\", \"--plugins\", \"other-plugins\"]\n\
+         # env = { RUST_LOG = \"warn\" }\n\
+         # middleware = [{ type = \"visibility\", disable = [\"delete\"] }]   # this mount only\n",
+    );
+    out.push_str(
+        "\n# Middleware around every request, outermost first: logging, error-handling, retry,\n\
+         # timing, detailed-timing, rate-limit, response-cache, response-limit, visibility, and\n\
+         # wasm (a middleware component). The README's \"Middleware\" describes every key;\n\
+         # examples/pier.toml uses several.\n\
+         # [[middleware]]\n\
+         # type = \"error-handling\"\n\
+         # mask-errors = true\n\
+         #\n\
+         # [[middleware]]\n\
+         # type = \"rate-limit\"\n\
+         # algorithm = \"token-bucket\"\n\
+         # capacity = 5\n\
+         # refill-per-second = 0.5\n\
+         # per = \"session\"\n",
+    );
+    out
+}
