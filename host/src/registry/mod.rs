@@ -294,14 +294,25 @@ pub struct Catalogue {
     pub templates: Listing<TemplateEntry>,
     /// Prompts by namespaced name.
     pub prompts: Listing<PromptEntry>,
+    /// What building it found worth a warning (name conflicts, unusable templates).
+    notices: std::collections::BTreeSet<String>,
 }
 
-fn warn_replaced(kind: &str, key: &str, old: &Arc<Mount>, new: &Arc<Mount>) {
-    tracing::warn!(
+/// The notice of a name conflict: `new` replaces `old`'s `kind` `key`.
+fn replaced(kind: &str, key: &str, old: &Arc<Mount>, new: &Arc<Mount>) -> String {
+    format!(
         "{kind} `{key}` of {} replaces the one of {} (the later mount wins)",
-        new.source,
-        old.source
-    );
+        new.source, old.source
+    )
+}
+
+/// The notices of `new` that `old` did not have: each is logged once, when it
+/// appears, not at every rebuild that keeps it.
+fn fresh_notices<'a>(
+    old: &'a std::collections::BTreeSet<String>,
+    new: &'a std::collections::BTreeSet<String>,
+) -> impl Iterator<Item = &'a String> {
+    new.difference(old)
 }
 
 impl Catalogue {
@@ -340,7 +351,8 @@ impl Catalogue {
                 task: t.task,
             };
             if let Some(old) = self.tools.insert(name.clone(), entry) {
-                warn_replaced("tool", &name, &old.mount, mount);
+                self.notices
+                    .insert(replaced("tool", &name, &old.mount, mount));
             }
         }
         for r in offer
@@ -356,7 +368,8 @@ impl Catalogue {
                 resource,
             };
             if let Some(old) = self.resources.insert(uri.clone(), entry) {
-                warn_replaced("resource", &uri, &old.mount, mount);
+                self.notices
+                    .insert(replaced("resource", &uri, &old.mount, mount));
             }
         }
         for (t, _) in offer
@@ -366,10 +379,10 @@ impl Catalogue {
         {
             let uri_template = namespace::uri(ns, &t.uri_template);
             let Ok(parsed) = UriTemplate::parse(&uri_template) else {
-                tracing::warn!(
+                self.notices.insert(format!(
                     "resource template `{uri_template}` of {} cannot be parsed; left out",
                     mount.source
-                );
+                ));
                 continue;
             };
             let mut template = t.clone();
@@ -381,7 +394,12 @@ impl Catalogue {
                 template,
             };
             if let Some(old) = self.templates.insert(uri_template.clone(), entry) {
-                warn_replaced("resource template", &uri_template, &old.mount, mount);
+                self.notices.insert(replaced(
+                    "resource template",
+                    &uri_template,
+                    &old.mount,
+                    mount,
+                ));
             }
         }
         for p in offer
@@ -398,7 +416,8 @@ impl Catalogue {
                 prompt,
             };
             if let Some(old) = self.prompts.insert(name.clone(), entry) {
-                warn_replaced("prompt", &name, &old.mount, mount);
+                self.notices
+                    .insert(replaced("prompt", &name, &old.mount, mount));
             }
         }
     }
@@ -543,6 +562,9 @@ impl Registry {
     fn swap(&self, catalogue: Catalogue) -> Changes {
         let new = Arc::new(catalogue);
         let old = self.current.swap(new.clone());
+        for notice in fresh_notices(&old.notices, &new.notices) {
+            tracing::warn!("{notice}");
+        }
         let changes = Changes::between(&old, &new);
         if changes.any() {
             // No subscriber is not an error: nobody is connected.
@@ -560,5 +582,29 @@ impl Registry {
     /// Receives the [`Changes`] of every later [`Registry::publish`] that changed something.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Changes> {
         self.changes.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fresh_notices;
+
+    #[test]
+    fn a_notice_is_fresh_only_in_the_catalogue_where_it_appears() {
+        let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+        let first = set(&["tool `a` of x replaces the one of y"]);
+        let rebuilt = set(&[
+            "tool `a` of x replaces the one of y",
+            "prompt `p` of x replaces the one of z",
+        ]);
+        assert_eq!(
+            fresh_notices(&Default::default(), &first).collect::<Vec<_>>(),
+            ["tool `a` of x replaces the one of y"]
+        );
+        assert_eq!(
+            fresh_notices(&first, &rebuilt).collect::<Vec<_>>(),
+            ["prompt `p` of x replaces the one of z"]
+        );
+        assert_eq!(fresh_notices(&rebuilt, &rebuilt).count(), 0);
     }
 }
