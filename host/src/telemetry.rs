@@ -1,9 +1,15 @@
 //! Prometheus metrics of one pier instance, served at `/metrics`.
 //!
 //! Each [`Metrics`] owns its recorder (no global recorder), so several instances in one
-//! process — tests, embedders — keep separate numbers.
+//! process — tests, embedders — keep separate numbers. The metrics of the request path
+//! keep their handles per label set ([`Handles`]): an update after the first looks its
+//! handle up without building a key or allocating a label.
 
-use ::metrics::{Key, Label, Level, Metadata, Recorder};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::RwLock;
+
+use ::metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::registry::Catalogue;
@@ -16,10 +22,59 @@ const LATENCY_BUCKETS: &[f64] = &[
     2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Handles of one metric, by label values: registered once, then reused.
+struct Handles<K, H> {
+    by_labels: RwLock<HashMap<K, H>>,
+}
+
+impl<K, H> Default for Handles<K, H> {
+    fn default() -> Self {
+        Self {
+            by_labels: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, H: Clone> Handles<K, H> {
+    /// The handle of `labels` (looked up as `probe`), registered by `register` the
+    /// first time.
+    fn get<Q>(&self, probe: &Q, owned: impl FnOnce() -> K, register: impl FnOnce() -> H) -> H
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Some(handle) = self
+            .by_labels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(probe)
+        {
+            return handle.clone();
+        }
+        self.by_labels
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(owned())
+            .or_insert_with(register)
+            .clone()
+    }
+}
+
 /// The metrics of one pier instance.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    http: Handles<(&'static str, u16), Counter>,
+    mcp: Handles<(&'static str, &'static str), (Counter, Histogram)>,
+    /// Per tool (names of mounted tools only), per outcome.
+    tools: Handles<String, ToolHandles>,
+}
+
+/// The handles of one tool: its duration, and its count per outcome.
+#[derive(Clone)]
+struct ToolHandles {
+    duration: Histogram,
+    outcomes: std::sync::Arc<Handles<&'static str, Counter>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -35,7 +90,13 @@ impl Default for Metrics {
             .expect("latency buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
-        Self { recorder, handle }
+        Self {
+            recorder,
+            handle,
+            http: Handles::default(),
+            mcp: Handles::default(),
+            tools: Handles::default(),
+        }
     }
 }
 
@@ -59,55 +120,78 @@ impl Metrics {
             .find(|m| **m == method)
             .copied()
             .unwrap_or("other");
-        let status = status.to_string();
-        self.recorder
-            .register_counter(
-                &key(
-                    "pier_http_requests_total",
-                    &[("method", method), ("status", &status)],
-                ),
-                &METADATA,
-            )
-            .increment(1);
+        let labels = (method, status);
+        let counter = self.http.get(
+            &labels,
+            || labels,
+            || {
+                let status = status.to_string();
+                self.recorder.register_counter(
+                    &key(
+                        "pier_http_requests_total",
+                        &[("method", method), ("status", &status)],
+                    ),
+                    &METADATA,
+                )
+            },
+        );
+        counter.increment(1);
     }
 
     /// One MCP request `method` (`tools/list`, … every method pier serves but `ping`) that ended `outcome` (`ok` or
     /// `error`: a JSON-RPC error), taking `seconds`; counted on every transport.
-    pub fn mcp_request(&self, method: &str, outcome: &str, seconds: f64) {
-        self.recorder
-            .register_counter(
-                &key(
-                    "pier_mcp_requests_total",
-                    &[("method", method), ("outcome", outcome)],
-                ),
-                &METADATA,
-            )
-            .increment(1);
-        self.recorder
-            .register_histogram(
-                &key("pier_mcp_request_duration_seconds", &[("method", method)]),
-                &METADATA,
-            )
-            .record(seconds);
+    pub fn mcp_request(&self, method: &'static str, outcome: &'static str, seconds: f64) {
+        let labels = (method, outcome);
+        let (count, duration) = self.mcp.get(
+            &labels,
+            || labels,
+            || {
+                let count = self.recorder.register_counter(
+                    &key(
+                        "pier_mcp_requests_total",
+                        &[("method", method), ("outcome", outcome)],
+                    ),
+                    &METADATA,
+                );
+                let duration = self.recorder.register_histogram(
+                    &key("pier_mcp_request_duration_seconds", &[("method", method)]),
+                    &METADATA,
+                );
+                (count, duration)
+            },
+        );
+        count.increment(1);
+        duration.record(seconds);
     }
 
     /// One call of `tool` that ended `outcome`, taking `seconds`.
-    pub fn tool_call(&self, tool: &str, outcome: &str, seconds: f64) {
-        self.recorder
-            .register_counter(
-                &key(
-                    "pier_tool_calls_total",
-                    &[("tool", tool), ("outcome", outcome)],
+    pub fn tool_call(&self, tool: &str, outcome: &'static str, seconds: f64) {
+        let handles = self.tools.get(
+            tool,
+            || tool.to_string(),
+            || ToolHandles {
+                duration: self.recorder.register_histogram(
+                    &key("pier_tool_call_duration_seconds", &[("tool", tool)]),
+                    &METADATA,
                 ),
-                &METADATA,
-            )
-            .increment(1);
-        self.recorder
-            .register_histogram(
-                &key("pier_tool_call_duration_seconds", &[("tool", tool)]),
-                &METADATA,
-            )
-            .record(seconds);
+                outcomes: Default::default(),
+            },
+        );
+        let count = handles.outcomes.get(
+            &outcome,
+            || outcome,
+            || {
+                self.recorder.register_counter(
+                    &key(
+                        "pier_tool_calls_total",
+                        &[("tool", tool), ("outcome", outcome)],
+                    ),
+                    &METADATA,
+                )
+            },
+        );
+        count.increment(1);
+        handles.duration.record(seconds);
     }
 
     /// A plugin compiled now (`hit = false`) or loaded from the AOT cache.
@@ -174,5 +258,40 @@ impl Metrics {
                 .absolute(plugin.instantiations());
         }
         self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn request_path_metrics_register_each_label_set_once_and_count_every_update() {
+        let metrics = Metrics::default();
+        metrics.tool_call("calc_add", "ok", 0.001);
+        metrics.tool_call("calc_add", "ok", 0.002);
+        metrics.tool_call("calc_add", "tool_error", 0.003);
+        metrics.mcp_request("tools/call", "ok", 0.001);
+        metrics.mcp_request("tools/call", "ok", 0.001);
+        metrics.http_request("POST", 200);
+        metrics.http_request("BREW", 200);
+        let text = metrics.render(&Default::default(), 0);
+        for line in [
+            "pier_tool_calls_total{tool=\"calc_add\",outcome=\"ok\"} 2",
+            "pier_tool_calls_total{tool=\"calc_add\",outcome=\"tool_error\"} 1",
+            "pier_tool_call_duration_seconds_count{tool=\"calc_add\"} 3",
+            "pier_mcp_requests_total{method=\"tools/call\",outcome=\"ok\"} 2",
+            "pier_http_requests_total{method=\"POST\",status=\"200\"} 1",
+            "pier_http_requests_total{method=\"other\",status=\"200\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+        let tools = metrics.tools.by_labels.read().unwrap();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(
+            tools["calc_add"].outcomes.by_labels.read().unwrap().len(),
+            2
+        );
+        assert_eq!(metrics.mcp.by_labels.read().unwrap().len(), 1);
     }
 }
