@@ -10,16 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::Request;
 use axum::extract::State;
-use axum::http::Method;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use futures::StreamExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -27,7 +22,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::server::InFlight;
-use crate::telemetry::Metrics;
+
+mod layers;
 use crate::{App, Readiness};
 
 /// How the HTTP transport behaves (keys `server.*` of the configuration).
@@ -75,72 +71,7 @@ impl Lifecycle {
     }
 }
 
-/// What the `/mcp` middleware needs.
-#[derive(Clone)]
-struct Tracking {
-    requests: Arc<InFlight>,
-    metrics: Arc<Metrics>,
-    timeout: Duration,
-}
-
-/// Bounds the time to a response's start by `server.request-timeout-ms` (504 with a
-/// JSON-RPC error beyond), counts every request in the metrics, and counts a POST as
-/// in flight from its arrival until the last byte of its response (an SSE response
-/// ends after the result of the call), so shutdown can wait for it.
-async fn track(State(tracking): State<Tracking>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let response = tokio::time::timeout(
-        tracking.timeout,
-        track_in_flight(&tracking.requests, request, next),
-    )
-    .await
-    .unwrap_or_else(|_| timed_out(tracking.timeout));
-    tracking
-        .metrics
-        .http_request(method.as_str(), response.status().as_u16());
-    response
-}
-
-fn timed_out(timeout: Duration) -> Response {
-    let message = format!(
-        "request timed out after {} ms (server.request-timeout-ms)",
-        timeout.as_millis()
-    );
-    (
-        StatusCode::GATEWAY_TIMEOUT,
-        Json(json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": { "code": -32603, "message": message },
-        })),
-    )
-        .into_response()
-}
-
-async fn track_in_flight(requests: &Arc<InFlight>, request: Request, next: Next) -> Response {
-    if request.method() == Method::DELETE {
-        // A session ended by DELETE is done, not pending: answer 200 rather than 202
-        // (clients such as the Python SDK treat 202 as a failed termination).
-        let mut response = next.run(request).await;
-        if response.status() == StatusCode::ACCEPTED {
-            *response.status_mut() = StatusCode::OK;
-        }
-        return response;
-    }
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let guard = requests.start();
-    let response = next.run(request).await;
-    let (parts, body) = response.into_parts();
-    let body = body.into_data_stream().map(move |chunk| {
-        let _held_until_the_body_ends = &guard;
-        chunk
-    });
-    Response::from_parts(parts, Body::from_stream(body))
-}
-
-/// The HTTP app: `/mcp`, `/health`, `/ready`.
+/// The HTTP app: `/mcp`, `/health`, `/ready`, `/metrics`, `/admin`.
 pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Router {
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!options.stateless)
@@ -171,16 +102,20 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         Arc::new(super::request_ids::Sessions::new(sessions)),
         config,
     );
+    // Outermost last: every request counted, then bounded in time, then tracked.
+    use axum::middleware::{from_fn, from_fn_with_state};
     let mcp = Router::new()
         .fallback_service(mcp)
-        .layer(axum::middleware::from_fn_with_state(
-            Tracking {
-                requests: lifecycle.requests.clone(),
-                metrics: app.metrics().clone(),
-                timeout: options.request_timeout,
-            },
-            track,
-        ));
+        .layer(from_fn(layers::deleted_is_done))
+        .layer(from_fn_with_state(
+            lifecycle.requests.clone(),
+            layers::track_in_flight,
+        ))
+        .layer(from_fn_with_state(
+            options.request_timeout,
+            layers::limit_time,
+        ))
+        .layer(from_fn_with_state(app.metrics().clone(), layers::count));
     let mut router = Router::new()
         .nest("/mcp", mcp)
         .route("/health", get(health))
