@@ -2,11 +2,9 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
-
 use super::CallError;
+use super::bindings::PierPluginPre as PluginPre;
 use super::bindings::types::{CompletionRef, Manifest, PromptResult, ResourceContents, ToolResult};
-use super::bindings::{PierPlugin as Bindings, PierPluginPre as PluginPre};
 use super::limits::Limits;
 use super::sandbox::Sandbox;
 use super::state::{CallContext, CallState, NoRequest};
@@ -65,27 +63,13 @@ impl Plugin {
         self.sandbox.limits()
     }
 
-    /// Runs `call` in a fresh instance under the plugin's limits.
-    async fn run<R>(
-        &self,
-        ctx: Arc<dyn CallContext>,
-        call: impl AsyncFnOnce(&Bindings, &mut Store<CallState>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
-        let pre = &self.pre;
-        self.sandbox
-            .run(pre.engine(), ctx, async move |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                call(&bindings, store).await
-            })
-            .await
-    }
-
     /// Calls `describe` (once per mount) outside any request.
     pub async fn describe(&self) -> Result<Manifest, CallError> {
-        self.run(Arc::new(NoRequest::default()), async |b, s| {
-            b.pier_mcp_plugin().call_describe(s).await
-        })
-        .await
+        self.sandbox
+            .call(&self.pre, Arc::new(NoRequest::default()), async |b, s| {
+                b.pier_mcp_plugin().call_describe(s).await
+            })
+            .await
     }
 
     /// Calls tool `name` with its JSON `arguments`.
@@ -96,7 +80,8 @@ impl Plugin {
         arguments: String,
     ) -> Result<ToolResult, CallError> {
         let result = self
-            .run(ctx, async |b, s| {
+            .sandbox
+            .call(&self.pre, ctx, async |b, s| {
                 b.pier_mcp_plugin()
                     .call_call_tool(s, name, &arguments)
                     .await
@@ -112,7 +97,8 @@ impl Plugin {
         uri: &str,
     ) -> Result<Vec<ResourceContents>, CallError> {
         let result = self
-            .run(ctx, async |b, s| {
+            .sandbox
+            .call(&self.pre, ctx, async |b, s| {
                 b.pier_mcp_plugin().call_read_resource(s, uri).await
             })
             .await?;
@@ -127,7 +113,8 @@ impl Plugin {
         arguments: &[(String, String)],
     ) -> Result<PromptResult, CallError> {
         let result = self
-            .run(ctx, async |b, s| {
+            .sandbox
+            .call(&self.pre, ctx, async |b, s| {
                 b.pier_mcp_plugin()
                     .call_get_prompt(s, name, arguments)
                     .await
@@ -145,7 +132,8 @@ impl Plugin {
         value: &str,
     ) -> Result<Vec<String>, CallError> {
         let result = self
-            .run(ctx, async |b, s| {
+            .sandbox
+            .call(&self.pre, ctx, async |b, s| {
                 b.pier_mcp_plugin()
                     .call_complete(s, reference, argument, value)
                     .await

@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
-
 use super::CallError;
-use super::bindings::middleware::{Action, PierMiddleware, PierMiddlewarePre, Request};
+use super::bindings::middleware::{Action, PierMiddlewarePre, Request};
 use super::limits::Limits;
 use super::sandbox::Sandbox;
 use super::state::{CallContext, CallState};
@@ -50,26 +48,13 @@ impl MiddlewareComponent {
         self.sandbox.instantiations()
     }
 
-    async fn run<R>(
-        &self,
-        ctx: Arc<dyn CallContext>,
-        call: impl AsyncFnOnce(&PierMiddleware, &mut Store<CallState>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
-        let pre = &self.pre;
-        self.sandbox
-            .run(pre.engine(), ctx, async move |store| {
-                let bindings = pre.instantiate_async(&mut *store).await?;
-                call(&bindings, store).await
-            })
-            .await
-    }
-
     /// The methods it handles (empty: all).
     pub async fn methods(&self, ctx: Arc<dyn CallContext>) -> Result<Vec<String>, CallError> {
-        self.run(ctx, async |b, s| {
-            b.pier_mcp_middleware().call_methods(s).await
-        })
-        .await
+        self.sandbox
+            .call(&self.pre, ctx, async |b, s| {
+                b.pier_mcp_middleware().call_methods(s).await
+            })
+            .await
     }
 
     /// Its `before` hook.
@@ -79,7 +64,8 @@ impl MiddlewareComponent {
         request: &Request,
     ) -> Result<Action, CallError> {
         let result = self
-            .run(ctx, async |b, s| {
+            .sandbox
+            .call(&self.pre, ctx, async |b, s| {
                 b.pier_mcp_middleware().call_before(s, request).await
             })
             .await?;
@@ -94,7 +80,8 @@ impl MiddlewareComponent {
         response: &str,
     ) -> Result<Option<String>, CallError> {
         let result = self
-            .run(ctx, async |b, s| {
+            .sandbox
+            .call(&self.pre, ctx, async |b, s| {
                 b.pier_mcp_middleware()
                     .call_after(s, request, &response.to_string())
                     .await

@@ -11,6 +11,8 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::CallError;
+use super::bindings::middleware::{PierMiddleware, PierMiddlewarePre};
+use super::bindings::{PierPlugin, PierPluginPre};
 use super::budget::OutputBudget;
 use super::limits::{Limits, MemoryLimiter};
 use super::output::LogStream;
@@ -23,6 +25,46 @@ const BUSY_WAIT: Duration = Duration::from_secs(1);
 /// Extra time a call may spend awaiting the host (e.g. the client) past its deadline
 /// before it is abandoned; CPU-bound guests are stopped by the epoch at the deadline.
 const HOST_WAIT_GRACE: Duration = Duration::from_secs(1);
+
+/// A component linked for one world (`pier-plugin`, `pier-middleware`), ready to be
+/// instantiated in a call's store.
+pub(super) trait Linked {
+    /// What an instance exports.
+    type Exports;
+    /// The engine it was compiled for.
+    fn engine(&self) -> &Engine;
+    /// A new instance in `store`.
+    fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Exports>> + Send;
+}
+
+impl Linked for PierPluginPre<CallState> {
+    type Exports = PierPlugin;
+    fn engine(&self) -> &Engine {
+        PierPluginPre::engine(self)
+    }
+    fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<PierPlugin>> + Send {
+        self.instantiate_async(store)
+    }
+}
+
+impl Linked for PierMiddlewarePre<CallState> {
+    type Exports = PierMiddleware;
+    fn engine(&self) -> &Engine {
+        PierMiddlewarePre::engine(self)
+    }
+    fn instantiate(
+        &self,
+        store: &mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<PierMiddleware>> + Send {
+        self.instantiate_async(store)
+    }
+}
 
 /// One component's name, limits, storage view (plugins only) and instance count.
 #[derive(Clone)]
@@ -108,9 +150,24 @@ impl Sandbox {
         store
     }
 
+    /// Instantiates `pre` in a fresh store under the limits and runs `call` on its
+    /// exports: the one path of every call into a plugin or a middleware component.
+    pub(super) async fn call<P: Linked, R>(
+        &self,
+        pre: &P,
+        ctx: Arc<dyn CallContext>,
+        call: impl AsyncFnOnce(&P::Exports, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        self.run(pre.engine(), ctx, async move |store| {
+            let exports = pre.instantiate(&mut *store).await?;
+            call(&exports, store).await
+        })
+        .await
+    }
+
     /// Runs `call` (which instantiates the component in the store it is given) in a
     /// fresh store under the limits.
-    pub(super) async fn run<R>(
+    async fn run<R>(
         &self,
         engine: &Engine,
         ctx: Arc<dyn CallContext>,
