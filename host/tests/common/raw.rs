@@ -1,0 +1,177 @@
+//! Raw protocol access, for checking the exact wire messages: a JSON-RPC line session
+//! in-process, and HTTP requests of either MCP revision with their headers.
+
+use std::time::Duration;
+
+use pier::App;
+use serde_json::{Value, json};
+
+/// A client that speaks raw JSON-RPC lines to an in-process session, for checking the
+/// exact wire messages (the rmcp client adds its own progress tokens, for one).
+pub struct RawSession {
+    writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+}
+
+impl RawSession {
+    /// Opens a session of `app`, not yet initialized.
+    pub fn connect(app: &App) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let (client_io, server_io) = tokio::io::duplex(1 << 20);
+        let server = app.session(None);
+        tokio::spawn(async move {
+            let (r, w) = tokio::io::split(server_io);
+            let _ = pier::transport::stdio::serve(server, r, w).await;
+        });
+        let (r, w) = tokio::io::split(client_io);
+        Self {
+            writer: w,
+            lines: tokio::io::BufReader::new(r).lines(),
+        }
+    }
+
+    /// Sends `initialize` as request 1; returns the response.
+    pub async fn initialize(&mut self) -> Value {
+        let (init, _) = self
+            .request(
+                1,
+                "initialize",
+                json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}),
+            )
+            .await;
+        init
+    }
+
+    /// Opens a session of `app` and initializes it.
+    pub async fn open(app: &App) -> Self {
+        let mut session = Self::connect(app);
+        let init = session.initialize().await;
+        assert_eq!(init["result"]["serverInfo"]["name"], "pier");
+        session
+            .send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        session
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        use tokio::io::AsyncWriteExt;
+        let mut line = message.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await.unwrap();
+    }
+
+    /// Sends request `id` and returns its response and the notifications before it.
+    pub async fn request(&mut self, id: u64, method: &str, params: Value) -> (Value, Vec<Value>) {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let mut notifications = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+                .await
+                .expect("a message within 30 s")
+                .unwrap()
+                .expect("the session is open");
+            let message: Value = serde_json::from_str(&line).expect("every line is JSON");
+            if message.get("id") == Some(&json!(id)) {
+                return (message, notifications);
+            }
+            notifications.push(message);
+        }
+    }
+}
+
+/// A raw `initialize` request (id 1).
+pub const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#;
+
+/// An MCP 2026-07-28 request: self-describing (its revision, client and
+/// `capabilities` in `_meta`), no session.
+pub fn modern(
+    id: u64,
+    method: &str,
+    params: serde_json::Value,
+    capabilities: serde_json::Value,
+) -> String {
+    let mut params = params;
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+    });
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+/// A POST of the MCP 2026-07-28 request `body`, with the headers the revision asks
+/// for: its version, `Mcp-Method`, and `Mcp-Name` (the tool, prompt or URI) when given.
+pub fn post_modern(
+    url: &str,
+    body: &str,
+    method: &str,
+    name: Option<&str>,
+) -> reqwest::RequestBuilder {
+    let request = post(url, body)
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    match name {
+        Some(name) => request.header("mcp-name", name),
+        None => request,
+    }
+}
+
+/// The JSON-RPC message of a one-message response (SSE or JSON).
+pub async fn message(response: reqwest::Response) -> serde_json::Value {
+    let text = response.text().await.unwrap();
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: ").filter(|d| !d.trim().is_empty()))
+        .unwrap_or(&text);
+    serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text:.300}"))
+}
+
+/// Every JSON-RPC message of a finished response (SSE or JSON).
+pub async fn messages(response: reqwest::Response) -> Vec<serde_json::Value> {
+    let text = response.text().await.unwrap();
+    if !text.starts_with('{') {
+        return text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+    }
+    vec![serde_json::from_str(&text).unwrap()]
+}
+
+/// A raw JSON-RPC POST to an MCP endpoint.
+pub fn post(url: &str, body: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+}
+
+/// A POST within session `id`, with the protocol version header a client sends.
+pub fn in_session(url: &str, id: &str, body: &str) -> reqwest::RequestBuilder {
+    post(url, body)
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-11-25")
+}
+
+/// Initializes a raw session at the MCP endpoint `url`; returns its id.
+pub async fn raw_session(url: &str) -> String {
+    let response = post(url, INIT).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let response = in_session(url, &id, initialized).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        202,
+        "a notification is accepted with 202"
+    );
+    id
+}
