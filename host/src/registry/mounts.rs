@@ -6,13 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::DropGuard;
 
 use super::loader::{self, Input, LoadError, LoadOptions, Loaded};
 use super::proxy::{Proxy, UpstreamLimits};
 use super::spec::{Mode, MountSpec, Target};
 use super::{Backend, Changes, Mount, Offer, Registry};
 use crate::runtime::{CacheOutcome, Runtime};
+
+mod configured;
+mod info;
+
+pub use info::MountInfo;
 
 /// A slot's place in the mount order: the plugin directory's files by name, then the
 /// configured and added mounts in the order they came.
@@ -233,172 +238,6 @@ impl Mounts {
         }
     }
 
-    /// Reserves a slot for `spec` after every other mount, in one step with the check
-    /// that no mount (configured, added, or from the plugin directory) uses its
-    /// namespace: two concurrent requests for one namespace cannot both pass.
-    pub fn reserve(&self, spec: &MountSpec, origin: &'static str) -> Result<Key, NamespaceTaken> {
-        let mut slots = self.slots();
-        let taken = slots.iter().any(|s| {
-            s.spec
-                .as_ref()
-                .is_some_and(|m| m.namespace == spec.namespace)
-                || s.serving
-                    .as_ref()
-                    .is_some_and(|m| m.namespace == spec.namespace)
-        });
-        if taken {
-            return Err(NamespaceTaken(spec.namespace.clone()));
-        }
-        let key = Key::Entry(
-            self.next_entry
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        );
-        // Entries sort after every file and after each other: this one goes last.
-        slots.push(Slot {
-            key: key.clone(),
-            spec: Some(spec.clone()),
-            _follow: None,
-            origin,
-            serving: None,
-            fingerprint: None,
-            error: None,
-        });
-        Ok(key)
-    }
-
-    /// Mounts `spec` in the slot `key` reserved for it ([`Mounts::reserve`]). A mount
-    /// that cannot be made stays listed as refused.
-    pub async fn attach(self: &Arc<Self>, key: Key, spec: MountSpec) -> Outcome {
-        let lock = self.lock_of(&key);
-        let _one_at_a_time = lock.lock().await;
-        match self.build(&spec).await {
-            Ok((mount, cache, proxy)) => {
-                let follow = match (proxy, spec.mode) {
-                    (Some(proxy), Mode::Mount) => {
-                        Some(self.follow(key.clone(), spec.clone(), proxy))
-                    }
-                    _ => None,
-                };
-                let (previous, changes) = self.update(&key, |slot| {
-                    slot._follow = follow;
-                    slot.serving.replace(mount.clone())
-                });
-                served(mount, previous, cache, changes)
-            }
-            Err(reason) => {
-                let error = LoadError {
-                    file: PathBuf::from(spec.source()),
-                    reason,
-                };
-                self.refuse(&key, error)
-            }
-        }
-    }
-
-    /// Removes the configured or added mount with namespace `namespace`.
-    pub async fn detach(&self, namespace: &str) -> Option<Outcome> {
-        let key = self
-            .slots()
-            .iter()
-            .find(|s| s.spec.as_ref().is_some_and(|m| m.namespace == namespace))?
-            .key
-            .clone();
-        let lock = self.lock_of(&key);
-        let _one_at_a_time = lock.lock().await;
-        let outcome = self.remove(&key);
-        self.busy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
-        Some(outcome)
-    }
-
-    /// Builds the mount of `spec`: loads a plugin file, or connects to a server and
-    /// fetches its catalogue.
-    async fn build(
-        &self,
-        spec: &MountSpec,
-    ) -> Result<(Arc<Mount>, CacheOutcome, Option<Arc<Proxy>>), String> {
-        match &spec.target {
-            Target::Path(path) => {
-                let place = loader::Placement {
-                    namespace: Some(&spec.namespace),
-                    storage: spec.storage.as_deref(),
-                };
-                match loader::load_file(&self.runtime, path, place, self.options).await {
-                    Ok(Loaded::Mounted(mount, cache)) => Ok((mount, cache, None)),
-                    Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
-                    Err(e) => Err(e.reason),
-                }
-            }
-            Target::Remote(remote) => {
-                let proxy = Proxy::connect(remote, &spec.namespace, self.upstream)
-                    .await
-                    .map_err(|e| format!("cannot connect: {e}"))?;
-                let proxy = Arc::new(proxy);
-                let offer = proxy.offer().await?;
-                Ok((
-                    Arc::new(proxied(spec, proxy.clone(), offer)),
-                    CacheOutcome::Hit,
-                    Some(proxy),
-                ))
-            }
-        }
-    }
-
-    /// Follows a live proxied server: on its `list_changed`, fetch its catalogue again
-    /// and publish it. Stops when the returned guard is dropped (the slot goes).
-    fn follow(self: &Arc<Self>, key: Key, spec: MountSpec, proxy: Arc<Proxy>) -> DropGuard {
-        let stop = CancellationToken::new();
-        let Some(mut changes) = proxy.changes() else {
-            return stop.drop_guard();
-        };
-        let mounts = Arc::downgrade(self);
-        let stopped = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = stopped.cancelled() => return,
-                    change = changes.recv() => if change.is_none() {
-                        tracing::warn!(mount = %spec.namespace, "the mounted server closed the connection");
-                        return;
-                    },
-                }
-                // One fetch for a burst of notifications.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                while changes.try_recv().is_ok() {}
-                let offer = match proxy.offer().await {
-                    Ok(offer) => offer,
-                    Err(e) => {
-                        tracing::warn!(mount = %spec.namespace, "cannot fetch the catalogue again: {e}");
-                        continue;
-                    }
-                };
-                let Some(mounts) = mounts.upgrade() else {
-                    return;
-                };
-                let mount = Arc::new(proxied(&spec, proxy.clone(), offer));
-                let changes = {
-                    let mut slots = mounts.slots();
-                    let Some(slot) = slots.iter_mut().find(|s| s.key == key) else {
-                        return;
-                    };
-                    if slot
-                        .serving
-                        .as_ref()
-                        .is_some_and(|m| m.version == mount.version)
-                    {
-                        continue;
-                    }
-                    slot.serving = Some(mount);
-                    mounts.publish(&slots)
-                };
-                tracing::info!(mount = %spec.namespace, ?changes, "the mounted server's catalogue changed");
-            }
-        });
-        stop.drop_guard()
-    }
-
     fn refuse(&self, key: &Key, error: LoadError) -> Outcome {
         let (previous, _) = self.update(key, |slot| {
             slot.error = Some(error.clone());
@@ -465,106 +304,6 @@ async fn unsettled(file: &Path) -> Option<std::time::Duration> {
     let modified = tokio::fs::metadata(file).await.ok()?.modified().ok()?;
     let age = modified.elapsed().unwrap_or_default();
     SETTLE.checked_sub(age).filter(|d| !d.is_zero())
-}
-
-/// The mount of a proxied server offering `offer`; its version hashes the offer.
-fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, offer: Offer) -> Mount {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for tool in &offer.tools {
-        hash.update(serde_json::to_vec(&tool.tool).unwrap_or_default());
-    }
-    hash.update(serde_json::to_vec(&offer.resources).unwrap_or_default());
-    for (template, _) in &offer.templates {
-        hash.update(serde_json::to_vec(template).unwrap_or_default());
-    }
-    hash.update(serde_json::to_vec(&offer.prompts).unwrap_or_default());
-    Mount::new(
-        spec.namespace.clone(),
-        spec.namespace.clone(),
-        spec.source(),
-        hex::encode(hash.finalize()),
-        offer,
-        Backend::Proxy(proxy),
-    )
-}
-
-/// One mount as the admin API lists it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MountInfo {
-    /// Plugin name, or the namespace of a configured mount.
-    pub name: String,
-    /// Namespace.
-    pub namespace: String,
-    /// File, URL or command.
-    pub source: String,
-    /// `directory`, `config` or `admin`.
-    pub origin: &'static str,
-    /// `plugin` or `proxy`.
-    pub kind: &'static str,
-    /// Version hash being served.
-    pub version: Option<String>,
-    /// `serving`, `refused` (nothing serves) or `disabled`.
-    pub state: &'static str,
-    /// Why the latest version was refused.
-    pub error: Option<String>,
-    /// Tools served.
-    pub tools: usize,
-    /// Static resources served.
-    pub resources: usize,
-    /// Resource templates served.
-    pub templates: usize,
-    /// Prompts served.
-    pub prompts: usize,
-}
-
-impl Mounts {
-    /// Every mount, in mount order.
-    pub fn list(&self) -> Vec<MountInfo> {
-        self.slots()
-            .iter()
-            .map(|s| {
-                let m = s.serving.as_ref();
-                let namespace = m
-                    .map(|m| m.namespace.clone())
-                    .or_else(|| s.spec.as_ref().map(|x| x.namespace.clone()))
-                    .unwrap_or_default();
-                let (name, source) = match (&s.key, &s.spec) {
-                    (Key::File(file), _) => (
-                        file.file_stem()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                        file.display().to_string(),
-                    ),
-                    (_, Some(spec)) => (spec.namespace.clone(), spec.source()),
-                    (Key::Entry(_), None) => (String::new(), String::new()),
-                };
-                let kind = match (m.map(|m| &m.backend), &s.spec) {
-                    (Some(Backend::Proxy(_)), _) => "proxy",
-                    (None, Some(spec)) if matches!(spec.target, Target::Remote(_)) => "proxy",
-                    _ => "plugin",
-                };
-                MountInfo {
-                    name,
-                    namespace,
-                    source,
-                    origin: s.origin,
-                    kind,
-                    version: m.map(|m| m.version.clone()),
-                    state: match (m, &s.error) {
-                        (Some(_), _) => "serving",
-                        (None, Some(_)) => "refused",
-                        (None, None) => "disabled",
-                    },
-                    error: s.error.as_ref().map(|e| e.reason.clone()),
-                    tools: m.map_or(0, |m| m.offer.tools.len()),
-                    resources: m.map_or(0, |m| m.offer.resources.len()),
-                    templates: m.map_or(0, |m| m.offer.templates.len()),
-                    prompts: m.map_or(0, |m| m.offer.prompts.len()),
-                }
-            })
-            .collect()
-    }
 }
 
 fn served(

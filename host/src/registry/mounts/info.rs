@@ -1,0 +1,81 @@
+//! What the admin API lists of the mounts.
+
+use super::*;
+
+/// One mount as the admin API lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MountInfo {
+    /// Plugin name, or the namespace of a configured mount.
+    pub name: String,
+    /// Namespace.
+    pub namespace: String,
+    /// File, URL or command.
+    pub source: String,
+    /// `directory`, `config` or `admin`.
+    pub origin: &'static str,
+    /// `plugin` or `proxy`.
+    pub kind: &'static str,
+    /// Version hash being served.
+    pub version: Option<String>,
+    /// `serving`, `refused` (nothing serves) or `disabled`.
+    pub state: &'static str,
+    /// Why the latest version was refused.
+    pub error: Option<String>,
+    /// Tools served.
+    pub tools: usize,
+    /// Static resources served.
+    pub resources: usize,
+    /// Resource templates served.
+    pub templates: usize,
+    /// Prompts served.
+    pub prompts: usize,
+}
+
+impl Mounts {
+    /// Every mount, in mount order.
+    pub fn list(&self) -> Vec<MountInfo> {
+        self.slots()
+            .iter()
+            .map(|s| {
+                let m = s.serving.as_ref();
+                let namespace = m
+                    .map(|m| m.namespace.clone())
+                    .or_else(|| s.spec.as_ref().map(|x| x.namespace.clone()))
+                    .unwrap_or_default();
+                let (name, source) = match (&s.key, &s.spec) {
+                    (Key::File(file), _) => (
+                        file.file_stem()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        file.display().to_string(),
+                    ),
+                    (_, Some(spec)) => (spec.namespace.clone(), spec.source()),
+                    (Key::Entry(_), None) => (String::new(), String::new()),
+                };
+                let kind = match (m.map(|m| &m.backend), &s.spec) {
+                    (Some(Backend::Proxy(_)), _) => "proxy",
+                    (None, Some(spec)) if matches!(spec.target, Target::Remote(_)) => "proxy",
+                    _ => "plugin",
+                };
+                MountInfo {
+                    name,
+                    namespace,
+                    source,
+                    origin: s.origin,
+                    kind,
+                    version: m.map(|m| m.version.clone()),
+                    state: match (m, &s.error) {
+                        (Some(_), _) => "serving",
+                        (None, Some(_)) => "refused",
+                        (None, None) => "disabled",
+                    },
+                    error: s.error.as_ref().map(|e| e.reason.clone()),
+                    tools: m.map_or(0, |m| m.offer.tools.len()),
+                    resources: m.map_or(0, |m| m.offer.resources.len()),
+                    templates: m.map_or(0, |m| m.offer.templates.len()),
+                    prompts: m.map_or(0, |m| m.offer.prompts.len()),
+                }
+            })
+            .collect()
+    }
+}
