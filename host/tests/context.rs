@@ -71,11 +71,9 @@ struct Connected {
 
 async fn connect_via(via: Via, answers: Answers) -> Connected {
     let dir = plugins();
-    let recorder = Recorder::answering(answers);
     match via {
         Via::Pipe => {
-            let app = pier::App::start(&dir.config()).await.unwrap();
-            let client = connect_with(&app, recorder.clone()).await;
+            let (app, client, recorder) = start_answering(&dir, answers).await;
             Connected {
                 client,
                 recorder,
@@ -85,6 +83,7 @@ async fn connect_via(via: Via, answers: Answers) -> Connected {
             }
         }
         Via::Stdio => {
+            let recorder = Recorder::answering(answers);
             let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"));
             cmd.args(["serve", "--transport", "stdio", "--no-watch", "--plugins"])
                 .arg(dir.path())
@@ -105,6 +104,7 @@ async fn connect_via(via: Via, answers: Answers) -> Connected {
             }
         }
         Via::Http => {
+            let recorder = Recorder::answering(answers);
             let server = Server::start(&dir, |_| {}).await;
             let transport =
                 rmcp::transport::StreamableHttpClientTransport::from_uri(server.url.clone());
@@ -652,15 +652,14 @@ async fn sampling_and_elicitation_reach_the_client_through_a_proxied_mount() {
 #[tokio::test]
 async fn the_assistant_example_summarises_with_the_clients_model_and_elicits_missing_details() {
     let dir = PluginDir::new().with(&example("assistant"), "assistant");
-    let app = pier::App::start(&dir.config()).await.unwrap();
-    let recorder = Recorder::answering(Answers {
+    let answers = Answers {
         sampling: Some(Ok(sampled("A short summary."))),
         elicitation: Some(elicited(
             "accept",
             Some(json!({"party_size": 4, "time": "19:30", "name": "Ada"})),
         )),
-    });
-    let client = connect_with(&app, recorder.clone()).await;
+    };
+    let (_app, client, recorder) = start_answering(&dir, answers).await;
     let summary = call(
         &client,
         "assistant_summarize",
@@ -719,8 +718,7 @@ async fn a_plugin_switches_its_own_components_off_and_on_and_clients_hear_it() {
     let dir = PluginDir::new()
         .with(&fixture("probe"), "probe")
         .with(&fixture("conformance"), "conformance");
-    let app = pier::App::start(&dir.config()).await.unwrap();
-    let (client, heard) = connect(&app).await;
+    let (app, client, heard) = start(&dir).await;
     let (watcher, watched) = connect(&app).await;
     let tool_names = |tools: Vec<Tool>| -> Vec<String> {
         tools.into_iter().map(|t| t.name.to_string()).collect()

@@ -294,8 +294,14 @@ pub async fn connect_with(app: &App, recorder: Recorder) -> Client {
 
 /// Starts pier on `dir` in-process and connects a client.
 pub async fn start(dir: &PluginDir) -> (App, Client, Recorder) {
+    start_answering(dir, Answers::default()).await
+}
+
+/// [`start`] with a client that answers sampling and elicitation as `answers` says.
+pub async fn start_answering(dir: &PluginDir, answers: Answers) -> (App, Client, Recorder) {
     let app = App::start(&dir.config()).await.expect("pier starts");
-    let (client, recorder) = connect(&app).await;
+    let recorder = Recorder::answering(answers);
+    let client = connect_with(&app, recorder.clone()).await;
     (app, client, recorder)
 }
 
