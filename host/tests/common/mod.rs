@@ -280,15 +280,20 @@ pub async fn connect(app: &App) -> (Client, Recorder) {
     (connect_with(app, recorder.clone()).await, recorder)
 }
 
-/// Connects `recorder` to a new session of `app` over an in-process pipe.
-pub async fn connect_with(app: &App, recorder: Recorder) -> Client {
+/// A new session of `app` served over an in-process pipe: the client's end.
+pub fn pipe_to(app: &App) -> tokio::io::DuplexStream {
     let (client_io, server_io) = tokio::io::duplex(1 << 20);
     let server = app.session(None);
     tokio::spawn(async move {
         let (r, w) = tokio::io::split(server_io);
         let _ = pier::transport::stdio::serve(server, r, w).await;
     });
-    let (r, w) = tokio::io::split(client_io);
+    client_io
+}
+
+/// Connects `recorder` to a new session of `app` over an in-process pipe.
+pub async fn connect_with(app: &App, recorder: Recorder) -> Client {
+    let (r, w) = tokio::io::split(pipe_to(app));
     recorder.serve((r, w)).await.expect("client connects")
 }
 

@@ -17,13 +17,7 @@ impl RawSession {
     /// Opens a session of `app`, not yet initialized.
     pub fn connect(app: &App) -> Self {
         use tokio::io::AsyncBufReadExt;
-        let (client_io, server_io) = tokio::io::duplex(1 << 20);
-        let server = app.session(None);
-        tokio::spawn(async move {
-            let (r, w) = tokio::io::split(server_io);
-            let _ = pier::transport::stdio::serve(server, r, w).await;
-        });
-        let (r, w) = tokio::io::split(client_io);
+        let (r, w) = tokio::io::split(super::pipe_to(app));
         Self {
             writer: w,
             lines: tokio::io::BufReader::new(r).lines(),
