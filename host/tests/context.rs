@@ -818,4 +818,21 @@ async fn a_plugin_switches_its_own_components_off_and_on_and_clients_hear_it() {
         );
     }
     assert!(tool_names(client.list_all_tools().await.unwrap()).contains(&switched.to_string()));
+
+    // A guest switching in a loop is stopped after 16 switches in one request; the
+    // component stays as its last switch left it, and pier serves on.
+    let mut flood = args("tool", "count", false);
+    flood["times"] = json!(40);
+    let stopped = call(&client, "probe_switch", flood).await.unwrap();
+    assert_eq!(stopped.is_error, Some(true));
+    assert_eq!(
+        text(&stopped),
+        "set-enabled: at most 16 switches per request"
+    );
+    // 16 switches alternating off/on: the last one switched it on.
+    assert!(
+        tool_names(client.list_all_tools().await.unwrap()).contains(&"probe_count".to_string())
+    );
+    let served = call(&client, switched, json!({})).await.unwrap();
+    assert_eq!(text(&served), "This tool comes and goes.");
 }

@@ -461,7 +461,8 @@ impl Context {
     /// switched off leaves every list and cannot be used until switched on again;
     /// clients hear `list_changed`. Everything starts on, and a swapped plugin starts
     /// over; each pier process keeps its own switches. Returns whether this changed
-    /// anything; `Error::NotFound` when the plugin offers no such component.
+    /// anything; `Error::NotFound` when the plugin offers no such component; an error
+    /// past 16 switches in one request (each may notify every client).
     pub fn set_enabled(&self, kind: Component, name: &str, enabled: bool) -> Result<bool, Error> {
         let kind = match kind {
             Component::Tool => host::ComponentKind::Tool,

@@ -553,12 +553,8 @@ impl Registry {
         self.current.load_full()
     }
 
-    /// Replaces the snapshot; returns what changed, which subscribers also receive.
-    pub fn publish(&self, catalogue: Catalogue) -> Changes {
-        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        self.swap(catalogue)
-    }
-
+    /// Replaces the snapshot (with `writing` held); returns what changed, which
+    /// subscribers also receive.
     fn swap(&self, catalogue: Catalogue) -> Changes {
         let new = Arc::new(catalogue);
         let old = self.current.swap(new.clone());
@@ -579,7 +575,7 @@ impl Registry {
         self.changes.receiver_count()
     }
 
-    /// Receives the [`Changes`] of every later [`Registry::publish`] that changed something.
+    /// Receives the [`Changes`] of every later publication that changed something.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Changes> {
         self.changes.subscribe()
     }

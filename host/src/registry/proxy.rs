@@ -293,6 +293,13 @@ fn lifecycle() -> ClientLifecycleMode {
     }
 }
 
+/// Whether the server behind `peer` was met in MCP 2026-07-28 or later (without
+/// `initialize`).
+fn speaks_modern(peer: &rmcp::service::Peer<RoleClient>) -> bool {
+    peer.peer_info()
+        .is_some_and(|info| !info.protocol_version.has_initialize())
+}
+
 /// A connection to `remote` served by `relay`, met as `lifecycle` says: `Err` when the
 /// connection cannot be made, `Ok(Err)` when the MCP lifecycle fails.
 async fn open(
@@ -450,11 +457,7 @@ impl Proxy {
                 )
             })??;
         let stop = CancellationToken::new();
-        let modern = service
-            .peer()
-            .peer_info()
-            .is_some_and(|info| !info.protocol_version.has_initialize());
-        if modern {
+        if speaks_modern(service.peer()) {
             // MCP 2026-07-28 sends list changes on a `subscriptions/listen` stream only.
             tokio::spawn(watch_lists(
                 service.peer().clone(),
@@ -476,10 +479,7 @@ impl Proxy {
     /// Whether the remote server speaks MCP 2026-07-28 or later (met without
     /// `initialize`).
     pub fn speaks_modern(&self) -> bool {
-        self.service
-            .peer()
-            .peer_info()
-            .is_some_and(|info| !info.protocol_version.has_initialize())
+        speaks_modern(self.service.peer())
     }
 
     /// The remote server's `list_changed` notifications (once: the first caller gets them).
@@ -654,10 +654,10 @@ impl Proxy {
         {
             meta.set_log_level(crate::levels::to_mcp(floor));
         }
-        let trace = Some(meta).filter(|m| !m.is_empty());
+        let meta = Some(meta).filter(|m| !m.is_empty());
         let mut keys = rounds::Keys::default();
         for round in 0..=rounds::MAX_ROUNDS {
-            let asked = match self.send(&caller, request.clone(), trace.clone()).await? {
+            let asked = match self.send(&caller, request.clone(), meta.clone()).await? {
                 ServerResult::InputRequiredResult(asked) => asked,
                 result => return Ok(result),
             };

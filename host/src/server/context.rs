@@ -86,6 +86,9 @@ struct Request {
     info: RequestInfo,
     state: RequestState,
     transient: AtomicBool,
+    /// `context.set-enabled` calls so far (each may rebuild the catalogue and notify
+    /// every client).
+    switches: std::sync::atomic::AtomicUsize,
     /// The round trips of an MCP 2026-07-28 request (`None`: questions go to the
     /// client as server requests).
     rounds: Option<Arc<Rounds>>,
@@ -104,6 +107,12 @@ enum LogGate {
     Request(Option<LoggingLevel>),
 }
 
+/// The W3C trace context of `request`'s `_meta` (SEP-414), when well-formed.
+pub(crate) fn trace_of(request: &RequestContext<RoleServer>) -> Option<TraceContext> {
+    let parent = request.meta.get_traceparent()?;
+    TraceContext::parse(parent, request.meta.get_tracestate())
+}
+
 /// Whether `request` speaks MCP 2026-07-28 or later: self-describing, no session.
 pub(crate) fn is_modern(request: &RequestContext<RoleServer>) -> bool {
     request
@@ -114,6 +123,11 @@ pub(crate) fn is_modern(request: &RequestContext<RoleServer>) -> bool {
 /// Deepest chain of cross-mount reads (`read-resource`, `get-prompt`) one request may
 /// make: a plugin that reads itself ends there with an error, not a stack overflow.
 pub const MAX_NESTING: u8 = 8;
+
+/// Most `context.set-enabled` calls one request may make: each can rebuild the
+/// catalogue and send `list_changed` to every client, so a guest switching in a loop
+/// is stopped.
+pub const MAX_SWITCHES: usize = 16;
 
 /// The context of one client request, as seen by the mount serving it.
 pub struct Context {
@@ -132,10 +146,7 @@ impl Context {
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
             session_id: session.public_id(http_session_id(request)),
-            trace: request
-                .meta
-                .get_traceparent()
-                .and_then(|parent| TraceContext::parse(parent, request.meta.get_tracestate())),
+            trace: trace_of(request),
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();
@@ -176,6 +187,7 @@ impl Context {
                 info,
                 state: RequestState::new(max_state_bytes),
                 transient: AtomicBool::new(false),
+                switches: Default::default(),
                 rounds: None,
                 logs,
                 task: None,
@@ -596,6 +608,11 @@ impl CallContext for Context {
                 "set-enabled: this call serves no mount".into(),
             ));
         };
+        if self.request.switches.fetch_add(1, Ordering::Relaxed) >= MAX_SWITCHES {
+            return Err(GuestError::Failed(format!(
+                "set-enabled: at most {MAX_SWITCHES} switches per request"
+            )));
+        }
         let kind = match kind {
             ComponentKind::Tool => Component::Tool,
             ComponentKind::Prompt => Component::Prompt,

@@ -116,11 +116,7 @@ impl PierServer {
             traceparent = tracing::field::Empty,
         );
         // The client's trace (SEP-414) names the request in pier's log as well.
-        if let Some(trace) = request
-            .meta
-            .get_traceparent()
-            .and_then(|parent| crate::runtime::TraceContext::parse(parent, None))
-        {
+        if let Some(trace) = super::context::trace_of(request) {
             span.record("traceparent", trace.traceparent.as_str());
         }
         span

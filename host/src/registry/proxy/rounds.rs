@@ -26,8 +26,7 @@ use rmcp::ErrorData as McpError;
 use rmcp::model::{ClientRequest, InputRequest, InputRequests, InputResponses};
 use serde_json::{Value, json};
 
-use crate::runtime::host::context::{MAX_KEY, MAX_QUESTIONS};
-use crate::runtime::types::Error as GuestError;
+use crate::runtime::host::context::{MAX_KEY, MAX_QUESTIONS, valid_key};
 use crate::runtime::{CallContext, Elicited, Question, Reply};
 
 /// Most `input_required` rounds pier relays for one forwarded request.
@@ -119,7 +118,7 @@ pub(super) async fn answer(
     let mut theirs = Vec::with_capacity(requests.len());
     let mut questions = Vec::with_capacity(requests.len());
     for (key, request) in &requests {
-        if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
+        if !valid_key(key) {
             return Err(McpError::internal_error(
                 format!(
                     "mount `{label}` asked for input under the key `{}`: keys are 1 to {MAX_KEY} bytes without control characters",
@@ -131,12 +130,7 @@ pub(super) async fn answer(
         questions.push((keys.asked_as(key), question_of(label, request)?));
         theirs.push(key.clone());
     }
-    let replies = caller.ask(questions).await.map_err(|e| match e {
-        GuestError::InvalidParams(m) => McpError::invalid_params(m, None),
-        GuestError::NotFound(m) | GuestError::Failed(m) | GuestError::Unsupported(m) => {
-            McpError::invalid_request(m, None)
-        }
-    })?;
+    let replies = caller.ask(questions).await.map_err(super::refused)?;
     Ok(theirs
         .into_iter()
         .zip(replies)

@@ -17,6 +17,12 @@ const MAX_TEXT: usize = 1 << 20;
 pub(crate) const MAX_QUESTIONS: usize = 16;
 pub(crate) const MAX_KEY: usize = 128;
 
+/// Whether `key` may name a question: 1 to [`MAX_KEY`] bytes without control
+/// characters.
+pub(crate) fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY && !key.chars().any(char::is_control)
+}
+
 /// The questions of `ask`, checked: keys unique, short and non-empty, JSON parsed.
 fn questions_of(questions: Vec<(String, InputRequest)>) -> Result<Vec<(String, Question)>, Error> {
     if questions.is_empty() || questions.len() > MAX_QUESTIONS {
@@ -29,7 +35,7 @@ fn questions_of(questions: Vec<(String, InputRequest)>) -> Result<Vec<(String, Q
     questions
         .into_iter()
         .map(|(key, question)| {
-            if key.is_empty() || key.len() > MAX_KEY || key.chars().any(char::is_control) {
+            if !valid_key(&key) {
                 return Err(Error::InvalidParams(format!(
                     "ask: the key `{}` must be 1 to {MAX_KEY} bytes without control characters",
                     crate::text::clip(&key)
