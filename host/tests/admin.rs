@@ -6,7 +6,6 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use pier::transport::http::HttpOptions;
 use pier::{App, ServeConfig};
 use serde_json::{Value, json};
 
@@ -24,12 +23,7 @@ async fn admin_server_with(
         ..dir.config()
     };
     tweak(&mut config);
-    config.http = HttpOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..config.http
-    };
-    let app = Arc::new(App::start(&config).await.unwrap());
-    Server::serve(app, &config).await
+    Server::start_with(config).await
 }
 
 struct Admin {

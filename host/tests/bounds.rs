@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -42,10 +41,7 @@ fn long_uri(len: usize) -> String {
 }
 
 async fn serve(config: &pier::ServeConfig) -> Server {
-    let mut config = config.clone();
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    Server::serve(app, &config).await
+    Server::start_with(config.clone()).await
 }
 
 #[tokio::test]

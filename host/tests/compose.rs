@@ -13,7 +13,6 @@ use std::time::Duration;
 use common::*;
 use pier::registry::proxy::Remote;
 use pier::registry::spec::{Mode, MountSpec, Target};
-use pier::transport::http::HttpOptions;
 use pier::{App, ServeConfig};
 use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
@@ -56,16 +55,11 @@ fn python_mount(namespace: &str, script: &str) -> MountSpec {
 
 /// A pier serving `dir` over HTTP on a free port, following the directory.
 async fn upstream(dir: &PluginDir) -> Server {
-    let mut config = ServeConfig {
+    let config = ServeConfig {
         debounce: Duration::from_millis(50),
         ..dir.watched_config()
     };
-    config.http = HttpOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..config.http
-    };
-    let app = Arc::new(App::start(&config).await.unwrap());
-    Server::serve(app, &config).await
+    Server::start_with(config).await
 }
 
 fn names<T>(items: &[T], name: impl Fn(&T) -> String) -> Vec<String> {
@@ -482,10 +476,10 @@ async fn modern_server(dir: &PluginDir, mounts: Vec<MountSpec>, modern_upstream:
         ..dir.watched_config()
     };
     config.upstream.modern = modern_upstream;
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    assert!(app.refused().is_empty(), "{:?}", app.refused());
-    Server::serve(app, &config).await
+    let server = Server::start_with(config).await;
+    let refused = server.app.refused();
+    assert!(refused.is_empty(), "{refused:?}");
+    server
 }
 
 /// An MCP 2026-07-28 `tools/call` of `tool` on `server` by a client declaring

@@ -360,9 +360,7 @@ async fn a_second_pier_on_the_same_redis_recognises_a_session() {
             url: redis.url(),
             prefix: "pier:".into(),
         };
-        config.http.listen = "127.0.0.1:0".parse().unwrap();
-        let app = Arc::new(App::start(&config).await.unwrap());
-        Server::serve(app, &config).await
+        Server::start_with(config).await
     };
     let (a, b) = (start().await, start().await);
     let id = raw_session(&a.url).await;
@@ -391,13 +389,6 @@ async fn a_second_pier_on_the_same_redis_recognises_a_session() {
     }
 }
 
-async fn serve_with(config: pier::ServeConfig) -> Server {
-    let mut config = config;
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    Server::serve(app, &config).await
-}
-
 #[tokio::test]
 async fn revision_2026_07_28_is_served_by_default_without_a_session_and_refused_when_capped() {
     let call = modern(
@@ -424,7 +415,7 @@ async fn revision_2026_07_28_is_served_by_default_without_a_session_and_refused_
         max_protocol: rmcp::model::ProtocolVersion::V_2025_11_25,
         ..dir.config()
     };
-    let server = serve_with(capped).await;
+    let server = Server::start_with(capped).await;
     let body: Value = send(&server.url, &call)
         .await
         .unwrap()
@@ -440,7 +431,7 @@ async fn revision_2026_07_28_is_served_by_default_without_a_session_and_refused_
     server.shutdown().await;
 
     // By default it is served.
-    let server = serve_with(dir.config()).await;
+    let server = Server::start_with(dir.config()).await;
     /// The JSON-RPC message of an SSE response.
     async fn event(response: reqwest::Response) -> Value {
         assert!(response.headers().get("mcp-session-id").is_none());

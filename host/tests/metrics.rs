@@ -2,10 +2,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
-use pier::App;
 use serde_json::json;
 
 /// The value of the sample `line_start` (name and labels) in Prometheus text.
@@ -23,9 +20,7 @@ async fn metrics_count_requests_calls_plugins_sessions_and_the_aot_cache() {
     let data = tempfile::tempdir().unwrap();
     let mut config = dir.config();
     config.data_dir = data.path().to_path_buf();
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.unwrap());
-    let server = Server::serve(app, &config).await;
+    let server = Server::start_with(config).await;
     let (client, _) = server.client().await;
     assert_still_serving(&client).await;
     assert_still_serving(&client).await;
@@ -135,10 +130,8 @@ async fn mcp_requests_are_counted_on_stdio_too() {
 #[tokio::test]
 async fn invented_http_methods_share_one_label() {
     let dir = PluginDir::examples();
-    let mut config = dir.config();
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.unwrap());
-    let server = Server::serve(app, &config).await;
+    let config = dir.config();
+    let server = Server::start_with(config).await;
     let http = reqwest::Client::new();
     for i in 0..20 {
         let method = reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();

@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use pier::App;
 use serde_json::{Value, json};
@@ -35,15 +33,13 @@ async fn serve_with(keys: &[&str], toml: &str) -> (Server, PluginDir) {
         .with(&fixture("probe"), "probe")
         .with(&fixture("conformance"), "conformance")
         .with_sidecar("conformance", "namespace = \"\"\n");
-    let mut config = pier::ServeConfig {
+    let config = pier::ServeConfig {
         max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
         request_state_keys: keys.iter().map(|k| k.to_string()).collect(),
         middleware,
         ..dir.config()
     };
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    (Server::serve(app, &config).await, dir)
+    (Server::start_with(config).await, dir)
 }
 
 /// Calls `tool` with `extra` params (`inputResponses`, `requestState`).
@@ -58,6 +54,14 @@ async fn call(server: &Server, id: u64, tool: &str, extra: Value) -> Value {
         .await
         .unwrap();
     message(response).await
+}
+
+/// The keys of the questions an `input_required` result asks.
+fn asked(result: &Value) -> Vec<&str> {
+    result["inputRequests"]
+        .as_object()
+        .map(|asked| asked.keys().map(String::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn accept(field: &str, value: &str) -> Value {
@@ -89,12 +93,7 @@ async fn a_plugin_that_asks_twice_takes_two_rounds_and_runs_afresh_each_time() {
     .await;
     let result = &second["result"];
     assert_eq!(result["resultType"], "input_required", "{second}");
-    let keys: Vec<&String> = result["inputRequests"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
-    assert_eq!(keys, ["colour"]);
+    assert_eq!(asked(result), ["colour"]);
     // Round 3: only the last answer is sent; the state carries the first.
     let state = result["requestState"].as_str().unwrap();
     let third = call(
@@ -202,12 +201,7 @@ async fn several_questions_make_one_round_and_undeclared_capabilities_are_not_as
         json!({}),
     )
     .await;
-    let keys: Vec<&String> = first["result"]["inputRequests"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
-    assert_eq!(keys, ["elicitation"], "{first}");
+    assert_eq!(asked(&first["result"]), ["elicitation"], "{first}");
     let state = first["result"]["requestState"].as_str().unwrap();
     let done = call(
         &server,
@@ -747,7 +741,7 @@ async fn two_piers_sharing_redis_and_keys_serve_one_client_without_a_session() {
     let key = "fleet:a-shared-secret-of-at-least-32-bytes!";
     let dir = PluginDir::new().with(&fixture("probe"), "probe");
     let start = || async {
-        let mut config = pier::ServeConfig {
+        let config = pier::ServeConfig {
             max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
             request_state_keys: vec![key.into()],
             storage: pier::storage::Backend::Redis {
@@ -756,9 +750,7 @@ async fn two_piers_sharing_redis_and_keys_serve_one_client_without_a_session() {
             },
             ..dir.config()
         };
-        config.http.listen = "127.0.0.1:0".parse().unwrap();
-        let app = Arc::new(App::start(&config).await.expect("pier starts"));
-        Server::serve(app, &config).await
+        Server::start_with(config).await
     };
     let (a, b) = (start().await, start().await);
     // Each round of the interview reaches the other replica; the plugin counts its runs
@@ -776,12 +768,7 @@ async fn two_piers_sharing_redis_and_keys_serve_one_client_without_a_session() {
         json!({"inputResponses": {"name": accept("name", "Ada")}, "requestState": state}),
     )
     .await;
-    let keys: Vec<&String> = second["result"]["inputRequests"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .collect();
-    assert_eq!(keys, ["colour"], "{second}");
+    assert_eq!(asked(&second["result"]), ["colour"], "{second}");
     let state = second["result"]["requestState"].as_str().unwrap();
     let done = call(
         &a,
@@ -1009,7 +996,7 @@ async fn a_task_is_seen_and_cancelled_from_any_pier_sharing_redis() {
         .with(&fixture("conformance"), "conformance")
         .with_sidecar("conformance", "namespace = \"\"\n");
     let start = || async {
-        let mut config = pier::ServeConfig {
+        let config = pier::ServeConfig {
             max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
             storage: pier::storage::Backend::Redis {
                 url: redis.url(),
@@ -1017,9 +1004,7 @@ async fn a_task_is_seen_and_cancelled_from_any_pier_sharing_redis() {
             },
             ..dir.config()
         };
-        config.http.listen = "127.0.0.1:0".parse().unwrap();
-        let app = Arc::new(App::start(&config).await.expect("pier starts"));
-        Server::serve(app, &config).await
+        Server::start_with(config).await
     };
     let (a, b) = (start().await, start().await);
     let created = call_task(&a, 1, "slow_compute", json!({"seconds": 60})).await;
@@ -1048,14 +1033,12 @@ async fn a_long_call_of_a_task_tool_becomes_a_task_by_itself() {
     let dir = PluginDir::new()
         .with(&fixture("probe"), "probe")
         .with_sidecar("probe", "tasks = \"optional\"\n");
-    let mut config = pier::ServeConfig {
+    let config = pier::ServeConfig {
         max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
         task_after: std::time::Duration::from_millis(200),
         ..dir.config()
     };
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    let server = Server::serve(app, &config).await;
+    let server = Server::start_with(config).await;
     // A quick call answers in its request.
     let quick = call_task(&server, 1, "probe_big", json!({"bytes": 3})).await;
     assert_eq!(quick["result"]["resultType"], "complete", "{quick}");

@@ -87,19 +87,8 @@ fn tool_names(tools: &[rmcp::model::Tool]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn swapping_a_plugin_fifty_times_under_load_fails_no_request() {
     let dir = PluginDir::new().with(&example("hello"), "hello");
-    let config = watching(&dir);
-    let app = Arc::new(App::start(&config).await.unwrap());
-    let server = Server::serve(
-        app.clone(),
-        &ServeConfig {
-            http: pier::transport::http::HttpOptions {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                ..config.http.clone()
-            },
-            ..config.clone()
-        },
-    )
-    .await;
+    let server = Server::start_with(watching(&dir)).await;
+    let app = server.app.clone();
     let (listener, heard) = server.client().await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -200,19 +189,8 @@ async fn metric_lines(base: &str, name: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_replacement_leaves_the_previous_version_serving() {
     let dir = PluginDir::new().with(&example("hello"), "hello");
-    let config = watching(&dir);
-    let app = Arc::new(App::start(&config).await.unwrap());
-    let server = Server::serve(
-        app.clone(),
-        &ServeConfig {
-            http: pier::transport::http::HttpOptions {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                ..config.http.clone()
-            },
-            ..config.clone()
-        },
-    )
-    .await;
+    let server = Server::start_with(watching(&dir)).await;
+    let app = server.app.clone();
     let (client, _) = server.client().await;
     let good = sha256(&example("hello"));
     let file = dir.path().join("hello.wasm").display().to_string();

@@ -366,8 +366,14 @@ pub struct Server {
 impl Server {
     pub async fn start(dir: &PluginDir, tweak: impl FnOnce(&mut HttpOptions)) -> Self {
         let mut config: ServeConfig = dir.config();
-        config.http.listen = "127.0.0.1:0".parse().unwrap();
         tweak(&mut config.http);
+        Self::start_with(config).await
+    }
+
+    /// Starts a pier with `config`, listening on a free loopback port instead of
+    /// `config.http.listen`.
+    pub async fn start_with(mut config: ServeConfig) -> Self {
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
         let app = Arc::new(App::start(&config).await.expect("pier starts"));
         Self::serve(app, &config).await
     }

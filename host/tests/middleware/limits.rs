@@ -133,15 +133,11 @@ capacity = 2
 refill-per-second = 0.01
 per = "client-ip"
 "#;
-    let config = ServeConfig {
-        http: pier::transport::http::HttpOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..ServeConfig::default().http
-        },
+    let server = Server::start_with(ServeConfig {
+        http: ServeConfig::default().http,
         ..configured(&dir, toml)
-    };
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    let server = Server::serve(app, &config).await;
+    })
+    .await;
     let from = |ip: &str| {
         let http = reqwest::Client::builder()
             .local_address(ip.parse::<std::net::IpAddr>().unwrap())
@@ -216,10 +212,8 @@ per = "session"
 methods = ["tools/call"]
 "#;
     let mut config = configured(&dir, toml);
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.http.stateless = true;
-    let app = Arc::new(App::start(&config).await.expect("pier starts"));
-    let server = Server::serve(app, &config).await;
+    let server = Server::start_with(config).await;
     let greet = |id: u64| {
         reqwest::Client::new()
             .post(&server.url)
