@@ -15,7 +15,7 @@
 //!   1 + 2 + … + k runs; pier keeps nothing between the client's retries.
 //!
 //! The reverse (a legacy server's sampling and elicitation requests for a modern
-//! client) goes through [`super::Relay`], which asks the caller in the same way.
+//! client) goes through [`super::relay::Relay`], which asks the caller in the same way.
 //!
 //! Everything the server sends is bounded: questions per round, key length, rounds.
 
@@ -130,7 +130,7 @@ pub(super) async fn answer(
         questions.push((keys.asked_as(key), question_of(label, request)?));
         theirs.push(key.clone());
     }
-    let replies = caller.ask(questions).await.map_err(super::refused)?;
+    let replies = caller.ask(questions).await.map_err(super::relay::refused)?;
     Ok(theirs
         .into_iter()
         .zip(replies)
