@@ -26,7 +26,7 @@ fn load(rt: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, file: &Path) -> Ar
         runtime,
         file,
         Default::default(),
-        LoadOptions::default(),
+        &LoadOptions::default(),
     )) {
         Ok(Loaded::Mounted(mount, _)) => mount,
         Ok(Loaded::Disabled) => panic!("{} is disabled", file.display()),

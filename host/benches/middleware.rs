@@ -133,6 +133,7 @@ fn middleware(c: &mut Criterion) {
         store: app.store().clone(),
         metrics: app.metrics().clone(),
         runtime: app.runtime().clone(),
+        grants: Default::default(),
     };
     let typical = build_chain(&specs, &services, "server").expect("the chain builds");
     let ten = Chain::new((0..10).map(|_| Arc::new(PassThrough) as _).collect());

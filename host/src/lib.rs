@@ -36,11 +36,13 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 fn services(
     runtime: &Arc<Runtime>,
     metrics: &Arc<telemetry::Metrics>,
+    config: &ServeConfig,
 ) -> middleware::spec::Services {
     middleware::spec::Services {
         store: runtime.store().clone(),
         metrics: metrics.clone(),
         runtime: runtime.clone(),
+        grants: config.grants.clone(),
     }
 }
 
@@ -170,18 +172,24 @@ impl App {
     /// Builds the runtime with an empty catalogue; [`App::load`] mounts the plugins.
     pub fn new(config: &ServeConfig) -> Result<Self, Error> {
         let store = storage::open(&config.storage)?;
+        let metrics: Arc<telemetry::Metrics> = Arc::default();
+        let counted = metrics.clone();
         let runtime = Arc::new(
             Runtime::new(
                 &config.data_dir.join("aot"),
                 config.max_limits.memory_bytes,
                 store,
             )?
-            .keeping_artifacts(config.aot_keep),
+            .keeping_artifacts(config.aot_keep)
+            .counting_egress(Arc::new(move |plugin, host, outcome| {
+                counted.egress(plugin, host, outcome);
+            })),
         );
         let registry = Arc::new(Registry::default());
         let options = LoadOptions {
             defaults: config.default_limits,
             cap: config.max_limits,
+            grants: config.grants.clone(),
         };
         let mounts = Arc::new(Mounts::new(
             runtime.clone(),
@@ -189,8 +197,7 @@ impl App {
             config.upstream,
             registry.clone(),
         ));
-        let metrics: Arc<telemetry::Metrics> = Arc::default();
-        let services = services(&runtime, &metrics);
+        let services = services(&runtime, &metrics, config);
         let pipeline = middleware::Pipeline::new(build_chain(
             &config.middleware,
             &services,
@@ -337,7 +344,7 @@ impl App {
         };
         // Building a chain may compile a WASM middleware: seconds of CPU, off the
         // async threads.
-        let services = services(&self.runtime, &self.shared.metrics);
+        let services = services(&self.runtime, &self.shared.metrics, &self.config);
         let scope = format!("mount/{}", spec.namespace);
         let specs = spec.middleware.clone();
         let built = tokio::task::spawn_blocking(move || {

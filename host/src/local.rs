@@ -55,6 +55,7 @@ impl Local {
             options: LoadOptions {
                 defaults: config.default_limits,
                 cap: config.max_limits,
+                grants: config.grants.clone(),
             },
         })
     }
@@ -62,7 +63,7 @@ impl Local {
     /// Loads `file` (a disabled plugin is loaded anyway: inspecting it is the point);
     /// the mount's `wasm()`, `manifest()` and `file()` are always there.
     pub async fn load(&self, file: &Path) -> Result<Arc<Mount>, LocalError> {
-        match loader::load_file(&self.runtime, file, Default::default(), self.options).await? {
+        match loader::load_file(&self.runtime, file, Default::default(), &self.options).await? {
             Loaded::Mounted(mount, _) => Ok(mount),
             Loaded::Disabled => Err(LocalError::Usage(format!(
                 "{}: disabled by its sidecar (enabled = false)",

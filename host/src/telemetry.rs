@@ -205,6 +205,16 @@ impl Metrics {
             .increment(1);
     }
 
+    /// One outbound HTTP request of `plugin` to `host` (a grant's host pattern, or
+    /// `other` for a refused one): `ok`, `error` or `denied`.
+    pub fn egress(&self, plugin: &str, host: &str, outcome: &'static str) {
+        self.count(
+            "pier_egress_requests_total",
+            &[("plugin", plugin), ("host", host), ("outcome", outcome)],
+            1,
+        );
+    }
+
     /// A change of plugin `plugin`: `mounted`, `swapped`, `unmounted` or `refused`.
     pub fn mount_change(&self, plugin: &str, outcome: &str) {
         self.recorder

@@ -325,6 +325,24 @@ pub const KEYS: &[Key] = &[
         doc: "Calls of one plugin served at once (for a plugin whose sidecar sets none); more wait up to a second, then fail as busy, so one busy plugin cannot starve the others.",
     },
     Key {
+        path: "defaults.http-requests",
+        kind: Kind::Int {
+            min: 0,
+            max: 100_000,
+        },
+        default: "16",
+        doc: "Outbound HTTP requests one call may make (for a plugin whose sidecar sets none); the next is refused.",
+    },
+    Key {
+        path: "defaults.http-response-bytes",
+        kind: Kind::Int {
+            min: 0,
+            max: 1 << 34,
+        },
+        default: "16777216",
+        doc: "Response body bytes one call may receive over outbound HTTP, all its requests together (for a plugin whose sidecar sets none); beyond it the body is cut with an error.",
+    },
+    Key {
         path: "limits.timeout-ms",
         kind: MS,
         default: "300000",
@@ -383,6 +401,42 @@ pub const KEYS: &[Key] = &[
         },
         default: "1000",
         doc: "Operator cap: no sidecar may ask for more concurrent calls.",
+    },
+    Key {
+        path: "limits.http-requests",
+        kind: Kind::Int {
+            min: 0,
+            max: 100_000,
+        },
+        default: "1000",
+        doc: "Operator cap: no sidecar may ask for more outbound HTTP requests per call.",
+    },
+    Key {
+        path: "limits.http-response-bytes",
+        kind: Kind::Int {
+            min: 0,
+            max: 1 << 34,
+        },
+        default: "1073741824",
+        doc: "Operator cap: no sidecar may ask for more outbound HTTP response bytes per call.",
+    },
+    Key {
+        path: "grants.http",
+        kind: Kind::List,
+        default: "[\"*\"]",
+        doc: "Operator cap on the HTTP destinations any sidecar may grant its plugin: \"*\", or SCHEME://HOST[:PORT] with HOST a name, an IP address, * or *.DOMAIN and PORT a number or * (no port: the scheme's default). A sidecar's grants are narrowed to these.",
+    },
+    Key {
+        path: "grants.private-networks",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "Whether a plugin whose sidecar asks for it may reach private addresses (loopback, RFC 1918, RFC 4193, link-local such as 169.254.169.254, CGNAT, multicast); otherwise every address a host resolves to must be public.",
+    },
+    Key {
+        path: "grants.files",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Host directories a sidecar may preopen for its plugin ([grants] files), each with everything below it; relative to the working directory. Default: none.",
     },
     Key {
         path: "upstream.connect-timeout-ms",

@@ -19,6 +19,7 @@ use toml::Value;
 
 use crate::middleware::spec::Spec;
 use crate::registry::spec::{MountSpec, RawMount};
+use crate::runtime::grants::{GrantCaps, HttpBudget, HttpGrant};
 use crate::runtime::{Limits, OutputLimits};
 use crate::storage::{Backend, Quota};
 use crate::transport::http::HttpOptions;
@@ -75,6 +76,8 @@ pub struct ServeConfig {
     pub default_limits: Limits,
     /// The most any sidecar may ask for.
     pub max_limits: Limits,
+    /// What any sidecar may be granted (`[grants]`).
+    pub grants: GrantCaps,
     /// The transport to serve on.
     pub transport: Transport,
     /// Settings of the HTTP transport.
@@ -366,6 +369,7 @@ impl Layers {
             max_state_bytes: self.int("server.max-request-state-bytes") as usize,
             default_limits: self.limits("defaults"),
             max_limits: self.limits("limits"),
+            grants: self.grants()?,
             transport: match self.str("server.transport") {
                 "stdio" => Transport::Stdio,
                 _ => Transport::Http,
@@ -406,7 +410,37 @@ impl Layers {
                 bytes: int("log-bytes"),
             },
             max_concurrent_calls: int("max-concurrent-calls"),
+            http: HttpBudget {
+                requests: int("http-requests"),
+                response_bytes: int("http-response-bytes"),
+            },
         }
+    }
+
+    /// The operator's `[grants]`: what any sidecar may be granted.
+    fn grants(&self) -> Result<GrantCaps, ConfigError> {
+        let http = self
+            .list("grants.http")
+            .iter()
+            .map(|text| HttpGrant::parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| ConfigError {
+                origin: self
+                    .source("grants.http")
+                    .cloned()
+                    .unwrap_or(Source::Default),
+                key: "grants.http".into(),
+                message,
+            })?;
+        Ok(GrantCaps {
+            http,
+            private_networks: self.flag("grants.private-networks"),
+            files: self
+                .list("grants.files")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+        })
     }
 
     /// The storage backend: `storage.backend`, or `redis` when only `storage.url` is set.

@@ -48,6 +48,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// The WebAssembly runtime (WASM middlewares).
     pub runtime: Arc<Runtime>,
+    /// The operator's caps on what a WASM middleware may be granted.
+    pub grants: crate::runtime::grants::GrantCaps,
 }
 
 /// Why a configured middleware cannot be used: the key and what was expected.

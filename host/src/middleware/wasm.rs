@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::spec::{Services, SpecError};
 use super::{Middleware, MiddlewareContext, Next, Outcome, Request, Response};
 use crate::runtime::bindings::middleware::{Action, Request as GuestRequest};
+use crate::runtime::grants::GrantRequest;
 use crate::runtime::types::Error as GuestError;
 use crate::runtime::{CallContext, CallError, Limits, MiddlewareComponent, NoRequest};
 use crate::storage::Quota;
@@ -29,6 +30,9 @@ pub struct Config {
     pub timeout_ms: u64,
     /// Memory one hook's instance may use.
     pub memory_mb: usize,
+    /// What it may reach beyond its sandbox (outbound HTTP), capped by the operator's
+    /// `[grants]` as a plugin's sidecar is.
+    pub grants: GrantRequest,
 }
 
 impl Default for Config {
@@ -38,6 +42,7 @@ impl Default for Config {
             name: None,
             timeout_ms: 5000,
             memory_mb: 64,
+            grants: GrantRequest::default(),
         }
     }
 }
@@ -57,6 +62,9 @@ impl Config {
         if !(1..=4096).contains(&self.memory_mb) {
             return Err(SpecError::new("memory-mb", "expected 1 to 4096"));
         }
+        self.grants
+            .http_grants()
+            .map_err(|e| SpecError::new("grants", e))?;
         Ok(())
     }
 }
@@ -100,9 +108,19 @@ impl WasmMiddleware {
             },
             ..Limits::default()
         };
+        let grants = config
+            .grants
+            .capped(&services.grants)
+            .map_err(|e| SpecError::new("grants", e))?;
+        if let Some(warning) = config
+            .grants
+            .lowered(&format!("middleware `{name}`"), &grants)
+        {
+            tracing::warn!("{warning}");
+        }
         let component = services
             .runtime
-            .load_middleware(&name, path, &bytes, limits)
+            .load_middleware(&name, path, &bytes, limits, Arc::new(grants))
             .map_err(|e| SpecError::new("path", e.to_string()))?;
         Ok(Self {
             component,

@@ -8,6 +8,7 @@ use super::Mount;
 use super::manifest;
 use super::namespace;
 use super::sidecar::Sidecar;
+use crate::runtime::grants::GrantCaps;
 use crate::runtime::{CacheOutcome, Limits, Runtime};
 
 /// Why a plugin file was refused.
@@ -20,13 +21,15 @@ pub struct LoadError {
     pub reason: String,
 }
 
-/// Defaults and caps for plugin limits.
-#[derive(Debug, Clone, Copy, Default)]
+/// Defaults and caps for plugin limits and grants.
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Limits of a plugin whose sidecar sets none.
     pub defaults: Limits,
     /// The operator's caps on what a sidecar may ask for.
     pub cap: Limits,
+    /// The operator's caps on what a sidecar may be granted.
+    pub grants: GrantCaps,
 }
 
 /// The result of loading one file.
@@ -92,7 +95,7 @@ pub async fn load_file(
     runtime: &Arc<Runtime>,
     file: &Path,
     place: Placement<'_>,
-    options: LoadOptions,
+    options: &LoadOptions,
 ) -> Result<Loaded, LoadError> {
     load_input(runtime, file, Input::read(file).await?, place, options).await
 }
@@ -105,7 +108,7 @@ pub async fn load_input(
     file: &Path,
     input: Input,
     place: Placement<'_>,
-    options: LoadOptions,
+    options: &LoadOptions,
 ) -> Result<Loaded, LoadError> {
     use futures::FutureExt;
     let loading =
@@ -132,7 +135,7 @@ async fn load_unguarded(
     file: &Path,
     input: Input,
     place: Placement<'_>,
-    options: LoadOptions,
+    options: &LoadOptions,
 ) -> Result<Loaded, LoadError> {
     let refuse = |reason: String| LoadError {
         file: file.to_path_buf(),
@@ -158,6 +161,10 @@ async fn load_unguarded(
         )));
     }
     let bytes = input.bytes;
+    let grants = sidecar.grants.capped(&options.grants).map_err(refuse)?;
+    if let Some(warning) = sidecar.grants.lowered("sidecar", &grants) {
+        tracing::warn!(plugin = %name, "{warning}");
+    }
     let asked = sidecar.requested(options.defaults);
     let limits = asked.capped_by(options.cap);
     if limits != asked {
@@ -181,10 +188,13 @@ async fn load_unguarded(
         let storage = place
             .storage
             .map_or_else(|| super::storage_space(&ns, &name), String::from);
-        tokio::task::spawn_blocking(move || runtime.load(&name, &storage, &path, &bytes, limits))
-            .await
-            .map_err(|e| refuse(format!("compilation did not finish: {e}")))?
-            .map_err(|e| refuse(strip_file(&e.to_string(), file)))?
+        let grants = Arc::new(grants);
+        tokio::task::spawn_blocking(move || {
+            runtime.load(&name, &storage, &path, &bytes, limits, grants)
+        })
+        .await
+        .map_err(|e| refuse(format!("compilation did not finish: {e}")))?
+        .map_err(|e| refuse(strip_file(&e.to_string(), file)))?
     };
     runtime.record_use(plugin.hash(), file).await;
     let described = plugin

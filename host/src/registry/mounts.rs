@@ -193,7 +193,14 @@ impl Mounts {
                 return Outcome::Unchanged;
             }
         }
-        match loader::load_input(&self.runtime, file, input, Default::default(), self.options).await
+        match loader::load_input(
+            &self.runtime,
+            file,
+            input,
+            Default::default(),
+            &self.options,
+        )
+        .await
         {
             Ok(Loaded::Mounted(mount, cache)) => {
                 let (previous, changes) = self.update(&key, |slot| {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::runtime::Limits;
+use crate::runtime::grants::GrantRequest;
 
 /// Settings of one plugin, from its sidecar. Unknown keys are errors.
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -26,6 +27,9 @@ pub struct Sidecar {
     /// `"optional"`, `"required"` or `"forbidden"` (the default), for every tool whose
     /// own annotations do not say.
     pub tasks: Option<super::manifest::TaskSupport>,
+    /// What the plugin may reach beyond its sandbox, capped by the operator's `[grants]`.
+    #[serde(default)]
+    pub grants: GrantRequest,
 }
 
 fn yes() -> bool {
@@ -50,6 +54,10 @@ pub struct SidecarLimits {
     pub log_bytes: Option<usize>,
     /// Calls served at once.
     pub max_concurrent_calls: Option<usize>,
+    /// Outbound HTTP requests one call may make.
+    pub http_requests: Option<usize>,
+    /// Outbound HTTP response bytes one call may receive.
+    pub http_response_bytes: Option<usize>,
 }
 
 impl Sidecar {
@@ -71,13 +79,16 @@ impl Sidecar {
     /// The sidecar of `wasm` from its `text` (the defaults when there is none).
     pub fn parse_for(wasm: &Path, text: Option<&str>) -> Result<Self, String> {
         match text {
-            Some(text) => toml::from_str(text).map_err(|e| {
-                format!(
-                    "sidecar {}: {}",
-                    wasm.with_extension("toml").display(),
-                    e.message()
-                )
-            }),
+            Some(text) => {
+                let path = wasm.with_extension("toml");
+                let sidecar: Self = toml::from_str(text)
+                    .map_err(|e| format!("sidecar {}: {}", path.display(), e.message()))?;
+                sidecar
+                    .grants
+                    .http_grants()
+                    .map_err(|e| format!("sidecar {}: {e}", path.display()))?;
+                Ok(sidecar)
+            }
             None => Ok(Self::default_enabled()),
         }
     }
@@ -121,6 +132,13 @@ impl Sidecar {
                 .max_concurrent_calls
                 .unwrap_or(defaults.max_concurrent_calls)
                 .max(1),
+            http: crate::runtime::grants::HttpBudget {
+                requests: self.limits.http_requests.unwrap_or(defaults.http.requests),
+                response_bytes: self
+                    .limits
+                    .http_response_bytes
+                    .unwrap_or(defaults.http.response_bytes),
+            },
         }
     }
 }

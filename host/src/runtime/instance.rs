@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use super::CallError;
 use super::bindings::PierPluginPre as PluginPre;
-use super::bindings::types::{CompletionRef, Manifest, PromptResult, ResourceContents, ToolResult};
+use super::bindings::types::{
+    CompletionRef, Content, Error as GuestError, Manifest, PromptResult, ResourceContents,
+    ToolResult,
+};
 use super::limits::Limits;
 use super::sandbox::Sandbox;
 use super::state::{CallContext, CallState, NoRequest};
-use crate::storage::PluginStore;
 
 /// A compiled, linked plugin, ready to serve calls. Cheap to share (`Arc` inside).
 #[derive(Clone)]
@@ -29,17 +31,11 @@ impl std::fmt::Debug for Plugin {
 }
 
 impl Plugin {
-    pub(super) fn new(
-        name: &str,
-        hash: String,
-        pre: PluginPre<CallState>,
-        limits: Limits,
-        store: PluginStore,
-    ) -> Self {
+    pub(super) fn new(hash: String, pre: PluginPre<CallState>, sandbox: Sandbox) -> Self {
         Self {
             hash: hash.into(),
             pre,
-            sandbox: Sandbox::new("plugin", name, limits, Some(store)),
+            sandbox,
         }
     }
 
@@ -63,6 +59,11 @@ impl Plugin {
         self.sandbox.limits()
     }
 
+    /// What it may reach beyond its sandbox.
+    pub fn grants(&self) -> &super::grants::Grants {
+        self.sandbox.grants()
+    }
+
     /// Calls `describe` (once per mount) outside any request.
     pub async fn describe(&self) -> Result<Manifest, CallError> {
         self.sandbox
@@ -79,15 +80,17 @@ impl Plugin {
         name: &str,
         arguments: String,
     ) -> Result<ToolResult, CallError> {
-        let result = self
+        let (result, denial) = self
             .sandbox
             .call(&self.pre, ctx, async |b, s| {
-                b.pier_mcp_plugin()
-                    .call_call_tool(s, name, &arguments)
-                    .await
+                let result = b
+                    .pier_mcp_plugin()
+                    .call_call_tool(&mut *s, name, &arguments)
+                    .await?;
+                Ok((result, s.data().egress.denial()))
             })
             .await?;
-        result.map_err(CallError::Guest)
+        explain_denial(result, denial)
     }
 
     /// Reads the resource at `uri` (as the plugin knows it).
@@ -140,5 +143,29 @@ impl Plugin {
             })
             .await?;
         result.map_err(CallError::Guest)
+    }
+}
+
+/// A failed tool call whose outbound request was refused says so first: the guest saw
+/// only `HTTP request denied`; the client reads which destination and which grant.
+fn explain_denial(
+    result: Result<ToolResult, GuestError>,
+    denial: Option<String>,
+) -> Result<ToolResult, CallError> {
+    let Some(denial) = denial else {
+        return result.map_err(CallError::Guest);
+    };
+    match result {
+        Ok(mut failed) if failed.is_error => {
+            failed.content.insert(0, Content::Text(denial));
+            Ok(failed)
+        }
+        Ok(result) => Ok(result),
+        Err(error) => Err(CallError::Guest(match error {
+            GuestError::InvalidParams(m) => GuestError::InvalidParams(format!("{denial}\n{m}")),
+            GuestError::NotFound(m) => GuestError::NotFound(format!("{denial}\n{m}")),
+            GuestError::Failed(m) => GuestError::Failed(format!("{denial}\n{m}")),
+            GuestError::Unsupported(m) => GuestError::Unsupported(format!("{denial}\n{m}")),
+        })),
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::grants::HttpBudget;
 use crate::storage::Quota;
 
 /// Milliseconds between two ticks of the engine's epoch (see [`super::engine`]).
@@ -20,6 +21,8 @@ pub struct Limits {
     pub output: OutputLimits,
     /// Calls of this plugin served at once; more wait briefly, then fail as busy.
     pub max_concurrent_calls: usize,
+    /// Outbound HTTP one call may make (requests, response bytes).
+    pub http: HttpBudget,
 }
 
 /// What one call may send as log messages, progress notifications and stdout/stderr
@@ -49,6 +52,7 @@ impl Default for Limits {
             storage: Quota::default(),
             output: OutputLimits::default(),
             max_concurrent_calls: 32,
+            http: HttpBudget::default(),
         }
     }
 }
@@ -71,6 +75,10 @@ impl Limits {
                 bytes: self.output.bytes.min(cap.output.bytes),
             },
             max_concurrent_calls: self.max_concurrent_calls.min(cap.max_concurrent_calls),
+            http: HttpBudget {
+                requests: self.http.requests.min(cap.http.requests),
+                response_bytes: self.http.response_bytes.min(cap.http.response_bytes),
+            },
         }
     }
 }
@@ -169,6 +177,10 @@ mod tests {
                 bytes: 1 << 30,
             },
             max_concurrent_calls: 500,
+            http: HttpBudget {
+                requests: 5,
+                response_bytes: 1 << 30,
+            },
         };
         let cap = Limits {
             timeout: Duration::from_secs(10),
@@ -182,6 +194,10 @@ mod tests {
                 bytes: 1 << 20,
             },
             max_concurrent_calls: 100,
+            http: HttpBudget {
+                requests: 16,
+                response_bytes: 1 << 20,
+            },
         };
         assert_eq!(
             asked.capped_by(cap),
@@ -197,6 +213,10 @@ mod tests {
                     bytes: 1 << 20,
                 },
                 max_concurrent_calls: 100,
+                http: HttpBudget {
+                    requests: 5,
+                    response_bytes: 1 << 20,
+                },
             }
         );
     }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::CallError;
 use super::bindings::middleware::{Action, PierMiddlewarePre, Request};
-use super::limits::Limits;
 use super::sandbox::Sandbox;
 use super::state::{CallContext, CallState};
 
@@ -18,18 +17,11 @@ pub struct MiddlewareComponent {
 }
 
 impl MiddlewareComponent {
-    pub(super) fn new(
-        name: &str,
-        hash: String,
-        pre: PierMiddlewarePre<CallState>,
-        limits: Limits,
-    ) -> Self {
+    pub(super) fn new(hash: String, pre: PierMiddlewarePre<CallState>, sandbox: Sandbox) -> Self {
         Self {
             hash: hash.into(),
             pre,
-            // Middleware sees every request of every plugin: it gets no storage at all
-            // (a key space of its own would need a world that imports storage).
-            sandbox: Sandbox::new("middleware", name, limits, None),
+            sandbox,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod budget;
 pub mod cache;
 pub mod engine;
+pub mod grants;
 pub mod host;
 pub mod instance;
 pub mod limits;
@@ -139,6 +140,7 @@ pub struct Runtime {
     cache: AotCache,
     store: Arc<dyn KeyValue>,
     aot_keep: std::time::Duration,
+    egress_count: Option<grants::EgressCounter>,
     _ticker: engine::Ticker,
 }
 
@@ -154,6 +156,7 @@ impl Runtime {
         let link = |e: wasmtime::Error| RuntimeError::Engine(format!("{e:#}"));
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
         bindings::PierPlugin::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(
             &mut linker,
             |s| s,
@@ -161,6 +164,8 @@ impl Runtime {
         .map_err(link)?;
         let mut middleware_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut middleware_linker).map_err(link)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut middleware_linker)
+            .map_err(link)?;
         bindings::middleware::PierMiddleware::add_to_linker::<
             _,
             wasmtime::component::HasSelf<CallState>,
@@ -175,6 +180,7 @@ impl Runtime {
             cache,
             store,
             aot_keep: std::time::Duration::from_secs(30 * 86_400),
+            egress_count: None,
             _ticker: ticker,
         })
     }
@@ -182,6 +188,13 @@ impl Runtime {
     /// Keeps unused AOT artifacts for `keep` (30 days by default).
     pub fn keeping_artifacts(mut self, keep: std::time::Duration) -> Self {
         self.aot_keep = keep;
+        self
+    }
+
+    /// Counts every outbound HTTP request of the components it loads from now on with
+    /// `count` (plugin, host label, outcome).
+    pub fn counting_egress(mut self, count: grants::EgressCounter) -> Self {
+        self.egress_count = Some(count);
         self
     }
 
@@ -222,7 +235,7 @@ impl Runtime {
 
     /// Compiles (or loads from the cache) and links the component in `bytes`, read from
     /// `file`, as plugin `name` running under `limits`, its storage the key space
-    /// `storage` (see [`crate::registry::storage_space`]).
+    /// `storage` (see [`crate::registry::storage_space`]), reaching what `grants` allow.
     pub fn load(
         &self,
         name: &str,
@@ -230,21 +243,26 @@ impl Runtime {
         file: &Path,
         bytes: &[u8],
         limits: Limits,
+        grants: Arc<grants::Grants>,
     ) -> Result<(Plugin, CacheOutcome), RuntimeError> {
         let (pre, hash, outcome) = self.link(&self.linker, file, bytes)?;
         let pre = bindings::PierPluginPre::new(pre).map_err(|e| wrong_world(file, e))?;
         let store = PluginStore::new(self.store.clone(), storage, limits.storage);
-        Ok((Plugin::new(name, hash, pre, limits, store), outcome))
+        let sandbox = sandbox::Sandbox::new("plugin", name, limits, Some(store), grants)
+            .counting_egress(self.egress_count.clone());
+        Ok((Plugin::new(hash, pre, sandbox), outcome))
     }
 
     /// Compiles (or loads from the cache) and links the middleware component in `bytes`,
-    /// read from `file`, as middleware `name` running under `limits`.
+    /// read from `file`, as middleware `name` running under `limits`, reaching what
+    /// `grants` allow.
     pub fn load_middleware(
         &self,
         name: &str,
         file: &Path,
         bytes: &[u8],
         limits: Limits,
+        grants: Arc<grants::Grants>,
     ) -> Result<MiddlewareComponent, RuntimeError> {
         let not_middleware = |e: wasmtime::Error| RuntimeError::WrongWorld {
             file: file.to_path_buf(),
@@ -259,7 +277,11 @@ impl Runtime {
                     other => other,
                 })?;
         let pre = bindings::middleware::PierMiddlewarePre::new(pre).map_err(not_middleware)?;
-        Ok(MiddlewareComponent::new(name, hash, pre, limits))
+        // Middleware sees every request of every plugin: it gets no storage at all (a
+        // key space of its own would need a world that imports storage).
+        let sandbox = sandbox::Sandbox::new("middleware", name, limits, None, grants)
+            .counting_egress(self.egress_count.clone());
+        Ok(MiddlewareComponent::new(hash, pre, sandbox))
     }
 
     /// The component in `bytes` compiled (or loaded from the AOT cache) and linked

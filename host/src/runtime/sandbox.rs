@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::CallError;
 use super::bindings::middleware::{PierMiddleware, PierMiddlewarePre};
 use super::bindings::{PierPlugin, PierPluginPre};
 use super::budget::OutputBudget;
+use super::grants::{Egress, EgressCounter, Grants};
 use super::limits::{Limits, MemoryLimiter};
 use super::output::LogStream;
 use super::state::{CallContext, CallState};
@@ -77,6 +79,10 @@ pub(super) struct Sandbox {
     instantiations: Arc<AtomicU64>,
     /// One permit per call the component may serve at once.
     slots: Arc<tokio::sync::Semaphore>,
+    /// What it may reach beyond its sandbox.
+    grants: Arc<Grants>,
+    /// Counts its outbound requests (`pier_egress_requests_total`).
+    egress_count: Option<EgressCounter>,
 }
 
 impl Sandbox {
@@ -85,17 +91,26 @@ impl Sandbox {
         name: &str,
         limits: Limits,
         store: Option<PluginStore>,
+        grants: Arc<Grants>,
     ) -> Self {
         Self {
             kind,
             name: name.into(),
             limits,
             store,
+            grants,
+            egress_count: None,
             instantiations: Arc::default(),
             slots: Arc::new(tokio::sync::Semaphore::new(
                 limits.max_concurrent_calls.max(1),
             )),
         }
+    }
+
+    /// Counts its outbound requests with `count`.
+    pub(super) fn counting_egress(mut self, count: Option<EgressCounter>) -> Self {
+        self.egress_count = count;
+        self
     }
 
     pub(super) fn name(&self) -> &str {
@@ -106,6 +121,10 @@ impl Sandbox {
         self.limits
     }
 
+    pub(super) fn grants(&self) -> &Arc<Grants> {
+        &self.grants
+    }
+
     pub(super) fn instantiations(&self) -> u64 {
         self.instantiations.load(Ordering::Relaxed)
     }
@@ -114,7 +133,17 @@ impl Sandbox {
         let budget = OutputBudget::new(self.who(), self.limits.output);
         let stdout = LogStream::new(self.name.clone(), "stdout", budget.clone());
         let stderr = LogStream::new(self.name.clone(), "stderr", budget.clone());
-        // No capability is granted: no filesystem, environment, arguments or network.
+        // No capability but the grants: no filesystem, environment, arguments or sockets;
+        // outbound HTTP only through `wasi:http`, where `Egress` checks each request.
+        let deadline = Instant::now() + self.limits.timeout;
+        let egress = Egress::new(
+            self.who(),
+            self.name.clone(),
+            self.grants.clone(),
+            self.limits.http,
+            deadline,
+            self.egress_count.clone(),
+        );
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout)
             .stderr(stderr.clone())
@@ -130,7 +159,9 @@ impl Sandbox {
             ctx,
             store: self.store.clone(),
             budget,
-            deadline: Instant::now() + self.limits.timeout,
+            http: WasiHttpCtx::new(),
+            egress,
+            deadline,
             timed_out: false,
             stderr,
         };
@@ -231,10 +262,13 @@ impl Sandbox {
                 limit_mib: self.limits.memory_bytes >> 20,
             };
         }
-        let reason = match error.downcast_ref::<Trap>() {
+        let mut reason = match error.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),
             None => error.root_cause().to_string(),
         };
+        if let Some(denial) = state.egress.denial() {
+            reason = format!("{reason}; {denial}");
+        }
         CallError::Trap {
             who: self.who(),
             reason,

@@ -360,6 +360,10 @@ pub struct CallState {
     pub(crate) store: Option<crate::storage::PluginStore>,
     /// What the call may still send as logs, progress and output lines.
     pub(crate) budget: super::budget::OutputBudget,
+    /// `wasi:http`'s own state.
+    pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    /// The call's outbound HTTP: grants, budget, audit.
+    pub(crate) egress: super::grants::Egress,
     pub(crate) deadline: Instant,
     pub(crate) timed_out: bool,
     pub(crate) stderr: LogStream,
@@ -370,6 +374,16 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for CallState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.egress,
+            table: &mut self.table,
+            ctx: &mut self.http,
         }
     }
 }

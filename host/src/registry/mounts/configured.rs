@@ -101,7 +101,7 @@ impl Mounts {
                     namespace: Some(&spec.namespace),
                     storage: spec.storage.as_deref(),
                 };
-                match loader::load_file(&self.runtime, path, place, self.options).await {
+                match loader::load_file(&self.runtime, path, place, &self.options).await {
                     Ok(Loaded::Mounted(mount, cache)) => Ok((mount, cache, None)),
                     Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
                     Err(e) => Err(e.reason),

@@ -1,0 +1,101 @@
+//! Capability grants: what a plugin (or a middleware component) may reach beyond its
+//! sandbox, as its sidecar asks and the operator's `[grants]` allow. Each capability is
+//! one module with its grant, its check and its host side: outbound HTTP ([`http`],
+//! [`net`], [`egress`]).
+
+pub mod egress;
+pub mod http;
+pub mod net;
+
+pub use egress::{Egress, EgressCounter, HttpBudget};
+pub use http::{HttpGrant, HttpGrants};
+
+/// A `[grants]` table as a sidecar (or a `[[middleware]]` entry) writes it: nothing
+/// unless it says so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GrantRequest {
+    /// HTTP destinations (`"https://api.github.com"`, `"https://*.example.com"`, …).
+    pub http: Vec<String>,
+    /// Whether requests may reach private addresses (the operator must allow it too).
+    pub private_networks: bool,
+}
+
+impl GrantRequest {
+    /// The HTTP grants asked for, or why one is not a grant.
+    pub fn http_grants(&self) -> Result<Vec<HttpGrant>, String> {
+        self.http
+            .iter()
+            .map(|text| HttpGrant::parse(text).map_err(|e| format!("[grants] http: {e}")))
+            .collect()
+    }
+
+    /// What is granted of this under the operator's `cap`.
+    pub fn capped(&self, cap: &GrantCaps) -> Result<Grants, String> {
+        Ok(Grants {
+            http: HttpGrants::capped(
+                self.http_grants()?,
+                self.private_networks,
+                &cap.http,
+                cap.private_networks,
+            ),
+        })
+    }
+
+    /// A warning naming `who` when `granted` is less than this asks for.
+    pub fn lowered(&self, who: &str, granted: &Grants) -> Option<String> {
+        let http = &granted.http;
+        let lost_private = self.private_networks && !http.private_networks;
+        if http.lowered().is_empty() && !lost_private {
+            return None;
+        }
+        let with = |private: bool| {
+            if private {
+                " with private networks"
+            } else {
+                ""
+            }
+        };
+        Some(format!(
+            "{who} asks for [grants] http {}{}; the operator's [grants] leave it {}{}",
+            list(&http.requested),
+            with(self.private_networks),
+            list(&http.effective),
+            with(http.private_networks),
+        ))
+    }
+}
+
+/// Grants as a list for people: `[a, b]`, `[]` for none.
+fn list(grants: &[HttpGrant]) -> String {
+    let shown: Vec<String> = grants.iter().map(ToString::to_string).collect();
+    format!("[{}]", shown.join(", "))
+}
+
+/// What one component was granted, after the operator's caps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Outbound HTTP.
+    pub http: HttpGrants,
+}
+
+/// The operator's `[grants]`: the most any sidecar may be granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantCaps {
+    /// HTTP destinations (`grants.http`; default `*`: any public destination).
+    pub http: Vec<HttpGrant>,
+    /// Whether private addresses may be granted (`grants.private-networks`).
+    pub private_networks: bool,
+    /// Host directories a sidecar may preopen (`grants.files`).
+    pub files: Vec<std::path::PathBuf>,
+}
+
+impl Default for GrantCaps {
+    fn default() -> Self {
+        Self {
+            http: vec![HttpGrant::any()],
+            private_networks: false,
+            files: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! Outbound HTTP of one call (`wasi:http/outgoing-handler`): every request is checked
+//! against the component's grants and the call's budget before any connection is made;
+//! pier resolves the host itself, checks every address, and connects to the address it
+//! checked (a second lookup could answer differently: DNS rebinding). Redirects are not
+//! followed. Each request is one `pier::egress` log line and one count in
+//! `pier_egress_requests_total`.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
+
+use super::Grants;
+use super::http::Scheme;
+use super::net::private_kind;
+
+/// Counts one outbound request: plugin, host label (a grant's host pattern, or `other`),
+/// outcome (`ok`, `error`, `denied`).
+pub type EgressCounter = Arc<dyn Fn(&str, &str, &'static str) + Send + Sync>;
+
+/// What one call may send: requests, and response bytes across all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpBudget {
+    /// Requests per call (`[limits] http-requests`).
+    pub requests: usize,
+    /// Response body bytes per call, all requests together (`[limits] http-response-bytes`).
+    pub response_bytes: usize,
+}
+
+impl Default for HttpBudget {
+    fn default() -> Self {
+        Self {
+            requests: 16,
+            response_bytes: 16 << 20,
+        }
+    }
+}
+
+/// The outbound HTTP of one call: the hooks `wasmtime-wasi-http` sends requests through.
+#[derive(Clone)]
+pub struct Egress {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// ``plugin `NAME` ``, as messages name the component.
+    who: String,
+    plugin: Arc<str>,
+    grants: Arc<Grants>,
+    budget: HttpBudget,
+    requests: AtomicUsize,
+    bytes: AtomicUsize,
+    deadline: Instant,
+    /// Why the first refused request of the call was refused.
+    denial: Mutex<Option<String>>,
+    count: Option<EgressCounter>,
+}
+
+/// Where a request goes.
+struct Target {
+    scheme: Scheme,
+    host: String,
+    port: u16,
+    method: String,
+    /// `scheme://host:port` (IPv6 in brackets).
+    origin: String,
+    /// The path without the query (which may carry secrets).
+    path: String,
+}
+
+impl Target {
+    fn of(request: &http::Request<wasmtime_wasi_http::WasiBody>) -> Result<Self, Error> {
+        let uri = request.uri();
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            _ => return Err(Error::HttpRequestUriInvalid),
+        };
+        let authority = uri.authority().ok_or(Error::HttpRequestUriInvalid)?;
+        let host = authority.host().to_ascii_lowercase();
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = authority
+            .port_u16()
+            .or(scheme.default_port())
+            .ok_or(Error::HttpRequestUriInvalid)?;
+        let name = if scheme == Scheme::Https {
+            "https"
+        } else {
+            "http"
+        };
+        Ok(Self {
+            scheme,
+            origin: format!("{name}://{host}:{port}"),
+            host: bare,
+            port,
+            method: request.method().to_string(),
+            path: crate::text::clip(uri.path()).into_owned(),
+        })
+    }
+}
+
+impl Egress {
+    /// The egress of one call of `who` (``plugin `NAME` ``) named `plugin`, ending at
+    /// `deadline`.
+    pub fn new(
+        who: String,
+        plugin: Arc<str>,
+        grants: Arc<Grants>,
+        budget: HttpBudget,
+        deadline: Instant,
+        count: Option<EgressCounter>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                who,
+                plugin,
+                grants,
+                budget,
+                requests: AtomicUsize::new(0),
+                bytes: AtomicUsize::new(0),
+                deadline,
+                denial: Mutex::new(None),
+                count,
+            }),
+        }
+    }
+
+    /// Why the call's first refused request was refused, naming the component, the
+    /// destination and the grant or limit it lacked.
+    pub fn denial(&self) -> Option<String> {
+        self.shared.lock_denial().clone()
+    }
+}
+
+impl Shared {
+    fn lock_denial(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.denial.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuses a request to `target`: noted, logged, counted.
+    fn deny(&self, target: &Target, why: String) -> Error {
+        let message = format!("{} may not reach {}: {why}", self.who, target.origin);
+        tracing::info!(
+            target: "pier::egress",
+            plugin = %self.plugin,
+            method = %target.method,
+            url = %format_args!("{}{}", target.origin, target.path),
+            refused = %why,
+            "outbound request refused"
+        );
+        self.lock_denial().get_or_insert(message);
+        self.counted("other", "denied");
+        Error::HttpRequestDenied
+    }
+
+    fn counted(&self, host: &str, outcome: &'static str) {
+        if let Some(count) = &self.count {
+            count(&self.plugin, host, outcome);
+        }
+    }
+
+    /// The addresses pier will connect to: the host resolved once, each address
+    /// checked. Fails with a network error, or with the reason to refuse the request.
+    async fn resolve(&self, target: &Target) -> Result<Vec<SocketAddr>, Result<Error, String>> {
+        let addrs: Vec<SocketAddr> = match target.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, target.port)],
+            Err(_) => tokio::net::lookup_host((target.host.as_str(), target.port))
+                .await
+                .map_err(|e| {
+                    Ok(Error::DnsError {
+                        rcode: Some(e.to_string()),
+                        info_code: None,
+                    })
+                })?
+                .take(16)
+                .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(Ok(Error::DestinationNotFound));
+        }
+        if !self.grants.http.private_networks {
+            for addr in &addrs {
+                if let Some(kind) = private_kind(addr.ip()) {
+                    let resolved = if target.host.parse::<std::net::IpAddr>().is_ok() {
+                        format!("{} is", addr.ip())
+                    } else {
+                        format!("{} resolves to {}, which is", target.host, addr.ip())
+                    };
+                    return Err(Err(format!(
+                        "{resolved} a {kind} address, and private networks are not in its [grants] (private-networks)"
+                    )));
+                }
+            }
+        }
+        Ok(addrs)
+    }
+
+    /// Checks and sends `request`; its response with a metered body.
+    async fn send(
+        self: Arc<Self>,
+        mut request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture), Error> {
+        let started = Instant::now();
+        let target = Target::of(&request)?;
+        let Some(grant) = self
+            .grants
+            .http
+            .find(target.scheme, &target.host, target.port)
+        else {
+            return Err(self.deny(&target, "not in its [grants] http".into()));
+        };
+        let label = grant.host_label();
+        if self.requests.fetch_add(1, Ordering::Relaxed) >= self.budget.requests {
+            return Err(self.deny(
+                &target,
+                format!(
+                    "its {} requests of this call are used up ([limits] http-requests)",
+                    self.budget.requests
+                ),
+            ));
+        }
+        let deadline = match options.and_then(|o| o.connect_timeout) {
+            Some(wait) => self.deadline.min(started + wait),
+            None => self.deadline,
+        };
+        let connected = tokio::time::timeout_at(deadline.into(), async {
+            match self.resolve(&target).await {
+                Ok(addrs) => connect(&addrs, &target).await.map_err(Ok),
+                Err(Ok(error)) => Err(Ok(error)),
+                Err(Err(why)) => Err(Err(self.deny(&target, why))),
+            }
+        })
+        .await
+        .unwrap_or(Err(Ok(Error::ConnectionTimeout)));
+        let sender = match connected {
+            Ok(sender) => sender,
+            Err(Ok(error)) => return Err(self.failed(&target, &label, error, started)),
+            Err(Err(denied)) => return Err(denied),
+        };
+        let (mut sender, conn) = sender;
+        *request.uri_mut() = path_only(request.uri());
+        let mut conn = Box::pin(conn);
+        let answered = tokio::time::timeout_at(self.deadline.into(), async {
+            tokio::select! {
+                response = sender.send_request(request) => response.map_err(Error::from),
+                done = &mut conn => Err(done.err().map_or(Error::ConnectionTerminated, Error::from)),
+            }
+        })
+        .await;
+        let response = match answered {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err(self.failed(&target, &label, error, started)),
+            Err(_) => {
+                return Err(self.failed(&target, &label, Error::HttpResponseTimeout, started));
+            }
+        };
+        let status = response.status().as_u16();
+        self.counted(&label, "ok");
+        let shared = self.clone();
+        let response = response.map(move |incoming| {
+            Metered {
+                inner: Some(incoming),
+                sleep: Box::pin(tokio::time::sleep_until(shared.deadline.into())),
+                shared,
+                target,
+                status,
+                bytes: 0,
+                started,
+            }
+            .boxed_unsync()
+        });
+        let io: IoFuture = Box::new(async move { conn.await.map_err(Error::from) });
+        Ok((response, io))
+    }
+
+    /// A request that failed after its checks: logged and counted as an error.
+    fn failed(&self, target: &Target, label: &str, error: Error, started: Instant) -> Error {
+        tracing::info!(
+            target: "pier::egress",
+            plugin = %self.plugin,
+            method = %target.method,
+            url = %format_args!("{}{}", target.origin, target.path),
+            error = %error,
+            ms = started.elapsed().as_millis() as u64,
+            "outbound request failed"
+        );
+        self.counted(label, "error");
+        error
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+type Connection = (
+    hyper::client::conn::http1::SendRequest<wasmtime_wasi_http::WasiBody>,
+    hyper::client::conn::http1::Connection<TokioIo<Box<dyn Stream>>, wasmtime_wasi_http::WasiBody>,
+);
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin> Stream for T {}
+
+/// A connection to the first of `addrs` that answers, over TLS for `https`.
+async fn connect(addrs: &[SocketAddr], target: &Target) -> Result<Connection, Error> {
+    let mut last = None;
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                tcp = Some(stream);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let Some(tcp) = tcp else {
+        return Err(last.map_or(Error::DestinationNotFound, Error::Connect));
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = if target.scheme == Scheme::Https {
+        let name = match target.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => rustls::pki_types::ServerName::from(ip),
+            Err(_) => rustls::pki_types::ServerName::try_from(target.host.clone())?,
+        };
+        Box::new(
+            tokio_rustls::TlsConnector::from(tls_config())
+                .connect(name, tcp)
+                .await
+                .map_err(Error::Tls)?,
+        )
+    } else {
+        Box::new(tcp)
+    };
+    Ok(hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await?)
+}
+
+/// TLS with the web's root certificates, built once.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+            };
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+            Arc::new(config.unwrap_or_else(|e| {
+                // ring supports every safe default version: this cannot fail.
+                tracing::error!("TLS configuration failed: {e}");
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            }))
+        })
+        .clone()
+}
+
+/// The URI as sent to an origin server: the path and query only.
+fn path_only(uri: &http::Uri) -> http::Uri {
+    uri.path_and_query()
+        .map(|p| http::Uri::from(p.clone()))
+        .unwrap_or_else(|| http::Uri::from_static("/"))
+}
+
+/// A response body counted against the call's byte budget and cut at its deadline;
+/// its audit line is written when it is dropped (read to the end or not).
+struct Metered {
+    inner: Option<hyper::body::Incoming>,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    shared: Arc<Shared>,
+    target: Target,
+    status: u16,
+    bytes: usize,
+    started: Instant,
+}
+
+impl Body for Metered {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, Bytes::len);
+                self.bytes += n;
+                let total = self.shared.bytes.fetch_add(n, Ordering::Relaxed) + n;
+                if total > self.shared.budget.response_bytes {
+                    self.inner = None;
+                    let why = format!(
+                        "its responses passed {} bytes in this call ([limits] http-response-bytes)",
+                        self.shared.budget.response_bytes
+                    );
+                    let _ = self.shared.deny(&self.target, why);
+                    return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
+                        self.shared.budget.response_bytes as u64,
+                    )))));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::from(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if self.sleep.as_mut().poll(cx).is_ready() {
+                    self.inner = None;
+                    return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        tracing::info!(
+            target: "pier::egress",
+            plugin = %self.shared.plugin,
+            method = %self.target.method,
+            url = %format_args!("{}{}", self.target.origin, self.target.path),
+            status = self.status,
+            bytes = self.bytes,
+            ms = self.started.elapsed().as_millis() as u64,
+            "outbound request"
+        );
+    }
+}
+
+impl WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> Box<
+        dyn Future<Output = Result<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture), Error>>
+            + Send,
+    > {
+        Box::new(self.shared.clone().send(request, options))
+    }
+}
