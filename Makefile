@@ -48,11 +48,11 @@ $(CONF_DIR)/node_modules/.installed: $(CONF_DIR)/package-lock.json
 	@touch $@
 
 plugins: setup-rust ## Build the example plugins into plugins.d/, the example middleware into middleware.d/, the test fixtures into target/fixtures/
-	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p redact -p mw-probe
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p outbound -p redact -p mw-probe
 	@mkdir -p plugins.d middleware.d $(FIXTURES)
 	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
 	@cp -f $(WASM_OUT)/redact.wasm middleware.d/redact.wasm
-	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/
+	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(WASM_OUT)/outbound.wasm $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/
 	@cp -f plugins/conformance/conformance.toml $(FIXTURES)/
 	@cargo build --quiet --release --target $(WASM_TARGET) -p mw-probe --features storage && \
 	  cp -f $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/mw_probe_storage.wasm

@@ -26,7 +26,9 @@
 //! `Result`s. [`storage`] keeps data between calls, per plugin.
 #![deny(missing_docs)]
 
+pub mod config;
 mod context;
+pub mod http;
 mod output;
 #[doc(hidden)]
 pub mod runtime;

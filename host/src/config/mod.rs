@@ -19,6 +19,7 @@ use toml::Value;
 
 use crate::middleware::spec::Spec;
 use crate::registry::spec::{MountSpec, RawMount};
+use crate::runtime::grants::config::{SecretSource, Secrets};
 use crate::runtime::grants::{GrantCaps, HttpBudget, HttpGrant};
 use crate::runtime::{Limits, OutputLimits};
 use crate::storage::{Backend, Quota};
@@ -198,6 +199,7 @@ pub struct Layers {
     values: BTreeMap<&'static str, (Value, Source)>,
     mounts: Vec<MountSpec>,
     middleware: Vec<Spec>,
+    secrets: Secrets,
 }
 
 impl Default for Layers {
@@ -217,6 +219,7 @@ impl Default for Layers {
             values,
             mounts: Vec::new(),
             middleware: Vec::new(),
+            secrets: Secrets::new(),
         }
     }
 }
@@ -249,6 +252,9 @@ impl Layers {
         }
         if let Some(middleware) = table.remove("middleware") {
             self.middleware = parse_middleware(&source, middleware)?;
+        }
+        if let Some(secrets) = table.remove("secrets") {
+            self.secrets = parse_secrets(&source, secrets)?;
         }
         let mut flat = Vec::new();
         flatten("", &table, &mut flat);
@@ -440,6 +446,7 @@ impl Layers {
                 .into_iter()
                 .map(PathBuf::from)
                 .collect(),
+            secrets: std::sync::Arc::new(self.secrets.clone()),
         })
     }
 
@@ -511,6 +518,47 @@ fn parse_mounts(source: &Source, value: Value) -> Result<Vec<MountSpec>, ConfigE
         mounts.push(spec);
     }
     Ok(mounts)
+}
+
+/// The `[secrets.PLUGIN]` tables of a configuration file: `KEY = { env = "VAR" }` or
+/// `KEY = { file = "PATH" }`.
+fn parse_secrets(source: &Source, value: Value) -> Result<Secrets, ConfigError> {
+    let error = |key: String, message: String| ConfigError {
+        origin: source.clone(),
+        key,
+        message,
+    };
+    let Value::Table(plugins) = value else {
+        return Err(error(
+            "secrets".into(),
+            "expected [secrets.PLUGIN] tables".into(),
+        ));
+    };
+    let mut secrets = Secrets::new();
+    for (plugin, keys) in plugins {
+        let Value::Table(keys) = keys else {
+            return Err(error(
+                format!("secrets.{plugin}"),
+                "expected a table of KEY = { env = \"VAR\" } or { file = \"PATH\" }".into(),
+            ));
+        };
+        let mut held = BTreeMap::new();
+        for (key, where_) in keys {
+            let at = format!("secrets.{plugin}.{key}");
+            if key.is_empty() || key.len() > crate::runtime::grants::config::MAX_KEY_BYTES {
+                return Err(error(at, "keys are 1 to 256 bytes".into()));
+            }
+            let found: SecretSource = where_.try_into().map_err(|_| {
+                error(
+                    at,
+                    "expected { env = \"VAR\" } or { file = \"PATH\" }".into(),
+                )
+            })?;
+            held.insert(key, found);
+        }
+        secrets.insert(plugin, held);
+    }
+    Ok(secrets)
 }
 
 /// The `[[middleware]]` array of a configuration file.

@@ -9,6 +9,7 @@ use super::manifest;
 use super::namespace;
 use super::sidecar::Sidecar;
 use crate::runtime::grants::GrantCaps;
+use crate::runtime::grants::config::ConfigValues;
 use crate::runtime::{CacheOutcome, Limits, Runtime};
 
 /// Why a plugin file was refused.
@@ -161,10 +162,19 @@ async fn load_unguarded(
         )));
     }
     let bytes = input.bytes;
-    let grants = sidecar.grants.capped(&options.grants).map_err(refuse)?;
+    let mut grants = sidecar.grants.capped(&options.grants).map_err(refuse)?;
     if let Some(warning) = sidecar.grants.lowered("sidecar", &grants) {
         tracing::warn!(plugin = %name, "{warning}");
     }
+    let (config, warnings) = ConfigValues::gather(
+        &format!("plugin `{name}`"),
+        &sidecar.config,
+        options.grants.secrets.get(&name),
+    );
+    for warning in warnings {
+        tracing::warn!(plugin = %name, "{warning}");
+    }
+    grants.config = config;
     let asked = sidecar.requested(options.defaults);
     let limits = asked.capped_by(options.cap);
     if limits != asked {

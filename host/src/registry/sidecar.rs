@@ -30,6 +30,10 @@ pub struct Sidecar {
     /// What the plugin may reach beyond its sandbox, capped by the operator's `[grants]`.
     #[serde(default)]
     pub grants: GrantRequest,
+    /// Configuration values the plugin reads through `wasi:config/store` (secrets
+    /// belong in the operator's `[secrets]`, not here).
+    #[serde(default)]
+    pub config: std::collections::BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -86,6 +90,7 @@ impl Sidecar {
                 sidecar
                     .grants
                     .http_grants()
+                    .and_then(|_| crate::runtime::grants::config::check(&sidecar.config))
                     .map_err(|e| format!("sidecar {}: {e}", path.display()))?;
                 Ok(sidecar)
             }

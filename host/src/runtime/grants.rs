@@ -3,6 +3,7 @@
 //! one module with its grant, its check and its host side: outbound HTTP ([`http`],
 //! [`net`], [`egress`]).
 
+pub mod config;
 pub mod egress;
 pub mod http;
 pub mod net;
@@ -39,6 +40,7 @@ impl GrantRequest {
                 &cap.http,
                 cap.private_networks,
             ),
+            config: config::ConfigValues::default(),
         })
     }
 
@@ -77,9 +79,12 @@ fn list(grants: &[HttpGrant]) -> String {
 pub struct Grants {
     /// Outbound HTTP.
     pub http: HttpGrants,
+    /// Configuration values and secrets (`wasi:config/store`).
+    pub config: config::ConfigValues,
 }
 
-/// The operator's `[grants]`: the most any sidecar may be granted.
+/// The operator's `[grants]`: the most any sidecar may be granted; and the secrets it
+/// hands to plugins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantCaps {
     /// HTTP destinations (`grants.http`; default `*`: any public destination).
@@ -88,6 +93,8 @@ pub struct GrantCaps {
     pub private_networks: bool,
     /// Host directories a sidecar may preopen (`grants.files`).
     pub files: Vec<std::path::PathBuf>,
+    /// `[secrets.PLUGIN]`: where each plugin's secrets are.
+    pub secrets: std::sync::Arc<config::Secrets>,
 }
 
 impl Default for GrantCaps {
@@ -96,6 +103,7 @@ impl Default for GrantCaps {
             http: vec![HttpGrant::any()],
             private_networks: false,
             files: Vec::new(),
+            secrets: Default::default(),
         }
     }
 }

@@ -157,6 +157,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, config_of).map_err(link)?;
         bindings::PierPlugin::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(
             &mut linker,
             |s| s,
@@ -166,6 +167,7 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut middleware_linker).map_err(link)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut middleware_linker)
             .map_err(link)?;
+        wasmtime_wasi_config::add_to_linker(&mut middleware_linker, config_of).map_err(link)?;
         bindings::middleware::PierMiddleware::add_to_linker::<
             _,
             wasmtime::component::HasSelf<CallState>,
@@ -309,6 +311,11 @@ impl Runtime {
             .map_err(|e| wrong_world(file, e))?;
         Ok((pre, hash, outcome))
     }
+}
+
+/// The `wasi:config/store` of a call.
+fn config_of(state: &mut CallState) -> wasmtime_wasi_config::WasiConfig<'_> {
+    wasmtime_wasi_config::WasiConfig::from(&*state.config)
 }
 
 fn wrong_world(file: &Path, e: wasmtime::Error) -> RuntimeError {

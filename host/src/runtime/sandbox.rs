@@ -161,6 +161,7 @@ impl Sandbox {
             budget,
             http: WasiHttpCtx::new(),
             egress,
+            config: self.grants.config.variables().clone(),
             deadline,
             timed_out: false,
             stderr,
@@ -229,6 +230,7 @@ impl Sandbox {
             () = cancelled.cancelled() => return Err(self.cancelled()),
         };
         match outcome {
+            Ok(_) if store.data().egress.cut_by_deadline() => Err(self.timeout()),
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.classify(&store, error)),
             Err(_elapsed) => Err(self.timeout()),

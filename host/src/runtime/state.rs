@@ -364,6 +364,8 @@ pub struct CallState {
     pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
     /// The call's outbound HTTP: grants, budget, audit.
     pub(crate) egress: super::grants::Egress,
+    /// What `wasi:config/store` answers.
+    pub(crate) config: Arc<wasmtime_wasi_config::WasiConfigVariables>,
     pub(crate) deadline: Instant,
     pub(crate) timed_out: bool,
     pub(crate) stderr: LogStream,

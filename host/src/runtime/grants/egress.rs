@@ -62,6 +62,8 @@ struct Shared {
     deadline: Instant,
     /// Why the first refused request of the call was refused.
     denial: Mutex<Option<String>>,
+    /// Set when the call's deadline cut a request short.
+    late: std::sync::atomic::AtomicBool,
     count: Option<EgressCounter>,
 }
 
@@ -132,6 +134,7 @@ impl Egress {
                 bytes: AtomicUsize::new(0),
                 deadline,
                 denial: Mutex::new(None),
+                late: Default::default(),
                 count,
             }),
         }
@@ -141,6 +144,12 @@ impl Egress {
     /// destination and the grant or limit it lacked.
     pub fn denial(&self) -> Option<String> {
         self.shared.lock_denial().clone()
+    }
+
+    /// Whether the call's deadline cut one of its requests short: the call timed out,
+    /// whatever the guest made of the error.
+    pub fn cut_by_deadline(&self) -> bool {
+        self.shared.late.load(Ordering::Relaxed)
     }
 }
 
@@ -244,7 +253,12 @@ impl Shared {
             }
         })
         .await
-        .unwrap_or(Err(Ok(Error::ConnectionTimeout)));
+        .unwrap_or_else(|_| {
+            if deadline == self.deadline {
+                self.late.store(true, Ordering::Relaxed);
+            }
+            Err(Ok(Error::ConnectionTimeout))
+        });
         let sender = match connected {
             Ok(sender) => sender,
             Err(Ok(error)) => return Err(self.failed(&target, &label, error, started)),
@@ -264,6 +278,7 @@ impl Shared {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(self.failed(&target, &label, error, started)),
             Err(_) => {
+                self.late.store(true, Ordering::Relaxed);
                 return Err(self.failed(&target, &label, Error::HttpResponseTimeout, started));
             }
         };
@@ -425,6 +440,7 @@ impl Body for Metered {
             Poll::Pending => {
                 if self.sleep.as_mut().poll(cx).is_ready() {
                     self.inner = None;
+                    self.shared.late.store(true, Ordering::Relaxed);
                     return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
                 }
                 Poll::Pending
