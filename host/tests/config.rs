@@ -338,3 +338,49 @@ fn storage_settings_that_cannot_work_are_errors() {
         "environment PIER_DEFAULTS_STORAGE_VALUE_BYTES: defaults.storage-value-bytes: expected an integer from 1 to 536870912, got 0"
     );
 }
+
+#[test]
+fn grants_and_secrets_are_read_and_a_bad_one_is_an_error_naming_it() {
+    let (_dir, path) = file(
+        "[grants]\nhttp = [\"https://*.example.com\", \"http://127.0.0.1:*\"]\nprivate-networks = true\n\
+         [secrets.github]\ntoken = { env = \"GITHUB_TOKEN\" }\nkey = { file = \"/run/secrets/k\" }\n",
+    );
+    let config = args_with(&path).config_with_env(env(&[])).unwrap();
+    let shown: Vec<String> = config.grants.http.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["https://*.example.com", "http://127.0.0.1:*"]);
+    assert!(config.grants.private_networks);
+    assert_eq!(
+        format!("{:?}", config.grants.secrets["github"]),
+        "{\"key\": File(\"/run/secrets/k\"), \"token\": Env(\"GITHUB_TOKEN\")}"
+    );
+    let defaults = ServeArgs::default().config_with_env(env(&[])).unwrap();
+    assert_eq!(defaults.grants.http.len(), 1);
+    assert_eq!(defaults.grants.http[0].to_string(), "*");
+    assert!(!defaults.grants.private_networks);
+    assert_eq!(defaults.default_limits.http.requests, 16);
+    assert_eq!(defaults.default_limits.http.response_bytes, 16 << 20);
+
+    let (_dir, path) = file("[grants]\nhttp = [\"ftp://x.org\"]\n");
+    assert_eq!(
+        error_of(args_with(&path), &[]),
+        format!(
+            "{}: grants.http: `ftp://x.org`: expected \"*\" or http://HOST[:PORT] or https://HOST[:PORT]",
+            path.display()
+        )
+    );
+    assert_eq!(
+        error_of(
+            ServeArgs::default(),
+            &[("PIER_GRANTS_HTTP", "https://a.org/path")]
+        ),
+        "environment PIER_GRANTS_HTTP: grants.http: `https://a.org/path`: a grant names a scheme, a host and a port: no path, query or user"
+    );
+    let (_dir, path) = file("[secrets.github]\ntoken = \"in clear\"\n");
+    assert_eq!(
+        error_of(args_with(&path), &[]),
+        format!(
+            "{}: secrets.github.token: expected {{ env = \"VAR\" }} or {{ file = \"PATH\" }}",
+            path.display()
+        )
+    );
+}

@@ -1,6 +1,6 @@
 //! The text of `pier.example.toml`, generated from the table of keys: every key with its
 //! doc, default and `PIER_*` variable, then commented examples of the tables that are
-//! lists (`[[mount]]`, `[[middleware]]`).
+//! lists (`[[mount]]`, `[[middleware]]`) or keyed by plugin (`[secrets.PLUGIN]`).
 
 use super::keys::KEYS;
 
@@ -62,6 +62,14 @@ pub fn example_toml() -> String {
          # capacity = 5\n\
          # refill-per-second = 0.5\n\
          # per = \"session\"\n",
+    );
+    out.push_str(
+        "\n# Secrets a plugin reads through wasi:config/store like its sidecar's [config] values,\n\
+         # kept out of sidecars: per plugin name, each from an environment variable of pier's\n\
+         # process or a file. Never shown in logs, `pier inspect` or the admin API.\n\
+         # [secrets.github]\n\
+         # token = { env = \"GITHUB_TOKEN\" }\n\
+         # app-key = { file = \"/run/secrets/github-app-key\" }\n",
     );
     out
 }

@@ -2,7 +2,7 @@
 //! sandboxed like a plugin: its `before` and `after` hooks run around each request it
 //! handles, each in a fresh instance with the request's `context`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ impl Config {
             return Err(SpecError::new("memory-mb", "expected 1 to 4096"));
         }
         self.grants
-            .http_grants()
+            .check()
             .map_err(|e| SpecError::new("grants", e))?;
         Ok(())
     }
@@ -108,14 +108,15 @@ impl WasmMiddleware {
             },
             ..Limits::default()
         };
-        let grants = config
+        let (grants, warnings) = config
             .grants
-            .capped(&services.grants)
+            .capped(
+                &format!("middleware `{name}`"),
+                &services.grants,
+                Path::new("."),
+            )
             .map_err(|e| SpecError::new("grants", e))?;
-        if let Some(warning) = config
-            .grants
-            .lowered(&format!("middleware `{name}`"), &grants)
-        {
+        for warning in warnings {
             tracing::warn!("{warning}");
         }
         let component = services

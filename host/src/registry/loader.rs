@@ -162,15 +162,15 @@ async fn load_unguarded(
         )));
     }
     let bytes = input.bytes;
-    let mut grants = sidecar.grants.capped(&options.grants).map_err(refuse)?;
-    if let Some(warning) = sidecar.grants.lowered("sidecar", &grants) {
-        tracing::warn!(plugin = %name, "{warning}");
-    }
-    let (config, warnings) = ConfigValues::gather(
-        &format!("plugin `{name}`"),
-        &sidecar.config,
-        options.grants.secrets.get(&name),
-    );
+    let who = format!("plugin `{name}`");
+    let base = file.parent().unwrap_or(Path::new("."));
+    let (mut grants, mut warnings) = sidecar
+        .grants
+        .capped(&who, &options.grants, base)
+        .map_err(refuse)?;
+    let (config, more) =
+        ConfigValues::gather(&who, &sidecar.config, options.grants.secrets.get(&name));
+    warnings.extend(more);
     for warning in warnings {
         tracing::warn!(plugin = %name, "{warning}");
     }

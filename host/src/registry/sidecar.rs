@@ -89,8 +89,8 @@ impl Sidecar {
                     .map_err(|e| format!("sidecar {}: {}", path.display(), e.message()))?;
                 sidecar
                     .grants
-                    .http_grants()
-                    .and_then(|_| crate::runtime::grants::config::check(&sidecar.config))
+                    .check()
+                    .and_then(|()| crate::runtime::grants::config::check(&sidecar.config))
                     .map_err(|e| format!("sidecar {}: {e}", path.display()))?;
                 Ok(sidecar)
             }

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod egress;
+pub mod files;
 pub mod http;
 pub mod net;
 
@@ -20,9 +21,17 @@ pub struct GrantRequest {
     pub http: Vec<String>,
     /// Whether requests may reach private addresses (the operator must allow it too).
     pub private_networks: bool,
+    /// Host directories to preopen.
+    pub files: Vec<files::FileRequest>,
 }
 
 impl GrantRequest {
+    /// Checks every grant asked for; the first that is not one, as an error.
+    pub fn check(&self) -> Result<(), String> {
+        self.http_grants()?;
+        self.files.iter().try_for_each(files::FileRequest::check)
+    }
+
     /// The HTTP grants asked for, or why one is not a grant.
     pub fn http_grants(&self) -> Result<Vec<HttpGrant>, String> {
         self.http
@@ -31,21 +40,32 @@ impl GrantRequest {
             .collect()
     }
 
-    /// What is granted of this under the operator's `cap`.
-    pub fn capped(&self, cap: &GrantCaps) -> Result<Grants, String> {
-        Ok(Grants {
+    /// What is granted of this to `who` under the operator's `cap`, file paths
+    /// relative to `base`; warnings for what the cap lowered or left out.
+    pub fn capped(
+        &self,
+        who: &str,
+        cap: &GrantCaps,
+        base: &std::path::Path,
+    ) -> Result<(Grants, Vec<String>), String> {
+        self.check()?;
+        let (files, mut warnings) = files::capped(who, &self.files, base, &cap.files);
+        let grants = Grants {
             http: HttpGrants::capped(
                 self.http_grants()?,
                 self.private_networks,
                 &cap.http,
                 cap.private_networks,
             ),
+            files,
             config: config::ConfigValues::default(),
-        })
+        };
+        warnings.extend(self.lowered(who, &grants));
+        Ok((grants, warnings))
     }
 
-    /// A warning naming `who` when `granted` is less than this asks for.
-    pub fn lowered(&self, who: &str, granted: &Grants) -> Option<String> {
+    /// A warning naming `who` when `granted` is less HTTP than this asks for.
+    fn lowered(&self, who: &str, granted: &Grants) -> Option<String> {
         let http = &granted.http;
         let lost_private = self.private_networks && !http.private_networks;
         if http.lowered().is_empty() && !lost_private {
@@ -79,6 +99,8 @@ fn list(grants: &[HttpGrant]) -> String {
 pub struct Grants {
     /// Outbound HTTP.
     pub http: HttpGrants,
+    /// Preopened host directories.
+    pub files: Vec<files::FileGrant>,
     /// Configuration values and secrets (`wasi:config/store`).
     pub config: config::ConfigValues,
 }

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::CallError;
 use super::bindings::middleware::{PierMiddleware, PierMiddlewarePre};
 use super::bindings::{PierPlugin, PierPluginPre};
 use super::budget::OutputBudget;
+use super::grants::files::Mode;
 use super::grants::{Egress, EgressCounter, Grants};
 use super::limits::{Limits, MemoryLimiter};
 use super::output::LogStream;
@@ -144,13 +145,23 @@ impl Sandbox {
             deadline,
             self.egress_count.clone(),
         );
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout)
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout)
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        for dir in &self.grants.files {
+            let perms = match dir.mode {
+                Mode::Ro => FsPerms::ReadOnly,
+                Mode::Rw => FsPerms::ReadWrite,
+            };
+            if let Err(e) = wasi.preopened_dir(&dir.host, &dir.guest, perms) {
+                // Removed since the plugin was loaded: the call runs without it.
+                tracing::warn!(plugin = %self.name, "[grants] files: {}: {e:#}", dir.host.display());
+            }
+        }
+        let wasi = wasi.build();
         let state = CallState {
             plugin: self.name.clone(),
             wasi,
