@@ -167,7 +167,7 @@ pub fn describe(mount: &Mount) -> Value {
         "namespace": ns,
         "hash": plugin.hash(),
         "limits": { "timeout_ms": limits.timeout.as_millis() as u64, "memory_mb": limits.memory_bytes >> 20 },
-        "grants": {},
+        "grants": plugin.grants().describe(),
         "tools": m.tools.iter().map(|t| json!({
             "name": namespace::name(ns, &t.tool.name),
             "description": t.tool.description,
@@ -292,5 +292,74 @@ pub fn describe_text(mount: &Mount, style: Style) -> String {
     rows("resources", &d["resources"], "uri", &mut out);
     rows("templates", &d["templates"], "uri_template", &mut out);
     rows("prompts", &d["prompts"], "name", &mut out);
+    out.push_str(&grants_text(&d["grants"], style));
+    out
+}
+
+/// The grants block of `pier inspect`: each HTTP grant asked for, with what the
+/// operator left of the lowered ones; directories; configuration keys.
+fn grants_text(grants: &Value, style: Style) -> String {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let http = &grants["http"];
+    let (requested, effective, lowered) = (
+        strings(&http["requested"]),
+        strings(&http["effective"]),
+        strings(&http["lowered"]),
+    );
+    let files = grants["files"].as_array().cloned().unwrap_or_default();
+    let config = grants["config"].as_array().cloned().unwrap_or_default();
+    if requested.is_empty() && files.is_empty() && config.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("  {}\n", style.bold("grants"));
+    for grant in &requested {
+        let mark = if lowered.contains(grant) {
+            " (lowered by the operator)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "    http {}{}\n",
+            style.name(grant),
+            style.dim(mark)
+        ));
+    }
+    if !lowered.is_empty() {
+        out.push_str(&format!(
+            "    {}\n",
+            style.dim(&format!("in effect: [{}]", effective.join(", ")))
+        ));
+    }
+    if http["private_networks"] == true {
+        out.push_str(&format!("    {}\n", style.dim("private networks allowed")));
+    }
+    for file in &files {
+        out.push_str(&format!(
+            "    files {} -> {} ({})\n",
+            file["host"].as_str().unwrap_or_default(),
+            style.name(file["guest"].as_str().unwrap_or_default()),
+            file["mode"].as_str().unwrap_or_default()
+        ));
+    }
+    for entry in &config {
+        let secret = if entry["secret"] == true {
+            " (secret)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "    config {}{}\n",
+            entry["key"].as_str().unwrap_or_default(),
+            style.dim(secret)
+        ));
+    }
     out
 }

@@ -549,3 +549,128 @@ async fn sidecar_values_and_operator_secrets_reach_the_plugin() {
     );
     assert_still_serving(&client).await;
 }
+
+/// Runs the built `pier` with `args`; its exit status and its stdout and stderr.
+fn pier_cli(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_are_shown_requested_and_effective_and_secrets_never() {
+    const SECRET: &str = "s3cret-never-shown-7781";
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("outbound"), "outbound")
+        .with_sidecar(
+            "outbound",
+            "[grants]\nhttp = [\"https://*\", \"https://api.example.com\"]\n[config]\nregion = \"eu\"\n",
+        );
+    let work = tempfile::tempdir().unwrap();
+    let token = work.path().join("token");
+    std::fs::write(&token, SECRET).unwrap();
+    let toml = work.path().join("pier.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[grants]\nhttp = [\"https://*.example.com\"]\n[secrets.outbound]\ntoken = {{ file = \"{}\" }}\n\
+             [admin]\ntoken = \"admin-token\"\n[data]\ndir = \"{}\"\n",
+            token.display(),
+            shared_data_dir().display()
+        ),
+    )
+    .unwrap();
+    let plugin = dir.path().join("outbound.wasm");
+    let (ok, json_out, err) = pier_cli(&[
+        "inspect",
+        "--json",
+        "--config",
+        toml.to_str().unwrap(),
+        plugin.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let described: serde_json::Value = serde_json::from_str(&json_out).unwrap();
+    let grants = &described["plugins"][0]["grants"];
+    assert_eq!(
+        grants,
+        &json!({
+            "http": {
+                "requested": ["https://*", "https://api.example.com"],
+                "effective": ["https://*.example.com", "https://api.example.com"],
+                "lowered": ["https://*"],
+                "private_networks": false,
+            },
+            "files": [],
+            "config": [{"key": "region", "secret": false}, {"key": "token", "secret": true}],
+        }),
+        "{json_out}"
+    );
+    assert!(err.contains("plugin `outbound` asks for [grants] http [https://*, https://api.example.com]; the operator's [grants] leave it [https://*.example.com, https://api.example.com]"), "{err}");
+    let (ok, text, _) = pier_cli(&[
+        "inspect",
+        "--config",
+        toml.to_str().unwrap(),
+        plugin.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert!(
+        text.contains("  grants\n    http https://* (lowered by the operator)\n    http https://api.example.com\n    in effect: [https://*.example.com, https://api.example.com]\n    config region\n    config token (secret)\n"),
+        "{text}"
+    );
+    assert!(!json_out.contains(SECRET) && !text.contains(SECRET) && !err.contains(SECRET));
+
+    // A serving pier, logging everything: the plugin reads the secret; the admin API,
+    // the logs and a failed call's error never show it.
+    let mut child = ChildPier::serve_with_env(
+        &[
+            "--plugins",
+            dir.path().to_str().unwrap(),
+            "--config",
+            toml.to_str().unwrap(),
+        ],
+        &[(
+            "RUST_LOG",
+            "trace,cranelift=info,wasmtime=info,wasmtime_cranelift=info,regalloc2=info",
+        )],
+    )
+    .await;
+    let client = child.client().await;
+    let read = call(&client, "outbound_config_length", json!({"key": "token"}))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&read), SECRET.len().to_string());
+    let failed = call(&client, "outbound_config_required", json!({"key": "tokn"}))
+        .await
+        .unwrap();
+    assert!(!text_of(&failed).contains(SECRET));
+    let admin: serde_json::Value = reqwest::Client::new()
+        .get(child.url.replace("/mcp", "/admin/mounts"))
+        .bearer_auth("admin-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = admin["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "outbound")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["grants"], *grants);
+    assert!(!admin.to_string().contains(SECRET));
+    drop(client);
+    child.signal("-TERM");
+    let stderr = child.stderr_text();
+    assert!(stderr.contains("TRACE"), "logs at trace level were written");
+    assert!(!stderr.contains(SECRET), "the secret is in pier's log");
+}

@@ -129,3 +129,30 @@ impl Default for GrantCaps {
         }
     }
 }
+
+impl Grants {
+    /// What was granted, for people and listings (`pier inspect`, `/admin/mounts`):
+    /// HTTP grants asked for and in effect (the ones the operator lowered marked),
+    /// directories, and the configuration's keys — never a value.
+    pub fn describe(&self) -> serde_json::Value {
+        let shown =
+            |grants: &[HttpGrant]| grants.iter().map(ToString::to_string).collect::<Vec<_>>();
+        serde_json::json!({
+            "http": {
+                "requested": shown(&self.http.requested),
+                "effective": shown(&self.http.effective),
+                "lowered": self.http.lowered().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "private_networks": self.http.private_networks,
+            },
+            "files": self.files.iter().map(|f| serde_json::json!({
+                "host": f.host,
+                "guest": f.guest,
+                "mode": f.mode,
+            })).collect::<Vec<_>>(),
+            "config": self.config.keys().iter().map(|(key, secret)| serde_json::json!({
+                "key": key,
+                "secret": secret,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}

@@ -13,18 +13,27 @@ pub struct ChildPier {
     pub child: std::process::Child,
     /// `http://127.0.0.1:PORT/mcp`.
     pub url: String,
+    /// Everything it wrote to stderr so far.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ChildPier {
     /// Runs `pier serve --listen 127.0.0.1:0 ARGS…` and waits (bounded) for `/ready`.
     pub async fn serve(args: &[&str]) -> Self {
+        Self::serve_with_env(args, &[]).await
+    }
+
+    /// [`ChildPier::serve`] with environment variables `env` set.
+    pub async fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        let captured = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut url = None;
         let mut line = String::new();
@@ -36,13 +45,18 @@ impl ChildPier {
             if url.is_none() {
                 eprint!("pier: {line}");
             }
+            captured.lock().unwrap().push_str(&line);
             line.clear();
         }
         let url = url.expect("pier prints the bound address");
         // Keep draining stderr so pier never blocks on a full pipe.
+        let keep = captured.clone();
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 eprintln!("pier: {line}");
+                let mut kept = keep.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
             }
         });
         // The address is printed before plugins load: wait (bounded) for /ready.
@@ -59,7 +73,16 @@ impl ChildPier {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { child, url }
+        Self {
+            child,
+            url,
+            stderr: captured,
+        }
+    }
+
+    /// What it wrote to stderr so far (all of it, once it has exited).
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// A recording client over HTTP.

@@ -29,6 +29,10 @@ pub struct MountInfo {
     pub templates: usize,
     /// Prompts served.
     pub prompts: usize,
+    /// What a plugin was granted (`pier inspect`'s `grants`; never a configuration
+    /// value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<serde_json::Value>,
 }
 
 impl Mounts {
@@ -74,6 +78,7 @@ impl Mounts {
                     resources: m.map_or(0, |m| m.offer.resources.len()),
                     templates: m.map_or(0, |m| m.offer.templates.len()),
                     prompts: m.map_or(0, |m| m.offer.prompts.len()),
+                    grants: m.and_then(|m| m.wasm()).map(|p| p.grants().describe()),
                 }
             })
             .collect()
