@@ -674,3 +674,64 @@ async fn grants_are_shown_requested_and_effective_and_secrets_never() {
     assert!(stderr.contains("TRACE"), "logs at trace level were written");
     assert!(!stderr.contains(SECRET), "the secret is in pier's log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_edited_while_serving_changes_the_grants_of_the_next_call() {
+    let web = Web::start().await;
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("outbound"), "outbound");
+    let mut config = dir.watched_config();
+    config.debounce = std::time::Duration::from_millis(50);
+    config.grants.private_networks = true;
+    let app = App::start(&config).await.expect("pier starts");
+    let (client, _) = connect(&app).await;
+    let (text, failed) = request(&client, json!({"url": web.url("/json")})).await;
+    assert!(failed);
+    assert!(
+        refusal(&text).ends_with("not in its [grants] http"),
+        "{text}"
+    );
+    let granted = |app: &App| {
+        app.registry()
+            .snapshot()
+            .mounts
+            .iter()
+            .filter_map(|m| m.wasm())
+            .any(|p| p.name() == "outbound" && !p.grants().http.effective.is_empty())
+    };
+    std::fs::write(
+        dir.path().join("outbound.toml"),
+        format!(
+            "[grants]\nhttp = [\"http://127.0.0.1:{}\"]\nprivate-networks = true\n",
+            web.port
+        ),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !granted(&app) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sidecar change was never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (text, failed) = request(&client, json!({"url": web.url("/json")})).await;
+    assert_eq!(
+        (text.as_str(), failed),
+        ("200 [] 17 bytes: {\"hello\":\"world\"}", false)
+    );
+    // And taken away again.
+    std::fs::write(dir.path().join("outbound.toml"), "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while granted(&app) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sidecar change was never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (_, failed) = request(&client, json!({"url": web.url("/json")})).await;
+    assert!(failed);
+    assert_eq!(web.hits(), 1);
+}
