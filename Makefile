@@ -10,7 +10,7 @@ PY          := $(VENV)/bin/python
 JS_DIR      := tests/polyglot/js
 CONF_DIR    := tests/conformance
 
-EXAMPLES := hello calc assistant notes
+EXAMPLES := hello calc assistant notes fetch
 
 .PHONY: help setup setup-rust setup-py setup-js setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fmt lint clean
 
@@ -48,9 +48,10 @@ $(CONF_DIR)/node_modules/.installed: $(CONF_DIR)/package-lock.json
 	@touch $@
 
 plugins: setup-rust ## Build the example plugins into plugins.d/, the example middleware into middleware.d/, the test fixtures into target/fixtures/
-	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p outbound -p redact -p mw-probe
+	cargo build --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p fetch -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p outbound -p redact -p mw-probe
 	@mkdir -p plugins.d middleware.d $(FIXTURES)
 	@for p in $(EXAMPLES); do cp -f $(WASM_OUT)/$$p.wasm plugins.d/$$p.wasm; done
+	@cp -f plugins/fetch/fetch.toml plugins.d/fetch.toml
 	@cp -f $(WASM_OUT)/redact.wasm middleware.d/redact.wasm
 	@cp -f $(WASM_OUT)/hostile.wasm $(WASM_OUT)/wrong_world.wasm $(WASM_OUT)/hello_v2.wasm $(WASM_OUT)/conformance.wasm $(WASM_OUT)/probe.wasm $(WASM_OUT)/outbound.wasm $(WASM_OUT)/mw_probe.wasm $(FIXTURES)/
 	@cp -f plugins/conformance/conformance.toml $(FIXTURES)/
@@ -72,7 +73,7 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	target/debug/pier serve --plugins plugins.d
 
 test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
-	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact
+	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch
 	scripts/conformance.sh
 
 conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP
