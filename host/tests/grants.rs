@@ -134,12 +134,7 @@ async fn serving(sidecar: &str, private: bool) -> (App, Client, PluginDir) {
 /// `outbound_request` with `args`: its text and whether it failed.
 async fn request(client: &Client, args: serde_json::Value) -> (String, bool) {
     let result = call(client, "outbound_request", args).await.unwrap();
-    let texts: Vec<String> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect();
-    (texts.join("\n"), result.is_error == Some(true))
+    (text_of(&result), result.is_error == Some(true))
 }
 
 /// The first line of a failed request's text: pier's own words.

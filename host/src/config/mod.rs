@@ -545,8 +545,9 @@ fn parse_secrets(source: &Source, value: Value) -> Result<Secrets, ConfigError> 
         let mut held = BTreeMap::new();
         for (key, where_) in keys {
             let at = format!("secrets.{plugin}.{key}");
-            if key.is_empty() || key.len() > crate::runtime::grants::config::MAX_KEY_BYTES {
-                return Err(error(at, "keys are 1 to 256 bytes".into()));
+            let most = crate::runtime::grants::config::MAX_KEY_BYTES;
+            if key.is_empty() || key.len() > most {
+                return Err(error(at, format!("keys are 1 to {most} bytes")));
             }
             let found: SecretSource = where_.try_into().map_err(|_| {
                 error(

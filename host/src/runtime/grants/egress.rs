@@ -224,15 +224,14 @@ impl Shared {
     ) -> Result<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture), Error> {
         let started = Instant::now();
         let target = Target::of(&request)?;
-        let Some(grant) = self
-            .grants
-            .http
-            .find(target.scheme, &target.host, target.port)
-        else {
-            return Err(self.deny(&target, "not in its [grants] http".into()));
-        };
-        let label = grant.host_label();
-        if self.requests.fetch_add(1, Ordering::Relaxed) >= self.budget.requests {
+        // Every attempt counts, refused ones too: a guest retrying a refused request in
+        // a loop writes one log line per budgeted request, then one more, then none.
+        let attempt = self.requests.fetch_add(1, Ordering::Relaxed);
+        if attempt > self.budget.requests {
+            self.counted("other", "denied");
+            return Err(Error::HttpRequestDenied);
+        }
+        if attempt == self.budget.requests {
             return Err(self.deny(
                 &target,
                 format!(
@@ -241,6 +240,14 @@ impl Shared {
                 ),
             ));
         }
+        let Some(grant) = self
+            .grants
+            .http
+            .find(target.scheme, &target.host, target.port)
+        else {
+            return Err(self.deny(&target, "not in its [grants] http".into()));
+        };
+        let label = grant.host_label();
         let deadline = match options.and_then(|o| o.connect_timeout) {
             Some(wait) => self.deadline.min(started + wait),
             None => self.deadline,
