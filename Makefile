@@ -63,8 +63,8 @@ plugins: setup-rust ## Build the example plugins into plugins.d/, the example mi
 	done
 
 polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures into target/fixtures/
-	@scripts/componentize.sh py tests/polyglot/py $(FIXTURES)/py-shout.wasm
-	@scripts/componentize.sh js tests/polyglot/js/app.js $(FIXTURES)/js-reverse.wasm
+	@scripts/componentize.sh py tests/polyglot/py $(FIXTURES)/py-shout.wasm pier-plugin-granted
+	@scripts/componentize.sh js tests/polyglot/js/app.js $(FIXTURES)/js-reverse.wasm pier-plugin-granted
 
 run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@cargo build --quiet -p pier

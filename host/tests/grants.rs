@@ -8,6 +8,8 @@ mod common;
 mod beyond_http;
 #[path = "grants/fetch.rs"]
 mod fetch;
+#[path = "grants/polyglot.rs"]
+mod polyglot;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! The contract outside Rust: a Python (componentize-py) and a JavaScript
-//! (componentize-js) plugin, mounted beside a Rust one and called through MCP.
+//! (componentize-js) plugin, mounted beside a Rust one and called through MCP. (What they
+//! reach through their grants is in tests/grants/polyglot.rs.)
 
 mod common;
 
@@ -19,9 +20,20 @@ async fn python_and_javascript_plugins_are_mounted_and_called() {
     assert!(app.refused().is_empty(), "{:?}", app.refused());
     let tools = client.peer().list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["hello_greet", "js_reverse", "py_shout"]);
     assert_eq!(
-        serde_json::to_value(&tools[2]).unwrap()["description"],
+        names,
+        [
+            "hello_greet",
+            "js_reverse",
+            "js_fetch",
+            "js_setting",
+            "py_shout",
+            "py_get",
+            "py_setting"
+        ]
+    );
+    assert_eq!(
+        serde_json::to_value(&tools[4]).unwrap()["description"],
         "Upper-case the text (written in Python)."
     );
 

@@ -1,39 +1,66 @@
-// A pier plugin in JavaScript (componentize-js): one tool, `reverse`, that reverses text
-// and logs through the host's context interface.
+// A pier plugin in JavaScript (componentize-js), world `pier-plugin-granted`: `reverse`
+// reverses text and logs through the host's context interface; `fetch` reads a URL with
+// plain fetch() over wasi:http (within the plugin's grants); `setting` reads its
+// configuration through wasi:config/store.
 import { log } from 'pier:mcp/context@0.1.0';
+import { get } from 'wasi:config/store@0.2.0-rc.1';
 
-const schema = {
+const stringArgument = (name, description) => ({
   type: 'object',
-  properties: { text: { type: 'string', description: 'What to reverse.' } },
-  required: ['text'],
-};
+  properties: { [name]: { type: 'string', description } },
+  required: [name],
+});
+
+const tool = (name, description, schema) => ({
+  name,
+  title: undefined,
+  description,
+  inputSchema: JSON.stringify(schema),
+  outputSchema: undefined,
+  annotations: undefined,
+  tags: [],
+});
+
+const text = (val, isError = false) => ({ content: [{ tag: 'text', val }], structured: undefined, isError });
+
+// An async export: componentize-js runs the event loop until the promise settles.
+async function fetchText(url) {
+  try {
+    const response = await fetch(url);
+    return text(`${response.status} ${await response.text()}`);
+  } catch (e) {
+    return text(`request failed: ${e}`, true);
+  }
+}
 
 export const plugin = {
   describe() {
     return {
       name: 'js-reverse',
       version: '0.1.0',
-      tools: [{
-        name: 'reverse',
-        title: undefined,
-        description: 'Reverse the text (written in JavaScript).',
-        inputSchema: JSON.stringify(schema),
-        outputSchema: undefined,
-        annotations: undefined,
-        tags: [],
-      }],
+      tools: [
+        tool('reverse', 'Reverse the text (written in JavaScript).', stringArgument('text', 'What to reverse.')),
+        tool('fetch', "The status and body of a URL, within the plugin's grants.", stringArgument('url', 'An http:// or https:// URL.')),
+        tool('setting', 'A configuration value of the plugin.', stringArgument('key', 'A configuration key.')),
+      ],
       resources: [],
       templates: [],
       prompts: [],
     };
   },
   callTool(name, args) {
-    if (name !== 'reverse') {
-      throw { tag: 'not-found', val: `unknown tool \`${name}\`` };
+    const parsed = JSON.parse(args);
+    switch (name) {
+      case 'reverse':
+        log('info', `reversing ${parsed.text.length} characters`, undefined);
+        return text([...parsed.text].reverse().join(''));
+      case 'fetch':
+        return fetchText(parsed.url);
+      case 'setting':
+        return text(get(parsed.key) ?? 'unset');
+      default:
+        throw { tag: 'not-found', val: `unknown tool \`${name}\`` };
     }
-    const { text } = JSON.parse(args);
-    log('info', `reversing ${text.length} characters`, undefined);
-    return { content: [{ tag: 'text', val: [...text].reverse().join('') }], structured: undefined, isError: false };
   },
   readResource(uri) {
     throw { tag: 'not-found', val: `resource not found: ${uri}` };
