@@ -485,3 +485,105 @@ async fn a_sidecar_edited_while_serving_changes_the_grants_of_the_next_call() {
     assert!(failed);
     assert_eq!(web.hits(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_retrying_a_refused_request_in_a_loop_writes_a_bounded_log() {
+    let web = Web::start().await;
+    let dir = PluginDir::new()
+        .with(&fixture("outbound"), "outbound")
+        .with_sidecar("outbound", "[limits]\nhttp-requests = 4\n");
+    let data = shared_data_dir();
+    let mut child = ChildPier::serve_with_env(
+        &[
+            "--plugins",
+            dir.path().to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--storage",
+            "memory",
+        ],
+        &[("RUST_LOG", "info")],
+    )
+    .await;
+    let client = child.client().await;
+    let result = call(
+        &client,
+        "outbound_request",
+        json!({"url": web.url("/json"), "times": 50, "keep_going": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text_of(&result), "0 answered, 50 failed");
+    let metrics = reqwest::get(child.url.replace("/mcp", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let denied =
+        "pier_egress_requests_total{plugin=\"outbound\",host=\"other\",outcome=\"denied\"} 50";
+    assert!(metrics.contains(denied), "{metrics}");
+    drop(client);
+    child.signal("-TERM");
+    // Every attempt is counted; the log has one line per budgeted request (4, each "not
+    // in its grants"), one saying the budget is spent, and nothing for the other 45.
+    let log = child.stderr_text();
+    let refused: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("outbound request refused"))
+        .collect();
+    assert_eq!(refused.len(), 5, "{log}");
+    assert!(
+        refused[..4]
+            .iter()
+            .all(|l| l.contains("not in its [grants] http"))
+    );
+    assert!(refused[4].contains("its 4 requests of this call are used up"));
+    assert_eq!(web.hits(), 0);
+}
+
+/// A server on a free loopback port that answers one request per connection the HTTP/1.0
+/// way: the whole response at once, then the connection closed.
+async fn closing_server() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n\r\nclosed after this")
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_closing_the_connection_after_answering_is_read_every_time() {
+    let port = closing_server().await;
+    let sidecar =
+        format!("[grants]\nhttp = [\"http://127.0.0.1:{port}\"]\nprivate-networks = true\n");
+    let (_app, client, _dir) = serving(&sidecar, true).await;
+    // The connection ends as the response arrives: never taken for a failure.
+    for _ in 0..10 {
+        let (text, failed) = request(
+            &client,
+            json!({"url": format!("http://127.0.0.1:{port}/"), "times": 8}),
+        )
+        .await;
+        assert_eq!(
+            (text.as_str(), failed),
+            ("200 [] 17 bytes: closed after this", false)
+        );
+    }
+}

@@ -274,11 +274,22 @@ impl Shared {
         let (mut sender, conn) = sender;
         *request.uri_mut() = path_only(request.uri());
         let mut conn = Box::pin(conn);
+        // The connection may end in the same poll that delivers the response (a server
+        // that closes after answering: HTTP/1.0, `Connection: close`). The response is
+        // then already on its way to `send`, so an ended connection is awaited past, not
+        // taken for a failure; `send` fails by itself when no response came.
+        let mut ended = None;
         let answered = tokio::time::timeout_at(self.deadline.into(), async {
+            let mut send = std::pin::pin!(sender.send_request(request));
             tokio::select! {
-                response = sender.send_request(request) => response.map_err(Error::from),
-                done = &mut conn => Err(done.err().map_or(Error::ConnectionTerminated, Error::from)),
+                biased;
+                response = &mut send => response,
+                done = &mut conn => {
+                    ended = Some(done);
+                    send.await
+                }
             }
+            .map_err(Error::from)
         })
         .await;
         let response = match answered {
@@ -304,7 +315,12 @@ impl Shared {
             }
             .boxed_unsync()
         });
-        let io: IoFuture = Box::new(async move { conn.await.map_err(Error::from) });
+        let io: IoFuture = Box::new(async move {
+            match ended {
+                Some(done) => done.map_err(Error::from),
+                None => conn.await.map_err(Error::from),
+            }
+        });
         Ok((response, io))
     }
 
