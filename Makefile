@@ -95,7 +95,7 @@ lint: ## Check formatting and clippy, warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p redact -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p mw-probe -p bad-manifest -p bench-plugin -- -D warnings
+	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p fetch -p redact -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p outbound -p mw-probe -p bad-manifest -p bench-plugin -- -D warnings
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean

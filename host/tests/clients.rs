@@ -162,3 +162,70 @@ async fn the_python_mcp_client_speaks_the_new_revision() {
         })
     );
 }
+
+/// The `fetch` example through the Python `mcp` SDK over HTTP: a loopback page (granted
+/// by a sidecar for this test, with the operator allowing private networks) read whole,
+/// in two pieces and raw; a loopback address outside its grants refused in pier's words.
+#[tokio::test]
+async fn the_python_mcp_client_fetches_a_page_through_the_fetch_example() {
+    let dir = PluginDir::examples()
+        .with(&example("fetch"), "fetch")
+        .with_sidecar(
+            "fetch",
+            "[grants]\nhttp = [\"http://127.0.0.1:*\"]\nprivate-networks = true\n",
+        );
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "[grants]\nprivate-networks = true\n").unwrap();
+    let mut pier = ChildPier::serve(&[
+        "--config",
+        config.path().to_str().unwrap(),
+        "--plugins",
+        dir.path().to_str().unwrap(),
+        "--data-dir",
+        shared_data_dir().to_str().unwrap(),
+        "--storage",
+        "memory",
+    ])
+    .await;
+    let output = Command::new(python())
+        .arg(root().join("tests/clients/fetch.py"))
+        .arg(&pier.url)
+        .output()
+        .unwrap();
+    pier.signal("-TERM");
+    assert!(
+        output.status.success(),
+        "fetch.py failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("fetch.py prints JSON");
+    let page = seen["page"].as_str().unwrap();
+    let markdown = "## Opening hours\n\nFrom *dawn* to dusk.\n\n1. Moor\n2. Pay";
+    assert_eq!(
+        seen,
+        json!({
+            "page": page,
+            "tools": ["calc_add", "calc_countdown", "calc_divide", "fetch_fetch", "hello_greet"],
+            "whole": {"text": format!("Contents of {page}:\n{markdown}"), "is_error": false},
+            "first": {
+                "text": format!(
+                    "Contents of {page}:\n{}\n\n<content truncated: {} of {} characters left; call fetch with start_index=12 to read on>",
+                    &markdown[..12],
+                    markdown.len() - 12,
+                    markdown.len()
+                ),
+                "is_error": false
+            },
+            "rest": {"text": format!("Contents of {page}:\n{}", &markdown[12..]), "is_error": false},
+            "raw": {"text": format!("Contents of {page}:\n{HARBOUR}"), "is_error": false},
+            "refused": {
+                "text": "plugin `fetch` may not reach http://127.0.0.2:9: not in its [grants] http",
+                "is_error": true
+            },
+        })
+    );
+}
+
+/// The page tests/clients/fetch.py serves.
+const HARBOUR: &str = "<!DOCTYPE html><html><head><title>Harbour</title><style>p {}</style></head>\
+<body><h2>Opening hours</h2><p>From <i>dawn</i> to dusk.</p><ol><li>Moor</li><li>Pay</li></ol></body></html>";

@@ -30,6 +30,7 @@ fn configured(dir: &PluginDir, toml: &str) -> ServeConfig {
     ServeConfig {
         middleware: config.middleware,
         mounts: config.mounts,
+        grants: config.grants,
         ..dir.config()
     }
 }

@@ -91,6 +91,76 @@ async fn a_middleware_component_can_refuse_answer_or_change_a_request() {
         .await;
 }
 
+/// A web server on a free loopback port answering every GET with 200; its port and how
+/// many requests it received.
+async fn counting_web() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { "ok" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, hits)
+}
+
+/// What mw-probe answers when asked to fetch a page of the server on `port`.
+async fn fetch(client: &Client, port: u16) -> String {
+    let name = format!("fetch http://127.0.0.1:{port}/status");
+    text(
+        &call(client, "hello_greet", json!({ "name": name }))
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_middleware_component_reaches_only_what_its_grants_allow() {
+    use std::sync::atomic::Ordering;
+    let (port, hits) = counting_web().await;
+    let (other, other_hits) = counting_web().await;
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let middleware = |grants: &str| {
+        format!(
+            "[[middleware]]\ntype = \"wasm\"\npath = \"{}\"\nname = \"probe-mw\"\n{grants}",
+            fixture("mw_probe").display()
+        )
+    };
+    let asks =
+        format!("grants = {{ http = [\"http://127.0.0.1:{port}\"], private-networks = true }}\n");
+    let denied = "mw-probe could not fetch: ErrorCode::HttpRequestDenied";
+
+    // Granted its server, the operator allowing private networks: that one, nothing else.
+    let toml = format!("[grants]\nprivate-networks = true\n\n{}", middleware(&asks));
+    let (app, client) = start_with(&dir, &toml).await;
+    assert_eq!(fetch(&client, port).await, "mw-probe fetched 200");
+    assert_eq!(fetch(&client, other).await, denied);
+    let metrics = app.metrics().render(&app.registry().snapshot(), 0);
+    for line in [
+        "pier_egress_requests_total{plugin=\"probe-mw\",host=\"127.0.0.1\",outcome=\"ok\"} 1",
+        "pier_egress_requests_total{plugin=\"probe-mw\",host=\"other\",outcome=\"denied\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    drop((client, app));
+
+    // The operator's [grants] cap a middleware's as a sidecar's: no private networks.
+    let (_app, client) = start_with(&dir, &middleware(&asks)).await;
+    assert_eq!(fetch(&client, port).await, denied);
+    drop(client);
+
+    // No grants: nothing.
+    let toml = format!("[grants]\nprivate-networks = true\n\n{}", middleware(""));
+    let (_app, client) = start_with(&dir, &toml).await;
+    assert_eq!(fetch(&client, port).await, denied);
+    assert_still_serving(&client).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(other_hits.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn a_trapping_middleware_component_fails_the_call_not_the_server() {
     let dir = PluginDir::new().with(&example("hello"), "hello");

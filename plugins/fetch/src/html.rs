@@ -25,6 +25,8 @@ pub fn to_markdown(html: &str) -> String {
     let mut rest = html;
     let mut skipping: Option<String> = None;
     let mut links: Vec<Option<String>> = Vec::new();
+    // Open lists, innermost last: the last number given for an `ol`, `None` for a `ul`.
+    let mut lists: Vec<Option<u64>> = Vec::new();
     let mut pre = 0usize;
     while let Some(open) = rest.find('<') {
         if skipping.is_none() {
@@ -69,12 +71,30 @@ pub fn to_markdown(html: &str) -> String {
                 | "h1" | "h2" | "h3" | "h4" | "h5" | "h6",
                 _,
             ) => block(&mut out),
-            ("ul" | "ol", _) => block(&mut out),
+            ("ul" | "ol", false) => {
+                block(&mut out);
+                lists.push((name == "ol").then(|| {
+                    attribute(tag, "start")
+                        .and_then(|start| start.trim().parse::<u64>().ok())
+                        .unwrap_or(1)
+                        .saturating_sub(1)
+                }));
+            }
+            ("ul" | "ol", true) => {
+                lists.pop();
+                block(&mut out);
+            }
             ("br", _) => line(&mut out),
             ("tr", true) => line(&mut out),
             ("li", false) => {
                 line(&mut out);
-                out.push_str("- ");
+                match lists.last_mut() {
+                    Some(Some(number)) => {
+                        *number = number.saturating_add(1);
+                        out.push_str(&format!("{number}. "));
+                    }
+                    _ => out.push_str("- "),
+                }
             }
             ("td" | "th", false) => out.push_str(" | "),
             ("hr", _) => {
@@ -250,5 +270,15 @@ mod tests {
         assert!(looks_like_html("  <!doctype HTML>"));
         assert!(!looks_like_html("{\"a\": 1}"));
         assert_eq!(decode("a &lt; b &unknown; &"), "a < b &unknown; &");
+    }
+
+    #[test]
+    fn ordered_lists_are_numbered_from_their_start() {
+        let html = "<ol><li>moor</li><li>pay</li></ol><ol start=\"7\"><li>seven<ul><li>dot</li>\
+            </ul></li><li>eight</li></ol><ol start=\"x\"><li>one</li></ol><li>stray</li>";
+        assert_eq!(
+            to_markdown(html),
+            "1. moor\n2. pay\n\n7. seven\n\n- dot\n\n8. eight\n\n1. one\n\n- stray"
+        );
     }
 }
