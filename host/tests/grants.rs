@@ -10,6 +10,8 @@ mod beyond_http;
 mod fetch;
 #[path = "grants/polyglot.rs"]
 mod polyglot;
+#[path = "grants/tls.rs"]
+mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -439,6 +439,12 @@ pub const KEYS: &[Key] = &[
         doc: "Host directories a sidecar may preopen for its plugin ([grants] files), each with everything below it; relative to the working directory. Default: none.",
     },
     Key {
+        path: "grants.ca-certificates",
+        kind: Kind::List,
+        default: "[]",
+        doc: "PEM files of certificate authorities that plugins' HTTPS requests trust besides the web's public roots (an internal CA); read at start, relative to the working directory.",
+    },
+    Key {
         path: "upstream.connect-timeout-ms",
         kind: MS,
         default: "30000",

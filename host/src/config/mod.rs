@@ -22,7 +22,7 @@ use toml::Value;
 use crate::middleware::spec::Spec;
 use crate::registry::spec::MountSpec;
 use crate::runtime::grants::config::Secrets;
-use crate::runtime::grants::{GrantCaps, HttpBudget, HttpGrant};
+use crate::runtime::grants::{GrantCaps, HttpBudget, HttpGrant, Trust};
 use crate::runtime::{Limits, OutputLimits};
 use crate::storage::{Backend, Quota};
 use crate::transport::http::HttpOptions;
@@ -440,6 +440,11 @@ impl Layers {
                 key: "grants.http".into(),
                 message,
             })?;
+        let authorities: Vec<PathBuf> = self
+            .list("grants.ca-certificates")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
         Ok(GrantCaps {
             http,
             private_networks: self.flag("grants.private-networks"),
@@ -449,6 +454,14 @@ impl Layers {
                 .map(PathBuf::from)
                 .collect(),
             secrets: std::sync::Arc::new(self.secrets.clone()),
+            trust: Trust::with_authorities(&authorities).map_err(|message| ConfigError {
+                origin: self
+                    .source("grants.ca-certificates")
+                    .cloned()
+                    .unwrap_or(Source::Default),
+                key: "grants.ca-certificates".into(),
+                message,
+            })?,
         })
     }
 

@@ -1,16 +1,18 @@
 //! Capability grants: what a plugin (or a middleware component) may reach beyond its
 //! sandbox, as its sidecar asks and the operator's `[grants]` allow. Each capability is
 //! one module with its grant, its check and its host side: outbound HTTP ([`http`],
-//! [`net`], [`egress`]).
+//! [`net`], [`egress`], [`tls`]), directories ([`files`]), configuration ([`config`]).
 
 pub mod config;
 pub mod egress;
 pub mod files;
 pub mod http;
 pub mod net;
+pub mod tls;
 
 pub use egress::{Egress, EgressCounter, HttpBudget};
 pub use http::{HttpGrant, HttpGrants};
+pub use tls::Trust;
 
 /// A `[grants]` table as a sidecar (or a `[[middleware]]` entry) writes it: nothing
 /// unless it says so.
@@ -56,6 +58,7 @@ impl GrantRequest {
                 self.private_networks,
                 &cap.http,
                 cap.private_networks,
+                &cap.trust,
             ),
             files,
             config: config::ConfigValues::default(),
@@ -117,6 +120,8 @@ pub struct GrantCaps {
     pub files: Vec<std::path::PathBuf>,
     /// `[secrets.PLUGIN]`: where each plugin's secrets are.
     pub secrets: std::sync::Arc<config::Secrets>,
+    /// Whom HTTPS requests trust (`grants.ca-certificates` beside the web's roots).
+    pub trust: Trust,
 }
 
 impl Default for GrantCaps {
@@ -126,6 +131,7 @@ impl Default for GrantCaps {
             private_networks: false,
             files: Vec::new(),
             secrets: Default::default(),
+            trust: Trust::web(),
         }
     }
 }

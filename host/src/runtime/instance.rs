@@ -80,17 +80,17 @@ impl Plugin {
         name: &str,
         arguments: String,
     ) -> Result<ToolResult, CallError> {
-        let (result, denial) = self
+        let (result, explanation) = self
             .sandbox
             .call(&self.pre, ctx, async |b, s| {
                 let result = b
                     .pier_mcp_plugin()
                     .call_call_tool(&mut *s, name, &arguments)
                     .await?;
-                Ok((result, s.data().egress.denial()))
+                Ok((result, s.data().egress.explanation()))
             })
             .await?;
-        explain_denial(result, denial)
+        explain_egress(result, explanation)
     }
 
     /// Reads the resource at `uri` (as the plugin knows it).
@@ -146,13 +146,14 @@ impl Plugin {
     }
 }
 
-/// A failed tool call whose outbound request was refused says so first: the guest saw
-/// only `HTTP request denied`; the client reads which destination and which grant.
-fn explain_denial(
+/// A failed tool call whose outbound request was refused (or failed) says so first: the
+/// guest saw only an error code (`HTTP request denied`, `TLS protocol error`); the client
+/// reads which destination, and which grant it lacked or what went wrong.
+fn explain_egress(
     result: Result<ToolResult, GuestError>,
-    denial: Option<String>,
+    explanation: Option<String>,
 ) -> Result<ToolResult, CallError> {
-    let Some(denial) = denial else {
+    let Some(denial) = explanation else {
         return result.map_err(CallError::Guest);
     };
     match result {

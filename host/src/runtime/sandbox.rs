@@ -279,8 +279,8 @@ impl Sandbox {
             Some(trap) => trap.to_string(),
             None => error.root_cause().to_string(),
         };
-        if let Some(denial) = state.egress.denial() {
-            reason = format!("{reason}; {denial}");
+        if let Some(explanation) = state.egress.explanation() {
+            reason = format!("{reason}; {explanation}");
         }
         CallError::Trap {
             who: self.who(),

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -60,8 +60,8 @@ struct Shared {
     requests: AtomicUsize,
     bytes: AtomicUsize,
     deadline: Instant,
-    /// Why the first refused request of the call was refused.
-    denial: Mutex<Option<String>>,
+    /// The first refusal or failure of the call, for the client (see `explanation`).
+    explanation: Mutex<Option<String>>,
     /// Set when the call's deadline cut a request short.
     late: std::sync::atomic::AtomicBool,
     count: Option<EgressCounter>,
@@ -133,17 +133,19 @@ impl Egress {
                 requests: AtomicUsize::new(0),
                 bytes: AtomicUsize::new(0),
                 deadline,
-                denial: Mutex::new(None),
+                explanation: Mutex::new(None),
                 late: Default::default(),
                 count,
             }),
         }
     }
 
-    /// Why the call's first refused request was refused, naming the component, the
-    /// destination and the grant or limit it lacked.
-    pub fn denial(&self) -> Option<String> {
-        self.shared.lock_denial().clone()
+    /// What went wrong with the call's first refused or failed request, naming the
+    /// component and the destination: the grant or limit it lacked, or why it failed
+    /// (the guest sees only an error code, e.g. a TLS error without the certificate's
+    /// fault).
+    pub fn explanation(&self) -> Option<String> {
+        self.shared.lock_explanation().clone()
     }
 
     /// Whether the call's deadline cut one of its requests short: the call timed out,
@@ -154,8 +156,8 @@ impl Egress {
 }
 
 impl Shared {
-    fn lock_denial(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.denial.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock_explanation(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.explanation.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Refuses a request to `target`: noted, logged, counted.
@@ -169,7 +171,7 @@ impl Shared {
             refused = %why,
             "outbound request refused"
         );
-        self.lock_denial().get_or_insert(message);
+        self.lock_explanation().get_or_insert(message);
         self.counted("other", "denied");
         Error::HttpRequestDenied
     }
@@ -254,7 +256,9 @@ impl Shared {
         };
         let connected = tokio::time::timeout_at(deadline.into(), async {
             match self.resolve(&target).await {
-                Ok(addrs) => connect(&addrs, &target).await.map_err(Ok),
+                Ok(addrs) => connect(&addrs, &target, &self.grants.http.trust)
+                    .await
+                    .map_err(Ok),
                 Err(Ok(error)) => Err(Ok(error)),
                 Err(Err(why)) => Err(Err(self.deny(&target, why))),
             }
@@ -336,6 +340,10 @@ impl Shared {
             "outbound request failed"
         );
         self.counted(label, "error");
+        self.lock_explanation().get_or_insert_with(|| {
+            let why = crate::text::clip(&error.to_string()).into_owned();
+            format!("{} could not reach {}: {why}", self.who, target.origin)
+        });
         error
     }
 }
@@ -351,7 +359,11 @@ trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Sync + Unpin> Stream for T {}
 
 /// A connection to the first of `addrs` that answers, over TLS for `https`.
-async fn connect(addrs: &[SocketAddr], target: &Target) -> Result<Connection, Error> {
+async fn connect(
+    addrs: &[SocketAddr],
+    target: &Target,
+    trust: &super::Trust,
+) -> Result<Connection, Error> {
     let mut last = None;
     let mut tcp = None;
     for addr in addrs {
@@ -373,7 +385,7 @@ async fn connect(addrs: &[SocketAddr], target: &Target) -> Result<Connection, Er
             Err(_) => rustls::pki_types::ServerName::try_from(target.host.clone())?,
         };
         Box::new(
-            tokio_rustls::TlsConnector::from(tls_config())
+            tokio_rustls::TlsConnector::from(trust.config())
                 .connect(name, tcp)
                 .await
                 .map_err(Error::Tls)?,
@@ -384,30 +396,6 @@ async fn connect(addrs: &[SocketAddr], target: &Target) -> Result<Connection, Er
     Ok(hyper::client::conn::http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await?)
-}
-
-/// TLS with the web's root certificates, built once.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-            };
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-            Arc::new(config.unwrap_or_else(|e| {
-                // ring supports every safe default version: this cannot fail.
-                tracing::error!("TLS configuration failed: {e}");
-                rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth()
-            }))
-        })
-        .clone()
 }
 
 /// The URI as sent to an origin server: the path and query only.

@@ -259,6 +259,8 @@ pub struct HttpGrants {
     pub effective: Vec<HttpGrant>,
     /// Whether resolved addresses may be private (loopback, RFC 1918, …).
     pub private_networks: bool,
+    /// Whom its HTTPS requests trust.
+    pub trust: super::Trust,
 }
 
 impl HttpGrants {
@@ -269,6 +271,7 @@ impl HttpGrants {
         private: bool,
         cap: &[HttpGrant],
         cap_private: bool,
+        trust: &super::Trust,
     ) -> Self {
         let mut effective: Vec<HttpGrant> = Vec::new();
         for grant in &requested {
@@ -284,6 +287,7 @@ impl HttpGrants {
             requested,
             effective,
             private_networks: private && cap_private,
+            trust: trust.clone(),
         }
     }
 
@@ -391,6 +395,7 @@ mod tests {
     #[test]
     fn the_operators_grants_narrow_a_sidecars() {
         let cap = [g("https://*.example.com"), g("http://127.0.0.1:*")];
+        let web = crate::runtime::grants::Trust::web();
         let grants = HttpGrants::capped(
             vec![
                 g("https://*"),
@@ -401,6 +406,7 @@ mod tests {
             true,
             &cap,
             false,
+            &web,
         );
         assert_eq!(
             grants.effective,
@@ -417,6 +423,7 @@ mod tests {
             false,
             &[g("*")],
             true,
+            &web,
         );
         assert_eq!(open.effective, [g("https://a.b.example.com:8443")]);
         assert!(open.lowered().is_empty());
@@ -426,6 +433,7 @@ mod tests {
             false,
             &[g("https://*.api.example.com")],
             false,
+            &web,
         );
         assert_eq!(nested.effective, [g("https://*.api.example.com")]);
     }
