@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::*;
+use futures::StreamExt;
 use pier::{App, ServeConfig};
 use serde_json::json;
 
@@ -42,6 +43,7 @@ impl Web {
             .route("/big", get(big))
             .route("/redirect", get(redirect))
             .route("/hang", get(hang))
+            .route("/stall", get(stall))
             .route("/page", get(page))
             .with_state(hits.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -112,6 +114,14 @@ const PAGE: &str = "<!DOCTYPE html><html><head><title>Tides</title><script>var x
 async fn page(State(hits): State<Arc<AtomicUsize>>) -> Response {
     hits.fetch_add(1, Ordering::SeqCst);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
+}
+
+/// The headers and a first chunk, then nothing.
+async fn stall(State(hits): State<Arc<AtomicUsize>>) -> Response {
+    hits.fetch_add(1, Ordering::SeqCst);
+    let first =
+        futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from("start")) });
+    Body::from_stream(first.chain(futures::stream::pending())).into_response()
 }
 
 async fn hang(State(hits): State<Arc<AtomicUsize>>) -> Response {
@@ -588,4 +598,39 @@ async fn a_server_closing_the_connection_after_answering_is_read_every_time() {
             ("200 [] 17 bytes: closed after this", false)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_own_timeout_fails_the_request_not_the_call() {
+    let web = Web::start().await;
+    let sidecar = format!(
+        "[grants]\nhttp = [\"http://127.0.0.1:{}\"]\nprivate-networks = true\n[limits]\ntimeout-ms = 20000\n",
+        web.port
+    );
+    let (_app, client, _dir) = serving(&sidecar, true).await;
+    let origin = format!("http://127.0.0.1:{}", web.port);
+    // No answer within the request's 300 ms: the request fails, the plugin goes on.
+    let (text, failed) =
+        request(&client, json!({"url": web.url("/hang"), "timeout_ms": 300})).await;
+    assert!(failed);
+    assert_eq!(
+        text,
+        format!(
+            "plugin `outbound` could not reach {origin}: HTTP response timeout\nHTTP request failed: ErrorCode::HttpResponseTimeout"
+        )
+    );
+    // An answer whose body stops: the wait between chunks ends it.
+    let (text, failed) = request(
+        &client,
+        json!({"url": web.url("/stall"), "timeout_ms": 300}),
+    )
+    .await;
+    assert!(failed);
+    assert_eq!(
+        text,
+        format!(
+            "plugin `outbound` could not reach {origin}: its response stalled for 300 ms (the request's between-bytes timeout)\nHTTP request failed: connection read timeout"
+        )
+    );
+    assert_still_serving(&client).await;
 }

@@ -16,7 +16,7 @@
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -109,6 +109,7 @@ pub struct Request {
     url: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl Request {
@@ -119,6 +120,7 @@ impl Request {
             url: url.to_string(),
             headers: Vec::new(),
             body: Vec::new(),
+            timeout: None,
         }
     }
 
@@ -141,6 +143,14 @@ impl Request {
     /// Sets the body.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = body.into();
+        self
+    }
+
+    /// How long each wait may take: connecting, the response's first byte, and each
+    /// gap between body chunks (default: only the call's own deadline, which bounds
+    /// every request anyway). A wait past it fails the request, not the call.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -186,7 +196,16 @@ impl Request {
             .set_path_with_query(Some(&path))
             .map_err(|()| invalid("path"))?;
         let body = request.body().map_err(|()| invalid("body"))?;
-        let pending = outgoing_handler::handle(request, None).map_err(failed)?;
+        let options = self.timeout.map(|timeout| {
+            let options = RequestOptions::new();
+            let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+            // A host may refuse a setting it does not support: the call's deadline stays.
+            let _ = options.set_connect_timeout(Some(nanos));
+            let _ = options.set_first_byte_timeout(Some(nanos));
+            let _ = options.set_between_bytes_timeout(Some(nanos));
+            options
+        });
+        let pending = outgoing_handler::handle(request, options).map_err(failed)?;
         // A refused request's body has nowhere to go: its write fails, and the
         // response's error says why.
         let written = write_body(&body, &self.body);

@@ -283,7 +283,13 @@ impl Shared {
         // then already on its way to `send`, so an ended connection is awaited past, not
         // taken for a failure; `send` fails by itself when no response came.
         let mut ended = None;
-        let answered = tokio::time::timeout_at(self.deadline.into(), async {
+        // The guest's own waits (`request-options`) count within the call's deadline.
+        let answer_by = options
+            .and_then(|o| o.first_byte_timeout)
+            .map_or(self.deadline, |wait| {
+                self.deadline.min(Instant::now() + wait)
+            });
+        let answered = tokio::time::timeout_at(answer_by.into(), async {
             let mut send = std::pin::pin!(sender.send_request(request));
             tokio::select! {
                 biased;
@@ -300,7 +306,9 @@ impl Shared {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(self.failed(&target, &label, error, started)),
             Err(_) => {
-                self.late.store(true, Ordering::Relaxed);
+                if answer_by == self.deadline {
+                    self.late.store(true, Ordering::Relaxed);
+                }
                 return Err(self.failed(&target, &label, Error::HttpResponseTimeout, started));
             }
         };
@@ -308,9 +316,11 @@ impl Shared {
         self.counted(&label, "ok");
         let shared = self.clone();
         let response = response.map(move |incoming| {
+            let between = options.and_then(|o| o.between_bytes_timeout);
             Metered {
                 inner: Some(incoming),
                 sleep: Box::pin(tokio::time::sleep_until(shared.deadline.into())),
+                idle: between.map(|wait| (wait, Box::pin(tokio::time::sleep(wait)))),
                 shared,
                 target,
                 status,
@@ -409,7 +419,10 @@ fn path_only(uri: &http::Uri) -> http::Uri {
 /// its audit line is written when it is dropped (read to the end or not).
 struct Metered {
     inner: Option<hyper::body::Incoming>,
+    /// The call's deadline.
     sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The guest's `between-bytes-timeout` and the wait for the next frame.
+    idle: Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
     shared: Arc<Shared>,
     target: Target,
     status: u16,
@@ -444,6 +457,10 @@ impl Body for Metered {
                         self.shared.budget.response_bytes as u64,
                     )))));
                 }
+                if let Some((wait, idle)) = self.idle.as_mut() {
+                    let next = tokio::time::Instant::now() + *wait;
+                    idle.as_mut().reset(next);
+                }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::from(e)))),
@@ -452,6 +469,21 @@ impl Body for Metered {
                 if self.sleep.as_mut().poll(cx).is_ready() {
                     self.inner = None;
                     self.shared.late.store(true, Ordering::Relaxed);
+                    return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
+                }
+                let stalled = self
+                    .idle
+                    .as_mut()
+                    .and_then(|(wait, idle)| idle.as_mut().poll(cx).is_ready().then_some(*wait));
+                if let Some(wait) = stalled {
+                    let why = format!(
+                        "{} could not reach {}: its response stalled for {} ms (the request's between-bytes timeout)",
+                        self.shared.who,
+                        self.target.origin,
+                        wait.as_millis()
+                    );
+                    self.shared.lock_explanation().get_or_insert(why);
+                    self.inner = None;
                     return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
                 }
                 Poll::Pending
