@@ -91,20 +91,11 @@ fn python_clients_work_over_stdio() {
     assert_eq!(seen, expected("2025-11-25", "2026-07-28"));
 }
 
-/// The Python `mcp` SDK's high-level `Client` negotiates MCP 2026-07-28 with a pier that
-/// speaks it: discover instead of initialize, then the full flow, questions answered by
-/// its callbacks through input round trips, and tasks followed to their end by a
-/// `ClientExtension` (one completed, one cancelled).
-#[tokio::test]
-async fn the_python_mcp_client_speaks_the_new_revision() {
-    let dir = PluginDir::examples().with(&fixture("conformance"), "conformance");
+/// What `tests/clients/SCRIPT` prints (one JSON object) when run against a pier serving
+/// `dir` under the `pier.toml` text `toml`, over HTTP.
+async fn script_against(script: &str, dir: &PluginDir, toml: &str) -> Value {
     let config = tempfile::NamedTempFile::new().unwrap();
-    // The default revision; said anyway, since this test is about it.
-    std::fs::write(
-        config.path(),
-        "[server]\nmax-protocol-version = \"2026-07-28\"\n",
-    )
-    .unwrap();
+    std::fs::write(config.path(), toml).unwrap();
     let mut pier = ChildPier::serve(&[
         "--config",
         config.path().to_str().unwrap(),
@@ -117,17 +108,33 @@ async fn the_python_mcp_client_speaks_the_new_revision() {
     ])
     .await;
     let output = Command::new(python())
-        .arg(root().join("tests/clients/modern.py"))
+        .arg(root().join("tests/clients").join(script))
         .arg(&pier.url)
         .output()
         .unwrap();
     pier.signal("-TERM");
     assert!(
         output.status.success(),
-        "modern.py failed:\n{}",
+        "{script} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("modern.py prints JSON");
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// The Python `mcp` SDK's high-level `Client` negotiates MCP 2026-07-28 with a pier that
+/// speaks it: discover instead of initialize, then the full flow, questions answered by
+/// its callbacks through input round trips, and tasks followed to their end by a
+/// `ClientExtension` (one completed, one cancelled).
+#[tokio::test]
+async fn the_python_mcp_client_speaks_the_new_revision() {
+    let dir = PluginDir::examples().with(&fixture("conformance"), "conformance");
+    // The default revision; said anyway, since this test is about it.
+    let seen = script_against(
+        "modern.py",
+        &dir,
+        "[server]\nmax-protocol-version = \"2026-07-28\"\n",
+    )
+    .await;
     assert_eq!(
         seen,
         json!({
@@ -174,31 +181,7 @@ async fn the_python_mcp_client_fetches_a_page_through_the_fetch_example() {
             "fetch",
             "[grants]\nhttp = [\"http://127.0.0.1:*\"]\nprivate-networks = true\n",
         );
-    let config = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(config.path(), "[grants]\nprivate-networks = true\n").unwrap();
-    let mut pier = ChildPier::serve(&[
-        "--config",
-        config.path().to_str().unwrap(),
-        "--plugins",
-        dir.path().to_str().unwrap(),
-        "--data-dir",
-        shared_data_dir().to_str().unwrap(),
-        "--storage",
-        "memory",
-    ])
-    .await;
-    let output = Command::new(python())
-        .arg(root().join("tests/clients/fetch.py"))
-        .arg(&pier.url)
-        .output()
-        .unwrap();
-    pier.signal("-TERM");
-    assert!(
-        output.status.success(),
-        "fetch.py failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("fetch.py prints JSON");
+    let seen = script_against("fetch.py", &dir, "[grants]\nprivate-networks = true\n").await;
     let page = seen["page"].as_str().unwrap();
     let markdown = "## Opening hours\n\nFrom *dawn* to dusk.\n\n1. Moor\n2. Pay";
     assert_eq!(
