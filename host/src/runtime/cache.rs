@@ -167,24 +167,58 @@ impl AotCache {
                 }
             }
         }
-        let component = Component::new(engine, bytes).map_err(|e| RuntimeError::Compile {
+        let compiled = compile_apart(engine, bytes).map_err(|e| RuntimeError::Compile {
             file: file.to_path_buf(),
             reason: format!("{e:#}"),
         })?;
-        if let Err(e) = self.store(&path, &component) {
+        let deserialize_in_memory = |compiled: &[u8]| {
+            // SAFETY: `compiled` was made by `precompile_component` just now, with this
+            // engine's configuration.
+            unsafe { Component::deserialize(engine, compiled) }.map_err(|e| RuntimeError::Compile {
+                file: file.to_path_buf(),
+                reason: format!("{e:#}"),
+            })
+        };
+        if let Err(e) = self.store(&path, &compiled) {
             tracing::warn!(path = %path.display(), "could not write AOT artifact: {e}");
+            return Ok((deserialize_in_memory(&compiled)?, CacheOutcome::Miss));
         }
-        Ok((component, CacheOutcome::Miss))
+        drop(compiled);
+        // Served from the file's mapping, like a cache hit: the code's pages are the
+        // page cache's, not the process's own memory.
+        // SAFETY: as above: pier wrote this file a moment ago, via a rename.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Ok((component, CacheOutcome::Miss)),
+            Err(e) => Err(RuntimeError::Compile {
+                file: file.to_path_buf(),
+                reason: format!("{e:#}"),
+            }),
+        }
     }
 
-    fn store(&self, path: &Path, component: &Component) -> std::io::Result<()> {
-        let bytes = component
-            .serialize()
-            .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, bytes)?;
+    fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+        // Unique per writer: two loads of one new component may compile it at once.
+        let tmp = path.with_extension(format!("tmp{}-{:x}", std::process::id(), fastrand::u64(..)));
+        std::fs::write(&tmp, compiled)?;
         std::fs::rename(&tmp, path)
     }
+}
+
+/// `bytes` compiled to an artifact for `engine`, by an engine of the same configuration
+/// that lives only for this compilation. wasmtime 48 keeps Cranelift's scratch memory for
+/// an engine's whole life (hundreds of MiB after a Python or JavaScript component); it
+/// goes with the short-lived engine, and the allocator gives it back to the system.
+fn compile_apart(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let compiled = {
+        let compiler = Engine::new(engine.config())?;
+        compiler.precompile_component(bytes)
+    };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free heap memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    compiled
 }
 
 #[cfg(test)]
