@@ -5,6 +5,8 @@
 //! profiling (`cargo bench --profile perf -p pier --bench profile`), alone or under
 //! `perf record -g`; findings go to `bench/results/hot-path.md`.
 
+#![allow(clippy::print_stdout)] // its report is what it prints
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
