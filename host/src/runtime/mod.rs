@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod output;
 mod sandbox;
 pub mod state;
+pub mod warm;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
