@@ -2,13 +2,14 @@
 //! call, and the conversion of its result to MCP — for a Rust, a Python and a JS plugin.
 //! Run by `make bench` (which builds the plugins); results in `target/criterion/call/`.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::load;
 use criterion::{Criterion, criterion_group, criterion_main};
-use pier::registry::Mount;
-use pier::registry::loader::{self, LoadOptions, Loaded};
 use pier::runtime::{NoRequest, Runtime};
 use pier::server::convert;
 
@@ -20,19 +21,6 @@ const PLUGINS: &[(&str, &str)] = &[
     ("pier-py", "target/bench-plugins/bench-py.wasm"),
     ("pier-js", "target/bench-plugins/bench-js.wasm"),
 ];
-
-fn load(rt: &tokio::runtime::Runtime, runtime: &Arc<Runtime>, file: &Path) -> Arc<Mount> {
-    match rt.block_on(loader::load_file(
-        runtime,
-        file,
-        Default::default(),
-        &LoadOptions::default(),
-    )) {
-        Ok(Loaded::Mounted(mount, _)) => mount,
-        Ok(Loaded::Disabled) => panic!("{} is disabled", file.display()),
-        Err(e) => panic!("{e}"),
-    }
-}
 
 fn call(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -7,11 +7,13 @@
 
 #![allow(clippy::print_stdout)] // its report is what it prints
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pier::registry::loader::{self, LoadOptions, Loaded};
+use common::load;
 use pier::runtime::{NoRequest, Runtime};
 
 const PLUGINS: &[(&str, &str)] = &[
@@ -84,16 +86,7 @@ fn main() {
             continue;
         }
         let started = Instant::now();
-        let mount = match rt.block_on(loader::load_file(
-            &runtime,
-            &root.join(file),
-            Default::default(),
-            &LoadOptions::default(),
-        )) {
-            Ok(Loaded::Mounted(mount, _)) => mount,
-            Ok(Loaded::Disabled) => panic!("{file} is disabled"),
-            Err(e) => panic!("{file}: {e} (run `make bench` once to build the plugins)"),
-        };
+        let mount = load(&rt, &runtime, &root.join(file));
         println!(
             "{id}: loaded in {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3

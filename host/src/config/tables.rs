@@ -10,13 +10,18 @@ use crate::middleware::spec::Spec;
 use crate::registry::spec::{MountSpec, RawMount};
 use crate::runtime::grants::config::{SecretSource, Secrets};
 
-/// The `[[mount]]` array of a configuration file.
-pub(super) fn parse_mounts(source: &Source, value: Value) -> Result<Vec<MountSpec>, ConfigError> {
-    let error = |key: String, message: String| ConfigError {
+/// An error at a key of the file `source`.
+fn error_at(source: &Source) -> impl Fn(String, String) -> ConfigError + '_ {
+    move |key, message| ConfigError {
         origin: source.clone(),
         key,
         message,
-    };
+    }
+}
+
+/// The `[[mount]]` array of a configuration file.
+pub(super) fn parse_mounts(source: &Source, value: Value) -> Result<Vec<MountSpec>, ConfigError> {
+    let error = error_at(source);
     let Value::Array(items) = value else {
         return Err(error("mount".into(), "expected [[mount]] tables".into()));
     };
@@ -42,11 +47,7 @@ pub(super) fn parse_mounts(source: &Source, value: Value) -> Result<Vec<MountSpe
 /// The `[secrets.PLUGIN]` tables of a configuration file: `KEY = { env = "VAR" }` or
 /// `KEY = { file = "PATH" }`.
 pub(super) fn parse_secrets(source: &Source, value: Value) -> Result<Secrets, ConfigError> {
-    let error = |key: String, message: String| ConfigError {
-        origin: source.clone(),
-        key,
-        message,
-    };
+    let error = error_at(source);
     let Value::Table(plugins) = value else {
         return Err(error(
             "secrets".into(),
@@ -83,11 +84,7 @@ pub(super) fn parse_secrets(source: &Source, value: Value) -> Result<Secrets, Co
 
 /// The `[[middleware]]` array of a configuration file.
 pub(super) fn parse_middleware(source: &Source, value: Value) -> Result<Vec<Spec>, ConfigError> {
-    let error = |key: String, message: String| ConfigError {
-        origin: source.clone(),
-        key,
-        message,
-    };
+    let error = error_at(source);
     let Value::Array(items) = value else {
         return Err(error(
             "middleware".into(),

@@ -167,33 +167,24 @@ impl AotCache {
                 }
             }
         }
-        let compiled = compile_apart(engine, bytes).map_err(|e| RuntimeError::Compile {
+        let failed = |e: wasmtime::Error| RuntimeError::Compile {
             file: file.to_path_buf(),
             reason: format!("{e:#}"),
-        })?;
-        let deserialize_in_memory = |compiled: &[u8]| {
-            // SAFETY: `compiled` was made by `precompile_component` just now, with this
-            // engine's configuration.
-            unsafe { Component::deserialize(engine, compiled) }.map_err(|e| RuntimeError::Compile {
-                file: file.to_path_buf(),
-                reason: format!("{e:#}"),
-            })
         };
+        let compiled = compile_apart(engine, bytes).map_err(failed)?;
         if let Err(e) = self.store(&path, &compiled) {
             tracing::warn!(path = %path.display(), "could not write AOT artifact: {e}");
-            return Ok((deserialize_in_memory(&compiled)?, CacheOutcome::Miss));
+            // SAFETY: `compiled` was made by `precompile_component` just now, with this
+            // engine's configuration.
+            let component = unsafe { Component::deserialize(engine, &compiled) };
+            return Ok((component.map_err(failed)?, CacheOutcome::Miss));
         }
         drop(compiled);
         // Served from the file's mapping, like a cache hit: the code's pages are the
         // page cache's, not the process's own memory.
-        // SAFETY: as above: pier wrote this file a moment ago, via a rename.
-        match unsafe { Component::deserialize_file(engine, &path) } {
-            Ok(component) => Ok((component, CacheOutcome::Miss)),
-            Err(e) => Err(RuntimeError::Compile {
-                file: file.to_path_buf(),
-                reason: format!("{e:#}"),
-            }),
-        }
+        // SAFETY: pier wrote this file a moment ago, via a rename.
+        let component = unsafe { Component::deserialize_file(engine, &path) };
+        Ok((component.map_err(failed)?, CacheOutcome::Miss))
     }
 
     fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {

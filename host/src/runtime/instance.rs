@@ -153,20 +153,22 @@ fn explain_egress(
     result: Result<ToolResult, GuestError>,
     explanation: Option<String>,
 ) -> Result<ToolResult, CallError> {
-    let Some(denial) = explanation else {
+    let Some(explanation) = explanation else {
         return result.map_err(CallError::Guest);
     };
     match result {
         Ok(mut failed) if failed.is_error => {
-            failed.content.insert(0, Content::Text(denial));
+            failed.content.insert(0, Content::Text(explanation));
             Ok(failed)
         }
         Ok(result) => Ok(result),
         Err(error) => Err(CallError::Guest(match error {
-            GuestError::InvalidParams(m) => GuestError::InvalidParams(format!("{denial}\n{m}")),
-            GuestError::NotFound(m) => GuestError::NotFound(format!("{denial}\n{m}")),
-            GuestError::Failed(m) => GuestError::Failed(format!("{denial}\n{m}")),
-            GuestError::Unsupported(m) => GuestError::Unsupported(format!("{denial}\n{m}")),
+            GuestError::InvalidParams(m) => {
+                GuestError::InvalidParams(format!("{explanation}\n{m}"))
+            }
+            GuestError::NotFound(m) => GuestError::NotFound(format!("{explanation}\n{m}")),
+            GuestError::Failed(m) => GuestError::Failed(format!("{explanation}\n{m}")),
+            GuestError::Unsupported(m) => GuestError::Unsupported(format!("{explanation}\n{m}")),
         })),
     }
 }

@@ -6,14 +6,10 @@
 //! `pier_egress_requests_total`.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
@@ -22,6 +18,9 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 use super::Grants;
 use super::http::Scheme;
 use super::net::private_kind;
+
+mod metered;
+use metered::Metered;
 
 /// Counts one outbound request: plugin, host label (a grant's host pattern, or `other`),
 /// outcome (`ok`, `error`, `denied`).
@@ -315,19 +314,9 @@ impl Shared {
         let status = response.status().as_u16();
         self.counted(&label, "ok");
         let shared = self.clone();
+        let between = options.and_then(|o| o.between_bytes_timeout);
         let response = response.map(move |incoming| {
-            let between = options.and_then(|o| o.between_bytes_timeout);
-            Metered {
-                inner: Some(incoming),
-                sleep: Box::pin(tokio::time::sleep_until(shared.deadline.into())),
-                idle: between.map(|wait| (wait, Box::pin(tokio::time::sleep(wait)))),
-                shared,
-                target,
-                status,
-                bytes: 0,
-                started,
-            }
-            .boxed_unsync()
+            Metered::new(incoming, shared, target, status, started, between).boxed_unsync()
         });
         let io: IoFuture = Box::new(async move {
             match ended {
@@ -350,11 +339,17 @@ impl Shared {
             "outbound request failed"
         );
         self.counted(label, "error");
+        self.explain_failure(target, &error.to_string());
+        error
+    }
+
+    /// Notes why a request to `target` failed, for the client, unless the call already
+    /// has an explanation (its first refusal or failure is the one that matters).
+    fn explain_failure(&self, target: &Target, why: &str) {
         self.lock_explanation().get_or_insert_with(|| {
-            let why = crate::text::clip(&error.to_string()).into_owned();
+            let why = crate::text::clip(why);
             format!("{} could not reach {}: {why}", self.who, target.origin)
         });
-        error
     }
 }
 
@@ -413,102 +408,6 @@ fn path_only(uri: &http::Uri) -> http::Uri {
     uri.path_and_query()
         .map(|p| http::Uri::from(p.clone()))
         .unwrap_or_else(|| http::Uri::from_static("/"))
-}
-
-/// A response body counted against the call's byte budget and cut at its deadline;
-/// its audit line is written when it is dropped (read to the end or not).
-struct Metered {
-    inner: Option<hyper::body::Incoming>,
-    /// The call's deadline.
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    /// The guest's `between-bytes-timeout` and the wait for the next frame.
-    idle: Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
-    shared: Arc<Shared>,
-    target: Target,
-    status: u16,
-    bytes: usize,
-    started: Instant,
-}
-
-impl Body for Metered {
-    type Data = Bytes;
-    type Error = Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                let n = frame.data_ref().map_or(0, Bytes::len);
-                self.bytes += n;
-                let total = self.shared.bytes.fetch_add(n, Ordering::Relaxed) + n;
-                if total > self.shared.budget.response_bytes {
-                    self.inner = None;
-                    let why = format!(
-                        "its responses passed {} bytes in this call ([limits] http-response-bytes)",
-                        self.shared.budget.response_bytes
-                    );
-                    let _ = self.shared.deny(&self.target, why);
-                    return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
-                        self.shared.budget.response_bytes as u64,
-                    )))));
-                }
-                if let Some((wait, idle)) = self.idle.as_mut() {
-                    let next = tokio::time::Instant::now() + *wait;
-                    idle.as_mut().reset(next);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::from(e)))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => {
-                if self.sleep.as_mut().poll(cx).is_ready() {
-                    self.inner = None;
-                    self.shared.late.store(true, Ordering::Relaxed);
-                    return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
-                }
-                let stalled = self
-                    .idle
-                    .as_mut()
-                    .and_then(|(wait, idle)| idle.as_mut().poll(cx).is_ready().then_some(*wait));
-                if let Some(wait) = stalled {
-                    let why = format!(
-                        "{} could not reach {}: its response stalled for {} ms (the request's between-bytes timeout)",
-                        self.shared.who,
-                        self.target.origin,
-                        wait.as_millis()
-                    );
-                    self.shared.lock_explanation().get_or_insert(why);
-                    self.inner = None;
-                    return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
-    }
-}
-
-impl Drop for Metered {
-    fn drop(&mut self) {
-        tracing::info!(
-            target: "pier::egress",
-            plugin = %self.shared.plugin,
-            method = %self.target.method,
-            url = %format_args!("{}{}", self.target.origin, self.target.path),
-            status = self.status,
-            bytes = self.bytes,
-            ms = self.started.elapsed().as_millis() as u64,
-            "outbound request"
-        );
-    }
 }
 
 impl WasiHttpHooks for Egress {

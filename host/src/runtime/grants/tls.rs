@@ -52,11 +52,6 @@ impl Trust {
     pub fn config(&self) -> Arc<rustls::ClientConfig> {
         self.config.clone()
     }
-
-    /// The operator's extra certificate files.
-    pub fn authorities(&self) -> &[PathBuf] {
-        &self.authorities
-    }
 }
 
 impl Default for Trust {
