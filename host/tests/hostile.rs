@@ -3,6 +3,9 @@
 
 mod common;
 
+#[path = "hostile/instances.rs"]
+mod instances;
+
 use common::*;
 use serde_json::json;
 
@@ -240,7 +243,7 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
         (
             "sidecar",
             format!(
-                "refused plugin {}: sidecar {}: unknown field `fuel`, expected one of `timeout-ms`, `memory-mb`, `storage-keys`, `storage-value-bytes`, `log-messages`, `log-bytes`, `max-concurrent-calls`",
+                "refused plugin {}: sidecar {}: line 2, `limits.fuel`: unknown field `fuel`, expected one of `timeout-ms`, `memory-mb`, `storage-keys`, `storage-value-bytes`, `log-messages`, `log-bytes`, `max-concurrent-calls`",
                 path("sidecar"),
                 dir.path().join("sidecar.toml").display()
             ),
@@ -282,15 +285,7 @@ async fn bad_plugin_files_are_refused_each_with_its_reason_and_the_rest_is_serve
 #[tokio::test]
 async fn refused_plugins_are_reported_as_one_stderr_line_each() {
     let (dir, expected) = bad_files();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
-        .args(["serve", "--transport", "stdio", "--plugins"])
-        .arg(dir.path())
-        .arg("--data-dir")
-        .arg(shared_data_dir())
-        .args(["--storage", "memory"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let output = serve_until_stdin_closes(dir.path());
     assert!(
         output.status.success(),
         "pier exits cleanly when stdin closes"

@@ -27,13 +27,15 @@ async fn python_and_javascript_plugins_are_mounted_and_called() {
             "js_reverse",
             "js_fetch",
             "js_setting",
+            "js_remember",
             "py_shout",
             "py_get",
-            "py_setting"
+            "py_setting",
+            "py_remember"
         ]
     );
     assert_eq!(
-        serde_json::to_value(&tools[4]).unwrap()["description"],
+        serde_json::to_value(&tools[5]).unwrap()["description"],
         "Upper-case the text (written in Python)."
     );
 
@@ -69,4 +71,50 @@ async fn invalid_arguments_never_reach_a_polyglot_guest() {
         .await
         .unwrap();
     assert_eq!(text(&ok), "STILL HERE!");
+}
+
+/// What `TOOL` (`py_remember`, `js_remember`) says an earlier call of its instance kept.
+async fn remember(client: &Client, tool: &str, value: Option<&str>) -> String {
+    let arguments = value.map_or(json!({}), |v| json!({ "value": v }));
+    let result = call(client, tool, arguments).await.unwrap();
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+    text(&result)
+}
+
+#[tokio::test]
+async fn python_and_javascript_guests_keep_their_globals_within_a_session_only() {
+    let (app, a, _) = start(&polyglot_dir()).await;
+    let (b, _) = connect(&app).await;
+    for tool in ["py_remember", "js_remember"] {
+        assert_eq!(remember(&a, tool, Some("a's")).await, "nothing", "{tool}");
+        assert_eq!(
+            remember(&a, tool, None).await,
+            "a's",
+            "{tool}: its own session"
+        );
+        assert_eq!(
+            remember(&b, tool, None).await,
+            "nothing",
+            "{tool}: never another"
+        );
+        assert_eq!(remember(&b, tool, Some("b's")).await, "nothing", "{tool}");
+        assert_eq!(remember(&a, tool, Some("a's again")).await, "a's", "{tool}");
+        assert_eq!(remember(&b, tool, None).await, "b's", "{tool}");
+    }
+    // auto: reuse for componentize-py and componentize-js guests; one instance per
+    // session after describe's.
+    for plugin in app
+        .registry()
+        .snapshot()
+        .mounts
+        .iter()
+        .filter_map(|m| m.wasm())
+        .filter(|p| p.name() != "hello")
+    {
+        assert!(plugin.reuses_instances(), "{}", plugin.name());
+        assert_eq!(plugin.instantiations(), 3, "{}", plugin.name());
+    }
+    // A fresh session of a fresh instance.
+    let (c, _) = connect(&app).await;
+    assert_eq!(remember(&c, "py_remember", None).await, "nothing");
 }

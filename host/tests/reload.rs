@@ -33,18 +33,6 @@ fn serving(app: &App, plugin: &str) -> Option<String> {
         .map(|m| m.version.clone())
 }
 
-/// Polls `done` (bounded) until it holds.
-async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Waits until the watcher has handled every change made to `dir` before this call.
 /// It handles settled changes one at a time, in order (a batch sorted by name), and a
 /// file that cannot load is refused only after it has been unchanged for a second: so a

@@ -343,6 +343,39 @@ pub const KEYS: &[Key] = &[
         doc: "Response body bytes one call may receive over outbound HTTP, all its requests together (for a plugin whose sidecar sets none); beyond it the body is cut with an error.",
     },
     Key {
+        path: "defaults.instances",
+        kind: Kind::Choice(&["auto", "fresh", "reuse"]),
+        default: "\"auto\"",
+        doc: "Instance model of a plugin whose sidecar sets none: fresh (a new instance per call), reuse (a warm instance of the same scope may serve the next call of that scope) or auto (reuse for componentize-py and componentize-js guests, whose instantiation costs a millisecond or more; fresh for the others, which instantiate in microseconds).",
+    },
+    Key {
+        path: "defaults.reuse-scope",
+        kind: Kind::Choice(&["session", "plugin"]),
+        default: "\"session\"",
+        doc: "Who may share a warm instance, for a plugin whose sidecar sets none: session (the calls of one client session; over stdio, of the one connection) or plugin (any caller: only where [limits] reuse-scope allows it).",
+    },
+    Key {
+        path: "defaults.max-calls",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "1000",
+        doc: "Calls one warm instance serves before it is dropped (a plugin that reuses instances and whose sidecar sets none).",
+    },
+    Key {
+        path: "defaults.idle-ms",
+        kind: MS,
+        default: "30000",
+        doc: "Time a warm instance may wait for its next call before it is dropped.",
+    },
+    Key {
+        path: "defaults.warm-instances",
+        kind: Kind::Int { min: 0, max: 1000 },
+        default: "32",
+        doc: "Warm instances one plugin may keep waiting, all scopes together (the least recently used goes first); more concurrent calls get fresh instances.",
+    },
+    Key {
         path: "limits.timeout-ms",
         kind: MS,
         default: "300000",
@@ -419,6 +452,39 @@ pub const KEYS: &[Key] = &[
         },
         default: "1073741824",
         doc: "Operator cap: no sidecar may ask for more outbound HTTP response bytes per call.",
+    },
+    Key {
+        path: "limits.instances",
+        kind: Kind::Choice(&["reuse", "fresh"]),
+        default: "\"reuse\"",
+        doc: "Operator cap: fresh makes every plugin take a new instance per call, whatever its sidecar asks.",
+    },
+    Key {
+        path: "limits.reuse-scope",
+        kind: Kind::Choice(&["session", "plugin"]),
+        default: "\"session\"",
+        doc: "Operator cap: the widest scope a warm instance may serve. plugin lets a sidecar's reuse-scope = \"plugin\" share one instance between every caller (globals a call leaves behind are seen by the next caller); session lowers such a sidecar to session, with a warning.",
+    },
+    Key {
+        path: "limits.max-calls",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "100000",
+        doc: "Operator cap: no sidecar may ask for a warm instance to serve more calls.",
+    },
+    Key {
+        path: "limits.idle-ms",
+        kind: MS,
+        default: "600000",
+        doc: "Operator cap: no sidecar may ask for a warm instance to wait longer.",
+    },
+    Key {
+        path: "limits.warm-instances",
+        kind: Kind::Int { min: 0, max: 1000 },
+        default: "256",
+        doc: "Operator cap: no sidecar may ask for more warm instances (each holds a slot of the engine's 1000 and its guest's dirtied memory).",
     },
     Key {
         path: "grants.http",

@@ -23,6 +23,7 @@ use crate::middleware::spec::Spec;
 use crate::registry::spec::MountSpec;
 use crate::runtime::grants::config::Secrets;
 use crate::runtime::grants::{GrantCaps, HttpBudget, HttpGrant, Trust};
+use crate::runtime::limits::{Instances, ReusePolicy, ReuseScope};
 use crate::runtime::{Limits, OutputLimits};
 use crate::storage::{Backend, Quota};
 use crate::transport::http::HttpOptions;
@@ -421,6 +422,20 @@ impl Layers {
             http: HttpBudget {
                 requests: int("http-requests"),
                 response_bytes: int("http-response-bytes"),
+            },
+            instances: match self.str(&format!("{table}.instances")) {
+                "fresh" => Instances::Fresh,
+                "reuse" => Instances::Reuse,
+                _ => Instances::Auto,
+            },
+            reuse_scope: match self.str(&format!("{table}.reuse-scope")) {
+                "plugin" => ReuseScope::Plugin,
+                _ => ReuseScope::Session,
+            },
+            reuse: ReusePolicy {
+                max_calls: self.int(&format!("{table}.max-calls")) as u32,
+                idle: self.ms(&format!("{table}.idle-ms")),
+                capacity: int("warm-instances"),
             },
         }
     }

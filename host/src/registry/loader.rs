@@ -177,18 +177,12 @@ async fn load_unguarded(
     grants.config = config;
     let asked = sidecar.requested(options.defaults);
     let limits = asked.capped_by(options.cap);
-    if limits != asked {
+    let lowered = limits.lowered_from(&asked);
+    if !lowered.is_empty() {
         tracing::warn!(
             plugin = %name,
-            "sidecar asks for timeout {} ms, memory {} MiB, {} storage keys of up to {} bytes; the operator's [limits] cap it to {} ms, {} MiB, {} keys of up to {} bytes",
-            asked.timeout.as_millis(),
-            asked.memory_bytes >> 20,
-            asked.storage.max_keys,
-            asked.storage.max_value_bytes,
-            limits.timeout.as_millis(),
-            limits.memory_bytes >> 20,
-            limits.storage.max_keys,
-            limits.storage.max_value_bytes,
+            "the operator's [limits] lower what the sidecar asks for: {}",
+            lowered.join(", ")
         );
     }
     // Compiling is CPU-bound (seconds for large guests): keep it off the async threads.

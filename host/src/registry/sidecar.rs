@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::runtime::Limits;
 use crate::runtime::grants::GrantRequest;
+use crate::runtime::limits::{Instances, ReusePolicy, ReuseScope};
 
 /// Settings of one plugin, from its sidecar. Unknown keys are errors.
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -27,6 +28,13 @@ pub struct Sidecar {
     /// `"optional"`, `"required"` or `"forbidden"` (the default), for every tool whose
     /// own annotations do not say.
     pub tasks: Option<super::manifest::TaskSupport>,
+    /// `"fresh"` (a new instance per call), `"reuse"` (a warm instance of the same
+    /// scope may serve the next call) or `"auto"` (reuse for Python and JavaScript
+    /// guests); default: the operator's `[defaults] instances`.
+    pub instances: Option<Instances>,
+    /// Who may share a warm instance: `"session"` (default) or `"plugin"` (any
+    /// caller; only where the operator's `[limits] reuse-scope` allows it).
+    pub reuse_scope: Option<ReuseScope>,
     /// What the plugin may reach beyond its sandbox, capped by the operator's `[grants]`.
     #[serde(default)]
     pub grants: GrantRequest,
@@ -38,6 +46,31 @@ pub struct Sidecar {
 
 fn yes() -> bool {
     true
+}
+
+/// Where in `text` an error at `span` is, as ``line N, `table.key`: `` (the key as
+/// written on that line, under the table the line is in); empty when it is unknown.
+fn where_in(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(before) = span.and_then(|span| text.get(..span.start)) else {
+        return String::new();
+    };
+    let number = before.matches('\n').count() + 1;
+    let mut table = "";
+    let mut key = None;
+    for line in text.lines().take(number) {
+        let line = line.trim();
+        if line.starts_with('[') {
+            table = line.trim_matches(|c| c == '[' || c == ']').trim();
+            key = None;
+        } else {
+            key = line.split_once('=').map(|(k, _)| k.trim());
+        }
+    }
+    match key.filter(|k| !k.is_empty() && k.len() <= 64) {
+        Some(key) if table.is_empty() => format!("line {number}, `{key}`: "),
+        Some(key) => format!("line {number}, `{table}.{key}`: "),
+        None => format!("line {number}: "),
+    }
 }
 
 /// The `[limits]` table of a sidecar.
@@ -62,6 +95,12 @@ pub struct SidecarLimits {
     pub http_requests: Option<usize>,
     /// Outbound HTTP response bytes one call may receive.
     pub http_response_bytes: Option<usize>,
+    /// Calls one warm instance serves before it is dropped (`instances = "reuse"`).
+    pub max_calls: Option<u32>,
+    /// Milliseconds a warm instance may wait for its next call.
+    pub idle_ms: Option<u64>,
+    /// Warm instances that may wait at once, all scopes together.
+    pub warm_instances: Option<usize>,
 }
 
 impl Sidecar {
@@ -85,8 +124,14 @@ impl Sidecar {
         match text {
             Some(text) => {
                 let path = wasm.with_extension("toml");
-                let sidecar: Self = toml::from_str(text)
-                    .map_err(|e| format!("sidecar {}: {}", path.display(), e.message()))?;
+                let sidecar: Self = toml::from_str(text).map_err(|e| {
+                    format!(
+                        "sidecar {}: {}{}",
+                        path.display(),
+                        where_in(text, e.span()),
+                        e.message()
+                    )
+                })?;
                 sidecar
                     .grants
                     .check()
@@ -144,6 +189,24 @@ impl Sidecar {
                     .http_response_bytes
                     .unwrap_or(defaults.http.response_bytes),
             },
+            instances: self.instances.unwrap_or(defaults.instances),
+            reuse_scope: self.reuse_scope.unwrap_or(defaults.reuse_scope),
+            reuse: ReusePolicy {
+                // At least one: an instance serves the call it was made for.
+                max_calls: self
+                    .limits
+                    .max_calls
+                    .unwrap_or(defaults.reuse.max_calls)
+                    .max(1),
+                idle: self
+                    .limits
+                    .idle_ms
+                    .map_or(defaults.reuse.idle, Duration::from_millis),
+                capacity: self
+                    .limits
+                    .warm_instances
+                    .unwrap_or(defaults.reuse.capacity),
+            },
         }
     }
 }
@@ -190,6 +253,67 @@ mod tests {
         assert_eq!(
             silent.requested(Limits::default()).memory_bytes,
             Limits::default().memory_bytes
+        );
+    }
+
+    #[test]
+    fn a_sidecar_chooses_its_instance_model() {
+        let s: Sidecar = toml::from_str(
+            "instances = \"reuse\"\nreuse-scope = \"plugin\"\n[limits]\nmax-calls = 50\nidle-ms = 2000\nwarm-instances = 8\n",
+        )
+        .unwrap();
+        let limits = s.requested(Limits::default());
+        assert_eq!(
+            (limits.instances, limits.reuse_scope, limits.reuse),
+            (
+                Instances::Reuse,
+                ReuseScope::Plugin,
+                ReusePolicy {
+                    max_calls: 50,
+                    idle: Duration::from_secs(2),
+                    capacity: 8
+                }
+            )
+        );
+        let silent: Sidecar = toml::from_str("").unwrap();
+        assert_eq!(
+            silent.requested(Limits::default()).instances,
+            Instances::Auto
+        );
+        for (text, message) in [
+            (
+                "instances = \"shared\"\n",
+                "unknown variant `shared`, expected one of `auto`, `fresh`, `reuse`",
+            ),
+            (
+                "reuse-scope = \"world\"\n",
+                "unknown variant `world`, expected `session` or `plugin`",
+            ),
+            (
+                "[limits]\nmax-calls = -1\n",
+                "invalid value: integer `-1`, expected u32",
+            ),
+        ] {
+            let e = toml::from_str::<Sidecar>(text).unwrap_err();
+            assert_eq!(e.message(), message, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_sidecar_is_refused_naming_the_line_and_key() {
+        let refuse =
+            |text: &str| Sidecar::parse_for(Path::new("/p/x.wasm"), Some(text)).unwrap_err();
+        assert_eq!(
+            refuse("instances = \"shared\"\n"),
+            "sidecar /p/x.toml: line 1, `instances`: unknown variant `shared`, expected one of `auto`, `fresh`, `reuse`"
+        );
+        assert_eq!(
+            refuse("namespace = \"n\"\n\n[limits]\ntimeout-ms = 5\nmax-calls = -1\n"),
+            "sidecar /p/x.toml: line 5, `limits.max-calls`: invalid value: integer `-1`, expected u32"
+        );
+        assert_eq!(
+            refuse("[limits"),
+            "sidecar /p/x.toml: line 1: unclosed table, expected `]`"
         );
     }
 

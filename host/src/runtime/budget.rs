@@ -37,6 +37,15 @@ impl OutputBudget {
         }
     }
 
+    /// Ends the call this budget served (a warm instance serves another): says what was
+    /// dropped, then the whole budget is there again.
+    pub fn settle(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .settle();
+    }
+
     /// Whether a message of `bytes` may be sent; `false` counts it as dropped.
     pub fn take(&self, bytes: usize) -> bool {
         let mut spent = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -52,8 +61,9 @@ impl OutputBudget {
     }
 }
 
-impl Drop for Spent {
-    fn drop(&mut self) {
+impl Spent {
+    /// Says in pier's log what was dropped, if anything, and starts over.
+    fn settle(&mut self) {
         if self.dropped_messages > 0 {
             tracing::warn!(
                 "{} sent more output in one call than its limits allow ({} messages, {} bytes: log-messages, log-bytes); {} messages ({} bytes) were dropped",
@@ -64,6 +74,16 @@ impl Drop for Spent {
                 self.dropped_bytes
             );
         }
+        self.messages = 0;
+        self.bytes = 0;
+        self.dropped_messages = 0;
+        self.dropped_bytes = 0;
+    }
+}
+
+impl Drop for Spent {
+    fn drop(&mut self) {
+        self.settle();
     }
 }
 
@@ -85,8 +105,13 @@ mod tests {
         assert!(!budget.take(4), "12 bytes would exceed 10");
         assert!(budget.take(2));
         assert!(!budget.take(0), "a fourth message exceeds 3");
-        let spent = budget.inner.lock().unwrap();
-        assert_eq!((spent.messages, spent.bytes), (3, 10));
-        assert_eq!((spent.dropped_messages, spent.dropped_bytes), (2, 4));
+        {
+            let spent = budget.inner.lock().unwrap();
+            assert_eq!((spent.messages, spent.bytes), (3, 10));
+            assert_eq!((spent.dropped_messages, spent.dropped_bytes), (2, 4));
+        }
+        budget.settle();
+        assert!(budget.take(10), "the next call has the whole budget");
+        assert!(!budget.take(1));
     }
 }

@@ -1,16 +1,20 @@
-//! A loaded plugin: its pre-linked component, and one fresh `Store` per call.
+//! A loaded plugin: its pre-linked component, and a fresh `Store` per call or warm
+//! ones of each trust scope (`instances = "reuse"`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use super::CallError;
+use super::bindings::PierPlugin;
 use super::bindings::PierPluginPre as PluginPre;
 use super::bindings::types::{
     CompletionRef, Content, Error as GuestError, Manifest, PromptResult, ResourceContents,
     ToolResult,
 };
 use super::limits::Limits;
-use super::sandbox::Sandbox;
+use super::sandbox::{Pool, Sandbox};
 use super::state::{CallContext, CallState, NoRequest};
+use super::warm::WarmPool;
 
 /// A compiled, linked plugin, ready to serve calls. Cheap to share (`Arc` inside).
 #[derive(Clone)]
@@ -18,6 +22,8 @@ pub struct Plugin {
     hash: Arc<str>,
     pre: PluginPre<CallState>,
     sandbox: Sandbox,
+    /// Its warm instances, when it reuses them.
+    warm: Option<Arc<Pool<PierPlugin>>>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -26,22 +32,45 @@ impl std::fmt::Debug for Plugin {
             .field("name", &self.sandbox.name())
             .field("hash", &self.hash)
             .field("limits", &self.sandbox.limits())
+            .field("reuse", &self.warm.is_some())
             .finish()
     }
 }
 
 impl Plugin {
-    pub(super) fn new(hash: String, pre: PluginPre<CallState>, sandbox: Sandbox) -> Self {
+    pub(super) fn new(
+        hash: String,
+        pre: PluginPre<CallState>,
+        sandbox: Sandbox,
+        reuse: bool,
+    ) -> Self {
+        let policy = sandbox.limits().reuse;
+        let warm = reuse.then(|| Arc::new(WarmPool::new(policy)));
+        if let Some(pool) = &warm {
+            sweep_idle(Arc::downgrade(pool), policy.idle);
+        }
         Self {
             hash: hash.into(),
             pre,
             sandbox,
+            warm,
         }
     }
 
-    /// Instances created so far (one per call, plus `describe`).
+    /// Instances created so far: one per call for a plugin that does not reuse them,
+    /// one per call that found no warm instance otherwise, plus `describe`'s.
     pub fn instantiations(&self) -> u64 {
         self.sandbox.instantiations()
+    }
+
+    /// Whether warm instances serve further calls of their trust scope.
+    pub fn reuses_instances(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    /// Warm instances waiting for a call now.
+    pub fn warm_instances(&self) -> usize {
+        self.warm.as_ref().map_or(0, |pool| pool.len())
     }
 
     /// The plugin's name (its file stem).
@@ -82,7 +111,7 @@ impl Plugin {
     ) -> Result<ToolResult, CallError> {
         let (result, explanation) = self
             .sandbox
-            .call(&self.pre, ctx, async |b, s| {
+            .call_reusing(&self.pre, self.warm.as_deref(), ctx, async |b, s| {
                 let result = b
                     .pier_mcp_plugin()
                     .call_call_tool(&mut *s, name, &arguments)
@@ -101,7 +130,7 @@ impl Plugin {
     ) -> Result<Vec<ResourceContents>, CallError> {
         let result = self
             .sandbox
-            .call(&self.pre, ctx, async |b, s| {
+            .call_reusing(&self.pre, self.warm.as_deref(), ctx, async |b, s| {
                 b.pier_mcp_plugin().call_read_resource(s, uri).await
             })
             .await?;
@@ -117,7 +146,7 @@ impl Plugin {
     ) -> Result<PromptResult, CallError> {
         let result = self
             .sandbox
-            .call(&self.pre, ctx, async |b, s| {
+            .call_reusing(&self.pre, self.warm.as_deref(), ctx, async |b, s| {
                 b.pier_mcp_plugin()
                     .call_get_prompt(s, name, arguments)
                     .await
@@ -136,7 +165,7 @@ impl Plugin {
     ) -> Result<Vec<String>, CallError> {
         let result = self
             .sandbox
-            .call(&self.pre, ctx, async |b, s| {
+            .call_reusing(&self.pre, self.warm.as_deref(), ctx, async |b, s| {
                 b.pier_mcp_plugin()
                     .call_complete(s, reference, argument, value)
                     .await
@@ -144,6 +173,22 @@ impl Plugin {
             .await?;
         result.map_err(CallError::Guest)
     }
+}
+
+/// Drops the warm instances of `pool` that idled past `idle`, while the pool lives (its
+/// plugin, or a call still running on a swapped-out version).
+fn sweep_idle<T: Send + 'static>(pool: Weak<WarmPool<T>>, idle: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return; // No runtime (a test of the bookkeeping): expiry on `take` only.
+    };
+    let every = (idle / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(pool) = pool.upgrade() else { break };
+            pool.sweep(Instant::now());
+        }
+    });
 }
 
 /// A failed tool call whose outbound request was refused (or failed) says so first: the

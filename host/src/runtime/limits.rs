@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 use super::grants::HttpBudget;
+pub use super::warm::ReusePolicy;
 use crate::storage::Quota;
 
 /// Milliseconds between two ticks of the engine's epoch (see [`super::engine`]).
@@ -23,6 +26,56 @@ pub struct Limits {
     pub max_concurrent_calls: usize,
     /// Outbound HTTP one call may make (requests, response bytes).
     pub http: HttpBudget,
+    /// Whether a call gets a fresh instance or may reuse a warm one.
+    pub instances: Instances,
+    /// Who may share a warm instance (with [`Instances::Reuse`]).
+    pub reuse_scope: ReuseScope,
+    /// How long and how much warm instances live (with [`Instances::Reuse`]).
+    pub reuse: ReusePolicy,
+}
+
+/// The instance model of a plugin (sidecar `instances`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Instances {
+    /// `reuse` for guests whose instantiation is costly (componentize-py and
+    /// componentize-js components), `fresh` for the others.
+    Auto,
+    /// A new instance per call: nothing survives a call.
+    Fresh,
+    /// A warm instance of the same trust scope may serve the next call.
+    Reuse,
+}
+
+impl Instances {
+    /// The sidecar's and the operator's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Fresh => "fresh",
+            Self::Reuse => "reuse",
+        }
+    }
+}
+
+/// Who may share a warm instance (sidecar `reuse-scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReuseScope {
+    /// The calls of one client session (one connection over stdio).
+    Session,
+    /// Every caller of the plugin: only where the operator allows it.
+    Plugin,
+}
+
+impl ReuseScope {
+    /// The sidecar's and the operator's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Plugin => "plugin",
+        }
+    }
 }
 
 /// What one call may send as log messages, progress notifications and stdout/stderr
@@ -53,6 +106,9 @@ impl Default for Limits {
             output: OutputLimits::default(),
             max_concurrent_calls: 32,
             http: HttpBudget::default(),
+            instances: Instances::Auto,
+            reuse_scope: ReuseScope::Session,
+            reuse: ReusePolicy::default(),
         }
     }
 }
@@ -79,7 +135,87 @@ impl Limits {
                 requests: self.http.requests.min(cap.http.requests),
                 response_bytes: self.http.response_bytes.min(cap.http.response_bytes),
             },
+            // The operator's `fresh` forbids reuse; `reuse` (or `auto`) allows it.
+            instances: match cap.instances {
+                Instances::Fresh => Instances::Fresh,
+                Instances::Auto | Instances::Reuse => self.instances,
+            },
+            reuse_scope: self.reuse_scope.min(cap.reuse_scope),
+            reuse: ReusePolicy {
+                max_calls: self.reuse.max_calls.min(cap.reuse.max_calls),
+                idle: self.reuse.idle.min(cap.reuse.idle),
+                capacity: self.reuse.capacity.min(cap.reuse.capacity),
+            },
         }
+    }
+
+    /// What the operator's cap lowered of `asked` to make these limits, one
+    /// `key asked → allowed` each (empty: nothing).
+    pub fn lowered_from(&self, asked: &Limits) -> Vec<String> {
+        let mut lowered = Vec::new();
+        let mut note = |key: &str, from: String, to: String| {
+            if from != to {
+                lowered.push(format!("{key} {from} → {to}"));
+            }
+        };
+        let ms = |d: Duration| d.as_millis().to_string();
+        note("timeout-ms", ms(asked.timeout), ms(self.timeout));
+        let mib = |b: usize| (b >> 20).to_string();
+        note("memory-mb", mib(asked.memory_bytes), mib(self.memory_bytes));
+        let n = |v: usize| v.to_string();
+        note(
+            "storage-keys",
+            n(asked.storage.max_keys),
+            n(self.storage.max_keys),
+        );
+        note(
+            "storage-value-bytes",
+            n(asked.storage.max_value_bytes),
+            n(self.storage.max_value_bytes),
+        );
+        note(
+            "log-messages",
+            n(asked.output.messages),
+            n(self.output.messages),
+        );
+        note("log-bytes", n(asked.output.bytes), n(self.output.bytes));
+        note(
+            "max-concurrent-calls",
+            n(asked.max_concurrent_calls),
+            n(self.max_concurrent_calls),
+        );
+        note(
+            "http-requests",
+            n(asked.http.requests),
+            n(self.http.requests),
+        );
+        note(
+            "http-response-bytes",
+            n(asked.http.response_bytes),
+            n(self.http.response_bytes),
+        );
+        note(
+            "instances",
+            asked.instances.as_str().into(),
+            self.instances.as_str().into(),
+        );
+        note(
+            "reuse-scope",
+            asked.reuse_scope.as_str().into(),
+            self.reuse_scope.as_str().into(),
+        );
+        note(
+            "max-calls",
+            asked.reuse.max_calls.to_string(),
+            self.reuse.max_calls.to_string(),
+        );
+        note("idle-ms", ms(asked.reuse.idle), ms(self.reuse.idle));
+        note(
+            "warm-instances",
+            n(asked.reuse.capacity),
+            n(self.reuse.capacity),
+        );
+        lowered
     }
 }
 
@@ -181,6 +317,13 @@ mod tests {
                 requests: 5,
                 response_bytes: 1 << 30,
             },
+            instances: Instances::Reuse,
+            reuse_scope: ReuseScope::Plugin,
+            reuse: ReusePolicy {
+                max_calls: 5000,
+                idle: Duration::from_secs(60),
+                capacity: 2,
+            },
         };
         let cap = Limits {
             timeout: Duration::from_secs(10),
@@ -197,6 +340,13 @@ mod tests {
             http: HttpBudget {
                 requests: 16,
                 response_bytes: 1 << 20,
+            },
+            instances: Instances::Reuse,
+            reuse_scope: ReuseScope::Session,
+            reuse: ReusePolicy {
+                max_calls: 1000,
+                idle: Duration::from_secs(600),
+                capacity: 64,
             },
         };
         assert_eq!(
@@ -217,7 +367,46 @@ mod tests {
                     requests: 5,
                     response_bytes: 1 << 20,
                 },
+                instances: Instances::Reuse,
+                reuse_scope: ReuseScope::Session,
+                reuse: ReusePolicy {
+                    max_calls: 1000,
+                    idle: Duration::from_secs(60),
+                    capacity: 2,
+                },
             }
         );
+        assert_eq!(
+            asked.capped_by(cap).lowered_from(&asked),
+            [
+                "timeout-ms 60000 → 10000",
+                "storage-keys 50 → 20",
+                "log-bytes 1073741824 → 1048576",
+                "max-concurrent-calls 500 → 100",
+                "http-response-bytes 1073741824 → 1048576",
+                "reuse-scope plugin → session",
+                "max-calls 5000 → 1000",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_operator_who_says_fresh_forbids_reuse() {
+        let fresh = Limits {
+            instances: Instances::Fresh,
+            ..Limits::default()
+        };
+        for asked in [Instances::Auto, Instances::Fresh, Instances::Reuse] {
+            let asked = Limits {
+                instances: asked,
+                ..Limits::default()
+            };
+            assert_eq!(asked.capped_by(fresh).instances, Instances::Fresh);
+            assert_eq!(
+                asked.capped_by(Limits::default()).instances,
+                asked.instances,
+                "an operator's auto leaves the sidecar's choice"
+            );
+        }
     }
 }

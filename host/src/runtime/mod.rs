@@ -1,5 +1,6 @@
 //! The WebAssembly runtime: one wasmtime engine, the AOT cache, and plugins that run
-//! each call in a fresh, limited, capability-less instance.
+//! each call in a limited, capability-less instance: a fresh one, or a warm one of the
+//! call's trust scope for plugins that reuse instances.
 //!
 //! Nothing above this module knows about wasmtime; nothing in it knows about JSON-RPC.
 
@@ -15,6 +16,7 @@ pub mod middleware;
 pub mod output;
 mod sandbox;
 pub mod state;
+pub mod toolchain;
 pub mod warm;
 
 use std::path::{Path, PathBuf};
@@ -251,9 +253,14 @@ impl Runtime {
         let (pre, hash, outcome) = self.link(&self.linker, file, bytes)?;
         let pre = bindings::PierPluginPre::new(pre).map_err(|e| wrong_world(file, e))?;
         let store = PluginStore::new(self.store.clone(), storage, limits.storage);
+        let reuse = match limits.instances {
+            limits::Instances::Fresh => false,
+            limits::Instances::Reuse => true,
+            limits::Instances::Auto => toolchain::heavy(bytes).is_some(),
+        };
         let sandbox = sandbox::Sandbox::new("plugin", name, limits, Some(store), grants)
             .counting_egress(self.egress_count.clone());
-        Ok((Plugin::new(hash, pre, sandbox), outcome))
+        Ok((Plugin::new(hash, pre, sandbox, reuse), outcome))
     }
 
     /// Compiles (or loads from the cache) and links the middleware component in `bytes`,

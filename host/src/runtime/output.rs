@@ -36,6 +36,13 @@ impl LogStream {
         }
     }
 
+    /// Forgets the tail: a warm instance's next call explains its own trap only.
+    pub fn clear_tail(&self) {
+        if let Ok(mut tail) = self.tail.lock() {
+            tail.clear();
+        }
+    }
+
     /// The last lines written (at most about 1 KiB), e.g. a guest's panic message.
     pub fn tail(&self) -> String {
         self.tail.lock().map(|t| t.clone()).unwrap_or_default()

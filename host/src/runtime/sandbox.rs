@@ -1,6 +1,7 @@
-//! What every call into a component runs under: a fresh `Store` with no capabilities,
-//! the component's limits (deadline, memory), cancellation, and the classification of
-//! a failed call. Plugins and middleware components share it.
+//! What every call into a component runs under: a `Store` with no capabilities (fresh,
+//! or a warm one of the call's trust scope for a plugin that reuses instances), the
+//! component's limits (deadline, memory), cancellation, and the classification of a
+//! failed call. Plugins and middleware components share it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +18,11 @@ use super::bindings::{PierPlugin, PierPluginPre};
 use super::budget::OutputBudget;
 use super::grants::files::Mode;
 use super::grants::{Egress, EgressCounter, Grants};
+use super::limits::ReuseScope;
 use super::limits::{Limits, MemoryLimiter};
 use super::output::LogStream;
-use super::state::{CallContext, CallState};
+use super::state::{CallContext, CallState, NoRequest};
+use super::warm::{Warm, WarmPool};
 use crate::storage::PluginStore;
 
 /// How long a call waits for one of its component's call slots before it fails as busy.
@@ -28,6 +31,20 @@ const BUSY_WAIT: Duration = Duration::from_secs(1);
 /// Extra time a call may spend awaiting the host (e.g. the client) past its deadline
 /// before it is abandoned; CPU-bound guests are stopped by the epoch at the deadline.
 const HOST_WAIT_GRACE: Duration = Duration::from_secs(1);
+
+/// What a warm instance waiting between calls holds: its store, and its exports once
+/// instantiated.
+pub(super) struct Resident<E> {
+    store: Store<CallState>,
+    exports: Option<E>,
+}
+
+/// The warm instances of one component.
+pub(super) type Pool<E> = WarmPool<Resident<E>>;
+
+/// The context of a warm instance between calls: none of a request.
+static IDLE: std::sync::LazyLock<Arc<dyn CallContext>> =
+    std::sync::LazyLock::new(|| Arc::new(NoRequest::default()));
 
 /// A component linked for one world (`pier-plugin`, `pier-middleware`), ready to be
 /// instantiated in a call's store.
@@ -130,6 +147,18 @@ impl Sandbox {
         self.instantiations.load(Ordering::Relaxed)
     }
 
+    /// What checks and counts the outbound requests of a call ending at `deadline`.
+    fn egress(&self, deadline: Instant) -> Egress {
+        Egress::new(
+            self.who(),
+            self.name.clone(),
+            self.grants.clone(),
+            self.limits.http,
+            deadline,
+            self.egress_count.clone(),
+        )
+    }
+
     fn new_store(&self, engine: &Engine, ctx: Arc<dyn CallContext>) -> Store<CallState> {
         let budget = OutputBudget::new(self.who(), self.limits.output);
         let stdout = LogStream::new(self.name.clone(), "stdout", budget.clone());
@@ -137,14 +166,7 @@ impl Sandbox {
         // No capability but the grants: no filesystem, environment, arguments or sockets;
         // outbound HTTP only through `wasi:http`, where `Egress` checks each request.
         let deadline = Instant::now() + self.limits.timeout;
-        let egress = Egress::new(
-            self.who(),
-            self.name.clone(),
-            self.grants.clone(),
-            self.limits.http,
-            deadline,
-            self.egress_count.clone(),
-        );
+        let egress = self.egress(deadline);
         let mut wasi = WasiCtxBuilder::new();
         wasi.stdout(stdout)
             .stderr(stderr.clone())
@@ -201,20 +223,17 @@ impl Sandbox {
         ctx: Arc<dyn CallContext>,
         call: impl AsyncFnOnce(&P::Exports, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        self.run(pre.engine(), ctx, async move |store| {
-            let exports = pre.instantiate(&mut *store).await?;
-            call(&exports, store).await
-        })
-        .await
+        self.call_reusing(pre, None, ctx, call).await
     }
 
-    /// Runs `call` (which instantiates the component in the store it is given) in a
-    /// fresh store under the limits.
-    async fn run<R>(
+    /// [`Sandbox::call`] on a warm instance of the call's trust scope from `warm` when
+    /// there is one (else a new one), put back there when the call went well.
+    pub(super) async fn call_reusing<P: Linked, R>(
         &self,
-        engine: &Engine,
+        pre: &P,
+        warm: Option<&Pool<P::Exports>>,
         ctx: Arc<dyn CallContext>,
-        call: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+        call: impl AsyncFnOnce(&P::Exports, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let cancelled = ctx.cancellation();
         // One busy component (e.g. calls waiting on the client for sampling) must not
@@ -229,23 +248,85 @@ impl Sandbox {
             },
             () = cancelled.cancelled() => return Err(self.cancelled()),
         };
-        let mut store = self.new_store(engine, ctx);
-        self.instantiations.fetch_add(1, Ordering::Relaxed);
+        let pool = warm.zip(self.scope_of(&*ctx));
+        let taken = pool
+            .as_ref()
+            .and_then(|(pool, scope)| pool.take(scope, Instant::now()));
+        let mut instance = match taken {
+            Some(mut warm) => {
+                self.rearm(&mut warm.instance.store, ctx);
+                warm
+            }
+            None => {
+                let scope = pool.as_ref().map_or("", |(_, scope)| scope.as_str());
+                Warm::new(
+                    Resident {
+                        store: self.new_store(pre.engine(), ctx),
+                        exports: None,
+                    },
+                    scope,
+                )
+            }
+        };
+        let resident = &mut instance.instance;
         // A cancelled request stops the guest: the call yields at every epoch tick (and
         // waits in host calls), where this drops it with its store and instance.
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(
                 self.limits.timeout + HOST_WAIT_GRACE,
-                call(&mut store),
+                async {
+                    let exports = match resident.exports.take() {
+                        Some(exports) => exports,
+                        None => {
+                            self.instantiations.fetch_add(1, Ordering::Relaxed);
+                            pre.instantiate(&mut resident.store).await?
+                        }
+                    };
+                    let outcome = call(&exports, &mut resident.store).await;
+                    resident.exports = Some(exports);
+                    outcome
+                },
             ) => outcome,
             () = cancelled.cancelled() => return Err(self.cancelled()),
         };
-        match outcome {
+        let store = &resident.store;
+        let result = match outcome {
             Ok(_) if store.data().egress.cut_by_deadline() => Err(self.timeout()),
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(self.classify(&store, error)),
+            Ok(Err(error)) => Err(self.classify(store, error)),
             Err(_elapsed) => Err(self.timeout()),
+        };
+        // Only an instance whose call went well serves again: after a trap, a timeout,
+        // a cancellation or running out of memory it is dropped here.
+        if let (Ok(_), Some((pool, _))) = (&result, pool) {
+            let state = instance.instance.store.data_mut();
+            state.ctx = IDLE.clone();
+            state.budget.settle();
+            pool.put(instance, Instant::now());
         }
+        result
+    }
+
+    /// Who may share a warm instance with the call of `ctx`; `None`: nobody.
+    fn scope_of(&self, ctx: &dyn CallContext) -> Option<String> {
+        match self.limits.reuse_scope {
+            ReuseScope::Plugin => Some(String::new()),
+            ReuseScope::Session => ctx.trust_scope(),
+        }
+    }
+
+    /// Readies a warm instance's store for the next call, of `ctx`: a new deadline,
+    /// outbound budget and output budget, nothing of the last call's request.
+    fn rearm(&self, store: &mut Store<CallState>, ctx: Arc<dyn CallContext>) {
+        let deadline = Instant::now() + self.limits.timeout;
+        let egress = self.egress(deadline);
+        let state = store.data_mut();
+        state.ctx = ctx;
+        state.deadline = deadline;
+        state.timed_out = false;
+        state.egress = egress;
+        state.stderr.clear_tail();
+        store.set_epoch_deadline(1);
     }
 
     /// ``plugin `NAME` ``, as errors name the component.

@@ -268,6 +268,12 @@ pub trait CallContext: Send + Sync {
     fn session_key(&self) -> String {
         String::new()
     }
+    /// Who may share a warm instance with this call ([`super::limits::ReuseScope::Session`]):
+    /// an id pier gave the client's session (its connection over stdio; each request
+    /// over stateless HTTP), never a value the client chose. `None`: nobody.
+    fn trust_scope(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One question for the client (`context.ask`).

@@ -642,6 +642,13 @@ impl CallContext for Context {
         Context::session_key(self)
     }
 
+    fn trust_scope(&self) -> Option<String> {
+        // The session object's own random id: one per MCP session over stateful HTTP,
+        // per connection over stdio, per request over stateless HTTP. Not the
+        // `Mcp-Session-Id` header, which a client may choose when pier is stateless.
+        Some(self.request.session.local_id.clone())
+    }
+
     fn start_task(&self) -> bool {
         match &self.request.task {
             Some(start) if self.depth == 0 => start.request(),

@@ -354,6 +354,32 @@ pub async fn assert_still_serving(client: &Client) {
     assert_ne!(result.is_error, Some(true));
 }
 
+/// Polls `done` (bounded: 30 s) until it holds.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Runs `pier serve` over stdio on `dir` (in-memory storage) with stdin closed: it
+/// mounts the plugins, then exits; what it wrote.
+pub fn serve_until_stdin_closes(dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["serve", "--transport", "stdio", "--plugins"])
+        .arg(dir)
+        .arg("--data-dir")
+        .arg(shared_data_dir())
+        .args(["--storage", "memory"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// A pier serving HTTP on a free loopback port.
 pub struct Server {
     pub url: String,

@@ -33,6 +33,9 @@ async function fetchText(url) {
   }
 }
 
+// What `remember` keeps between calls served by one instance.
+let kept = 'nothing';
+
 export const plugin = {
   describe() {
     return {
@@ -42,6 +45,10 @@ export const plugin = {
         tool('reverse', 'Reverse the text (written in JavaScript).', stringArgument('text', 'What to reverse.')),
         tool('fetch', "The status and body of a URL, within the plugin's grants.", stringArgument('url', 'An http:// or https:// URL.')),
         tool('setting', 'A configuration value of the plugin.', stringArgument('key', 'A configuration key.')),
+        tool('remember', 'What an earlier call of this instance kept in a global, then keeps `value`.', {
+          type: 'object',
+          properties: { value: { type: 'string', description: 'What to keep for the next call.' } },
+        }),
       ],
       resources: [],
       templates: [],
@@ -58,6 +65,11 @@ export const plugin = {
         return fetchText(parsed.url);
       case 'setting':
         return text(get(parsed.key) ?? 'unset');
+      case 'remember': {
+        const before = kept;
+        kept = parsed.value ?? kept;
+        return text(before);
+      }
       default:
         throw { tag: 'not-found', val: `unknown tool \`${name}\`` };
     }

@@ -22,6 +22,10 @@ GET = {
     "properties": {"url": {"type": "string", "description": "An http:// or https:// URL."}},
     "required": ["url"],
 }
+REMEMBER = {
+    "type": "object",
+    "properties": {"value": {"type": "string", "description": "What to keep for the next call."}},
+}
 SETTING = {
     "type": "object",
     "properties": {"key": {"type": "string", "description": "A configuration key."}},
@@ -77,12 +81,17 @@ def http_get(url: str) -> tuple[int, bytes]:
     return status, data
 
 
+# What `remember` keeps between calls served by one instance.
+KEPT = "nothing"
+
+
 class Plugin(exports.Plugin):
     def describe(self) -> types.Manifest:
         tools = [
             tool("shout", "Upper-case the text (written in Python).", SHOUT),
             tool("get", "The status and body of a URL, within the plugin's grants.", GET),
             tool("setting", "A configuration value of the plugin.", SETTING),
+            tool("remember", "What an earlier call of this instance kept in a global, then keeps `value`.", REMEMBER),
         ]
         return types.Manifest(name="py-shout", version="0.1.0", tools=tools, resources=[], templates=[], prompts=[])
 
@@ -98,6 +107,11 @@ class Plugin(exports.Plugin):
             except Err as e:
                 return text(f"request failed: {type(e.value).__name__}", is_error=True)
             return text(f"{status} {body.decode()}")
+        if name == "remember":
+            global KEPT
+            before = KEPT
+            KEPT = args.get("value", KEPT)
+            return text(before)
         if name == "setting":
             value = store.get(args["key"])
             return text("unset" if value is None else value)
