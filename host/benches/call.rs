@@ -1,6 +1,8 @@
-//! Host overhead per call, in-process: a fresh instance of the plugin, one `echo` tool
-//! call, and the conversion of its result to MCP — for a Rust, a Python and a JS plugin.
-//! Run by `make bench` (which builds the plugins); results in `target/criterion/call/`.
+//! Host overhead per call, in-process: one `echo` tool call and the conversion of its
+//! result to MCP, on a fresh instance of the plugin (`ID-fresh`: instantiation
+//! included) and on a warm instance of the caller's session (`ID-reuse`) — for a Rust,
+//! a Python and a JS plugin. Run by `make bench` (which builds the plugins); results in
+//! `target/criterion/call/`.
 
 mod common;
 
@@ -8,9 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::load;
+use common::load_as;
 use criterion::{Criterion, criterion_group, criterion_main};
-use pier::runtime::{NoRequest, Runtime};
+use pier::runtime::limits::Instances;
+use pier::runtime::{CallContext, NoRequest, Runtime};
 use pier::server::convert;
 
 const PLUGINS: &[(&str, &str)] = &[
@@ -37,21 +40,26 @@ fn call(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     for (id, file) in PLUGINS {
-        let mount = load(&rt, &runtime, &root.join(file));
-        let plugin = mount.wasm().expect("a plugin mount");
-        let context = Arc::new(NoRequest::default());
-        group.bench_function(*id, |b| {
-            b.iter(|| {
-                let result = rt
-                    .block_on(plugin.call_tool(
-                        context.clone(),
-                        "echo",
-                        r#"{"text":"hello, benchmark"}"#.to_string(),
-                    ))
-                    .expect("echo answers");
-                convert::tool_result(&mount.namespace, &result).expect("a valid result")
-            })
-        });
+        for (model, instances, context) in [
+            ("fresh", Instances::Fresh, NoRequest::default()),
+            ("reuse", Instances::Reuse, NoRequest::scoped("one session")),
+        ] {
+            let mount = load_as(&rt, &runtime, &root.join(file), instances);
+            let plugin = mount.wasm().expect("a plugin mount");
+            let context: Arc<dyn CallContext> = Arc::new(context);
+            group.bench_function(format!("{id}-{model}"), |b| {
+                b.iter(|| {
+                    let result = rt
+                        .block_on(plugin.call_tool(
+                            context.clone(),
+                            "echo",
+                            r#"{"text":"hello, benchmark"}"#.to_string(),
+                        ))
+                        .expect("echo answers");
+                    convert::tool_result(&mount.namespace, &result).expect("a valid result")
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -266,6 +266,14 @@ impl Metrics {
                     &METADATA,
                 )
                 .absolute(plugin.instantiations());
+            if plugin.reuses_instances() {
+                self.recorder
+                    .register_gauge(
+                        &key("pier_warm_instances", &[("plugin", plugin.name())]),
+                        &METADATA,
+                    )
+                    .set(plugin.warm_instances() as f64);
+            }
         }
         self.handle.render()
     }

@@ -297,8 +297,10 @@ impl Sandbox {
             Err(_elapsed) => Err(self.timeout()),
         };
         // Only an instance whose call went well serves again: after a trap, a timeout,
-        // a cancellation or running out of memory it is dropped here.
-        if let (Ok(_), Some((pool, _))) = (&result, pool) {
+        // a cancellation or running out of memory it is dropped here; so is one whose
+        // call stopped for a question (its retry runs from the start, as in a fresh one).
+        let suspended = resident.store.data().ctx.suspended();
+        if let (Ok(_), Some((pool, _)), false) = (&result, pool, suspended) {
             let state = instance.instance.store.data_mut();
             state.ctx = IDLE.clone();
             state.budget.settle();

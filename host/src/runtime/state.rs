@@ -334,6 +334,18 @@ fn no_client(what: &str) -> GuestError {
 #[derive(Default)]
 pub struct NoRequest {
     state: RequestState,
+    scope: Option<String>,
+}
+
+impl NoRequest {
+    /// A context whose calls may share warm instances with every other call of
+    /// `scope` (a benchmark standing for one session).
+    pub fn scoped(scope: &str) -> Self {
+        Self {
+            scope: Some(scope.to_string()),
+            ..Self::default()
+        }
+    }
 }
 
 impl CallContext for NoRequest {
@@ -351,6 +363,9 @@ impl CallContext for NoRequest {
     }
     fn state(&self) -> &RequestState {
         &self.state
+    }
+    fn trust_scope(&self) -> Option<String> {
+        self.scope.clone()
     }
 }
 

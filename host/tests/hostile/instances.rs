@@ -294,3 +294,44 @@ async fn a_bad_instance_model_refuses_the_plugin_naming_the_key() {
     );
     assert_still_serving(&client).await;
 }
+
+#[tokio::test]
+async fn a_call_stopped_for_a_question_leaves_no_instance_behind() {
+    let dir = PluginDir::new()
+        .with(&fixture("probe"), "probe")
+        .with_sidecar("probe", "instances = \"reuse\"\n");
+    let app = pier::App::start(&dir.config()).await.unwrap();
+    let probe = || {
+        app.registry()
+            .snapshot()
+            .mounts
+            .iter()
+            .find_map(|m| m.wasm().cloned())
+            .expect("probe is mounted")
+    };
+    // MCP 2026-07-28 over stdio: no initialize, one connection, one trust scope.
+    let mut raw = RawSession::connect(&app);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+    });
+    let mut tool = async |id: u64, name: &str| {
+        let params = json!({"name": name, "arguments": {}, "_meta": meta});
+        raw.request(id, "tools/call", params).await.0["result"].clone()
+    };
+    let counted = tool(1, "probe_count").await;
+    assert_eq!(counted["content"][0]["text"], "1", "{counted}");
+    assert_eq!(probe().warm_instances(), 1);
+    // `interview` asks the user: the call stops for a round trip, its instance dropped.
+    let asked = tool(2, "probe_interview").await;
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    assert_eq!(probe().warm_instances(), 0);
+    assert_eq!(
+        probe().instantiations(),
+        2,
+        "describe's, and count's reused"
+    );
+    let counted = tool(3, "probe_count").await;
+    assert_eq!(counted["content"][0]["text"], "2", "{counted}");
+    assert_eq!(probe().instantiations(), 3, "a new one");
+}
