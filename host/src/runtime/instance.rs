@@ -68,6 +68,13 @@ impl Plugin {
         self.warm.is_some()
     }
 
+    /// Drops the warm instances of trust scope `scope`: its session ended.
+    pub fn forget_scope(&self, scope: &str) {
+        if let Some(pool) = &self.warm {
+            pool.forget(scope);
+        }
+    }
+
     /// Warm instances waiting for a call now.
     pub fn warm_instances(&self) -> usize {
         self.warm.as_ref().map_or(0, |pool| pool.len())

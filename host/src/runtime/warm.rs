@@ -160,6 +160,17 @@ impl<T> WarmPool<T> {
         expired.len()
     }
 
+    /// Drops every instance of `scope` (its session ended); how many.
+    pub fn forget(&self, scope: &str) -> usize {
+        let forgotten = {
+            let mut waiting = self.lock();
+            let forgotten = waiting.by_scope.remove(scope).unwrap_or_default();
+            waiting.count -= forgotten.len();
+            forgotten
+        };
+        forgotten.len()
+    }
+
     /// Instances waiting now.
     pub fn len(&self) -> usize {
         self.lock().count
@@ -261,6 +272,19 @@ mod tests {
         assert_eq!(pool.take("a", at).map(|w| w.instance), Some("third"));
         assert!(pool.take("a", at).is_none(), "`first` made room");
         assert_eq!(pool.take("b", at).map(|w| w.instance), Some("second"));
+    }
+
+    #[test]
+    fn a_scope_that_ended_is_forgotten() {
+        let pool = pool(1000, 4);
+        let now = Instant::now();
+        assert!(pool.put(Warm::new("a1", "a"), now));
+        assert!(pool.put(Warm::new("a2", "a"), now));
+        assert!(pool.put(Warm::new("b", "b"), now));
+        assert_eq!(pool.forget("a"), 2);
+        assert_eq!(pool.forget("a"), 0);
+        assert_eq!(pool.len(), 1);
+        assert!(pool.take("b", now).is_some());
     }
 
     #[test]

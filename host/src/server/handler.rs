@@ -73,7 +73,10 @@ pub struct PierServer {
 impl PierServer {
     /// A handler for a new session with transport id `session_id`.
     pub fn new(shared: Arc<Shared>, session_id: Option<String>) -> Self {
-        let session = Arc::new(Session::new(session_id, shared.metrics.clone()));
+        let session = Arc::new(
+            Session::new(session_id, shared.metrics.clone())
+                .releasing_instances_of(shared.registry.clone()),
+        );
         Self { shared, session }
     }
 

@@ -22,6 +22,17 @@ pub struct Session {
     forwarding_changes: AtomicBool,
     metrics: Arc<Metrics>,
     closed: CancellationToken,
+    /// Whose plugins' warm instances of this session go when it ends.
+    registry: Option<Releasing>,
+}
+
+/// The registry a session releases its warm instances in.
+struct Releasing(Arc<crate::registry::Registry>);
+
+impl std::fmt::Debug for Releasing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Releasing")
+    }
 }
 
 impl Session {
@@ -36,7 +47,15 @@ impl Session {
             forwarding_changes: AtomicBool::new(false),
             metrics,
             closed: CancellationToken::new(),
+            registry: None,
         }
+    }
+
+    /// Drops the warm instances this session leaves in `registry`'s plugins when it
+    /// ends (rather than when they idle out).
+    pub fn releasing_instances_of(mut self, registry: Arc<crate::registry::Registry>) -> Self {
+        self.registry = Some(Releasing(registry));
+        self
     }
 
     /// Cancelled when the session ends (its handler is dropped).
@@ -86,5 +105,10 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.closed.cancel();
         self.metrics.sessions(-1.0);
+        if let Some(Releasing(registry)) = &self.registry {
+            for plugin in registry.snapshot().mounts.iter().filter_map(|m| m.wasm()) {
+                plugin.forget_scope(&self.local_id);
+            }
+        }
     }
 }

@@ -72,7 +72,7 @@ async fn a_rust_plugin_gets_a_fresh_instance_per_call_unless_it_asks() {
 #[tokio::test]
 async fn an_instance_whose_call_failed_never_serves_again() {
     let (app, client, _) = start(&reusing("")).await;
-    for (tool, error) in [
+    for (round, (tool, error)) in [
         (
             "hostile_panic",
             "plugin `hostile` panicked: boom (wasm trap: wasm `unreachable` instruction executed)",
@@ -86,7 +86,10 @@ async fn an_instance_whose_call_failed_never_serves_again() {
             "hostile_hog",
             "plugin `hostile` ran out of memory: it tried to grow past its limit of 32 MiB",
         ),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         // Fresh: the previous round's instance went with its failure.
         assert_eq!(remember(&client, Some(tool)).await, "nothing", "{tool}");
         assert_eq!(remember(&client, None).await, tool, "kept before {tool}");
@@ -95,6 +98,8 @@ async fn an_instance_whose_call_failed_never_serves_again() {
         assert_eq!(failed.is_error, Some(true));
         assert_eq!(text(&failed), error);
         assert_eq!(hostile(&app).warm_instances(), 0, "after {tool}");
+        // describe's, then one per round: the failing call used the warm one.
+        assert_eq!(hostile(&app).instantiations(), 2 + round as u64);
     }
     assert_eq!(remember(&client, Some("kept")).await, "nothing");
     // A tool error of the guest's own is a call that went well: the instance stays.
@@ -334,4 +339,19 @@ async fn a_call_stopped_for_a_question_leaves_no_instance_behind() {
     let counted = tool(3, "probe_count").await;
     assert_eq!(counted["content"][0]["text"], "2", "{counted}");
     assert_eq!(probe().instantiations(), 3, "a new one");
+}
+
+#[tokio::test]
+async fn a_session_that_ends_takes_its_warm_instances_along() {
+    let (app, a, _) = start(&reusing("")).await;
+    let (b, _) = connect(&app).await;
+    remember(&a, Some("a's")).await;
+    remember(&b, Some("b's")).await;
+    assert_eq!(hostile(&app).warm_instances(), 2);
+    b.cancel().await.unwrap();
+    wait_until("b's instance is dropped", || {
+        hostile(&app).warm_instances() == 1
+    })
+    .await;
+    assert_eq!(remember(&a, None).await, "a's");
 }
