@@ -167,6 +167,8 @@ pub fn describe(mount: &Mount) -> Value {
         "namespace": ns,
         "hash": plugin.hash(),
         "limits": { "timeout_ms": limits.timeout.as_millis() as u64, "memory_mb": limits.memory_bytes >> 20 },
+        "instances": plugin.instance_model(),
+        "resident_bytes": plugin.resident_bytes(&crate::runtime::resident::mapped_files()),
         "grants": plugin.grants().describe(),
         "tools": m.tools.iter().map(|t| json!({
             "name": namespace::name(ns, &t.tool.name),
@@ -243,10 +245,12 @@ pub fn describe_text(mount: &Mount, style: Style) -> String {
             d["version"].as_str().unwrap_or_default()
         )),
         style.dim(&format!(
-            "(namespace `{}`, timeout {} ms, memory {} MiB)",
+            "(namespace `{}`, timeout {} ms, memory {} MiB, {} instances, {:.1} MiB of code resident)",
             d["namespace"].as_str().unwrap_or_default(),
             d["limits"]["timeout_ms"],
             d["limits"]["memory_mb"],
+            d["instances"].as_str().unwrap_or_default(),
+            d["resident_bytes"].as_u64().unwrap_or(0) as f64 / f64::from(1 << 20),
         )),
     );
     let rows = |label: &str, items: &Value, key: &str, out: &mut String| {

@@ -259,7 +259,14 @@ impl Metrics {
         self.recorder
             .register_gauge(&key("pier_plugins_refused", &[]), &METADATA)
             .set(refused as f64);
+        let mapped = crate::runtime::resident::mapped_files();
         for plugin in catalogue.mounts.iter().filter_map(|m| m.wasm()) {
+            self.recorder
+                .register_gauge(
+                    &key("pier_plugin_resident_bytes", &[("plugin", plugin.name())]),
+                    &METADATA,
+                )
+                .set(plugin.resident_bytes(&mapped) as f64);
             self.recorder
                 .register_counter(
                     &key("pier_instantiations_total", &[("plugin", plugin.name())]),

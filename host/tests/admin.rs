@@ -91,6 +91,11 @@ async fn mounts_are_listed_added_and_removed_with_the_token() {
     assert_eq!(hello["kind"], "plugin");
     assert_eq!(hello["state"], "serving");
     assert_eq!(hello["error"], Value::Null);
+    assert_eq!(hello["instances"], "fresh");
+    assert!(
+        hello["resident_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{hello}"
+    );
     assert_eq!(
         (
             hello["tools"].clone(),

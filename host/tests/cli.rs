@@ -62,6 +62,12 @@ fn inspect_json_lists_what_each_plugin_exposes_and_what_was_refused() {
         hello["limits"],
         json!({"timeout_ms": 30000, "memory_mb": 64})
     );
+    assert_eq!(hello["instances"], "fresh", "a Rust plugin's default");
+    assert!(
+        hello["resident_bytes"].as_u64().is_some_and(|b| b > 0),
+        "its compiled code, mapped from the AOT cache: {}",
+        hello["resident_bytes"]
+    );
     assert_eq!(hello["tools"][0]["name"], "hello_greet");
     assert_eq!(
         hello["tools"][0]["input_schema"]["required"],
@@ -88,7 +94,9 @@ fn inspect_text_is_aligned_and_readable() {
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
-        text.contains("calc 0.1.0  (namespace `calc`, timeout 30000 ms, memory 64 MiB)"),
+        text.contains(
+            "calc 0.1.0  (namespace `calc`, timeout 30000 ms, memory 64 MiB, fresh instances, "
+        ),
         "{text}"
     );
     assert!(

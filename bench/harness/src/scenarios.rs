@@ -21,6 +21,9 @@ const FASTMCP: &str = "bench/peers/fastmcp/server.py";
 const RUST_WASM: &str = "target/wasm32-wasip2/release/bench_plugin.wasm";
 const PY_WASM: &str = "target/bench-plugins/bench-py.wasm";
 const JS_WASM: &str = "target/bench-plugins/bench-js.wasm";
+/// The set-ups of the Python and JS plugins with `instances = "fresh"`.
+const PY_FRESH: &str = "pier-py-fresh";
+const JS_FRESH: &str = "pier-js-fresh";
 /// Large guests (Python, JS) compile for seconds the first time.
 const PATIENCE: Duration = Duration::from_secs(180);
 
@@ -36,16 +39,23 @@ impl Setup {
         let root = tempfile::tempdir()?;
         let data = root.path().join("data");
         let mut dirs = Vec::new();
-        for (id, wasm) in [
-            ("pier-rust", RUST_WASM),
-            ("pier-py", PY_WASM),
-            ("pier-js", JS_WASM),
+        // Each plugin with the default instance model (Python and JS: reuse per
+        // session), and the Python and JS ones again with a fresh instance per call.
+        for (id, wasm, instances) in [
+            ("pier-rust", RUST_WASM, "auto"),
+            ("pier-py", PY_WASM, "auto"),
+            ("pier-js", JS_WASM, "auto"),
+            (PY_FRESH, PY_WASM, "fresh"),
+            (JS_FRESH, JS_WASM, "fresh"),
         ] {
             let dir = root.path().join(id);
             std::fs::create_dir_all(&dir)?;
             std::fs::copy(wasm, dir.join("bench.wasm")).with_context(|| wasm.to_string())?;
             // No namespace: the tools are `echo` and `add`, as on the other servers.
-            std::fs::write(dir.join("bench.toml"), "namespace = \"\"\n")?;
+            std::fs::write(
+                dir.join("bench.toml"),
+                format!("namespace = \"\"\ninstances = \"{instances}\"\n"),
+            )?;
             dirs.push((id, dir));
         }
         Ok(Self { root, data, dirs })
@@ -253,6 +263,7 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
         server.stop().await;
     }
     let mut rows: Vec<Row> = http.into_iter().map(|(row, _, _)| row).collect();
+    rows.push(fresh_instances(&setup, seconds).await);
     rows.push(read);
 
     let mut stdio = Row::new(
@@ -273,12 +284,14 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
     rows.push(list_tools(&setup, seconds).await?);
     let (starts, rss_idle_10) = cold_starts(&setup).await?;
     rows.extend(starts);
+    let python_one = rss_idle.cells.get("pier-py").map(|c| c.value);
     rows.push(rss_idle);
     rows.push(rss_idle_10);
     rows.push(rss_load);
+    rows.extend(python_plugins(&setup, python_one).await);
     rows.extend(hot_swaps(&setup).await);
     rows.extend(middleware_overhead());
-    rows.push(host_overhead());
+    rows.extend(host_overhead());
     Ok(rows)
 }
 
@@ -374,16 +387,121 @@ fn middleware_overhead() -> Vec<Row> {
     rows
 }
 
-fn host_overhead() -> Row {
-    let mut row = Row::new(
-        "host overhead per call, in-process: instantiate + call + convert (median)",
-        "µs",
-        Better::Lower,
-    );
-    for id in ["pier-rust", "pier-py", "pier-js"] {
-        if let Some(us) = criterion_median("call", id, &mut row) {
-            row.set(id, us);
+/// Host overhead per call (`cargo bench --bench call`), on a fresh instance and on a
+/// warm one of the caller's session.
+fn host_overhead() -> Vec<Row> {
+    [
+        (
+            "fresh",
+            "host overhead per call, in-process, a fresh instance: instantiate + call + convert (median)",
+        ),
+        (
+            "reuse",
+            "host overhead per call, in-process, a warm instance of the session: call + convert (median)",
+        ),
+    ]
+    .into_iter()
+    .map(|(model, scenario)| {
+        let mut row = Row::new(scenario, "µs", Better::Lower);
+        for id in ["pier-rust", "pier-py", "pier-js"] {
+            if let Some(us) = criterion_median("call", &format!("{id}-{model}"), &mut row) {
+                row.set(id, us);
+            }
         }
+        row
+    })
+    .collect()
+}
+
+/// `echo` over HTTP at 32 clients with every plugin taking a fresh instance per call
+/// (the Rust plugin's default; the Python and JS ones told `instances = "fresh"`).
+async fn fresh_instances(setup: &Setup, seconds: Duration) -> Row {
+    let mut row = Row::new(
+        "tools/call `echo`, HTTP, 32 clients, a fresh instance per call",
+        "req/s",
+        Better::Higher,
+    );
+    row.note = Some(
+        "pier · Rust as in the rows above (its default); Python and JS with `instances = \"fresh\"` (the rows above: their default, a warm instance per session). "
+            .into(),
+    );
+    for (id, dir) in [("pier-py", PY_FRESH), ("pier-js", JS_FRESH)] {
+        progress(&format!("HTTP, fresh instances: {id}"));
+        let outcome = async {
+            let port = free_port()?;
+            let command = pier_http(setup.dir(dir).context("a set-up")?, &setup.data, port);
+            let server = Server::start(&command, port, "echo", PATIENCE).await?;
+            let report = measure(Target::Http(server.url.clone()), echo(), 32, seconds).await;
+            server.stop().await;
+            report
+        }
+        .await;
+        record(&mut row, id, outcome);
     }
     row
+}
+
+/// Resident memory of pier serving eleven different Python plugins, each called once
+/// (so each has compiled code mapped and a warm instance), and what each beyond the
+/// first costs: against `one`, the resident memory of pier serving one.
+async fn python_plugins(setup: &Setup, one: Option<f64>) -> Vec<Row> {
+    let mut eleven = Row::new(
+        "resident memory, 11 different Python plugins, each called once, idle",
+        "MiB",
+        Better::Lower,
+    );
+    let mut each = Row::new(
+        "resident memory, each Python plugin beyond the first (of 11 different ones)",
+        "MiB",
+        Better::Lower,
+    );
+    progress("resident memory: 11 Python plugins");
+    let outcome = async {
+        let dir = setup.root.path().join("eleven-py");
+        std::fs::create_dir_all(&dir)?;
+        let wasm = std::fs::read(PY_WASM)?;
+        for i in 0..11 {
+            distinct_copy(&wasm, &dir, &format!("p{i:02}"))?;
+        }
+        let port = free_port()?;
+        // Eleven compilations: minutes on two cores.
+        let server = Server::start(
+            &pier_http(&dir, &setup.data, port),
+            port,
+            "p00_echo",
+            PATIENCE * 4,
+        )
+        .await?;
+        let client = reqwest::Client::new();
+        let mut session = HttpSession::open(&client, &server.url).await?;
+        for i in 0..11 {
+            let name = format!("p{i:02}_echo");
+            session
+                .request(
+                    "tools/call",
+                    json!({"name": name, "arguments": {"text": "x"}}),
+                )
+                .await?;
+        }
+        // Measured as the one-plugin row is: after the session that called ended.
+        session.close().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss = server.rss_mib();
+        server.stop().await;
+        rss.context("no resident size")
+    }
+    .await;
+    match outcome {
+        Ok(rss) => {
+            eleven.set("pier-py", rss);
+            if let Some(one) = one {
+                each.set("pier-py", (rss - one) / 10.0);
+            }
+        }
+        Err(e) => {
+            progress(&format!("  failed: {e:#}"));
+            eleven.note = Some(format!("failed: {e:#}. "));
+        }
+    }
+    vec![eleven, each]
 }

@@ -65,7 +65,8 @@ impl AotCache {
         format!("{hash}-{}", self.fingerprint)
     }
 
-    fn artifact_path(&self, hash: &str) -> PathBuf {
+    /// Where the artifact of `hash` is (or would be) kept.
+    pub(super) fn artifact_path(&self, hash: &str) -> PathBuf {
         self.dir.join(format!("{}.cwasm", self.artifact_name(hash)))
     }
 

@@ -24,6 +24,8 @@ pub struct Plugin {
     sandbox: Sandbox,
     /// Its warm instances, when it reuses them.
     warm: Option<Arc<Pool<PierPlugin>>>,
+    /// The AOT artifact its code is mapped from.
+    artifact: Arc<std::path::Path>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -43,6 +45,7 @@ impl Plugin {
         pre: PluginPre<CallState>,
         sandbox: Sandbox,
         reuse: bool,
+        artifact: std::path::PathBuf,
     ) -> Self {
         let policy = sandbox.limits().reuse;
         let warm = reuse.then(|| Arc::new(WarmPool::new(policy)));
@@ -54,6 +57,7 @@ impl Plugin {
             pre,
             sandbox,
             warm,
+            artifact: artifact.into(),
         }
     }
 
@@ -66,6 +70,24 @@ impl Plugin {
     /// Whether warm instances serve further calls of their trust scope.
     pub fn reuses_instances(&self) -> bool {
         self.warm.is_some()
+    }
+
+    /// `fresh` or `reuse`: the instance model it runs under.
+    pub fn instance_model(&self) -> &'static str {
+        if self.warm.is_some() {
+            "reuse"
+        } else {
+            "fresh"
+        }
+    }
+
+    /// Resident bytes of its compiled code, given the resident bytes of every mapped
+    /// file ([`super::resident::mapped_files`]): a best estimate of what it costs.
+    pub fn resident_bytes(
+        &self,
+        mapped: &std::collections::HashMap<std::path::PathBuf, u64>,
+    ) -> u64 {
+        mapped.get(&*self.artifact).copied().unwrap_or(0)
     }
 
     /// Drops the warm instances of trust scope `scope`: its session ended.

@@ -14,6 +14,7 @@ pub mod instance;
 pub mod limits;
 pub mod middleware;
 pub mod output;
+pub mod resident;
 mod sandbox;
 pub mod state;
 pub mod toolchain;
@@ -260,7 +261,8 @@ impl Runtime {
         };
         let sandbox = sandbox::Sandbox::new("plugin", name, limits, Some(store), grants)
             .counting_egress(self.egress_count.clone());
-        Ok((Plugin::new(hash, pre, sandbox, reuse), outcome))
+        let artifact = self.cache.artifact_path(&hash);
+        Ok((Plugin::new(hash, pre, sandbox, reuse, artifact), outcome))
     }
 
     /// Compiles (or loads from the cache) and links the middleware component in `bytes`,

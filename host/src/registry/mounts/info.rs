@@ -33,11 +33,18 @@ pub struct MountInfo {
     /// value).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants: Option<serde_json::Value>,
+    /// A plugin's instance model: `fresh` or `reuse`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<&'static str>,
+    /// A plugin's resident compiled code, in bytes (best estimate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resident_bytes: Option<u64>,
 }
 
 impl Mounts {
     /// Every mount, in mount order.
     pub fn list(&self) -> Vec<MountInfo> {
+        let mapped = crate::runtime::resident::mapped_files();
         self.slots()
             .iter()
             .map(|s| {
@@ -79,6 +86,8 @@ impl Mounts {
                     templates: m.map_or(0, |m| m.offer.templates.len()),
                     prompts: m.map_or(0, |m| m.offer.prompts.len()),
                     grants: m.and_then(|m| m.wasm()).map(|p| p.grants().describe()),
+                    instances: m.and_then(|m| m.wasm()).map(|p| p.instance_model()),
+                    resident_bytes: m.and_then(|m| m.wasm()).map(|p| p.resident_bytes(&mapped)),
                 }
             })
             .collect()
