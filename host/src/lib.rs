@@ -284,9 +284,15 @@ impl App {
                 });
             }
         };
-        for file in files {
-            report(&self.shared.metrics, &self.mounts.reconcile(&file).await);
-        }
+        // Several files at once: a never-compiled plugin compiles on a core of its own.
+        // The mount order stays the files' order (slots are sorted by file), and so does
+        // the report of each (`buffered` yields in order).
+        use futures::StreamExt;
+        futures::stream::iter(files)
+            .map(|file| async move { self.mounts.reconcile(&file).await })
+            .buffered(loading_parallelism())
+            .for_each(|outcome| async move { report(&self.shared.metrics, &outcome) })
+            .await;
         for spec in &self.config.mounts {
             let outcome = match self.mounts.reserve(spec, "config") {
                 Ok(key) => self.mounts.attach(key, spec.clone()).await,
@@ -512,4 +518,20 @@ async fn follow(
             report(&metrics, &mounts.reconcile(&file).await);
         }
     }
+}
+
+/// Plugin files loaded at once at start: one per core, but no more than one per GiB of
+/// memory available (compiling a Python or JavaScript component takes a few hundred
+/// MiB for a moment), and at least one.
+fn loading_parallelism() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let available_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(usize::MAX, |kib| (kib >> 20) as usize);
+    cores.min(available_gib).max(1)
 }

@@ -23,6 +23,7 @@ pub struct Server {
     pub url: String,
     /// Time from spawn to the first successful call of the probe tool.
     pub started_in: Duration,
+    spawned: Instant,
 }
 
 impl Server {
@@ -54,6 +55,7 @@ impl Server {
                         child,
                         url,
                         started_in: spawned.elapsed(),
+                        spawned,
                     });
                 }
                 Err(e) => last_error = format!("{e:#}"),
@@ -64,6 +66,22 @@ impl Server {
             "{} did not answer `{probe}` within {patience:?}: {last_error}",
             command.join(" ")
         )
+    }
+
+    /// Time from spawn until pier's `/ready` answers 200 (every plugin loaded), polled
+    /// for at most `patience`.
+    pub async fn ready_in(&self, patience: Duration) -> anyhow::Result<Duration> {
+        let ready = self.url.trim_end_matches("/mcp").to_string() + "/ready";
+        let client = reqwest::Client::new();
+        while self.spawned.elapsed() < patience {
+            if let Ok(response) = client.get(&ready).send().await
+                && response.status().is_success()
+            {
+                return Ok(self.spawned.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bail!("{ready} did not answer 200 within {patience:?}")
     }
 
     /// Resident memory of the process, in MiB.

@@ -3,8 +3,8 @@
 
 use super::*;
 
-/// Time from process start to the first successful tool call; and the resident memory
-/// of pier with ten plugins, idle.
+/// Time from process start to the first successful tool call (one plugin) or to every
+/// plugin loaded (10, 100); and the resident memory of pier with ten plugins, idle.
 pub(super) async fn cold_starts(setup: &Setup) -> anyhow::Result<(Vec<Row>, Row)> {
     let wasm = std::fs::read(RUST_WASM)?;
     let mut rows = Vec::new();
@@ -28,18 +28,24 @@ pub(super) async fn cold_starts(setup: &Setup) -> anyhow::Result<(Vec<Row>, Row)
             progress(&format!(
                 "start to first call: {count} plugins, AOT cache {cache}"
             ));
+            // With several plugins: until every one is loaded (`/ready`), not only the
+            // first that answers.
             let mut row = Row::new(
-                format!(
-                    "start to first call, {count} plugin{}, AOT cache {cache}",
-                    if count == 1 { "" } else { "s" }
-                ),
+                match count {
+                    1 => format!("start to first call, 1 plugin, AOT cache {cache}"),
+                    n => format!("start to every plugin loaded, {n} plugins, AOT cache {cache}"),
+                },
                 "ms",
                 Better::Lower,
             );
             let port = free_port()?;
             let server =
                 Server::start(&pier_http(&dir, &data, port), port, "p000_echo", PATIENCE).await?;
-            row.set("pier-rust", server.started_in.as_secs_f64() * 1e3);
+            let took = match count {
+                1 => server.started_in,
+                _ => server.ready_in(PATIENCE).await?,
+            };
+            row.set("pier-rust", took.as_secs_f64() * 1e3);
             if count == 10
                 && cache == "warm"
                 && let Some(rss) = server.rss_mib()
