@@ -472,6 +472,8 @@ async fn python_plugins(setup: &Setup, one: Option<f64>) -> Vec<Row> {
             PATIENCE * 4,
         )
         .await?;
+        // The first answers while the others still load.
+        server.ready_in(PATIENCE * 4).await?;
         let client = reqwest::Client::new();
         let mut session = HttpSession::open(&client, &server.url).await?;
         for i in 0..11 {
