@@ -208,6 +208,16 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    use pier::runtime::compiler;
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(compiler::SUBCOMMAND) {
+        return compiler::serve_one(args.get(2..).unwrap_or_default());
+    }
+    // Components compile in child processes of this binary: nothing of a compilation
+    // stays in the serving process.
+    if let Ok(exe) = std::env::current_exe() {
+        compiler::compile_in_processes_of(exe);
+    }
     let cli = Cli::parse();
     // Local commands log plain text; `call` shows what the plugin logs.
     let text_at = |level: &str| LogOptions {

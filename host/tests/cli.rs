@@ -213,3 +213,59 @@ fn serve_refuses_a_bad_configuration_with_exit_code_2() {
         )
     );
 }
+
+#[test]
+fn the_binary_compiles_in_a_child_process_and_keeps_the_artifact() {
+    let data = tempfile::tempdir().unwrap();
+    let hello = example("hello");
+    let inspect = || {
+        Command::new(env!("CARGO_BIN_EXE_pier"))
+            .args(["inspect", "--json", hello.to_str().unwrap(), "--data-dir"])
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    // Cold: compiled by `pier __compile-component`, written into the AOT cache.
+    let cold = inspect();
+    assert!(
+        cold.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cold.stderr)
+    );
+    let artifacts: Vec<String> = std::fs::read_dir(data.path().join("aot"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(artifacts.len(), 1, "{artifacts:?}");
+    assert!(
+        artifacts[0].ends_with(".cwasm"),
+        "no temporary file left: {artifacts:?}"
+    );
+    // Warm: the same answer from the artifact.
+    let warm = inspect();
+    assert_eq!(
+        stdout_json(&warm)["plugins"][0]["tools"],
+        stdout_json(&cold)["plugins"][0]["tools"]
+    );
+    // The compiler process itself refuses what it cannot compile, saying why.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["__compile-component", "67108864"])
+        .arg(data.path().join("x.cwasm"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\0asm\x0d\0\x01\0\xff")
+        .unwrap();
+    let refused = child.wait_with_output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim(),
+        "failed to parse WebAssembly module: malformed section id (at offset 0x8)"
+    );
+}

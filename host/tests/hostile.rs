@@ -184,6 +184,8 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
         .with_bytes("garbage", b"this is not wasm at all")
         // The smallest valid core module: magic + version 1.
         .with_bytes("core", b"\0asm\x01\0\0\0")
+        // A component's header, then bytes no compiler accepts.
+        .with_bytes("broken", b"\0asm\x0d\0\x01\0\xff\xff\xff")
         .with(&fixture("wrong_world"), "wrong")
         .with(&fixture("bad-annotations"), "annotations")
         .with(&fixture("bad-name"), "badname")
@@ -217,6 +219,13 @@ fn bad_files() -> (PluginDir, Vec<(&'static str, String)>) {
             format!(
                 "refused plugin {}: invalid manifest: input schema of tool `ok` is not a valid JSON Schema: ",
                 path("badschema")
+            ),
+        ),
+        (
+            "broken",
+            format!(
+                "refused plugin {}: failed to parse WebAssembly module: malformed section id (at offset 0x8)",
+                path("broken")
             ),
         ),
         (
@@ -270,9 +279,9 @@ async fn bad_plugin_files_are_refused_each_with_its_reason_and_the_rest_is_serve
     }
     assert!(refused[2].contains("no-such-type"), "{}", refused[2]);
     assert!(
-        refused[7].contains("pier:mcp/plugin@0.1.0"),
+        refused[8].contains("pier:mcp/plugin@0.1.0"),
         "{}",
-        refused[7]
+        refused[8]
     );
     let tools = client.peer().list_all_tools().await.unwrap();
     assert_eq!(

@@ -18,6 +18,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::RuntimeError;
+use super::compiler::{self, Failure};
 use crate::storage::{KeyValue, StoreError};
 
 /// Prefix of the index entries in the store.
@@ -37,11 +38,19 @@ pub enum CacheOutcome {
 pub struct AotCache {
     dir: PathBuf,
     fingerprint: String,
+    /// The operator's memory cap the engine was built with: a compiler process builds
+    /// the same engine.
+    max_memory_bytes: usize,
 }
 
 impl AotCache {
-    /// A cache in `dir` (created when missing) for artifacts of `engine`.
-    pub fn new(dir: impl Into<PathBuf>, engine: &Engine) -> Result<Self, RuntimeError> {
+    /// A cache in `dir` (created when missing) for artifacts of `engine`, which
+    /// [`super::engine::build`] made with `max_memory_bytes`.
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        engine: &Engine,
+        max_memory_bytes: usize,
+    ) -> Result<Self, RuntimeError> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| RuntimeError::Cache {
             path: dir.clone(),
@@ -53,6 +62,7 @@ impl AotCache {
         Ok(Self {
             dir,
             fingerprint: format!("{:016x}", hasher.finish()),
+            max_memory_bytes,
         })
     }
 
@@ -168,49 +178,59 @@ impl AotCache {
                 }
             }
         }
-        let failed = |e: wasmtime::Error| RuntimeError::Compile {
+        let refused = |reason: String| RuntimeError::Compile {
             file: file.to_path_buf(),
-            reason: format!("{e:#}"),
+            reason,
         };
-        let compiled = compile_apart(engine, bytes).map_err(failed)?;
-        if let Err(e) = self.store(&path, &compiled) {
-            tracing::warn!(path = %path.display(), "could not write AOT artifact: {e}");
-            // SAFETY: `compiled` was made by `precompile_component` just now, with this
-            // engine's configuration.
-            let component = unsafe { Component::deserialize(engine, &compiled) };
-            return Ok((component.map_err(failed)?, CacheOutcome::Miss));
-        }
-        drop(compiled);
-        // Served from the file's mapping, like a cache hit: the code's pages are the
-        // page cache's, not the process's own memory.
-        // SAFETY: pier wrote this file a moment ago, via a rename.
-        let component = unsafe { Component::deserialize_file(engine, &path) };
-        Ok((component.map_err(failed)?, CacheOutcome::Miss))
-    }
-
-    fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
         // Unique per writer: two loads of one new component may compile it at once.
         let tmp = path.with_extension(format!("tmp{}-{:x}", std::process::id(), fastrand::u64(..)));
-        std::fs::write(&tmp, compiled)?;
-        std::fs::rename(&tmp, path)
+        let written = match compiler::in_child_process(self.max_memory_bytes, bytes, &tmp) {
+            Some(Ok(())) => true,
+            Some(Err(Failure::Refused(reason))) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(refused(reason));
+            }
+            Some(Err(Failure::Unavailable(why))) => {
+                let _ = std::fs::remove_file(&tmp);
+                tracing::warn!(path = %path.display(), "{why}; compiling in this process");
+                false
+            }
+            None => false,
+        };
+        if !written {
+            let compiled = compiler::in_short_lived_engine(engine, bytes)
+                .map_err(|e| refused(format!("{e:#}")))?;
+            if let Err(e) =
+                std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &path))
+            {
+                let _ = std::fs::remove_file(&tmp);
+                // Serving matters more than caching: kept in memory.
+                tracing::warn!(path = %path.display(), "could not write AOT artifact: {e}");
+                // SAFETY: `compiled` was made by `precompile_component` just now, with
+                // this engine's configuration.
+                let component = unsafe { Component::deserialize(engine, &compiled) };
+                return Ok((
+                    component.map_err(|e| refused(format!("{e:#}")))?,
+                    CacheOutcome::Miss,
+                ));
+            }
+        } else if let Err(e) = std::fs::rename(&tmp, &path) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(refused(format!(
+                "cannot keep the compiled code at {}: {e}",
+                path.display()
+            )));
+        }
+        // Served from the file's mapping, like a cache hit: the code's pages are the
+        // page cache's, not the process's own memory.
+        // SAFETY: the artifact was written a moment ago (by pier, or by the compiler
+        // process pier started with this engine's configuration), via a rename.
+        let component = unsafe { Component::deserialize_file(engine, &path) };
+        Ok((
+            component.map_err(|e| refused(format!("{e:#}")))?,
+            CacheOutcome::Miss,
+        ))
     }
-}
-
-/// `bytes` compiled to an artifact for `engine`, by an engine of the same configuration
-/// that lives only for this compilation. wasmtime 48 keeps Cranelift's scratch memory for
-/// an engine's whole life (hundreds of MiB after a Python or JavaScript component); it
-/// goes with the short-lived engine, and the allocator gives it back to the system.
-fn compile_apart(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
-    let compiled = {
-        let compiler = Engine::new(engine.config())?;
-        compiler.precompile_component(bytes)
-    };
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only returns free heap memory to the system.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    compiled
 }
 
 #[cfg(test)]
@@ -227,7 +247,7 @@ mod tests {
     async fn artifacts_no_index_entry_keeps_are_pruned_once_old() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = AotCache::new(dir.path(), &engine).unwrap();
+        let cache = AotCache::new(dir.path(), &engine, 64 << 20).unwrap();
         let store = Memory::default();
         let day = Duration::from_secs(86_400);
         for hash in ["used", "unused", "fresh"] {

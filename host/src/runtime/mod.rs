@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod budget;
 pub mod cache;
+pub mod compiler;
 pub mod engine;
 pub mod grants;
 pub mod host;
@@ -177,7 +178,7 @@ impl Runtime {
             wasmtime::component::HasSelf<CallState>,
         >(&mut middleware_linker, |s| s)
         .map_err(link)?;
-        let cache = AotCache::new(cache_dir, &engine)?;
+        let cache = AotCache::new(cache_dir, &engine, max_memory_bytes)?;
         let ticker = engine::start_ticker(&engine);
         Ok(Self {
             engine,
