@@ -38,7 +38,7 @@ pub fn build(max_memory_bytes: usize) -> Result<Engine, RuntimeError> {
         .max_component_instance_size(1 << 20)
         .max_core_instance_size(4 << 20)
         .max_memory_size(max_memory_bytes)
-        // Every call gets a fresh instance, so slots are reused constantly: reset the
+        // Most calls get a fresh instance, so slots are reused constantly: reset the
         // pages a call dirtied with memset (found by scanning the page map) instead of
         // madvise, which unmaps them and costs a TLB shootdown across cores and a page
         // fault per page on the next call.

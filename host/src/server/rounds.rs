@@ -5,9 +5,9 @@
 //! A call that asks a question without an answer stops (its instance is dropped), and
 //! pier answers `input_required` with the questions under their keys and a
 //! `requestState`. The client's retry carries the answers (`inputResponses`) and the
-//! state; pier runs the call again from the start in a fresh instance, and each
-//! question is answered from them (**re-execution**: a fresh instance per call makes it
-//! the natural way). The state carries every answer of the earlier rounds, since a retry
+//! state; pier runs the call again from the start (in a fresh instance, or a warm one
+//! of the session: never the stopped one), and each question is answered from them
+//! (**re-execution**: no instance holds a suspended call). The state carries every answer of the earlier rounds, since a retry
 //! carries only the last round's; it is sealed with an HMAC (`server.request-state-keys`,
 //! shared by a fleet, the first key signing, every key verifying) bound to the request
 //! (method, target, arguments), so that it cannot be altered or replayed against
