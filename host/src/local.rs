@@ -1,5 +1,6 @@
 //! Plugins without a server: what `pier inspect` and `pier call` do.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -152,8 +153,13 @@ impl Local {
     }
 }
 
-/// The stable JSON description of a mounted plugin (`pier inspect --json`).
-pub fn describe(mount: &Mount) -> Value {
+/// Resident bytes of every file mapped into this process: what [`describe`] reads a
+/// plugin's resident compiled code from (read once for all the plugins described).
+pub use crate::runtime::resident::mapped_files;
+
+/// The stable JSON description of a mounted plugin (`pier inspect --json`); `mapped`
+/// is [`mapped_files`].
+pub fn describe(mount: &Mount, mapped: &HashMap<PathBuf, u64>) -> Value {
     let ns = mount.namespace.as_str();
     let (Some(m), Some(plugin)) = (mount.manifest(), mount.wasm()) else {
         return json!({ "source": mount.source, "namespace": ns });
@@ -168,7 +174,7 @@ pub fn describe(mount: &Mount) -> Value {
         "hash": plugin.hash(),
         "limits": { "timeout_ms": limits.timeout.as_millis() as u64, "memory_mb": limits.memory_bytes >> 20 },
         "instances": plugin.instance_model(),
-        "resident_bytes": plugin.resident_bytes(&crate::runtime::resident::mapped_files()),
+        "resident_bytes": plugin.resident_bytes(mapped),
         "grants": plugin.grants().describe(),
         "tools": m.tools.iter().map(|t| json!({
             "name": namespace::name(ns, &t.tool.name),
@@ -233,9 +239,9 @@ impl Style {
 }
 
 /// A terminal-friendly description of a mounted plugin (`pier inspect`): aligned
-/// columns, styled by `style`.
-pub fn describe_text(mount: &Mount, style: Style) -> String {
-    let d = describe(mount);
+/// columns, styled by `style`; `mapped` is [`mapped_files`].
+pub fn describe_text(mount: &Mount, mapped: &HashMap<PathBuf, u64>, style: Style) -> String {
+    let d = describe(mount, mapped);
     let mut out = format!(
         "{}  {}  {}\n",
         d["file"].as_str().unwrap_or_default(),

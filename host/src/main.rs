@@ -84,16 +84,17 @@ async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let config = args.local.config()?;
     let local = pier::local::Local::new(&config)?;
     let (mounts, refused) = local.load_all(&args.paths).await?;
+    let mapped = pier::local::mapped_files();
     if args.json {
         let report = serde_json::json!({
-            "plugins": mounts.iter().map(|m| pier::local::describe(m)).collect::<Vec<_>>(),
+            "plugins": mounts.iter().map(|m| pier::local::describe(m, &mapped)).collect::<Vec<_>>(),
             "refused": refused.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let out = Style::new(args.color.enabled(&std::io::stdout()));
         for mount in &mounts {
-            println!("{}", pier::local::describe_text(mount, out));
+            println!("{}", pier::local::describe_text(mount, &mapped, out));
         }
         let err = Style::new(args.color.enabled(&std::io::stderr()));
         for error in &refused {
@@ -206,10 +207,10 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     use pier::runtime::compiler;
     let args: Vec<String> = std::env::args().collect();
+    // A compiler process needs no async runtime.
     if args.get(1).map(String::as_str) == Some(compiler::SUBCOMMAND) {
         return compiler::serve_one(args.get(2..).unwrap_or_default());
     }
@@ -218,6 +219,11 @@ async fn main() -> ExitCode {
     if let Ok(exe) = std::env::current_exe() {
         compiler::compile_in_processes_of(exe);
     }
+    run()
+}
+
+#[tokio::main]
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     // Local commands log plain text; `call` shows what the plugin logs.
     let text_at = |level: &str| LogOptions {

@@ -184,20 +184,22 @@ impl AotCache {
         };
         // Unique per writer: two loads of one new component may compile it at once.
         let tmp = path.with_extension(format!("tmp{}-{:x}", std::process::id(), fastrand::u64(..)));
-        let written = match compiler::in_child_process(self.max_memory_bytes, bytes, &tmp) {
-            Some(Ok(())) => true,
+        // Compiled in a child process, or (without one, or when it fails for a reason
+        // other than the component) here, in a short-lived engine.
+        let kept = match compiler::in_child_process(self.max_memory_bytes, bytes, &tmp) {
             Some(Err(Failure::Refused(reason))) => {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(refused(reason));
             }
-            Some(Err(Failure::Unavailable(why))) => {
-                let _ = std::fs::remove_file(&tmp);
-                tracing::warn!(path = %path.display(), "{why}; compiling in this process");
-                false
-            }
-            None => false,
+            Some(Ok(())) => std::fs::rename(&tmp, &path).map_err(|e| e.to_string()),
+            Some(Err(Failure::Unavailable(why))) => Err(why),
+            None => Err(String::new()),
         };
-        if !written {
+        if let Err(why) = kept {
+            let _ = std::fs::remove_file(&tmp);
+            if !why.is_empty() {
+                tracing::warn!(path = %path.display(), "{why}; compiling in this process");
+            }
             let compiled = compiler::in_short_lived_engine(engine, bytes)
                 .map_err(|e| refused(format!("{e:#}")))?;
             if let Err(e) =
@@ -214,12 +216,6 @@ impl AotCache {
                     CacheOutcome::Miss,
                 ));
             }
-        } else if let Err(e) = std::fs::rename(&tmp, &path) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(refused(format!(
-                "cannot keep the compiled code at {}: {e}",
-                path.display()
-            )));
         }
         // Served from the file's mapping, like a cache hit: the code's pages are the
         // page cache's, not the process's own memory.

@@ -317,8 +317,9 @@ impl Sandbox {
         }
     }
 
-    /// Readies a warm instance's store for the next call, of `ctx`: a new deadline,
-    /// outbound budget and output budget, nothing of the last call's request.
+    /// Readies a warm instance's store for the next call, of `ctx`: a new deadline and
+    /// outbound budget, nothing of the last call's request (its output budget was
+    /// settled when it was put back).
     fn rearm(&self, store: &mut Store<CallState>, ctx: Arc<dyn CallContext>) {
         let deadline = Instant::now() + self.limits.timeout;
         let egress = self.egress(deadline);

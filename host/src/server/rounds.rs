@@ -7,11 +7,11 @@
 //! `requestState`. The client's retry carries the answers (`inputResponses`) and the
 //! state; pier runs the call again from the start (in a fresh instance, or a warm one
 //! of the session: never the stopped one), and each question is answered from them
-//! (**re-execution**: no instance holds a suspended call). The state carries every answer of the earlier rounds, since a retry
-//! carries only the last round's; it is sealed with an HMAC (`server.request-state-keys`,
-//! shared by a fleet, the first key signing, every key verifying) bound to the request
-//! (method, target, arguments), so that it cannot be altered or replayed against
-//! another request. A state that fails the check is invalid params; an answer that
+//! (**re-execution**: no instance holds a suspended call). The state carries every
+//! answer of the earlier rounds, since a retry carries only the last round's; it is
+//! sealed with an HMAC (`server.request-state-keys`, shared by a fleet, the first key
+//! signing, every key verifying) bound to the request (method, target, arguments), so
+//! that it cannot be altered or replayed against another request. A state that fails the check is invalid params; an answer that
 //! does not fit its question is asked again; answers to keys no question asks are
 //! ignored (a retry may answer for itself without the state: a client speaks for its
 //! own user either way).
