@@ -22,8 +22,14 @@ const PLUGINS: &[(&str, &str)] = &[
     ("js", "target/bench-plugins/bench-js.wasm"),
 ];
 
-/// Calls measured per plugin (after as many to warm up).
-const CALLS: usize = 300;
+/// Calls measured per plugin (after as many to warm up); `PROFILE_CALLS` overrides it,
+/// for a longer run under `perf record`.
+fn calls() -> usize {
+    std::env::var("PROFILE_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300)
+}
 
 /// Minor and major page faults of the process so far (`/proc/self/stat` fields 10, 12).
 fn faults() -> (u64, u64) {
@@ -78,7 +84,8 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let cache = root.join("target/bench-data/aot");
     let store = Arc::new(pier::storage::memory::Memory::default());
-    println!("profile: {CALLS} calls per plugin after {CALLS} to warm up");
+    let calls = calls();
+    println!("profile: {calls} calls per plugin after {calls} to warm up");
     show("start");
     let runtime = Arc::new(Runtime::new(&cache, 64 << 20, store).expect("a runtime"));
     for (id, file) in PLUGINS {
@@ -102,12 +109,12 @@ fn main() {
             ))
             .expect("echo answers");
         };
-        for _ in 0..CALLS {
+        for _ in 0..calls {
             call();
         }
         let (minor, major) = faults();
-        let mut times: Vec<Duration> = Vec::with_capacity(CALLS);
-        for _ in 0..CALLS {
+        let mut times: Vec<Duration> = Vec::with_capacity(calls);
+        for _ in 0..calls {
             let t = Instant::now();
             call();
             times.push(t.elapsed());
@@ -119,9 +126,9 @@ fn main() {
             "  call: p50 {:.1} µs · p90 {:.1} µs · page faults per call: {:.1} minor, {:.2} major",
             at(0.5),
             at(0.9),
-            (minor_after - minor) as f64 / CALLS as f64,
-            (major_after - major) as f64 / CALLS as f64,
+            (minor_after - minor) as f64 / calls as f64,
+            (major_after - major) as f64 / calls as f64,
         );
-        show(&format!("after {} calls", 2 * CALLS));
+        show(&format!("after {} calls", 2 * calls));
     }
 }

@@ -13,7 +13,6 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use super::context::Context;
 use super::in_flight::InFlight;
 use super::page::{cursor, page};
-use super::rounds;
 use super::session::Session;
 use super::subscriptions::{Subscriber, Subscriptions, Target};
 use super::tasks::Tasks;
@@ -21,7 +20,7 @@ use crate::middleware::{Answer, Outcome, Pipeline, PromptCall, Request, Response
 use crate::registry::Registry;
 use crate::telemetry::Metrics;
 use changes::forward_changes;
-use pipeline::{answer_empty, complete, subscribing};
+use pipeline::{answer_empty, binding, complete, subscribing};
 
 mod as_task;
 mod changes;
@@ -324,8 +323,7 @@ impl ServerHandler for PierServer {
             name: request.name.to_string(),
             arguments: request.arguments.unwrap_or_default(),
         };
-        let arguments = serde_json::Value::Object(call.arguments.clone());
-        let binding = rounds::binding("tools/call", &call.name, &arguments);
+        let binding = binding(&context, "tools/call", &call.name, &call.arguments);
         let state = request.request_state.as_deref();
         let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
         if let Some(rounds) = &rounds
@@ -416,7 +414,7 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         self.shared.check_uri(&request.uri)?;
-        let binding = rounds::binding("resources/read", &request.uri, &serde_json::Value::Null);
+        let binding = binding(&context, "resources/read", &request.uri, &());
         let state = request.request_state.as_deref();
         let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
         let request = Request::ReadResource(request.uri);
@@ -506,8 +504,7 @@ impl ServerHandler for PierServer {
             name: request.name,
             arguments: request.arguments.unwrap_or_default(),
         };
-        let arguments = serde_json::Value::Object(call.arguments.clone());
-        let binding = rounds::binding("prompts/get", &call.name, &arguments);
+        let binding = binding(&context, "prompts/get", &call.name, &call.arguments);
         let state = request.request_state.as_deref();
         let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
         match self

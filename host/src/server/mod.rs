@@ -15,5 +15,5 @@ pub mod tasks;
 
 pub use context::Context;
 pub use handler::{PierServer, Shared};
-pub use in_flight::InFlight;
+pub use in_flight::{InFlight, InFlightGuard};
 pub use session::Session;

@@ -216,10 +216,12 @@ fn input_request(question: Question) -> Result<InputRequest, GuestError> {
         .map_err(|e| GuestError::InvalidParams(format!("not a question MCP can ask: {e}")))
 }
 
-/// What a `requestState` is bound to: the request's method, target and arguments.
-pub fn binding(method: &str, target: &str, arguments: &Value) -> Vec<u8> {
+/// What a `requestState` is bound to: the request's method, target and arguments
+/// (their JSON text, as `Value::to_string` writes it).
+pub fn binding(method: &str, target: &str, arguments: &impl serde::Serialize) -> Vec<u8> {
+    let arguments = serde_json::to_string(arguments).unwrap_or_default();
     let mut hash = Sha256::new();
-    for part in [method, target, &arguments.to_string()] {
+    for part in [method, target, &arguments] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());
     }

@@ -24,6 +24,9 @@ pub struct Session {
     closed: CancellationToken,
     /// Whose plugins' warm instances of this session go when it ends.
     registry: Option<Releasing>,
+    /// The last transport id [`Session::public_id`] hashed, and its hash: every request
+    /// of an HTTP session names the same one.
+    hashed: Mutex<Option<(String, String)>>,
 }
 
 /// The registry a session releases its warm instances in.
@@ -48,6 +51,7 @@ impl Session {
             metrics,
             closed: CancellationToken::new(),
             registry: None,
+            hashed: Mutex::new(None),
         }
     }
 
@@ -73,7 +77,16 @@ impl Session {
     /// or of `header`, the `Mcp-Session-Id` of an HTTP request); `None` when it has no
     /// transport id.
     pub fn public_id(&self, header: Option<String>) -> Option<String> {
-        self.id.clone().or(header).map(|id| hashed_id(&id))
+        let id = self.id.clone().or(header)?;
+        let mut last = self.hashed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, hashed)) = &*last
+            && *seen == id
+        {
+            return Some(hashed.clone());
+        }
+        let hashed = hashed_id(&id);
+        *last = Some((id, hashed.clone()));
+        Some(hashed)
     }
 
     /// The least severe level sent to this client.
@@ -110,5 +123,35 @@ impl Drop for Session {
                 plugin.forget_scope(&self.local_id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: Option<&str>) -> Session {
+        Session::new(id.map(str::to_string), Arc::new(Metrics::default()))
+    }
+
+    #[test]
+    fn public_id_is_the_hash_of_the_transport_id_even_when_remembered() {
+        let s = session(None);
+        let a = hashed_id("aaaa");
+        assert_eq!(s.public_id(Some("aaaa".into())), Some(a.clone()));
+        assert_eq!(s.public_id(Some("aaaa".into())), Some(a.clone()));
+        // Another id is hashed anew, not answered with the remembered one.
+        assert_eq!(s.public_id(Some("bbbb".into())), Some(hashed_id("bbbb")));
+        assert_eq!(s.public_id(Some("aaaa".into())), Some(a));
+        assert_eq!(s.public_id(None), None);
+        assert_ne!(hashed_id("aaaa"), hashed_id("bbbb"));
+        assert!(hashed_id("aaaa").starts_with("s-") && hashed_id("aaaa").len() == 18);
+    }
+
+    #[test]
+    fn the_session_own_transport_id_wins_over_a_header() {
+        let s = session(Some("own"));
+        assert_eq!(s.public_id(Some("other".into())), Some(hashed_id("own")));
+        assert_eq!(s.public_id(None), Some(hashed_id("own")));
     }
 }

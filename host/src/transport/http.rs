@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::server::InFlight;
 
-mod layers;
+mod endpoint;
 use crate::{App, Readiness};
 
 /// How the HTTP transport behaves (keys `server.*` of the configuration).
@@ -97,27 +97,20 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle);
     let factory_app = app.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(factory_app.session(None)),
-        Arc::new(super::request_ids::Sessions::new(sessions)),
-        config,
-    );
-    // Outermost last: every request counted, then bounded in time, then tracked.
-    use axum::middleware::{from_fn, from_fn_with_state};
-    let mcp = Router::new()
-        .fallback_service(mcp)
-        .layer(from_fn(layers::deleted_is_done))
-        .layer(from_fn_with_state(
-            lifecycle.requests.clone(),
-            layers::track_in_flight,
-        ))
-        .layer(from_fn_with_state(
-            options.request_timeout,
-            layers::limit_time,
-        ))
-        .layer(from_fn_with_state(app.metrics().clone(), layers::count));
+    let endpoint = endpoint::Endpoint {
+        mcp: Arc::new(StreamableHttpService::new(
+            move || Ok(factory_app.session(None)),
+            Arc::new(super::request_ids::Sessions::new(sessions)),
+            config,
+        )),
+        metrics: app.metrics().clone(),
+        timeout: options.request_timeout,
+        requests: lifecycle.requests.clone(),
+    };
+    let mcp = any(endpoint::serve).with_state(endpoint);
     let mut router = Router::new()
-        .nest("/mcp", mcp)
+        .route("/mcp", mcp.clone())
+        .route("/mcp/{*rest}", mcp)
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));

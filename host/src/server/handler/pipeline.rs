@@ -250,3 +250,19 @@ impl PierServer {
         }
     }
 }
+
+/// What a 2026-07-28 `requestState` of this request is bound to
+/// ([`rounds::binding`]); nothing for a request of an earlier revision, which has no
+/// round trips (so its arguments are neither serialised nor hashed).
+pub(super) fn binding(
+    context: &RequestContext<RoleServer>,
+    method: &str,
+    target: &str,
+    arguments: &impl serde::Serialize,
+) -> Vec<u8> {
+    if crate::server::context::is_modern(context) {
+        crate::server::rounds::binding(method, target, arguments)
+    } else {
+        Vec::new()
+    }
+}
