@@ -84,9 +84,9 @@ impl Server {
         bail!("{ready} did not answer 200 within {patience:?}")
     }
 
-    /// Resident memory of the process, in MiB.
-    pub fn rss_mib(&self) -> Option<f64> {
-        rss_mib(self.child.id()?)
+    /// What the process holds in memory now.
+    pub fn memory(&self) -> Option<Memory> {
+        memory(self.child.id()?)
     }
 
     /// Stops the process.
@@ -111,18 +111,38 @@ async fn first_call(client: &reqwest::Client, url: &str, probe: &str) -> anyhow:
     Ok(())
 }
 
-/// VmRSS of process `pid`, in MiB (Linux).
-pub fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+/// What a process holds in memory, in MiB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Memory {
+    /// Proportional set size: each resident page counted once, a page shared with `n`
+    /// other mappings as `1/n`. The memory rows report this one.
+    pub pss: f64,
+    /// Resident set size: each mapping of a page counted in full. It overstates pier,
+    /// which maps the same page-cache pages of a plugin's compiled file once per
+    /// instance slot (each slot's copy-on-write view of the guest's initial memory).
+    pub rss: f64,
+}
+
+/// [`Memory`] of process `pid`, from `/proc/PID/smaps_rollup` (Linux).
+pub fn memory(pid: u32) -> Option<Memory> {
+    parse_rollup(&std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?)
+}
+
+fn parse_rollup(rollup: &str) -> Option<Memory> {
+    let kib = |key: &str| -> Option<f64> {
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some(Memory {
+        pss: kib("Pss")? / 1024.0,
+        rss: kib("Rss")? / 1024.0,
+    })
 }
 
 /// Copies `wasm` into `dir` as `name.wasm` with a custom section naming `name`
@@ -155,7 +175,7 @@ fn leb128(mut n: u64) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::leb128;
+    use super::*;
 
     #[test]
     fn leb128_encodes_seven_bits_per_byte() {
@@ -163,5 +183,24 @@ mod tests {
         assert_eq!(leb128(127), [127]);
         assert_eq!(leb128(128), [0x80, 1]);
         assert_eq!(leb128(300), [0xac, 2]);
+    }
+
+    #[test]
+    fn rollup_gives_pss_and_rss_in_mib() {
+        let rollup = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:              204800 kB\nPss:               92160 kB\nPss_Dirty:         64099 kB\n";
+        assert_eq!(
+            parse_rollup(rollup),
+            Some(Memory {
+                pss: 90.0,
+                rss: 200.0
+            })
+        );
+        assert_eq!(parse_rollup("Rss: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn this_process_has_memory() {
+        let own = memory(std::process::id()).expect("smaps_rollup of this process");
+        assert!(own.pss > 0.0 && own.pss <= own.rss, "{own:?}");
     }
 }

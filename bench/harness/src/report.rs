@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::process::Memory;
 use crate::stats::Report;
 
 /// The servers compared, in column order: (id, column title).
@@ -90,6 +91,19 @@ impl Row {
                 load: None,
             },
         );
+    }
+
+    /// Sets `server`'s cell of a memory row to its [`Memory::pss`], and names its
+    /// [`Memory::rss`] in the note.
+    pub fn set_memory(&mut self, server: &'static str, memory: Memory) {
+        self.set(server, memory.pss);
+        let note = self.note.get_or_insert_default();
+        if note.contains("RSS: ") {
+            note.push_str(", ");
+        } else {
+            note.push_str("RSS: ");
+        }
+        note.push_str(&format!("{server} {:.1} MiB", memory.rss));
     }
 
     /// Sets the cell of `server` from a load report (requests/s, with latencies).

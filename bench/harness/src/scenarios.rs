@@ -218,8 +218,8 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
         Better::Higher,
     );
     read.note = Some("the Python and JS bench plugins have no resource. ".into());
-    let mut rss_idle = Row::new("resident memory, idle (1 plugin)", "MiB", Better::Lower);
-    let mut rss_load = Row::new("resident memory, after the HTTP load", "MiB", Better::Lower);
+    let mut rss_idle = Row::new("memory (PSS), idle (1 plugin)", "MiB", Better::Lower);
+    let mut rss_load = Row::new("memory (PSS), after the HTTP load", "MiB", Better::Lower);
     for &(id, _) in SERVERS {
         progress(&format!("HTTP: {id}"));
         let port = free_port()?;
@@ -235,8 +235,8 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
                     continue;
                 }
             };
-        if let Some(rss) = server.rss_mib() {
-            rss_idle.set(id, rss);
+        if let Some(memory) = server.memory() {
+            rss_idle.set_memory(id, memory);
         }
         let target = Target::Http(server.url.clone());
         for (row, work, concurrency) in &mut http {
@@ -259,8 +259,8 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
                 .await,
             );
         }
-        if let Some(rss) = server.rss_mib() {
-            rss_load.set(id, rss);
+        if let Some(memory) = server.memory() {
+            rss_load.set_memory(id, memory);
         }
         server.stop().await;
     }

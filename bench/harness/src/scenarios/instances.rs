@@ -31,17 +31,17 @@ pub(super) async fn fresh_instances(setup: &Setup, seconds: Duration) -> Row {
     row
 }
 
-/// Resident memory of pier serving eleven different Python plugins, each called once
+/// Memory (PSS) of pier serving eleven different Python plugins, each called once
 /// (so each has compiled code mapped and a warm instance), and what each beyond the
-/// first costs: against `one`, the resident memory of pier serving one.
+/// first costs: against `one`, the same of pier serving one.
 pub(super) async fn python_plugins(setup: &Setup, one: Option<f64>) -> Vec<Row> {
     let mut eleven = Row::new(
-        "resident memory, 11 different Python plugins, each called once, idle",
+        "memory (PSS), 11 different Python plugins, each called once, idle",
         "MiB",
         Better::Lower,
     );
     let mut each = Row::new(
-        "resident memory, each Python plugin beyond the first (of 11 different ones)",
+        "memory (PSS), each Python plugin beyond the first (of 11 different ones)",
         "MiB",
         Better::Lower,
     );
@@ -78,16 +78,16 @@ pub(super) async fn python_plugins(setup: &Setup, one: Option<f64>) -> Vec<Row> 
         // Measured as the one-plugin row is: after the session that called ended.
         session.close().await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let rss = server.rss_mib();
+        let memory = server.memory();
         server.stop().await;
-        rss.context("no resident size")
+        memory.context("no memory figures")
     }
     .await;
     match outcome {
-        Ok(rss) => {
-            eleven.set("pier-py", rss);
+        Ok(memory) => {
+            eleven.set_memory("pier-py", memory);
             if let Some(one) = one {
-                each.set("pier-py", (rss - one) / 10.0);
+                each.set("pier-py", (memory.pss - one) / 10.0);
             }
         }
         Err(e) => {

@@ -4,11 +4,11 @@
 use super::*;
 
 /// Time from process start to the first successful tool call (one plugin) or to every
-/// plugin loaded (10, 100); and the resident memory of pier with ten plugins, idle.
+/// plugin loaded (10, 100); and the memory (PSS) of pier with ten plugins, idle.
 pub(super) async fn cold_starts(setup: &Setup) -> anyhow::Result<(Vec<Row>, Row)> {
     let wasm = std::fs::read(RUST_WASM)?;
     let mut rows = Vec::new();
-    let mut rss10 = Row::new("resident memory, idle, 10 plugins", "MiB", Better::Lower);
+    let mut rss10 = Row::new("memory (PSS), idle, 10 plugins", "MiB", Better::Lower);
     let mut peers = Vec::new();
     for peer in ["fastmcp", "native"] {
         let port = free_port()?;
@@ -48,9 +48,9 @@ pub(super) async fn cold_starts(setup: &Setup) -> anyhow::Result<(Vec<Row>, Row)
             row.set("pier-rust", took.as_secs_f64() * 1e3);
             if count == 10
                 && cache == "warm"
-                && let Some(rss) = server.rss_mib()
+                && let Some(memory) = server.memory()
             {
-                rss10.set("pier-rust", rss);
+                rss10.set_memory("pier-rust", memory);
             }
             server.stop().await;
             if count == 1 {
