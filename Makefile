@@ -74,6 +74,7 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 
 test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
 	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch
+	cd guest-sdk/python && ../../$(PY) -m pytest -q -p no:cacheprovider
 	scripts/conformance.sh
 
 conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP

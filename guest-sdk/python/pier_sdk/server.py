@@ -1,0 +1,218 @@
+"""`FastMCP`: a plugin's tools, as FastMCP declares them, and their calls.
+
+```python
+from pier_sdk import FastMCP   # was: from fastmcp import FastMCP
+
+mcp = FastMCP("weather")
+
+@mcp.tool
+def forecast(city: str, days: int = 1) -> dict[str, float]:
+    "Forecast for a city."
+    ...
+```
+
+A tool's arguments reach it converted to its parameters' hints (enums, dataclasses,
+typed dicts, lists and sets of them); what it returns becomes its result as FastMCP
+converts it; a `ToolError` reaches the model as an error result with its message,
+any other exception as `Error calling tool 'NAME': ...` (without the detail when the
+server masks error details).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import json
+import types
+import typing
+from typing import Any, Callable
+
+from . import schema
+from .content import Text, ToolOutput, convert_result
+
+__all__ = ["FastMCP", "Plugin", "Tool", "ToolError", "NotFoundError", "servers"]
+
+
+class ToolError(Exception):
+    """A failure the model should see: its message is the tool's error result."""
+
+
+class NotFoundError(Exception):
+    """No tool, resource or prompt of that name."""
+
+
+#: Every server made in this interpreter, in order: the component serves the last one.
+servers: list["FastMCP"] = []
+
+
+@dataclasses.dataclass
+class Tool:
+    """A registered tool."""
+
+    fn: Callable[..., Any]
+    name: str
+    title: str | None
+    description: str | None
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    annotations: dict[str, Any] | None
+    tags: list[str]
+    context_params: list[str]
+
+
+def _is_context(hint: Any) -> bool:
+    from .context import Context
+
+    if hint is Context:
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_is_context(arm) for arm in typing.get_args(hint))
+    if origin is typing.Annotated:
+        return _is_context(typing.get_args(hint)[0])
+    return False
+
+
+def coerce(value: Any, hint: Any) -> Any:
+    """JSON `value` (already valid against the hint's schema) as a value of `hint`."""
+    if hint in (Any, inspect.Parameter.empty, object) or value is None:
+        return value
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Annotated:
+        return coerce(value, args[0])
+    if origin is typing.Union or origin is types.UnionType:
+        for arm in args:
+            if arm is type(None):
+                continue
+            try:
+                return coerce(value, arm)
+            except (TypeError, ValueError, KeyError):
+                continue
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        hints = typing.get_type_hints(hint, include_extras=True)
+        known = {f.name for f in dataclasses.fields(hint) if f.init}
+        return hint(**{k: coerce(v, hints.get(k, Any)) for k, v in value.items() if k in known})
+    if origin in (list, set, frozenset) and isinstance(value, list):
+        items = [coerce(v, args[0]) if args else v for v in value]
+        return items if origin is list else origin(items)
+    if origin is tuple and isinstance(value, list):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0]) for v in value)
+        return tuple(coerce(v, a) for v, a in zip(value, args))
+    if origin is dict and isinstance(value, dict) and args:
+        return {k: coerce(v, args[1]) for k, v in value.items()}
+    if schema._is_typeddict(hint) and isinstance(value, dict):
+        hints = typing.get_type_hints(hint)
+        return {k: coerce(v, schema._strip_required(hints.get(k, Any))[0]) for k, v in value.items()}
+    return value
+
+
+def run_sync(result: Any) -> Any:
+    """The value of a coroutine that never waits on anything outside the call (pier's
+    host calls block), driven to its end here; any other value as it is."""
+    if not inspect.iscoroutine(result):
+        return result
+    try:
+        while True:
+            result.send(None)
+    except StopIteration as done:
+        return done.value
+    finally:
+        result.close()
+
+
+class FastMCP:
+    """A plugin's server: what it offers, registered with decorators as in FastMCP.
+
+    Server-level settings of FastMCP (transports, auth, mounting, middleware) belong to
+    pier and are accepted here only where a FastMCP file passes them; `run()` does
+    nothing, so `if __name__ == "__main__": mcp.run()` stays harmless.
+    """
+
+    def __init__(self, name: str = "plugin", instructions: str | None = None, *, version: str = "0.1.0",
+                 mask_error_details: bool = False, **_settings: Any):
+        self.name = name
+        self.instructions = instructions
+        self.version = version
+        self.mask_error_details = mask_error_details
+        self.tools: dict[str, Tool] = {}
+        servers.append(self)
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing: pier serves the plugin."""
+
+    # --- tools ------------------------------------------------------------------
+
+    def tool(self, name_or_fn: str | Callable[..., Any] | None = None, *, name: str | None = None,
+             title: str | None = None, description: str | None = None, tags: set[str] | None = None,
+             annotations: dict[str, Any] | None = None, output_schema: Any = ..., **_ignored: Any):
+        """Registers a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
+        `@mcp.tool(name=..., description=..., tags={...}, annotations={...})` or
+        `mcp.tool(fn, name=...)`."""
+        if callable(name_or_fn):
+            return self.add_tool(name_or_fn, name=name, title=title, description=description, tags=tags,
+                                 annotations=annotations, output_schema=output_schema)
+        if isinstance(name_or_fn, str):
+            if name is not None:
+                raise TypeError("the tool's name is given twice")
+            name = name_or_fn
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            return self.add_tool(fn, name=name, title=title, description=description, tags=tags,
+                                 annotations=annotations, output_schema=output_schema)
+
+        return decorate
+
+    def add_tool(self, fn: Callable[..., Any], *, name: str | None = None, title: str | None = None,
+                 description: str | None = None, tags: set[str] | None = None,
+                 annotations: dict[str, Any] | None = None, output_schema: Any = ...) -> Callable[..., Any]:
+        tool_name = name or fn.__name__
+        if tool_name in self.tools:
+            raise ValueError(f"tool `{tool_name}` is registered twice")
+        hints = schema._hints(fn)
+        context_params = [p for p in inspect.signature(fn).parameters if _is_context(hints.get(p))]
+        self.tools[tool_name] = Tool(
+            fn=fn,
+            name=tool_name,
+            title=title,
+            description=description if description is not None else schema.description_of(fn),
+            input_schema=schema.input_schema(fn, skip=_is_context),
+            output_schema=schema.output_schema(fn) if output_schema is ... else output_schema,
+            annotations=dict(annotations) if annotations else None,
+            tags=sorted(tags or ()),
+            context_params=context_params,
+        )
+        return fn
+
+    def call_tool(self, name: str, arguments: dict[str, Any] | str, context: Any = None) -> ToolOutput:
+        """Runs tool `name`; its result, or an error result for any failure of the tool.
+        Raises `NotFoundError` for an unknown tool."""
+        tool = self.tools.get(name)
+        if tool is None:
+            raise NotFoundError(f"Unknown tool: {name!r}")
+        if isinstance(arguments, str):
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        hints = schema._hints(tool.fn)
+        try:
+            kwargs = {k: coerce(v, hints.get(k, Any)) for k, v in arguments.items()}
+            for param in tool.context_params:
+                kwargs[param] = context
+            value = run_sync(tool.fn(**kwargs))
+            return convert_result(value, tool.output_schema, hints.get("return"))
+        except ToolError as e:
+            return ToolOutput([Text(str(e))], is_error=True)
+        except Exception as e:
+            if self.mask_error_details:
+                return ToolOutput([Text(f"Error calling tool {name!r}")], is_error=True)
+            return ToolOutput([Text(f"Error calling tool {name!r}: {e}")], is_error=True)
+
+
+#: pier's own name for a plugin's server.
+Plugin = FastMCP
