@@ -62,9 +62,10 @@ plugins: setup-rust ## Build the example plugins into plugins.d/, the example mi
 	  cp -f $(WASM_OUT)/bad_manifest.wasm $(FIXTURES)/$$f.wasm || exit 1; \
 	done
 
-polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures into target/fixtures/
+polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures (and a FastMCP file through the Python SDK) into target/fixtures/
 	@scripts/componentize.sh py tests/polyglot/py $(FIXTURES)/py-shout.wasm pier-plugin-granted
 	@scripts/componentize.sh js tests/polyglot/js/app.js $(FIXTURES)/js-reverse.wasm pier-plugin-granted
+	@scripts/componentize.sh pysdk tests/polyglot/fastmcp $(FIXTURES)/py-fastmcp.wasm
 
 run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@cargo build --quiet -p pier

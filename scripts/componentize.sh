@@ -3,23 +3,36 @@
 # WIT changed, with the tools `make setup` installs. From the repository root:
 #   scripts/componentize.sh py SRC_DIR OUT.wasm [WORLD]   (componentize-py; SRC_DIR/app.py)
 #   scripts/componentize.sh js SRC.js OUT.wasm [WORLD]    (componentize-js)
+#   scripts/componentize.sh pysdk SRC_DIR OUT.wasm [WORLD] (a FastMCP-style SRC_DIR/server.py,
+#                                                          with guest-sdk/python)
 # WORLD is `pier-plugin` (the default: no network, no configuration) or
 # `pier-plugin-granted` (also wasi:http and wasi:config, used within the plugin's grants).
 set -euo pipefail
 lang=${1:-} src=${2:-} out=${3:-} world=${4:-pier-plugin}
-if [[ ! $lang =~ ^(py|js)$ ]] || [ ! -e "$src" ] || [ -z "$out" ] \
+if [[ ! $lang =~ ^(py|pysdk|js)$ ]] || [ ! -e "$src" ] || [ -z "$out" ] \
   || [[ ! $world =~ ^pier-plugin(-granted)?$ ]]; then
-  echo "usage: $0 py SRC_DIR OUT.wasm [WORLD] | js SRC.js OUT.wasm [WORLD] (SRC must exist)" >&2
+  echo "usage: $0 py|pysdk SRC_DIR OUT.wasm [WORLD] | js SRC.js OUT.wasm [WORLD] (SRC must exist)" >&2
   exit 2
 fi
 mkdir -p "$(dirname "$out")"
-if [ -f "$out" ] && [ -z "$(find "$src" wit -newer "$out" -print -quit)" ]; then
+inputs=("$src" wit)
+[ "$lang" = pysdk ] && inputs+=(guest-sdk/python/pier_sdk)
+if [ -f "$out" ] && [ -z "$(find "${inputs[@]}" -newer "$out" -print -quit)" ]; then
   exit 0
 fi
 echo "componentize-$lang: $out"
 case $lang in
   py)
     .venv/bin/componentize-py -d wit -w "$world" componentize -p "$src" app -o "$out.tmp" >/dev/null
+    ;;
+  pysdk)
+    # The component's entry module imports the server file (which makes its FastMCP
+    # server) and the SDK's export of it.
+    shim=$(mktemp -d)
+    trap 'rm -rf "$shim"' EXIT
+    printf 'import server  # noqa: F401\nfrom pier_sdk._component import Plugin  # noqa: F401\n' > "$shim/app.py"
+    .venv/bin/componentize-py -d wit -w "$world" componentize -p "$src" -p guest-sdk/python -p "$shim" app \
+      -o "$out.tmp" >/dev/null
     ;;
   js)
     # The engine imports wasi:http for fetch() unless told not to: only a granted world

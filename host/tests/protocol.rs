@@ -240,14 +240,6 @@ async fn resources_and_templates_are_listed_with_namespaced_uris() {
     );
 }
 
-async fn read(client: &Client, uri: &str) -> Result<Value, rmcp::ServiceError> {
-    let result = client
-        .peer()
-        .read_resource(ReadResourceRequestParams::new(uri))
-        .await?;
-    Ok(serde_json::to_value(result).unwrap())
-}
-
 #[tokio::test]
 async fn resources_read_serves_static_resources_and_templates() {
     let (_app, client, _) = start(&PluginDir::examples()).await;

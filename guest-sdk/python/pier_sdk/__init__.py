@@ -3,7 +3,21 @@ import line (`from pier_sdk import FastMCP`)."""
 
 from .content import Audio, File, Image
 from .context import Context
+from .prompts import Message
+from .resources import ResourceError
 from .schema import Field
 from .server import FastMCP, NotFoundError, Plugin, ToolError
 
-__all__ = ["FastMCP", "Plugin", "Context", "ToolError", "NotFoundError", "Image", "Audio", "File", "Field"]
+__all__ = [
+    "FastMCP",
+    "Plugin",
+    "Context",
+    "ToolError",
+    "ResourceError",
+    "NotFoundError",
+    "Message",
+    "Image",
+    "Audio",
+    "File",
+    "Field",
+]

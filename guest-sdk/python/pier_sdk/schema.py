@@ -101,6 +101,13 @@ def _description_of(metadata: tuple[Any, ...]) -> str | None:
     return None
 
 
+def annotated_description(hint: Any) -> str | None:
+    """The description an ``Annotated`` hint carries, if any."""
+    if typing.get_origin(hint) is typing.Annotated:
+        return _description_of(typing.get_args(hint)[1:])
+    return None
+
+
 def _hints(tp: Any) -> dict[str, Any]:
     try:
         return typing.get_type_hints(tp, include_extras=True)

@@ -30,6 +30,8 @@ from typing import Any, Callable
 
 from . import schema
 from .content import Text, ToolOutput, convert_result
+from .prompts import Prompt, PromptResult
+from .resources import Resource, ResourceContents
 
 __all__ = ["FastMCP", "Plugin", "Tool", "ToolError", "NotFoundError", "servers"]
 
@@ -143,6 +145,8 @@ class FastMCP:
         self.version = version
         self.mask_error_details = mask_error_details
         self.tools: dict[str, Tool] = {}
+        self.resources: dict[str, Resource] = {}
+        self.prompts: dict[str, Prompt] = {}
         servers.append(self)
 
     def run(self, *args: Any, **kwargs: Any) -> None:
@@ -212,6 +216,69 @@ class FastMCP:
             if self.mask_error_details:
                 return ToolOutput([Text(f"Error calling tool {name!r}")], is_error=True)
             return ToolOutput([Text(f"Error calling tool {name!r}: {e}")], is_error=True)
+
+
+    # --- resources ----------------------------------------------------------------
+
+    def resource(self, uri: str, *, name: str | None = None, title: str | None = None,
+                 description: str | None = None, mime_type: str | None = None,
+                 tags: set[str] | None = None, **_ignored: Any):
+        """Registers a resource (`@mcp.resource("notes://list")`) or a resource template
+        (`@mcp.resource("weather://{city}/now")`)."""
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if uri in self.resources:
+                raise ValueError(f"resource `{uri}` is registered twice")
+            self.resources[uri] = Resource.create(fn, uri, name=name, title=title, description=description,
+                                                  mime_type=mime_type, tags=tags)
+            return fn
+
+        return decorate
+
+    def read_resource(self, uri: str) -> list[ResourceContents]:
+        """The contents at `uri`: a static resource of that URI, else the first template
+        that names it. Raises `NotFoundError` when none does; a failure of the function
+        propagates (pier reports it to the client)."""
+        static = self.resources.get(uri)
+        if static is not None and not static.is_template:
+            return static.read(uri, {}, run_sync, coerce)
+        for resource in self.resources.values():
+            variables = resource.match(uri) if resource.is_template else None
+            if variables is not None:
+                return resource.read(uri, variables, run_sync, coerce)
+        raise NotFoundError(f"Unknown resource: {uri!r}")
+
+    # --- prompts ------------------------------------------------------------------
+
+    def prompt(self, name_or_fn: str | Callable[..., Any] | None = None, *, name: str | None = None,
+               title: str | None = None, description: str | None = None, tags: set[str] | None = None,
+               **_ignored: Any):
+        """Registers a prompt: `@mcp.prompt`, `@mcp.prompt()`, `@mcp.prompt("name")`,
+        `@mcp.prompt(name=..., description=...)`."""
+
+        def add(fn: Callable[..., Any], prompt_name: str | None) -> Callable[..., Any]:
+            prompt = Prompt.create(fn, name=prompt_name, title=title, description=description, tags=tags,
+                                   skip=_is_context)
+            if prompt.name in self.prompts:
+                raise ValueError(f"prompt `{prompt.name}` is registered twice")
+            self.prompts[prompt.name] = prompt
+            return fn
+
+        if callable(name_or_fn):
+            return add(name_or_fn, name)
+        if isinstance(name_or_fn, str):
+            name = name_or_fn
+        return lambda fn: add(fn, name)
+
+    def get_prompt(self, name: str, arguments: dict[str, str] | None = None, context: Any = None) -> PromptResult:
+        """Renders prompt `name`. Raises `NotFoundError` for an unknown prompt and
+        `PromptArgumentError` for unknown or missing arguments."""
+        prompt = self.prompts.get(name)
+        if prompt is None:
+            raise NotFoundError(f"Unknown prompt: {name!r}")
+        hints = schema._hints(prompt.fn)
+        context_params = [p for p in inspect.signature(prompt.fn).parameters if _is_context(hints.get(p))]
+        return prompt.render(arguments or {}, run_sync, coerce, context, context_params)
 
 
 #: pier's own name for a plugin's server.

@@ -323,6 +323,15 @@ pub async fn call(
     client.peer().call_tool(params).await
 }
 
+/// The JSON of a `resources/read` of `uri`.
+pub async fn read(client: &Client, uri: &str) -> Result<Value, rmcp::ServiceError> {
+    let result = client
+        .peer()
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await?;
+    Ok(serde_json::to_value(result).unwrap())
+}
+
 /// The single text content of a tool result.
 pub fn text(result: &CallToolResult) -> String {
     let content = serde_json::to_value(&result.content).unwrap();

@@ -1,0 +1,95 @@
+"""A FastMCP server file, served by pier: only the import line differs from FastMCP's.
+Built with the Python SDK (`scripts/componentize.sh pysdk`)."""
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated
+
+from pier_sdk import Context, FastMCP, Field, Image, Message, ToolError
+
+mcp = FastMCP("weather")
+
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201e2215fbc0000000049454e44ae426082"
+)
+
+
+class Unit(Enum):
+    """Temperature units."""
+
+    C = "celsius"
+    F = "fahrenheit"
+
+
+@dataclass
+class Reading:
+    city: str
+    temperature: float
+    unit: Unit = Unit.C
+
+
+@mcp.tool
+def forecast(city: Annotated[str, Field(description="The city's name")], ctx: Context, days: int = 1) -> Reading:
+    """The forecast for a city.
+
+    Args:
+        days: How many days ahead.
+    """
+    ctx.info(f"forecast for {city}", extra={"days": days})
+    ctx.report_progress(1, 1)
+    return Reading(city, 21.5 + days)
+
+
+@mcp.tool
+def convert(value: float, to: Unit) -> float:
+    """Converts a temperature given in the other unit."""
+    return round(value * 9 / 5 + 32, 1) if to is Unit.F else round((value - 32) * 5 / 9, 1)
+
+
+@mcp.tool(name="cities", tags={"geo"}, annotations={"readOnlyHint": True})
+def list_cities(prefix: str = "") -> list[str]:
+    return [c for c in ["Delft", "Denver", "Oslo"] if c.startswith(prefix)]
+
+
+@mcp.tool
+def pixel() -> Image:
+    """A one-pixel picture."""
+    return Image(data=PIXEL, format="png")
+
+
+@mcp.tool
+async def slow_add(a: int, b: int) -> int:
+    return a + b
+
+
+@mcp.tool
+def refuse(city: str) -> str:
+    raise ToolError(f"no data for {city}")
+
+
+@mcp.tool
+def crash() -> str:
+    return {}["missing"]
+
+
+@mcp.resource("weather://stations")
+def stations() -> dict:
+    """Every station."""
+    return {"stations": ["Delft", "Oslo"]}
+
+
+@mcp.resource("weather://{city}/now", mime_type="application/json")
+def now(city: str) -> dict:
+    """The weather now."""
+    return {"city": city, "temperature": 20}
+
+
+@mcp.prompt
+def briefing(city: str, days: int = 1) -> list:
+    """A weather briefing."""
+    return [Message(f"Brief me on {city} for {days} day(s)."), Message("Here it comes.", role="assistant")]
+
+
+if __name__ == "__main__":
+    mcp.run()
