@@ -24,16 +24,6 @@ fn plugins() -> PluginDir {
         .with_sidecar("hostile", "[limits]\ntimeout-ms = 60000\n")
 }
 
-fn sampled(text: &str) -> CreateMessageResult {
-    serde_json::from_value(json!({
-        "role": "assistant",
-        "content": { "type": "text", "text": text },
-        "model": "test-model",
-        "stopReason": "endTurn"
-    }))
-    .unwrap()
-}
-
 fn elicited(action: &str, content: Option<Value>) -> ElicitResult {
     let mut v = json!({ "action": action });
     if let Some(content) = content {

@@ -3,6 +3,7 @@
 //! import line, built by `make polyglot` into the `py-fastmcp` fixture and called
 //! through MCP. (The SDK's schemas and results are compared with FastMCP's own by
 //! `guest-sdk/python/tests`.)
+#![allow(deprecated)] // MCP sampling is served up to 2025-11-25.
 
 mod common;
 
@@ -41,7 +42,9 @@ async fn tools_are_listed_as_fastmcp_declares_them() {
             "weather_pixel",
             "weather_slow_add",
             "weather_refuse",
-            "weather_crash"
+            "weather_crash",
+            "weather_summarise",
+            "weather_readme"
         ]
     );
     let tools: Vec<&Value> = tools
@@ -238,4 +241,131 @@ async fn resources_and_prompts_are_served() {
         ])
     );
     assert_still_serving(&client).await;
+}
+
+#[tokio::test]
+async fn the_context_asks_the_client_and_reads_other_mounts() {
+    let answers = |action: &str, content: Option<Value>| Answers {
+        sampling: Some(Ok(sampled("Mild and dry."))),
+        elicitation: Some(
+            serde_json::from_value(match content {
+                Some(content) => json!({"action": action, "content": content}),
+                None => json!({"action": action}),
+            })
+            .unwrap(),
+        ),
+    };
+    let (_app, client, recorder) =
+        start_answering(&weather(), answers("accept", Some(json!({"value": true})))).await;
+    let result = call(&client, "weather_summarise", json!({"city": "Oslo"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "Mild and dry. (shared: True)");
+    {
+        let received = recorder.received.lock().unwrap();
+        let sampling = serde_json::to_value(&received.sampling).unwrap();
+        assert_eq!(
+            sampling[0]["messages"],
+            json!([{"role": "user", "content": {"type": "text", "text": "Summarise the weather in Oslo."}}])
+        );
+        assert_eq!(sampling[0]["maxTokens"], 40);
+        let elicitation = serde_json::to_value(&received.elicitations).unwrap();
+        assert_eq!(elicitation[0]["message"], "Share it?");
+        assert_eq!(
+            elicitation[0]["requestedSchema"],
+            json!({"properties": {"value": {"title": "Value", "type": "boolean"}}, "required": ["value"], "type": "object"})
+        );
+    }
+    let readme = call(&client, "weather_readme", json!({})).await.unwrap();
+    let first_line = std::fs::read_to_string(root().join("plugins/hello/README.md"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(text(&readme), first_line);
+
+    let (_app, declining, _) = start_answering(&weather(), answers("decline", None)).await;
+    let result = call(&declining, "weather_summarise", json!({"city": "Oslo"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "not shared (decline)");
+
+    // A client that cannot sample: the tool fails with the reason, nothing else does.
+    let (_app, plain, _) = start(&weather()).await;
+    let result = call(&plain, "weather_summarise", json!({"city": "Oslo"}))
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        text(&result).starts_with("Error calling tool 'summarise': "),
+        "{}",
+        text(&result)
+    );
+    assert_still_serving(&plain).await;
+}
+
+/// `weather_summarise` over MCP 2026-07-28: each question is an input round, and the
+/// retry runs the Python tool again from the start with the answers so far.
+#[tokio::test]
+async fn over_the_stateless_revision_questions_are_input_rounds() {
+    let dir = weather();
+    let config = pier::ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        ..dir.config()
+    };
+    let server = Server::start_with(config).await;
+    let capabilities = json!({"elicitation": {"form": {}}, "sampling": {}});
+    let round = |id: u64, extra: Value| {
+        let mut params = json!({"name": "weather_summarise", "arguments": {"city": "Oslo"}});
+        if let Value::Object(extra) = extra {
+            params.as_object_mut().unwrap().extend(extra);
+        }
+        let body = modern(id, "tools/call", params, capabilities.clone());
+        let url = server.url.clone();
+        async move {
+            message(
+                post_modern(&url, &body, "tools/call", Some("weather_summarise"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let first = round(1, json!({})).await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    assert_eq!(
+        result["inputRequests"]["sample-1"]["params"]["messages"],
+        json!([{"role": "user", "content": {"type": "text", "text": "Summarise the weather in Oslo."}}])
+    );
+    let state = result["requestState"].as_str().unwrap().to_string();
+    let sampled = json!({"role": "assistant", "content": {"type": "text", "text": "Mild and dry."}, "model": "m"});
+    let second = round(
+        2,
+        json!({"inputResponses": {"sample-1": sampled}, "requestState": state}),
+    )
+    .await;
+    let result = &second["result"];
+    assert_eq!(result["resultType"], "input_required", "{second}");
+    assert_eq!(
+        result["inputRequests"]["elicit-2"]["params"]["message"],
+        "Share it?"
+    );
+    let state = result["requestState"].as_str().unwrap().to_string();
+    let third = round(
+        3,
+        json!({"inputResponses": {"elicit-2": {"action": "accept", "content": {"value": true}}},
+               "requestState": state}),
+    )
+    .await;
+    assert_eq!(
+        third["result"],
+        json!({"resultType": "complete", "isError": false,
+               "content": [{"type": "text", "text": "Mild and dry. (shared: True)"}],
+               "structuredContent": {"result": "Mild and dry. (shared: True)"}}),
+        "{third}"
+    );
+    server.shutdown().await;
 }

@@ -17,8 +17,8 @@ except ImportError:
     from wit_world.imports import types
 
 from .content import Blob, Embedded, Text, ToolOutput
-from .context import Context
-from .prompts import PromptArgumentError, PromptResult
+from .context import Context, ContextError
+from .prompts import Message, PromptArgumentError, PromptResult
 from .resources import ResourceContents, ResourceError
 from .server import FastMCP, NotFoundError, servers
 
@@ -44,7 +44,59 @@ class _Host:
         host.report_progress(progress, total, message)
 
     def request_info(self) -> Any:
-        return host.request_info()
+        return host.request()
+
+    def is_cancelled(self) -> bool:
+        return host.is_cancelled()
+
+    def sample(self, request: str) -> str:
+        return _ok(lambda: host.sample(request))
+
+    def elicit(self, message: str, requested: str) -> tuple[str, Any]:
+        answer = _ok(lambda: host.elicit(message, requested))
+        if isinstance(answer, host.ElicitResult_Accept):
+            return "accept", json.loads(answer.value)
+        if isinstance(answer, host.ElicitResult_Decline):
+            return "decline", None
+        return "cancel", None
+
+    def read_resource(self, uri: str) -> list[ResourceContents]:
+        items = _ok(lambda: host.read_resource(uri))
+        return [
+            ResourceContents(
+                item.uri,
+                item.mime_type,
+                text=item.body.value if isinstance(item.body, types.ResourceBody_Text) else None,
+                blob=item.body.value if isinstance(item.body, types.ResourceBody_Blob) else None,
+            )
+            for item in items
+        ]
+
+    def get_prompt(self, name: str, arguments: list[tuple[str, str]]) -> PromptResult:
+        rendered = _ok(lambda: host.get_prompt(name, arguments))
+        messages = [
+            Message(
+                m.content.value if isinstance(m.content, types.Content_Text) else "",
+                role="assistant" if m.role == types.Role.ASSISTANT else "user",
+            )
+            for m in rendered.messages
+        ]
+        return PromptResult(rendered.description, messages)
+
+    def get_state(self, key: str) -> str | None:
+        return host.get_state(key)
+
+    def set_state(self, key: str, value: str) -> None:
+        host.set_state(key, value)
+
+
+def _ok(call: Any) -> Any:
+    """The value of a host call returning `result<T, error>`; its error as a
+    `ContextError` naming the reason."""
+    try:
+        return call()
+    except Err as e:
+        raise ContextError(getattr(e.value, "value", str(e.value))) from None
 
 
 def _server() -> FastMCP:

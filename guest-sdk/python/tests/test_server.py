@@ -7,6 +7,8 @@ as the client sees it. FastMCP's side runs through its in-memory `Client`.
 
 import asyncio
 import base64
+import dataclasses
+import json
 import warnings
 from typing import Optional
 
@@ -237,3 +239,108 @@ def test_a_context_parameter_is_injected_and_left_out_of_the_schema():
     assert normalise_ours(output) == ([("text", "ok")], {"result": "ok"}, False)
     assert host.logs == [("info", "starting", '{"extra":{"steps":2}}'), ("debug", "done", '{"logger":"worker"}')]
     assert host.progress == [(1.0, 2.0, None), (2.0, 2.0, None)]
+
+
+class AskingHost(FakeHost):
+    """Answers sampling and elicitation as a client would."""
+
+    def __init__(self, elicited=("accept", {"value": "Ada"})):
+        super().__init__()
+        self.asked = []
+        self.elicited = elicited
+        self.state = {}
+
+    def sample(self, request):
+        self.asked.append(("sample", json.loads(request)))
+        return json.dumps({"role": "assistant", "content": {"type": "text", "text": "A summary."}, "model": "m"})
+
+    def elicit(self, message, requested):
+        self.asked.append(("elicit", message, json.loads(requested)))
+        return self.elicited
+
+    def get_state(self, key):
+        return self.state.get(key)
+
+    def set_state(self, key, value):
+        self.state[key] = value
+
+
+def asking_server():
+    mcp = FastMCP("asking")
+
+    @mcp.tool
+    async def summarise(text: str, ctx: Context) -> str:
+        await ctx.info("summarising")
+        answer = await ctx.sample(f"Summarise: {text}", system_prompt="Be brief.", max_tokens=50)
+        await ctx.set_state("last", {"text": text})
+        return f"{answer.text} {(await ctx.get_state('last'))['text']}"
+
+    @mcp.tool
+    async def ask_name(ctx: Context) -> str:
+        result = await ctx.elicit("Your name?", response_type=str)
+        return result.data if result.action == "accept" else result.action
+
+    @mcp.tool
+    def book(ctx: Context) -> str:
+        result = ctx.elicit("Booking?", response_type=Booking).result
+        return f"{result.data.party} at {result.data.time}" if result.action == "accept" else result.action
+
+    return mcp
+
+
+@dataclasses.dataclass
+class Booking:
+    party: int
+    time: str = "19:00"
+
+
+def test_sampling_and_state_through_the_host():
+    host = AskingHost()
+    output = asking_server().call_tool("summarise", {"text": "long text"}, Context(host))
+    assert normalise_ours(output) == ([("text", "A summary. long text")], {"result": "A summary. long text"}, False)
+    assert host.asked == [
+        (
+            "sample",
+            {
+                "messages": [{"role": "user", "content": {"type": "text", "text": "Summarise: long text"}}],
+                "maxTokens": 50,
+                "systemPrompt": "Be brief.",
+            },
+        )
+    ]
+    assert host.logs == [("info", "summarising", None)]
+    assert host.state == {"last": '{"text": "long text"}'}
+
+
+@pytest.mark.parametrize(
+    "answer, said",
+    [(("accept", {"value": "Ada"}), "Ada"), (("decline", None), "decline"), (("cancel", None), "cancel")],
+)
+def test_elicitation_answers(answer, said):
+    host = AskingHost(answer)
+    output = asking_server().call_tool("ask_name", {}, Context(host))
+    assert output.content == [Text(said)]
+    assert host.asked == [
+        (
+            "elicit",
+            "Your name?",
+            {"properties": {"value": {"title": "Value", "type": "string"}}, "required": ["value"], "type": "object"},
+        )
+    ]
+
+
+def test_elicitation_schemas_are_fastmcps():
+    from fastmcp.server.elicitation import parse_elicit_response_type
+
+    from pier_sdk.context import elicitation_schema
+
+    for response_type in [str, int, bool, float, Booking, ["fast", "slow"], Unit]:
+        assert elicitation_schema(response_type)[0] == parse_elicit_response_type(response_type).schema, response_type
+    with pytest.raises(TypeError, match="ctx.elicit\\(\\) requires a response_type"):
+        elicitation_schema(None)
+
+
+def test_a_structured_elicitation_answer_becomes_the_type():
+    host = AskingHost(("accept", {"party": 4}))
+    output = asking_server().call_tool("book", {}, Context(host))
+    assert output.content == [Text("4 at 19:00")]

@@ -323,6 +323,17 @@ pub async fn call(
     client.peer().call_tool(params).await
 }
 
+/// A client's `sampling/createMessage` answer: `text` from `test-model`.
+pub fn sampled(text: &str) -> CreateMessageResult {
+    serde_json::from_value(json!({
+        "role": "assistant",
+        "content": { "type": "text", "text": text },
+        "model": "test-model",
+        "stopReason": "endTurn"
+    }))
+    .unwrap()
+}
+
 /// The JSON of a `resources/read` of `uri`.
 pub async fn read(client: &Client, uri: &str) -> Result<Value, rmcp::ServiceError> {
     let result = client

@@ -73,6 +73,23 @@ def crash() -> str:
     return {}["missing"]
 
 
+@mcp.tool
+async def summarise(city: str, ctx: Context) -> str:
+    """Asks the client's model, then the user."""
+    answer = await ctx.sample(f"Summarise the weather in {city}.", max_tokens=40)
+    confirmed = await ctx.elicit("Share it?", response_type=bool)
+    if confirmed.action != "accept":
+        return f"not shared ({confirmed.action})"
+    return f"{answer.text} (shared: {confirmed.data})"
+
+
+@mcp.tool
+async def readme(ctx: Context) -> str:
+    """Reads another mount's resource."""
+    contents = await ctx.read_resource("hello://hello/readme")
+    return contents[0].text.splitlines()[0]
+
+
 @mcp.resource("weather://stations")
 def stations() -> dict:
     """Every station."""
