@@ -4,11 +4,14 @@
 #   scripts/componentize.sh py SRC_DIR OUT.wasm [WORLD]   (componentize-py; SRC_DIR/app.py)
 #   scripts/componentize.sh js SRC.js OUT.wasm [WORLD]    (componentize-js)
 #   scripts/componentize.sh pysdk SRC_DIR OUT.wasm [WORLD] (a FastMCP-style SRC_DIR/server.py,
-#                                                          with guest-sdk/python)
-# WORLD is `pier-plugin` (the default: no network, no configuration) or
+#                                                          with guest-sdk/python; WORLD
+#                                                          defaults to pier-plugin-granted,
+#                                                          for pier_sdk.http and .config)
+# WORLD is `pier-plugin` (the default of py and js: no network, no configuration) or
 # `pier-plugin-granted` (also wasi:http and wasi:config, used within the plugin's grants).
 set -euo pipefail
-lang=${1:-} src=${2:-} out=${3:-} world=${4:-pier-plugin}
+lang=${1:-} src=${2:-} out=${3:-} world=${4:-}
+[ -n "$world" ] || { [ "$lang" = pysdk ] && world=pier-plugin-granted || world=pier-plugin; }
 if [[ ! $lang =~ ^(py|pysdk|js)$ ]] || [ ! -e "$src" ] || [ -z "$out" ] \
   || [[ ! $world =~ ^pier-plugin(-granted)?$ ]]; then
   echo "usage: $0 py|pysdk SRC_DIR OUT.wasm [WORLD] | js SRC.js OUT.wasm [WORLD] (SRC must exist)" >&2

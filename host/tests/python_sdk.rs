@@ -44,7 +44,10 @@ async fn tools_are_listed_as_fastmcp_declares_them() {
             "weather_refuse",
             "weather_crash",
             "weather_summarise",
-            "weather_readme"
+            "weather_readme",
+            "weather_visit",
+            "weather_setting",
+            "weather_fetch"
         ]
     );
     let tools: Vec<&Value> = tools
@@ -368,4 +371,47 @@ async fn over_the_stateless_revision_questions_are_input_rounds() {
         "{third}"
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn storage_and_configuration_reach_the_python_plugin() {
+    let dir = weather().with_sidecar("weather", "[config]\ngreeting = \"ahoy\"\n");
+    let (_app, client, _) = start(&dir).await;
+    for (city, visits, cities) in [
+        ("Oslo", 1, json!(["visits/Oslo"])),
+        ("Oslo", 2, json!(["visits/Oslo"])),
+        ("Delft", 1, json!(["visits/Delft", "visits/Oslo"])),
+    ] {
+        let result = call_json(&client, "weather_visit", json!({"city": city})).await;
+        assert_eq!(
+            result["structuredContent"],
+            json!({"visits": visits, "last": {"city": city}, "cities": cities})
+        );
+    }
+    let greeting = call(&client, "weather_setting", json!({"key": "greeting"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&greeting), "ahoy");
+    let unset = call(&client, "weather_setting", json!({"key": "nope"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&unset), "unset");
+    // No grants: the request is refused before any connection, in pier's words.
+    let refused = call_json(
+        &client,
+        "weather_fetch",
+        json!({"url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    assert_eq!(
+        refused,
+        json!({
+            "content": [
+                {"type": "text", "text": "plugin `weather` may not reach http://127.0.0.1:9: not in its [grants] http"},
+                {"type": "text", "text": "GET http://127.0.0.1:9/: ErrorCode_HttpRequestDenied"}
+            ],
+            "isError": true
+        })
+    );
+    assert_still_serving(&client).await;
 }

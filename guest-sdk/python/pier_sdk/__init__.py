@@ -1,6 +1,7 @@
 """pier's Python SDK: a FastMCP server file becomes a pier plugin by changing its
 import line (`from pier_sdk import FastMCP`)."""
 
+from . import config, http, storage
 from .content import Audio, File, Image
 from .context import Context
 from .prompts import Message
@@ -20,4 +21,7 @@ __all__ = [
     "Audio",
     "File",
     "Field",
+    "storage",
+    "config",
+    "http",
 ]

@@ -106,3 +106,32 @@ async fn python_and_javascript_plugins_fetch_within_their_grants_and_read_their_
 
 /// What `fetch()` rejects with in componentize-js when pier refuses the request.
 const JS_DENIED: &str = "request failed: TypeError: NetworkError when attempting to fetch resource";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdks_http_fetches_within_the_grants() {
+    let web = Web::start().await;
+    let dir = PluginDir::new()
+        .with(&fixture("py-fastmcp"), "weather")
+        .with_sidecar(
+            "weather",
+            &format!(
+                "[grants]\nhttp = [\"http://127.0.0.1:{}\"]\nprivate-networks = true\n",
+                web.port
+            ),
+        );
+    let mut config: ServeConfig = dir.config();
+    config.grants.private_networks = true;
+    let app = App::start(&config).await.expect("pier starts");
+    let (client, _) = connect(&app).await;
+    for (path, said) in [
+        ("/json", "200 {\"hello\":\"world\"}"),
+        ("/missing", "404 no such page"),
+    ] {
+        let result = call(&client, "weather_fetch", json!({"url": web.url(path)}))
+            .await
+            .unwrap();
+        assert_eq!(result.is_error, Some(false), "{path}");
+        assert_eq!(text_of(&result), said);
+    }
+    assert_eq!(web.hits(), 2);
+}

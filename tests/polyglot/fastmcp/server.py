@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated
 
-from pier_sdk import Context, FastMCP, Field, Image, Message, ToolError
+from pier_sdk import Context, FastMCP, Field, Image, Message, ToolError, config, http, storage
 
 mcp = FastMCP("weather")
 
@@ -88,6 +88,28 @@ async def readme(ctx: Context) -> str:
     """Reads another mount's resource."""
     contents = await ctx.read_resource("hello://hello/readme")
     return contents[0].text.splitlines()[0]
+
+
+@mcp.tool
+def visit(city: str) -> dict:
+    """Counts visits per city in the plugin's storage."""
+    count = storage.increment(f"visits/{city}")
+    storage.set_json("last", {"city": city})
+    return {"visits": count, "last": storage.get_json("last"), "cities": list(storage.keys("visits/"))}
+
+
+@mcp.tool
+def setting(key: str) -> str:
+    return config.get(key, "unset")
+
+
+@mcp.tool
+def fetch(url: str) -> str:
+    try:
+        response = http.get(url)
+    except http.HttpError as e:
+        raise ToolError(str(e))
+    return f"{response.status} {response.text}"
 
 
 @mcp.resource("weather://stations")
