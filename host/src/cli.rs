@@ -34,6 +34,9 @@ pub enum Command {
     /// Run one tool of one plugin locally, without a server, and print the result
     /// (exit code 1 when the tool fails).
     Call(CallArgs),
+    /// Build a plugin source folder (a Rust crate, a Python folder with `server.py`, or a
+    /// folder whose sidecar says `build = "…"`) into OUT/NAME.wasm, with its sidecar.
+    Build(BuildArgs),
     /// List the mounts of a running pier (admin API; needs admin.token).
     Mounts(MountsArgs),
     /// Mount a plugin file or another MCP server into a running pier (admin API).
@@ -138,8 +141,9 @@ impl StorageTarget {
 /// Flags of `pier dev`.
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
-    /// Plugin source folders: Rust crates, or folders with a sidecar `NAME.toml` whose
-    /// `build = "…"` writes the component to `$PIER_OUT`.
+    /// Plugin source folders: Rust crates, Python folders with a FastMCP-style
+    /// `server.py`, or folders with a sidecar `NAME.toml` whose `build = "…"` writes the
+    /// component to `$PIER_OUT`.
     #[arg(value_name = "PLUGIN_SOURCE_DIR")]
     pub sources: Vec<PathBuf>,
     /// Everything `pier serve` takes.
@@ -289,6 +293,17 @@ pub struct CallArgs {
     /// Where the configuration and the AOT cache are.
     #[command(flatten)]
     pub local: LocalArgs,
+}
+
+/// Flags of `pier build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The plugin source folder.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Where the component (NAME.wasm) and its sidecar go: a plugin directory.
+    #[arg(short, long, value_name = "OUT", default_value = "plugins.d")]
+    pub out: PathBuf,
 }
 
 /// Flags shared by the local commands (`inspect`, `call`).

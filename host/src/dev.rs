@@ -9,7 +9,10 @@
 //!   crate's `cdylib` component is the plugin, named after the library (`hello.wasm`);
 //! - any folder with a sidecar `NAME.toml` that has `build = "…"`: the command runs in
 //!   the folder through `sh -c` and must write the component to `$PIER_OUT`; the plugin
-//!   is `NAME`, and the sidecar is copied beside it (Python, JavaScript, anything).
+//!   is `NAME`, and the sidecar is copied beside it (Python, JavaScript, anything);
+//! - a Python folder with a FastMCP-style `server.py` (the Python SDK): built with
+//!   componentize-py by [`crate::builder`]; the plugin is `NAME` of a sidecar
+//!   `NAME.toml` when there is one (copied beside it), else the folder's name.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,6 +36,13 @@ pub enum Build {
         command: String,
         /// The sidecar to copy beside the component.
         sidecar: PathBuf,
+    },
+    /// A `server.py` written with the Python SDK.
+    Python {
+        /// The plugin's name.
+        name: String,
+        /// Its sidecar, if it has one.
+        sidecar: Option<PathBuf>,
     },
 }
 
@@ -68,8 +78,8 @@ impl Source {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         sidecars.sort();
-        for sidecar in sidecars {
-            let text = std::fs::read_to_string(&sidecar).unwrap_or_default();
+        for sidecar in &sidecars {
+            let text = std::fs::read_to_string(sidecar).unwrap_or_default();
             let Ok(BuildKey {
                 build: Some(command),
             }) = toml::from_str::<BuildKey>(&text)
@@ -86,20 +96,47 @@ impl Source {
                 build: Build::Command {
                     name,
                     command,
-                    sidecar,
+                    sidecar: sidecar.clone(),
                 },
             });
         }
+        if dir.join("server.py").is_file() {
+            let sidecar = sidecars.into_iter().next();
+            let stem = sidecar.as_ref().and_then(|s| s.file_stem()?.to_str());
+            let name = match stem {
+                Some(stem) => stem.to_string(),
+                None => plugin_name(dir)?,
+            };
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                build: Build::Python { name, sidecar },
+            });
+        }
         Err(format!(
-            "{}: neither a Rust crate (Cargo.toml) nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)",
+            "{}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)",
             dir.display()
         ))
     }
 
-    /// Builds the component; returns the plugin name and the built file.
-    async fn build(&self, scratch: &Path) -> Result<(String, PathBuf), String> {
+    /// The sidecar copied beside the component, if any.
+    pub fn sidecar(&self) -> Option<&Path> {
+        match &self.build {
+            Build::Rust => None,
+            Build::Command { sidecar, .. } => Some(sidecar),
+            Build::Python { sidecar, .. } => sidecar.as_deref(),
+        }
+    }
+
+    /// Builds the component; returns the plugin name and the built file (in `scratch`,
+    /// or the crate's target directory).
+    pub async fn build(&self, scratch: &Path) -> Result<(String, PathBuf), String> {
         match &self.build {
             Build::Rust => build_rust(&self.dir).await,
+            Build::Python { name, .. } => {
+                let out = scratch.join(format!(".{name}.wasm.build"));
+                crate::builder::build_python(&self.dir, &out).await?;
+                Ok((name.clone(), out))
+            }
             Build::Command { name, command, .. } => {
                 let out = scratch.join(format!(".{name}.wasm.build"));
                 let status = tokio::process::Command::new("sh")
@@ -175,6 +212,56 @@ async fn build_rust(dir: &Path) -> Result<(String, PathBuf), String> {
     ))
 }
 
+/// Puts a built component (`bytes`, built at `built`) into `plugins` as `NAME.wasm`,
+/// with the source's sidecar as `NAME.toml`: written beside, then renamed, so that a
+/// watcher sees one complete file. The component's path.
+pub fn place(
+    source: &Source,
+    name: &str,
+    built: &Path,
+    bytes: &[u8],
+    plugins: &Path,
+) -> Result<PathBuf, String> {
+    let target = plugins.join(format!("{name}.wasm"));
+    if let Some(sidecar) = source.sidecar() {
+        std::fs::copy(sidecar, plugins.join(format!("{name}.toml")))
+            .map_err(|e| format!("{}: {e}", sidecar.display()))?;
+    }
+    let partial = plugins.join(format!(".{name}.wasm.part"));
+    std::fs::write(&partial, bytes).map_err(|e| format!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, &target).map_err(|e| format!("{}: {e}", target.display()))?;
+    if built.starts_with(plugins) {
+        let _ = std::fs::remove_file(built);
+    }
+    Ok(target)
+}
+
+/// A plugin name from a folder's name: `[A-Za-z0-9_-]` kept, anything else `_`.
+fn plugin_name(dir: &Path) -> Result<String, String> {
+    let full = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let folder = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name: String = folder
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        return Err(format!(
+            "{}: a folder name is needed to name the plugin",
+            dir.display()
+        ));
+    }
+    Ok(name)
+}
+
 /// The namespaced names a plugin serves: tools, resources and templates, prompts.
 fn served_names(app: &App, plugin: &str) -> Vec<String> {
     let cat = app.registry().snapshot();
@@ -245,16 +332,7 @@ pub async fn rebuild(app: &App, source: &Source, plugins: &Path) -> Result<(), S
         );
         return Ok(());
     }
-    if let Build::Command { sidecar, .. } = &source.build {
-        std::fs::copy(sidecar, plugins.join(format!("{name}.toml"))).map_err(|e| e.to_string())?;
-    }
-    // Written beside, then renamed: the watcher sees one complete file.
-    let partial = plugins.join(format!(".{name}.wasm.part"));
-    std::fs::write(&partial, &bytes).map_err(|e| e.to_string())?;
-    std::fs::rename(&partial, &target).map_err(|e| e.to_string())?;
-    if built.starts_with(plugins) {
-        let _ = std::fs::remove_file(&built);
-    }
+    place(source, &name, &built, &bytes, plugins)?;
     eprintln!(
         "pier dev: built {name} in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -4,6 +4,7 @@
 //! [`App::start`] builds the runtime and mounts every plugin of a directory;
 //! [`App::session`] makes the handler of one client session, which a transport serves.
 
+pub mod builder;
 pub mod cli;
 pub mod config;
 pub mod dev;

@@ -127,6 +127,24 @@ async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+async fn build(args: pier::cli::BuildArgs) -> anyhow::Result<ExitCode> {
+    let source = pier::dev::Source::detect(&args.dir).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
+    let started = std::time::Instant::now();
+    let (name, built) = source.build(&args.out).await.map_err(anyhow::Error::msg)?;
+    let bytes = std::fs::read(&built).map_err(|e| anyhow::anyhow!("{}: {e}", built.display()))?;
+    let placed =
+        pier::dev::place(&source, &name, &built, &bytes, &args.out).map_err(anyhow::Error::msg)?;
+    println!(
+        "built {name}: {} ({:.1} MiB, {:.1} s)",
+        placed.display(),
+        bytes.len() as f64 / f64::from(1 << 20),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
     let config = args.local.config()?;
     let arguments: serde_json::Value =
@@ -259,6 +277,7 @@ async fn run() -> ExitCode {
             init_logging(&text_at("info"));
             report(call(args).await)
         }
+        Command::Build(args) => report(build(args).await),
         Command::Mounts(args) => report(mounts(args).await),
         Command::Mount(args) => report(mount(args).await),
         Command::Unmount(args) => report(unmount(args).await),

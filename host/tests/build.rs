@@ -1,0 +1,151 @@
+//! `pier build`: a Python folder (a FastMCP-style `server.py`) built with the Python SDK
+//! and componentize-py into OUT/NAME.wasm, then served; folders that are no plugin
+//! source, code that fails to import, and a missing toolchain, each refused saying why.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+
+/// `pier build ARGS` with the cache under `cache` and componentize-py from `toolchain`
+/// (`None`: found on `PATH` = `path`, or installed).
+fn build(args: &[&str], cache: &Path, toolchain: Option<&Path>, path: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pier"));
+    command
+        .arg("build")
+        .args(args)
+        .env("PIER_CACHE_DIR", cache)
+        .env_remove("PIER_COMPONENTIZE_PY");
+    if let Some(tool) = toolchain {
+        command.env("PIER_COMPONENTIZE_PY", tool);
+    }
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    command.output().unwrap()
+}
+
+fn componentize_py() -> std::path::PathBuf {
+    root().join(".venv/bin/componentize-py")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_fastmcp_folder_is_built_and_served() {
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("weather");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::copy(
+        root().join("tests/polyglot/fastmcp/server.py"),
+        source.join("server.py"),
+    )
+    .unwrap();
+    std::fs::write(
+        source.join("weather.toml"),
+        "[config]\ngreeting = \"hej\"\n",
+    )
+    .unwrap();
+    let out = work.path().join("plugins");
+    let output = build(
+        &[source.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &work.path().join("cache"),
+        Some(&componentize_py()),
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.starts_with(&format!(
+            "built weather: {}",
+            out.join("weather.wasm").display()
+        )),
+        "{said}"
+    );
+    // The sidecar went along, and nothing else was left in OUT.
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["weather.toml", "weather.wasm"]);
+
+    let call = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["call"])
+        .arg(out.join("weather.wasm"))
+        .args(["setting", "--args", r#"{"key": "greeting"}"#, "--data-dir"])
+        .arg(shared_data_dir())
+        .output()
+        .unwrap();
+    assert!(call.status.success(), "{}", stderr(&call));
+    let result: serde_json::Value = serde_json::from_slice(&call.stdout).unwrap();
+    assert_eq!(result["content"][0]["text"], "hej");
+}
+
+#[test]
+fn what_cannot_be_built_is_refused_saying_why() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let out = work.path().join("plugins");
+
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let output = build(
+        &[empty.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &cache,
+        Some(&componentize_py()),
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "pier: {}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)\n",
+            empty.display()
+        )
+    );
+
+    let broken = work.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("server.py"), "import no_such_module_here\n").unwrap();
+    let output = build(
+        &[broken.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &cache,
+        Some(&componentize_py()),
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let said = stderr(&output);
+    assert!(
+        said.starts_with("pier: componentize-py failed (exit status: 1):\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ModuleNotFoundError: No module named 'no_such_module_here'"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(&out).unwrap().next().is_none(),
+        "a failed build leaves nothing in OUT"
+    );
+
+    // No componentize-py anywhere, and no python3 to install one with.
+    let bare = work.path().join("bin");
+    std::fs::create_dir(&bare).unwrap();
+    std::fs::write(broken.join("server.py"), "x = 1\n").unwrap();
+    let output = build(
+        &[broken.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &cache,
+        None,
+        Some(&bare),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "pier: a Python plugin is built with componentize-py: none on PATH, and no python3 to install componentize-py==0.25.1 with (install Python 3.10 or newer, or set PIER_COMPONENTIZE_PY)\n"
+    );
+}
