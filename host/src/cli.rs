@@ -37,6 +37,9 @@ pub enum Command {
     /// Build a plugin source folder (a Rust crate, a Python folder with `server.py`, or a
     /// folder whose sidecar says `build = "…"`) into OUT/NAME.wasm, with its sidecar.
     Build(BuildArgs),
+    /// Write a new plugin folder that builds and serves as it is: one tool `hello`, a
+    /// sidecar, a README with the commands that matter, a test.
+    New(NewArgs),
     /// List the mounts of a running pier (admin API; needs admin.token).
     Mounts(MountsArgs),
     /// Mount a plugin file or another MCP server into a running pier (admin API).
@@ -304,6 +307,24 @@ pub struct BuildArgs {
     /// Where the component (NAME.wasm) and its sidecar go: a plugin directory.
     #[arg(short, long, value_name = "OUT", default_value = "plugins.d")]
     pub out: PathBuf,
+    /// Print the folder of the Python SDK that comes with pier (to import `pier_sdk` in
+    /// a plugin's tests) and build nothing.
+    #[arg(long)]
+    pub sdk_path: bool,
+}
+
+/// Flags of `pier new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The plugin's name (and its folder's, unless `--dir`).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Its language.
+    #[arg(long, value_enum)]
+    pub lang: crate::scaffold::Lang,
+    /// The folder to write [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Flags shared by the local commands (`inspect`, `call`).

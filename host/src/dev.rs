@@ -213,8 +213,9 @@ async fn build_rust(dir: &Path) -> Result<(String, PathBuf), String> {
 }
 
 /// Puts a built component (`bytes`, built at `built`) into `plugins` as `NAME.wasm`,
-/// with the source's sidecar as `NAME.toml`: written beside, then renamed, so that a
-/// watcher sees one complete file. The component's path.
+/// with the source's sidecar as `NAME.toml` (a crate's: `NAME.toml` beside its
+/// `Cargo.toml`): written beside, then renamed, so that a watcher sees one complete
+/// file. The component's path.
 pub fn place(
     source: &Source,
     name: &str,
@@ -223,7 +224,12 @@ pub fn place(
     plugins: &Path,
 ) -> Result<PathBuf, String> {
     let target = plugins.join(format!("{name}.wasm"));
-    if let Some(sidecar) = source.sidecar() {
+    // A crate's sidecar is the NAME.toml beside its Cargo.toml, when there is one.
+    let crate_sidecar = source.dir.join(format!("{name}.toml"));
+    let sidecar = source.sidecar().or_else(|| {
+        (source.build == Build::Rust && crate_sidecar.is_file()).then_some(crate_sidecar.as_path())
+    });
+    if let Some(sidecar) = sidecar {
         std::fs::copy(sidecar, plugins.join(format!("{name}.toml")))
             .map_err(|e| format!("{}: {e}", sidecar.display()))?;
     }

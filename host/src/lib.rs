@@ -14,6 +14,7 @@ pub mod local;
 pub mod middleware;
 pub mod registry;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

@@ -127,7 +127,23 @@ async fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn new_plugin(args: pier::cli::NewArgs) -> anyhow::Result<ExitCode> {
+    let written = pier::scaffold::new_plugin(&args.name, args.lang, args.dir.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    for file in &written {
+        println!("wrote {}", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn build(args: pier::cli::BuildArgs) -> anyhow::Result<ExitCode> {
+    if args.sdk_path {
+        let cache = pier::builder::cache_dir().map_err(anyhow::Error::msg)?;
+        std::fs::create_dir_all(&cache).map_err(|e| anyhow::anyhow!("{}: {e}", cache.display()))?;
+        let sdk = pier::builder::sdk_dir(&cache).map_err(anyhow::Error::msg)?;
+        println!("{}", sdk.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let source = pier::dev::Source::detect(&args.dir).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
@@ -278,6 +294,7 @@ async fn run() -> ExitCode {
             report(call(args).await)
         }
         Command::Build(args) => report(build(args).await),
+        Command::New(args) => report(new_plugin(args)),
         Command::Mounts(args) => report(mounts(args).await),
         Command::Mount(args) => report(mount(args).await),
         Command::Unmount(args) => report(unmount(args).await),

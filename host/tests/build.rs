@@ -149,3 +149,121 @@ fn what_cannot_be_built_is_refused_saying_why() {
         "pier: a Python plugin is built with componentize-py: none on PATH, and no python3 to install componentize-py==0.25.1 with (install Python 3.10 or newer, or set PIER_COMPONENTIZE_PY)\n"
     );
 }
+
+/// `pier new` with `args`, in `dir`.
+fn new(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pier"))
+        .arg("new")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn call_hello(wasm: &Path) -> serde_json::Value {
+    let call = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .arg("call")
+        .arg(wasm)
+        .args(["hello", "--args", r#"{"name": "Ada"}"#, "--data-dir"])
+        .arg(shared_data_dir())
+        .output()
+        .unwrap();
+    assert!(call.status.success(), "{}", stderr(&call));
+    serde_json::from_slice(&call.stdout).unwrap()
+}
+
+#[test]
+fn a_new_python_plugin_builds_serves_and_passes_its_test() {
+    let work = tempfile::tempdir().unwrap();
+    let output = new(&["greeter", "--lang", "python"], work.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let folder = work.path().join("greeter");
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            ".gitignore",
+            "README.md",
+            "conftest.py",
+            "greeter.toml",
+            "server.py",
+            "test_server.py"
+        ]
+    );
+    let out = work.path().join("plugins");
+    let built = build(
+        &[folder.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &work.path().join("cache"),
+        Some(&componentize_py()),
+        None,
+    );
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert_eq!(
+        call_hello(&out.join("greeter.wasm"))["content"],
+        serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
+    );
+    assert!(out.join("greeter.toml").is_file(), "the sidecar goes along");
+
+    // Its test runs under CPython, importing the SDK that comes with pier.
+    let bin = Path::new(env!("CARGO_BIN_EXE_pier")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pytest = Command::new(root().join(".venv/bin/python"))
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .current_dir(&folder)
+        .env("PATH", path)
+        .env("PIER_CACHE_DIR", work.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        pytest.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&pytest.stdout),
+        stderr(&pytest)
+    );
+
+    // Never over an existing folder.
+    let again = new(&["greeter", "--lang", "python"], work.path());
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(stderr(&again), "pier: greeter: exists and is not empty\n");
+}
+
+#[test]
+fn a_new_rust_plugin_inside_the_repository_builds_and_serves() {
+    // Inside this repository, so `pier-sdk` is a path dependency; built into the
+    // workspace's target directory, where the SDK's dependencies are already compiled.
+    let parent = tempfile::tempdir_in(root().join("target")).unwrap();
+    let output = new(&["rgreet", "--lang", "rust"], parent.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let folder = parent.path().join("rgreet");
+    let manifest = std::fs::read_to_string(folder.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("pier-sdk = { path = \"../../../guest-sdk/pier-sdk\" }"),
+        "{manifest}"
+    );
+    let out = parent.path().join("plugins");
+    let built = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .arg("build")
+        .arg(&folder)
+        .arg("-o")
+        .arg(&out)
+        .env("CARGO_TARGET_DIR", root().join("target"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert_eq!(
+        call_hello(&out.join("rgreet.wasm"))["content"],
+        serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
+    );
+    assert!(
+        out.join("rgreet.toml").is_file(),
+        "the crate's sidecar goes along"
+    );
+}
