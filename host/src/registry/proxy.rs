@@ -17,6 +17,7 @@
 
 #![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
 
+mod arrivals;
 mod calls;
 mod relay;
 mod rounds;
@@ -40,6 +41,7 @@ use super::manifest::{MAX_ENTRIES, compile_schema};
 use super::template::UriTemplate;
 use super::{Offer, OfferedTool};
 use crate::runtime::CallContext;
+use arrivals::{Arrivals, Ordered};
 use calls::InFlight;
 use relay::Relay;
 
@@ -104,6 +106,8 @@ pub struct Proxy {
     limits: UpstreamLimits,
     service: RunningService<RoleClient, Relay>,
     in_flight: InFlight,
+    /// The server's notifications not relayed yet, in their order.
+    arrivals: Arc<Arrivals>,
     changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
     /// Stops what watches the remote server on the side (its listen stream).
     stop: CancellationToken,
@@ -137,6 +141,7 @@ fn speaks_modern(peer: &rmcp::service::Peer<RoleClient>) -> bool {
 async fn open(
     remote: &Remote,
     relay: Relay,
+    arrivals: &Arc<Arrivals>,
     lifecycle: ClientLifecycleMode,
 ) -> Result<Result<RunningService<RoleClient, Relay>, ClientInitializeError>, String> {
     Ok(match remote {
@@ -145,7 +150,10 @@ async fn open(
             if let Some(token) = token {
                 config = config.auth_header(token.clone());
             }
-            let transport = StreamableHttpClientTransport::from_config(config);
+            let transport = Ordered {
+                inner: StreamableHttpClientTransport::from_config(config),
+                arrivals: arrivals.clone(),
+            };
             relay.serve_with_lifecycle(transport, lifecycle).await
         }
         Remote::Command { command, args, env } => {
@@ -161,6 +169,10 @@ async fn open(
                 .stderr(std::process::Stdio::inherit())
                 .spawn()
                 .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+            let transport = Ordered {
+                inner: transport,
+                arrivals: arrivals.clone(),
+            };
             relay.serve_with_lifecycle(transport, lifecycle).await
         }
     })
@@ -257,6 +269,7 @@ impl Proxy {
     ) -> Result<Self, String> {
         let (changes_tx, changes_rx) = mpsc::unbounded_channel();
         let in_flight = InFlight::default();
+        let arrivals = Arc::new(Arrivals::default());
         let relay = Relay {
             label: label.into(),
             in_flight: in_flight.clone(),
@@ -264,16 +277,16 @@ impl Proxy {
         };
         let connecting = async {
             if !limits.modern {
-                return open(remote, relay, ClientLifecycleMode::Initialize)
+                return open(remote, relay, &arrivals, ClientLifecycleMode::Initialize)
                     .await?
                     .map_err(|e| e.to_string());
             }
-            match open(remote, relay.clone(), lifecycle()).await? {
+            match open(remote, relay.clone(), &arrivals, lifecycle()).await? {
                 Ok(service) => Ok(service),
                 // A server that knows `server/discover` but no revision that has it (an
                 // rmcp server capped at 2025-11-25): met again, with `initialize`.
                 Err(ClientInitializeError::NoCompatibleProtocolVersion { .. }) => {
-                    open(remote, relay, ClientLifecycleMode::Initialize)
+                    open(remote, relay, &arrivals, ClientLifecycleMode::Initialize)
                         .await?
                         .map_err(|e| e.to_string())
                 }
@@ -303,6 +316,7 @@ impl Proxy {
             limits,
             service,
             in_flight,
+            arrivals,
             changes: Mutex::new(Some(changes_rx)),
             stop,
         })
@@ -556,8 +570,15 @@ impl Proxy {
         };
         tokio::select! {
             response = tokio::time::timeout(timeout, handle.await_response()) => match response {
-                Ok(Ok(result)) => Ok(result),
-                Ok(Err(ServiceError::McpError(e))) => Err(e),
+                // What the server sent before its answer reaches the caller before it.
+                Ok(Ok(result)) => {
+                    self.arrivals.settle(arrivals::SETTLE).await;
+                    Ok(result)
+                }
+                Ok(Err(ServiceError::McpError(e))) => {
+                    self.arrivals.settle(arrivals::SETTLE).await;
+                    Err(e)
+                }
                 Ok(Err(e)) => Err(unreachable(e)),
                 Err(_) => {
                     let message = format!(
