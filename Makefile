@@ -8,16 +8,17 @@ FIXTURES    := target/fixtures
 VENV        := .venv
 PY          := $(VENV)/bin/python
 JS_DIR      := tests/polyglot/js
+JS_SDK      := guest-sdk/js
 CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-rust setup-py setup-js setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fmt lint clean
+.PHONY: help setup setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-setup: setup-rust setup-py setup-js setup-conformance setup-redis ## Install every tool the build and tests need (idempotent)
+setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis ## Install every tool the build and tests need (idempotent)
 
 setup-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -31,6 +32,7 @@ setup-redis:
 
 setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed
+setup-js-sdk: $(JS_SDK)/node_modules/.installed
 setup-conformance: $(CONF_DIR)/node_modules/.installed
 
 # Re-run an install only when its lock file changed (or it never completed).
@@ -41,6 +43,11 @@ $(VENV)/.installed: tests/requirements.txt
 
 $(JS_DIR)/node_modules/.installed: $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The JS SDK's own tests compare it with the official MCP TypeScript SDK.
+$(JS_SDK)/node_modules/.installed: $(JS_SDK)/package-lock.json
+	cd $(JS_SDK) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(CONF_DIR)/node_modules/.installed: $(CONF_DIR)/package-lock.json
@@ -62,10 +69,11 @@ plugins: setup-rust ## Build the example plugins into plugins.d/, the example mi
 	  cp -f $(WASM_OUT)/bad_manifest.wasm $(FIXTURES)/$$f.wasm || exit 1; \
 	done
 
-polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures (and a FastMCP file through the Python SDK) into target/fixtures/
+polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures (and servers written with the Python and JS SDKs) into target/fixtures/
 	@scripts/componentize.sh py tests/polyglot/py $(FIXTURES)/py-shout.wasm pier-plugin-granted
 	@scripts/componentize.sh js tests/polyglot/js/app.js $(FIXTURES)/js-reverse.wasm pier-plugin-granted
 	@scripts/componentize.sh pysdk tests/polyglot/fastmcp $(FIXTURES)/py-fastmcp.wasm
+	@scripts/componentize.sh jssdk tests/polyglot/ts/server.ts $(FIXTURES)/js-sdk.wasm
 
 run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@cargo build --quiet -p pier
@@ -76,6 +84,7 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
 	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch
 	cd guest-sdk/python && ../../$(PY) -m pytest -q -p no:cacheprovider
+	cd $(JS_SDK) && node --test test/
 	scripts/conformance.sh
 
 conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP

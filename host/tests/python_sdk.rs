@@ -320,21 +320,14 @@ async fn over_the_stateless_revision_questions_are_input_rounds() {
     let server = Server::start_with(config).await;
     let capabilities = json!({"elicitation": {"form": {}}, "sampling": {}});
     let round = |id: u64, extra: Value| {
-        let mut params = json!({"name": "weather_summarise", "arguments": {"city": "Oslo"}});
-        if let Value::Object(extra) = extra {
-            params.as_object_mut().unwrap().extend(extra);
-        }
-        let body = modern(id, "tools/call", params, capabilities.clone());
-        let url = server.url.clone();
-        async move {
-            message(
-                post_modern(&url, &body, "tools/call", Some("weather_summarise"))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        }
+        modern_tool_round(
+            &server.url,
+            id,
+            "weather_summarise",
+            json!({"city": "Oslo"}),
+            extra,
+            capabilities.clone(),
+        )
     };
     let first = round(1, json!({})).await;
     let result = &first["result"];

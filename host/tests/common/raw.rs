@@ -169,3 +169,27 @@ pub async fn raw_session(url: &str) -> String {
     );
     id
 }
+
+/// One MCP 2026-07-28 `tools/call` of `tool` to `url`: `arguments`, and `extra` params
+/// (input responses, request state) merged in; the answer's JSON-RPC message.
+pub async fn modern_tool_round(
+    url: &str,
+    id: u64,
+    tool: &str,
+    arguments: serde_json::Value,
+    extra: serde_json::Value,
+    capabilities: serde_json::Value,
+) -> serde_json::Value {
+    let mut params = serde_json::json!({"name": tool, "arguments": arguments});
+    if let (Some(params), serde_json::Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+    }
+    let body = modern(id, "tools/call", params, capabilities);
+    message(
+        post_modern(url, &body, "tools/call", Some(tool))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}

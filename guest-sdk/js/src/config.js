@@ -1,0 +1,25 @@
+// The plugin's configuration and secrets (`wasi:config/store`): the sidecar's
+// `[config]` values and the operator's secrets granted to the plugin.
+
+import { host, hostErrorText } from './host.js';
+
+const store = () => host('config', 'config');
+
+function ok(call) {
+  try {
+    return call();
+  } catch (e) {
+    throw new Error(`pier-sdk: configuration: ${hostErrorText(e)}`);
+  }
+}
+
+export const config = {
+  /** The value of `key`, or `fallback` (default undefined). */
+  get(key, fallback = undefined) {
+    return ok(() => store().get(key)) ?? fallback;
+  },
+  /** Every key and value, as an object. */
+  getAll() {
+    return Object.fromEntries(ok(() => store().getAll()));
+  },
+};
