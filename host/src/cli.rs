@@ -34,8 +34,9 @@ pub enum Command {
     /// Run one tool of one plugin locally, without a server, and print the result
     /// (exit code 1 when the tool fails).
     Call(CallArgs),
-    /// Build a plugin source folder (a Rust crate, a Python folder with `server.py`, or a
-    /// folder whose sidecar says `build = "…"`) into OUT/NAME.wasm, with its sidecar.
+    /// Build a plugin source folder (a Rust crate, a Python folder with `server.py`, a
+    /// JavaScript or TypeScript folder with `server.ts`/`server.js`, or a folder whose
+    /// sidecar says `build = "…"`) into OUT/NAME.wasm, with its sidecar.
     Build(BuildArgs),
     /// Write a new plugin folder that builds and serves as it is: one tool `hello`, a
     /// sidecar, a README with the commands that matter, a test.
@@ -145,8 +146,9 @@ impl StorageTarget {
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
     /// Plugin source folders: Rust crates, Python folders with a FastMCP-style
-    /// `server.py`, or folders with a sidecar `NAME.toml` whose `build = "…"` writes the
-    /// component to `$PIER_OUT`.
+    /// `server.py`, JavaScript or TypeScript folders with `server.ts` or `server.js`
+    /// (the JS SDK), or folders with a sidecar `NAME.toml` whose `build = "…"` writes
+    /// the component to `$PIER_OUT`.
     #[arg(value_name = "PLUGIN_SOURCE_DIR")]
     pub sources: Vec<PathBuf>,
     /// Everything `pier serve` takes.

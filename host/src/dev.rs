@@ -11,8 +11,13 @@
 //!   the folder through `sh -c` and must write the component to `$PIER_OUT`; the plugin
 //!   is `NAME`, and the sidecar is copied beside it (Python, JavaScript, anything);
 //! - a Python folder with a FastMCP-style `server.py` (the Python SDK): built with
-//!   componentize-py by [`crate::builder`]; the plugin is `NAME` of a sidecar
-//!   `NAME.toml` when there is one (copied beside it), else the folder's name.
+//!   componentize-py by [`crate::builder`];
+//! - a JavaScript or TypeScript folder with `server.ts` (or `server.js`, `server.mjs`,
+//!   `index.ts`, `index.js`) making an `McpServer` of the JS SDK: bundled by esbuild and
+//!   built with componentize-js by [`crate::builder::js`].
+//!
+//! The plugin of a Python or JS folder is `NAME` of a sidecar `NAME.toml` when there is
+//! one (copied beside it), else the folder's name.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,6 +48,15 @@ pub enum Build {
         name: String,
         /// Its sidecar, if it has one.
         sidecar: Option<PathBuf>,
+    },
+    /// A module written with the JS SDK.
+    Js {
+        /// The plugin's name.
+        name: String,
+        /// Its sidecar, if it has one.
+        sidecar: Option<PathBuf>,
+        /// The module the plugin starts from.
+        entry: PathBuf,
     },
 }
 
@@ -100,20 +114,36 @@ impl Source {
                 },
             });
         }
-        if dir.join("server.py").is_file() {
+        // A Python or JS folder: named by its sidecar, else after itself.
+        let named = |sidecars: Vec<PathBuf>| -> Result<(String, Option<PathBuf>), String> {
             let sidecar = sidecars.into_iter().next();
             let stem = sidecar.as_ref().and_then(|s| s.file_stem()?.to_str());
             let name = match stem {
                 Some(stem) => stem.to_string(),
                 None => plugin_name(dir)?,
             };
+            Ok((name, sidecar))
+        };
+        if dir.join("server.py").is_file() {
+            let (name, sidecar) = named(sidecars)?;
             return Ok(Self {
                 dir: dir.to_path_buf(),
                 build: Build::Python { name, sidecar },
             });
         }
+        if let Some(entry) = crate::builder::js::entry(dir) {
+            let (name, sidecar) = named(sidecars)?;
+            return Ok(Self {
+                dir: dir.to_path_buf(),
+                build: Build::Js {
+                    name,
+                    sidecar,
+                    entry,
+                },
+            });
+        }
         Err(format!(
-            "{}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)",
+            "{}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), a JavaScript or TypeScript folder (server.ts or server.js, with the JS SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)",
             dir.display()
         ))
     }
@@ -123,7 +153,7 @@ impl Source {
         match &self.build {
             Build::Rust => None,
             Build::Command { sidecar, .. } => Some(sidecar),
-            Build::Python { sidecar, .. } => sidecar.as_deref(),
+            Build::Python { sidecar, .. } | Build::Js { sidecar, .. } => sidecar.as_deref(),
         }
     }
 
@@ -135,6 +165,11 @@ impl Source {
             Build::Python { name, .. } => {
                 let out = scratch.join(format!(".{name}.wasm.build"));
                 crate::builder::build_python(&self.dir, &out).await?;
+                Ok((name.clone(), out))
+            }
+            Build::Js { name, entry, .. } => {
+                let out = scratch.join(format!(".{name}.wasm.build"));
+                crate::builder::js::build_js(&self.dir, entry, &out).await?;
                 Ok((name.clone(), out))
             }
             Build::Command { name, command, .. } => {
@@ -455,5 +490,33 @@ mod tests {
             Path::new("/tmp/.src/src/.lib.rs.swp")
         ));
         assert!(!is_source_change(dir, Path::new("/tmp/.src/out.wasm")));
+    }
+
+    #[test]
+    fn python_and_js_folders_are_named_by_their_sidecar_or_themselves() {
+        let work = tempfile::tempdir().unwrap();
+        let js = work.path().join("weather-js");
+        std::fs::create_dir(&js).unwrap();
+        std::fs::write(js.join("index.js"), "").unwrap();
+        std::fs::write(js.join("server.ts"), "").unwrap();
+        let found = Source::detect(&js).unwrap();
+        assert_eq!(
+            found.build,
+            Build::Js {
+                name: "weather-js".into(),
+                sidecar: None,
+                entry: js.join("server.ts"),
+            }
+        );
+        std::fs::write(js.join("forecast.toml"), "[limits]\n").unwrap();
+        let found = Source::detect(&js).unwrap();
+        assert_eq!(found.sidecar(), Some(js.join("forecast.toml").as_path()));
+        assert!(matches!(found.build, Build::Js { ref name, .. } if name == "forecast"));
+        // A Python server wins over a stray JS module.
+        std::fs::write(js.join("server.py"), "").unwrap();
+        assert!(matches!(
+            Source::detect(&js).unwrap().build,
+            Build::Python { ref name, .. } if name == "forecast"
+        ));
     }
 }

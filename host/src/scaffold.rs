@@ -1,4 +1,4 @@
-//! `pier new NAME --lang rust|python`: a plugin folder that builds and serves as it is,
+//! `pier new NAME --lang rust|python|js`: a plugin folder that builds and serves as it is,
 //! with one tool `hello(name) -> "Hello, {name}!"`, a sidecar, a README with the three
 //! commands that matter, and a test in the language's usual style.
 
@@ -11,7 +11,8 @@ pub enum Lang {
     Rust,
     /// A FastMCP-style `server.py` with the Python SDK.
     Python,
-    /// JavaScript/TypeScript (not written yet: its SDK does not exist).
+    /// A `server.js` making an `McpServer` with the JS SDK (rename it `server.ts` for
+    /// TypeScript).
     Js,
 }
 
@@ -42,7 +43,7 @@ fn rust_sdk_dependency(dir: &Path) -> String {
     format!("pier-sdk = \"{}\"", env!("CARGO_PKG_VERSION"))
 }
 
-fn files(name: &str, lang: Lang, dir: &Path) -> Result<Vec<(&'static str, String)>, String> {
+fn files(name: &str, lang: Lang, dir: &Path) -> Vec<(&'static str, String)> {
     let readme = |build_note: &str, test: &str| {
         format!(
             "# {name}\n\nA pier plugin. The three commands that matter, from this folder:\n\n```sh\npier build . -o plugins.d                      # {build_note}\npier dev .                                     # serve it, rebuilt on every save\npier call plugins.d/{name}.wasm hello --args '{{\"name\": \"Ada\"}}'\n```\n\nTests: `{test}`.\n"
@@ -52,7 +53,7 @@ fn files(name: &str, lang: Lang, dir: &Path) -> Result<Vec<(&'static str, String
         "# pier's sidecar for the plugin `{name}`: limits, grants, configuration\n# (the README of pier, \"Plugins on disk\", lists every key).\n[limits]\ntimeout-ms = 30000\n"
     );
     match lang {
-        Lang::Rust => Ok(vec![
+        Lang::Rust => vec![
             (
                 "Cargo.toml",
                 format!(
@@ -69,8 +70,8 @@ fn files(name: &str, lang: Lang, dir: &Path) -> Result<Vec<(&'static str, String
             ("README.md", readme("cargo build for wasm32-wasip2, then copied", "cargo test")),
             ("plugin.toml", sidecar),
             (".gitignore", "target/\nplugins.d/\n.pier/\n".into()),
-        ]),
-        Lang::Python => Ok(vec![
+        ],
+        Lang::Python => vec![
             (
                 "server.py",
                 format!(
@@ -88,11 +89,39 @@ fn files(name: &str, lang: Lang, dir: &Path) -> Result<Vec<(&'static str, String
             ("README.md", readme("componentize-py with the Python SDK", "pytest")),
             ("plugin.toml", sidecar),
             (".gitignore", "__pycache__/\nplugins.d/\n.pier/\n".into()),
-        ]),
-        Lang::Js => Err(
-            "--lang js: pier has no JavaScript SDK yet; write the plugin against the WIT world `pier:mcp/pier-plugin` with componentize-js (see tests/polyglot/js in pier's repository)"
-                .into(),
-        ),
+        ],
+        Lang::Js => vec![
+            (
+                "server.js",
+                format!(
+                    "// `{name}`: a pier plugin, written as a server of the official MCP TypeScript SDK\n// (only the import of McpServer differs). Rename it server.ts to write TypeScript.\nimport {{ McpServer }} from 'pier-sdk';\nimport {{ z }} from 'zod';\n\nimport {{ greeting }} from './greeting.js';\n\nconst server = new McpServer({{ name: '{name}', version: '0.1.0' }});\n\nserver.registerTool(\n  'hello',\n  {{ description: 'Greets someone by name.', inputSchema: {{ name: z.string().describe('Who to greet.') }} }},\n  async ({{ name }}) => ({{ content: [{{ type: 'text', text: greeting(name) }}] }}),\n);\n"
+                ),
+            ),
+            (
+                "greeting.js",
+                "/** The greeting for `name`. */\nexport function greeting(name) {\n  return `Hello, ${name}!`;\n}\n".into(),
+            ),
+            (
+                "greeting.test.js",
+                "import assert from 'node:assert/strict';\nimport { test } from 'node:test';\n\nimport { greeting } from './greeting.js';\n\ntest('hello greets by name', () => {\n  assert.equal(greeting('Ada'), 'Hello, Ada!');\n});\n".into(),
+            ),
+            (
+                "package.json",
+                format!(
+                    "{{\n  \"name\": \"{}\",\n  \"private\": true,\n  \"type\": \"module\",\n  \"scripts\": {{ \"test\": \"node --test\" }}\n}}\n",
+                    name.to_ascii_lowercase()
+                ),
+            ),
+            (
+                "README.md",
+                readme(
+                    "esbuild and componentize-js with the JS SDK (pier-sdk and zod come with pier)",
+                    "npm test",
+                ),
+            ),
+            ("plugin.toml", sidecar),
+            (".gitignore", "node_modules/\nplugins.d/\n.pier/\n".into()),
+        ],
     }
 }
 
@@ -107,7 +136,7 @@ pub fn new_plugin(name: &str, lang: Lang, dir: Option<&Path>) -> Result<Vec<Path
     if dir.exists() && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some()) {
         return Err(format!("{}: exists and is not empty", dir.display()));
     }
-    let files = files(name, lang, &dir)?;
+    let files = files(name, lang, &dir);
     let mut written = Vec::new();
     for (path, text) in files {
         // The sidecar is named after the plugin.
@@ -143,11 +172,6 @@ mod tests {
             format!("{}: exists and is not empty", taken.display())
         );
         assert!(new_plugin("no way", Lang::Rust, Some(&work.path().join("n"))).is_err());
-        assert!(
-            new_plugin("js", Lang::Js, Some(&work.path().join("js")))
-                .unwrap_err()
-                .starts_with("--lang js: pier has no JavaScript SDK yet")
-        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `pier build`: a Python folder (a FastMCP-style `server.py`) built with the Python SDK
-//! and componentize-py into OUT/NAME.wasm, then served; folders that are no plugin
-//! source, code that fails to import, and a missing toolchain, each refused saying why.
+//! and componentize-py, and a TypeScript folder built with the JS SDK, esbuild and
+//! componentize-js, into OUT/NAME.wasm, then served; folders that are no plugin source,
+//! code that fails to import or bundle, and missing toolchains, each refused saying why;
+//! `pier new` folders of every language built, served, and passing their own tests.
 
 mod common;
 
@@ -17,7 +19,9 @@ fn build(args: &[&str], cache: &Path, toolchain: Option<&Path>, path: Option<&Pa
         .arg("build")
         .args(args)
         .env("PIER_CACHE_DIR", cache)
-        .env_remove("PIER_COMPONENTIZE_PY");
+        .env_remove("PIER_COMPONENTIZE_PY")
+        // The JS toolchain `make setup` installs (esbuild, componentize-js, zod).
+        .env("PIER_JS_TOOLCHAIN", root().join("tests/polyglot/js"));
     if let Some(tool) = toolchain {
         command.env("PIER_COMPONENTIZE_PY", tool);
     }
@@ -33,6 +37,29 @@ fn componentize_py() -> std::path::PathBuf {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The names of the files in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A build refused (exit code 2) with a message that starts with `start` and contains
+/// `detail`, leaving nothing in `out`.
+fn assert_refused(output: &Output, start: &str, detail: &str, out: &Path) {
+    assert_eq!(output.status.code(), Some(2));
+    let said = stderr(output);
+    assert!(said.starts_with(start), "{said}");
+    assert!(said.contains(detail), "{said}");
+    assert!(
+        names(out).is_empty(),
+        "a failed build leaves nothing in OUT"
+    );
 }
 
 #[test]
@@ -67,11 +94,7 @@ fn a_fastmcp_folder_is_built_and_served() {
         "{said}"
     );
     // The sidecar went along, and nothing else was left in OUT.
-    let mut files: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = names(&out);
     assert_eq!(files, ["weather.toml", "weather.wasm"]);
 
     let call = Command::new(env!("CARGO_BIN_EXE_pier"))
@@ -104,7 +127,7 @@ fn what_cannot_be_built_is_refused_saying_why() {
     assert_eq!(
         stderr(&output),
         format!(
-            "pier: {}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)\n",
+            "pier: {}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), a JavaScript or TypeScript folder (server.ts or server.js, with the JS SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)\n",
             empty.display()
         )
     );
@@ -118,19 +141,11 @@ fn what_cannot_be_built_is_refused_saying_why() {
         Some(&componentize_py()),
         None,
     );
-    assert_eq!(output.status.code(), Some(2));
-    let said = stderr(&output);
-    assert!(
-        said.starts_with("pier: componentize-py failed (exit status: 1):\n"),
-        "{said}"
-    );
-    assert!(
-        said.contains("ModuleNotFoundError: No module named 'no_such_module_here'"),
-        "{said}"
-    );
-    assert!(
-        std::fs::read_dir(&out).unwrap().next().is_none(),
-        "a failed build leaves nothing in OUT"
+    assert_refused(
+        &output,
+        "pier: componentize-py failed (exit status: 1):\n",
+        "ModuleNotFoundError: No module named 'no_such_module_here'",
+        &out,
     );
 
     // No componentize-py anywhere, and no python3 to install one with.
@@ -178,11 +193,7 @@ fn a_new_python_plugin_builds_serves_and_passes_its_test() {
     let output = new(&["greeter", "--lang", "python"], work.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let folder = work.path().join("greeter");
-    let mut files: Vec<String> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = names(&folder);
     assert_eq!(
         files,
         [
@@ -266,4 +277,132 @@ fn a_new_rust_plugin_inside_the_repository_builds_and_serves() {
         out.join("rgreet.toml").is_file(),
         "the crate's sidecar goes along"
     );
+}
+
+#[test]
+fn a_typescript_folder_is_built_and_served() {
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("weather");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::copy(
+        root().join("tests/polyglot/ts/server.ts"),
+        source.join("server.ts"),
+    )
+    .unwrap();
+    std::fs::write(
+        source.join("weather.toml"),
+        "[config]\ngreeting = \"hej\"\n",
+    )
+    .unwrap();
+    let out = work.path().join("plugins");
+    let cache = work.path().join("cache");
+    let output = build(
+        &[source.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &cache,
+        None,
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let files = names(&out);
+    assert_eq!(
+        files,
+        ["weather.toml", "weather.wasm"],
+        "nothing else is left in OUT"
+    );
+    let call = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(["call"])
+        .arg(out.join("weather.wasm"))
+        .args(["setting", "--args", r#"{"key": "greeting"}"#, "--data-dir"])
+        .arg(shared_data_dir())
+        .output()
+        .unwrap();
+    assert!(call.status.success(), "{}", stderr(&call));
+    let result: serde_json::Value = serde_json::from_slice(&call.stdout).unwrap();
+    assert_eq!(result["content"][0]["text"], "hej");
+
+    // A module that does not bundle: esbuild's words, nothing placed.
+    std::fs::write(
+        source.join("server.ts"),
+        "import { nope } from './missing.js';\nnope();\n",
+    )
+    .unwrap();
+    let failed = work.path().join("failed");
+    let output = build(
+        &[source.to_str().unwrap(), "-o", failed.to_str().unwrap()],
+        &cache,
+        None,
+        None,
+    );
+    assert_refused(
+        &output,
+        "pier: esbuild failed (exit status: 1):\n",
+        "Could not resolve \"./missing.js\"",
+        &failed,
+    );
+
+    // No toolchain given, none in the cache, and no npm to install one with.
+    let bare = work.path().join("bin");
+    std::fs::create_dir(&bare).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pier"))
+        .arg("build")
+        .arg(&source)
+        .arg("-o")
+        .arg(&failed)
+        .env("PIER_CACHE_DIR", &cache)
+        .env_remove("PIER_JS_TOOLCHAIN")
+        .env("PATH", &bare)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "pier: a JavaScript plugin is built with esbuild and componentize-js: no npm to install them with (install Node.js 20 or newer with npm, or set PIER_JS_TOOLCHAIN to a folder whose node_modules has esbuild@0.28.2, @bytecodealliance/componentize-js@0.23.0, zod@4.6.7)\n"
+    );
+}
+
+#[test]
+fn a_new_js_plugin_builds_serves_and_passes_its_test() {
+    let work = tempfile::tempdir().unwrap();
+    let output = new(&["greeter", "--lang", "js"], work.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let folder = work.path().join("greeter");
+    let files = names(&folder);
+    assert_eq!(
+        files,
+        [
+            ".gitignore",
+            "README.md",
+            "greeter.toml",
+            "greeting.js",
+            "greeting.test.js",
+            "package.json",
+            "server.js"
+        ]
+    );
+    let out = work.path().join("plugins");
+    let built = build(
+        &[folder.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        &work.path().join("cache"),
+        None,
+        None,
+    );
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert_eq!(
+        call_hello(&out.join("greeter.wasm"))["content"],
+        serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
+    );
+    assert!(out.join("greeter.toml").is_file(), "the sidecar goes along");
+    // Its test runs under node's test runner, without pier.
+    let test = Command::new("node")
+        .arg("--test")
+        .current_dir(&folder)
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        stderr(&test)
+    );
+    assert!(String::from_utf8_lossy(&test.stdout).contains("# pass 1"));
 }

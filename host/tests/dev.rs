@@ -181,7 +181,7 @@ fn a_folder_pier_cannot_build_is_a_usage_error() {
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         format!(
-            "pier: {}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)\n",
+            "pier: {}: not a plugin source folder: neither a Rust crate (Cargo.toml), a Python folder (server.py, with the Python SDK), a JavaScript or TypeScript folder (server.ts or server.js, with the JS SDK), nor a folder with a sidecar NAME.toml that says how to build it (build = \"…\", writing $PIER_OUT)\n",
             source.path().display()
         )
     );
