@@ -62,26 +62,24 @@ fn assert_refused(output: &Output, start: &str, detail: &str, out: &Path) {
     );
 }
 
-#[test]
-fn a_fastmcp_folder_is_built_and_served() {
-    let work = tempfile::tempdir().unwrap();
-    let source = work.path().join("weather");
+/// `work/weather/`, holding the repository's `file` as `entry` and a sidecar with a
+/// greeting, built into `work/plugins` (with componentize-py `py`): the component reads
+/// its sidecar's greeting, and nothing but it and the sidecar is left in OUT. The
+/// source folder.
+fn build_weather(work: &Path, file: &str, entry: &str, py: Option<&Path>) -> std::path::PathBuf {
+    let source = work.join("weather");
     std::fs::create_dir(&source).unwrap();
-    std::fs::copy(
-        root().join("tests/polyglot/fastmcp/server.py"),
-        source.join("server.py"),
-    )
-    .unwrap();
+    std::fs::copy(root().join(file), source.join(entry)).unwrap();
     std::fs::write(
         source.join("weather.toml"),
         "[config]\ngreeting = \"hej\"\n",
     )
     .unwrap();
-    let out = work.path().join("plugins");
+    let out = work.join("plugins");
     let output = build(
         &[source.to_str().unwrap(), "-o", out.to_str().unwrap()],
-        &work.path().join("cache"),
-        Some(&componentize_py()),
+        &work.join("cache"),
+        py,
         None,
     );
     assert!(output.status.success(), "{}", stderr(&output));
@@ -94,9 +92,7 @@ fn a_fastmcp_folder_is_built_and_served() {
         "{said}"
     );
     // The sidecar went along, and nothing else was left in OUT.
-    let files = names(&out);
-    assert_eq!(files, ["weather.toml", "weather.wasm"]);
-
+    assert_eq!(names(&out), ["weather.toml", "weather.wasm"]);
     let call = Command::new(env!("CARGO_BIN_EXE_pier"))
         .args(["call"])
         .arg(out.join("weather.wasm"))
@@ -107,6 +103,18 @@ fn a_fastmcp_folder_is_built_and_served() {
     assert!(call.status.success(), "{}", stderr(&call));
     let result: serde_json::Value = serde_json::from_slice(&call.stdout).unwrap();
     assert_eq!(result["content"][0]["text"], "hej");
+    source
+}
+
+#[test]
+fn a_fastmcp_folder_is_built_and_served() {
+    let work = tempfile::tempdir().unwrap();
+    build_weather(
+        work.path(),
+        "tests/polyglot/fastmcp/server.py",
+        "server.py",
+        Some(&componentize_py()),
+    );
 }
 
 #[test]
@@ -187,29 +195,18 @@ fn call_hello(wasm: &Path) -> serde_json::Value {
     serde_json::from_slice(&call.stdout).unwrap()
 }
 
-#[test]
-fn a_new_python_plugin_builds_serves_and_passes_its_test() {
-    let work = tempfile::tempdir().unwrap();
-    let output = new(&["greeter", "--lang", "python"], work.path());
+/// `pier new greeter --lang LANG` in `work`: the folder holds `files`, builds (with
+/// componentize-py `py`) into `work/plugins` with its sidecar, and greets Ada. The folder.
+fn new_and_built(work: &Path, lang: &str, files: &[&str], py: Option<&Path>) -> std::path::PathBuf {
+    let output = new(&["greeter", "--lang", lang], work);
     assert!(output.status.success(), "{}", stderr(&output));
-    let folder = work.path().join("greeter");
-    let files = names(&folder);
-    assert_eq!(
-        files,
-        [
-            ".gitignore",
-            "README.md",
-            "conftest.py",
-            "greeter.toml",
-            "server.py",
-            "test_server.py"
-        ]
-    );
-    let out = work.path().join("plugins");
+    let folder = work.join("greeter");
+    assert_eq!(names(&folder), files);
+    let out = work.join("plugins");
     let built = build(
         &[folder.to_str().unwrap(), "-o", out.to_str().unwrap()],
-        &work.path().join("cache"),
-        Some(&componentize_py()),
+        &work.join("cache"),
+        py,
         None,
     );
     assert!(built.status.success(), "{}", stderr(&built));
@@ -218,6 +215,25 @@ fn a_new_python_plugin_builds_serves_and_passes_its_test() {
         serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
     );
     assert!(out.join("greeter.toml").is_file(), "the sidecar goes along");
+    folder
+}
+
+#[test]
+fn a_new_python_plugin_builds_serves_and_passes_its_test() {
+    let work = tempfile::tempdir().unwrap();
+    let folder = new_and_built(
+        work.path(),
+        "python",
+        &[
+            ".gitignore",
+            "README.md",
+            "conftest.py",
+            "greeter.toml",
+            "server.py",
+            "test_server.py",
+        ],
+        Some(&componentize_py()),
+    );
 
     // Its test runs under CPython, importing the SDK that comes with pier.
     let bin = Path::new(env!("CARGO_BIN_EXE_pier")).parent().unwrap();
@@ -282,43 +298,13 @@ fn a_new_rust_plugin_inside_the_repository_builds_and_serves() {
 #[test]
 fn a_typescript_folder_is_built_and_served() {
     let work = tempfile::tempdir().unwrap();
-    let source = work.path().join("weather");
-    std::fs::create_dir(&source).unwrap();
-    std::fs::copy(
-        root().join("tests/polyglot/ts/server.ts"),
-        source.join("server.ts"),
-    )
-    .unwrap();
-    std::fs::write(
-        source.join("weather.toml"),
-        "[config]\ngreeting = \"hej\"\n",
-    )
-    .unwrap();
-    let out = work.path().join("plugins");
+    let source = build_weather(
+        work.path(),
+        "tests/polyglot/ts/server.ts",
+        "server.ts",
+        None,
+    );
     let cache = work.path().join("cache");
-    let output = build(
-        &[source.to_str().unwrap(), "-o", out.to_str().unwrap()],
-        &cache,
-        None,
-        None,
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let files = names(&out);
-    assert_eq!(
-        files,
-        ["weather.toml", "weather.wasm"],
-        "nothing else is left in OUT"
-    );
-    let call = Command::new(env!("CARGO_BIN_EXE_pier"))
-        .args(["call"])
-        .arg(out.join("weather.wasm"))
-        .args(["setting", "--args", r#"{"key": "greeting"}"#, "--data-dir"])
-        .arg(shared_data_dir())
-        .output()
-        .unwrap();
-    assert!(call.status.success(), "{}", stderr(&call));
-    let result: serde_json::Value = serde_json::from_slice(&call.stdout).unwrap();
-    assert_eq!(result["content"][0]["text"], "hej");
 
     // A module that does not bundle: esbuild's words, nothing placed.
     std::fs::write(
@@ -363,35 +349,20 @@ fn a_typescript_folder_is_built_and_served() {
 #[test]
 fn a_new_js_plugin_builds_serves_and_passes_its_test() {
     let work = tempfile::tempdir().unwrap();
-    let output = new(&["greeter", "--lang", "js"], work.path());
-    assert!(output.status.success(), "{}", stderr(&output));
-    let folder = work.path().join("greeter");
-    let files = names(&folder);
-    assert_eq!(
-        files,
-        [
+    let folder = new_and_built(
+        work.path(),
+        "js",
+        &[
             ".gitignore",
             "README.md",
             "greeter.toml",
             "greeting.js",
             "greeting.test.js",
             "package.json",
-            "server.js"
-        ]
-    );
-    let out = work.path().join("plugins");
-    let built = build(
-        &[folder.to_str().unwrap(), "-o", out.to_str().unwrap()],
-        &work.path().join("cache"),
-        None,
+            "server.js",
+        ],
         None,
     );
-    assert!(built.status.success(), "{}", stderr(&built));
-    assert_eq!(
-        call_hello(&out.join("greeter.wasm"))["content"],
-        serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
-    );
-    assert!(out.join("greeter.toml").is_file(), "the sidecar goes along");
     // Its test runs under node's test runner, without pier.
     let test = Command::new("node")
         .arg("--test")
