@@ -138,9 +138,7 @@ fn new_plugin(args: pier::cli::NewArgs) -> anyhow::Result<ExitCode> {
 
 async fn build(args: pier::cli::BuildArgs) -> anyhow::Result<ExitCode> {
     if args.sdk_path {
-        let cache = pier::builder::cache_dir().map_err(anyhow::Error::msg)?;
-        std::fs::create_dir_all(&cache).map_err(|e| anyhow::anyhow!("{}: {e}", cache.display()))?;
-        let sdk = pier::builder::sdk_dir(&cache).map_err(anyhow::Error::msg)?;
+        let sdk = pier::builder::python_sdk().map_err(anyhow::Error::msg)?;
         println!("{}", sdk.display());
         return Ok(ExitCode::SUCCESS);
     }

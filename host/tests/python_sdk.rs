@@ -196,8 +196,8 @@ async fn failures_reach_the_model_and_nothing_else_breaks() {
 }
 
 #[tokio::test]
-async fn resources_and_prompts_are_served() {
-    let (_app, client, _) = start(&weather()).await;
+async fn resources_prompts_and_completions_are_served() {
+    let (_app, client, recorder) = start(&weather()).await;
     assert_eq!(
         read(&client, "weather://weather/stations").await.unwrap()["contents"],
         json!([{"uri": "weather://weather/stations", "mimeType": "text/plain", "text": "{\"stations\": [\"Delft\", \"Oslo\"]}"}])
@@ -206,8 +206,27 @@ async fn resources_and_prompts_are_served() {
         read(&client, "weather://weather/Delft/now").await.unwrap()["contents"],
         json!([{"uri": "weather://weather/Delft/now", "mimeType": "application/json", "text": "{\"city\": \"Delft\", \"temperature\": 20}"}])
     );
+    // The resource function got its Context.
+    recorder
+        .wait_for("the resource's log", |r| !r.logs.is_empty())
+        .await;
+    assert_eq!(recorder.log_texts(), ["reading the weather in Delft"]);
     let err = mcp_error(read(&client, "weather://weather/nope").await.unwrap_err());
     assert_eq!(err.code, ErrorCode::RESOURCE_NOT_FOUND);
+    let params = CompleteRequestParams::new(
+        Reference::for_resource("weather://weather/{city}/now"),
+        ArgumentInfo::new("city", "De"),
+    );
+    assert_eq!(
+        client
+            .peer()
+            .complete(params)
+            .await
+            .unwrap()
+            .completion
+            .values,
+        ["Delft", "Denver"]
+    );
 
     let prompts = client.peer().list_all_prompts().await.unwrap();
     let prompts: Vec<_> = prompts

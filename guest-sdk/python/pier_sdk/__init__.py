@@ -7,7 +7,16 @@ from .context import Context
 from .prompts import Message
 from .resources import ResourceError
 from .schema import Field
-from .server import FastMCP, NotFoundError, Plugin, ToolError
+from .server import (
+    Completion,
+    CompletionArgument,
+    FastMCP,
+    NotFoundError,
+    Plugin,
+    PromptReference,
+    ResourceTemplateReference,
+    ToolError,
+)
 
 __all__ = [
     "FastMCP",
@@ -24,4 +33,8 @@ __all__ = [
     "storage",
     "config",
     "http",
+    "Completion",
+    "CompletionArgument",
+    "PromptReference",
+    "ResourceTemplateReference",
 ]

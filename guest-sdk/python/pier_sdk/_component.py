@@ -20,7 +20,7 @@ from .content import Blob, Embedded, Text, ToolOutput
 from .context import Context, ContextError
 from .prompts import Message, PromptArgumentError, PromptResult
 from .resources import ResourceContents, ResourceError
-from .server import FastMCP, NotFoundError, servers
+from .server import FastMCP, NotFoundError, PromptReference, ResourceTemplateReference, servers
 
 _LEVELS = {
     "debug": types.LogLevel.DEBUG,
@@ -186,7 +186,7 @@ class Plugin(exports.Plugin):
 
     def read_resource(self, uri: str) -> Any:
         try:
-            return [_contents(item) for item in _server().read_resource(uri)]
+            return [_contents(item) for item in _server().read_resource(uri, Context(_Host()))]
         except NotFoundError as e:
             raise Err(types.Error_NotFound(str(e)))
         except ResourceError as e:
@@ -205,7 +205,14 @@ class Plugin(exports.Plugin):
             raise Err(types.Error_Failed(_masked(f"Error rendering prompt {name!r}", e)))
 
     def complete(self, reference: Any, argument: str, value: str) -> Any:
-        return []
+        if isinstance(reference, types.CompletionRef_Prompt):
+            ref: Any = PromptReference(reference.value)
+        else:
+            ref = ResourceTemplateReference(reference.value)
+        try:
+            return _server().complete(ref, argument, value)
+        except Exception as e:
+            raise Err(types.Error_Failed(_masked("Error completing", e)))
 
 
 def _masked(prefix: str, error: Exception) -> str:

@@ -71,10 +71,13 @@ class Resource:
 
     @classmethod
     def create(cls, fn: Callable[..., Any], uri: str, *, name: str | None, title: str | None,
-               description: str | None, mime_type: str | None, tags: set[str] | None) -> "Resource":
+               description: str | None, mime_type: str | None, tags: set[str] | None,
+               skip: Callable[[Any], bool] = lambda _: False) -> "Resource":
+        """`skip` says which parameter hints are filled by pier (a `Context`), not by the URI."""
         variables = [v.lstrip("?").rstrip("*").replace("-", "_") for v in _VARIABLE.findall(uri)]
+        hints = schema._hints(fn)
         params = [p.name for p in inspect.signature(fn).parameters.values()
-                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and not skip(hints.get(p.name))]
         if variables:
             missing = [v for v in variables if v not in params]
             if missing:
@@ -99,9 +102,10 @@ class Resource:
         found = self.regex.match(uri.partition("#")[0].partition("?")[0])
         return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
 
-    def read(self, uri: str, variables: dict[str, str], run: Callable[[Any], Any], coerce: Callable[[Any, Any], Any]) -> list[ResourceContents]:
+    def read(self, uri: str, variables: dict[str, str], run: Callable[[Any], Any], coerce: Callable[[Any, Any], Any],
+             context: Any = None, context_params: list[str] = ()) -> list[ResourceContents]:
         hints = schema._hints(self.fn)
-        kwargs = {}
+        kwargs: dict[str, Any] = {param: context for param in context_params}
         for key, value in variables.items():
             hint = hints.get(key, str)
             kwargs[key] = value if hint is str else coerce(_parse(value), hint)

@@ -76,6 +76,12 @@ def _is_context(hint: Any) -> bool:
     return False
 
 
+def _context_params(fn: Callable[..., Any]) -> list[str]:
+    """The parameters of `fn` that take a `Context`."""
+    hints = schema._hints(fn)
+    return [p for p in inspect.signature(fn).parameters if _is_context(hints.get(p))]
+
+
 def coerce(value: Any, hint: Any) -> Any:
     """JSON `value` (already valid against the hint's schema) as a value of `hint`."""
     if hint in (Any, inspect.Parameter.empty, object) or value is None:
@@ -130,6 +136,43 @@ def run_sync(result: Any) -> Any:
         result.close()
 
 
+@dataclasses.dataclass
+class PromptReference:
+    """A completion request about an argument of prompt `name` (as the plugin names it)."""
+
+    name: str
+    type: str = "ref/prompt"
+
+
+@dataclasses.dataclass
+class ResourceTemplateReference:
+    """A completion request about a variable of the resource template `uri`."""
+
+    uri: str
+    type: str = "ref/resource"
+
+
+@dataclasses.dataclass
+class CompletionArgument:
+    """The argument being completed and what was typed so far."""
+
+    name: str
+    value: str
+
+
+@dataclasses.dataclass
+class Completion:
+    """A completion handler's answer with pagination hints (FastMCP's `Completion`)."""
+
+    values: list[str]
+    total: int | None = None
+    has_more: bool | None = None
+
+
+#: The MCP completion contract caps `values` at 100 candidates per response.
+MAX_COMPLETION_VALUES = 100
+
+
 class FastMCP:
     """A plugin's server: what it offers, registered with decorators as in FastMCP.
 
@@ -147,6 +190,7 @@ class FastMCP:
         self.tools: dict[str, Tool] = {}
         self.resources: dict[str, Resource] = {}
         self.prompts: dict[str, Prompt] = {}
+        self.completion_handler: Callable[..., Any] | None = None
         servers.append(self)
 
     def run(self, *args: Any, **kwargs: Any) -> None:
@@ -230,22 +274,23 @@ class FastMCP:
             if uri in self.resources:
                 raise ValueError(f"resource `{uri}` is registered twice")
             self.resources[uri] = Resource.create(fn, uri, name=name, title=title, description=description,
-                                                  mime_type=mime_type, tags=tags)
+                                                  mime_type=mime_type, tags=tags, skip=_is_context)
             return fn
 
         return decorate
 
-    def read_resource(self, uri: str) -> list[ResourceContents]:
+    def read_resource(self, uri: str, context: Any = None) -> list[ResourceContents]:
         """The contents at `uri`: a static resource of that URI, else the first template
-        that names it. Raises `NotFoundError` when none does; a failure of the function
-        propagates (pier reports it to the client)."""
+        that names it; `context` fills its `Context` parameters. Raises `NotFoundError`
+        when none does; a failure of the function propagates (pier reports it to the
+        client)."""
         static = self.resources.get(uri)
         if static is not None and not static.is_template:
-            return static.read(uri, {}, run_sync, coerce)
+            return static.read(uri, {}, run_sync, coerce, context, _context_params(static.fn))
         for resource in self.resources.values():
             variables = resource.match(uri) if resource.is_template else None
             if variables is not None:
-                return resource.read(uri, variables, run_sync, coerce)
+                return resource.read(uri, variables, run_sync, coerce, context, _context_params(resource.fn))
         raise NotFoundError(f"Unknown resource: {uri!r}")
 
     # --- prompts ------------------------------------------------------------------
@@ -276,9 +321,42 @@ class FastMCP:
         prompt = self.prompts.get(name)
         if prompt is None:
             raise NotFoundError(f"Unknown prompt: {name!r}")
-        hints = schema._hints(prompt.fn)
-        context_params = [p for p in inspect.signature(prompt.fn).parameters if _is_context(hints.get(p))]
-        return prompt.render(arguments or {}, run_sync, coerce, context, context_params)
+        return prompt.render(arguments or {}, run_sync, coerce, context, _context_params(prompt.fn))
+
+
+    # --- completion ---------------------------------------------------------------
+
+    def add_completion_handler(self, handler: Callable[..., Any]) -> None:
+        """Registers the server's one completion handler (replacing any earlier one)."""
+        self.completion_handler = handler
+
+    def completion(self, handler: Callable[..., Any] | None = None):
+        """Registers the completion handler: `@mcp.completion` or `@mcp.completion()`.
+        It is called with the reference (`PromptReference` or
+        `ResourceTemplateReference`), the `CompletionArgument` and the context (always
+        None: pier passes no other arguments), sync or async, and returns a list of
+        strings, a `Completion`, or None."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.add_completion_handler(fn)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def complete(self, reference: PromptReference | ResourceTemplateReference, argument: str, value: str) -> list[str]:
+        """The suggested values (at most 100) for `argument` of `reference`."""
+        if self.completion_handler is None:
+            return []
+        result = run_sync(self.completion_handler(reference, CompletionArgument(argument, value), None))
+        if result is None:
+            return []
+        if isinstance(result, str):
+            raise TypeError(
+                "A completion handler returned a str; return a list of strings "
+                "(for example, [value]) or a Completion instead."
+            )
+        values = result.values if isinstance(result, Completion) else list(result)
+        return [str(v) for v in values[:MAX_COMPLETION_VALUES]]
 
 
 #: pier's own name for a plugin's server.

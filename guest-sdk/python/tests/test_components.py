@@ -188,3 +188,81 @@ def test_declarations_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match="a message's role is `user` or `assistant`, not 'system'"):
         Message("hi", role="system")
     assert Message(["a", 1]).content == Text('["a",1]')
+
+
+def declare_completion(cls):
+    mcp = cls("completing")
+
+    @mcp.prompt
+    def poem(theme: str) -> str:
+        return f"A poem about {theme}"
+
+    @mcp.resource("weather://{city}/now")
+    def now(city: str) -> str:
+        return city
+
+    @mcp.completion
+    async def complete(ref, argument, context):
+        if ref.type == "ref/prompt" and ref.name == "poem" and argument.name == "theme":
+            return [t for t in ["nature", "love", "night"] if t.startswith(argument.value)]
+        if ref.type == "ref/resource" and argument.name == "city":
+            return [f"{argument.value}{i}" for i in range(150)]
+        return None
+
+    return mcp
+
+
+COMPLETIONS = [("prompt", "poem", "theme", "n"), ("prompt", "poem", "other", ""), ("resource", "weather://{city}/now", "city", "x")]
+
+
+def test_completions_are_fastmcps():
+    import fastmcp
+    import mcp_types
+    from fastmcp import Client
+
+    from pier_sdk import PromptReference, ResourceTemplateReference
+
+    async def theirs():
+        async with Client(declare_completion(fastmcp.FastMCP)) as client:
+            answers = []
+            for kind, target, argument, value in COMPLETIONS:
+                ref = (
+                    mcp_types.PromptReference(type="ref/prompt", name=target)
+                    if kind == "prompt"
+                    else mcp_types.ResourceTemplateReference(type="ref/resource", uri=target)
+                )
+                answers.append((await client.complete(ref, {"name": argument, "value": value})).values)
+            return answers
+
+    ours = declare_completion(FastMCP)
+    mine = [
+        ours.complete(PromptReference(target) if kind == "prompt" else ResourceTemplateReference(target), argument, value)
+        for kind, target, argument, value in COMPLETIONS
+    ]
+    expected = asyncio.run(theirs())
+    assert mine == expected
+    assert mine[0] == ["nature", "night"] and mine[1] == [] and len(mine[2]) == 100
+
+    @ours.completion()
+    def wrong(ref, argument, context):
+        return "one"
+
+    with pytest.raises(TypeError, match="A completion handler returned a str"):
+        ours.complete(PromptReference("poem"), "theme", "")
+
+
+def test_a_resource_function_gets_the_context():
+    from pier_sdk import Context
+
+    mcp = FastMCP("ctx")
+
+    @mcp.resource("who://{name}")
+    def who(name: str, ctx: Context) -> str:
+        return f"{name} via {ctx}"
+
+    @mcp.resource("who://me")
+    async def me(ctx: Context) -> str:
+        return f"me via {ctx}"
+
+    assert [c.text for c in mcp.read_resource("who://ada", context="the context")] == ["ada via the context"]
+    assert [c.text for c in mcp.read_resource("who://me", context="the context")] == ["me via the context"]

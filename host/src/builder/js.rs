@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{WIT, cache_dir, failed, run, runs, write_once};
+use super::{WIT, cache, failed, run, runs, write_once};
 
 /// What a missing toolchain is installed at.
 pub const TOOLCHAIN: &[&str] = &[
@@ -148,8 +148,7 @@ pub async fn toolchain(cache: &Path) -> Result<PathBuf, String> {
 
 /// Builds the plugin folder `dir` from its module `entry` into `out`.
 pub async fn build_js(dir: &Path, entry: &Path, out: &Path) -> Result<(), String> {
-    let cache = cache_dir()?;
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let cache = cache()?;
     let sdk = sdk_dir(&cache)?;
     let tools = toolchain(&cache).await?;
     let scratch = out.with_extension(format!("js.{}", std::process::id()));

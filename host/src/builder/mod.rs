@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 pub mod js;
 pub mod python;
 
-pub use python::{build_python, sdk_dir};
+pub use python::{build_python, python_sdk, sdk_dir};
 
 /// The WIT files, as `(path, text)`.
 const WIT: &[(&str, &str)] = &[
@@ -70,6 +70,13 @@ pub fn cache_dir() -> Result<PathBuf, String> {
     std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".cache/pier"))
         .ok_or_else(|| "no cache directory: set PIER_CACHE_DIR (or HOME)".to_string())
+}
+
+/// pier's cache directory, created when missing.
+fn cache() -> Result<PathBuf, String> {
+    let cache = cache_dir()?;
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    Ok(cache)
 }
 
 /// `files` written under `cache` once: a folder `PREFIX-HASH` per content hash,

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{WIT, cache_dir, failed, run, runs, write_once};
+use super::{WIT, cache, failed, run, runs, write_once};
 
 /// The componentize-py release a missing toolchain is installed at.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
@@ -76,6 +76,11 @@ pub fn sdk_dir(cache: &Path) -> Result<PathBuf, String> {
     write_once(cache, "sdk", &files, "the Python SDK")
 }
 
+/// The Python SDK of this build of pier, in pier's cache (`pier build --sdk-path`).
+pub fn python_sdk() -> Result<PathBuf, String> {
+    sdk_dir(&cache()?)
+}
+
 /// A componentize-py to run: `PIER_COMPONENTIZE_PY`, one on `PATH`, or the one of the
 /// cache's private environment, installed there now when missing.
 pub async fn componentize_py(cache: &Path) -> Result<PathBuf, String> {
@@ -125,8 +130,7 @@ pub async fn componentize_py(cache: &Path) -> Result<PathBuf, String> {
 /// Builds the Python plugin folder `dir` (its `server.py`) into `out`, for the world
 /// `pier-plugin-granted`.
 pub async fn build_python(dir: &Path, out: &Path) -> Result<(), String> {
-    let cache = cache_dir()?;
-    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    let cache = cache()?;
     let sdk = sdk_dir(&cache)?;
     let tool = componentize_py(&cache).await?;
     let output = tokio::process::Command::new(&tool)

@@ -119,9 +119,17 @@ def stations() -> dict:
 
 
 @mcp.resource("weather://{city}/now", mime_type="application/json")
-def now(city: str) -> dict:
+def now(city: str, ctx: Context) -> dict:
     """The weather now."""
+    ctx.info(f"reading the weather in {city}")
     return {"city": city, "temperature": 20}
+
+
+@mcp.completion
+def complete(ref, argument, context):
+    if ref.type == "ref/resource" and argument.name == "city":
+        return [c for c in ["Delft", "Denver", "Oslo"] if c.startswith(argument.value)]
+    return None
 
 
 @mcp.prompt
