@@ -377,3 +377,55 @@ fn a_new_js_plugin_builds_serves_and_passes_its_test() {
     );
     assert!(String::from_utf8_lossy(&test.stdout).contains("# pass 1"));
 }
+
+#[test]
+fn toolchains_missing_from_the_cache_are_installed_on_first_use() {
+    // Neither tool given, none on PATH: componentize-py is installed into a private
+    // environment of the cache with pip, esbuild, componentize-js and zod with npm.
+    let path = std::env::join_paths(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).filter(|dir| {
+            ["componentize-py", "componentize-js", "esbuild"]
+                .iter()
+                .all(|tool| !dir.join(tool).exists())
+        }),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    for (lang, tool) in [
+        (
+            "python",
+            "toolchains/componentize-py-0.25.1/bin/componentize-py",
+        ),
+        (
+            "js",
+            "toolchains/js-esbuild_0.28.2-_bytecodealliance_componentize-js_0.23.0-zod_4.6.7/node_modules/.bin/componentize-js",
+        ),
+    ] {
+        let made = new(&["greeter", "--lang", lang, "--dir", lang], work.path());
+        assert!(made.status.success(), "{}", stderr(&made));
+        let out = work.path().join(format!("plugins-{lang}"));
+        let built = Command::new(env!("CARGO_BIN_EXE_pier"))
+            .arg("build")
+            .arg(work.path().join(lang))
+            .arg("-o")
+            .arg(&out)
+            .env("PIER_CACHE_DIR", &cache)
+            .env_remove("PIER_COMPONENTIZE_PY")
+            .env_remove("PIER_JS_TOOLCHAIN")
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{lang}: {}", stderr(&built));
+        assert!(
+            stderr(&built).starts_with("pier: installing "),
+            "{}",
+            stderr(&built)
+        );
+        assert!(cache.join(tool).is_file(), "{lang}: {tool} installed");
+        assert_eq!(
+            call_hello(&out.join("greeter.wasm"))["content"],
+            serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
+        );
+    }
+}
