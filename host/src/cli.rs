@@ -50,6 +50,29 @@ pub enum Command {
     /// Inspect or repair a plugin's stored data: in the configured store, or through the
     /// admin API of a running pier (`--server`; a running pier holds its sled store).
     Storage(StorageArgs),
+    /// Authentication helpers: `hash-token` prints the `[[auth.token]]` hash of a token.
+    Auth(AuthArgs),
+}
+
+/// `pier auth`.
+#[derive(Debug, clap::Args)]
+pub struct AuthArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AuthAction,
+}
+
+/// The subcommands of `pier auth`.
+#[derive(Debug, Subcommand)]
+pub enum AuthAction {
+    /// Print `sha256:…` of a bearer token, for `hash` of an `[[auth.token]]` table. The
+    /// token is read from standard input (one line) unless given: an argument stays in
+    /// the shell's history.
+    HashToken {
+        /// The token (default: read from standard input).
+        #[arg(value_name = "TOKEN")]
+        token: Option<String>,
+    },
 }
 
 /// `pier storage`.

@@ -4,6 +4,7 @@
 //! [`App::start`] builds the runtime and mounts every plugin of a directory;
 //! [`App::session`] makes the handler of one client session, which a transport serves.
 
+pub mod auth;
 pub mod builder;
 pub mod cli;
 pub mod config;
@@ -389,6 +390,11 @@ impl App {
     /// The admin API's token, when it is on.
     pub fn admin_token(&self) -> Option<&str> {
         self.config.admin_token.as_deref()
+    }
+
+    /// How HTTP requests are authenticated (`[auth]`).
+    pub fn auth(&self) -> &auth::AuthConfig {
+        &self.config.auth
     }
 
     /// Why the admin API may not mount `spec`, if it may not (command and url mounts

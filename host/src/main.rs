@@ -136,6 +136,26 @@ fn new_plugin(args: pier::cli::NewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn auth(action: pier::cli::AuthAction) -> anyhow::Result<ExitCode> {
+    match action {
+        pier::cli::AuthAction::HashToken { token } => {
+            let token = match token {
+                Some(token) => token,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if token.is_empty() {
+                anyhow::bail!("no token: pass it, or write it to standard input");
+            }
+            println!("{}", pier::auth::hash_token(&token));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 async fn build(args: pier::cli::BuildArgs) -> anyhow::Result<ExitCode> {
     if args.sdk_path {
         let sdk = pier::builder::python_sdk().map_err(anyhow::Error::msg)?;
@@ -297,6 +317,7 @@ async fn run() -> ExitCode {
         Command::Mount(args) => report(mount(args).await),
         Command::Unmount(args) => report(unmount(args).await),
         Command::Storage(args) => report(storage(args.action).await),
+        Command::Auth(args) => report(auth(args.action)),
         Command::Serve(args) => run_server(args, Vec::new()).await,
         Command::Dev(args) => {
             let mut sources = Vec::new();

@@ -248,21 +248,11 @@ fn the_binary_compiles_in_a_child_process_and_keeps_the_artifact() {
         stdout_json(&cold)["plugins"][0]["tools"]
     );
     // The compiler process itself refuses what it cannot compile, saying why.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pier"))
-        .args(["__compile-component", "67108864"])
-        .arg(data.path().join("x.cwasm"))
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"\0asm\x0d\0\x01\0\xff")
-        .unwrap();
-    let refused = child.wait_with_output().unwrap();
+    let cwasm = data.path().join("x.cwasm");
+    let refused = pier_with_stdin(
+        &["__compile-component", "67108864", cwasm.to_str().unwrap()],
+        b"\0asm\x0d\0\x01\0\xff",
+    );
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&refused.stderr).trim(),

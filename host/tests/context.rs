@@ -370,7 +370,10 @@ async fn no_progress_is_sent_without_a_progress_token() {
 async fn request_info_reaches_the_plugin() {
     let c = connect_via(Via::Pipe, Answers::default()).await;
     let result = call(&c.client, "hostile_whoami", json!({})).await.unwrap();
-    assert_eq!(text(&result), "client=pier-tests session= state={\"n\":1}");
+    assert_eq!(
+        text(&result),
+        "client=pier-tests session= state={\"n\":1} subject= scopes="
+    );
 }
 
 /// Sends `tools/call` of `tool` as request 2, cancels it, and checks that no response

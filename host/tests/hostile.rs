@@ -156,7 +156,10 @@ async fn request_info_and_request_state_reach_the_plugin() {
     let (_app, client, _) = start(&hostile_dir()).await;
     let result = call(&client, "hostile_whoami", json!({})).await.unwrap();
     // An in-process session has no transport id: the session is unnamed to plugins.
-    assert_eq!(text(&result), "client=pier-tests session= state={\"n\":1}");
+    assert_eq!(
+        text(&result),
+        "client=pier-tests session= state={\"n\":1} subject= scopes="
+    );
 }
 
 #[tokio::test]

@@ -71,5 +71,14 @@ pub fn example_toml() -> String {
          # token = { env = \"GITHUB_TOKEN\" }\n\
          # app-key = { file = \"/run/secrets/github-app-key\" }\n",
     );
+    out.push_str(
+        "\n# Bearer tokens of auth.mode = \"tokens\": the SHA-256 of each token (`pier auth\n\
+         # hash-token` prints it; the token itself is never written here), who it stands for\n\
+         # and the scopes it grants. Compared in constant time.\n\
+         # [[auth.token]]\n\
+         # hash = \"sha256:1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0\"\n\
+         # subject = \"ci\"\n\
+         # scopes = [\"tools:read\"]\n",
+    );
     out
 }

@@ -556,6 +556,30 @@ pub const KEYS: &[Key] = &[
         doc: "Whether the admin API may mount `url` servers (pier connects wherever the URL points).",
     },
     Key {
+        path: "auth.mode",
+        kind: Kind::Choice(&["none", "tokens"]),
+        default: "\"none\"",
+        doc: "How HTTP requests to /mcp are authenticated: none (anyone who reaches the port; a warning when listening beyond loopback) or tokens (static bearer tokens, each an [[auth.token]] table: hash = \"sha256:…\" of the token, subject, scopes). stdio is local and never authenticated; /health, /ready and /metrics stay open.",
+    },
+    Key {
+        path: "auth.resource",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "This server's canonical resource URI (RFC 8707), e.g. https://mcp.example.com/mcp: published in the protected resource metadata, whose URL 401 answers point to. Required when auth.mode is not none.",
+    },
+    Key {
+        path: "auth.authorization-servers",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Authorization servers clients get tokens from, published in the protected resource metadata.",
+    },
+    Key {
+        path: "auth.scopes-supported",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Scopes published in the protected resource metadata.",
+    },
+    Key {
         path: "log.level",
         kind: Kind::Choice(&["trace", "debug", "info", "warn", "error"]),
         default: "\"info\"",

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keys::{KEYS, Key, Kind};
-use tables::{parse_middleware, parse_mounts, parse_secrets};
+use tables::{parse_middleware, parse_mounts, parse_secrets, parse_tokens};
 use toml::Value;
 
 use crate::middleware::spec::Spec;
@@ -95,6 +95,8 @@ pub struct ServeConfig {
     pub middleware: Vec<Spec>,
     /// Bounds on proxied servers (connect, requests, list pages).
     pub upstream: crate::registry::proxy::UpstreamLimits,
+    /// How HTTP requests are authenticated (`[auth]`).
+    pub auth: crate::auth::AuthConfig,
     /// Bearer token of the admin API (`/admin/mounts`); off when `None`.
     pub admin_token: Option<String>,
     /// Whether the admin API may mount `command` servers.
@@ -203,6 +205,7 @@ pub struct Layers {
     mounts: Vec<MountSpec>,
     middleware: Vec<Spec>,
     secrets: Secrets,
+    tokens: Vec<crate::auth::TokenSpec>,
 }
 
 impl Default for Layers {
@@ -223,6 +226,7 @@ impl Default for Layers {
             mounts: Vec::new(),
             middleware: Vec::new(),
             secrets: Secrets::new(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -258,6 +262,13 @@ impl Layers {
         }
         if let Some(secrets) = table.remove("secrets") {
             self.secrets = parse_secrets(&source, secrets)?;
+        }
+        if let Some(tokens) = table
+            .get_mut("auth")
+            .and_then(toml::Value::as_table_mut)
+            .and_then(|auth| auth.remove("token"))
+        {
+            self.tokens = parse_tokens(&source, tokens)?;
         }
         let mut flat = Vec::new();
         flatten("", &table, &mut flat);
@@ -391,6 +402,7 @@ impl Layers {
             mounts: self.mounts.clone(),
             middleware: self.middleware.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
+            auth: self.auth()?,
             upstream: crate::registry::proxy::UpstreamLimits {
                 connect_timeout: self.ms("upstream.connect-timeout-ms"),
                 request_timeout: self.ms("upstream.request-timeout-ms"),
@@ -481,6 +493,41 @@ impl Layers {
     }
 
     /// The storage backend: `storage.backend`, or `redis` when only `storage.url` is set.
+    /// The `[auth]` settings; tokens mode needs tokens and the resource URI.
+    fn auth(&self) -> Result<crate::auth::AuthConfig, ConfigError> {
+        let error = |key: &str, message: &str| ConfigError {
+            origin: self.source(key).cloned().unwrap_or(Source::Default),
+            key: key.into(),
+            message: message.into(),
+        };
+        let mode = match self.str("auth.mode") {
+            "tokens" => crate::auth::Mode::Tokens,
+            _ => crate::auth::Mode::None,
+        };
+        let resource = self.str("auth.resource").to_string();
+        if mode == crate::auth::Mode::Tokens {
+            if self.tokens.is_empty() {
+                return Err(error(
+                    "auth.mode",
+                    "tokens needs at least one [[auth.token]] (hash = \"sha256:…\", subject, scopes)",
+                ));
+            }
+            if !(resource.starts_with("https://") || resource.starts_with("http://")) {
+                return Err(error(
+                    "auth.resource",
+                    "needed when auth.mode is not none: this server's canonical URI, e.g. \"https://mcp.example.com/mcp\"",
+                ));
+            }
+        }
+        Ok(crate::auth::AuthConfig {
+            mode,
+            tokens: self.tokens.clone(),
+            resource,
+            authorization_servers: self.list("auth.authorization-servers"),
+            scopes_supported: self.list("auth.scopes-supported"),
+        })
+    }
+
     fn storage(&self) -> Result<Backend, ConfigError> {
         let error = |key: &str, message: String| ConfigError {
             origin: self.source(key).cloned().unwrap_or(Source::Default),

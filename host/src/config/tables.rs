@@ -1,5 +1,6 @@
 //! The tables of a configuration file that are not keys of [`super::keys::KEYS`]: the
-//! `[[mount]]` and `[[middleware]]` lists and the per-plugin `[secrets.PLUGIN]`.
+//! `[[mount]]` and `[[middleware]]` lists, the per-plugin `[secrets.PLUGIN]` and the
+//! `[[auth.token]]` list.
 
 use std::collections::BTreeMap;
 
@@ -105,4 +106,54 @@ pub(super) fn parse_middleware(source: &Source, value: Value) -> Result<Vec<Spec
             })
         })
         .collect()
+}
+
+/// One `[[auth.token]]` table as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    hash: String,
+    subject: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// The `[[auth.token]]` array of a configuration file.
+pub(super) fn parse_tokens(
+    source: &Source,
+    value: Value,
+) -> Result<Vec<crate::auth::TokenSpec>, ConfigError> {
+    let error = error_at(source);
+    let Value::Array(items) = value else {
+        return Err(error(
+            "auth.token".into(),
+            "expected [[auth.token]] tables".into(),
+        ));
+    };
+    let mut tokens: Vec<crate::auth::TokenSpec> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let at = |key: &str| format!("auth.token[{i}]{key}");
+        let raw: RawToken = item
+            .try_into()
+            .map_err(|e: toml::de::Error| error(at(""), e.message().to_string()))?;
+        let hash = crate::auth::parse_hash(&raw.hash).map_err(|m| error(at(".hash"), m))?;
+        if raw.subject.trim().is_empty() {
+            return Err(error(
+                at(".subject"),
+                "empty: name who the token stands for".into(),
+            ));
+        }
+        if tokens.iter().any(|t| t.hash == hash) {
+            return Err(error(
+                at(".hash"),
+                "the same token as an earlier [[auth.token]]".into(),
+            ));
+        }
+        tokens.push(crate::auth::TokenSpec {
+            hash,
+            subject: raw.subject,
+            scopes: raw.scopes,
+        });
+    }
+    Ok(tokens)
 }

@@ -65,6 +65,12 @@ fn of_client(client: Option<rmcp::model::Implementation>) -> RequestInfo {
     }
 }
 
+/// The caller `[auth]` verified for a request that came over HTTP.
+fn identity(extensions: &rmcp::model::Extensions) -> Option<crate::auth::Identity> {
+    let parts = extensions.get::<axum::http::request::Parts>()?;
+    parts.extensions.get::<crate::auth::Identity>().cloned()
+}
+
 /// The address of the client of a request that came over HTTP.
 pub(crate) fn http_client_ip(extensions: &rmcp::model::Extensions) -> Option<IpAddr> {
     let parts = extensions.get::<axum::http::request::Parts>()?;
@@ -143,10 +149,13 @@ impl Context {
         session: Arc<Session>,
         shared: Arc<Shared>,
     ) -> Self {
+        let who = identity(&request.extensions);
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
             session_id: session.public_id(http_session_id(request)),
             trace: trace_of(request),
+            subject: who.as_ref().map(|w| w.subject.clone()),
+            scopes: who.map(|w| w.scopes).unwrap_or_default(),
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();

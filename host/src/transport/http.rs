@@ -107,10 +107,31 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         timeout: options.request_timeout,
         requests: lifecycle.requests.clone(),
     };
-    let mcp = any(endpoint::serve).with_state(endpoint);
+    let mut mcp = any(endpoint::serve).with_state(endpoint);
+    let auth = Arc::new(app.auth().clone());
+    if auth.mode == crate::auth::Mode::None {
+        if !options.listen.ip().is_loopback() {
+            tracing::warn!(
+                "auth.mode = \"none\" while listening on {}: anyone who reaches the port can call every tool",
+                options.listen
+            );
+        }
+    } else {
+        mcp = mcp.layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            crate::auth::authenticate,
+        ));
+    }
     let mut router = Router::new()
         .route("/mcp", mcp.clone())
-        .route("/mcp/{*rest}", mcp)
+        .route("/mcp/{*rest}", mcp);
+    if auth.mode != crate::auth::Mode::None {
+        let metadata = get(crate::auth::metadata).with_state(auth);
+        router = router
+            .route("/.well-known/oauth-protected-resource", metadata.clone())
+            .route("/.well-known/oauth-protected-resource/mcp", metadata);
+    }
+    let mut router = router
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));

@@ -386,6 +386,20 @@ pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// `pier ARGS` with `stdin` written to its standard input; its output.
+pub fn pier_with_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs `pier serve` over stdio on `dir` (in-memory storage) with stdin closed: it
 /// mounts the plugins, then exits; what it wrote.
 pub fn serve_until_stdin_closes(dir: &Path) -> std::process::Output {

@@ -1,0 +1,289 @@
+//! pier over HTTP as an OAuth 2.1 resource server (MCP authorization): who is calling.
+//!
+//! `auth.mode = "tokens"`: static bearer tokens, each configured by the SHA-256 of the
+//! token (never the token itself) with the subject and scopes it stands for, compared in
+//! constant time. A request to `/mcp` without a token, or with one pier does not know,
+//! is answered 401 with `WWW-Authenticate: Bearer resource_metadata="…"` (and
+//! `error="invalid_token"` when a token was sent), pointing at this server's protected
+//! resource metadata (RFC 9728), served at `/.well-known/oauth-protected-resource` and
+//! its `/mcp`-suffixed form. `/health`, `/ready` and `/metrics` stay open; stdio is
+//! local and never authenticated.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// How requests over HTTP are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Anyone who reaches the port is served.
+    #[default]
+    None,
+    /// Static bearer tokens (`[[auth.token]]`).
+    Tokens,
+}
+
+/// One accepted token: the SHA-256 of the token, and who it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSpec {
+    /// SHA-256 of the token.
+    pub hash: [u8; 32],
+    /// The subject the token authenticates.
+    pub subject: String,
+    /// The scopes it grants.
+    pub scopes: Vec<String>,
+}
+
+/// The `[auth]` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// How requests are authenticated.
+    pub mode: Mode,
+    /// The tokens of `tokens` mode.
+    pub tokens: Vec<TokenSpec>,
+    /// This server's canonical resource URI (RFC 8707), e.g. `https://mcp.example.com/mcp`.
+    pub resource: String,
+    /// Authorization servers clients get tokens from.
+    pub authorization_servers: Vec<String>,
+    /// Scopes published in the metadata.
+    pub scopes_supported: Vec<String>,
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Who.
+    pub subject: String,
+    /// What the token grants.
+    pub scopes: Vec<String>,
+}
+
+/// `sha256:HEX` of `token`, as `[[auth.token]] hash` takes it.
+pub fn hash_token(token: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(token.as_bytes())))
+}
+
+/// The digest of a `sha256:HEX` hash, or why it is not one.
+pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
+    let hex_part = text.strip_prefix("sha256:").ok_or_else(|| {
+        "expected \"sha256:\" and 64 hex digits (`pier auth hash-token` prints it)".to_string()
+    })?;
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex_part, &mut digest).map_err(|_| {
+        "expected \"sha256:\" and 64 hex digits (`pier auth hash-token` prints it)".to_string()
+    })?;
+    Ok(digest)
+}
+
+/// Equal in time independent of where they differ.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No bearer token was sent.
+    Missing,
+    /// A token was sent that pier does not accept.
+    Invalid,
+}
+
+impl AuthConfig {
+    /// The URL of this server's protected resource metadata: the resource's origin, then
+    /// `/.well-known/oauth-protected-resource`, then the resource's path (RFC 9728 §3).
+    pub fn metadata_url(&self) -> String {
+        let (origin, path) = match self.resource.find("://") {
+            Some(scheme_end) => {
+                let after = scheme_end + 3;
+                match self.resource[after..].find('/') {
+                    Some(slash) => self.resource.split_at(after + slash),
+                    None => (self.resource.as_str(), ""),
+                }
+            }
+            None => (self.resource.as_str(), ""),
+        };
+        format!("{origin}/.well-known/oauth-protected-resource{path}")
+    }
+
+    /// The caller the `Authorization` header of `headers` names, or why none.
+    pub fn verify(&self, headers: &HeaderMap) -> Result<Identity, Refusal> {
+        let mut values = headers.get_all(header::AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
+            return Err(Refusal::Missing);
+        };
+        if values.next().is_some() {
+            return Err(Refusal::Invalid);
+        }
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or(Refusal::Invalid)?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Every token is compared, whichever matches.
+        let mut found = None;
+        for spec in &self.tokens {
+            if same(&spec.hash, &digest) {
+                found = Some(spec);
+            }
+        }
+        found
+            .map(|spec| Identity {
+                subject: spec.subject.clone(),
+                scopes: spec.scopes.clone(),
+            })
+            .ok_or(Refusal::Invalid)
+    }
+
+    /// The 401 answer to a request refused for `why`.
+    pub fn challenge(&self, why: Refusal) -> Response {
+        let mut value = format!("Bearer resource_metadata=\"{}\"", self.metadata_url());
+        let message = match why {
+            Refusal::Missing => "this server needs `Authorization: Bearer <token>`",
+            Refusal::Invalid => {
+                value.push_str(", error=\"invalid_token\"");
+                "the bearer token is not valid here"
+            }
+        };
+        let mut response =
+            (StatusCode::UNAUTHORIZED, Json(json!({ "error": message }))).into_response();
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
+    /// The protected resource metadata (RFC 9728).
+    pub fn metadata(&self) -> serde_json::Value {
+        json!({
+            "resource": self.resource,
+            "authorization_servers": self.authorization_servers,
+            "scopes_supported": self.scopes_supported,
+            "bearer_methods_supported": ["header"],
+        })
+    }
+}
+
+/// Authenticates a request to `/mcp`: the verified [`Identity`] goes into its
+/// extensions, or the answer is 401.
+pub async fn authenticate(
+    State(auth): State<Arc<AuthConfig>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match auth.verify(request.headers()) {
+        Ok(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        Err(why) => auth.challenge(why),
+    }
+}
+
+/// `GET /.well-known/oauth-protected-resource[/mcp]`.
+pub async fn metadata(State(auth): State<Arc<AuthConfig>>) -> Response {
+    Json(auth.metadata()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> AuthConfig {
+        AuthConfig {
+            mode: Mode::Tokens,
+            tokens: vec![TokenSpec {
+                hash: parse_hash(&hash_token("s3cret")).unwrap(),
+                subject: "ci".into(),
+                scopes: vec!["tools:read".into()],
+            }],
+            resource: "https://mcp.example.com/mcp".into(),
+            ..AuthConfig::default()
+        }
+    }
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn tokens_are_checked_by_their_hash() {
+        let auth = tokens();
+        assert_eq!(
+            auth.verify(&with("Bearer s3cret")),
+            Ok(Identity {
+                subject: "ci".into(),
+                scopes: vec!["tools:read".into()]
+            })
+        );
+        assert_eq!(auth.verify(&with("bearer s3cret")).unwrap().subject, "ci");
+        assert_eq!(auth.verify(&HeaderMap::new()), Err(Refusal::Missing));
+        for bad in [
+            "Bearer s3cre",
+            "Bearer ",
+            "Basic czNjcmV0",
+            "s3cret",
+            "Bearer s3cret2",
+        ] {
+            assert_eq!(auth.verify(&with(bad)), Err(Refusal::Invalid), "{bad}");
+        }
+        let mut twice = with("Bearer s3cret");
+        twice.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer s3cret"),
+        );
+        assert_eq!(auth.verify(&twice), Err(Refusal::Invalid));
+    }
+
+    #[test]
+    fn the_compare_takes_every_byte() {
+        let a = [7u8; 32];
+        let mut b = a;
+        assert!(same(&a, &b));
+        b[31] ^= 1;
+        assert!(!same(&a, &b));
+        b = a;
+        b[0] ^= 0x80;
+        assert!(!same(&a, &b));
+    }
+
+    #[test]
+    fn hashes_are_written_and_read_back() {
+        let hash = hash_token("s3cret");
+        assert_eq!(
+            hash,
+            "sha256:1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0"
+        );
+        assert!(parse_hash(&hash).is_ok());
+        assert!(parse_hash("sha256:zz").is_err());
+        assert!(parse_hash(&hash[7..]).is_err());
+    }
+
+    #[test]
+    fn the_metadata_url_inserts_the_well_known_path() {
+        let mut auth = tokens();
+        assert_eq!(
+            auth.metadata_url(),
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        auth.resource = "https://mcp.example.com".into();
+        assert_eq!(
+            auth.metadata_url(),
+            "https://mcp.example.com/.well-known/oauth-protected-resource"
+        );
+    }
+}

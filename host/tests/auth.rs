@@ -1,0 +1,254 @@
+//! `[auth]` tokens mode over real HTTP: the right bearer token is served, a missing or
+//! wrong one is answered 401 with the exact `WWW-Authenticate` the MCP authorization
+//! spec asks for, the protected resource metadata is published, the open endpoints stay
+//! open; and every `[auth]` setting that cannot work is a configuration error naming it.
+
+mod common;
+
+use common::*;
+use pier::cli::ServeArgs;
+use rmcp::ServiceExt;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "s3cret-token";
+const METADATA: &str = "http://pier.test/.well-known/oauth-protected-resource/mcp";
+
+fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pier.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// The configuration of `pier.toml` `text` (environment: none).
+fn configured(text: &str) -> Result<pier::ServeConfig, String> {
+    let (_dir, path) = file(text);
+    let args = ServeArgs {
+        config: Some(path.clone()),
+        ..ServeArgs::default()
+    };
+    args.config_with_env(Vec::new()).map_err(|e| {
+        e.to_string()
+            .replace(&path.display().to_string(), "pier.toml")
+    })
+}
+
+fn tokens_file() -> String {
+    format!(
+        "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\nauthorization-servers = [\"https://auth.pier.test\"]\nscopes-supported = [\"tools:read\"]\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ci\"\nscopes = [\"tools:read\"]\n",
+        pier::auth::hash_token(TOKEN)
+    )
+}
+
+async fn tokens_server(dir: &PluginDir) -> Server {
+    let auth = configured(&tokens_file()).unwrap().auth;
+    Server::start_with(pier::ServeConfig {
+        auth,
+        ..dir.config()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_right_token_is_served_and_others_are_challenged() {
+    let dir = PluginDir::examples().with(&fixture("hostile"), "hostile");
+    let server = tokens_server(&dir).await;
+
+    let missing = post(&server.url, INIT).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        format!("Bearer resource_metadata=\"{METADATA}\"").as_str()
+    );
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        json!({"error": "this server needs `Authorization: Bearer <token>`"})
+    );
+    for wrong in [
+        "Bearer not-the-token".to_string(),
+        format!("Basic {TOKEN}"),
+        format!("Bearer {TOKEN}x"),
+        "Bearer ".to_string(),
+        format!("Bearer {}", "x".repeat(64 * 1024)),
+    ] {
+        let refused = post(&server.url, INIT)
+            .header("authorization", &wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401, "{wrong:.40}");
+        assert_eq!(
+            refused.headers()["www-authenticate"],
+            format!("Bearer resource_metadata=\"{METADATA}\", error=\"invalid_token\"").as_str()
+        );
+    }
+
+    // A real client with the token: served as ever.
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str())
+        .auth_header(TOKEN.to_string());
+    let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap();
+    let tools = client.peer().list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "hello_greet"), "{tools:?}");
+    let params = rmcp::model::CallToolRequestParams::new("hello_greet")
+        .with_arguments(json!({"name": "Ada"}).as_object().unwrap().clone());
+    let result = client.peer().call_tool(params).await.unwrap();
+    assert_eq!(text(&result), "Hello, Ada!");
+    // The plugin sees who called, never the token.
+    let params = rmcp::model::CallToolRequestParams::new("hostile_whoami");
+    let result = client.peer().call_tool(params).await.unwrap();
+    assert!(
+        text(&result).ends_with(" subject=ci scopes=tools:read"),
+        "{}",
+        text(&result)
+    );
+
+    // The open endpoints need no token.
+    let http = reqwest::Client::new();
+    for path in ["/health", "/ready", "/metrics"] {
+        let open = http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(open.status(), 200, "{path}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_protected_resource_metadata_is_published() {
+    let dir = PluginDir::new();
+    let server = tokens_server(&dir).await;
+    let expected = json!({
+        "resource": "http://pier.test/mcp",
+        "authorization_servers": ["https://auth.pier.test"],
+        "scopes_supported": ["tools:read"],
+        "bearer_methods_supported": ["header"]
+    });
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let answer = reqwest::get(format!("{}{path}", server.base))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(answer.json::<Value>().await.unwrap(), expected, "{path}");
+    }
+    server.shutdown().await;
+
+    // Without auth there is nothing to publish, and /mcp serves anyone.
+    let open = Server::start(&dir, |_| {}).await;
+    let answer = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource",
+        open.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(answer.status(), 404);
+    assert_eq!(post(&open.url, INIT).send().await.unwrap().status(), 200);
+    open.shutdown().await;
+}
+
+#[test]
+fn auth_settings_that_cannot_work_are_errors_naming_them() {
+    let hash = pier::auth::hash_token(TOKEN);
+    for (text, error) in [
+        (
+            "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\n".to_string(),
+            "pier.toml: auth.mode: tokens needs at least one [[auth.token]] (hash = \"sha256:…\", subject, scopes)",
+        ),
+        (
+            format!("[auth]\nmode = \"tokens\"\n\n[[auth.token]]\nhash = \"{hash}\"\nsubject = \"ci\"\n"),
+            "default: auth.resource: needed when auth.mode is not none: this server's canonical URI, e.g. \"https://mcp.example.com/mcp\"",
+        ),
+        (
+            "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\n\n[[auth.token]]\nhash = \"s3cret\"\nsubject = \"ci\"\n".to_string(),
+            "pier.toml: auth.token[0].hash: expected \"sha256:\" and 64 hex digits (`pier auth hash-token` prints it)",
+        ),
+        (
+            format!("[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\n\n[[auth.token]]\nhash = \"{hash}\"\nsubject = \" \"\n"),
+            "pier.toml: auth.token[0].subject: empty: name who the token stands for",
+        ),
+        (
+            format!("[[auth.token]]\nhash = \"{hash}\"\nsubject = \"a\"\n\n[[auth.token]]\nhash = \"{hash}\"\nsubject = \"b\"\n"),
+            "pier.toml: auth.token[1].hash: the same token as an earlier [[auth.token]]",
+        ),
+        (
+            format!("[[auth.token]]\nhash = \"{hash}\"\nsubject = \"a\"\ntoken = \"{TOKEN}\"\n"),
+            "pier.toml: auth.token[0]: unknown field `token`, expected one of `hash`, `subject`, `scopes`",
+        ),
+        (
+            "[auth]\nmode = \"magic\"\n".to_string(),
+            "pier.toml: auth.mode: expected one of \"none\", \"tokens\", got \"magic\"",
+        ),
+    ] {
+        assert_eq!(configured(&text).unwrap_err(), error, "{text}");
+    }
+    let config = configured(&tokens_file()).unwrap();
+    assert_eq!(config.auth.mode, pier::auth::Mode::Tokens);
+    assert_eq!(config.auth.tokens[0].subject, "ci");
+    assert_eq!(config.auth.tokens[0].scopes, ["tools:read"]);
+    assert_eq!(configured("").unwrap().auth.mode, pier::auth::Mode::None);
+}
+
+#[test]
+fn hash_token_prints_what_the_file_takes() {
+    let run = |arg: Option<&str>, stdin: &str| {
+        let mut args = vec!["auth", "hash-token"];
+        args.extend(arg);
+        pier_with_stdin(&args, stdin.as_bytes())
+    };
+    let expected = "sha256:1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0\n";
+    let given = run(Some("s3cret"), "");
+    assert_eq!(String::from_utf8_lossy(&given.stdout), expected);
+    let piped = run(None, "s3cret\n");
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), expected);
+    let empty = run(None, "\n");
+    assert!(!empty.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&empty.stderr),
+        "pier: no token: pass it, or write it to standard input\n"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_per_token_subject_count_each_subject_apart() {
+    let text_of = format!(
+        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n\n[[middleware]]\ntype = \"rate-limit\"\nalgorithm = \"token-bucket\"\ncapacity = 1\nrefill-per-second = 0.001\nper = \"token-subject\"\nmethods = [\"tools/call\"]\nbackend = \"memory\"\n",
+        tokens_file(),
+        pier::auth::hash_token("ops-token")
+    );
+    let configured = configured(&text_of).unwrap();
+    let dir = PluginDir::examples();
+    let server = Server::start_with(pier::ServeConfig {
+        auth: configured.auth,
+        middleware: configured.middleware,
+        ..dir.config()
+    })
+    .await;
+    let connect = |token: &str| {
+        let config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str())
+            .auth_header(token.to_string());
+        async move { ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap() }
+    };
+    let greet = || {
+        rmcp::model::CallToolRequestParams::new("hello_greet")
+            .with_arguments(json!({"name": "Ada"}).as_object().unwrap().clone())
+    };
+    let ci = connect(TOKEN).await;
+    assert!(ci.peer().call_tool(greet()).await.is_ok());
+    let limited = ci.peer().call_tool(greet()).await.unwrap_err();
+    assert!(
+        limited.to_string().contains("rate limit exceeded"),
+        "{limited}"
+    );
+    // Another subject, its own bucket; the same subject in a new session, the same one.
+    let ops = connect("ops-token").await;
+    assert!(ops.peer().call_tool(greet()).await.is_ok());
+    let ci_again = connect(TOKEN).await;
+    assert!(ci_again.peer().call_tool(greet()).await.is_err());
+    server.shutdown().await;
+}
