@@ -145,6 +145,26 @@ impl AuthConfig {
             .ok_or(Refusal::Invalid)
     }
 
+    /// Whether `token` would be accepted, as whom, or exactly why not (`pier auth check`).
+    pub fn check(&self, token: &str) -> Result<Identity, String> {
+        if self.mode == Mode::None {
+            return Err(
+                "auth.mode is \"none\": pier asks for no token and serves every request".into(),
+            );
+        }
+        let mut headers = HeaderMap::new();
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "a token is printable ASCII without line breaks".to_string())?;
+        headers.insert(header::AUTHORIZATION, value);
+        self.verify(&headers).map_err(|_| {
+            format!(
+                "its SHA-256 ({}) is none of the {} [[auth.token]] hashes",
+                hash_token(token),
+                self.tokens.len()
+            )
+        })
+    }
+
     /// The 401 answer to a request refused for `why`.
     pub fn challenge(&self, why: Refusal) -> Response {
         let mut value = format!("Bearer resource_metadata=\"{}\"", self.metadata_url());

@@ -50,7 +50,8 @@ pub enum Command {
     /// Inspect or repair a plugin's stored data: in the configured store, or through the
     /// admin API of a running pier (`--server`; a running pier holds its sled store).
     Storage(StorageArgs),
-    /// Authentication helpers: `hash-token` prints the `[[auth.token]]` hash of a token.
+    /// Authentication helpers: `hash-token` prints the `[[auth.token]]` hash of a token,
+    /// `check` says whether the configured `[auth]` accepts one and as whom.
     Auth(AuthArgs),
 }
 
@@ -72,6 +73,17 @@ pub enum AuthAction {
         /// The token (default: read from standard input).
         #[arg(value_name = "TOKEN")]
         token: Option<String>,
+    },
+    /// Check a bearer token against the configured `[auth]`: prints its subject and
+    /// scopes, or exactly why pier refuses it (exit code 1). The token is read from
+    /// standard input unless given.
+    Check {
+        /// The token (default: read from standard input).
+        #[arg(value_name = "TOKEN")]
+        token: Option<String>,
+        /// Where the configuration is.
+        #[command(flatten)]
+        local: LocalArgs,
     },
 }
 

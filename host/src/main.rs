@@ -136,22 +136,45 @@ fn new_plugin(args: pier::cli::NewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A token given as an argument, else the first line of standard input.
+fn token_from(token: Option<String>) -> anyhow::Result<String> {
+    let token = match token {
+        Some(token) => token,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if token.is_empty() {
+        anyhow::bail!("no token: pass it, or write it to standard input");
+    }
+    Ok(token)
+}
+
 fn auth(action: pier::cli::AuthAction) -> anyhow::Result<ExitCode> {
     match action {
         pier::cli::AuthAction::HashToken { token } => {
-            let token = match token {
-                Some(token) => token,
-                None => {
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_string()
-                }
-            };
-            if token.is_empty() {
-                anyhow::bail!("no token: pass it, or write it to standard input");
-            }
-            println!("{}", pier::auth::hash_token(&token));
+            println!("{}", pier::auth::hash_token(&token_from(token)?));
             Ok(ExitCode::SUCCESS)
+        }
+        pier::cli::AuthAction::Check { token, local } => {
+            let config = local.config()?;
+            let token = token_from(token)?;
+            match config.auth.check(&token) {
+                Ok(identity) => {
+                    println!(
+                        "subject: {}\nscopes: {}\nexpires: never (a static token)",
+                        identity.subject,
+                        identity.scopes.join(" ")
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    println!("refused: {why}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

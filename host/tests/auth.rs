@@ -36,10 +36,27 @@ fn configured(text: &str) -> Result<pier::ServeConfig, String> {
 }
 
 fn tokens_file() -> String {
+    tokens_file_for(TOKEN, "ci")
+}
+
+/// `[auth]` in tokens mode accepting `token` as `subject` (scope `tools:read`).
+fn tokens_file_for(token: &str, subject: &str) -> String {
     format!(
-        "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\nauthorization-servers = [\"https://auth.pier.test\"]\nscopes-supported = [\"tools:read\"]\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ci\"\nscopes = [\"tools:read\"]\n",
-        pier::auth::hash_token(TOKEN)
+        "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\nauthorization-servers = [\"https://auth.pier.test\"]\nscopes-supported = [\"tools:read\"]\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"{subject}\"\nscopes = [\"tools:read\"]\n",
+        pier::auth::hash_token(token)
     )
+}
+
+/// A client of `server` sending `token`.
+async fn client_with(
+    server: &Server,
+    token: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str())
+        .auth_header(token.to_string());
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
 }
 
 async fn tokens_server(dir: &PluginDir) -> Server {
@@ -229,16 +246,11 @@ async fn rate_limits_per_token_subject_count_each_subject_apart() {
         ..dir.config()
     })
     .await;
-    let connect = |token: &str| {
-        let config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str())
-            .auth_header(token.to_string());
-        async move { ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap() }
-    };
     let greet = || {
         rmcp::model::CallToolRequestParams::new("hello_greet")
             .with_arguments(json!({"name": "Ada"}).as_object().unwrap().clone())
     };
-    let ci = connect(TOKEN).await;
+    let ci = client_with(&server, TOKEN).await;
     assert!(ci.peer().call_tool(greet()).await.is_ok());
     let limited = ci.peer().call_tool(greet()).await.unwrap_err();
     assert!(
@@ -246,9 +258,84 @@ async fn rate_limits_per_token_subject_count_each_subject_apart() {
         "{limited}"
     );
     // Another subject, its own bucket; the same subject in a new session, the same one.
-    let ops = connect("ops-token").await;
+    let ops = client_with(&server, "ops-token").await;
     assert!(ops.peer().call_tool(greet()).await.is_ok());
-    let ci_again = connect(TOKEN).await;
+    let ci_again = client_with(&server, TOKEN).await;
     assert!(ci_again.peer().call_tool(greet()).await.is_err());
     server.shutdown().await;
+}
+
+#[test]
+fn check_says_whom_a_token_stands_for_or_why_not() {
+    let (_dir, path) = file(&tokens_file());
+    let config = path.to_str().unwrap();
+    let accepted = pier_with_stdin(
+        &["auth", "check", "--config", config],
+        format!("{TOKEN}\n").as_bytes(),
+    );
+    assert!(accepted.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&accepted.stdout),
+        "subject: ci\nscopes: tools:read\nexpires: never (a static token)\n"
+    );
+    let refused = pier_with_stdin(&["auth", "check", "--config", config, "guess"], b"");
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stdout),
+        format!(
+            "refused: its SHA-256 ({}) is none of the 1 [[auth.token]] hashes\n",
+            pier::auth::hash_token("guess")
+        )
+    );
+    let (_dir, none) = file("");
+    let open = pier_with_stdin(
+        &["auth", "check", "--config", none.to_str().unwrap(), "x"],
+        b"",
+    );
+    assert_eq!(open.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&open.stdout),
+        "refused: auth.mode is \"none\": pier asks for no token and serves every request\n"
+    );
+}
+
+#[tokio::test]
+async fn a_mount_sends_its_own_token_never_the_clients() {
+    // Upstream: a pier that knows only the token of the mount, as `front`.
+    let up_dir = PluginDir::new().with(&fixture("hostile"), "hostile");
+    let up_auth = configured(&tokens_file_for("mount-token", "front"))
+        .unwrap()
+        .auth;
+    let upstream = Server::start_with(pier::ServeConfig {
+        auth: up_auth,
+        ..up_dir.config()
+    })
+    .await;
+    // Front: clients authenticate with their own token; the mount has pier's.
+    let front_text = format!(
+        "{}\n[[mount]]\nnamespace = \"up\"\nurl = \"{}\"\ntoken = \"mount-token\"\n",
+        tokens_file(),
+        upstream.url
+    );
+    let front_config = configured(&front_text).unwrap();
+    let front_dir = PluginDir::new();
+    let front = Server::start_with(pier::ServeConfig {
+        auth: front_config.auth,
+        mounts: front_config.mounts,
+        ..front_dir.config()
+    })
+    .await;
+    assert!(front.app.refused().is_empty(), "{:?}", front.app.refused());
+    let client = client_with(&front, TOKEN).await;
+    let params = rmcp::model::CallToolRequestParams::new("up_hostile_whoami");
+    let result = client.peer().call_tool(params).await.unwrap();
+    // The upstream saw pier's token (subject `front`), not the client's (`ci`), which it
+    // would have refused.
+    assert!(
+        text(&result).ends_with(" subject=front scopes=tools:read"),
+        "{}",
+        text(&result)
+    );
+    front.shutdown().await;
+    upstream.shutdown().await;
 }
