@@ -7,9 +7,12 @@
 //! `error="invalid_token"` when a token was sent), pointing at this server's protected
 //! resource metadata (RFC 9728), served at `/.well-known/oauth-protected-resource` and
 //! its `/mcp`-suffixed form. `/health`, `/ready` and `/metrics` stay open; stdio is
-//! local and never authenticated.
+//! local and never authenticated. A legacy HTTP session is bound to the subject that
+//! created it (kept in the store beside the session's record, so replicas agree):
+//! another subject naming it is answered as if it did not exist.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,6 +20,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+
+use crate::storage::KeyValue;
 
 /// How requests over HTTP are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -196,25 +201,78 @@ impl AuthConfig {
     }
 }
 
+/// What guards `/mcp`: the settings, and where a legacy session's subject is kept.
+pub struct Guard {
+    /// The `[auth]` settings.
+    pub auth: AuthConfig,
+    /// The store that binds each HTTP session to the subject that created it, and how
+    /// long a binding lives (the session's idle time); `None` without sessions.
+    pub sessions: Option<(Arc<dyn KeyValue>, Duration)>,
+}
+
+/// Where the subject of session `id` is kept.
+fn session_key(id: &str) -> String {
+    format!("pier/session-subject/{id}")
+}
+
+/// The answer to a request naming a session of another subject: the one an unknown
+/// session gets, so a session id of someone else tells nothing.
+fn unknown_session() -> Response {
+    (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response()
+}
+
 /// Authenticates a request to `/mcp`: the verified [`Identity`] goes into its
-/// extensions, or the answer is 401.
+/// extensions, or the answer is 401. A request in a session another subject created is
+/// answered as for an unknown session (404); a session a request creates is bound to its
+/// subject.
 pub async fn authenticate(
-    State(auth): State<Arc<AuthConfig>>,
+    State(guard): State<Arc<Guard>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match auth.verify(request.headers()) {
-        Ok(identity) => {
-            request.extensions_mut().insert(identity);
-            next.run(request).await
+    let identity = match guard.auth.verify(request.headers()) {
+        Ok(identity) => identity,
+        Err(why) => return guard.auth.challenge(why),
+    };
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let (Some((store, _)), Some(id)) = (&guard.sessions, &session) {
+        match store.get(&session_key(id)).await {
+            Ok(Some(owner)) if owner != identity.subject.as_bytes() => return unknown_session(),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("cannot read the subject of a session: {e}");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the session store is unavailable",
+                )
+                    .into_response();
+            }
         }
-        Err(why) => auth.challenge(why),
     }
+    let subject = identity.subject.clone();
+    request.extensions_mut().insert(identity);
+    let response = next.run(request).await;
+    if let (Some((store, ttl)), None) = (&guard.sessions, &session)
+        && let Some(created) = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        && let Err(e) = store
+            .set(&session_key(created), subject.into_bytes(), Some(*ttl))
+            .await
+    {
+        tracing::warn!("cannot bind a new session to its subject: {e}");
+    }
+    response
 }
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`.
-pub async fn metadata(State(auth): State<Arc<AuthConfig>>) -> Response {
-    Json(auth.metadata()).into_response()
+pub async fn metadata(State(guard): State<Arc<Guard>>) -> Response {
+    Json(guard.auth.metadata()).into_response()
 }
 
 #[cfg(test)]

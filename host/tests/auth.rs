@@ -339,3 +339,63 @@ async fn a_mount_sends_its_own_token_never_the_clients() {
     front.shutdown().await;
     upstream.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_belongs_to_the_subject_that_created_it() {
+    let text_of = format!(
+        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n",
+        tokens_file(),
+        pier::auth::hash_token("ops-token")
+    );
+    let dir = PluginDir::examples();
+    let server = Server::start_with(pier::ServeConfig {
+        auth: configured(&text_of).unwrap().auth,
+        ..dir.config()
+    })
+    .await;
+    let bearer = |token: &str| format!("Bearer {token}");
+    let created = post(&server.url, INIT)
+        .header("authorization", bearer(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let session = created.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let answer = in_session(&server.url, &session, initialized)
+        .header("authorization", bearer(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+    // Another subject naming the session: as if it did not exist.
+    let stranger = in_session(&server.url, &session, list)
+        .header("authorization", bearer("ops-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 404);
+    assert_eq!(
+        stranger.text().await.unwrap(),
+        "Not Found: Session not found"
+    );
+    // Its creator goes on.
+    let owner = in_session(&server.url, &session, list)
+        .header("authorization", bearer(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owner.status(), 200);
+    let answer = message(owner).await;
+    assert!(
+        answer["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty()),
+        "{answer}"
+    );
+    server.shutdown().await;
+}

@@ -108,8 +108,11 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         requests: lifecycle.requests.clone(),
     };
     let mut mcp = any(endpoint::serve).with_state(endpoint);
-    let auth = Arc::new(app.auth().clone());
-    if auth.mode == crate::auth::Mode::None {
+    let auth = Arc::new(crate::auth::Guard {
+        auth: app.auth().clone(),
+        sessions: (!options.stateless).then(|| (app.store().clone(), options.session_idle)),
+    });
+    if auth.auth.mode == crate::auth::Mode::None {
         if !options.listen.ip().is_loopback() {
             tracing::warn!(
                 "auth.mode = \"none\" while listening on {}: anyone who reaches the port can call every tool",
@@ -125,7 +128,7 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let mut router = Router::new()
         .route("/mcp", mcp.clone())
         .route("/mcp/{*rest}", mcp);
-    if auth.mode != crate::auth::Mode::None {
+    if auth.auth.mode != crate::auth::Mode::None {
         let metadata = get(crate::auth::metadata).with_state(auth);
         router = router
             .route("/.well-known/oauth-protected-resource", metadata.clone())
