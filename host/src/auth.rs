@@ -57,6 +57,8 @@ pub struct AuthConfig {
     pub authorization_servers: Vec<String>,
     /// Scopes published in the metadata.
     pub scopes_supported: Vec<String>,
+    /// `[[auth.rule]]`: who may use which components, first match wins.
+    pub rules: Vec<crate::middleware::authorize::Rule>,
 }
 
 /// A verified caller.

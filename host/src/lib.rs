@@ -201,12 +201,15 @@ impl App {
             registry.clone(),
         ));
         let services = services(&runtime, &metrics, config);
-        let pipeline = middleware::Pipeline::new(build_chain(
-            &config.middleware,
-            &services,
-            "server",
-            "middleware",
-        )?);
+        let mut server_chain = build_chain(&config.middleware, &services, "server", "middleware")?;
+        if !config.auth.rules.is_empty() {
+            // Authorization wraps everything else: what a caller may not use, no other
+            // middleware sees it ask for.
+            server_chain.prepend(Arc::new(middleware::authorize::Authorize::new(
+                config.auth.rules.clone(),
+            )));
+        }
+        let pipeline = middleware::Pipeline::new(server_chain);
         for (i, mount) in config.mounts.iter().enumerate() {
             let chain = build_chain(
                 &mount.middleware,

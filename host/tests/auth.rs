@@ -174,6 +174,14 @@ fn auth_settings_that_cannot_work_are_errors_naming_them() {
     let hash = pier::auth::hash_token(TOKEN);
     for (text, error) in [
         (
+            "[[auth.rule]]\ntools = [\"calc_*\"]\n".to_string(),
+            "pier.toml: auth.rule[0]: requires nothing: give it scopes = [...] and/or subjects = [...]",
+        ),
+        (
+            "[[auth.rule]]\ntool = [\"calc_*\"]\nscopes = [\"x\"]\n".to_string(),
+            "pier.toml: auth.rule[0]: unknown field `tool`, expected one of `tools`, `prompts`, `resources`, `tags`, `mounts`, `scopes`, `subjects`",
+        ),
+        (
             "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\n".to_string(),
             "pier.toml: auth.mode: tokens needs at least one [[auth.token]] (hash = \"sha256:…\", subject, scopes)",
         ),
@@ -397,5 +405,104 @@ async fn a_session_belongs_to_the_subject_that_created_it() {
             .is_some_and(|t| !t.is_empty()),
         "{answer}"
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rules_decide_who_sees_and_uses_each_component() {
+    let text_of = format!(
+        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\nscopes = [\"tools:read\", \"calc\"]\n\n[[auth.rule]]\ntools = [\"calc_*\"]\nscopes = [\"calc\"]\n\n[[auth.rule]]\nmounts = [\"hello\"]\nsubjects = [\"ops\"]\n",
+        tokens_file(),
+        pier::auth::hash_token("ops-token")
+    );
+    let dir = PluginDir::examples().with(&example("notes"), "notes");
+    let server = Server::start_with(pier::ServeConfig {
+        auth: configured(&text_of).unwrap().auth,
+        ..dir.config()
+    })
+    .await;
+    let tool_names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    };
+    let call = |name: &str, args: Value| {
+        rmcp::model::CallToolRequestParams::new(name.to_string())
+            .with_arguments(args.as_object().unwrap().clone())
+    };
+
+    // ci: tools:read only, and not `ops`.
+    let ci = client_with(&server, TOKEN).await;
+    let tools = tool_names(ci.peer().list_all_tools().await.unwrap());
+    assert!(
+        !tools
+            .iter()
+            .any(|t| t.starts_with("calc_") || t.starts_with("hello_")),
+        "{tools:?}"
+    );
+    assert!(
+        tools.iter().any(|t| t.starts_with("notes_")),
+        "open: {tools:?}"
+    );
+    let refused = ci
+        .peer()
+        .call_tool(call("calc_add", json!({"a": 1, "b": 2})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mcp_error(refused).message,
+        "tool `calc_add` needs the scope(s) calc"
+    );
+    let refused = ci
+        .peer()
+        .call_tool(call("hello_greet", json!({"name": "Ada"})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mcp_error(refused).message,
+        "tool `hello_greet` is not open to this subject"
+    );
+    let read = rmcp::model::ReadResourceRequestParams::new("hello://hello/readme");
+    let refused = ci.peer().read_resource(read.clone()).await.unwrap_err();
+    assert_eq!(
+        mcp_error(refused).message,
+        "resource `hello://hello/readme` is not open to this subject"
+    );
+    let greeting = rmcp::model::ReadResourceRequestParams::new("hello://hello/greeting/Ada");
+    assert!(
+        ci.peer().read_resource(greeting.clone()).await.is_err(),
+        "a template of the mount"
+    );
+    let resources = ci.peer().list_all_resources().await.unwrap();
+    assert!(
+        !resources.iter().any(|r| r.uri.starts_with("hello://")),
+        "{resources:?}"
+    );
+    let prompts = ci.peer().list_all_prompts().await.unwrap();
+    assert!(
+        !prompts.iter().any(|p| p.name == "hello_introduce"),
+        "{prompts:?}"
+    );
+    let templates = ci.peer().list_all_resource_templates().await.unwrap();
+    assert!(
+        templates
+            .iter()
+            .all(|t| !t.uri_template.starts_with("hello://")),
+        "{templates:?}"
+    );
+
+    // ops: has `calc` and is `ops`: everything.
+    let ops = client_with(&server, "ops-token").await;
+    let tools = tool_names(ops.peer().list_all_tools().await.unwrap());
+    assert!(
+        tools.contains(&"calc_add".to_string()) && tools.contains(&"hello_greet".to_string()),
+        "{tools:?}"
+    );
+    let added = ops
+        .peer()
+        .call_tool(call("calc_add", json!({"a": 1, "b": 2})))
+        .await
+        .unwrap();
+    assert_eq!(added.structured_content, Some(json!({"result": 3.0})));
+    assert!(ops.peer().read_resource(read).await.is_ok());
+    assert!(ops.peer().read_resource(greeting).await.is_ok());
     server.shutdown().await;
 }

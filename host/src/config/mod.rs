@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keys::{KEYS, Key, Kind};
-use tables::{parse_middleware, parse_mounts, parse_secrets, parse_tokens};
+use tables::{parse_middleware, parse_mounts, parse_rules, parse_secrets, parse_tokens};
 use toml::Value;
 
 use crate::middleware::spec::Spec;
@@ -206,6 +206,7 @@ pub struct Layers {
     middleware: Vec<Spec>,
     secrets: Secrets,
     tokens: Vec<crate::auth::TokenSpec>,
+    rules: Vec<crate::middleware::authorize::Rule>,
 }
 
 impl Default for Layers {
@@ -227,6 +228,7 @@ impl Default for Layers {
             middleware: Vec::new(),
             secrets: Secrets::new(),
             tokens: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
@@ -263,12 +265,13 @@ impl Layers {
         if let Some(secrets) = table.remove("secrets") {
             self.secrets = parse_secrets(&source, secrets)?;
         }
-        if let Some(tokens) = table
-            .get_mut("auth")
-            .and_then(toml::Value::as_table_mut)
-            .and_then(|auth| auth.remove("token"))
-        {
-            self.tokens = parse_tokens(&source, tokens)?;
+        if let Some(auth) = table.get_mut("auth").and_then(toml::Value::as_table_mut) {
+            if let Some(tokens) = auth.remove("token") {
+                self.tokens = parse_tokens(&source, tokens)?;
+            }
+            if let Some(rules) = auth.remove("rule") {
+                self.rules = parse_rules(&source, rules)?;
+            }
         }
         let mut flat = Vec::new();
         flatten("", &table, &mut flat);
@@ -525,6 +528,7 @@ impl Layers {
             resource,
             authorization_servers: self.list("auth.authorization-servers"),
             scopes_supported: self.list("auth.scopes-supported"),
+            rules: self.rules.clone(),
         })
     }
 

@@ -157,3 +157,59 @@ pub(super) fn parse_tokens(
     }
     Ok(tokens)
 }
+
+/// One `[[auth.rule]]` table as written.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default)]
+    tools: Vec<String>,
+    #[serde(default)]
+    prompts: Vec<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    mounts: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    subjects: Vec<String>,
+}
+
+/// The `[[auth.rule]]` array of a configuration file.
+pub(super) fn parse_rules(
+    source: &Source,
+    value: Value,
+) -> Result<Vec<crate::middleware::authorize::Rule>, ConfigError> {
+    let error = error_at(source);
+    let Value::Array(items) = value else {
+        return Err(error(
+            "auth.rule".into(),
+            "expected [[auth.rule]] tables".into(),
+        ));
+    };
+    let mut rules = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let raw: RawRule = item.try_into().map_err(|e: toml::de::Error| {
+            error(format!("auth.rule[{i}]"), e.message().to_string())
+        })?;
+        if raw.scopes.is_empty() && raw.subjects.is_empty() {
+            return Err(error(
+                format!("auth.rule[{i}]"),
+                "requires nothing: give it scopes = [...] and/or subjects = [...]".into(),
+            ));
+        }
+        rules.push(crate::middleware::authorize::Rule {
+            tools: raw.tools,
+            prompts: raw.prompts,
+            resources: raw.resources,
+            tags: raw.tags,
+            mounts: raw.mounts,
+            scopes: raw.scopes,
+            subjects: raw.subjects,
+        });
+    }
+    Ok(rules)
+}

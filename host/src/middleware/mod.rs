@@ -10,6 +10,7 @@
 //! way out. List operations see the whole list (before pagination), so a middleware
 //! that filters it keeps pages consistent.
 
+pub mod authorize;
 mod context;
 pub mod detailed_timing;
 pub mod error_handling;
@@ -394,6 +395,11 @@ impl Chain {
     /// A chain of `middlewares`, outermost first.
     pub fn new(middlewares: Vec<Arc<dyn Middleware>>) -> Self {
         Self { middlewares }
+    }
+
+    /// Puts `middleware` outermost.
+    pub fn prepend(&mut self, middleware: Arc<dyn Middleware>) {
+        self.middlewares.insert(0, middleware);
     }
 
     /// Whether the chain has no middleware.

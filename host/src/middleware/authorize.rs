@@ -1,0 +1,342 @@
+//! Authorization per component, from `[[auth.rule]]`: the outermost middleware of the
+//! server's chain when rules are configured, so it covers plugins and proxied mounts
+//! alike. Each rule matches components — tools, prompts or resources (and templates) by
+//! glob over their namespaced names and URIs, tools by tag, anything by mount namespace;
+//! a rule without any matcher matches everything — and requires the caller's token to
+//! carry all its `scopes` and, when it names `subjects`, to be one of them. The first
+//! rule that matches a component decides; a component no rule matches is open. A caller
+//! that may not use a component neither sees it in lists nor can call, read, render,
+//! complete or subscribe to it: the request fails with an error naming what is missing.
+
+use async_trait::async_trait;
+use rmcp::ErrorData;
+use rmcp::model::{
+    CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
+    ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
+};
+
+use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Request, ToolCall};
+
+/// One `[[auth.rule]]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// Globs over namespaced tool names.
+    pub tools: Vec<String>,
+    /// Globs over namespaced prompt names.
+    pub prompts: Vec<String>,
+    /// Globs over namespaced resource URIs and templates.
+    pub resources: Vec<String>,
+    /// Tool tags.
+    pub tags: Vec<String>,
+    /// Mount namespaces.
+    pub mounts: Vec<String>,
+    /// Scopes the caller must all have.
+    pub scopes: Vec<String>,
+    /// Subjects allowed (any, when empty).
+    pub subjects: Vec<String>,
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters.
+/// (Greedy with one backtrack point: time linear in `text` times the pattern's stars.)
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// What a rule is asked about.
+enum Component<'a> {
+    Tool { name: &'a str, tags: &'a [String] },
+    Prompt(&'a str),
+    Resource(&'a str),
+}
+
+impl Rule {
+    fn matches(&self, component: &Component<'_>, mount: Option<&str>) -> bool {
+        let any = |globs: &[String], text: &str| globs.iter().any(|g| glob(g, text));
+        let unconditional = self.tools.is_empty()
+            && self.prompts.is_empty()
+            && self.resources.is_empty()
+            && self.tags.is_empty()
+            && self.mounts.is_empty();
+        unconditional
+            || mount.is_some_and(|m| self.mounts.iter().any(|n| n == m))
+            || match component {
+                Component::Tool { name, tags } => {
+                    any(&self.tools, name) || tags.iter().any(|t| self.tags.contains(t))
+                }
+                Component::Prompt(name) => any(&self.prompts, name),
+                Component::Resource(uri) => any(&self.resources, uri),
+            }
+    }
+}
+
+/// The authorization middleware.
+pub struct Authorize {
+    rules: Vec<Rule>,
+}
+
+impl Authorize {
+    /// The middleware of `rules`, first match wins.
+    pub fn new(rules: Vec<Rule>) -> Self {
+        Self { rules }
+    }
+
+    /// Why the caller of `cx` may not use `component` (served by `mount`), if not.
+    fn refusal(
+        &self,
+        cx: &MiddlewareContext,
+        component: &Component<'_>,
+        mount: Option<&str>,
+    ) -> Option<String> {
+        let rule = self.rules.iter().find(|r| r.matches(component, mount))?;
+        let info = cx.info();
+        let missing: Vec<&str> = rule
+            .scopes
+            .iter()
+            .filter(|s| !info.scopes.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Some(format!("needs the scope(s) {}", missing.join(" ")));
+        }
+        let subject_ok = rule.subjects.is_empty()
+            || info
+                .subject
+                .as_ref()
+                .is_some_and(|s| rule.subjects.contains(s));
+        (!subject_ok).then(|| "is not open to this subject".to_string())
+    }
+
+    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
+        let entry = cx.catalogue().tools.get(name);
+        let tags: &[String] = entry.map(|e| e.tags.as_slice()).unwrap_or_default();
+        let mount = entry.map(|e| e.mount.namespace.as_str());
+        self.refusal(cx, &Component::Tool { name, tags }, mount)
+    }
+
+    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
+        let mount = cx
+            .catalogue()
+            .prompts
+            .get(name)
+            .map(|e| e.mount.namespace.clone());
+        self.refusal(cx, &Component::Prompt(name), mount.as_deref())
+    }
+
+    /// A static resource or template `uri`, as listed.
+    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
+        let catalogue = cx.catalogue();
+        let mount = catalogue
+            .resources
+            .get(uri)
+            .map(|e| e.mount.namespace.clone())
+            .or_else(|| {
+                catalogue
+                    .templates
+                    .get(uri)
+                    .map(|e| e.mount.namespace.clone())
+            });
+        self.refusal(cx, &Component::Resource(uri), mount.as_deref())
+    }
+
+    /// A read of `uri`: the URI itself, and the template it matched.
+    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
+        let resolved = cx.resource(uri);
+        let mount = resolved.as_ref().map(|r| r.mount.namespace.as_str());
+        if let Some(why) = self.refusal(cx, &Component::Resource(uri), mount) {
+            return Some(why);
+        }
+        let template = resolved.as_ref().and_then(|r| r.template.as_deref())?;
+        self.refusal(cx, &Component::Resource(template), mount)
+    }
+}
+
+fn refused(what: &str, why: String) -> ErrorData {
+    ErrorData::invalid_request(format!("{what} {why}"), None)
+}
+
+#[async_trait]
+impl Middleware for Authorize {
+    fn name(&self) -> &str {
+        "authorization"
+    }
+
+    async fn on_request(
+        &self,
+        cx: &MiddlewareContext,
+        request: Request,
+        next: Next<'_>,
+    ) -> Outcome {
+        if let Request::Subscribe(uri) = &request
+            && let Some(why) = self.read(cx, uri)
+        {
+            return Err(refused(&format!("resource `{uri}`"), why));
+        }
+        next.run(cx, request).await
+    }
+
+    async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {
+        let mut tools = next.list_tools(cx, ()).await?;
+        tools.retain(|t| self.tool(cx, &t.name).is_none());
+        Ok(tools)
+    }
+
+    async fn on_call_tool(
+        &self,
+        cx: &MiddlewareContext,
+        call: ToolCall,
+        next: Next<'_>,
+    ) -> Outcome<CallToolResult> {
+        if let Some(why) = self.tool(cx, &call.name) {
+            return Err(refused(&format!("tool `{}`", call.name), why));
+        }
+        next.call_tool(cx, call).await
+    }
+
+    async fn on_list_resources(
+        &self,
+        cx: &MiddlewareContext,
+        next: Next<'_>,
+    ) -> Outcome<Vec<Resource>> {
+        let mut resources = next.list_resources(cx, ()).await?;
+        resources.retain(|r| self.listed(cx, &r.uri).is_none());
+        Ok(resources)
+    }
+
+    async fn on_list_resource_templates(
+        &self,
+        cx: &MiddlewareContext,
+        next: Next<'_>,
+    ) -> Outcome<Vec<ResourceTemplate>> {
+        let mut templates = next.list_resource_templates(cx, ()).await?;
+        templates.retain(|t| self.listed(cx, &t.uri_template).is_none());
+        Ok(templates)
+    }
+
+    async fn on_read_resource(
+        &self,
+        cx: &MiddlewareContext,
+        uri: String,
+        next: Next<'_>,
+    ) -> Outcome<ReadResourceResult> {
+        if let Some(why) = self.read(cx, &uri) {
+            return Err(refused(&format!("resource `{uri}`"), why));
+        }
+        next.read_resource(cx, uri).await
+    }
+
+    async fn on_list_prompts(
+        &self,
+        cx: &MiddlewareContext,
+        next: Next<'_>,
+    ) -> Outcome<Vec<Prompt>> {
+        let mut prompts = next.list_prompts(cx, ()).await?;
+        prompts.retain(|p| self.prompt(cx, &p.name).is_none());
+        Ok(prompts)
+    }
+
+    async fn on_complete(
+        &self,
+        cx: &MiddlewareContext,
+        params: Box<CompleteRequestParams>,
+        next: Next<'_>,
+    ) -> Outcome<CompleteResult> {
+        let why = match &params.r#ref {
+            Reference::Prompt(p) => self
+                .prompt(cx, &p.name)
+                .map(|why| refused(&format!("prompt `{}`", p.name), why)),
+            Reference::Resource(r) => self
+                .listed(cx, &r.uri)
+                .map(|why| refused(&format!("resource template `{}`", r.uri), why)),
+            _ => None,
+        };
+        match why {
+            Some(error) => Err(error),
+            None => next.complete(cx, params).await,
+        }
+    }
+
+    async fn on_get_prompt(
+        &self,
+        cx: &MiddlewareContext,
+        call: PromptCall,
+        next: Next<'_>,
+    ) -> Outcome<GetPromptResult> {
+        if let Some(why) = self.prompt(cx, &call.name) {
+            return Err(refused(&format!("prompt `{}`", call.name), why));
+        }
+        next.get_prompt(cx, call).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_runs_of_anything() {
+        for (pattern, text) in [
+            ("calc_*", "calc_add"),
+            ("*", ""),
+            ("notes://*", "notes://n/1"),
+            ("*_admin_*", "ops_admin_reset"),
+            ("a*b*c", "aXXbYYc"),
+            ("exact", "exact"),
+        ] {
+            assert!(glob(pattern, text), "{pattern} ~ {text}");
+        }
+        for (pattern, text) in [
+            ("calc_*", "calculator"),
+            ("exact", "exactly"),
+            ("a*b*c", "aXXbYY"),
+            ("", "x"),
+        ] {
+            assert!(!glob(pattern, text), "{pattern} !~ {text}");
+        }
+        // A hostile name costs no more than its length times the stars.
+        let long = "a".repeat(100_000);
+        assert!(!glob("*a*a*a*b", &long));
+    }
+
+    #[test]
+    fn a_rule_matches_by_any_of_its_matchers_or_everything_without_one() {
+        let tool = Component::Tool {
+            name: "calc_add",
+            tags: &["math".to_string()],
+        };
+        let by_tag = Rule {
+            tags: vec!["math".into()],
+            ..Rule::default()
+        };
+        assert!(by_tag.matches(&tool, Some("calc")));
+        let by_mount = Rule {
+            mounts: vec!["calc".into()],
+            ..Rule::default()
+        };
+        assert!(by_mount.matches(&Component::Prompt("calc_p"), Some("calc")));
+        assert!(!by_mount.matches(&Component::Prompt("calc_p"), Some("other")));
+        let prompts_only = Rule {
+            prompts: vec!["*".into()],
+            ..Rule::default()
+        };
+        assert!(!prompts_only.matches(&tool, None));
+        assert!(Rule::default().matches(&Component::Resource("x://y"), None));
+    }
+}
