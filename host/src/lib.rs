@@ -205,8 +205,8 @@ impl App {
         if !config.auth.rules.is_empty() {
             // Authorization wraps everything else: what a caller may not use, no other
             // middleware sees it ask for.
-            server_chain.prepend(Arc::new(middleware::authorize::Authorize::new(
-                config.auth.rules.clone(),
+            server_chain.prepend(Arc::new(middleware::gate::Gated(
+                middleware::authorize::Authorize::new(config.auth.rules.clone()),
             )));
         }
         let pipeline = middleware::Pipeline::new(server_chain);

@@ -8,14 +8,10 @@
 //! that may not use a component neither sees it in lists nor can call, read, render,
 //! complete or subscribe to it: the request fails with an error naming what is missing.
 
-use async_trait::async_trait;
 use rmcp::ErrorData;
-use rmcp::model::{
-    CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
-    ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
-};
 
-use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Request, ToolCall};
+use super::MiddlewareContext;
+use super::gate::Gate;
 
 /// One `[[auth.rule]]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,14 +120,14 @@ impl Authorize {
         (!subject_ok).then(|| "is not open to this subject".to_string())
     }
 
-    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
+    fn tool_refusal(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
         let entry = cx.catalogue().tools.get(name);
         let tags: &[String] = entry.map(|e| e.tags.as_slice()).unwrap_or_default();
         let mount = entry.map(|e| e.mount.namespace.as_str());
         self.refusal(cx, &Component::Tool { name, tags }, mount)
     }
 
-    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
+    fn prompt_refusal(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
         let mount = cx
             .catalogue()
             .prompts
@@ -141,7 +137,7 @@ impl Authorize {
     }
 
     /// A static resource or template `uri`, as listed.
-    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
+    fn listed_refusal(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
         let catalogue = cx.catalogue();
         let mount = catalogue
             .resources
@@ -157,7 +153,7 @@ impl Authorize {
     }
 
     /// A read of `uri`: the URI itself, and the template it matched.
-    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
+    fn read_refusal(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
         let resolved = cx.resource(uri);
         let mount = resolved.as_ref().map(|r| r.mount.namespace.as_str());
         if let Some(why) = self.refusal(cx, &Component::Resource(uri), mount) {
@@ -172,117 +168,34 @@ fn refused(what: &str, why: String) -> ErrorData {
     ErrorData::invalid_request(format!("{what} {why}"), None)
 }
 
-#[async_trait]
-impl Middleware for Authorize {
+impl Gate for Authorize {
     fn name(&self) -> &str {
         "authorization"
     }
 
-    async fn on_request(
-        &self,
-        cx: &MiddlewareContext,
-        request: Request,
-        next: Next<'_>,
-    ) -> Outcome {
-        if let Request::Subscribe(uri) = &request
-            && let Some(why) = self.read(cx, uri)
-        {
-            return Err(refused(&format!("resource `{uri}`"), why));
-        }
-        next.run(cx, request).await
+    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
+        let why = self.tool_refusal(cx, name)?;
+        Some(refused(&format!("tool `{name}`"), why))
     }
 
-    async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {
-        let mut tools = next.list_tools(cx, ()).await?;
-        tools.retain(|t| self.tool(cx, &t.name).is_none());
-        Ok(tools)
+    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
+        let why = self.prompt_refusal(cx, name)?;
+        Some(refused(&format!("prompt `{name}`"), why))
     }
 
-    async fn on_call_tool(
-        &self,
-        cx: &MiddlewareContext,
-        call: ToolCall,
-        next: Next<'_>,
-    ) -> Outcome<CallToolResult> {
-        if let Some(why) = self.tool(cx, &call.name) {
-            return Err(refused(&format!("tool `{}`", call.name), why));
-        }
-        next.call_tool(cx, call).await
+    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        let why = self.listed_refusal(cx, uri)?;
+        Some(refused(&format!("resource `{uri}`"), why))
     }
 
-    async fn on_list_resources(
-        &self,
-        cx: &MiddlewareContext,
-        next: Next<'_>,
-    ) -> Outcome<Vec<Resource>> {
-        let mut resources = next.list_resources(cx, ()).await?;
-        resources.retain(|r| self.listed(cx, &r.uri).is_none());
-        Ok(resources)
+    fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        let why = self.listed_refusal(cx, uri)?;
+        Some(refused(&format!("resource template `{uri}`"), why))
     }
 
-    async fn on_list_resource_templates(
-        &self,
-        cx: &MiddlewareContext,
-        next: Next<'_>,
-    ) -> Outcome<Vec<ResourceTemplate>> {
-        let mut templates = next.list_resource_templates(cx, ()).await?;
-        templates.retain(|t| self.listed(cx, &t.uri_template).is_none());
-        Ok(templates)
-    }
-
-    async fn on_read_resource(
-        &self,
-        cx: &MiddlewareContext,
-        uri: String,
-        next: Next<'_>,
-    ) -> Outcome<ReadResourceResult> {
-        if let Some(why) = self.read(cx, &uri) {
-            return Err(refused(&format!("resource `{uri}`"), why));
-        }
-        next.read_resource(cx, uri).await
-    }
-
-    async fn on_list_prompts(
-        &self,
-        cx: &MiddlewareContext,
-        next: Next<'_>,
-    ) -> Outcome<Vec<Prompt>> {
-        let mut prompts = next.list_prompts(cx, ()).await?;
-        prompts.retain(|p| self.prompt(cx, &p.name).is_none());
-        Ok(prompts)
-    }
-
-    async fn on_complete(
-        &self,
-        cx: &MiddlewareContext,
-        params: Box<CompleteRequestParams>,
-        next: Next<'_>,
-    ) -> Outcome<CompleteResult> {
-        let why = match &params.r#ref {
-            Reference::Prompt(p) => self
-                .prompt(cx, &p.name)
-                .map(|why| refused(&format!("prompt `{}`", p.name), why)),
-            Reference::Resource(r) => self
-                .listed(cx, &r.uri)
-                .map(|why| refused(&format!("resource template `{}`", r.uri), why)),
-            _ => None,
-        };
-        match why {
-            Some(error) => Err(error),
-            None => next.complete(cx, params).await,
-        }
-    }
-
-    async fn on_get_prompt(
-        &self,
-        cx: &MiddlewareContext,
-        call: PromptCall,
-        next: Next<'_>,
-    ) -> Outcome<GetPromptResult> {
-        if let Some(why) = self.prompt(cx, &call.name) {
-            return Err(refused(&format!("prompt `{}`", call.name), why));
-        }
-        next.get_prompt(cx, call).await
+    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        let why = self.read_refusal(cx, uri)?;
+        Some(refused(&format!("resource `{uri}`"), why))
     }
 }
 

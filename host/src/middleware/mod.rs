@@ -14,6 +14,7 @@ pub mod authorize;
 mod context;
 pub mod detailed_timing;
 pub mod error_handling;
+pub mod gate;
 pub mod logging;
 mod message;
 pub mod rate_limit;

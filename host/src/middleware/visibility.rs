@@ -2,14 +2,11 @@
 //! from its list and answers as if it did not exist (unknown tool or prompt, resource
 //! not found); attached to a mount, it hides that mount's components only.
 
-use async_trait::async_trait;
-use rmcp::model::{
-    CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
-    ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
-};
+use rmcp::ErrorData;
 use serde::{Deserialize, Serialize};
 
-use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Request, ToolCall};
+use super::MiddlewareContext;
+use super::gate::Gate;
 use crate::error::not_served;
 use crate::registry::namespace;
 
@@ -87,113 +84,30 @@ impl Visibility {
     }
 }
 
-#[async_trait]
-impl Middleware for Visibility {
+impl Gate for Visibility {
     fn name(&self) -> &str {
         "visibility"
     }
 
+    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
+        self.tool_hidden(cx, name).then(|| not_served::tool(name))
+    }
+
+    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
+        self.prompt_hidden(cx, name)
+            .then(|| not_served::prompt(name))
+    }
+
+    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        self.uri_hidden(cx, uri).then(|| not_served::resource(uri))
+    }
+
+    fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        self.uri_hidden(cx, uri).then(|| not_served::template(uri))
+    }
+
     /// A hidden resource cannot be subscribed to either (nor its existence learnt).
-    async fn on_request(
-        &self,
-        cx: &MiddlewareContext,
-        request: Request,
-        next: Next<'_>,
-    ) -> Outcome {
-        if let Request::Subscribe(uri) = &request
-            && self.read_hidden(cx, uri)
-        {
-            return Err(not_served::resource(uri));
-        }
-        next.run(cx, request).await
-    }
-
-    async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {
-        let mut tools = next.list_tools(cx, ()).await?;
-        tools.retain(|t| !self.tool_hidden(cx, &t.name));
-        Ok(tools)
-    }
-
-    async fn on_call_tool(
-        &self,
-        cx: &MiddlewareContext,
-        call: ToolCall,
-        next: Next<'_>,
-    ) -> Outcome<CallToolResult> {
-        if self.tool_hidden(cx, &call.name) {
-            return Err(not_served::tool(&call.name));
-        }
-        next.call_tool(cx, call).await
-    }
-
-    async fn on_list_resources(
-        &self,
-        cx: &MiddlewareContext,
-        next: Next<'_>,
-    ) -> Outcome<Vec<Resource>> {
-        let mut resources = next.list_resources(cx, ()).await?;
-        resources.retain(|r| !self.uri_hidden(cx, &r.uri));
-        Ok(resources)
-    }
-
-    async fn on_list_resource_templates(
-        &self,
-        cx: &MiddlewareContext,
-        next: Next<'_>,
-    ) -> Outcome<Vec<ResourceTemplate>> {
-        let mut templates = next.list_resource_templates(cx, ()).await?;
-        templates.retain(|t| !self.uri_hidden(cx, &t.uri_template));
-        Ok(templates)
-    }
-
-    async fn on_read_resource(
-        &self,
-        cx: &MiddlewareContext,
-        uri: String,
-        next: Next<'_>,
-    ) -> Outcome<ReadResourceResult> {
-        if self.read_hidden(cx, &uri) {
-            return Err(not_served::resource(&uri));
-        }
-        next.read_resource(cx, uri).await
-    }
-
-    async fn on_list_prompts(
-        &self,
-        cx: &MiddlewareContext,
-        next: Next<'_>,
-    ) -> Outcome<Vec<Prompt>> {
-        let mut prompts = next.list_prompts(cx, ()).await?;
-        prompts.retain(|p| !self.prompt_hidden(cx, &p.name));
-        Ok(prompts)
-    }
-
-    async fn on_complete(
-        &self,
-        cx: &MiddlewareContext,
-        params: Box<CompleteRequestParams>,
-        next: Next<'_>,
-    ) -> Outcome<CompleteResult> {
-        match &params.r#ref {
-            Reference::Prompt(p) if self.prompt_hidden(cx, &p.name) => {
-                Err(not_served::prompt(&p.name))
-            }
-            Reference::Resource(r) if self.uri_hidden(cx, &r.uri) => {
-                Err(not_served::template(&r.uri))
-            }
-            _ => next.complete(cx, params).await,
-        }
-    }
-
-    async fn on_get_prompt(
-        &self,
-        cx: &MiddlewareContext,
-        call: PromptCall,
-        next: Next<'_>,
-    ) -> Outcome<GetPromptResult> {
-        if self.prompt_hidden(cx, &call.name) {
-            return Err(not_served::prompt(&call.name));
-        }
-        next.get_prompt(cx, call).await
+    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        self.read_hidden(cx, uri).then(|| not_served::resource(uri))
     }
 }

@@ -1,0 +1,142 @@
+//! What `visibility` and `authorization` share: a middleware that hides components and
+//! refuses their use. A [`Gate`] says, per component, whether and how a request is
+//! refused; [`Gated`] filters every list by it and refuses calls, reads, renders,
+//! completions and subscriptions it refuses.
+
+use async_trait::async_trait;
+use rmcp::ErrorData;
+use rmcp::model::{
+    CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
+    ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
+};
+
+use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Request, ToolCall};
+
+/// Per component: the error refusing it to the caller of `cx`, or `None`.
+pub trait Gate: Send + Sync + 'static {
+    /// The middleware's name.
+    fn name(&self) -> &str;
+    /// Tool `name` (as served).
+    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData>;
+    /// Prompt `name` (as served).
+    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData>;
+    /// A static resource or a template `uri`, as listed.
+    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData>;
+    /// A completion about template `uri`.
+    fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData>;
+    /// A read of (or subscription to) `uri`.
+    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData>;
+}
+
+/// The middleware of a [`Gate`].
+pub struct Gated<G>(pub G);
+
+#[async_trait]
+impl<G: Gate> Middleware for Gated<G> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    async fn on_request(
+        &self,
+        cx: &MiddlewareContext,
+        request: Request,
+        next: Next<'_>,
+    ) -> Outcome {
+        if let Request::Subscribe(uri) = &request
+            && let Some(error) = self.0.read(cx, uri)
+        {
+            return Err(error);
+        }
+        next.run(cx, request).await
+    }
+
+    async fn on_list_tools(&self, cx: &MiddlewareContext, next: Next<'_>) -> Outcome<Vec<Tool>> {
+        let mut tools = next.list_tools(cx, ()).await?;
+        tools.retain(|t| self.0.tool(cx, &t.name).is_none());
+        Ok(tools)
+    }
+
+    async fn on_call_tool(
+        &self,
+        cx: &MiddlewareContext,
+        call: ToolCall,
+        next: Next<'_>,
+    ) -> Outcome<CallToolResult> {
+        if let Some(error) = self.0.tool(cx, &call.name) {
+            return Err(error);
+        }
+        next.call_tool(cx, call).await
+    }
+
+    async fn on_list_resources(
+        &self,
+        cx: &MiddlewareContext,
+        next: Next<'_>,
+    ) -> Outcome<Vec<Resource>> {
+        let mut resources = next.list_resources(cx, ()).await?;
+        resources.retain(|r| self.0.listed(cx, &r.uri).is_none());
+        Ok(resources)
+    }
+
+    async fn on_list_resource_templates(
+        &self,
+        cx: &MiddlewareContext,
+        next: Next<'_>,
+    ) -> Outcome<Vec<ResourceTemplate>> {
+        let mut templates = next.list_resource_templates(cx, ()).await?;
+        templates.retain(|t| self.0.listed(cx, &t.uri_template).is_none());
+        Ok(templates)
+    }
+
+    async fn on_read_resource(
+        &self,
+        cx: &MiddlewareContext,
+        uri: String,
+        next: Next<'_>,
+    ) -> Outcome<ReadResourceResult> {
+        if let Some(error) = self.0.read(cx, &uri) {
+            return Err(error);
+        }
+        next.read_resource(cx, uri).await
+    }
+
+    async fn on_list_prompts(
+        &self,
+        cx: &MiddlewareContext,
+        next: Next<'_>,
+    ) -> Outcome<Vec<Prompt>> {
+        let mut prompts = next.list_prompts(cx, ()).await?;
+        prompts.retain(|p| self.0.prompt(cx, &p.name).is_none());
+        Ok(prompts)
+    }
+
+    async fn on_complete(
+        &self,
+        cx: &MiddlewareContext,
+        params: Box<CompleteRequestParams>,
+        next: Next<'_>,
+    ) -> Outcome<CompleteResult> {
+        let refused = match &params.r#ref {
+            Reference::Prompt(p) => self.0.prompt(cx, &p.name),
+            Reference::Resource(r) => self.0.template(cx, &r.uri),
+            _ => None,
+        };
+        match refused {
+            Some(error) => Err(error),
+            None => next.complete(cx, params).await,
+        }
+    }
+
+    async fn on_get_prompt(
+        &self,
+        cx: &MiddlewareContext,
+        call: PromptCall,
+        next: Next<'_>,
+    ) -> Outcome<GetPromptResult> {
+        if let Some(error) = self.0.prompt(cx, &call.name) {
+            return Err(error);
+        }
+        next.get_prompt(cx, call).await
+    }
+}
