@@ -506,3 +506,36 @@ async fn rules_decide_who_sees_and_uses_each_component() {
     assert!(ops.peer().read_resource(greeting).await.is_ok());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_response_cache_per_subject_never_answers_one_subject_with_anothers_result() {
+    let whoami = || rmcp::model::CallToolRequestParams::new("hostile_whoami");
+    for (per, ops_sees) in [("subject", "subject=ops"), ("everyone", "subject=ci")] {
+        let text_of = format!(
+            "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n\n[[middleware]]\ntype = \"response-cache\"\ninclude-tools = [\"hostile_whoami\"]\nbackend = \"memory\"\nper = \"{per}\"\n",
+            tokens_file(),
+            pier::auth::hash_token("ops-token")
+        );
+        let configured = configured(&text_of).unwrap();
+        let dir = PluginDir::new().with(&fixture("hostile"), "hostile");
+        let server = Server::start_with(pier::ServeConfig {
+            auth: configured.auth,
+            middleware: configured.middleware,
+            ..dir.config()
+        })
+        .await;
+        let ci = client_with(&server, TOKEN).await;
+        for _ in 0..2 {
+            let result = ci.peer().call_tool(whoami()).await.unwrap();
+            assert!(text(&result).contains("subject=ci"), "{}", text(&result));
+        }
+        let ops = client_with(&server, "ops-token").await;
+        let result = ops.peer().call_tool(whoami()).await.unwrap();
+        assert!(
+            text(&result).contains(ops_sees),
+            "per = {per}: {}",
+            text(&result)
+        );
+        server.shutdown().await;
+    }
+}

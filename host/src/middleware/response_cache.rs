@@ -49,6 +49,21 @@ pub struct Config {
     pub backend: Backend,
     /// Larger results are not cached.
     pub max_item_bytes: usize,
+    /// Whose results a cached result answers: `everyone` (the default) or `subject`
+    /// (only requests of the same verified token subject; requests without one share
+    /// the anonymous cache).
+    pub per: Per,
+}
+
+/// Whose results a cached result answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Per {
+    /// Any caller's.
+    #[default]
+    Everyone,
+    /// The same token subject's.
+    Subject,
 }
 
 impl Default for Config {
@@ -64,6 +79,7 @@ impl Default for Config {
             lists: true,
             backend: Backend::Storage,
             max_item_bytes: 1 << 20,
+            per: Per::Everyone,
         }
     }
 }
@@ -147,10 +163,30 @@ impl ResponseCache {
     }
 
     /// The store key of a request: its kind, component, canonical arguments and the
-    /// version of the mount serving it (a new version never answers from an old cache).
-    fn key(&self, kind: &str, component: &str, arguments: &Value, version: &str) -> String {
+    /// version of the mount serving it (a new version never answers from an old cache),
+    /// and the caller's subject under `per = "subject"`.
+    fn key(
+        &self,
+        cx: &MiddlewareContext,
+        kind: &str,
+        component: &str,
+        arguments: &Value,
+        version: &str,
+    ) -> String {
+        let subject = match self.config.per {
+            Per::Everyone => String::new(),
+            Per::Subject => cx
+                .info()
+                .subject
+                .map_or_else(String::new, |s| format!("s:{s}")),
+        };
         let mut hash = Sha256::new();
-        for part in [component, &canonical(arguments).to_string(), version] {
+        for part in [
+            component,
+            &canonical(arguments).to_string(),
+            version,
+            &subject,
+        ] {
             hash.update(part.as_bytes());
             hash.update([0]);
         }
@@ -240,7 +276,7 @@ impl Middleware for ResponseCache {
             return next.call_tool(cx, call).await;
         };
         let arguments = Value::Object(call.arguments.clone());
-        let key = self.key("tools", &call.name, &arguments, &version);
+        let key = self.key(cx, "tools", &call.name, &arguments, &version);
         if let Some(hit) = self.lookup::<CallToolResult>("tools", &key).await {
             return Ok(hit);
         }
@@ -265,7 +301,7 @@ impl Middleware for ResponseCache {
         ) else {
             return next.read_resource(cx, uri).await;
         };
-        let key = self.key("resources", &uri, &Value::Null, &version);
+        let key = self.key(cx, "resources", &uri, &Value::Null, &version);
         if let Some(hit) = self.lookup::<ReadResourceResult>("resources", &key).await {
             return Ok(hit);
         }
@@ -293,7 +329,7 @@ impl Middleware for ResponseCache {
             return next.get_prompt(cx, call).await;
         };
         let arguments = Value::Object(call.arguments.clone());
-        let key = self.key("prompts", &call.name, &arguments, &version);
+        let key = self.key(cx, "prompts", &call.name, &arguments, &version);
         if let Some(hit) = self.lookup::<GetPromptResult>("prompts", &key).await {
             return Ok(hit);
         }
