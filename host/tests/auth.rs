@@ -539,3 +539,53 @@ async fn a_response_cache_per_subject_never_answers_one_subject_with_anothers_re
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_request_state_answers_only_the_subject_it_was_issued_to() {
+    let text_of = format!(
+        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n",
+        tokens_file(),
+        pier::auth::hash_token("ops-token")
+    );
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let server = Server::start_with(pier::ServeConfig {
+        auth: configured(&text_of).unwrap().auth,
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        ..dir.config()
+    })
+    .await;
+    let capabilities = json!({"elicitation": {"form": {}}});
+    let round = |id: u64, token: &str, extra: Value| {
+        let mut params = json!({"name": "probe_interview", "arguments": {}});
+        if let Value::Object(extra) = extra {
+            params.as_object_mut().unwrap().extend(extra);
+        }
+        let body = modern(id, "tools/call", params, capabilities.clone());
+        let request = post_modern(&server.url, &body, "tools/call", Some("probe_interview"))
+            .header("authorization", format!("Bearer {token}"));
+        async move { message(request.send().await.unwrap()).await }
+    };
+    let first = round(1, TOKEN, json!({})).await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answers = json!({"inputResponses": {"name": {"action": "accept", "content": {"name": "Ada"}}},
+                         "requestState": state});
+    // Another subject replaying it: refused.
+    let stolen = round(2, "ops-token", answers.clone()).await;
+    assert_eq!(stolen["error"]["code"], -32602, "{stolen}");
+    assert!(
+        stolen["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("requestState is not one pier issued for this request"),
+        "{stolen}"
+    );
+    // Its own subject goes on to the next round.
+    let second = round(3, TOKEN, answers).await;
+    assert!(second.get("error").is_none(), "{second}");
+    assert_eq!(second["result"]["resultType"], "input_required", "{second}");
+    server.shutdown().await;
+}

@@ -66,7 +66,7 @@ fn of_client(client: Option<rmcp::model::Implementation>) -> RequestInfo {
 }
 
 /// The caller `[auth]` verified for a request that came over HTTP.
-fn identity(extensions: &rmcp::model::Extensions) -> Option<crate::auth::Identity> {
+pub(crate) fn identity(extensions: &rmcp::model::Extensions) -> Option<crate::auth::Identity> {
     let parts = extensions.get::<axum::http::request::Parts>()?;
     parts.extensions.get::<crate::auth::Identity>().cloned()
 }

@@ -217,13 +217,24 @@ fn input_request(question: Question) -> Result<InputRequest, GuestError> {
 }
 
 /// What a `requestState` is bound to: the request's method, target and arguments
-/// (their JSON text, as `Value::to_string` writes it).
-pub fn binding(method: &str, target: &str, arguments: &impl serde::Serialize) -> Vec<u8> {
+/// (their JSON text, as `Value::to_string` writes it), and the verified token subject
+/// when auth is on.
+pub fn binding(
+    method: &str,
+    target: &str,
+    arguments: &impl serde::Serialize,
+    subject: Option<String>,
+) -> Vec<u8> {
     let arguments = serde_json::to_string(arguments).unwrap_or_default();
     let mut hash = Sha256::new();
     for part in [method, target, &arguments] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part.as_bytes());
+    }
+    if let Some(subject) = subject {
+        hash.update(b"subject");
+        hash.update((subject.len() as u64).to_be_bytes());
+        hash.update(subject.as_bytes());
     }
     hash.finalize().to_vec()
 }

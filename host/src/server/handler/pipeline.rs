@@ -252,8 +252,9 @@ impl PierServer {
 }
 
 /// What a 2026-07-28 `requestState` of this request is bound to
-/// ([`rounds::binding`]); nothing for a request of an earlier revision, which has no
-/// round trips (so its arguments are neither serialised nor hashed).
+/// ([`rounds::binding`]: with the verified subject, so that another subject cannot
+/// replay it); nothing for a request of an earlier revision, which has no round trips
+/// (so its arguments are neither serialised nor hashed).
 pub(super) fn binding(
     context: &RequestContext<RoleServer>,
     method: &str,
@@ -261,7 +262,8 @@ pub(super) fn binding(
     arguments: &impl serde::Serialize,
 ) -> Vec<u8> {
     if crate::server::context::is_modern(context) {
-        crate::server::rounds::binding(method, target, arguments)
+        let who = crate::server::context::identity(&context.extensions);
+        crate::server::rounds::binding(method, target, arguments, who.map(|w| w.subject))
     } else {
         Vec::new()
     }
