@@ -59,6 +59,26 @@ async fn client_with(
         .unwrap()
 }
 
+/// A server of `dir` whose `[auth]` takes `TOKEN` as `ci` and `ops-token` as `ops`
+/// (with `ops_scopes`), then `extra` of `pier.toml` (rules, middleware).
+async fn ci_and_ops(dir: &PluginDir, ops_scopes: &str, extra: &str, modern: bool) -> Server {
+    let text = format!(
+        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\nscopes = [{ops_scopes}]\n\n{extra}",
+        tokens_file(),
+        pier::auth::hash_token("ops-token")
+    );
+    let configured = configured(&text).unwrap();
+    let mut config = pier::ServeConfig {
+        auth: configured.auth,
+        middleware: configured.middleware,
+        ..dir.config()
+    };
+    if modern {
+        config.max_protocol = rmcp::model::ProtocolVersion::V_2026_07_28;
+    }
+    Server::start_with(config).await
+}
+
 async fn tokens_server(dir: &PluginDir) -> Server {
     let auth = configured(&tokens_file()).unwrap().auth;
     Server::start_with(pier::ServeConfig {
@@ -241,18 +261,13 @@ fn hash_token_prints_what_the_file_takes() {
 
 #[tokio::test]
 async fn rate_limits_per_token_subject_count_each_subject_apart() {
-    let text_of = format!(
-        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n\n[[middleware]]\ntype = \"rate-limit\"\nalgorithm = \"token-bucket\"\ncapacity = 1\nrefill-per-second = 0.001\nper = \"token-subject\"\nmethods = [\"tools/call\"]\nbackend = \"memory\"\n",
-        tokens_file(),
-        pier::auth::hash_token("ops-token")
-    );
-    let configured = configured(&text_of).unwrap();
     let dir = PluginDir::examples();
-    let server = Server::start_with(pier::ServeConfig {
-        auth: configured.auth,
-        middleware: configured.middleware,
-        ..dir.config()
-    })
+    let server = ci_and_ops(
+        &dir,
+        "",
+        "[[middleware]]\ntype = \"rate-limit\"\nalgorithm = \"token-bucket\"\ncapacity = 1\nrefill-per-second = 0.001\nper = \"token-subject\"\nmethods = [\"tools/call\"]\nbackend = \"memory\"\n",
+        false,
+    )
     .await;
     let greet = || {
         rmcp::model::CallToolRequestParams::new("hello_greet")
@@ -350,17 +365,8 @@ async fn a_mount_sends_its_own_token_never_the_clients() {
 
 #[tokio::test]
 async fn a_session_belongs_to_the_subject_that_created_it() {
-    let text_of = format!(
-        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n",
-        tokens_file(),
-        pier::auth::hash_token("ops-token")
-    );
     let dir = PluginDir::examples();
-    let server = Server::start_with(pier::ServeConfig {
-        auth: configured(&text_of).unwrap().auth,
-        ..dir.config()
-    })
-    .await;
+    let server = ci_and_ops(&dir, "", "", false).await;
     let bearer = |token: &str| format!("Bearer {token}");
     let created = post(&server.url, INIT)
         .header("authorization", bearer(TOKEN))
@@ -410,16 +416,13 @@ async fn a_session_belongs_to_the_subject_that_created_it() {
 
 #[tokio::test]
 async fn rules_decide_who_sees_and_uses_each_component() {
-    let text_of = format!(
-        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\nscopes = [\"tools:read\", \"calc\"]\n\n[[auth.rule]]\ntools = [\"calc_*\"]\nscopes = [\"calc\"]\n\n[[auth.rule]]\nmounts = [\"hello\"]\nsubjects = [\"ops\"]\n",
-        tokens_file(),
-        pier::auth::hash_token("ops-token")
-    );
     let dir = PluginDir::examples().with(&example("notes"), "notes");
-    let server = Server::start_with(pier::ServeConfig {
-        auth: configured(&text_of).unwrap().auth,
-        ..dir.config()
-    })
+    let server = ci_and_ops(
+        &dir,
+        "\"tools:read\", \"calc\"",
+        "[[auth.rule]]\ntools = [\"calc_*\"]\nscopes = [\"calc\"]\n\n[[auth.rule]]\nmounts = [\"hello\"]\nsubjects = [\"ops\"]\n",
+        false,
+    )
     .await;
     let tool_names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
         tools.into_iter().map(|t| t.name.to_string()).collect()
@@ -511,19 +514,11 @@ async fn rules_decide_who_sees_and_uses_each_component() {
 async fn a_response_cache_per_subject_never_answers_one_subject_with_anothers_result() {
     let whoami = || rmcp::model::CallToolRequestParams::new("hostile_whoami");
     for (per, ops_sees) in [("subject", "subject=ops"), ("everyone", "subject=ci")] {
-        let text_of = format!(
-            "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n\n[[middleware]]\ntype = \"response-cache\"\ninclude-tools = [\"hostile_whoami\"]\nbackend = \"memory\"\nper = \"{per}\"\n",
-            tokens_file(),
-            pier::auth::hash_token("ops-token")
-        );
-        let configured = configured(&text_of).unwrap();
         let dir = PluginDir::new().with(&fixture("hostile"), "hostile");
-        let server = Server::start_with(pier::ServeConfig {
-            auth: configured.auth,
-            middleware: configured.middleware,
-            ..dir.config()
-        })
-        .await;
+        let cache = format!(
+            "[[middleware]]\ntype = \"response-cache\"\ninclude-tools = [\"hostile_whoami\"]\nbackend = \"memory\"\nper = \"{per}\"\n"
+        );
+        let server = ci_and_ops(&dir, "", &cache, false).await;
         let ci = client_with(&server, TOKEN).await;
         for _ in 0..2 {
             let result = ci.peer().call_tool(whoami()).await.unwrap();
@@ -542,18 +537,8 @@ async fn a_response_cache_per_subject_never_answers_one_subject_with_anothers_re
 
 #[tokio::test]
 async fn a_request_state_answers_only_the_subject_it_was_issued_to() {
-    let text_of = format!(
-        "{}\n[[auth.token]]\nhash = \"{}\"\nsubject = \"ops\"\n",
-        tokens_file(),
-        pier::auth::hash_token("ops-token")
-    );
     let dir = PluginDir::new().with(&fixture("probe"), "probe");
-    let server = Server::start_with(pier::ServeConfig {
-        auth: configured(&text_of).unwrap().auth,
-        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
-        ..dir.config()
-    })
-    .await;
+    let server = ci_and_ops(&dir, "", "", true).await;
     let capabilities = json!({"elicitation": {"form": {}}});
     let round = |id: u64, token: &str, extra: Value| {
         let mut params = json!({"name": "probe_interview", "arguments": {}});
