@@ -193,6 +193,7 @@ impl App {
             defaults: config.default_limits,
             cap: config.max_limits,
             grants: config.grants.clone(),
+            auth: config.auth.mode != auth::Mode::None,
         };
         let mounts = Arc::new(Mounts::new(
             runtime.clone(),
@@ -202,9 +203,9 @@ impl App {
         ));
         let services = services(&runtime, &metrics, config);
         let mut server_chain = build_chain(&config.middleware, &services, "server", "middleware")?;
-        if !config.auth.rules.is_empty() {
-            // Authorization wraps everything else: what a caller may not use, no other
-            // middleware sees it ask for.
+        if !config.auth.rules.is_empty() || config.auth.mode != auth::Mode::None {
+            // Authorization (rules, and plugins' required scopes) wraps everything
+            // else: what a caller may not use, no other middleware sees it ask for.
             server_chain.prepend(Arc::new(middleware::gate::Gated(
                 middleware::authorize::Authorize::new(config.auth.rules.clone()),
             )));

@@ -57,6 +57,8 @@ impl Local {
                 defaults: config.default_limits,
                 cap: config.max_limits,
                 grants: config.grants.clone(),
+                // The operator inspecting a plugin is no client: required scopes pass.
+                auth: true,
             },
         })
     }

@@ -574,3 +574,45 @@ async fn a_request_state_answers_only_the_subject_it_was_issued_to() {
     assert_eq!(second["result"]["resultType"], "input_required", "{second}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_sidecars_required_scopes_restrict_its_whole_plugin() {
+    let dir = PluginDir::examples().with_sidecar("calc", "required-scopes = [\"calc\"]\n");
+    let server = ci_and_ops(&dir, "\"calc\"", "", false).await;
+    assert!(
+        server.app.refused().is_empty(),
+        "{:?}",
+        server.app.refused()
+    );
+    let add = || {
+        rmcp::model::CallToolRequestParams::new("calc_add")
+            .with_arguments(json!({"a": 1, "b": 2}).as_object().unwrap().clone())
+    };
+    let ci = client_with(&server, TOKEN).await;
+    let tools = ci.peer().list_all_tools().await.unwrap();
+    assert!(
+        tools.iter().all(|t| !t.name.starts_with("calc_")),
+        "{tools:?}"
+    );
+    assert!(tools.iter().any(|t| t.name == "hello_greet"), "{tools:?}");
+    let refused = ci.peer().call_tool(add()).await.unwrap_err();
+    assert_eq!(
+        mcp_error(refused).message,
+        "tool `calc_add` needs the scope(s) calc"
+    );
+    let ops = client_with(&server, "ops-token").await;
+    assert!(ops.peer().call_tool(add()).await.is_ok());
+    server.shutdown().await;
+
+    // Without auth no caller has a scope: the plugin is refused, saying why.
+    let open = Server::start(&dir, |_| {}).await;
+    let refused = open.app.refused();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .reason
+            .contains("the sidecar's required-scopes needs callers with tokens: set auth.mode"),
+        "{refused:?}"
+    );
+    open.shutdown().await;
+}

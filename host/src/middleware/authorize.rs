@@ -7,11 +7,14 @@
 //! rule that matches a component decides; a component no rule matches is open. A caller
 //! that may not use a component neither sees it in lists nor can call, read, render,
 //! complete or subscribe to it: the request fails with an error naming what is missing.
+//! A plugin's sidecar `required-scopes` adds scopes every component of the plugin
+//! needs, whatever the rules say. Installed whenever auth is on or rules exist.
 
 use rmcp::ErrorData;
 
 use super::MiddlewareContext;
 use super::gate::Gate;
+use crate::registry::Mount;
 
 /// One `[[auth.rule]]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,46 +97,56 @@ impl Authorize {
         Self { rules }
     }
 
-    /// Why the caller of `cx` may not use `component` (served by `mount`), if not.
+    /// Why the caller of `cx` may not use `component` (served by `mount`), if not: the
+    /// scopes the mount itself requires, then the first rule that matches.
     fn refusal(
         &self,
         cx: &MiddlewareContext,
         component: &Component<'_>,
-        mount: Option<&str>,
+        mount: Option<&Mount>,
     ) -> Option<String> {
-        let rule = self.rules.iter().find(|r| r.matches(component, mount))?;
-        let info = cx.info();
-        let missing: Vec<&str> = rule
-            .scopes
+        let required: &[String] = mount
+            .map(|m| m.required_scopes.as_slice())
+            .unwrap_or_default();
+        let rule = self
+            .rules
             .iter()
-            .filter(|s| !info.scopes.contains(s))
-            .map(String::as_str)
-            .collect();
+            .find(|r| r.matches(component, mount.map(|m| m.namespace.as_str())));
+        if required.is_empty() && rule.is_none() {
+            return None;
+        }
+        let info = cx.info();
+        let rule_scopes: &[String] = rule.map(|r| r.scopes.as_slice()).unwrap_or_default();
+        let mut missing: Vec<&str> = Vec::new();
+        for scope in required.iter().chain(rule_scopes) {
+            if !info.scopes.contains(scope) && !missing.contains(&scope.as_str()) {
+                missing.push(scope);
+            }
+        }
         if !missing.is_empty() {
             return Some(format!("needs the scope(s) {}", missing.join(" ")));
         }
-        let subject_ok = rule.subjects.is_empty()
-            || info
-                .subject
-                .as_ref()
-                .is_some_and(|s| rule.subjects.contains(s));
+        let subject_ok = rule.is_none_or(|r| {
+            r.subjects.is_empty()
+                || info
+                    .subject
+                    .as_ref()
+                    .is_some_and(|s| r.subjects.contains(s))
+        });
         (!subject_ok).then(|| "is not open to this subject".to_string())
     }
 
     fn tool_refusal(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
         let entry = cx.catalogue().tools.get(name);
         let tags: &[String] = entry.map(|e| e.tags.as_slice()).unwrap_or_default();
-        let mount = entry.map(|e| e.mount.namespace.as_str());
+        let mount = entry.map(|e| e.mount.as_ref());
         self.refusal(cx, &Component::Tool { name, tags }, mount)
     }
 
     fn prompt_refusal(&self, cx: &MiddlewareContext, name: &str) -> Option<String> {
-        let mount = cx
-            .catalogue()
-            .prompts
-            .get(name)
-            .map(|e| e.mount.namespace.clone());
-        self.refusal(cx, &Component::Prompt(name), mount.as_deref())
+        let catalogue = cx.catalogue();
+        let mount = catalogue.prompts.get(name).map(|e| e.mount.as_ref());
+        self.refusal(cx, &Component::Prompt(name), mount)
     }
 
     /// A static resource or template `uri`, as listed.
@@ -142,20 +155,15 @@ impl Authorize {
         let mount = catalogue
             .resources
             .get(uri)
-            .map(|e| e.mount.namespace.clone())
-            .or_else(|| {
-                catalogue
-                    .templates
-                    .get(uri)
-                    .map(|e| e.mount.namespace.clone())
-            });
-        self.refusal(cx, &Component::Resource(uri), mount.as_deref())
+            .map(|e| e.mount.as_ref())
+            .or_else(|| catalogue.templates.get(uri).map(|e| e.mount.as_ref()));
+        self.refusal(cx, &Component::Resource(uri), mount)
     }
 
     /// A read of `uri`: the URI itself, and the template it matched.
     fn read_refusal(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
         let resolved = cx.resource(uri);
-        let mount = resolved.as_ref().map(|r| r.mount.namespace.as_str());
+        let mount = resolved.as_ref().map(|r| r.mount.as_ref());
         if let Some(why) = self.refusal(cx, &Component::Resource(uri), mount) {
             return Some(why);
         }

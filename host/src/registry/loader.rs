@@ -31,6 +31,8 @@ pub struct LoadOptions {
     pub cap: Limits,
     /// The operator's caps on what a sidecar may be granted.
     pub grants: GrantCaps,
+    /// Whether HTTP requests carry verified identities (`auth.mode` is not `none`).
+    pub auth: bool,
 }
 
 /// The result of loading one file.
@@ -151,6 +153,11 @@ async fn load_unguarded(
     if !sidecar.enabled {
         return Ok(Loaded::Disabled);
     }
+    if !sidecar.required_scopes.is_empty() && !options.auth {
+        return Err(refuse(
+            "the sidecar's required-scopes needs callers with tokens: set auth.mode (with auth.mode = \"none\" no caller has a scope)".into(),
+        ));
+    }
     let ns = place
         .namespace
         .map(String::from)
@@ -209,8 +216,9 @@ async fn load_unguarded(
     for tool in &mut manifest.tools {
         tool.task = tool.task.or(sidecar.tasks);
     }
-    let mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
+    let mut mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
         .map_err(|e| refuse(e.to_string()))?;
+    mount.required_scopes = sidecar.required_scopes;
     Ok(Loaded::Mounted(Arc::new(mount), outcome))
 }
 

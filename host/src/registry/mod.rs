@@ -70,6 +70,9 @@ pub struct Mount {
     pub offer: Offer,
     /// The components of its offer switched off at runtime (`context.set-enabled`).
     disabled: std::sync::Mutex<std::collections::BTreeSet<(Component, String)>>,
+    /// Scopes a caller must all have to see or use its components (a sidecar's
+    /// `required-scopes`).
+    pub required_scopes: Vec<String>,
 }
 
 /// A kind of component a plugin may switch off.
@@ -123,6 +126,7 @@ impl Mount {
             backend,
             offer,
             disabled: Default::default(),
+            required_scopes: Vec::new(),
         }
     }
 

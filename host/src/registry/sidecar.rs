@@ -42,6 +42,10 @@ pub struct Sidecar {
     /// belong in the operator's `[secrets]`, not here).
     #[serde(default)]
     pub config: std::collections::BTreeMap<String, String>,
+    /// Scopes a caller's token must all carry to see or use any of the plugin's
+    /// components (beside the operator's `[[auth.rule]]`: it can only restrict).
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
 }
 
 fn yes() -> bool {
