@@ -77,19 +77,24 @@ pub fn hash_token(token: &str) -> String {
 
 /// The digest of a `sha256:HEX` hash, or why it is not one.
 pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
-    let hex_part = text.strip_prefix("sha256:").ok_or_else(|| {
-        "expected \"sha256:\" and 64 hex digits (`pier auth hash-token` prints it)".to_string()
-    })?;
     let mut digest = [0u8; 32];
-    hex::decode_to_slice(hex_part, &mut digest).map_err(|_| {
-        "expected \"sha256:\" and 64 hex digits (`pier auth hash-token` prints it)".to_string()
-    })?;
+    text.strip_prefix("sha256:")
+        .and_then(|hex_part| hex::decode_to_slice(hex_part, &mut digest).ok())
+        .ok_or_else(|| {
+            "expected \"sha256:\" and 64 hex digits (`pier auth hash-token` prints it)".to_string()
+        })?;
     Ok(digest)
 }
 
 /// Equal in time independent of where they differ.
 fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Two secrets equal, telling neither how much of a guess was right nor how long the
+/// secret is: their SHA-256 digests are compared in constant time.
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    same(&Sha256::digest(a).into(), &Sha256::digest(b).into())
 }
 
 /// Why a request was not authenticated.

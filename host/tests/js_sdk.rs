@@ -360,25 +360,7 @@ async fn over_the_stateless_revision_questions_are_input_rounds() {
 async fn storage_and_configuration_reach_the_javascript_plugin() {
     let dir = weather().with_sidecar("weather", "[config]\ngreeting = \"ahoy\"\n");
     let (_app, client, _) = start(&dir).await;
-    for (city, visits, cities) in [
-        ("Oslo", 1, json!(["visits/Oslo"])),
-        ("Oslo", 2, json!(["visits/Oslo"])),
-        ("Delft", 1, json!(["visits/Delft", "visits/Oslo"])),
-    ] {
-        let result = call_json(&client, "weather_visit", json!({"city": city})).await;
-        assert_eq!(
-            result["structuredContent"],
-            json!({"visits": visits, "last": {"city": city}, "cities": cities})
-        );
-    }
-    let greeting = call(&client, "weather_setting", json!({"key": "greeting"}))
-        .await
-        .unwrap();
-    assert_eq!(text(&greeting), "ahoy");
-    let unset = call(&client, "weather_setting", json!({"key": "nope"}))
-        .await
-        .unwrap();
-    assert_eq!(text(&unset), "unset");
+    assert_weather_storage_and_settings(&client).await;
     // Plain fetch() over wasi:http; no grants: refused before any connection.
     let refused = call_json(
         &client,

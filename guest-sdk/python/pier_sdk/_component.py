@@ -185,34 +185,41 @@ class Plugin(exports.Plugin):
             raise Err(types.Error_NotFound(str(e)))
 
     def read_resource(self, uri: str) -> Any:
-        try:
-            return [_contents(item) for item in _server().read_resource(uri, Context(_Host()))]
-        except NotFoundError as e:
-            raise Err(types.Error_NotFound(str(e)))
-        except ResourceError as e:
-            raise Err(types.Error_Failed(str(e)))
-        except Exception as e:
-            raise Err(types.Error_Failed(_masked(f"Error reading resource {uri!r}", e)))
+        return _answer(
+            lambda: [_contents(item) for item in _server().read_resource(uri, Context(_Host()))],
+            f"Error reading resource {uri!r}",
+            ResourceError,
+            types.Error_Failed,
+        )
 
     def get_prompt(self, name: str, arguments: list[tuple[str, str]]) -> Any:
-        try:
-            return _prompt_result(_server().get_prompt(name, dict(arguments), Context(_Host())))
-        except NotFoundError as e:
-            raise Err(types.Error_NotFound(str(e)))
-        except PromptArgumentError as e:
-            raise Err(types.Error_InvalidParams(str(e)))
-        except Exception as e:
-            raise Err(types.Error_Failed(_masked(f"Error rendering prompt {name!r}", e)))
+        return _answer(
+            lambda: _prompt_result(_server().get_prompt(name, dict(arguments), Context(_Host()))),
+            f"Error rendering prompt {name!r}",
+            PromptArgumentError,
+            types.Error_InvalidParams,
+        )
 
     def complete(self, reference: Any, argument: str, value: str) -> Any:
         if isinstance(reference, types.CompletionRef_Prompt):
             ref: Any = PromptReference(reference.value)
         else:
             ref = ResourceTemplateReference(reference.value)
-        try:
-            return _server().complete(ref, argument, value)
-        except Exception as e:
-            raise Err(types.Error_Failed(_masked("Error completing", e)))
+        return _answer(lambda: _server().complete(ref, argument, value), "Error completing")
+
+
+def _answer(call: Any, failing: str, shown: type = NotFoundError, as_error: Any = None) -> Any:
+    """`call()`, its failures as pier's errors: `NotFoundError` as not-found, a `shown`
+    exception's message as `as_error`, any other as `failing` (with the detail unless the
+    server masks error details)."""
+    try:
+        return call()
+    except NotFoundError as e:
+        raise Err(types.Error_NotFound(str(e)))
+    except shown as e:
+        raise Err(as_error(str(e)))
+    except Exception as e:
+        raise Err(types.Error_Failed(_masked(failing, e)))
 
 
 def _masked(prefix: str, error: Exception) -> str:

@@ -480,3 +480,31 @@ impl Server {
         self.done.await.unwrap().unwrap();
     }
 }
+
+/// The SDK fixtures' `weather_visit` (storage: increment, JSON, keys) and
+/// `weather_setting` (configuration: the sidecar's `greeting = "ahoy"`, and an unset key)
+/// through `client`.
+pub async fn assert_weather_storage_and_settings(client: &Client) {
+    use serde_json::json;
+    for (city, visits, cities) in [
+        ("Oslo", 1, json!(["visits/Oslo"])),
+        ("Oslo", 2, json!(["visits/Oslo"])),
+        ("Delft", 1, json!(["visits/Delft", "visits/Oslo"])),
+    ] {
+        let result = call(client, "weather_visit", json!({"city": city}))
+            .await
+            .unwrap();
+        assert_eq!(
+            result.structured_content,
+            Some(json!({"visits": visits, "last": {"city": city}, "cities": cities}))
+        );
+    }
+    let greeting = call(client, "weather_setting", json!({"key": "greeting"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&greeting), "ahoy");
+    let unset = call(client, "weather_setting", json!({"key": "nope"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&unset), "unset");
+}
