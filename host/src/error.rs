@@ -22,6 +22,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// `[auth]` names keys that cannot be read.
+    #[error("auth.public-keys: {reason}")]
+    Auth {
+        /// Why.
+        reason: String,
+    },
     /// The store could not be opened.
     #[error(transparent)]
     Storage(#[from] crate::storage::StoreError),

@@ -81,6 +81,7 @@ pub struct App {
     runtime: Arc<Runtime>,
     shared: Arc<Shared>,
     mounts: Arc<Mounts>,
+    verifier: Arc<auth::Verifier>,
     readiness: Mutex<Readiness>,
     /// Stops the directory watch when the app is dropped.
     watching: Mutex<Option<DropGuard>>,
@@ -174,6 +175,10 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
 impl App {
     /// Builds the runtime with an empty catalogue; [`App::load`] mounts the plugins.
     pub fn new(config: &ServeConfig) -> Result<Self, Error> {
+        let verifier = Arc::new(
+            auth::Verifier::new(config.auth.clone(), config.grants.trust.clone())
+                .map_err(|reason| Error::Auth { reason })?,
+        );
         let store = storage::open(&config.storage)?;
         let metrics: Arc<telemetry::Metrics> = Arc::default();
         let counted = metrics.clone();
@@ -243,6 +248,7 @@ impl App {
             runtime,
             shared,
             mounts,
+            verifier,
             readiness: Mutex::new(Readiness::Loading),
             watching: Mutex::new(None),
         })
@@ -260,6 +266,7 @@ impl App {
             Err(e) => tracing::warn!("storage: {e}; storage calls fail until {where_} answers"),
         }
         storage::spawn_purger(store, self.config.storage_purge);
+        self.verifier.warm().await;
         self.runtime.prune_artifacts().await;
         let dir = &self.config.plugins_dir;
         // Watch first, so that nothing changed during the first scan is missed.
@@ -399,6 +406,11 @@ impl App {
     /// How HTTP requests are authenticated (`[auth]`).
     pub fn auth(&self) -> &auth::AuthConfig {
         &self.config.auth
+    }
+
+    /// Verifies the tokens of HTTP requests.
+    pub fn verifier(&self) -> &Arc<auth::Verifier> {
+        &self.verifier
     }
 
     /// Why the admin API may not mount `spec`, if it may not (command and url mounts

@@ -152,7 +152,7 @@ fn token_from(token: Option<String>) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn auth(action: pier::cli::AuthAction) -> anyhow::Result<ExitCode> {
+async fn auth(action: pier::cli::AuthAction) -> anyhow::Result<ExitCode> {
     match action {
         pier::cli::AuthAction::HashToken { token } => {
             println!("{}", pier::auth::hash_token(&token_from(token)?));
@@ -161,10 +161,20 @@ fn auth(action: pier::cli::AuthAction) -> anyhow::Result<ExitCode> {
         pier::cli::AuthAction::Check { token, local } => {
             let config = local.config()?;
             let token = token_from(token)?;
-            match config.auth.check(&token) {
+            let verifier = pier::auth::Verifier::new(config.auth, config.grants.trust)
+                .map_err(anyhow::Error::msg)?;
+            match verifier.check(&token).await {
                 Ok(identity) => {
+                    let expires = match identity.expires {
+                        None => "never (a static token)".to_string(),
+                        Some(t) => format!(
+                            "{} (in {} s)",
+                            pier::auth::jwt::when(t),
+                            t - chrono::Utc::now().timestamp()
+                        ),
+                    };
                     println!(
-                        "subject: {}\nscopes: {}\nexpires: never (a static token)",
+                        "subject: {}\nscopes: {}\nexpires: {expires}",
                         identity.subject,
                         identity.scopes.join(" ")
                     );
@@ -340,7 +350,11 @@ async fn run() -> ExitCode {
         Command::Mount(args) => report(mount(args).await),
         Command::Unmount(args) => report(unmount(args).await),
         Command::Storage(args) => report(storage(args.action).await),
-        Command::Auth(args) => report(auth(args.action)),
+        Command::Auth(args) => {
+            // A JWKS that cannot be fetched is logged.
+            init_logging(&text_at("warn"));
+            report(auth(args.action).await)
+        }
         Command::Serve(args) => run_server(args, Vec::new()).await,
         Command::Dev(args) => {
             let mut sources = Vec::new();

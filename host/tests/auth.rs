@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use pier::cli::ServeArgs;
 use rmcp::ServiceExt;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -14,26 +13,6 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "s3cret-token";
 const METADATA: &str = "http://pier.test/.well-known/oauth-protected-resource/mcp";
-
-fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pier.toml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
-
-/// The configuration of `pier.toml` `text` (environment: none).
-fn configured(text: &str) -> Result<pier::ServeConfig, String> {
-    let (_dir, path) = file(text);
-    let args = ServeArgs {
-        config: Some(path.clone()),
-        ..ServeArgs::default()
-    };
-    args.config_with_env(Vec::new()).map_err(|e| {
-        e.to_string()
-            .replace(&path.display().to_string(), "pier.toml")
-    })
-}
 
 fn tokens_file() -> String {
     tokens_file_for(TOKEN, "ci")
@@ -45,18 +24,6 @@ fn tokens_file_for(token: &str, subject: &str) -> String {
         "[auth]\nmode = \"tokens\"\nresource = \"http://pier.test/mcp\"\nauthorization-servers = [\"https://auth.pier.test\"]\nscopes-supported = [\"tools:read\"]\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"{subject}\"\nscopes = [\"tools:read\"]\n",
         pier::auth::hash_token(token)
     )
-}
-
-/// A client of `server` sending `token`.
-async fn client_with(
-    server: &Server,
-    token: &str,
-) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
-    let config = StreamableHttpClientTransportConfig::with_uri(server.url.as_str())
-        .auth_header(token.to_string());
-    ().serve(StreamableHttpClientTransport::from_config(config))
-        .await
-        .unwrap()
 }
 
 /// A server of `dir` whose `[auth]` takes `TOKEN` as `ci` and `ops-token` as `ops`
@@ -227,7 +194,7 @@ fn auth_settings_that_cannot_work_are_errors_naming_them() {
         ),
         (
             "[auth]\nmode = \"magic\"\n".to_string(),
-            "pier.toml: auth.mode: expected one of \"none\", \"tokens\", got \"magic\"",
+            "pier.toml: auth.mode: expected one of \"none\", \"tokens\", \"jwt\", got \"magic\"",
         ),
     ] {
         assert_eq!(configured(&text).unwrap_err(), error, "{text}");
@@ -290,7 +257,7 @@ async fn rate_limits_per_token_subject_count_each_subject_apart() {
 
 #[test]
 fn check_says_whom_a_token_stands_for_or_why_not() {
-    let (_dir, path) = file(&tokens_file());
+    let (_dir, path) = config_file(&tokens_file());
     let config = path.to_str().unwrap();
     let accepted = pier_with_stdin(
         &["auth", "check", "--config", config],
@@ -310,7 +277,7 @@ fn check_says_whom_a_token_stands_for_or_why_not() {
             pier::auth::hash_token("guess")
         )
     );
-    let (_dir, none) = file("");
+    let (_dir, none) = config_file("");
     let open = pier_with_stdin(
         &["auth", "check", "--config", none.to_str().unwrap(), "x"],
         b"",

@@ -541,7 +541,13 @@ pub const KEYS: &[Key] = &[
         path: "admin.token",
         kind: Kind::Text,
         default: "\"\"",
-        doc: "Bearer token of the admin API (/admin/mounts; `pier mounts`, `pier mount`, `pier unmount`); empty = the admin API is off. With command mounts allowed, the token is as good as a shell on this host.",
+        doc: "Bearer token of the admin API (/admin/mounts; `pier mounts`, `pier mount`, `pier unmount`). The admin API is on when it is set or auth.mode is not none; with command mounts allowed, the token is as good as a shell on this host.",
+    },
+    Key {
+        path: "admin.scope",
+        kind: Kind::Text,
+        default: "\"pier:admin\"",
+        doc: "With auth.mode tokens or jwt, a token carrying this scope may use the admin API too (one without it is answered 403 insufficient_scope).",
     },
     Key {
         path: "admin.allow-command-mounts",
@@ -557,9 +563,9 @@ pub const KEYS: &[Key] = &[
     },
     Key {
         path: "auth.mode",
-        kind: Kind::Choice(&["none", "tokens"]),
+        kind: Kind::Choice(&["none", "tokens", "jwt"]),
         default: "\"none\"",
-        doc: "How HTTP requests to /mcp are authenticated: none (anyone who reaches the port; a warning when listening beyond loopback) or tokens (static bearer tokens, each an [[auth.token]] table: hash = \"sha256:…\" of the token, subject, scopes). stdio is local and never authenticated; /health, /ready and /metrics stay open.",
+        doc: "How HTTP requests to /mcp are authenticated: none (anyone who reaches the port; a warning when listening beyond loopback), tokens (static bearer tokens, each an [[auth.token]] table: hash = \"sha256:…\" of the token, subject, scopes) or jwt (JWT access tokens of auth.issuer, checked with auth.jwks-url and/or auth.public-keys). stdio is local and never authenticated.",
     },
     Key {
         path: "auth.resource",
@@ -578,6 +584,84 @@ pub const KEYS: &[Key] = &[
         kind: Kind::List,
         default: "[]",
         doc: "Scopes published in the protected resource metadata.",
+    },
+    Key {
+        path: "auth.required-scopes",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Scopes every token must carry to use /mcp at all: a valid token without them is answered 403 with error=\"insufficient_scope\" and the scopes. Per-component scopes are [[auth.rule]] tables.",
+    },
+    Key {
+        path: "auth.open-endpoints",
+        kind: Kind::List,
+        default: "[\"/health\", \"/ready\", \"/metrics\"]",
+        doc: "Which of /health, /ready and /metrics are served without a token when auth.mode is not none; the others need a valid token.",
+    },
+    Key {
+        path: "auth.issuer",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "jwt: the issuer (`iss`) every token must carry, e.g. https://auth.example.com. Required in jwt mode.",
+    },
+    Key {
+        path: "auth.audience",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "jwt: the audience (`aud`) every token must name; empty = auth.resource. A token minted for another resource is refused (RFC 8707: no token passthrough).",
+    },
+    Key {
+        path: "auth.jwks-url",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "jwt: where the issuer publishes its JSON Web Key Set (http or https; grants.ca-certificates is trusted too). Fetched at start and cached; refetched when a token names an unknown kid and when the cache is older than auth.jwks-cache-seconds; an outage keeps the cached keys.",
+    },
+    Key {
+        path: "auth.public-keys",
+        kind: Kind::List,
+        default: "[]",
+        doc: "jwt: PEM files of public keys (RSA, EC P-256/P-384, Ed25519) tokens may be signed with, besides the JWKS's; read at start.",
+    },
+    Key {
+        path: "auth.algorithms",
+        kind: Kind::List,
+        default: "[\"RS256\", \"ES256\", \"EdDSA\"]",
+        doc: "jwt: the signature algorithms accepted, of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA. none and HMAC (HS256…) are never accepted.",
+    },
+    Key {
+        path: "auth.leeway-seconds",
+        kind: Kind::Int { min: 0, max: 600 },
+        default: "30",
+        doc: "jwt: clock skew allowed when checking exp and nbf.",
+    },
+    Key {
+        path: "auth.scopes-claim",
+        kind: Kind::Text,
+        default: "\"scope\"",
+        doc: "jwt: the claim holding the token's scopes: a space-separated string (scope) or a list (scp).",
+    },
+    Key {
+        path: "auth.subject-claim",
+        kind: Kind::Text,
+        default: "\"sub\"",
+        doc: "jwt: the claim holding the caller's subject.",
+    },
+    Key {
+        path: "auth.jwks-min-refresh-seconds",
+        kind: Kind::Int {
+            min: 1,
+            max: 86_400,
+        },
+        default: "30",
+        doc: "jwt: the least time between two fetches of the JWKS, however many tokens name unknown keys.",
+    },
+    Key {
+        path: "auth.jwks-cache-seconds",
+        kind: Kind::Int {
+            min: 1,
+            max: 604_800,
+        },
+        default: "600",
+        doc: "jwt: how long fetched keys are used before the JWKS is fetched again (in the background; the cached keys keep verifying).",
     },
     Key {
         path: "log.level",

@@ -495,8 +495,8 @@ impl Layers {
         })
     }
 
-    /// The storage backend: `storage.backend`, or `redis` when only `storage.url` is set.
-    /// The `[auth]` settings; tokens mode needs tokens and the resource URI.
+    /// The `[auth]` settings; tokens mode needs tokens, jwt mode an issuer and keys, both
+    /// the resource URI.
     fn auth(&self) -> Result<crate::auth::AuthConfig, ConfigError> {
         let error = |key: &str, message: &str| ConfigError {
             origin: self.source(key).cloned().unwrap_or(Source::Default),
@@ -505,33 +505,142 @@ impl Layers {
         };
         let mode = match self.str("auth.mode") {
             "tokens" => crate::auth::Mode::Tokens,
+            "jwt" => crate::auth::Mode::Jwt,
             _ => crate::auth::Mode::None,
         };
         let resource = self.str("auth.resource").to_string();
-        if mode == crate::auth::Mode::Tokens {
-            if self.tokens.is_empty() {
-                return Err(error(
-                    "auth.mode",
-                    "tokens needs at least one [[auth.token]] (hash = \"sha256:…\", subject, scopes)",
-                ));
-            }
-            if !(resource.starts_with("https://") || resource.starts_with("http://")) {
-                return Err(error(
-                    "auth.resource",
-                    "needed when auth.mode is not none: this server's canonical URI, e.g. \"https://mcp.example.com/mcp\"",
-                ));
-            }
+        if mode == crate::auth::Mode::Tokens && self.tokens.is_empty() {
+            return Err(error(
+                "auth.mode",
+                "tokens needs at least one [[auth.token]] (hash = \"sha256:…\", subject, scopes)",
+            ));
         }
+        if mode != crate::auth::Mode::None
+            && !(resource.starts_with("https://") || resource.starts_with("http://"))
+        {
+            return Err(error(
+                "auth.resource",
+                "needed when auth.mode is not none: this server's canonical URI, e.g. \"https://mcp.example.com/mcp\"",
+            ));
+        }
+        let open_endpoints = self.list("auth.open-endpoints");
+        if let Some(other) = open_endpoints
+            .iter()
+            .find(|e| !["/health", "/ready", "/metrics"].contains(&e.as_str()))
+        {
+            return Err(error(
+                "auth.open-endpoints",
+                &format!("{other}: only /health, /ready and /metrics can be opened"),
+            ));
+        }
+        let scope_word = |key: &str, scope: &str| {
+            if scope.is_empty()
+                || scope
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+            {
+                Err(error(
+                    key,
+                    &format!("{scope:?}: a scope is a word without spaces, quotes or backslashes"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let required_scopes = self.list("auth.required-scopes");
+        for scope in &required_scopes {
+            scope_word("auth.required-scopes", scope)?;
+        }
+        let admin_scope = self.str("admin.scope").to_string();
+        scope_word("admin.scope", &admin_scope)?;
+        let jwt = self.jwt(mode, &resource)?;
         Ok(crate::auth::AuthConfig {
             mode,
             tokens: self.tokens.clone(),
+            jwt,
             resource,
             authorization_servers: self.list("auth.authorization-servers"),
             scopes_supported: self.list("auth.scopes-supported"),
+            required_scopes,
+            open_endpoints,
+            admin_scope,
             rules: self.rules.clone(),
         })
     }
 
+    /// The `jwt` settings of `[auth]`: an issuer and a source of keys when in jwt mode.
+    fn jwt(
+        &self,
+        mode: crate::auth::Mode,
+        resource: &str,
+    ) -> Result<crate::auth::jwt::JwtSettings, ConfigError> {
+        let error = |key: &str, message: String| ConfigError {
+            origin: self.source(key).cloned().unwrap_or(Source::Default),
+            key: key.into(),
+            message,
+        };
+        let algorithms = self
+            .list("auth.algorithms")
+            .iter()
+            .map(|name| crate::auth::jwt::algorithm(name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| error("auth.algorithms", m))?;
+        let jwks_url = Some(self.str("auth.jwks-url").to_string()).filter(|u| !u.is_empty());
+        let public_keys: Vec<PathBuf> = self
+            .list("auth.public-keys")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        let issuer = self.str("auth.issuer").to_string();
+        if mode == crate::auth::Mode::Jwt {
+            if issuer.is_empty() {
+                return Err(error(
+                    "auth.issuer",
+                    "needed when auth.mode is jwt: the `iss` of the tokens, e.g. \"https://auth.example.com\"".into(),
+                ));
+            }
+            if jwks_url.is_none() && public_keys.is_empty() {
+                return Err(error(
+                    "auth.mode",
+                    "jwt needs keys: auth.jwks-url and/or auth.public-keys".into(),
+                ));
+            }
+            if algorithms.is_empty() {
+                return Err(error(
+                    "auth.algorithms",
+                    "no algorithm left to verify with".into(),
+                ));
+            }
+            if let Some(url) = &jwks_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(error("auth.jwks-url", format!("{url}: not an http(s) URL")));
+            }
+            for path in &public_keys {
+                crate::auth::jwks::read_pem(path).map_err(|m| error("auth.public-keys", m))?;
+            }
+        }
+        let audience = match self.str("auth.audience") {
+            "" => resource.to_string(),
+            given => given.to_string(),
+        };
+        Ok(crate::auth::jwt::JwtSettings {
+            issuer,
+            audience,
+            jwks_url,
+            public_keys,
+            algorithms,
+            leeway: self.int("auth.leeway-seconds"),
+            scopes_claim: self.str("auth.scopes-claim").to_string(),
+            subject_claim: self.str("auth.subject-claim").to_string(),
+            jwks_min_refresh: std::time::Duration::from_secs(
+                self.int("auth.jwks-min-refresh-seconds"),
+            ),
+            jwks_max_age: std::time::Duration::from_secs(self.int("auth.jwks-cache-seconds")),
+        })
+    }
+
+    /// The storage backend: `storage.backend`, or `redis` when only `storage.url` is set.
     fn storage(&self) -> Result<Backend, ConfigError> {
         let error = |key: &str, message: String| ConfigError {
             origin: self.source(key).cloned().unwrap_or(Source::Default),

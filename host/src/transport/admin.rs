@@ -44,13 +44,28 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// `admin.token`, or (with auth on) a token carrying `admin.scope`.
 async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let expected = app.admin_token().unwrap_or_default();
+    let expected = app.admin_token();
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
+    if let (Some(given), Some(expected)) = (given, expected)
+        && crate::auth::same_secret(given.as_bytes(), expected.as_bytes())
+    {
+        return next.run(request).await;
+    }
+    let verifier = app.verifier();
+    if verifier.auth().mode != crate::auth::Mode::None {
+        let scope = &verifier.auth().admin_scope;
+        return match verifier.verify(request.headers()).await {
+            Ok(identity) if identity.scopes.contains(scope) => next.run(request).await,
+            Ok(_) => verifier.challenge(&crate::auth::Refusal::Scope(vec![scope.clone()])),
+            Err(why) => verifier.challenge(&why),
+        };
+    }
     match given {
         None => {
             let mut response = error(
@@ -63,10 +78,7 @@ async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) ->
             );
             response
         }
-        Some(token) if !crate::auth::same_secret(token.as_bytes(), expected.as_bytes()) => {
-            error(StatusCode::FORBIDDEN, "wrong admin token")
-        }
-        Some(_) => next.run(request).await,
+        Some(_) => error(StatusCode::FORBIDDEN, "wrong admin token"),
     }
 }
 

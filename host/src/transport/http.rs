@@ -108,37 +108,53 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         requests: lifecycle.requests.clone(),
     };
     let mut mcp = any(endpoint::serve).with_state(endpoint);
-    let auth = Arc::new(crate::auth::Guard {
-        auth: app.auth().clone(),
-        sessions: (!options.stateless).then(|| (app.store().clone(), options.session_idle)),
-    });
-    if auth.auth.mode == crate::auth::Mode::None {
-        if !options.listen.ip().is_loopback() {
-            tracing::warn!(
-                "auth.mode = \"none\" while listening on {}: anyone who reaches the port can call every tool",
-                options.listen
-            );
-        }
-    } else {
+    let verifier = app.verifier().clone();
+    let auth_on = verifier.auth().mode != crate::auth::Mode::None;
+    if auth_on {
+        let guard = Arc::new(crate::auth::Guard {
+            verifier: verifier.clone(),
+            sessions: (!options.stateless).then(|| (app.store().clone(), options.session_idle)),
+        });
         mcp = mcp.layer(axum::middleware::from_fn_with_state(
-            auth.clone(),
+            guard,
             crate::auth::authenticate,
         ));
+    } else if !options.listen.ip().is_loopback() {
+        tracing::warn!(
+            "auth.mode = \"none\" while listening on {}: anyone who reaches the port can call every tool",
+            options.listen
+        );
     }
     let mut router = Router::new()
         .route("/mcp", mcp.clone())
         .route("/mcp/{*rest}", mcp);
-    if auth.auth.mode != crate::auth::Mode::None {
-        let metadata = get(crate::auth::metadata).with_state(auth);
+    if auth_on {
+        let metadata = get(crate::auth::metadata).with_state(verifier.clone());
         router = router
             .route("/.well-known/oauth-protected-resource", metadata.clone())
             .route("/.well-known/oauth-protected-resource/mcp", metadata);
     }
-    let mut router = router
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics));
-    if app.admin_token().is_some() {
+    let mut open = Router::new();
+    let mut guarded = Router::new();
+    for (path, route) in [
+        ("/health", get(health)),
+        ("/ready", get(ready)),
+        ("/metrics", get(metrics)),
+    ] {
+        if auth_on && !verifier.auth().open_endpoints.iter().any(|e| e == path) {
+            guarded = guarded.route(path, route);
+        } else {
+            open = open.route(path, route);
+        }
+    }
+    if auth_on {
+        guarded = guarded.layer(axum::middleware::from_fn_with_state(
+            verifier,
+            crate::auth::require_token,
+        ));
+    }
+    let mut router = router.merge(open).merge(guarded);
+    if app.admin_token().is_some() || auth_on {
         router = router.nest("/admin", super::admin::router(app.clone()));
     }
     router.with_state(app)

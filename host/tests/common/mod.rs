@@ -2,10 +2,12 @@
 //! client, and ways to start pier (in-process over a duplex pipe, or as a child process).
 #![allow(dead_code, deprecated, unused_imports)]
 
+mod auth;
 mod child;
 mod raw;
 mod redis;
 
+pub use auth::*;
 pub use child::ChildPier;
 pub use raw::*;
 pub use redis::RedisServer;
