@@ -212,3 +212,95 @@ async fn the_python_mcp_client_fetches_a_page_through_the_fetch_example() {
 /// The page tests/clients/fetch.py serves.
 const HARBOUR: &str = "<!DOCTYPE html><html><head><title>Harbour</title><style>p {}</style></head>\
 <body><h2>Opening hours</h2><p>From <i>dawn</i> to dusk.</p><ol><li>Moor</li><li>Pay</li></ol></body></html>";
+
+/// The next line of `lines`, waiting at most two minutes.
+async fn next_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("the script answers in time")
+        .unwrap()
+        .expect("a line")
+}
+
+/// The Python `mcp` SDK's OAuth client against pier in jwt mode, with a real
+/// authorization server (`tests/clients/oauth_flow.py`): a 401 sends it to pier's
+/// protected-resource metadata, from there to the authorization server, where it
+/// registers and obtains a token for pier's resource; pier verifies it with the
+/// server's JWKS and the plugin sees the subject.
+#[tokio::test]
+async fn the_python_sdk_completes_a_real_oauth_flow_against_jwt_mode() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut script = tokio::process::Command::new(python())
+        .arg(root().join("tests/clients/oauth_flow.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(script.stdout.take().unwrap()).lines();
+    let started: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
+    let issuer = started["issuer"].as_str().unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let text = format!(
+        "[auth]\nmode = \"jwt\"\nresource = \"{resource}\"\nissuer = \"{issuer}\"\njwks-url = \"{}\"\nauthorization-servers = [\"{issuer}\"]\nscopes-supported = [\"mcp\", \"tools:read\"]\nrequired-scopes = [\"mcp\"]\n",
+        started["jwks"].as_str().unwrap()
+    );
+    let dir = PluginDir::examples().with(&fixture("hostile"), "hostile");
+    let mut config = pier::ServeConfig {
+        auth: configured(&text).unwrap().auth,
+        ..dir.config()
+    };
+    config.http.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let app = std::sync::Arc::new(pier::App::start(&config).await.unwrap());
+    let server = Server::serve(app, &config).await;
+    assert_eq!(server.url, resource);
+
+    let mut stdin = script.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{resource}\n").as_bytes())
+        .await
+        .unwrap();
+    let seen: Value = serde_json::from_str(&next_line(&mut lines).await).unwrap();
+    let requests: Vec<&str> = seen["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    // Refused without a token, then the discovery, registration and token exchange.
+    assert_eq!(requests.first(), Some(&"POST /mcp 401"), "{requests:?}");
+    for expected in [
+        "GET /.well-known/oauth-protected-resource/mcp 200",
+        "GET /.well-known/oauth-authorization-server 200",
+        "POST /register 201",
+        "POST /token 200",
+        "POST /mcp 200",
+    ] {
+        assert!(requests.contains(&expected), "{expected}: {requests:?}");
+    }
+    assert_eq!(
+        seen["authorize_resource"], resource,
+        "the client asks for a token for pier (RFC 8707)"
+    );
+    assert_eq!(seen["authorize_scope"], "mcp tools:read");
+    assert_eq!(
+        seen["token"],
+        json!({"iss": true, "aud": resource, "sub": "oauth-user", "scope": "mcp tools:read"})
+    );
+    assert_eq!(seen["greet"], "Hello, Ada!");
+    assert_eq!(seen["whoami"], "oauth-user scopes=mcp,tools:read");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), script.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+    server.shutdown().await;
+}
