@@ -543,6 +543,55 @@ async fn a_request_state_answers_only_the_subject_it_was_issued_to() {
 }
 
 #[tokio::test]
+async fn a_task_answers_only_the_subject_that_started_it() {
+    let dir = PluginDir::new()
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n");
+    let server = ci_and_ops(&dir, "", "", true).await;
+    let declared = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let send = |id: u64, token: &str, method: &str, name: &str, params: Value| {
+        let body = modern(id, method, params, declared.clone());
+        let request = post_modern(&server.url, &body, method, Some(name))
+            .header("authorization", format!("Bearer {token}"));
+        async move { message(request.send().await.unwrap()).await }
+    };
+    let created = send(
+        1,
+        TOKEN,
+        "tools/call",
+        "slow_compute",
+        json!({"name": "slow_compute", "arguments": {"seconds": 30}}),
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let unknown = format!("no task `{id}` (unknown, or expired)");
+    // To another subject the task does not exist: not fetched, answered or cancelled.
+    for (n, method, extra) in [
+        (2, "tasks/get", json!({})),
+        (3, "tasks/update", json!({"inputResponses": {}})),
+        (4, "tasks/cancel", json!({})),
+    ] {
+        let mut params = json!({"taskId": id});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let other = send(n, "ops-token", method, &id, params).await;
+        assert_eq!(other["error"]["code"], -32602, "{method}: {other}");
+        assert_eq!(other["error"]["message"], unknown.as_str(), "{method}");
+    }
+    // Its own subject sees it working, and cancels it.
+    let mine = send(5, TOKEN, "tasks/get", &id, json!({"taskId": id})).await;
+    assert_eq!(mine["result"]["status"], "working", "{mine}");
+    let cancelled = send(6, TOKEN, "tasks/cancel", &id, json!({"taskId": id})).await;
+    assert!(cancelled.get("error").is_none(), "{cancelled}");
+    let after = send(7, TOKEN, "tasks/get", &id, json!({"taskId": id})).await;
+    assert_eq!(after["result"]["status"], "cancelled", "{after}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_sidecars_required_scopes_restrict_its_whole_plugin() {
     let dir = PluginDir::examples().with_sidecar("calc", "required-scopes = [\"calc\"]\n");
     let server = ci_and_ops(&dir, "\"calc\"", "", false).await;

@@ -15,7 +15,7 @@ use super::in_flight::InFlight;
 use super::page::{cursor, page};
 use super::session::Session;
 use super::subscriptions::{Subscriber, Subscriptions, Target};
-use super::tasks::Tasks;
+use super::tasks::{Tasks, Who};
 use crate::middleware::{Answer, Outcome, Pipeline, PromptCall, Request, Response, ToolCall};
 use crate::registry::Registry;
 use crate::telemetry::Metrics;
@@ -26,6 +26,11 @@ mod as_task;
 mod changes;
 mod listen;
 mod pipeline;
+
+/// The verified subject of a request that came over authenticated HTTP.
+fn subject_of(context: &RequestContext<RoleServer>) -> Option<String> {
+    super::context::identity(&context.extensions).map(|identity| identity.subject)
+}
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -343,9 +348,14 @@ impl ServerHandler for PierServer {
     async fn get_task(
         &self,
         request: GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, McpError> {
-        let record = self.shared.tasks.get(&request.task_id).await?;
+        let subject = subject_of(&context);
+        let record = self
+            .shared
+            .tasks
+            .get(&request.task_id, Who::Client(subject.as_deref()))
+            .await?;
         Ok(GetTaskResult::new(record.detailed()))
     }
 
@@ -360,7 +370,11 @@ impl ServerHandler for PierServer {
         let (record, resume) = self
             .shared
             .tasks
-            .answer(&id, &request.input_responses)
+            .answer(
+                &id,
+                &request.input_responses,
+                Who::Client(subject_of(&context).as_deref()),
+            )
             .await?;
         if resume {
             self.resume(id, record, &context);
@@ -373,9 +387,13 @@ impl ServerHandler for PierServer {
     async fn cancel_task(
         &self,
         request: CancelTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.shared.tasks.cancel(&request.task_id).await
+        let subject = subject_of(&context);
+        self.shared
+            .tasks
+            .cancel(&request.task_id, Who::Client(subject.as_deref()))
+            .await
     }
 
     async fn list_resources(

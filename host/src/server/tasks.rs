@@ -14,6 +14,9 @@
 //! A replica polls the record of every task it runs, so `tasks/cancel` reaching another
 //! replica still interrupts the guest. When the replica running a task dies, the task
 //! stays `working` until its record expires: nothing resumes it.
+//!
+//! Over authenticated HTTP a task belongs to the subject that started it: to any other
+//! caller `tasks/get`, `tasks/update` and `tasks/cancel` answer as for an unknown task.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,6 +70,9 @@ pub struct Record {
     /// What the client that created it declared it can answer.
     #[serde(default)]
     pub capabilities: ClientCapabilities,
+    /// The verified subject that started it, if the request was authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Record {
@@ -180,6 +186,15 @@ fn key(id: &str) -> String {
 }
 
 /// `-32602` for a task id no record answers to.
+/// Who asks for a task.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    /// pier itself (the replica running it).
+    Pier,
+    /// A client, with the verified subject of its request (`None` unauthenticated).
+    Client(Option<&'a str>),
+}
+
 fn unknown(id: &str) -> McpError {
     McpError::invalid_params(
         format!("no task `{}` (unknown, or expired)", crate::text::clip(id)),
@@ -221,6 +236,7 @@ impl Tasks {
         arguments: JsonObject,
         answers: BTreeMap<String, Value>,
         capabilities: ClientCapabilities,
+        subject: Option<String>,
     ) -> Result<CreateTaskResult, McpError> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(storage)?;
@@ -238,6 +254,7 @@ impl Tasks {
             arguments,
             answers,
             capabilities,
+            subject,
         };
         let bytes = serde_json::to_vec(&record).map_err(storage)?;
         self.store
@@ -247,20 +264,26 @@ impl Tasks {
         Ok(CreateTaskResult::new(task))
     }
 
-    /// The record of task `id`.
-    pub async fn get(&self, id: &str) -> Result<Record, McpError> {
-        self.read(id).await.map(|(record, _)| record)
+    /// The record of task `id`, if `who` may see it.
+    pub async fn get(&self, id: &str, who: Who<'_>) -> Result<Record, McpError> {
+        self.read(id, who).await.map(|(record, _)| record)
     }
 
-    /// The record of task `id` and its stored bytes.
-    async fn read(&self, id: &str) -> Result<(Record, Vec<u8>), McpError> {
+    /// The record of task `id` and its stored bytes; to a client of another subject
+    /// than the one that started it, the task is unknown.
+    async fn read(&self, id: &str, who: Who<'_>) -> Result<(Record, Vec<u8>), McpError> {
         let bytes = self
             .store
             .get(&key(id))
             .await
             .map_err(storage)?
             .ok_or_else(|| unknown(id))?;
-        let record = serde_json::from_slice(&bytes).map_err(storage)?;
+        let record: Record = serde_json::from_slice(&bytes).map_err(storage)?;
+        if let Who::Client(subject) = who
+            && record.subject.as_deref() != subject
+        {
+            return Err(unknown(id));
+        }
         Ok((record, bytes))
     }
 
@@ -269,10 +292,11 @@ impl Tasks {
     async fn update(
         &self,
         id: &str,
+        who: Who<'_>,
         mut change: impl FnMut(&mut Record) -> bool,
     ) -> Result<Record, McpError> {
         for _ in 0..CAS_ATTEMPTS {
-            let (mut record, bytes) = self.read(id).await?;
+            let (mut record, bytes) = self.read(id, who).await?;
             if !change(&mut record) {
                 return Ok(record);
             }
@@ -298,10 +322,11 @@ impl Tasks {
         &self,
         id: &str,
         responses: &BTreeMap<String, Value>,
+        who: Who<'_>,
     ) -> Result<(Record, bool), McpError> {
         let mut resume = false;
         let record = self
-            .update(id, |record| {
+            .update(id, who, |record| {
                 resume = false;
                 if record.task.status != TaskStatus::InputRequired {
                     return false;
@@ -327,8 +352,8 @@ impl Tasks {
     }
 
     /// Cancels task `id` unless it has ended; interrupts its run here.
-    pub async fn cancel(&self, id: &str) -> Result<(), McpError> {
-        self.update(id, |record| {
+    pub async fn cancel(&self, id: &str, who: Who<'_>) -> Result<(), McpError> {
+        self.update(id, who, |record| {
             if record.task.status.is_terminal() {
                 return false;
             }
@@ -363,7 +388,7 @@ impl Tasks {
                         () = stop.cancelled() => return,
                         () = tokio::time::sleep(POLL_INTERVAL) => {}
                     }
-                    match watch.get(&watched).await {
+                    match watch.get(&watched, Who::Pier).await {
                         Ok(r) if r.task.status == TaskStatus::Cancelled => return stop.cancel(),
                         Ok(_) => {}
                         // Expired or unreadable: nobody can fetch the outcome.
@@ -408,7 +433,7 @@ impl Tasks {
             }
             Outcome::Cancelled => (TaskStatus::Cancelled, None, None, None),
         };
-        self.update(id, |record| {
+        self.update(id, Who::Pier, |record| {
             if record.task.status.is_terminal() {
                 return false;
             }

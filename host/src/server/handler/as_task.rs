@@ -126,7 +126,13 @@ impl PierServer {
         let created = self
             .shared
             .tasks
-            .create(&name, arguments, rounds.answers(), capabilities)
+            .create(
+                &name,
+                arguments,
+                rounds.answers(),
+                capabilities,
+                super::subject_of(&context),
+            )
             .await;
         match created {
             Ok(created) => {

@@ -262,8 +262,7 @@ pub(super) fn binding(
     arguments: &impl serde::Serialize,
 ) -> Vec<u8> {
     if crate::server::context::is_modern(context) {
-        let who = crate::server::context::identity(&context.extensions);
-        crate::server::rounds::binding(method, target, arguments, who.map(|w| w.subject))
+        crate::server::rounds::binding(method, target, arguments, super::subject_of(context))
     } else {
         Vec::new()
     }
