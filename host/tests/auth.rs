@@ -302,8 +302,9 @@ async fn a_mount_sends_its_own_token_never_the_clients() {
     })
     .await;
     // Front: clients authenticate with their own token; the mount has pier's.
+    // The rules govern the mount's tools as they do plugins'.
     let front_text = format!(
-        "{}\n[[mount]]\nnamespace = \"up\"\nurl = \"{}\"\ntoken = \"mount-token\"\n",
+        "{}\n[[mount]]\nnamespace = \"up\"\nurl = \"{}\"\ntoken = \"mount-token\"\n\n[[auth.rule]]\ntools = [\"up_hostile_whoami\"]\nscopes = [\"tools:read\"]\n\n[[auth.rule]]\nmounts = [\"up\"]\nscopes = [\"upstream\"]\n",
         tokens_file(),
         upstream.url
     );
@@ -317,6 +318,15 @@ async fn a_mount_sends_its_own_token_never_the_clients() {
     .await;
     assert!(front.app.refused().is_empty(), "{:?}", front.app.refused());
     let client = client_with(&front, TOKEN).await;
+    let tools = client.peer().list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["up_hostile_whoami"]);
+    let hidden = rmcp::model::CallToolRequestParams::new("up_hostile_print");
+    let refused = mcp_error(client.peer().call_tool(hidden).await.unwrap_err());
+    assert_eq!(
+        refused.message,
+        "tool `up_hostile_print` needs the scope(s) upstream"
+    );
     let params = rmcp::model::CallToolRequestParams::new("up_hostile_whoami");
     let result = client.peer().call_tool(params).await.unwrap();
     // The upstream saw pier's token (subject `front`), not the client's (`ci`), which it
@@ -328,6 +338,41 @@ async fn a_mount_sends_its_own_token_never_the_clients() {
     );
     front.shutdown().await;
     upstream.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_access_log_names_the_subject_and_nothing_shows_the_token() {
+    let (logs, _guard) = Logs::capture();
+    let dir = PluginDir::examples();
+    let logging = "[[middleware]]\ntype = \"logging\"\n\n[[middleware]]\ntype = \"logging\"\nstructured = true\n";
+    let server = ci_and_ops(&dir, "", logging, false).await;
+    let client = client_with(&server, TOKEN).await;
+    let params = rmcp::model::CallToolRequestParams::new("hello_greet")
+        .with_arguments(json!({"name": "Ada"}).as_object().unwrap().clone());
+    client.peer().call_tool(params).await.unwrap();
+    let logged = logs.text();
+    let text_line = logged
+        .lines()
+        .find(|l| l.contains("pier::access") && l.contains("tools/call hello_greet ok in "))
+        .unwrap_or_else(|| panic!("a text line: {logged}"));
+    assert!(text_line.ends_with(", subject ci)"), "{text_line}");
+    let json_line = logged
+        .lines()
+        .find(|l| l.contains("pier::access: {") && l.contains("hello_greet"))
+        .unwrap_or_else(|| panic!("a JSON line: {logged}"));
+    assert!(json_line.contains(r#""subject":"ci""#), "{json_line}");
+    // The request's span names the subject too.
+    assert!(logged.contains("subject=\"ci\"}"), "{logged}");
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for seen in [&logged, &metrics] {
+        assert!(!seen.contains(TOKEN), "the token leaked: {seen}");
+    }
+    server.shutdown().await;
 }
 
 #[tokio::test]

@@ -115,11 +115,11 @@ impl Authorize {
         if required.is_empty() && rule.is_none() {
             return None;
         }
-        let info = cx.info();
+        let scopes = cx.scopes();
         let rule_scopes: &[String] = rule.map(|r| r.scopes.as_slice()).unwrap_or_default();
         let mut missing: Vec<&str> = Vec::new();
         for scope in required.iter().chain(rule_scopes) {
-            if !info.scopes.contains(scope) && !missing.contains(&scope.as_str()) {
+            if !scopes.contains(scope) && !missing.contains(&scope.as_str()) {
                 missing.push(scope);
             }
         }
@@ -128,10 +128,9 @@ impl Authorize {
         }
         let subject_ok = rule.is_none_or(|r| {
             r.subjects.is_empty()
-                || info
-                    .subject
-                    .as_ref()
-                    .is_some_and(|s| r.subjects.contains(s))
+                || cx
+                    .subject()
+                    .is_some_and(|s| r.subjects.iter().any(|r| r == s))
         });
         (!subject_ok).then(|| "is not open to this subject".to_string())
     }

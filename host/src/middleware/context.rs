@@ -94,6 +94,16 @@ impl MiddlewareContext {
         self.request.request_info()
     }
 
+    /// The verified subject of the request's token (no copy of the rest of [`Self::info`]).
+    pub fn subject(&self) -> Option<&str> {
+        self.request.subject()
+    }
+
+    /// The scopes of the request's token.
+    pub fn scopes(&self) -> &[String] {
+        self.request.scopes()
+    }
+
     /// The request-scoped state, shared with the plugin serving the request.
     pub fn state(&self) -> &RequestState {
         self.request.state()

@@ -85,6 +85,9 @@ impl Middleware for Logging {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let outcome = outcome_label(cx, &result);
         let session = cx.request().session_key();
+        // Who asked, when the request was authenticated (never the token).
+        let subject = cx.subject();
+        let who = subject.map_or_else(String::new, |s| format!(", subject {s}"));
         let result_json = self.config.payloads.then(|| match &result {
             Ok(response) => response.to_json(),
             Err(e) => json!({ "code": e.code.0, "message": e.message }),
@@ -97,6 +100,9 @@ impl Middleware for Logging {
                 "outcome": outcome,
                 "session": session,
             });
+            if let Some(subject) = subject {
+                line["subject"] = Value::String(subject.to_string());
+            }
             if let (Some(params), Some(result)) = (&params, &result_json) {
                 line["params"] = Value::String(self.payload(params));
                 line["result"] = Value::String(self.payload(result));
@@ -106,13 +112,13 @@ impl Middleware for Logging {
             match (&params, &result_json) {
                 (Some(params), Some(result)) => tracing::info!(
                     target: "pier::access",
-                    "{method} {component} {outcome} in {ms:.3} ms (session {session}) params={} result={}",
+                    "{method} {component} {outcome} in {ms:.3} ms (session {session}{who}) params={} result={}",
                     self.payload(params),
                     self.payload(result)
                 ),
                 _ => tracing::info!(
                     target: "pier::access",
-                    "{method} {component} {outcome} in {ms:.3} ms (session {session})"
+                    "{method} {component} {outcome} in {ms:.3} ms (session {session}{who})"
                 ),
             }
         }

@@ -233,7 +233,7 @@ impl RateLimit {
             }
             Per::Session => cx.request().session_key(),
             Per::ClientIp => ip(),
-            Per::TokenSubject => cx.info().subject.unwrap_or_else(|| "anonymous".into()),
+            Per::TokenSubject => cx.subject().unwrap_or("anonymous").to_string(),
         }
     }
 

@@ -175,10 +175,7 @@ impl ResponseCache {
     ) -> String {
         let subject = match self.config.per {
             Per::Everyone => String::new(),
-            Per::Subject => cx
-                .info()
-                .subject
-                .map_or_else(String::new, |s| format!("s:{s}")),
+            Per::Subject => cx.subject().map_or_else(String::new, |s| format!("s:{s}")),
         };
         let mut hash = Sha256::new();
         for part in [

@@ -274,6 +274,16 @@ impl Context {
         })
     }
 
+    /// The verified subject of the request's token, if it carried one.
+    pub fn subject(&self) -> Option<&str> {
+        self.request.info.subject.as_deref()
+    }
+
+    /// The scopes of the request's token.
+    pub fn scopes(&self) -> &[String] {
+        &self.request.info.scopes
+    }
+
     /// What identifies the request's session in logs, limits and to plugins: a hash of
     /// the transport's session id ([`Session::public_id`]), else the session's local id.
     pub fn session_key(&self) -> String {

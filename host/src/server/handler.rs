@@ -120,8 +120,12 @@ impl PierServer {
             target = %crate::text::clip(target),
             session,
             request_id = %request.id,
+            subject = tracing::field::Empty,
             traceparent = tracing::field::Empty,
         );
+        if let Some(identity) = super::context::identity(&request.extensions) {
+            span.record("subject", identity.subject.as_str());
+        }
         // The client's trace (SEP-414) names the request in pier's log as well.
         if let Some(trace) = super::context::trace_of(request) {
             span.record("traceparent", trace.traceparent.as_str());

@@ -4,11 +4,13 @@
 
 mod auth;
 mod child;
+mod logs;
 mod raw;
 mod redis;
 
 pub use auth::*;
 pub use child::ChildPier;
+pub use logs::Logs;
 pub use raw::*;
 pub use redis::RedisServer;
 
