@@ -736,3 +736,94 @@ fn auth_check_explains_a_jwt() {
         "refused: not a JWT: a JWT has three parts separated by dots\n"
     );
 }
+
+/// A one-file HTTPS server on loopback answering every request with `body`, its
+/// certificate (for 127.0.0.1) issued by a CA of its own; the URL of `/jwks.json` and
+/// the CA's PEM.
+async fn https_jwks(body: String) -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (format!("https://{addr}/jwks.json"), ca.pem())
+}
+
+#[tokio::test]
+async fn a_jwks_over_https_is_trusted_through_the_configured_certificate_authorities() {
+    let signer = rsa("rsa-1");
+    let (url, ca) = https_jwks(json!({"keys": [signer.jwk]}).to_string()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let token = signer.sign(&claims("alice"));
+
+    // Trusted through grants.ca-certificates: fetched, and the token verifies.
+    let trusted = jwt_file(
+        &format!("jwks-url = \"{url}\""),
+        "",
+        &format!("[grants]\nca-certificates = [\"{}\"]\n", ca_file.display()),
+    );
+    let configured = configured(&trusted).unwrap();
+    let server = Server::start_with(pier::ServeConfig {
+        auth: configured.auth,
+        grants: configured.grants,
+        ..PluginDir::examples().config()
+    })
+    .await;
+    assert_served(&server, &token).await;
+    server.shutdown().await;
+
+    // Without the CA the server is not trusted: no keys, the token is refused.
+    let server = jwt_server(
+        &PluginDir::examples(),
+        &jwt_file(&format!("jwks-url = \"{url}\""), "", ""),
+    )
+    .await;
+    assert_refused(&server, &token, "no RS256 key with kid `rsa-1`").await;
+    server.shutdown().await;
+}
