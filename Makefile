@@ -96,7 +96,7 @@ bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/resul
 	@scripts/componentize.sh py bench/plugins/py target/bench-plugins/bench-py.wasm
 	@scripts/componentize.sh js bench/plugins/js/app.js target/bench-plugins/bench-js.wasm
 	cargo build --profile perf -p pier -p native-peer -p pier-bench
-	cargo bench --profile perf -p pier --bench call --bench middleware
+	cargo bench --profile perf -p pier --bench call --bench middleware --bench auth
 	target/perf/pier-bench --out bench/results
 
 fmt: ## Format the code

@@ -83,11 +83,15 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// Claims pier accepts: `subject`, scopes `tools:read calc`, an hour left.
+/// Claims pier accepts: `subject`, scopes `tools:read calc`, an hour left; each set
+/// with a `jti` of its own, so no two tokens are the same (pier remembers tokens it
+/// verified).
 fn claims(subject: &str) -> Value {
+    static ISSUED: AtomicUsize = AtomicUsize::new(0);
     json!({
         "iss": ISSUER, "aud": RESOURCE, "sub": subject,
         "exp": now() + 3600, "iat": now(), "scope": "tools:read calc",
+        "jti": ISSUED.fetch_add(1, Ordering::SeqCst).to_string(),
     })
 }
 
@@ -489,8 +493,42 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_per_interval_and_an_outa
     )
     .await;
     assert_eq!(jwks.fetches(), 3);
-    assert_served(&server, &rotated).await;
+    assert_served(&server, &second.sign(&claims("alice"))).await;
     assert_served(&server, &first.sign(&claims("alice"))).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_even_once_its_key_is_gone() {
+    let (old, new) = (ec("ec-1"), ec("ec-2"));
+    let jwks = Jwks::serve(vec![old.jwk.clone()]).await;
+    let server = jwt_server(
+        &PluginDir::examples(),
+        &jwt_file(
+            &format!("jwks-url = \"{}\"", jwks.url),
+            "jwks-min-refresh-seconds = 1",
+            "",
+        ),
+    )
+    .await;
+    let token = old.sign(&claims("alice"));
+    assert_served(&server, &token).await;
+    // The issuer replaces its key; a token of the new one makes pier refetch the set.
+    *jwks.keys.lock().unwrap() = vec![new.jwk.clone()];
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_served(&server, &new.sign(&claims("bob"))).await;
+    assert_eq!(jwks.fetches(), 2);
+    // The old token, verified before, is still taken (for a minute at most) ...
+    assert_served(&server, &token).await;
+    // ... and refused once forgotten: its key is gone; a new token of the old key too.
+    server.app.verifier().forget_verified();
+    assert_refused(&server, &token, "no ES256 key with kid `ec-1`").await;
+    assert_refused(
+        &server,
+        &old.sign(&claims("alice")),
+        "no ES256 key with kid `ec-1`",
+    )
+    .await;
     server.shutdown().await;
 }
 

@@ -293,6 +293,7 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
     rows.extend(python_plugins(&setup, python_one).await);
     rows.extend(hot_swaps(&setup).await);
     rows.extend(middleware_overhead());
+    rows.extend(auth_overhead());
     rows.extend(host_overhead());
     Ok(rows)
 }
@@ -385,6 +386,39 @@ fn middleware_overhead() -> Vec<Row> {
             row.set("pier-rust", with - empty);
         }
         rows.push(row);
+    }
+    rows
+}
+
+/// Token verification per request (`cargo bench --bench auth`): a static token, and a
+/// JWT of each key type on its first use (signature checked) and after (remembered).
+fn auth_overhead() -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut tokens = Row::new(
+        "auth: verifying a static bearer token (auth.mode = tokens, 10 tokens) per request (median)",
+        "µs",
+        Better::Lower,
+    );
+    if let Some(us) = criterion_median("auth", "tokens", &mut tokens) {
+        tokens.set("pier-rust", us);
+    }
+    rows.push(tokens);
+    for (id, alg) in [
+        ("jwt-rs256", "RS256 (2048-bit)"),
+        ("jwt-es256", "ES256"),
+        ("jwt-eddsa", "EdDSA"),
+    ] {
+        for (suffix, when) in [("-first", "its first use"), ("", "later uses (remembered)")] {
+            let mut row = Row::new(
+                &format!("auth: verifying an {alg} JWT per request, {when} (median)"),
+                "µs",
+                Better::Lower,
+            );
+            if let Some(us) = criterion_median("auth", &format!("{id}{suffix}"), &mut row) {
+                row.set("pier-rust", us);
+            }
+            rows.push(row);
+        }
     }
     rows
 }

@@ -9,14 +9,21 @@
 //! resource is refused, RFC 8707), `exp` has not passed and `nbf` has (each with
 //! `auth.leeway-seconds`), and the subject claim is a non-empty string. The scopes claim
 //! may be a space-separated string (`scope`) or a list (`scp`).
+//!
+//! Checking a signature costs tens of microseconds, more than the rest of a request, and
+//! a client sends the same token with every request: a verified token is remembered (by
+//! its SHA-256) for at most [`REMEMBER_FOR`], never past its `exp`; refusals are not.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::Identity;
 use super::jwks::{KeySet, Sources};
@@ -28,6 +35,10 @@ pub const MAX_TOKEN_BYTES: usize = 16 << 10;
 const MAX_SCOPES: usize = 256;
 /// The longest subject.
 const MAX_SUBJECT_BYTES: usize = 1024;
+/// How long a verified token is taken without checking its signature again.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(60);
+/// The most verified tokens remembered.
+const MAX_REMEMBERED: usize = 4096;
 
 /// The `jwt` settings of `[auth]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +103,8 @@ pub fn algorithm(name: &str) -> Result<Algorithm, String> {
 pub struct Jwt {
     settings: JwtSettings,
     keys: KeySet,
+    /// Tokens verified lately, by their SHA-256: who, and until when (monotonic).
+    verified: Mutex<HashMap<[u8; 32], (Identity, Instant)>>,
 }
 
 impl Jwt {
@@ -105,7 +118,37 @@ impl Jwt {
             min_refresh: settings.jwks_min_refresh,
             max_age: settings.jwks_max_age,
         })?;
-        Ok(Self { settings, keys })
+        Ok(Self {
+            settings,
+            keys,
+            verified: Mutex::default(),
+        })
+    }
+
+    fn remembered(&self) -> MutexGuard<'_, HashMap<[u8; 32], (Identity, Instant)>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets every verified token: the next use of each checks its signature again.
+    pub fn forget(&self) {
+        self.remembered().clear();
+    }
+
+    /// Remembers that `digest`'s token stands for `identity`.
+    fn remember(&self, digest: [u8; 32], identity: &Identity, now: i64) {
+        let left = identity
+            .expires
+            .map_or(0, |exp| exp.saturating_sub(now).max(0) as u64);
+        let until = Instant::now() + REMEMBER_FOR.min(Duration::from_secs(left));
+        let mut remembered = self.remembered();
+        if remembered.len() >= MAX_REMEMBERED {
+            let now = Instant::now();
+            remembered.retain(|_, (_, until)| *until > now);
+            if remembered.len() >= MAX_REMEMBERED {
+                remembered.clear();
+            }
+        }
+        remembered.insert(digest, (identity.clone(), until));
     }
 
     /// Fetches the JWKS (at start): a failure is logged and retried when a token needs it.
@@ -118,6 +161,12 @@ impl Jwt {
     pub async fn verify(&self, token: &str, now: i64) -> Result<Identity, String> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(format!("the token is longer than {MAX_TOKEN_BYTES} bytes"));
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some((identity, until)) = self.remembered().get(&digest)
+            && *until > Instant::now()
+        {
+            return Ok(identity.clone());
         }
         let mut parts = token.split('.');
         let (Some(head), Some(body), Some(signature), None) =
@@ -164,7 +213,9 @@ impl Jwt {
             return Err("the signature does not verify".into());
         }
         let claims = object(body, "payload")?;
-        self.identity(&claims, now)
+        let identity = self.identity(&claims, now)?;
+        self.remember(digest, &identity, now);
+        Ok(identity)
     }
 
     /// The identity of verified `claims`, if they hold at `now`.

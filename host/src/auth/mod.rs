@@ -271,6 +271,14 @@ impl Verifier {
         }
     }
 
+    /// Forgets the JWTs it verified lately, so that their next use checks their
+    /// signatures again (measurements; nothing else needs it).
+    pub fn forget_verified(&self) {
+        if let Some(jwt) = &self.jwt {
+            jwt.forget();
+        }
+    }
+
     /// The caller `token` stands for, or exactly why it is refused.
     pub async fn token(&self, token: &str) -> Result<Identity, String> {
         match (&self.auth.mode, &self.jwt) {
