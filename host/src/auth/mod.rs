@@ -350,10 +350,56 @@ impl Verifier {
 /// What guards `/mcp`: the verifier, and where a legacy session's subject is kept.
 pub struct Guard {
     /// Verifies tokens.
-    pub verifier: Arc<Verifier>,
+    verifier: Arc<Verifier>,
     /// The store that binds each HTTP session to the subject that created it, and how
     /// long a binding lives (the session's idle time); `None` without sessions.
-    pub sessions: Option<(Arc<dyn KeyValue>, Duration)>,
+    sessions: Option<(Arc<dyn KeyValue>, Duration)>,
+    /// Bindings read or made here lately: a session's subject never changes, so a
+    /// request of a known session does not ask the store again.
+    bound: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// The most session bindings [`Guard`] keeps in memory.
+const MAX_BOUND: usize = 10_000;
+
+impl Guard {
+    /// Guards `/mcp` with `verifier`; `sessions` keeps the subject of each session.
+    pub fn new(verifier: Arc<Verifier>, sessions: Option<(Arc<dyn KeyValue>, Duration)>) -> Self {
+        Self {
+            verifier,
+            sessions,
+            bound: Default::default(),
+        }
+    }
+
+    fn bound(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.bound.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers that session `id` belongs to `subject`.
+    fn bind(&self, id: &str, subject: &str) {
+        let mut bound = self.bound();
+        if bound.len() >= MAX_BOUND {
+            bound.clear();
+        }
+        bound.insert(id.to_string(), subject.to_string());
+    }
+
+    /// The subject session `id` belongs to, if it is bound: from memory, else the store.
+    async fn owner(&self, store: &Arc<dyn KeyValue>, id: &str) -> Result<Option<String>, String> {
+        if let Some(subject) = self.bound().get(id) {
+            return Ok(Some(subject.clone()));
+        }
+        let owner = store
+            .get(&session_key(id))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        if let Some(owner) = &owner {
+            self.bind(id, owner);
+        }
+        Ok(owner)
+    }
 }
 
 /// Where the subject of session `id` is kept.
@@ -386,8 +432,8 @@ pub async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let (Some((store, _)), Some(id)) = (&guard.sessions, &session) {
-        match store.get(&session_key(id)).await {
-            Ok(Some(owner)) if owner != identity.subject.as_bytes() => return unknown_session(),
+        match guard.owner(store, id).await {
+            Ok(Some(owner)) if owner != identity.subject => return unknown_session(),
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!("cannot read the subject of a session: {e}");
@@ -407,11 +453,14 @@ pub async fn authenticate(
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
-        && let Err(e) = store
+    {
+        guard.bind(created, &subject);
+        if let Err(e) = store
             .set(&session_key(created), subject.into_bytes(), Some(*ttl))
             .await
-    {
-        tracing::warn!("cannot bind a new session to its subject: {e}");
+        {
+            tracing::warn!("cannot bind a new session to its subject: {e}");
+        }
     }
     response
 }

@@ -111,10 +111,10 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let verifier = app.verifier().clone();
     let auth_on = verifier.auth().mode != crate::auth::Mode::None;
     if auth_on {
-        let guard = Arc::new(crate::auth::Guard {
-            verifier: verifier.clone(),
-            sessions: (!options.stateless).then(|| (app.store().clone(), options.session_idle)),
-        });
+        let guard = Arc::new(crate::auth::Guard::new(
+            verifier.clone(),
+            (!options.stateless).then(|| (app.store().clone(), options.session_idle)),
+        ));
         mcp = mcp.layer(axum::middleware::from_fn_with_state(
             guard,
             crate::auth::authenticate,
