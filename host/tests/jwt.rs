@@ -643,6 +643,17 @@ fn jwt_settings_that_cannot_work_are_errors_naming_them() {
     ] {
         assert_eq!(configured(&text).err().as_deref(), Some(error.as_str()), "{text}");
     }
+    // Without authorization-servers, the metadata names the issuer.
+    let issuer_only = configured(&format!(
+        "{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\n"
+    ))
+    .unwrap()
+    .auth;
+    assert_eq!(issuer_only.authorization_servers, [ISSUER]);
+    assert_eq!(
+        issuer_only.metadata()["authorization_servers"],
+        json!([ISSUER])
+    );
 }
 
 #[tokio::test]

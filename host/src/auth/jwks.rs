@@ -25,6 +25,8 @@ use crate::runtime::grants::Trust;
 const MAX_BYTES: usize = 1 << 20;
 /// The most keys kept from one key set.
 const MAX_KEYS: usize = 64;
+/// The longest `kid` a key may have.
+const MAX_KID_BYTES: usize = 256;
 /// How long one JWKS fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -195,8 +197,12 @@ fn parse_jwk(jwk: &serde_json::Value) -> Option<Key> {
         }
         _ => return None,
     };
+    let kid = text("kid");
+    if kid.is_some_and(|k| k.len() > MAX_KID_BYTES) {
+        return None;
+    }
     let key = Key {
-        kid: text("kid").map(|k| crate::text::clip(k).into_owned()),
+        kid: kid.map(str::to_string),
         alg,
         family,
         decoding,
@@ -438,4 +444,60 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(connection);
     sender.send_request(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use serde_json::json;
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn only_signing_keys_pier_verifies_with_are_kept() {
+        let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let point = pair.public_key_raw();
+        let (x, y) = (b64(&point[1..33]), b64(&point[33..65]));
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let ec = |extra: serde_json::Value| {
+            let mut key = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y});
+            key.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            key
+        };
+        let set = json!({"keys": [
+            ec(json!({"kid": "ok", "use": "sig", "alg": "ES256"})),
+            {"kty": "OKP", "crv": "Ed25519", "x": b64(ed.public_key_raw()), "kid": "ed"},
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+            ec(json!({"kid": "enc", "use": "enc"})),
+            ec(json!({"kid": "mislabelled", "alg": "RS256"})),
+            ec(json!({"kid": "k".repeat(MAX_KID_BYTES + 1)})),
+            {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": y, "kid": "short"},
+            {"kty": "EC", "crv": "secp256k1", "x": x, "y": y},
+            {"kty": "OKP", "crv": "X25519", "x": b64(ed.public_key_raw())},
+            {"kty": "RSA", "kid": "no-n", "e": "AQAB"},
+            "not an object",
+        ]});
+        let (keys, skipped) = parse_set(set.to_string().as_bytes()).unwrap();
+        let kept: Vec<_> = keys.iter().map(|k| (k.kid.as_deref(), k.family)).collect();
+        assert_eq!(
+            kept,
+            [(Some("ok"), Family::P256), (Some("ed"), Family::Ed25519)]
+        );
+        assert_eq!(skipped, 9);
+        assert!(keys[0].fits(Algorithm::ES256));
+        assert!(!keys[0].fits(Algorithm::ES384));
+        assert!(!keys[0].fits(Algorithm::HS256));
+        assert!(keys[1].fits(Algorithm::EdDSA));
+
+        assert_eq!(
+            parse_set(b"[]").err().as_deref(),
+            Some("not a JSON Web Key Set (no \"keys\" list)")
+        );
+        assert!(parse_set(b"{").unwrap_err().starts_with("not JSON: "));
+    }
 }

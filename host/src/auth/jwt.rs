@@ -95,7 +95,10 @@ pub fn algorithm(name: &str) -> Result<Algorithm, String> {
         Ok(_) => Err(format!(
             "{name}: HMAC needs a shared secret, and pier verifies with public keys only"
         )),
-        Err(_) => Err(format!("{name}: not one of {ALGORITHMS}")),
+        Err(_) => Err(format!(
+            "{}: not one of {ALGORITHMS}",
+            crate::text::clip(name)
+        )),
     }
 }
 

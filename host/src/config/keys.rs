@@ -577,7 +577,7 @@ pub const KEYS: &[Key] = &[
         path: "auth.authorization-servers",
         kind: Kind::List,
         default: "[]",
-        doc: "Authorization servers clients get tokens from, published in the protected resource metadata.",
+        doc: "Authorization servers clients get tokens from, published in the protected resource metadata; empty in jwt mode = auth.issuer.",
     },
     Key {
         path: "auth.scopes-supported",

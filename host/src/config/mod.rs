@@ -554,12 +554,19 @@ impl Layers {
         let admin_scope = self.str("admin.scope").to_string();
         scope_word("admin.scope", &admin_scope)?;
         let jwt = self.jwt(mode, &resource)?;
+        // A JWT issuer is the authorization server clients go to, unless told otherwise.
+        let authorization_servers = match self.list("auth.authorization-servers") {
+            servers if servers.is_empty() && mode == crate::auth::Mode::Jwt => {
+                vec![jwt.issuer.clone()]
+            }
+            servers => servers,
+        };
         Ok(crate::auth::AuthConfig {
             mode,
             tokens: self.tokens.clone(),
             jwt,
             resource,
-            authorization_servers: self.list("auth.authorization-servers"),
+            authorization_servers,
             scopes_supported: self.list("auth.scopes-supported"),
             required_scopes,
             open_endpoints,
