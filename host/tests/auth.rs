@@ -38,6 +38,7 @@ async fn ci_and_ops(dir: &PluginDir, ops_scopes: &str, extra: &str, modern: bool
     let mut config = pier::ServeConfig {
         auth: configured.auth,
         middleware: configured.middleware,
+        mounts: configured.mounts,
         ..dir.config()
     };
     if modern {
@@ -584,6 +585,45 @@ async fn a_request_state_answers_only_the_subject_it_was_issued_to() {
     let second = round(3, TOKEN, answers).await;
     assert!(second.get("error").is_none(), "{second}");
     assert_eq!(second["result"]["resultType"], "input_required", "{second}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rule_by_tag_governs_a_proxied_servers_tagged_tools() {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    let extra = format!(
+        "[[mount]]\nnamespace = \"py\"\ncommand = \"{}\"\nargs = [\"{}\"]\n\n[[auth.rule]]\ntags = [\"admin\"]\nscopes = [\"admin\"]\n",
+        python.display(),
+        root().join("tests/clients/tagged_server.py").display()
+    );
+    let server = ci_and_ops(&PluginDir::new(), "\"admin\"", &extra, false).await;
+    assert!(
+        server.app.refused().is_empty(),
+        "{:?}",
+        server.app.refused()
+    );
+    let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
+        let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        names
+    };
+    let wipe = || rmcp::model::CallToolRequestParams::new("py_wipe");
+    // ci lacks the scope: the admin-tagged tool is neither listed nor callable.
+    let ci = client_with(&server, TOKEN).await;
+    assert_eq!(
+        names(ci.peer().list_all_tools().await.unwrap()),
+        ["py_hello"]
+    );
+    let refused = mcp_error(ci.peer().call_tool(wipe()).await.unwrap_err());
+    assert_eq!(refused.message, "tool `py_wipe` needs the scope(s) admin");
+    // ops has it: both, and the call goes through.
+    let ops = client_with(&server, "ops-token").await;
+    assert_eq!(
+        names(ops.peer().list_all_tools().await.unwrap()),
+        ["py_hello", "py_wipe"]
+    );
+    assert_eq!(text(&ops.peer().call_tool(wipe()).await.unwrap()), "wiped");
     server.shutdown().await;
 }
 
