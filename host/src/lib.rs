@@ -198,7 +198,7 @@ impl App {
             defaults: config.default_limits,
             cap: config.max_limits,
             grants: config.grants.clone(),
-            auth: config.auth.mode != auth::Mode::None,
+            auth: config.auth.enabled(),
         };
         let mounts = Arc::new(Mounts::new(
             runtime.clone(),
@@ -208,7 +208,7 @@ impl App {
         ));
         let services = services(&runtime, &metrics, config);
         let mut server_chain = build_chain(&config.middleware, &services, "server", "middleware")?;
-        if !config.auth.rules.is_empty() || config.auth.mode != auth::Mode::None {
+        if !config.auth.rules.is_empty() || config.auth.enabled() {
             // Authorization (rules, and plugins' required scopes) wraps everything
             // else: what a caller may not use, no other middleware sees it ask for.
             server_chain.prepend(Arc::new(middleware::gate::Gated(
@@ -401,11 +401,6 @@ impl App {
     /// The admin API's token, when it is on.
     pub fn admin_token(&self) -> Option<&str> {
         self.config.admin_token.as_deref()
-    }
-
-    /// How HTTP requests are authenticated (`[auth]`).
-    pub fn auth(&self) -> &auth::AuthConfig {
-        &self.config.auth
     }
 
     /// Verifies the tokens of HTTP requests.

@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty, Limited};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use wasmtime_wasi_http::io::TokioIo;
 
 use crate::runtime::grants::Trust;
 
@@ -316,23 +314,15 @@ impl KeySet {
         }
         let from_jwks = matching(&keys);
         if from_jwks.is_empty() && (kid.is_some() || keys.is_empty()) {
-            match remote.refresh(Some(remote.min_refresh)).await {
-                Ok(true) => found.extend(matching(&remote.snapshot().0)),
-                Ok(false) => {}
-                Err(e) => tracing::warn!("auth.jwks-url: {e} (the cached keys keep verifying)"),
+            if let Err(e) = remote.refresh(Some(remote.min_refresh)).await {
+                tracing::warn!("auth.jwks-url: {e} (the cached keys keep verifying)");
             }
+            // Fetched now, or by a concurrent request this one waited for.
+            found.extend(matching(&remote.snapshot().0));
         } else {
             found.extend(from_jwks);
         }
         found
-    }
-
-    /// How many keys there are (PEM files', JWKS's).
-    pub fn counts(&self) -> (usize, usize) {
-        (
-            self.pems.len(),
-            self.remote.as_ref().map_or(0, |r| r.snapshot().0.len()),
-        )
     }
 }
 
@@ -364,9 +354,12 @@ impl Remote {
             }
             cached.attempted = Some(Instant::now());
         }
-        let bytes = tokio::time::timeout(FETCH_TIMEOUT, get(&self.url, &self.trust))
-            .await
-            .map_err(|_| format!("{}: no answer within {FETCH_TIMEOUT:?}", self.url))??;
+        let bytes = tokio::time::timeout(
+            FETCH_TIMEOUT,
+            super::fetch::get(&self.url, &self.trust, MAX_BYTES),
+        )
+        .await
+        .map_err(|_| format!("{}: no answer within {FETCH_TIMEOUT:?}", self.url))??;
         let (keys, skipped) = parse_set(&bytes).map_err(|e| format!("{}: {e}", self.url))?;
         if keys.is_empty() {
             return Err(format!(
@@ -385,65 +378,6 @@ impl Remote {
         cached.fetched = Some(Instant::now());
         Ok(true)
     }
-}
-
-/// The body of `GET url` (http or https), at most [`MAX_BYTES`], if the answer is 200.
-async fn get(url: &str, trust: &Trust) -> Result<bytes::Bytes, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(format!("{url}: not an http(s) URL")),
-    };
-    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let tcp = tokio::net::TcpStream::connect((bare, port))
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    let request = http::Request::get(uri.path_and_query().map_or("/", |p| p.as_str()).to_string())
-        .header(
-            http::header::HOST,
-            uri.authority().map_or(host, |a| a.as_str()),
-        )
-        .header(http::header::ACCEPT, "application/json")
-        .body(Empty::<bytes::Bytes>::new())
-        .map_err(|e| format!("{url}: {e}"))?;
-    let response = if https {
-        let name = match bare.parse::<std::net::IpAddr>() {
-            Ok(ip) => rustls::pki_types::ServerName::from(ip),
-            Err(_) => rustls::pki_types::ServerName::try_from(bare.to_string())
-                .map_err(|e| format!("{url}: {e}"))?,
-        };
-        let tls = tokio_rustls::TlsConnector::from(trust.config())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        send(TokioIo::new(tls), request).await
-    } else {
-        send(TokioIo::new(tcp), request).await
-    }
-    .map_err(|e| format!("{url}: {e}"))?;
-    if response.status() != http::StatusCode::OK {
-        return Err(format!("{url}: answered {}", response.status()));
-    }
-    Limited::new(response.into_body(), MAX_BYTES)
-        .collect()
-        .await
-        .map(|body| body.to_bytes())
-        .map_err(|e| format!("{url}: {e} (at most {MAX_BYTES} bytes)"))
-}
-
-async fn send<T>(
-    io: T,
-    request: http::Request<Empty<bytes::Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, hyper::Error>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-    tokio::spawn(connection);
-    sender.send_request(request).await
 }
 
 #[cfg(test)]

@@ -313,11 +313,6 @@ impl Jwt {
             expires: Some(expires),
         })
     }
-
-    /// How many keys it holds (PEM files', the JWKS's).
-    pub fn key_counts(&self) -> (usize, usize) {
-        self.keys.counts()
-    }
 }
 
 /// The JSON object base64url `part` of a token encodes.

@@ -19,20 +19,18 @@
 //! (`[[auth.rule]]`) is decided per component by the authorization gate
 //! (`middleware/authorize.rs`), as JSON-RPC errors.
 
+mod fetch;
+mod guard;
 pub mod jwks;
 pub mod jwt;
 
-use std::sync::Arc;
-use std::time::Duration;
+pub(crate) use guard::refused;
+pub use guard::{Guard, authenticate, metadata, require_token};
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-
-use crate::storage::KeyValue;
 
 /// How requests over HTTP are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,7 +141,7 @@ pub enum Refusal {
 }
 
 /// The bearer token of the `Authorization` header of `headers`.
-fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Refusal::Missing);
@@ -165,6 +163,11 @@ fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
 }
 
 impl AuthConfig {
+    /// Whether HTTP requests must carry a token (`auth.mode` is not `none`).
+    pub fn enabled(&self) -> bool {
+        self.mode != Mode::None
+    }
+
     /// The URL of this server's protected resource metadata: the resource's origin, then
     /// `/.well-known/oauth-protected-resource`, then the resource's path (RFC 9728 §3).
     pub fn metadata_url(&self) -> String {
@@ -321,15 +324,17 @@ impl Verifier {
             ));
         }
         self.warm().await;
-        if self.auth.mode == Mode::Tokens && self.auth.static_token(token).is_none() {
+        let identity = match self.token(token).await {
             // The operator may know how many tokens there are; a client is not told.
-            return Err(format!(
-                "its SHA-256 ({}) is none of the {} [[auth.token]] hashes",
-                hash_token(token),
-                self.auth.tokens.len()
-            ));
-        }
-        let identity = self.token(token).await?;
+            Err(_) if self.auth.mode == Mode::Tokens => {
+                return Err(format!(
+                    "its SHA-256 ({}) is none of the {} [[auth.token]] hashes",
+                    hash_token(token),
+                    self.auth.tokens.len()
+                ));
+            }
+            verified => verified?,
+        };
         let lacking = identity.lacks(&self.auth.required_scopes);
         if !lacking.is_empty() {
             return Err(format!(
@@ -347,154 +352,6 @@ impl Verifier {
     }
 }
 
-/// What guards `/mcp`: the verifier, and where a legacy session's subject is kept.
-pub struct Guard {
-    /// Verifies tokens.
-    verifier: Arc<Verifier>,
-    /// The store that binds each HTTP session to the subject that created it, and how
-    /// long a binding lives (the session's idle time); `None` without sessions.
-    sessions: Option<(Arc<dyn KeyValue>, Duration)>,
-    /// Bindings read or made here lately: a session's subject never changes, so a
-    /// request of a known session does not ask the store again.
-    bound: std::sync::Mutex<std::collections::HashMap<String, String>>,
-}
-
-/// The most session bindings [`Guard`] keeps in memory.
-const MAX_BOUND: usize = 10_000;
-
-impl Guard {
-    /// Guards `/mcp` with `verifier`; `sessions` keeps the subject of each session.
-    pub fn new(verifier: Arc<Verifier>, sessions: Option<(Arc<dyn KeyValue>, Duration)>) -> Self {
-        Self {
-            verifier,
-            sessions,
-            bound: Default::default(),
-        }
-    }
-
-    fn bound(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
-        self.bound.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Remembers that session `id` belongs to `subject`.
-    fn bind(&self, id: &str, subject: &str) {
-        let mut bound = self.bound();
-        if bound.len() >= MAX_BOUND {
-            bound.clear();
-        }
-        bound.insert(id.to_string(), subject.to_string());
-    }
-
-    /// The subject session `id` belongs to, if it is bound: from memory, else the store.
-    async fn owner(&self, store: &Arc<dyn KeyValue>, id: &str) -> Result<Option<String>, String> {
-        if let Some(subject) = self.bound().get(id) {
-            return Ok(Some(subject.clone()));
-        }
-        let owner = store
-            .get(&session_key(id))
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-        if let Some(owner) = &owner {
-            self.bind(id, owner);
-        }
-        Ok(owner)
-    }
-}
-
-/// Where the subject of session `id` is kept.
-fn session_key(id: &str) -> String {
-    format!("pier/session-subject/{id}")
-}
-
-/// The answer to a request naming a session of another subject: the one an unknown
-/// session gets, so a session id of someone else tells nothing.
-fn unknown_session() -> Response {
-    (StatusCode::NOT_FOUND, "Not Found: Session not found").into_response()
-}
-
-/// Authenticates a request to `/mcp`: the verified [`Identity`] goes into its
-/// extensions, or the answer is 401 (403 when the token lacks `auth.required-scopes`).
-/// A request in a session another subject created is answered as for an unknown
-/// session (404); a session a request creates is bound to its subject.
-pub async fn authenticate(
-    State(guard): State<Arc<Guard>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let identity = match guard.verifier.admit(request.headers()).await {
-        Ok(identity) => identity,
-        Err(why) => return refused(&guard.verifier, &why),
-    };
-    let session = request
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if let (Some((store, _)), Some(id)) = (&guard.sessions, &session) {
-        match guard.owner(store, id).await {
-            Ok(Some(owner)) if owner != identity.subject => return unknown_session(),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!("cannot read the subject of a session: {e}");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the session store is unavailable",
-                )
-                    .into_response();
-            }
-        }
-    }
-    let subject = identity.subject.clone();
-    request.extensions_mut().insert(identity);
-    let response = next.run(request).await;
-    if let (Some((store, ttl)), None) = (&guard.sessions, &session)
-        && let Some(created) = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-    {
-        guard.bind(created, &subject);
-        if let Err(e) = store
-            .set(&session_key(created), subject.into_bytes(), Some(*ttl))
-            .await
-        {
-            tracing::warn!("cannot bind a new session to its subject: {e}");
-        }
-    }
-    response
-}
-
-/// The answer to a refused request, logged (the reason, never the token).
-fn refused(verifier: &Verifier, why: &Refusal) -> Response {
-    match why {
-        Refusal::Missing => {}
-        Refusal::Invalid(reason) => tracing::info!(target: "pier::auth", "token refused: {reason}"),
-        Refusal::Scope(needed) => tracing::info!(
-            target: "pier::auth",
-            "token lacks the scope(s) {}",
-            needed.join(" ")
-        ),
-    }
-    verifier.challenge(why)
-}
-
-/// Guards an endpoint that `auth.open-endpoints` does not open: any verified token.
-pub async fn require_token(
-    State(verifier): State<Arc<Verifier>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match verifier.verify(request.headers()).await {
-        Ok(_) => next.run(request).await,
-        Err(why) => refused(&verifier, &why),
-    }
-}
-
-/// `GET /.well-known/oauth-protected-resource[/mcp]`.
-pub async fn metadata(State(verifier): State<Arc<Verifier>>) -> Response {
-    Json(verifier.auth().metadata()).into_response()
-}
 #[cfg(test)]
 mod tests {
     use super::*;

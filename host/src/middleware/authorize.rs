@@ -171,8 +171,9 @@ impl Authorize {
     }
 }
 
-fn refused(what: &str, why: String) -> ErrorData {
-    ErrorData::invalid_request(format!("{what} {why}"), None)
+/// The error refusing `kind` `name` (a name or URI a client may have sent: clipped).
+fn refused(kind: &str, name: &str, why: String) -> ErrorData {
+    ErrorData::invalid_request(format!("{kind} `{}` {why}", crate::text::clip(name)), None)
 }
 
 impl Gate for Authorize {
@@ -182,27 +183,27 @@ impl Gate for Authorize {
 
     fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
         let why = self.tool_refusal(cx, name)?;
-        Some(refused(&format!("tool `{name}`"), why))
+        Some(refused("tool", name, why))
     }
 
     fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
         let why = self.prompt_refusal(cx, name)?;
-        Some(refused(&format!("prompt `{name}`"), why))
+        Some(refused("prompt", name, why))
     }
 
     fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
         let why = self.listed_refusal(cx, uri)?;
-        Some(refused(&format!("resource `{uri}`"), why))
+        Some(refused("resource", uri, why))
     }
 
     fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
         let why = self.listed_refusal(cx, uri)?;
-        Some(refused(&format!("resource template `{uri}`"), why))
+        Some(refused("resource template", uri, why))
     }
 
     fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
         let why = self.read_refusal(cx, uri)?;
-        Some(refused(&format!("resource `{uri}`"), why))
+        Some(refused("resource", uri, why))
     }
 }
 

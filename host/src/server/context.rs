@@ -66,9 +66,9 @@ fn of_client(client: Option<rmcp::model::Implementation>) -> RequestInfo {
 }
 
 /// The caller `[auth]` verified for a request that came over HTTP.
-pub(crate) fn identity(extensions: &rmcp::model::Extensions) -> Option<crate::auth::Identity> {
+pub(crate) fn identity(extensions: &rmcp::model::Extensions) -> Option<&crate::auth::Identity> {
     let parts = extensions.get::<axum::http::request::Parts>()?;
-    parts.extensions.get::<crate::auth::Identity>().cloned()
+    parts.extensions.get::<crate::auth::Identity>()
 }
 
 /// The address of the client of a request that came over HTTP.
@@ -154,8 +154,8 @@ impl Context {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
             session_id: session.public_id(http_session_id(request)),
             trace: trace_of(request),
-            subject: who.as_ref().map(|w| w.subject.clone()),
-            scopes: who.map(|w| w.scopes).unwrap_or_default(),
+            subject: who.map(|w| w.subject.clone()),
+            scopes: who.map(|w| w.scopes.clone()).unwrap_or_default(),
             ..of_client(request.client_info())
         };
         let progress = request.meta.get_progress_token();

@@ -28,8 +28,8 @@ mod listen;
 mod pipeline;
 
 /// The verified subject of a request that came over authenticated HTTP.
-fn subject_of(context: &RequestContext<RoleServer>) -> Option<String> {
-    super::context::identity(&context.extensions).map(|identity| identity.subject)
+fn subject_of(context: &RequestContext<RoleServer>) -> Option<&str> {
+    super::context::identity(&context.extensions).map(|identity| identity.subject.as_str())
 }
 
 /// What every session of one server shares.
@@ -123,8 +123,8 @@ impl PierServer {
             subject = tracing::field::Empty,
             traceparent = tracing::field::Empty,
         );
-        if let Some(identity) = super::context::identity(&request.extensions) {
-            span.record("subject", identity.subject.as_str());
+        if let Some(subject) = subject_of(request) {
+            span.record("subject", subject);
         }
         // The client's trace (SEP-414) names the request in pier's log as well.
         if let Some(trace) = super::context::trace_of(request) {
@@ -358,7 +358,7 @@ impl ServerHandler for PierServer {
         let record = self
             .shared
             .tasks
-            .get(&request.task_id, Who::Client(subject.as_deref()))
+            .get(&request.task_id, Who::Client(subject))
             .await?;
         Ok(GetTaskResult::new(record.detailed()))
     }
@@ -377,7 +377,7 @@ impl ServerHandler for PierServer {
             .answer(
                 &id,
                 &request.input_responses,
-                Who::Client(subject_of(&context).as_deref()),
+                Who::Client(subject_of(&context)),
             )
             .await?;
         if resume {
@@ -396,7 +396,7 @@ impl ServerHandler for PierServer {
         let subject = subject_of(&context);
         self.shared
             .tasks
-            .cancel(&request.task_id, Who::Client(subject.as_deref()))
+            .cancel(&request.task_id, Who::Client(subject))
             .await
     }
 

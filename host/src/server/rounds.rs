@@ -223,7 +223,7 @@ pub fn binding(
     method: &str,
     target: &str,
     arguments: &impl serde::Serialize,
-    subject: Option<String>,
+    subject: Option<&str>,
 ) -> Vec<u8> {
     let arguments = serde_json::to_string(arguments).unwrap_or_default();
     let mut hash = Sha256::new();

@@ -46,25 +46,21 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// `admin.token`, or (with auth on) a token carrying `admin.scope`.
 async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let expected = app.admin_token();
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if let (Some(given), Some(expected)) = (given, expected)
+    let given = crate::auth::bearer(request.headers()).ok();
+    if let (Some(given), Some(expected)) = (given, app.admin_token())
         && crate::auth::same_secret(given.as_bytes(), expected.as_bytes())
     {
         return next.run(request).await;
     }
     let verifier = app.verifier();
-    if verifier.auth().mode != crate::auth::Mode::None {
+    if verifier.auth().enabled() {
         let scope = &verifier.auth().admin_scope;
-        return match verifier.verify(request.headers()).await {
-            Ok(identity) if identity.scopes.contains(scope) => next.run(request).await,
-            Ok(_) => verifier.challenge(&crate::auth::Refusal::Scope(vec![scope.clone()])),
-            Err(why) => verifier.challenge(&why),
+        let refusal = match verifier.verify(request.headers()).await {
+            Ok(identity) if identity.scopes.contains(scope) => return next.run(request).await,
+            Ok(_) => crate::auth::Refusal::Scope(vec![scope.clone()]),
+            Err(why) => why,
         };
+        return crate::auth::refused(verifier, &refusal);
     }
     match given {
         None => {

@@ -109,7 +109,7 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     };
     let mut mcp = any(endpoint::serve).with_state(endpoint);
     let verifier = app.verifier().clone();
-    let auth_on = verifier.auth().mode != crate::auth::Mode::None;
+    let auth_on = verifier.auth().enabled();
     if auth_on {
         let guard = Arc::new(crate::auth::Guard::new(
             verifier.clone(),

@@ -131,7 +131,7 @@ impl PierServer {
                 arguments,
                 rounds.answers(),
                 capabilities,
-                super::subject_of(&context),
+                super::subject_of(&context).map(str::to_string),
             )
             .await;
         match created {
