@@ -265,6 +265,7 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
         server.stop().await;
     }
     let mut rows: Vec<Row> = http.into_iter().map(|(row, _, _)| row).collect();
+    rows.push(stateless(&setup, seconds).await);
     rows.push(fresh_instances(&setup, seconds).await);
     rows.push(read);
 
@@ -296,6 +297,45 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
     rows.extend(auth_overhead());
     rows.extend(host_overhead());
     Ok(rows)
+}
+
+/// `echo` at 32 clients over HTTP without sessions: every server told to answer with
+/// JSON and keep no session (pier `--stateless`, rmcp's stateless mode, FastMCP's
+/// `stateless_http` and `json_response`).
+async fn stateless(setup: &Setup, seconds: Duration) -> Row {
+    let mut row = Row::new(
+        "tools/call `echo`, HTTP stateless (JSON responses, no sessions), 32 clients",
+        "req/s",
+        Better::Higher,
+    );
+    row.note = Some(
+        "with no session there is no trust scope to keep a warm instance for: the Python and JS plugins take a fresh instance per call, as in the row below. "
+            .into(),
+    );
+    for &(id, _) in SERVERS {
+        progress(&format!("HTTP, stateless: {id}"));
+        let outcome = echo_at_32(seconds, |port| {
+            let mut command = http_command(id, setup, port, 0);
+            command.push("--stateless".into());
+            Ok(command)
+        })
+        .await;
+        record(&mut row, id, outcome);
+    }
+    row
+}
+
+/// `echo` at 32 clients over HTTP against a server started by the command `command`
+/// gives for a free port; the server is stopped after.
+async fn echo_at_32(
+    seconds: Duration,
+    command: impl FnOnce(u16) -> anyhow::Result<Vec<String>>,
+) -> anyhow::Result<pier_bench::stats::Report> {
+    let port = free_port()?;
+    let server = Server::start(&command(port)?, port, "echo", PATIENCE).await?;
+    let report = measure(Target::Http(server.url.clone()), echo(), 32, seconds).await;
+    server.stop().await;
+    report
 }
 
 /// `tools/list` of 500 tools: fifty 10-tool plugins on pier, 500 tools on the peers.
@@ -410,7 +450,7 @@ fn auth_overhead() -> Vec<Row> {
     ] {
         for (suffix, when) in [("-first", "its first use"), ("", "later uses (remembered)")] {
             let mut row = Row::new(
-                &format!("auth: verifying an {alg} JWT per request, {when} (median)"),
+                format!("auth: verifying an {alg} JWT per request, {when} (median)"),
                 "µs",
                 Better::Lower,
             );

@@ -3,6 +3,7 @@
 
 HTTP follows FastMCP's production guidance: the ASGI app from `mcp.http_app()` served
 by uvicorn (one worker: streamable-HTTP sessions live in the worker's memory).
+`--stateless` serves HTTP without sessions, answering with JSON instead of SSE;
 `--stdio` serves on stdin/stdout instead.
 """
 
@@ -45,13 +46,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8200)
     parser.add_argument("--stdio", action="store_true")
+    parser.add_argument("--stateless", action="store_true")
     parser.add_argument("--tools", type=int, default=0)
     args = parser.parse_args()
     add_fillers(args.tools)
     if args.stdio:
         mcp.run(transport="stdio", show_banner=False)
         return
-    app = mcp.http_app(path="/mcp")
+    if args.stateless:
+        app = mcp.http_app(path="/mcp", stateless_http=True, json_response=True)
+    else:
+        app = mcp.http_app(path="/mcp")
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -17,14 +17,13 @@ pub(super) async fn fresh_instances(setup: &Setup, seconds: Duration) -> Row {
     );
     for (id, dir) in [("pier-py", PY_FRESH), ("pier-js", JS_FRESH)] {
         progress(&format!("HTTP, fresh instances: {id}"));
-        let outcome = async {
-            let port = free_port()?;
-            let command = pier_http(setup.dir(dir).context("a set-up")?, &setup.data, port);
-            let server = Server::start(&command, port, "echo", PATIENCE).await?;
-            let report = measure(Target::Http(server.url.clone()), echo(), 32, seconds).await;
-            server.stop().await;
-            report
-        }
+        let outcome = echo_at_32(seconds, |port| {
+            Ok(pier_http(
+                setup.dir(dir).context("a set-up")?,
+                &setup.data,
+                port,
+            ))
+        })
         .await;
         record(&mut row, id, outcome);
     }

@@ -1,6 +1,7 @@
 //! `native-peer`: the benchmark's tools (`echo`, `add`, the `bench://data` resource and
 //! `--tools N` fillers) served by rmcp directly, with the same transports as pier:
-//! streamable HTTP (stateful sessions, SSE responses) at `/mcp`, or stdio.
+//! streamable HTTP at `/mcp` (stateful sessions and SSE responses, or with `--stateless`
+//! no sessions and JSON responses), or stdio.
 
 use std::sync::Arc;
 
@@ -22,6 +23,9 @@ struct Args {
     /// Serve on stdin/stdout instead of HTTP.
     #[arg(long)]
     stdio: bool,
+    /// HTTP without sessions, answering with JSON instead of SSE.
+    #[arg(long)]
+    stateless: bool,
     /// Extra filler tools, for the `tools/list` scenario.
     #[arg(long, default_value_t = 0)]
     tools: usize,
@@ -150,7 +154,9 @@ async fn main() -> std::io::Result<()> {
     let service = StreamableHttpService::new(
         move || Ok(peer.clone()),
         Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_legacy_session_mode(true),
+        StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(!args.stateless)
+            .with_json_response(args.stateless),
     );
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
