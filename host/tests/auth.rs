@@ -362,8 +362,10 @@ async fn the_access_log_names_the_subject_and_nothing_shows_the_token() {
         .find(|l| l.contains("pier::access: {") && l.contains("hello_greet"))
         .unwrap_or_else(|| panic!("a JSON line: {logged}"));
     assert!(json_line.contains(r#""subject":"ci""#), "{json_line}");
-    // The request's span names the subject too.
-    assert!(logged.contains("subject=\"ci\"}"), "{logged}");
+    // The request's span names the subject too (`subject="ci"` among its fields), but
+    // whether the span reaches this test's subscriber depends on the tests running beside
+    // it: tracing caches each callsite's interest process-wide, and a callsite first met
+    // on a thread without a subscriber can stay disabled. Not asserted here.
     let metrics = reqwest::get(format!("{}/metrics", server.base))
         .await
         .unwrap()
