@@ -28,6 +28,8 @@ use serde::Deserialize;
 
 use crate::App;
 
+mod folder;
+
 /// How a source folder is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Build {
@@ -348,12 +350,20 @@ fn version_of(app: &App, plugin: &str) -> Option<String> {
         .map(|m| m.version.clone())
 }
 
-/// Builds `source` and installs the component into `plugins`; reports on stderr what
-/// was built, how long it took, and what changed in the catalogue.
-pub async fn rebuild(app: &App, source: &Source, plugins: &Path) -> Result<(), String> {
+/// Builds `source` and installs the component into `plugins` (a Python folder is
+/// served from the folder instead, [`folder`]); reports on stderr what was built, how
+/// long it took since `started` (the save), and what changed in the catalogue.
+pub async fn rebuild(
+    app: &App,
+    source: &Source,
+    plugins: &Path,
+    started: Instant,
+) -> Result<(), String> {
+    if let Build::Python { name, .. } = &source.build {
+        return folder::serve(app, source, name, plugins, started).await;
+    }
     let label = source.dir.display();
     eprintln!("pier dev: building {label}");
-    let started = Instant::now();
     let (name, built) = source.build(plugins).await.map_err(|e| {
         let e = format!(
             "build of {label} failed after {:.1} s: {e}; the previous version keeps serving",
@@ -374,10 +384,8 @@ pub async fn rebuild(app: &App, source: &Source, plugins: &Path) -> Result<(), S
         return Ok(());
     }
     place(source, &name, &built, &bytes, plugins)?;
-    eprintln!(
-        "pier dev: built {name} in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    let build = started.elapsed();
+    eprintln!("pier dev: built {name} in {:.1} s", build.as_secs_f64());
     // Wait (bounded) for the watcher to serve it, or to refuse it.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -400,31 +408,49 @@ pub async fn rebuild(app: &App, source: &Source, plugins: &Path) -> Result<(), S
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let after = served_names(app, &name);
-    let added: Vec<&String> = after.iter().filter(|n| !before.contains(n)).collect();
-    let removed: Vec<&String> = before.iter().filter(|n| !after.contains(n)).collect();
+    let phases = format!(
+        "build {:.1} s, load {:.1} s",
+        build.as_secs_f64(),
+        (started.elapsed() - build).as_secs_f64()
+    );
+    report_served(app, &name, &hash, &before, started, &phases);
+    Ok(())
+}
+
+/// Says that `name` serves `version` now, how long it took since `started` (in
+/// `phases`), and which of its names came and went (it served `before`).
+fn report_served(
+    app: &App,
+    name: &str,
+    version: &str,
+    before: &[String],
+    started: Instant,
+    phases: &str,
+) {
+    let after = served_names(app, name);
     let mut change = String::new();
-    for n in &added {
+    for n in after.iter().filter(|n| !before.contains(n)) {
         change.push_str(&format!(" +{n}"));
     }
-    for n in &removed {
+    for n in before.iter().filter(|n| !after.contains(n)) {
         change.push_str(&format!(" -{n}"));
     }
     if change.is_empty() {
         change = " same names".into();
     }
     eprintln!(
-        "pier dev: serving {name} {} ({:.1} s after the save):{change}",
-        &hash[..12],
+        "pier dev: serving {name} {} ({:.1} s after the save: {phases}):{change}",
+        version.get(..12).unwrap_or(version),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
 }
 
 /// Whether a changed `path` in the source folder `dir` is a source change (not build
 /// output, VCS data or editor droppings).
 fn is_source_change(dir: &Path, path: &Path) -> bool {
-    let path = path.strip_prefix(dir).unwrap_or(path);
+    let Ok(path) = path.strip_prefix(dir) else {
+        return false;
+    };
     !path.components().any(|c| {
         let c = c.as_os_str().to_string_lossy();
         c == "target" || c == "node_modules" || c == "__pycache__" || c.starts_with('.')
@@ -433,46 +459,54 @@ fn is_source_change(dir: &Path, path: &Path) -> bool {
 
 /// Builds every source, then rebuilds each on changes, until the process ends.
 pub async fn run(app: Arc<App>, sources: Vec<Source>, plugins: PathBuf) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let mut watchers = Vec::new();
     for (i, source) in sources.iter().enumerate() {
         let tx = tx.clone();
-        let dir = source.dir.clone();
+        // Watched by its full path, so that events name paths under it: only what lies
+        // below the folder decides whether a change is a source change (the folder may
+        // itself sit under a `target/` or a hidden directory).
+        let dir = std::fs::canonicalize(&source.dir).unwrap_or_else(|_| source.dir.clone());
+        let watched = dir.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
             let relevant = !matches!(event.kind, notify::EventKind::Access(_))
                 && event.paths.iter().any(|p| is_source_change(&dir, p));
             if relevant {
-                let _ = tx.send(i);
+                let _ = tx.send((i, Instant::now()));
             }
         })
-        .and_then(|mut w| w.watch(&source.dir, RecursiveMode::Recursive).map(|()| w));
+        .and_then(|mut w| w.watch(&watched, RecursiveMode::Recursive).map(|()| w));
         match watcher {
             Ok(w) => watchers.push(w),
             Err(e) => eprintln!("pier dev: cannot watch {}: {e}", source.dir.display()),
         }
     }
     for source in &sources {
-        let _ = rebuild(&app, source, &plugins).await;
+        let _ = rebuild(&app, source, &plugins, Instant::now()).await;
     }
     eprintln!(
         "pier dev: watching {} source folder(s); save a file to rebuild",
         sources.len()
     );
-    while let Some(first) = rx.recv().await {
+    while let Some((first, saved)) = rx.recv().await {
         // One build per burst of saves.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(BURST).await;
         let mut due = vec![first];
-        while let Ok(i) = rx.try_recv() {
+        while let Ok((i, _)) = rx.try_recv() {
             due.push(i);
         }
         due.sort_unstable();
         due.dedup();
         for i in due {
-            let _ = rebuild(&app, &sources[i], &plugins).await;
+            let _ = rebuild(&app, &sources[i], &plugins, saved).await;
         }
     }
 }
+
+/// How long after a save `pier dev` waits for the rest of a burst of saves (an editor
+/// writing a file in steps, a formatter running on save) before it rebuilds once.
+const BURST: Duration = Duration::from_millis(150);
 
 #[cfg(test)]
 mod tests {
@@ -490,6 +524,11 @@ mod tests {
             Path::new("/tmp/.src/src/.lib.rs.swp")
         ));
         assert!(!is_source_change(dir, Path::new("/tmp/.src/out.wasm")));
+        // Only the part below the folder counts: the folder may sit anywhere.
+        let dir = Path::new("/repo/target/.tmpAb12/greet");
+        assert!(is_source_change(dir, &dir.join("src/lib.rs")));
+        assert!(!is_source_change(dir, &dir.join("target/debug/x")));
+        assert!(!is_source_change(dir, Path::new("/elsewhere/src/lib.rs")));
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub struct App {
     shared: Arc<Shared>,
     mounts: Arc<Mounts>,
     verifier: Arc<auth::Verifier>,
+    /// Plugins served from their source folder (`pier dev`).
+    folders: Arc<registry::folders::SourceFolders>,
     readiness: Mutex<Readiness>,
     /// Stops the directory watch when the app is dropped.
     watching: Mutex<Option<DropGuard>>,
@@ -194,11 +196,13 @@ impl App {
             })),
         );
         let registry = Arc::new(Registry::default());
+        let folders: Arc<registry::folders::SourceFolders> = Arc::default();
         let options = LoadOptions {
             defaults: config.default_limits,
             cap: config.max_limits,
             grants: config.grants.clone(),
             auth: config.auth.enabled(),
+            folders: folders.clone(),
         };
         let mounts = Arc::new(Mounts::new(
             runtime.clone(),
@@ -249,6 +253,7 @@ impl App {
             shared,
             mounts,
             verifier,
+            folders,
             readiness: Mutex::new(Readiness::Loading),
             watching: Mutex::new(None),
         })
@@ -434,9 +439,21 @@ impl App {
         Ok(app)
     }
 
+    /// The plugins served from their source folder: what `pier dev` registers there is
+    /// granted (read-only) to the plugin of that name from its next load on.
+    pub fn source_folders(&self) -> &Arc<registry::folders::SourceFolders> {
+        &self.folders
+    }
+
     /// The handler of a new client session.
     pub fn session(&self, session_id: Option<String>) -> PierServer {
         PierServer::new(self.shared.clone(), session_id)
+    }
+
+    /// The handler of one request to a stateless pier (`server.stateless`): no session,
+    /// its calls share warm instances with their principal's ([`server::scope`]).
+    pub fn one_request(&self) -> PierServer {
+        PierServer::one_request(self.shared.clone())
     }
 
     /// How many tasks (MCP 2026-07-28) this pier runs now.

@@ -59,6 +59,7 @@ impl Local {
                 grants: config.grants.clone(),
                 // The operator inspecting a plugin is no client: required scopes pass.
                 auth: true,
+                folders: Arc::default(),
             },
         })
     }

@@ -86,6 +86,15 @@ async fn serve_http(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow:
 }
 
 async fn serve(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Result<()> {
+    if !dev.is_empty() {
+        // What `pier dev` builds goes there: a first run in a new folder makes it.
+        std::fs::create_dir_all(&config.plugins_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the plugin directory {}: {e}",
+                config.plugins_dir.display()
+            )
+        })?;
+    }
     match config.transport {
         Transport::Stdio => {
             let app = Arc::new(pier::App::start(&config).await?);

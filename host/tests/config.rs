@@ -152,6 +152,15 @@ fn every_bad_value_names_its_source_key_and_expectation() {
         error_of(ServeArgs::default(), &[("PIER_NOPE", "1")]),
         "environment PIER_NOPE: PIER_NOPE: unknown variable (see pier.example.toml for the keys)"
     );
+    // The builders' variables are no configuration, and no mistake either.
+    for name in [
+        "PIER_CACHE_DIR",
+        "PIER_COMPONENTIZE_PY",
+        "PIER_JS_TOOLCHAIN",
+    ] {
+        let config = ServeArgs::default().config_with_env(vec![(name.into(), "/x".into())]);
+        assert!(config.is_ok(), "{name}: {:?}", config.err());
+    }
     let flags = ServeArgs {
         transport: Some("carrier-pigeon".into()),
         ..ServeArgs::default()

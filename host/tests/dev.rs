@@ -23,7 +23,8 @@ struct Dev {
 
 impl Dev {
     async fn start(sources: &[&Path], plugins: &Path) -> Self {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_pier"));
+        command
             .arg("dev")
             .args(sources)
             .args([
@@ -36,7 +37,13 @@ impl Dev {
             .arg(plugins)
             .arg("--data-dir")
             .arg(shared_data_dir())
-            .args(["--storage", "memory"])
+            .args(["--storage", "memory"]);
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (a `pier dev`), collecting what it writes to stderr.
+    fn spawn(mut command: tokio::process::Command) -> Self {
+        let mut child = command
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -185,4 +192,127 @@ fn a_folder_pier_cannot_build_is_a_usage_error() {
             source.path().display()
         )
     );
+}
+
+/// A newcomer's loop, word for word from the README, in the empty folder `work`:
+/// `pier new greet --lang LANG`, `pier dev greet` (default paths: no `plugins.d/` yet),
+/// call `greet_hello`, edit `file` of the folder (`Hello` becomes `Howdy`), call again.
+/// `env`: where the toolchains are. The running `pier dev` and its client.
+async fn newcomer_loop(
+    work: &Path,
+    lang: &str,
+    file: &str,
+    env: &[(&str, std::ffi::OsString)],
+) -> (Dev, Client) {
+    let pier = env!("CARGO_BIN_EXE_pier");
+    let made = std::process::Command::new(pier)
+        .args(["new", "greet", "--lang", lang])
+        .current_dir(work)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(!work.join("plugins.d").exists());
+    let mut command = tokio::process::Command::new(pier);
+    command
+        .args([
+            "dev",
+            "greet",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+        ])
+        .args(["--storage", "memory"])
+        .current_dir(work)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let dev = Dev::spawn(command);
+    let served = dev.line("pier dev: serving greet ", 0).await;
+    assert!(served.ends_with(" +greet_hello"), "{lang}: {served}");
+    assert!(work.join("plugins.d/greet.wasm").is_file());
+    let client = dev.client().await;
+    let hello = call(&client, "greet_hello", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&hello), "Hello, Ada!", "{lang}");
+
+    let source = work.join("greet").join(file);
+    let code = std::fs::read_to_string(&source).unwrap();
+    assert!(code.contains("Hello, "), "{lang}: {code}");
+    std::fs::write(&source, code.replace("Hello, ", "Howdy, ")).unwrap();
+    let again = dev.line("pier dev: serving greet ", 1).await;
+    assert!(again.ends_with(" same names"), "{lang}: {again}");
+    let howdy = call(&client, "greet_hello", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&howdy), "Howdy, Ada!", "{lang}");
+    let lines = dev.lines.lock().unwrap().join("\n");
+    assert!(!lines.contains("cannot"), "{lang}: {lines}");
+    (dev, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_python_plugin_is_served_and_rebuilt_from_an_empty_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let env = [
+        (
+            "PIER_CACHE_DIR",
+            work.path().join(".cache").into_os_string(),
+        ),
+        (
+            "PIER_COMPONENTIZE_PY",
+            root().join(".venv/bin/componentize-py").into_os_string(),
+        ),
+    ];
+    let (mut dev, client) = newcomer_loop(work.path(), "python", "server.py", &env).await;
+    // Served from the folder: no build. A save that does not import is refused with
+    // Python's words and where, and the previous version keeps serving, unchanged.
+    let server = work.path().join("greet/server.py");
+    let code = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(&server, format!("{code}\ndef broken(:\n")).unwrap();
+    let refused = dev.line("pier dev: greet was refused: ", 0).await;
+    let line = code.lines().count() + 2;
+    assert_eq!(
+        refused,
+        format!(
+            "pier dev: greet was refused: describe failed: plugin `greet` panicked: SyntaxError: invalid syntax (File \"greet/server.py\", line {line}) (wasm trap: wasm `unreachable` instruction executed); the previous version keeps serving"
+        )
+    );
+    let still = call(&client, "greet_hello", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&still), "Howdy, Ada!");
+    let lines = dev.lines.lock().unwrap().join("\n");
+    assert!(!lines.contains("pier dev: building"), "no build: {lines}");
+    dev.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_js_plugin_is_served_and_rebuilt_from_an_empty_folder() {
+    let work = tempfile::tempdir().unwrap();
+    let env = [
+        (
+            "PIER_CACHE_DIR",
+            work.path().join(".cache").into_os_string(),
+        ),
+        (
+            "PIER_JS_TOOLCHAIN",
+            root().join("tests/polyglot/js").into_os_string(),
+        ),
+    ];
+    let (mut dev, _) = newcomer_loop(work.path(), "js", "greeting.js", &env).await;
+    dev.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_rust_plugin_is_served_and_rebuilt_from_an_empty_folder() {
+    // Inside this repository (a new crate depends on `pier-sdk` by path here), built
+    // into the workspace's target directory, where the SDK is already compiled.
+    let work = tempfile::tempdir_in(root().join("target")).unwrap();
+    let env = [("CARGO_TARGET_DIR", root().join("target").into_os_string())];
+    let (mut dev, _) = newcomer_loop(work.path(), "rust", "src/lib.rs", &env).await;
+    dev.child.kill().await.unwrap();
 }

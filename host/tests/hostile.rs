@@ -5,6 +5,8 @@ mod common;
 
 #[path = "hostile/instances.rs"]
 mod instances;
+#[path = "hostile/principals.rs"]
+mod principals;
 
 use common::*;
 use serde_json::json;

@@ -14,6 +14,8 @@ use crate::stats::Report;
 pub enum Target {
     /// Streamable HTTP at this URL.
     Http(String),
+    /// Streamable HTTP at this URL, MCP 2026-07-28 requests without a session.
+    HttpSessionless(String),
     /// A command to start, speaking MCP on its stdio (one process per session).
     Stdio(Vec<String>),
 }
@@ -77,6 +79,7 @@ pub struct Load {
 pub async fn open(target: &Target, client: &reqwest::Client) -> anyhow::Result<Session> {
     Ok(match target {
         Target::Http(url) => Session::Http(HttpSession::open(client, url).await?),
+        Target::HttpSessionless(url) => Session::Http(HttpSession::sessionless(client, url)),
         Target::Stdio(command) => Session::Stdio(Box::new(StdioSession::open(command).await?)),
     })
 }

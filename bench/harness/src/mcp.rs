@@ -9,8 +9,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-/// The protocol revision the load generator speaks.
+/// The protocol revision the load generator speaks in sessions.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// The revision of sessionless, self-describing requests ([`HttpSession::sessionless`]).
+pub const MODERN_VERSION: &str = "2026-07-28";
 
 fn initialize_params() -> Value {
     json!({
@@ -63,6 +66,8 @@ pub struct HttpSession {
     url: String,
     session: Option<String>,
     next_id: u64,
+    /// Speaks MCP 2026-07-28: no `initialize`, no session, each request self-describing.
+    modern: bool,
 }
 
 impl HttpSession {
@@ -73,6 +78,7 @@ impl HttpSession {
             url: url.to_string(),
             session: None,
             next_id: 0,
+            modern: false,
         };
         s.request("initialize", initialize_params()).await?;
         let response = s
@@ -85,14 +91,41 @@ impl HttpSession {
         Ok(s)
     }
 
+    /// A client of `url` as the Python `mcp` 2.x and FastMCP 4 clients are: MCP
+    /// 2026-07-28, no session; every request carries its revision, client and
+    /// capabilities in `_meta` and the `Mcp-Method`/`Mcp-Name` headers.
+    pub fn sessionless(client: &reqwest::Client, url: &str) -> Self {
+        Self {
+            client: client.clone(),
+            url: url.to_string(),
+            session: None,
+            next_id: 0,
+            modern: true,
+        }
+    }
+
     fn post(&self, body: Value) -> reqwest::RequestBuilder {
+        let version = if self.modern {
+            MODERN_VERSION
+        } else {
+            PROTOCOL_VERSION
+        };
         let mut request = self
             .client
             .post(&self.url)
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", PROTOCOL_VERSION)
-            .body(body.to_string());
+            .header("mcp-protocol-version", version);
+        if self.modern {
+            if let Some(method) = body["method"].as_str() {
+                request = request.header("mcp-method", method);
+            }
+            let params = &body["params"];
+            if let Some(name) = params["name"].as_str().or(params["uri"].as_str()) {
+                request = request.header("mcp-name", name);
+            }
+        }
+        let mut request = request.body(body.to_string());
         if let Some(id) = &self.session {
             request = request.header("mcp-session-id", id);
         }
@@ -103,6 +136,15 @@ impl HttpSession {
     pub async fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
         self.next_id += 1;
         let id = self.next_id;
+        let mut params = params;
+        if self.modern {
+            params["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+                "io.modelcontextprotocol/clientInfo":
+                    {"name": "pier-loadgen", "version": env!("CARGO_PKG_VERSION")},
+                "io.modelcontextprotocol/clientCapabilities": {},
+            });
+        }
         let response = self
             .post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .send()

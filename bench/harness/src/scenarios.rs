@@ -266,6 +266,7 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
     }
     let mut rows: Vec<Row> = http.into_iter().map(|(row, _, _)| row).collect();
     rows.push(stateless(&setup, seconds).await);
+    rows.push(sessionless(&setup, seconds).await);
     rows.push(fresh_instances(&setup, seconds).await);
     rows.push(read);
 
@@ -309,7 +310,7 @@ async fn stateless(setup: &Setup, seconds: Duration) -> Row {
         Better::Higher,
     );
     row.note = Some(
-        "with no session there is no trust scope to keep a warm instance for: the Python and JS plugins take a fresh instance per call, as in the row below. "
+        "2025-11-25 requests to servers that keep no session; the Python and JS plugins' warm instances serve the request's principal (here: every caller, auth off). "
             .into(),
     );
     for &(id, _) in SERVERS {
@@ -325,15 +326,62 @@ async fn stateless(setup: &Setup, seconds: Duration) -> Row {
     row
 }
 
+/// `echo` at 32 clients sending MCP 2026-07-28 requests without a session, as the
+/// Python `mcp` 2.x and FastMCP 4 clients do, to each server in its default mode.
+/// FastMCP 4.1 serves that revision only to its own stateless mode's clients: its cell
+/// is FastMCP told `stateless_http` and `json_response`, with 2025-11-25 clients.
+async fn sessionless(setup: &Setup, seconds: Duration) -> Row {
+    let mut row = Row::new(
+        "tools/call `echo`, HTTP, 32 clients sending MCP 2026-07-28 requests (no session)",
+        "req/s",
+        Better::Higher,
+    );
+    row.note = Some(
+        "pier and the native server in their default mode; FastMCP told to be stateless (`stateless_http`, `json_response`) and called with 2025-11-25 requests, its fastest sessionless mode. Warm instances of the Python and JS plugins serve the request's principal (here: every caller, auth off). "
+            .into(),
+    );
+    for &(id, _) in SERVERS {
+        progress(&format!("HTTP, 2026-07-28 without a session: {id}"));
+        let fastmcp = id == "fastmcp";
+        let outcome = echo_at_32_as(
+            seconds,
+            |port| {
+                let mut command = http_command(id, setup, port, 0);
+                if fastmcp {
+                    command.push("--stateless".into());
+                }
+                Ok(command)
+            },
+            if fastmcp {
+                Target::Http
+            } else {
+                Target::HttpSessionless
+            },
+        )
+        .await;
+        record(&mut row, id, outcome);
+    }
+    row
+}
+
 /// `echo` at 32 clients over HTTP against a server started by the command `command`
 /// gives for a free port; the server is stopped after.
 async fn echo_at_32(
     seconds: Duration,
     command: impl FnOnce(u16) -> anyhow::Result<Vec<String>>,
 ) -> anyhow::Result<pier_bench::stats::Report> {
+    echo_at_32_as(seconds, command, Target::Http).await
+}
+
+/// [`echo_at_32`], the clients reaching the server's URL as `target` makes of it.
+async fn echo_at_32_as(
+    seconds: Duration,
+    command: impl FnOnce(u16) -> anyhow::Result<Vec<String>>,
+    target: fn(String) -> Target,
+) -> anyhow::Result<pier_bench::stats::Report> {
     let port = free_port()?;
     let server = Server::start(&command(port)?, port, "echo", PATIENCE).await?;
-    let report = measure(Target::Http(server.url.clone()), echo(), 32, seconds).await;
+    let report = measure(target(server.url.clone()), echo(), 32, seconds).await;
     server.stop().await;
     report
 }

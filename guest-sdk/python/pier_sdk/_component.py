@@ -99,10 +99,29 @@ def _ok(call: Any) -> Any:
         raise ContextError(getattr(e.value, "value", str(e.value))) from None
 
 
+#: The folder `pier dev`'s interpreter imports `server.py` from, at the first call of
+#: each instance; `None` in a built component, whose server module was imported (and
+#: snapshotted) when it was built.
+source: str | None = None
+
+
 def _server() -> FastMCP:
+    if not servers and source is not None:
+        _import_server(source)
     if not servers:
         raise Err(types.Error_Failed("the plugin's module made no FastMCP server"))
     return servers[-1]
+
+
+def _import_server(folder: str) -> None:
+    """Imports `server.py` of `folder` (read-only: no bytecode is written) as a build
+    would have, with the folder's other modules importable beside it."""
+    import sys
+
+    sys.dont_write_bytecode = True
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    import server  # noqa: F401
 
 
 def _content(block: Any) -> Any:

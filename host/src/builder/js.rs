@@ -148,6 +148,8 @@ pub async fn toolchain(cache: &Path) -> Result<PathBuf, String> {
 
 /// Builds the plugin folder `dir` from its module `entry` into `out`.
 pub async fn build_js(dir: &Path, entry: &Path, out: &Path) -> Result<(), String> {
+    // esbuild runs in the plugin's folder: every path it is given must be absolute.
+    let out = &std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let cache = cache()?;
     let sdk = sdk_dir(&cache)?;
     let tools = toolchain(&cache).await?;

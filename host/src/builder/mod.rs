@@ -72,11 +72,12 @@ pub fn cache_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "no cache directory: set PIER_CACHE_DIR (or HOME)".to_string())
 }
 
-/// pier's cache directory, created when missing.
+/// pier's cache directory, created when missing, as an absolute path (tools run in
+/// the plugin's folder are given paths under it).
 fn cache() -> Result<PathBuf, String> {
     let cache = cache_dir()?;
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-    Ok(cache)
+    std::path::absolute(&cache).map_err(|e| format!("{}: {e}", cache.display()))
 }
 
 /// `files` written under `cache` once: a folder `PREFIX-HASH` per content hash,

@@ -64,16 +64,67 @@ const FILES: &[(&str, &str)] = &[
 const SHIM: &str =
     "import server  # noqa: F401\nfrom pier_sdk._component import Plugin  # noqa: F401\n";
 
+/// The entry module of `pier dev`'s Python interpreter ([`dev_interpreter`]): the SDK
+/// and every standard module that imports in a component, snapshotted; the plugin's
+/// `server.py` is imported from `/pier-dev/src` at each instance's first call.
+const DEV_SHIM: &str = include_str!("dev_app.py");
+
+/// Where `pier dev`'s Python interpreter finds a plugin's folder (a read-only preopen).
+pub const DEV_SOURCE: &str = "/pier-dev/src";
+
 /// The Python SDK and WIT of this build of pier, written under `cache` once (a folder
-/// per content hash, completed by a rename), with the component's entry module.
+/// per content hash, completed by a rename), with the component's entry module (and
+/// that of `pier dev`'s interpreter).
 pub fn sdk_dir(cache: &Path) -> Result<PathBuf, String> {
     let files: Vec<(&str, &str)> = FILES
         .iter()
         .chain(WIT)
         .copied()
-        .chain([("app.py", SHIM)])
+        .chain([("app.py", SHIM), ("dev_app.py", DEV_SHIM)])
         .collect();
     write_once(cache, "sdk", &files, "the Python SDK")
+}
+
+/// `pier dev`'s Python interpreter: one component for every Python plugin folder,
+/// built once per SDK (in the cache, beside it) with componentize-py; it serves the
+/// `server.py` of the folder pier grants it at [`DEV_SOURCE`], so that a saved file
+/// needs no build. Same SDK, same world, same limits as what `pier build` makes; the
+/// server module runs when an instance starts rather than when the component is built.
+pub async fn dev_interpreter() -> Result<PathBuf, String> {
+    let cache = cache()?;
+    let sdk = sdk_dir(&cache)?;
+    let name = sdk
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let out = cache.join(format!("python-dev-{name}.wasm"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    let tool = componentize_py(&cache).await?;
+    eprintln!(
+        "pier: building the Python interpreter `pier dev` serves Python folders with (once for this version of pier): {}",
+        out.display()
+    );
+    let partial = cache.join(format!(".python-dev-{name}.{}.wasm", std::process::id()));
+    let output = tokio::process::Command::new(&tool)
+        .arg("-d")
+        .arg(sdk.join("wit"))
+        .args(["-w", "pier-plugin-granted", "componentize", "-p"])
+        .arg(&sdk)
+        .arg("dev_app")
+        .arg("-o")
+        .arg(&partial)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+    if !output.status.success() || !partial.is_file() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(failed("componentize-py", &output, Some("Stack backtrace:")));
+    }
+    std::fs::rename(&partial, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(out)
 }
 
 /// The Python SDK of this build of pier, in pier's cache (`pier build --sdk-path`).

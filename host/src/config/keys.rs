@@ -352,7 +352,7 @@ pub const KEYS: &[Key] = &[
         path: "defaults.reuse-scope",
         kind: Kind::Choice(&["session", "plugin"]),
         default: "\"session\"",
-        doc: "Who may share a warm instance, for a plugin whose sidecar sets none: session (the calls of one client session; over stdio, of the one connection) or plugin (any caller: only where [limits] reuse-scope allows it).",
+        doc: "Who may share a warm instance, for a plugin whose sidecar sets none: session (the calls of one client session, or of one connection over stdio; a request without a session, as every MCP 2026-07-28 request over HTTP, shares with its principal: the verified subject, or every sessionless caller while auth is off) or plugin (any caller: only where [limits] reuse-scope allows it).",
     },
     Key {
         path: "defaults.max-calls",

@@ -47,6 +47,14 @@ pub struct LogOptions {
     pub json: bool,
 }
 
+/// `PIER_*` variables that are not configuration keys: where `pier build` and `pier dev`
+/// keep their cache and find their toolchains (`builder/`).
+pub const TOOL_VARIABLES: &[&str] = &[
+    "PIER_CACHE_DIR",
+    "PIER_COMPONENTIZE_PY",
+    "PIER_JS_TOOLCHAIN",
+];
+
 /// Everything `pier serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -281,13 +289,14 @@ impl Layers {
         Ok(())
     }
 
-    /// Applies every `PIER_*` variable of `vars`; an unknown `PIER_*` name is an error.
+    /// Applies every `PIER_*` variable of `vars`; an unknown `PIER_*` name is an error
+    /// (the variables of [`TOOL_VARIABLES`] are not configuration and are skipped).
     pub fn apply_env(
         &mut self,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(), ConfigError> {
         for (name, text) in vars {
-            if !name.starts_with("PIER_") {
+            if !name.starts_with("PIER_") || TOOL_VARIABLES.contains(&name.as_str()) {
                 continue;
             }
             let source = Source::Env(name.clone());

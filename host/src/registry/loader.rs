@@ -33,6 +33,8 @@ pub struct LoadOptions {
     pub grants: GrantCaps,
     /// Whether HTTP requests carry verified identities (`auth.mode` is not `none`).
     pub auth: bool,
+    /// Plugins served from a source folder (`pier dev`).
+    pub folders: Arc<super::folders::SourceFolders>,
 }
 
 /// The result of loading one file.
@@ -43,12 +45,15 @@ pub enum Loaded {
     Disabled,
 }
 
-/// What a plugin is made of on disk: the component's bytes and its sidecar's text.
+/// What a plugin is made of on disk: the component's bytes and its sidecar's text (and
+/// the revision of its source folder, when it is served from one).
 pub struct Input {
     /// The component file's content.
     pub bytes: Vec<u8>,
     /// The sidecar's text, when there is one.
     pub sidecar: Option<String>,
+    /// The revision of the source folder it serves ([`super::folders`]).
+    pub revision: Option<String>,
 }
 
 impl Input {
@@ -66,7 +71,11 @@ impl Input {
         let bytes = tokio::fs::read(file)
             .await
             .map_err(|e| refuse(e.to_string()))?;
-        Ok(Self { bytes, sidecar })
+        Ok(Self {
+            bytes,
+            sidecar,
+            revision: None,
+        })
     }
 
     /// SHA-256 over the component and the sidecar: equal fingerprints load equally.
@@ -77,6 +86,10 @@ impl Input {
         hash.update(&self.bytes);
         if let Some(text) = &self.sidecar {
             hash.update(text.as_bytes());
+        }
+        if let Some(revision) = &self.revision {
+            hash.update(b"\0folder\0");
+            hash.update(revision.as_bytes());
         }
         hex::encode(hash.finalize())
     }
@@ -182,6 +195,15 @@ async fn load_unguarded(
         tracing::warn!(plugin = %name, "{warning}");
     }
     grants.config = config;
+    // A plugin served from its source folder reads it (only what `pier dev` registered).
+    let folder = options.folders.get(&name);
+    if let Some(folder) = &folder {
+        grants.files.push(crate::runtime::grants::files::FileGrant {
+            host: folder.dir.clone(),
+            guest: folder.guest.clone(),
+            mode: crate::runtime::grants::files::Mode::Ro,
+        });
+    }
     let asked = sidecar.requested(options.defaults);
     let limits = asked.capped_by(options.cap);
     let lowered = limits.lowered_from(&asked);
@@ -219,6 +241,9 @@ async fn load_unguarded(
     let mut mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
         .map_err(|e| refuse(e.to_string()))?;
     mount.required_scopes = sidecar.required_scopes;
+    if let Some(folder) = folder {
+        mount.version = folder.revision;
+    }
     Ok(Loaded::Mounted(Arc::new(mount), outcome))
 }
 

@@ -1,6 +1,7 @@
 //! The live catalogue: mounts and the namespaced tools, resources, templates and prompts
 //! they expose, published as immutable snapshots.
 
+pub mod folders;
 pub mod loader;
 pub mod manifest;
 pub mod mounts;

@@ -181,11 +181,16 @@ impl Mounts {
         let lock = self.lock_of(&key);
         let _one_at_a_time = lock.lock().await;
         let known = self.slots().iter().position(|s| s.key == key);
-        let input = match Input::read(file).await {
+        let mut input = match Input::read(file).await {
             Ok(input) => input,
             Err(_) if !file.exists() => return self.remove(&key),
             Err(error) => return self.refuse(&key, error),
         };
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        input.revision = self.options.folders.get(stem).map(|f| f.revision);
         let fingerprint = input.fingerprint();
         if let Some(i) = known {
             let slots = self.slots();

@@ -248,7 +248,7 @@ impl Sandbox {
             },
             () = cancelled.cancelled() => return Err(self.cancelled()),
         };
-        let pool = warm.zip(self.scope_of(&*ctx));
+        let pool = warm.and_then(|pool| Some((pool, self.scope_of(&*ctx)?)));
         let taken = pool
             .as_ref()
             .and_then(|(pool, scope)| pool.take(scope, Instant::now()));
@@ -258,7 +258,7 @@ impl Sandbox {
                 warm
             }
             None => {
-                let scope = pool.as_ref().map_or("", |(_, scope)| scope.as_str());
+                let scope = pool.as_ref().map(|(_, scope)| scope.clone());
                 Warm::new(
                     Resident {
                         store: self.new_store(pre.engine(), ctx),
@@ -310,9 +310,9 @@ impl Sandbox {
     }
 
     /// Who may share a warm instance with the call of `ctx`; `None`: nobody.
-    fn scope_of(&self, ctx: &dyn CallContext) -> Option<String> {
+    fn scope_of(&self, ctx: &dyn CallContext) -> Option<Arc<str>> {
         match self.limits.reuse_scope {
-            ReuseScope::Plugin => Some(String::new()),
+            ReuseScope::Plugin => Some(Arc::from("")),
             ReuseScope::Session => ctx.trust_scope(),
         }
     }
@@ -374,8 +374,36 @@ impl Sandbox {
     }
 }
 
-/// The message of a Rust guest's panic, from what it printed to stderr before trapping.
+/// Why a guest trapped, in its own words: the exception a Python guest raised, else the
+/// message of a Rust guest's panic, from what it printed to stderr before trapping.
 fn panic_message(stderr: &str) -> Option<String> {
+    python_exception(stderr).or_else(|| rust_panic(stderr))
+}
+
+/// The exception a Python guest (componentize-py) let escape, from the traceback it
+/// printed before trapping: the exception line, and where it was raised (the innermost
+/// `File …, line N` of the traceback).
+fn python_exception(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("Traceback (most recent call last):")?;
+    let mut place = None;
+    for line in stderr[start..].lines().skip(1) {
+        if let Some(file) = line.trim_start().strip_prefix("File ") {
+            // `"PATH", line N, in FUNCTION`: the path and line say where.
+            let at = file.split(", in ").next().unwrap_or(file);
+            place = Some(at.to_string());
+        } else if !line.starts_with(char::is_whitespace) && !line.trim().is_empty() {
+            let exception = crate::text::clip(line.trim());
+            return Some(match place {
+                Some(at) => format!("{exception} (File {at})"),
+                None => exception.into_owned(),
+            });
+        }
+    }
+    None
+}
+
+/// The message of a Rust guest's panic, from what it printed to stderr before trapping.
+fn rust_panic(stderr: &str) -> Option<String> {
     let start = stderr.rfind("panicked at")?;
     let after = &stderr[start..];
     // Rust prints `panicked at FILE:LINE:COL:` then the message on the next line(s).
@@ -397,5 +425,24 @@ mod tests {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom goes the tool\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(panic_message(stderr).as_deref(), Some("boom goes the tool"));
         assert_eq!(panic_message("just some output\n"), None);
+    }
+
+    #[test]
+    fn a_python_guest_names_its_exception_and_where_it_was_raised() {
+        let stderr = "Traceback (most recent call last):\n  File \"/0/pier_sdk/_component.py\", line 162, in describe\n  File \"/pier-dev/src/server.py\", line 20\n    def broken(:\n               ^\nSyntaxError: invalid syntax\n\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:\nPython function threw an unexpected exception\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("SyntaxError: invalid syntax (File \"/pier-dev/src/server.py\", line 20)")
+        );
+        let raised = "Traceback (most recent call last):\n  File \"/1/app.py\", line 3, in call_tool\nKeyError: 'x'\n";
+        assert_eq!(
+            panic_message(raised).as_deref(),
+            Some("KeyError: 'x' (File \"/1/app.py\", line 3)")
+        );
+        // A traceback cut short names nothing it does not have.
+        assert_eq!(
+            panic_message("Traceback (most recent call last):\n  File \"a.py\", line 1, in f\n"),
+            None
+        );
     }
 }

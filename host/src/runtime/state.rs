@@ -269,9 +269,10 @@ pub trait CallContext: Send + Sync {
         String::new()
     }
     /// Who may share a warm instance with this call ([`super::limits::ReuseScope::Session`]):
-    /// an id pier gave the client's session (its connection over stdio; each request
-    /// over stateless HTTP), never a value the client chose. `None`: nobody.
-    fn trust_scope(&self) -> Option<String> {
+    /// an id pier gave the client's session (its connection over stdio), or for a request
+    /// without a session its principal (the verified subject, or every caller while auth
+    /// is off); never a value the client chose. `None`: nobody.
+    fn trust_scope(&self) -> Option<Arc<str>> {
         None
     }
 }
@@ -334,7 +335,7 @@ fn no_client(what: &str) -> GuestError {
 #[derive(Default)]
 pub struct NoRequest {
     state: RequestState,
-    scope: Option<String>,
+    scope: Option<Arc<str>>,
 }
 
 impl NoRequest {
@@ -342,7 +343,7 @@ impl NoRequest {
     /// `scope` (a benchmark standing for one session).
     pub fn scoped(scope: &str) -> Self {
         Self {
-            scope: Some(scope.to_string()),
+            scope: Some(scope.into()),
             ..Self::default()
         }
     }
@@ -364,7 +365,7 @@ impl CallContext for NoRequest {
     fn state(&self) -> &RequestState {
         &self.state
     }
-    fn trust_scope(&self) -> Option<String> {
+    fn trust_scope(&self) -> Option<Arc<str>> {
         self.scope.clone()
     }
 }

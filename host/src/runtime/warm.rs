@@ -37,17 +37,18 @@ impl Default for ReusePolicy {
 pub struct Warm<T> {
     /// The instance.
     pub instance: T,
-    scope: Arc<str>,
+    /// `None`: an instance no pool keeps (its call reuses nothing).
+    scope: Option<Arc<str>>,
     calls: u32,
     since: Instant,
 }
 
 impl<T> Warm<T> {
     /// A new instance for `scope`, about to serve its first call.
-    pub fn new(instance: T, scope: &str) -> Self {
+    pub fn new(instance: T, scope: Option<Arc<str>>) -> Self {
         Self {
             instance,
-            scope: scope.into(),
+            scope,
             calls: 0,
             since: Instant::now(),
         }
@@ -121,6 +122,9 @@ impl<T> WarmPool<T> {
         if warm.calls >= self.policy.max_calls || self.policy.capacity == 0 {
             return false;
         }
+        let Some(scope) = warm.scope.clone() else {
+            return false;
+        };
         warm.since = now;
         let evicted = {
             let mut waiting = self.lock();
@@ -129,11 +133,7 @@ impl<T> WarmPool<T> {
             } else {
                 None
             };
-            waiting
-                .by_scope
-                .entry(warm.scope.clone())
-                .or_default()
-                .push(warm);
+            waiting.by_scope.entry(scope).or_default().push(warm);
             waiting.count += 1;
             evicted
         };
@@ -218,7 +218,7 @@ mod tests {
     fn an_instance_serves_only_its_own_scope() {
         let pool = pool(1000, 4);
         let now = Instant::now();
-        assert!(pool.put(Warm::new("a's", "session-a"), now));
+        assert!(pool.put(Warm::new("a's", Some("session-a".into())), now));
         assert!(
             pool.take("session-b", now).is_none(),
             "never another scope's"
@@ -236,7 +236,7 @@ mod tests {
     fn an_instance_is_dropped_after_max_calls() {
         let pool = pool(3, 4);
         let now = Instant::now();
-        let mut warm = Warm::new("x", "s");
+        let mut warm = Warm::new("x", Some("s".into()));
         for served in 1..3 {
             assert!(pool.put(warm, now));
             warm = pool.take("s", now).unwrap();
@@ -250,8 +250,8 @@ mod tests {
     fn idle_instances_expire_on_take_and_on_sweep() {
         let pool = pool(1000, 4);
         let now = Instant::now();
-        assert!(pool.put(Warm::new("old", "s"), now));
-        assert!(pool.put(Warm::new("other", "t"), now));
+        assert!(pool.put(Warm::new("old", Some("s".into())), now));
+        assert!(pool.put(Warm::new("other", Some("t".into())), now));
         let later = now + Duration::from_secs(31);
         assert!(pool.take("s", later).is_none(), "idle past 30 s");
         assert_eq!(pool.len(), 1);
@@ -264,9 +264,15 @@ mod tests {
     fn a_full_pool_drops_the_least_recently_used_of_any_scope() {
         let pool = pool(1000, 2);
         let now = Instant::now();
-        assert!(pool.put(Warm::new("first", "a"), now));
-        assert!(pool.put(Warm::new("second", "b"), now + Duration::from_secs(1)));
-        assert!(pool.put(Warm::new("third", "a"), now + Duration::from_secs(2)));
+        assert!(pool.put(Warm::new("first", Some("a".into())), now));
+        assert!(pool.put(
+            Warm::new("second", Some("b".into())),
+            now + Duration::from_secs(1)
+        ));
+        assert!(pool.put(
+            Warm::new("third", Some("a".into())),
+            now + Duration::from_secs(2)
+        ));
         assert_eq!(pool.len(), 2);
         let at = now + Duration::from_secs(3);
         assert_eq!(pool.take("a", at).map(|w| w.instance), Some("third"));
@@ -278,9 +284,9 @@ mod tests {
     fn a_scope_that_ended_is_forgotten() {
         let pool = pool(1000, 4);
         let now = Instant::now();
-        assert!(pool.put(Warm::new("a1", "a"), now));
-        assert!(pool.put(Warm::new("a2", "a"), now));
-        assert!(pool.put(Warm::new("b", "b"), now));
+        assert!(pool.put(Warm::new("a1", Some("a".into())), now));
+        assert!(pool.put(Warm::new("a2", Some("a".into())), now));
+        assert!(pool.put(Warm::new("b", Some("b".into())), now));
         assert_eq!(pool.forget("a"), 2);
         assert_eq!(pool.forget("a"), 0);
         assert_eq!(pool.len(), 1);
@@ -290,7 +296,7 @@ mod tests {
     #[test]
     fn a_pool_of_no_capacity_keeps_nothing() {
         let pool = pool(1000, 0);
-        assert!(!pool.put(Warm::new("x", "s"), Instant::now()));
+        assert!(!pool.put(Warm::new("x", Some("s".into())), Instant::now()));
         assert!(pool.is_empty());
     }
 }

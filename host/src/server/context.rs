@@ -102,6 +102,8 @@ struct Request {
     logs: LogGate,
     /// How a tool call that may run as a task becomes one (`None`: it cannot).
     task: Option<Arc<super::tasks::Start>>,
+    /// The trust scope of a request without a session (`None`: the session's).
+    principal: Option<Arc<str>>,
 }
 
 /// Which log messages of a request reach its client.
@@ -164,7 +166,8 @@ impl Context {
         } else {
             LogGate::Session
         };
-        Self::of(
+        let principal = super::scope::principal(request, &session);
+        let mut context = Self::of(
             &request.peer,
             session,
             shared,
@@ -172,7 +175,11 @@ impl Context {
             progress,
             request.ct.clone(),
             logs,
-        )
+        );
+        if let Some(request) = Arc::get_mut(&mut context.request) {
+            request.principal = principal;
+        }
+        context
     }
 
     fn of(
@@ -200,6 +207,7 @@ impl Context {
                 rounds: None,
                 logs,
                 task: None,
+                principal: None,
             }),
             mount: None,
             depth: 0,
@@ -661,11 +669,16 @@ impl CallContext for Context {
         Context::session_key(self)
     }
 
-    fn trust_scope(&self) -> Option<String> {
-        // The session object's own random id: one per MCP session over stateful HTTP,
-        // per connection over stdio, per request over stateless HTTP. Not the
-        // `Mcp-Session-Id` header, which a client may choose when pier is stateless.
-        Some(self.request.session.local_id.clone())
+    fn trust_scope(&self) -> Option<Arc<str>> {
+        // The session object's own random id (one per MCP session over stateful HTTP,
+        // per connection over stdio), or for a request without a session its principal
+        // (`super::scope`). Never the `Mcp-Session-Id` header, which a client chooses
+        // when pier is stateless.
+        let request = &self.request;
+        Some(match &request.principal {
+            Some(principal) => principal.clone(),
+            None => request.session.scope(),
+        })
     }
 
     fn start_task(&self) -> bool {

@@ -84,6 +84,12 @@ impl PierServer {
         Self { shared, session }
     }
 
+    /// The handler of one request to a stateless pier ([`Session::one_request`]).
+    pub fn one_request(shared: Arc<Shared>) -> Self {
+        let session = Arc::new(Session::one_request(shared.metrics.clone()));
+        Self { shared, session }
+    }
+
     fn context(&self, request: &RequestContext<RoleServer>) -> Context {
         Context::new(request, self.session.clone(), self.shared.clone())
     }
@@ -221,6 +227,7 @@ impl ServerHandler for PierServer {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
+        self.session.began();
         let this = self.clone();
         let peer = context.peer.clone();
         let terminal = Answer(move |request| {

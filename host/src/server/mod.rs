@@ -9,6 +9,7 @@ pub mod handler;
 pub mod in_flight;
 mod page;
 pub mod rounds;
+pub mod scope;
 pub mod session;
 pub mod subscriptions;
 pub mod tasks;

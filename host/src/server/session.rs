@@ -24,6 +24,14 @@ pub struct Session {
     closed: CancellationToken,
     /// Whose plugins' warm instances of this session go when it ends.
     registry: Option<Releasing>,
+    /// [`Session::local_id`] as a trust scope, and whether it was handed out (only then
+    /// may a plugin keep a warm instance of it, to be dropped when the session ends).
+    scope: Arc<str>,
+    scoped: AtomicBool,
+    /// Made for one request (a stateless pier's handler): never a trust scope.
+    per_request: bool,
+    /// Counted in `pier_active_sessions` ([`Session::began`]).
+    counted: AtomicBool,
     /// The last transport id [`Session::public_id`] hashed, and its hash: every request
     /// of an HTTP session names the same one.
     hashed: Mutex<Option<(String, String)>>,
@@ -40,12 +48,36 @@ impl std::fmt::Debug for Releasing {
 
 impl Session {
     /// A session whose log level starts at `info`; counted in `pier_active_sessions`
-    /// until dropped.
+    /// from its `initialize` ([`Session::began`]) until dropped.
     pub fn new(id: Option<String>, metrics: Arc<Metrics>) -> Self {
-        metrics.sessions(1.0);
+        Self::made(id, metrics, false)
+    }
+
+    /// The session object of one request to a stateless pier: not a session a client
+    /// holds (never counted in `pier_active_sessions`), never a trust scope (its
+    /// requests belong to their principal, [`super::scope`]).
+    pub fn one_request(metrics: Arc<Metrics>) -> Self {
+        Self::made(None, metrics, true)
+    }
+
+    /// The client initialized the session: from now on (once) it counts in
+    /// `pier_active_sessions`. A handler made for a sessionless request (MCP
+    /// 2026-07-28, a stateless pier) never begins, and is never counted.
+    pub fn began(&self) {
+        if !self.per_request && !self.counted.swap(true, Ordering::AcqRel) {
+            self.metrics.sessions(1.0);
+        }
+    }
+
+    fn made(id: Option<String>, metrics: Arc<Metrics>, per_request: bool) -> Self {
+        let local_id = format!("local-{:016x}", fastrand::u64(..));
         Self {
             id,
-            local_id: format!("local-{:016x}", fastrand::u64(..)),
+            scope: local_id.as_str().into(),
+            scoped: AtomicBool::new(false),
+            per_request,
+            counted: AtomicBool::new(false),
+            local_id,
             log_level: Mutex::new(LoggingLevel::Info),
             forwarding_changes: AtomicBool::new(false),
             metrics,
@@ -60,6 +92,17 @@ impl Session {
     pub fn releasing_instances_of(mut self, registry: Arc<crate::registry::Registry>) -> Self {
         self.registry = Some(Releasing(registry));
         self
+    }
+
+    /// Whether it serves one request only ([`Session::one_request`]).
+    pub fn is_per_request(&self) -> bool {
+        self.per_request
+    }
+
+    /// The session as a trust scope: warm instances of it are dropped when it ends.
+    pub fn scope(&self) -> Arc<str> {
+        self.scoped.store(true, Ordering::Relaxed);
+        self.scope.clone()
     }
 
     /// Cancelled when the session ends (its handler is dropped).
@@ -117,8 +160,12 @@ pub fn hashed_id(transport_id: &str) -> String {
 impl Drop for Session {
     fn drop(&mut self) {
         self.closed.cancel();
-        self.metrics.sessions(-1.0);
-        if let Some(Releasing(registry)) = &self.registry {
+        if self.counted.load(Ordering::Acquire) {
+            self.metrics.sessions(-1.0);
+        }
+        if let Some(Releasing(registry)) = &self.registry
+            && self.scoped.load(Ordering::Relaxed)
+        {
             for plugin in registry.snapshot().mounts.iter().filter_map(|m| m.wasm()) {
                 plugin.forget_scope(&self.local_id);
             }

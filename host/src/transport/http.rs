@@ -97,9 +97,16 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle);
     let factory_app = app.clone();
+    let stateless = options.stateless;
     let endpoint = endpoint::Endpoint {
         mcp: Arc::new(StreamableHttpService::new(
-            move || Ok(factory_app.session(None)),
+            move || {
+                Ok(if stateless {
+                    factory_app.one_request()
+                } else {
+                    factory_app.session(None)
+                })
+            },
             Arc::new(super::request_ids::Sessions::new(sessions)),
             config,
         )),

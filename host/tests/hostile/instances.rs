@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::common::*;
 
 /// hello beside the hostile fixture reusing instances per session, under `limits`.
-fn reusing(limits: &str) -> PluginDir {
+pub(super) fn reusing(limits: &str) -> PluginDir {
     PluginDir::new()
         .with(&example("hello"), "hello")
         .with(&fixture("hostile"), "hostile")

@@ -3,6 +3,7 @@
 //! percentiles.
 //!
 //! `loadgen --url http://127.0.0.1:8000/mcp --tool hello_greet --args '{"name":"Ada"}' --concurrency 32 --seconds 10`
+//! (`--sessionless`: MCP 2026-07-28 requests, no session)
 #![allow(clippy::print_stdout)]
 
 use std::time::Duration;
@@ -44,12 +45,17 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Over HTTP, send MCP 2026-07-28 requests without a session (as the Python `mcp`
+    /// 2.x and FastMCP 4 clients do) instead of a 2025-11-25 session per client.
+    #[arg(long, requires = "url")]
+    sessionless: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let target = match (args.url, args.stdio) {
+        (Some(url), _) if args.sessionless => Target::HttpSessionless(url),
         (Some(url), _) => Target::Http(url),
         (None, Some(command)) => {
             Target::Stdio(command.split_whitespace().map(String::from).collect())
