@@ -350,8 +350,8 @@ fn version_of(app: &App, plugin: &str) -> Option<String> {
         .map(|m| m.version.clone())
 }
 
-/// Builds `source` and installs the component into `plugins` (a Python folder is
-/// served from the folder instead, [`folder`]); reports on stderr what was built, how
+/// Builds `source` and installs the component into `plugins` (a Python or JS folder is
+/// served from its sources instead, [`folder`]); reports on stderr what was built, how
 /// long it took since `started` (the save), and what changed in the catalogue.
 pub async fn rebuild(
     app: &App,
@@ -359,7 +359,7 @@ pub async fn rebuild(
     plugins: &Path,
     started: Instant,
 ) -> Result<(), String> {
-    if let Build::Python { name, .. } = &source.build {
+    if let Build::Python { name, .. } | Build::Js { name, .. } = &source.build {
         return folder::serve(app, source, name, plugins, started).await;
     }
     let label = source.dir.display();
@@ -455,6 +455,17 @@ fn is_source_change(dir: &Path, path: &Path) -> bool {
         let c = c.as_os_str().to_string_lossy();
         c == "target" || c == "node_modules" || c == "__pycache__" || c.starts_with('.')
     }) && path.extension().is_none_or(|e| e != "wasm")
+}
+
+/// Removes from `plugins` the component of every source `pier dev` serves from its
+/// sources (Python, JS): what is there was served by an earlier run, and would be
+/// loaded before its sources are handed over (a refusal at start, for nothing).
+pub fn clear(sources: &[Source], plugins: &Path) {
+    for source in sources {
+        if let Build::Python { name, .. } | Build::Js { name, .. } = &source.build {
+            let _ = std::fs::remove_file(plugins.join(format!("{name}.wasm")));
+        }
+    }
 }
 
 /// Builds every source, then rebuilds each on changes, until the process ends.

@@ -94,6 +94,7 @@ async fn serve(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Resu
                 config.plugins_dir.display()
             )
         })?;
+        pier::dev::clear(&dev, &config.plugins_dir);
     }
     match config.transport {
         Transport::Stdio => {

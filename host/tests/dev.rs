@@ -303,7 +303,27 @@ async fn a_new_js_plugin_is_served_and_rebuilt_from_an_empty_folder() {
             root().join("tests/polyglot/js").into_os_string(),
         ),
     ];
-    let (mut dev, _) = newcomer_loop(work.path(), "js", "greeting.js", &env).await;
+    let (mut dev, client) = newcomer_loop(work.path(), "js", "greeting.js", &env).await;
+    // Served from its sources: no build. A module that throws as it loads is refused
+    // with its message, and the previous version keeps serving.
+    let module = work.path().join("greet/greeting.js");
+    let code = std::fs::read_to_string(&module).unwrap();
+    std::fs::write(
+        &module,
+        format!("{code}\nthrow new Error('boom at load');\n"),
+    )
+    .unwrap();
+    let refused = dev.line("pier dev: greet was refused: ", 0).await;
+    assert_eq!(
+        refused,
+        "pier dev: greet was refused: describe failed: plugin `greet` panicked: boom at load (wasm trap: wasm `unreachable` instruction executed); the previous version keeps serving"
+    );
+    let still = call(&client, "greet_hello", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&still), "Howdy, Ada!");
+    let lines = dev.lines.lock().unwrap().join("\n");
+    assert!(!lines.contains("pier dev: building"), "no build: {lines}");
     dev.child.kill().await.unwrap();
 }
 

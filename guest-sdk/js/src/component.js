@@ -12,7 +12,21 @@ import { fromBase64, makeExtra } from './extra.js';
 
 install({ context, storage, config });
 
+// `pier dev`'s interpreter: how the plugin's module is loaded when the component was
+// built without it (it runs at the first call of each instance).
+let loader;
+
+/** Has `load` run the plugin's module when a call finds no server (`pier dev`). */
+export function _loadWith(load) {
+  loader = load;
+}
+
 function server() {
+  if (servers.length === 0 && loader) {
+    const load = loader;
+    loader = undefined;
+    load();
+  }
   const found = servers[servers.length - 1];
   if (!found) throw { tag: 'failed', val: "the plugin's module made no McpServer" };
   return found;

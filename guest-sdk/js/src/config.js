@@ -5,6 +5,9 @@ import { host, hostErrorText } from './host.js';
 
 const store = () => host('config', 'config');
 
+/** The configuration key under which `pier dev` hands its interpreter the module. */
+export const DEV_MODULE = 'pier:dev-module';
+
 function ok(call) {
   try {
     return call();
@@ -20,6 +23,7 @@ export const config = {
   },
   /** Every key and value, as an object. */
   getAll() {
-    return Object.fromEntries(ok(() => store().getAll()));
+    // `pier dev` hands its interpreter the plugin's module under a key of its own.
+    return Object.fromEntries(ok(() => store().getAll()).filter(([key]) => key !== DEV_MODULE));
   },
 };

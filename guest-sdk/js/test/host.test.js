@@ -52,7 +52,7 @@ const storage = {
     return now;
   },
 };
-pier._installHost({ context, storage, config: { get: (k) => (k === 'greeting' ? 'ahoy' : undefined), getAll: () => [['greeting', 'ahoy']] } });
+pier._installHost({ context, storage, config: { get: (k) => (k === 'greeting' ? 'ahoy' : undefined), getAll: () => [['greeting', 'ahoy'], ['pier:dev-module', 'module.exports = {}']] } });
 
 test('extra sends logs, progress, samples and questions through the context', async () => {
   sent.length = 0;
@@ -113,5 +113,6 @@ test('storage converts values and names its errors', () => {
   assert.throws(() => pier.storage.set('k', 5), /storage values are strings or Uint8Arrays/);
   assert.equal(pier.config.get('greeting'), 'ahoy');
   assert.equal(pier.config.get('nope', 'unset'), 'unset');
+  // pier dev's own key (its interpreter's module) is no configuration of the plugin's.
   assert.deepEqual(pier.config.getAll(), { greeting: 'ahoy' });
 });

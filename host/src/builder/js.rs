@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::{WIT, cache, failed, run, runs, write_once};
 
+pub mod dev;
+
 /// What a missing toolchain is installed at.
 pub const TOOLCHAIN: &[&str] = &[
     "esbuild@0.28.2",
@@ -178,27 +180,44 @@ async fn bundle_and_componentize(
     let main_file = scratch.join("main.js");
     let bundle = scratch.join("bundle.js");
     std::fs::write(&main_file, main).map_err(|e| format!("{}: {e}", main_file.display()))?;
-    let node_path = std::env::join_paths([
-        sdk.join("node_modules"),
-        dir.join("node_modules"),
-        tools.join("node_modules"),
-    ])
-    .map_err(|e| e.to_string())?;
+    let modules = [sdk, &dir, tools].map(|d| d.join("node_modules"));
+    let outfile = format!("--outfile={}", bundle.display());
+    esbuild(
+        tools,
+        &main_file,
+        &modules,
+        &dir,
+        &["--format=esm", &outfile],
+    )
+    .await?;
+    componentize(tools, sdk, &bundle, out).await
+}
+
+/// esbuild bundling `entry` (run in `dir`, finding packages in `modules`) with `args`
+/// beside the options every pier bundle has; its standard output (the bundle, unless an
+/// `--outfile` is given).
+async fn esbuild(
+    tools: &Path,
+    entry: &Path,
+    modules: &[PathBuf],
+    dir: &Path,
+    args: &[&str],
+) -> Result<Vec<u8>, String> {
+    let node_path = std::env::join_paths(modules).map_err(|e| e.to_string())?;
     let esbuild = tools.join("node_modules/.bin/esbuild");
     let bundled = tokio::process::Command::new(&esbuild)
-        .arg(&main_file)
+        .arg(entry)
         .args([
             "--bundle",
-            "--format=esm",
             "--platform=neutral",
             "--main-fields=module,main",
             "--external:pier:*",
             "--external:wasi:*",
             "--log-level=error",
         ])
-        .arg(format!("--outfile={}", bundle.display()))
+        .args(args)
         .env("NODE_PATH", node_path)
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()
         .await
@@ -206,9 +225,15 @@ async fn bundle_and_componentize(
     if !bundled.status.success() {
         return Err(failed("esbuild", &bundled, None));
     }
+    Ok(bundled.stdout)
+}
+
+/// componentize-js building the ES module `bundle` into `out`, for the world
+/// `pier-plugin-granted` of the WIT in `sdk`.
+async fn componentize(tools: &Path, sdk: &Path, bundle: &Path, out: &Path) -> Result<(), String> {
     let componentize = tools.join("node_modules/.bin/componentize-js");
     let output = tokio::process::Command::new(&componentize)
-        .arg(&bundle)
+        .arg(bundle)
         .arg("--wit")
         .arg(sdk.join("wit"))
         .args([

@@ -1,16 +1,20 @@
-//! A Python plugin folder served without a build: `pier dev` mounts one interpreter
-//! component (built once per SDK, [`crate::builder::python::dev_interpreter`]) under the
-//! plugin's name and grants it the folder read-only; each instance imports the folder's
-//! `server.py` at its first call. A save only changes the folder's revision, which swaps
-//! the plugin: no componentize-py, no compilation.
+//! Python and JavaScript plugin folders served without a build: `pier dev` mounts one
+//! interpreter component per language (built once per SDK:
+//! [`crate::builder::python::dev_interpreter`], [`crate::builder::js::dev::dev_interpreter`])
+//! under the plugin's name and hands it the plugin's sources — a Python folder as a
+//! read-only copy of its files (each instance imports `server.py` at its first call), a
+//! JS folder as its module bundled by esbuild (run at each instance's first call). A
+//! save only changes the sources' revision, which swaps the plugin: no componentize-py
+//! or componentize-js, no compilation.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::{Source, is_source_change, place, report_served, served_names};
+use super::{Build, Source, is_source_change, place, report_served, served_names};
 use crate::App;
+use crate::builder::js::dev as js;
 use crate::builder::python::{DEV_SOURCE, dev_interpreter};
 use crate::registry::folders::Folder;
 use crate::registry::mounts::Outcome;
@@ -22,8 +26,8 @@ const LARGEST_SOURCE: u64 = 16 << 20;
 /// Most files a folder's revision reads: a folder with more is no plugin's source.
 const MOST_FILES: usize = 10_000;
 
-/// Serves the Python folder `source` as plugin `name` from `plugins`; reports on
-/// stderr what happened and how long each step took.
+/// Serves the Python or JS folder `source` as plugin `name` from `plugins`; reports on
+/// stderr what happened and how long each step took since `started` (the save).
 pub async fn serve(
     app: &App,
     source: &Source,
@@ -31,64 +35,63 @@ pub async fn serve(
     plugins: &Path,
     started: Instant,
 ) -> Result<(), String> {
-    let label = source.dir.display();
+    let label = source.dir.display().to_string();
     let fail = |e: String| {
         let e = format!("{label}: {e}; the previous version keeps serving");
         eprintln!("pier dev: {e}");
         e
     };
     let interpreting = Instant::now();
-    let interpreter = match dev_interpreter().await {
-        Ok(path) => path,
-        Err(e) => return Err(fail(e)),
-    };
+    let interpreter = match &source.build {
+        Build::Js { .. } => js::dev_interpreter().await,
+        _ => dev_interpreter().await,
+    }
+    .map_err(fail)?;
     let built = interpreting.elapsed();
-    let dir = std::fs::canonicalize(&source.dir).map_err(|e| fail(e.to_string()))?;
-    let read = Instant::now();
-    let sources = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || Sources::read(&dir))
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .map_err(fail)?
-    };
     let serving = super::version_of(app, name);
-    if serving.as_deref() == Some(sources.revision.as_str()) {
+    let snapshots = plugins.join(".pier-dev").join(name);
+    let reading = Instant::now();
+    let (folder, step) = match &source.build {
+        Build::Js { entry, .. } => {
+            let text = js::bundle(&source.dir, entry).await.map_err(fail)?;
+            let revision = hex::encode(Sha256::digest(text.as_bytes()));
+            let folder = Folder::Value {
+                key: js::DEV_MODULE.into(),
+                text,
+                revision,
+            };
+            (folder, "bundle")
+        }
+        _ => {
+            let dir = std::fs::canonicalize(&source.dir).map_err(|e| fail(e.to_string()))?;
+            let sources = tokio::task::spawn_blocking(move || Sources::read(&dir))
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .map_err(fail)?;
+            if serving.as_deref() == Some(sources.revision.as_str()) {
+                eprintln!("pier dev: {name}: unchanged");
+                return Ok(());
+            }
+            // The plugin reads a copy of this revision: the version serving now keeps
+            // its own, whatever the next save writes (and if that is refused).
+            let folder = Folder::Files {
+                dir: sources.copy_into(&snapshots).map_err(fail)?,
+                guest: DEV_SOURCE.into(),
+                revision: sources.revision,
+            };
+            (folder, "read")
+        }
+    };
+    let read = reading.elapsed();
+    let revision = folder.revision().to_string();
+    if serving.as_deref() == Some(revision.as_str()) {
         eprintln!("pier dev: {name}: unchanged");
         return Ok(());
     }
-    // The plugin reads a copy of this revision: the version serving now keeps its own,
-    // whatever the next save writes (and if that is refused).
-    let snapshots = plugins.join(".pier-dev").join(name);
-    let copy = sources.copy_into(&snapshots).map_err(fail)?;
-    let read = read.elapsed();
     let before = served_names(app, name);
-    let revision = sources.revision.clone();
-    app.source_folders().set(
-        name,
-        Folder {
-            dir: copy,
-            guest: DEV_SOURCE.into(),
-            revision: revision.clone(),
-        },
-    );
+    app.source_folders().set(name, folder);
     let target = plugins.join(format!("{name}.wasm"));
-    let bytes =
-        std::fs::read(&interpreter).map_err(|e| fail(format!("{}: {e}", interpreter.display())))?;
-    let placed = std::fs::read(&target).is_ok_and(|old| old == bytes);
-    if !placed {
-        place(source, name, &interpreter, &bytes, plugins).map_err(fail)?;
-    } else if let Some(sidecar) = source.sidecar() {
-        // The sidecar may have changed with the save: it goes along as a build's would
-        // (only then: a copy the watcher sees would load the plugin a second time).
-        let text =
-            std::fs::read(sidecar).map_err(|e| fail(format!("{}: {e}", sidecar.display())))?;
-        let installed = plugins.join(format!("{name}.toml"));
-        if std::fs::read(&installed).ok().as_deref() != Some(text.as_slice()) {
-            std::fs::write(&installed, text)
-                .map_err(|e| fail(format!("{}: {e}", installed.display())))?;
-        }
-    }
+    install(source, name, &interpreter, plugins).map_err(fail)?;
     let swap = Instant::now();
     let outcome = app.reconcile(&target).await;
     let keep = [
@@ -100,22 +103,46 @@ pub async fn serve(
     match outcome {
         Outcome::Refused { error, .. } => {
             // Where the guest saw the folder, the person sees theirs.
-            let reason = error.reason.replace(DEV_SOURCE, &label.to_string());
+            let reason = error.reason.replace(DEV_SOURCE, &label);
             let e = format!("{name} was refused: {reason}; the previous version keeps serving");
             eprintln!("pier dev: {e}");
             Err(e)
         }
         _ => {
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
             let phases = format!(
-                "interpreter {:.0} ms, read {:.0} ms, swap {:.0} ms",
-                built.as_secs_f64() * 1e3,
-                read.as_secs_f64() * 1e3,
-                swap.elapsed().as_secs_f64() * 1e3
+                "interpreter {:.0} ms, {step} {:.0} ms, swap {:.0} ms",
+                ms(built),
+                ms(read),
+                ms(swap.elapsed())
             );
             report_served(app, name, &revision, &before, started, &phases);
             Ok(())
         }
     }
+}
+
+/// Puts the interpreter into `plugins` as plugin `name` unless it is there already, and
+/// the source's sidecar beside it when it changed (only then: a copy the watcher sees
+/// would load the plugin a second time).
+fn install(source: &Source, name: &str, interpreter: &Path, plugins: &Path) -> Result<(), String> {
+    let target = plugins.join(format!("{name}.wasm"));
+    let bytes =
+        std::fs::read(interpreter).map_err(|e| format!("{}: {e}", interpreter.display()))?;
+    let placed = std::fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(&target).is_ok_and(|old| old == bytes);
+    if !placed {
+        return place(source, name, interpreter, &bytes, plugins).map(|_| ());
+    }
+    if let Some(sidecar) = source.sidecar() {
+        let text = std::fs::read(sidecar).map_err(|e| format!("{}: {e}", sidecar.display()))?;
+        let installed = plugins.join(format!("{name}.toml"));
+        if std::fs::read(&installed).ok().as_deref() != Some(text.as_slice()) {
+            std::fs::write(&installed, text)
+                .map_err(|e| format!("{}: {e}", installed.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The source files of a folder (as [`is_source_change`] tells sources apart), read

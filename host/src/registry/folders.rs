@@ -8,15 +8,36 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// A plugin's source folder.
+/// What a plugin served from its sources reads them through.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Folder {
-    /// The folder on the host, granted read-only.
-    pub dir: PathBuf,
-    /// Where the guest finds it.
-    pub guest: String,
-    /// A hash of its files: the mount's version.
-    pub revision: String,
+pub enum Folder {
+    /// A host folder granted read-only at a guest path (Python).
+    Files {
+        /// The folder on the host.
+        dir: PathBuf,
+        /// Where the guest finds it.
+        guest: String,
+        /// A hash of its files: the mount's version.
+        revision: String,
+    },
+    /// A configuration value (`wasi:config/store`) holding the bundled module (JS).
+    Value {
+        /// The key.
+        key: String,
+        /// The module's text.
+        text: String,
+        /// A hash of it: the mount's version.
+        revision: String,
+    },
+}
+
+impl Folder {
+    /// What the mount's version is.
+    pub fn revision(&self) -> &str {
+        match self {
+            Self::Files { revision, .. } | Self::Value { revision, .. } => revision,
+        }
+    }
 }
 
 /// The source folders of the plugins served so, by plugin name (file stem).

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Mount;
+use super::folders::Folder;
 use super::manifest;
 use super::namespace;
 use super::sidecar::Sidecar;
 use crate::runtime::grants::GrantCaps;
 use crate::runtime::grants::config::ConfigValues;
+use crate::runtime::grants::files::{FileGrant, Mode};
 use crate::runtime::{CacheOutcome, Limits, Runtime};
 
 /// Why a plugin file was refused.
@@ -188,22 +190,26 @@ async fn load_unguarded(
         .grants
         .capped(&who, &options.grants, base)
         .map_err(refuse)?;
-    let (config, more) =
-        ConfigValues::gather(&who, &sidecar.config, options.grants.secrets.get(&name));
+    // A plugin served from its sources reads them (only what `pier dev` registered).
+    let folder = options.folders.get(&name);
+    let mut values = std::borrow::Cow::Borrowed(&sidecar.config);
+    match &folder {
+        Some(Folder::Files { dir, guest, .. }) => grants.files.push(FileGrant {
+            host: dir.clone(),
+            guest: guest.clone(),
+            mode: Mode::Ro,
+        }),
+        Some(Folder::Value { key, text, .. }) => {
+            values.to_mut().insert(key.clone(), text.clone());
+        }
+        None => {}
+    }
+    let (config, more) = ConfigValues::gather(&who, &values, options.grants.secrets.get(&name));
     warnings.extend(more);
     for warning in warnings {
         tracing::warn!(plugin = %name, "{warning}");
     }
     grants.config = config;
-    // A plugin served from its source folder reads it (only what `pier dev` registered).
-    let folder = options.folders.get(&name);
-    if let Some(folder) = &folder {
-        grants.files.push(crate::runtime::grants::files::FileGrant {
-            host: folder.dir.clone(),
-            guest: folder.guest.clone(),
-            mode: crate::runtime::grants::files::Mode::Ro,
-        });
-    }
     let asked = sidecar.requested(options.defaults);
     let limits = asked.capped_by(options.cap);
     let lowered = limits.lowered_from(&asked);
@@ -242,7 +248,7 @@ async fn load_unguarded(
         .map_err(|e| refuse(e.to_string()))?;
     mount.required_scopes = sidecar.required_scopes;
     if let Some(folder) = folder {
-        mount.version = folder.revision;
+        mount.version = folder.revision().to_string();
     }
     Ok(Loaded::Mounted(Arc::new(mount), outcome))
 }

@@ -377,7 +377,17 @@ impl Sandbox {
 /// Why a guest trapped, in its own words: the exception a Python guest raised, else the
 /// message of a Rust guest's panic, from what it printed to stderr before trapping.
 fn panic_message(stderr: &str) -> Option<String> {
-    python_exception(stderr).or_else(|| rust_panic(stderr))
+    python_exception(stderr)
+        .or_else(|| js_exception(stderr))
+        .or_else(|| rust_panic(stderr))
+}
+
+/// The exception a JavaScript guest (componentize-js) let escape: the message it
+/// printed before its `Stack:` (and before aborting).
+fn js_exception(stderr: &str) -> Option<String> {
+    let before = &stderr[..stderr.rfind("\nStack:\n")?];
+    let message = before.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(crate::text::clip(message.trim()).into_owned())
 }
 
 /// The exception a Python guest (componentize-py) let escape, from the traceback it
@@ -428,7 +438,7 @@ mod tests {
     }
 
     #[test]
-    fn a_python_guest_names_its_exception_and_where_it_was_raised() {
+    fn python_and_js_guests_name_their_exception() {
         let stderr = "Traceback (most recent call last):\n  File \"/0/pier_sdk/_component.py\", line 162, in describe\n  File \"/pier-dev/src/server.py\", line 20\n    def broken(:\n               ^\nSyntaxError: invalid syntax\n\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:\nPython function threw an unexpected exception\nnote: run with `RUST_BACKTRACE=1`\n";
         assert_eq!(
             panic_message(stderr).as_deref(),
@@ -439,6 +449,8 @@ mod tests {
             panic_message(raised).as_deref(),
             Some("KeyError: 'x' (File \"/1/app.py\", line 3)")
         );
+        let thrown = "Redirecting call to abort() to mozalloc_abort\n\nboom at load\nStack:\n  anonymous@bundle.js line 21002 > Function:11:7\n  describe@bundle.js:17680:19\n\nRedirecting call to abort() to mozalloc_abort\n";
+        assert_eq!(panic_message(thrown).as_deref(), Some("boom at load"));
         // A traceback cut short names nothing it does not have.
         assert_eq!(
             panic_message("Traceback (most recent call last):\n  File \"a.py\", line 1, in f\n"),
