@@ -27,6 +27,7 @@ use notify::{RecursiveMode, Watcher as _};
 use serde::Deserialize;
 
 use crate::App;
+use crate::builder::sources::is_source_change;
 
 mod folder;
 
@@ -445,18 +446,6 @@ fn report_served(
     );
 }
 
-/// Whether a changed `path` in the source folder `dir` is a source change (not build
-/// output, VCS data or editor droppings).
-fn is_source_change(dir: &Path, path: &Path) -> bool {
-    let Ok(path) = path.strip_prefix(dir) else {
-        return false;
-    };
-    !path.components().any(|c| {
-        let c = c.as_os_str().to_string_lossy();
-        c == "target" || c == "node_modules" || c == "__pycache__" || c.starts_with('.')
-    }) && path.extension().is_none_or(|e| e != "wasm")
-}
-
 /// Removes from `plugins` the component of every source `pier dev` serves from its
 /// sources (Python, JS): what is there was served by an earlier run, and would be
 /// loaded before its sources are handed over (a refusal at start, for nothing).
@@ -522,25 +511,6 @@ const BURST: Duration = Duration::from_millis(150);
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn build_output_and_hidden_files_are_not_source_changes() {
-        let dir = Path::new("/tmp/.src");
-        assert!(is_source_change(dir, Path::new("/tmp/.src/src/lib.rs")));
-        assert!(is_source_change(dir, Path::new("/tmp/.src/app.py")));
-        assert!(!is_source_change(dir, Path::new("/tmp/.src/target/x.rlib")));
-        assert!(!is_source_change(dir, Path::new("/tmp/.src/.git/index")));
-        assert!(!is_source_change(
-            dir,
-            Path::new("/tmp/.src/src/.lib.rs.swp")
-        ));
-        assert!(!is_source_change(dir, Path::new("/tmp/.src/out.wasm")));
-        // Only the part below the folder counts: the folder may sit anywhere.
-        let dir = Path::new("/repo/target/.tmpAb12/greet");
-        assert!(is_source_change(dir, &dir.join("src/lib.rs")));
-        assert!(!is_source_change(dir, &dir.join("target/debug/x")));
-        assert!(!is_source_change(dir, Path::new("/elsewhere/src/lib.rs")));
-    }
 
     #[test]
     fn python_and_js_folders_are_named_by_their_sidecar_or_themselves() {

@@ -429,3 +429,64 @@ fn toolchains_missing_from_the_cache_are_installed_on_first_use() {
         );
     }
 }
+
+#[test]
+fn a_folder_built_before_is_not_built_again() {
+    // componentize-py through a wrapper that counts its runs.
+    let work = tempfile::tempdir().unwrap();
+    let runs = work.path().join("runs");
+    let wrapper = work.path().join("componentize-py");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec '{}' \"$@\"\n",
+            runs.display(),
+            componentize_py().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let made = new(&["greeter", "--lang", "python"], work.path());
+    assert!(made.status.success(), "{}", stderr(&made));
+    let folder = work.path().join("greeter");
+    let cache = work.path().join("cache");
+    let out = work.path().join("plugins");
+    let built = || {
+        let output = build(
+            &[folder.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            &cache,
+            Some(&wrapper),
+            None,
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        std::fs::read(out.join("greeter.wasm")).unwrap()
+    };
+    let runs_so_far = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let first = built();
+    assert_eq!(runs_so_far(), 1);
+    // Unchanged (bytecode and editor files are no sources): the same component, no run.
+    std::fs::create_dir_all(folder.join("__pycache__")).unwrap();
+    std::fs::write(folder.join("__pycache__/server.cpython-311.pyc"), "x").unwrap();
+    std::fs::write(folder.join(".server.py.swp"), "x").unwrap();
+    assert_eq!(built(), first);
+    assert_eq!(runs_so_far(), 1, "served from the build cache");
+    // Changed: built again, and it greets as the change says.
+    let server = folder.join("server.py");
+    let code = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(&server, code.replace("Hello, ", "Howdy, ")).unwrap();
+    assert_ne!(built(), first);
+    assert_eq!(runs_so_far(), 2);
+    assert_eq!(
+        call_hello(&out.join("greeter.wasm"))["content"][0]["text"],
+        "Howdy, Ada!"
+    );
+}

@@ -10,9 +10,11 @@ use pier_bench::process::{Server, distinct_copy, free_port};
 use pier_bench::report::{Better, Row, SERVERS};
 use serde_json::json;
 
+mod edit_loop;
 mod instances;
 mod lifecycle;
 
+use edit_loop::edit_loop;
 use instances::{fresh_instances, python_plugins};
 use lifecycle::{cold_starts, hot_swaps};
 
@@ -69,6 +71,13 @@ impl Setup {
             .find(|(d, _)| *d == id)
             .map(|(_, p)| p.as_path())
     }
+}
+
+/// The middle of `samples` (NaN for none).
+fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn strings(parts: &[&str]) -> Vec<String> {
@@ -294,6 +303,7 @@ pub async fn run_all(seconds: Duration) -> anyhow::Result<Vec<Row>> {
     rows.push(rss_load);
     rows.extend(python_plugins(&setup, python_one).await);
     rows.extend(hot_swaps(&setup).await);
+    rows.extend(edit_loop(&setup).await);
     rows.extend(middleware_overhead());
     rows.extend(auth_overhead());
     rows.extend(host_overhead());

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{WIT, cache, failed, run, runs, write_once};
+use super::{WIT, build_key, cache, failed, from_cache, into_cache, run, runs, write_once};
 
 pub mod dev;
 
@@ -190,7 +190,23 @@ async fn bundle_and_componentize(
         &["--format=esm", &outfile],
     )
     .await?;
-    componentize(tools, sdk, &bundle, out).await
+    // The same bundle, SDK and toolchain make the same component: built once.
+    let bundled = std::fs::read(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+    let toolchain = TOOLCHAIN.join(",");
+    let key = build_key(&[
+        b"js",
+        sdk.as_os_str().as_encoded_bytes(),
+        tools.as_os_str().as_encoded_bytes(),
+        toolchain.as_bytes(),
+        &bundled,
+    ]);
+    let cache = cache()?;
+    if from_cache(&cache, &key, out) {
+        return Ok(());
+    }
+    componentize(tools, sdk, &bundle, out).await?;
+    into_cache(&cache, &key, out);
+    Ok(())
 }
 
 /// esbuild bundling `entry` (run in `dir`, finding packages in `modules`) with `args`

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 pub mod js;
 pub mod python;
+pub mod sources;
 
 pub use python::{build_python, python_sdk, sdk_dir};
 
@@ -78,6 +79,60 @@ fn cache() -> Result<PathBuf, String> {
     let cache = cache_dir()?;
     std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
     std::path::absolute(&cache).map_err(|e| format!("{}: {e}", cache.display()))
+}
+
+/// Components kept in the build cache (`builds/` of the cache); the least recently used
+/// go first.
+const CACHED_BUILDS: usize = 16;
+
+/// The key of a build: a hash of every `part` (what the component is made from).
+fn build_key(parts: &[&[u8]]) -> String {
+    let mut all = Vec::new();
+    for part in parts {
+        all.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        all.extend_from_slice(part);
+    }
+    crate::runtime::AotCache::content_hash(&all)
+}
+
+/// Copies the component built before under `key` to `out`; whether there was one.
+fn from_cache(cache: &Path, key: &str, out: &Path) -> bool {
+    let kept = cache.join("builds").join(format!("{key}.wasm"));
+    if std::fs::copy(&kept, out).is_err() {
+        return false;
+    }
+    // Used now: the last to go.
+    if let Ok(file) = std::fs::File::options().write(true).open(&kept) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+    true
+}
+
+/// Keeps the component `out` in the cache under `key` (written beside, then renamed),
+/// and lets the least recently used beyond [`CACHED_BUILDS`] go. A cache that cannot
+/// be written is only a slower next build.
+fn into_cache(cache: &Path, key: &str, out: &Path) {
+    let builds = cache.join("builds");
+    let partial = builds.join(format!(".{key}.{}", std::process::id()));
+    let kept = std::fs::create_dir_all(&builds)
+        .and_then(|()| std::fs::copy(out, &partial))
+        .and_then(|_| std::fs::rename(&partial, builds.join(format!("{key}.wasm"))));
+    if kept.is_err() {
+        let _ = std::fs::remove_file(&partial);
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(&builds) else {
+        return;
+    };
+    let mut built: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".wasm"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    built.sort_by_key(|b| std::cmp::Reverse(b.0));
+    for (_, old) in built.into_iter().skip(CACHED_BUILDS) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 /// `files` written under `cache` once: a folder `PREFIX-HASH` per content hash,

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{WIT, cache, failed, run, runs, write_once};
+use super::{WIT, build_key, cache, failed, from_cache, into_cache, run, runs, write_once};
 
 /// The componentize-py release a missing toolchain is installed at.
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
@@ -178,12 +178,55 @@ pub async fn componentize_py(cache: &Path) -> Result<PathBuf, String> {
     Ok(tool)
 }
 
+/// What tells one toolchain executable from another: its path, size and modification
+/// time (a reinstalled or upgraded tool is another).
+fn tool_identity(tool: &Path) -> String {
+    let found = if tool.components().count() == 1 {
+        // A bare name found on PATH.
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| tool.to_path_buf())
+    } else {
+        tool.to_path_buf()
+    };
+    let meta = std::fs::metadata(&found).ok();
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}\0{}\0{modified}",
+        found.display(),
+        meta.map_or(0, |m| m.len())
+    )
+}
+
 /// Builds the Python plugin folder `dir` (its `server.py`) into `out`, for the world
 /// `pier-plugin-granted`.
 pub async fn build_python(dir: &Path, out: &Path) -> Result<(), String> {
     let cache = cache()?;
     let sdk = sdk_dir(&cache)?;
     let tool = componentize_py(&cache).await?;
+    // The same sources, SDK and componentize-py make the same component: built once.
+    let sources = {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || super::sources::Sources::read(&dir))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let key = build_key(&[
+        b"python",
+        sdk.as_os_str().as_encoded_bytes(),
+        tool_identity(&tool).as_bytes(),
+        sources.revision.as_bytes(),
+    ]);
+    if from_cache(&cache, &key, out) {
+        return Ok(());
+    }
     let output = tokio::process::Command::new(&tool)
         .arg("-d")
         .arg(sdk.join("wit"))
@@ -199,6 +242,7 @@ pub async fn build_python(dir: &Path, out: &Path) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
     if output.status.success() && out.is_file() {
+        into_cache(&cache, &key, out);
         return Ok(());
     }
     // componentize-py prints the Python traceback, then its own backtrace: keep the first.

@@ -119,12 +119,6 @@ pub(super) async fn hot_swaps(setup: &Setup) -> Vec<Row> {
     vec![new, seen]
 }
 
-fn median(samples: &[f64]) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 /// Serves a copy of `wasm`, replaces it with `samples` new builds, then swaps between
 /// two of them `SEEN_SWAPS` times; the milliseconds each replacement took to answer.
 async fn swap_times(
