@@ -62,7 +62,8 @@ impl Dev {
     /// Waits (bounded) for a line starting with `prefix`, after the first `skip` lines
     /// that start with it; returns it.
     async fn line(&self, prefix: &str, skip: usize) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        // A first serve may build an interpreter and compile it on a busy machine.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
         loop {
             if let Some(line) = self
                 .lines

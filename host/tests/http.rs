@@ -432,12 +432,12 @@ async fn revision_2026_07_28_is_served_by_default_without_a_session_and_refused_
 
     // By default it is served.
     let server = Server::start_with(dir.config()).await;
-    /// The JSON-RPC message of an SSE response.
+    /// The JSON-RPC message of a response whose only message is the answer: JSON, no
+    /// session, no stream.
     async fn event(response: reqwest::Response) -> Value {
         assert!(response.headers().get("mcp-session-id").is_none());
-        let text = response.text().await.unwrap();
-        let data = text.lines().find_map(|l| l.strip_prefix("data: "));
-        serde_json::from_str(data.unwrap_or_default()).unwrap()
+        assert_eq!(response.headers()["content-type"], "application/json");
+        response.json().await.unwrap()
     }
     let answer = event(send(&server.url, &call).await.unwrap()).await;
     assert_eq!(

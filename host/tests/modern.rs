@@ -527,14 +527,20 @@ async fn a_request_hears_logs_at_its_own_level_and_none_without_one() {
         )
         .send()
     };
-    let quiet = messages(call(1, None).await.unwrap()).await;
+    // Only the result: one JSON response, no stream.
+    let response = call(1, None).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let quiet = messages(response).await;
     assert_eq!(quiet.len(), 1, "only the result: {quiet:?}");
     assert_eq!(
         quiet[0]["result"]["content"][0]["text"],
         "Logged four messages"
     );
 
-    let heard = messages(call(2, Some("warning")).await.unwrap()).await;
+    // Log messages before the result: a stream of them all.
+    let response = call(2, Some("warning")).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let heard = messages(response).await;
     let levels: Vec<&Value> = heard
         .iter()
         .filter(|m| m["method"] == "notifications/message")

@@ -73,9 +73,12 @@ impl Lifecycle {
 
 /// The HTTP app: `/mcp`, `/health`, `/ready`, `/metrics`, `/admin`.
 pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Router {
+    // A request without a session (MCP 2026-07-28, or any to a stateless pier) whose
+    // first message is its answer gets it as JSON; one that sends notifications first
+    // (progress, logs) gets an SSE stream. Legacy sessions always stream.
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(!options.stateless)
-        .with_json_response(options.stateless)
+        .with_json_response(true)
         .with_max_request_body_bytes(options.max_body_bytes)
         .with_allowed_origins(options.allowed_origins.clone())
         .with_cancellation_token(lifecycle.sessions.clone());
