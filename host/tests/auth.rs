@@ -366,12 +366,7 @@ async fn the_access_log_names_the_subject_and_nothing_shows_the_token() {
     // whether the span reaches this test's subscriber depends on the tests running beside
     // it: tracing caches each callsite's interest process-wide, and a callsite first met
     // on a thread without a subscriber can stay disabled. Not asserted here.
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for seen in [&logged, &metrics] {
         assert!(!seen.contains(TOKEN), "the token leaked: {seen}");
     }

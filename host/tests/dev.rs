@@ -268,27 +268,18 @@ async fn a_new_python_plugin_is_served_and_rebuilt_from_an_empty_folder() {
             root().join(".venv/bin/componentize-py").into_os_string(),
         ),
     ];
-    let (mut dev, client) = newcomer_loop(work.path(), "python", "server.py", &env).await;
+    let (dev, client) = newcomer_loop(work.path(), "python", "server.py", &env).await;
     // Served from the folder: no build. A save that does not import is refused with
     // Python's words and where, and the previous version keeps serving, unchanged.
     let server = work.path().join("greet/server.py");
-    let code = std::fs::read_to_string(&server).unwrap();
-    std::fs::write(&server, format!("{code}\ndef broken(:\n")).unwrap();
-    let refused = dev.line("pier dev: greet was refused: ", 0).await;
-    let line = code.lines().count() + 2;
+    let line = std::fs::read_to_string(&server).unwrap().lines().count() + 2;
+    let refused = a_broken_save_keeps_serving(dev, &client, &server, "\ndef broken(:\n").await;
     assert_eq!(
         refused,
         format!(
             "pier dev: greet was refused: describe failed: plugin `greet` panicked: SyntaxError: invalid syntax (File \"greet/server.py\", line {line}) (wasm trap: wasm `unreachable` instruction executed); the previous version keeps serving"
         )
     );
-    let still = call(&client, "greet_hello", json!({"name": "Ada"}))
-        .await
-        .unwrap();
-    assert_eq!(text(&still), "Howdy, Ada!");
-    let lines = dev.lines.lock().unwrap().join("\n");
-    assert!(!lines.contains("pier dev: building"), "no build: {lines}");
-    dev.child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,28 +295,16 @@ async fn a_new_js_plugin_is_served_and_rebuilt_from_an_empty_folder() {
             root().join("tests/polyglot/js").into_os_string(),
         ),
     ];
-    let (mut dev, client) = newcomer_loop(work.path(), "js", "greeting.js", &env).await;
+    let (dev, client) = newcomer_loop(work.path(), "js", "greeting.js", &env).await;
     // Served from its sources: no build. A module that throws as it loads is refused
     // with its message, and the previous version keeps serving.
     let module = work.path().join("greet/greeting.js");
-    let code = std::fs::read_to_string(&module).unwrap();
-    std::fs::write(
-        &module,
-        format!("{code}\nthrow new Error('boom at load');\n"),
-    )
-    .unwrap();
-    let refused = dev.line("pier dev: greet was refused: ", 0).await;
+    let appended = "\nthrow new Error('boom at load');\n";
+    let refused = a_broken_save_keeps_serving(dev, &client, &module, appended).await;
     assert_eq!(
         refused,
         "pier dev: greet was refused: describe failed: plugin `greet` panicked: boom at load (wasm trap: wasm `unreachable` instruction executed); the previous version keeps serving"
     );
-    let still = call(&client, "greet_hello", json!({"name": "Ada"}))
-        .await
-        .unwrap();
-    assert_eq!(text(&still), "Howdy, Ada!");
-    let lines = dev.lines.lock().unwrap().join("\n");
-    assert!(!lines.contains("pier dev: building"), "no build: {lines}");
-    dev.child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,4 +315,26 @@ async fn a_new_rust_plugin_is_served_and_rebuilt_from_an_empty_folder() {
     let env = [("CARGO_TARGET_DIR", root().join("target").into_os_string())];
     let (mut dev, _) = newcomer_loop(work.path(), "rust", "src/lib.rs", &env).await;
     dev.child.kill().await.unwrap();
+}
+
+/// Appends `appended` to `file` of the folder `dev` serves (greeting with "Howdy"): the save
+/// is refused, nothing was built, and `greet_hello` still answers as before. The line
+/// that says why.
+async fn a_broken_save_keeps_serving(
+    mut dev: Dev,
+    client: &Client,
+    file: &Path,
+    appended: &str,
+) -> String {
+    let code = std::fs::read_to_string(file).unwrap();
+    std::fs::write(file, format!("{code}{appended}")).unwrap();
+    let refused = dev.line("pier dev: greet was refused: ", 0).await;
+    let still = call(client, "greet_hello", json!({"name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&still), "Howdy, Ada!");
+    let lines = dev.lines.lock().unwrap().join("\n");
+    assert!(!lines.contains("pier dev: building"), "no build: {lines}");
+    dev.child.kill().await.unwrap();
+    refused
 }

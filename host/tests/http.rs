@@ -210,12 +210,7 @@ async fn a_request_slower_than_the_request_timeout_gets_504() {
             "message": "request timed out after 300 ms (server.request-timeout-ms)"
         }})
     );
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"pier_http_requests_total{method="POST",status="504"} 1"#),
         "{metrics}"

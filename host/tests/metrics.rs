@@ -138,12 +138,7 @@ async fn invented_http_methods_share_one_label() {
         let response = http.request(method, &server.url).send().await.unwrap();
         assert_eq!(response.status(), 405);
     }
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert_eq!(
         sample(
             &text,

@@ -12,6 +12,9 @@ import { fromBase64, makeExtra } from './extra.js';
 
 install({ context, storage, config });
 
+// The configuration key `pier dev` hands its interpreter the module in.
+export { DEV_MODULE } from './config.js';
+
 // `pier dev`'s interpreter: how the plugin's module is loaded when the component was
 // built without it (it runs at the first call of each instance).
 let loader;

@@ -272,6 +272,11 @@ mod tests {
     }
 
     #[test]
+    fn the_dev_interpreter_reads_where_pier_grants() {
+        assert!(DEV_SHIM.contains(&format!("_component.source = \"{DEV_SOURCE}\"")));
+    }
+
+    #[test]
     fn the_sdk_is_written_once_per_content() {
         let cache = tempfile::tempdir().unwrap();
         let first = sdk_dir(cache.path()).unwrap();

@@ -43,49 +43,58 @@ pub async fn serve(
     .map_err(fail)?;
     let built = interpreting.elapsed();
     let serving = super::version_of(app, name);
-    let snapshots = plugins.join(".pier-dev").join(name);
+    // Installed by this run already (a run starts without it: `super::clear`).
+    let installed = app.source_folders().get(name).is_some();
     let reading = Instant::now();
-    let (folder, step) = match &source.build {
-        Build::Js { entry, .. } => {
-            let text = js::bundle(&source.dir, entry).await.map_err(fail)?;
-            let revision = hex::encode(Sha256::digest(text.as_bytes()));
-            let folder = Folder::Value {
-                key: js::DEV_MODULE.into(),
-                text,
-                revision,
-            };
-            (folder, "bundle")
-        }
+    let (sources, step) = match &source.build {
+        Build::Js { entry, .. } => (
+            Read::Module(js::bundle(&source.dir, entry).await.map_err(fail)?),
+            "bundle",
+        ),
         _ => {
             let dir = std::fs::canonicalize(&source.dir).map_err(|e| fail(e.to_string()))?;
-            let sources = tokio::task::spawn_blocking(move || Sources::read(&dir))
+            let files = tokio::task::spawn_blocking(move || Sources::read(&dir))
                 .await
                 .map_err(|e| fail(e.to_string()))?
                 .map_err(fail)?;
-            if serving.as_deref() == Some(sources.revision.as_str()) {
-                eprintln!("pier dev: {name}: unchanged");
-                return Ok(());
-            }
-            // The plugin reads a copy of this revision: the version serving now keeps
-            // its own, whatever the next save writes (and if that is refused).
-            let folder = Folder::Files {
-                dir: sources.copy_into(&snapshots).map_err(fail)?,
-                guest: DEV_SOURCE.into(),
-                revision: sources.revision,
-            };
-            (folder, "read")
+            (Read::Files(files), "read")
         }
     };
-    let read = reading.elapsed();
-    let revision = folder.revision().to_string();
+    let revision = match &sources {
+        Read::Module(text) => hex::encode(Sha256::digest(text.as_bytes())),
+        Read::Files(files) => files.revision.clone(),
+    };
     if serving.as_deref() == Some(revision.as_str()) {
         eprintln!("pier dev: {name}: unchanged");
         return Ok(());
     }
+    let snapshots = plugins.join(".pier-dev").join(name);
+    let folder = match sources {
+        Read::Module(text) => Folder::Value {
+            key: js::DEV_MODULE.into(),
+            text,
+            revision: revision.clone(),
+        },
+        // The plugin reads a copy of this revision: the version serving now keeps its
+        // own, whatever the next save writes (and if that is refused).
+        Read::Files(files) => Folder::Files {
+            dir: files.copy_into(&snapshots).map_err(fail)?,
+            guest: DEV_SOURCE.into(),
+            revision: revision.clone(),
+        },
+    };
+    let read = reading.elapsed();
     let before = served_names(app, name);
     app.source_folders().set(name, folder);
     let target = plugins.join(format!("{name}.wasm"));
-    install(source, name, &interpreter, plugins).map_err(fail)?;
+    install(
+        source,
+        name,
+        &interpreter,
+        plugins,
+        installed && target.is_file(),
+    )
+    .map_err(fail)?;
     let swap = Instant::now();
     let outcome = app.reconcile(&target).await;
     let keep = [
@@ -116,16 +125,19 @@ pub async fn serve(
     }
 }
 
-/// Puts the interpreter into `plugins` as plugin `name` unless it is there already, and
-/// the source's sidecar beside it when it changed (only then: a copy the watcher sees
-/// would load the plugin a second time).
-fn install(source: &Source, name: &str, interpreter: &Path, plugins: &Path) -> Result<(), String> {
-    let target = plugins.join(format!("{name}.wasm"));
-    let bytes =
-        std::fs::read(interpreter).map_err(|e| format!("{}: {e}", interpreter.display()))?;
-    let placed = std::fs::metadata(&target).is_ok_and(|m| m.len() == bytes.len() as u64)
-        && std::fs::read(&target).is_ok_and(|old| old == bytes);
-    if !placed {
+/// Puts the interpreter into `plugins` as plugin `name` unless this run `installed` it
+/// already, and the source's sidecar beside it when it changed (only then: a copy the
+/// watcher sees would load the plugin a second time).
+fn install(
+    source: &Source,
+    name: &str,
+    interpreter: &Path,
+    plugins: &Path,
+    installed: bool,
+) -> Result<(), String> {
+    if !installed {
+        let bytes =
+            std::fs::read(interpreter).map_err(|e| format!("{}: {e}", interpreter.display()))?;
         return place(source, name, interpreter, &bytes, plugins).map(|_| ());
     }
     if let Some(sidecar) = source.sidecar() {
@@ -137,6 +149,14 @@ fn install(source: &Source, name: &str, interpreter: &Path, plugins: &Path) -> R
         }
     }
     Ok(())
+}
+
+/// A plugin's sources as read for a save.
+enum Read {
+    /// A JS module, bundled.
+    Module(String),
+    /// A Python folder's files.
+    Files(Sources),
 }
 
 /// Removes the copies in `snapshots` of every revision but those of `keep`.

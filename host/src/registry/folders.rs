@@ -1,8 +1,8 @@
-//! Plugins served from a source folder through one interpreter component (`pier dev`
-//! for Python): which folder each plugin reads, where the guest finds it, and the
-//! folder's revision — so that a save swaps the plugin although its component file did
-//! not change. Only what `pier dev` registers here is granted: a sidecar cannot name a
-//! folder.
+//! Plugins served from their sources through one interpreter component (`pier dev`, for
+//! Python and JS folders): what each plugin is handed (a folder granted read-only, or a
+//! bundled module in a configuration value) and its revision — so that a save swaps the
+//! plugin although its component file did not change. Only what `pier dev` registers
+//! here is handed over: a sidecar cannot name a folder.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -54,11 +54,6 @@ impl SourceFolders {
     /// Serves plugin `name` from `folder` (at its revision) from its next load on.
     pub fn set(&self, name: &str, folder: Folder) {
         self.folders().insert(name.to_string(), folder);
-    }
-
-    /// Plugin `name` is a component of its own again.
-    pub fn remove(&self, name: &str) {
-        self.folders().remove(name);
     }
 
     /// The folder plugin `name` is served from, if any.

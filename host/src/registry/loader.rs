@@ -54,8 +54,8 @@ pub struct Input {
     pub bytes: Vec<u8>,
     /// The sidecar's text, when there is one.
     pub sidecar: Option<String>,
-    /// The revision of the source folder it serves ([`super::folders`]).
-    pub revision: Option<String>,
+    /// The sources it is handed, when `pier dev` serves it from them ([`super::folders`]).
+    pub folder: Option<Folder>,
 }
 
 impl Input {
@@ -76,7 +76,7 @@ impl Input {
         Ok(Self {
             bytes,
             sidecar,
-            revision: None,
+            folder: None,
         })
     }
 
@@ -89,9 +89,9 @@ impl Input {
         if let Some(text) = &self.sidecar {
             hash.update(text.as_bytes());
         }
-        if let Some(revision) = &self.revision {
+        if let Some(folder) = &self.folder {
             hash.update(b"\0folder\0");
-            hash.update(revision.as_bytes());
+            hash.update(folder.revision().as_bytes());
         }
         hex::encode(hash.finalize())
     }
@@ -191,7 +191,7 @@ async fn load_unguarded(
         .capped(&who, &options.grants, base)
         .map_err(refuse)?;
     // A plugin served from its sources reads them (only what `pier dev` registered).
-    let folder = options.folders.get(&name);
+    let folder = input.folder;
     let mut values = std::borrow::Cow::Borrowed(&sidecar.config);
     match &folder {
         Some(Folder::Files { dir, guest, .. }) => grants.files.push(FileGrant {

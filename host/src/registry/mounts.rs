@@ -190,11 +190,7 @@ impl Mounts {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        input.revision = self
-            .options
-            .folders
-            .get(stem)
-            .map(|f| f.revision().to_string());
+        input.folder = self.options.folders.get(stem);
         let fingerprint = input.fingerprint();
         if let Some(i) = known {
             let slots = self.slots();

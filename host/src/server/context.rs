@@ -102,8 +102,8 @@ struct Request {
     logs: LogGate,
     /// How a tool call that may run as a task becomes one (`None`: it cannot).
     task: Option<Arc<super::tasks::Start>>,
-    /// The trust scope of a request without a session (`None`: the session's).
-    principal: Option<Arc<str>>,
+    /// Whether the request belongs to its session (else to its principal: `super::scope`).
+    in_session: bool,
 }
 
 /// Which log messages of a request reach its client.
@@ -166,7 +166,7 @@ impl Context {
         } else {
             LogGate::Session
         };
-        let principal = super::scope::principal(request, &session);
+        let in_session = super::scope::has_session(request, &session);
         let mut context = Self::of(
             &request.peer,
             session,
@@ -177,7 +177,7 @@ impl Context {
             logs,
         );
         if let Some(request) = Arc::get_mut(&mut context.request) {
-            request.principal = principal;
+            request.in_session = in_session;
         }
         context
     }
@@ -207,7 +207,7 @@ impl Context {
                 rounds: None,
                 logs,
                 task: None,
-                principal: None,
+                in_session: true,
             }),
             mount: None,
             depth: 0,
@@ -299,7 +299,7 @@ impl Context {
             .info
             .session_id
             .clone()
-            .unwrap_or_else(|| self.request.session.local_id.clone())
+            .unwrap_or_else(|| self.request.session.local_id.to_string())
     }
 
     /// Whether the work done for this request met a transient failure since the last
@@ -675,9 +675,10 @@ impl CallContext for Context {
         // (`super::scope`). Never the `Mcp-Session-Id` header, which a client chooses
         // when pier is stateless.
         let request = &self.request;
-        Some(match &request.principal {
-            Some(principal) => principal.clone(),
-            None => request.session.scope(),
+        Some(if request.in_session {
+            request.session.scope()
+        } else {
+            super::scope::principal(request.info.subject.as_deref())
         })
     }
 

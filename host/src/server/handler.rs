@@ -119,7 +119,7 @@ impl PierServer {
         let session = self
             .session
             .public_id(super::context::http_session_id(request))
-            .unwrap_or_else(|| self.session.local_id.clone());
+            .unwrap_or_else(|| self.session.local_id.to_string());
         let span = tracing::info_span!(
             "request",
             method,
@@ -471,7 +471,7 @@ impl ServerHandler for PierServer {
         let session = self.session.clone();
         let peer = context.peer.clone();
         let end = subscribing(self.shared.clone(), move || Subscriber {
-            key: session.local_id.clone(),
+            key: session.local_id.to_string(),
             closed: session.closed(),
             target: Target::Session(peer.clone()),
         });

@@ -16,29 +16,26 @@ use std::sync::Arc;
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 
-use super::context::{identity, is_modern};
+use super::context::is_modern;
 use super::session::Session;
 
 /// The scope every sessionless request shares while auth is off.
 pub const ANONYMOUS: &str = "anonymous";
 
-/// The trust scope of `request` when it has no session (its principal's); `None`
-/// when it belongs to `session` ([`Session::scope`]).
-pub fn principal(request: &RequestContext<RoleServer>, session: &Session) -> Option<Arc<str>> {
-    if has_session(request, session) {
-        return None;
-    }
-    Some(match identity(&request.extensions) {
-        Some(who) => format!("subject:{}", who.subject).into(),
+/// The trust scope of a request without a session whose verified subject is `subject`
+/// (`None`: auth is off).
+pub fn principal(subject: Option<&str>) -> Arc<str> {
+    match subject {
+        Some(subject) => format!("subject:{subject}").into(),
         None => ANONYMOUS.into(),
-    })
+    }
 }
 
 /// Whether `request` belongs to a session that outlives it: it did not come over HTTP
 /// (stdio, in-process pipes), or came to a stateful pier in a legacy (2025-11-25 or
 /// older) session. Every MCP 2026-07-28 request over HTTP is served by a handler made
 /// for it alone, as is every request to a stateless pier.
-fn has_session(request: &RequestContext<RoleServer>, session: &Session) -> bool {
+pub fn has_session(request: &RequestContext<RoleServer>, session: &Session) -> bool {
     let over_http = request
         .extensions
         .get::<axum::http::request::Parts>()

@@ -17,16 +17,15 @@ pub struct Session {
     pub id: Option<String>,
     /// A random id of this session object: what tells sessions without a transport id
     /// (stdio, in-process pipes) apart, e.g. for rate limits per session.
-    pub local_id: String,
+    pub local_id: Arc<str>,
     log_level: Mutex<LoggingLevel>,
     forwarding_changes: AtomicBool,
     metrics: Arc<Metrics>,
     closed: CancellationToken,
     /// Whose plugins' warm instances of this session go when it ends.
     registry: Option<Releasing>,
-    /// [`Session::local_id`] as a trust scope, and whether it was handed out (only then
-    /// may a plugin keep a warm instance of it, to be dropped when the session ends).
-    scope: Arc<str>,
+    /// Whether [`Session::local_id`] was handed out as a trust scope (only then may a
+    /// plugin keep a warm instance of it, to be dropped when the session ends).
     scoped: AtomicBool,
     /// Made for one request (a stateless pier's handler): never a trust scope.
     per_request: bool,
@@ -70,14 +69,12 @@ impl Session {
     }
 
     fn made(id: Option<String>, metrics: Arc<Metrics>, per_request: bool) -> Self {
-        let local_id = format!("local-{:016x}", fastrand::u64(..));
         Self {
             id,
-            scope: local_id.as_str().into(),
+            local_id: format!("local-{:016x}", fastrand::u64(..)).into(),
             scoped: AtomicBool::new(false),
             per_request,
             counted: AtomicBool::new(false),
-            local_id,
             log_level: Mutex::new(LoggingLevel::Info),
             forwarding_changes: AtomicBool::new(false),
             metrics,
@@ -102,7 +99,7 @@ impl Session {
     /// The session as a trust scope: warm instances of it are dropped when it ends.
     pub fn scope(&self) -> Arc<str> {
         self.scoped.store(true, Ordering::Relaxed);
-        self.scope.clone()
+        self.local_id.clone()
     }
 
     /// Cancelled when the session ends (its handler is dropped).

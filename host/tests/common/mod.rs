@@ -479,6 +479,16 @@ impl Server {
         (client, recorder)
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn shutdown(mut self) {
         let _ = self.stop.take().unwrap().send(());
         self.done.await.unwrap().unwrap();

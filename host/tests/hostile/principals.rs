@@ -177,12 +177,7 @@ async fn a_stateless_pier_reuses_per_principal_and_counts_no_sessions() {
 
 /// `pier_active_sessions` of `server` (0 before any session began).
 async fn active_sessions(server: &Server) -> String {
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     metrics
         .lines()
         .find_map(|l| l.strip_prefix("pier_active_sessions "))

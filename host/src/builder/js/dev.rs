@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{TOOLCHAIN, cache, componentize, esbuild, sdk_dir, toolchain};
+use super::{TOOLCHAIN, build_key, cache, componentize, esbuild, sdk_dir, toolchain};
 
 /// The configuration key under which the interpreter finds the plugin's module (the
 /// JS SDK's `config.getAll()` leaves it out).
@@ -23,15 +23,14 @@ pub async fn dev_interpreter() -> Result<PathBuf, String> {
     let cache = cache()?;
     let sdk = sdk_dir(&cache)?;
     let tools = toolchain(&cache).await?;
-    let key = crate::runtime::AotCache::content_hash(
-        format!(
-            "{}\0{}\0{}\0{ENTRY}",
-            sdk.display(),
-            tools.display(),
-            TOOLCHAIN.join(",")
-        )
-        .as_bytes(),
-    );
+    let toolchain = TOOLCHAIN.join(",");
+    let key = build_key(&[
+        b"js-dev",
+        sdk.as_os_str().as_encoded_bytes(),
+        tools.as_os_str().as_encoded_bytes(),
+        toolchain.as_bytes(),
+        ENTRY.as_bytes(),
+    ]);
     let out = cache.join(format!("js-dev-{}.wasm", &key[..16]));
     if out.is_file() {
         return Ok(out);
@@ -93,4 +92,16 @@ pub async fn bundle(dir: &Path, entry: &Path) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interpreter_and_the_sdk_name_the_same_key() {
+        let config = include_str!("../../../../guest-sdk/js/src/config.js");
+        assert!(config.contains(&format!("DEV_MODULE = '{DEV_MODULE}'")));
+        assert!(ENTRY.contains("get(DEV_MODULE)"));
+    }
 }
