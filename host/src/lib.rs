@@ -229,6 +229,7 @@ impl App {
             )?;
             pipeline.set_mount(&mount.namespace, chain);
         }
+        let protocol_versions = rmcp::model::ProtocolVersion::known_up_to(&config.max_protocol);
         let shared = Arc::new(Shared {
             registry,
             page_size: config.page_size,
@@ -237,7 +238,8 @@ impl App {
             subscriptions: Default::default(),
             max_subscriptions: config.max_subscriptions,
             max_uri_bytes: config.max_uri_bytes,
-            protocol_versions: rmcp::model::ProtocolVersion::known_up_to(&config.max_protocol),
+            protocol_versions,
+            info: server::handler::server_info(protocol_versions),
             seal: server::rounds::Seal::new(&config.request_state_keys)
                 .map_err(|reason| Error::RequestStateKeys { reason })?,
             max_state_bytes: config.max_state_bytes,

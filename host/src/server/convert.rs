@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rmcp::model::{CallToolResult, GetPromptResult, ReadResourceResult};
+use rmcp::model::{CallToolResult, ContentBlock, GetPromptResult, ReadResourceResult};
 use serde_json::{Value, json};
 
 use crate::registry::namespace;
@@ -66,20 +66,32 @@ pub fn content(ns: &str, c: &Content) -> Value {
 }
 
 /// The MCP result of a tool call.
+///
+/// Built directly (text, the common case, without a detour through JSON); the result
+/// carries no `resultType`, as a guest's result does not (the handler marks it).
 pub fn tool_result(ns: &str, r: &ToolResult) -> Result<CallToolResult, ConvertError> {
-    let content: Vec<Value> = r.content.iter().map(|c| content(ns, c)).collect();
-    let mut v = json!({ "content": content, "isError": r.is_error });
+    let mut result = CallToolResult::default();
+    result.result_type = None;
+    result.is_error = Some(r.is_error);
+    result.content = r
+        .content
+        .iter()
+        .map(|c| match c {
+            Content::Text(text) => Ok(ContentBlock::text(text.as_str())),
+            other => model(content(ns, other)),
+        })
+        .collect::<Result<_, _>>()?;
     if let Some(structured) = &r.structured {
         let value: Value = serde_json::from_str(structured)
             .map_err(|e| ConvertError(format!("structured content is not JSON: {e}")))?;
-        v["structuredContent"] = value;
+        result.structured_content = Some(value);
     }
-    model(v)
+    Ok(result)
 }
 
 /// A tool result with `isError: true` and `message` as its text.
 pub fn tool_error(message: &str) -> CallToolResult {
-    CallToolResult::error(vec![rmcp::model::ContentBlock::text(message)])
+    CallToolResult::error(vec![ContentBlock::text(message)])
 }
 
 /// The MCP result of a resource read.
@@ -209,5 +221,79 @@ pub mod guest {
             description: optional(v, "description"),
             messages,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::runtime::types::{Blob, ResourceLink};
+
+    fn result(content: Vec<Content>, structured: Option<&str>, is_error: bool) -> ToolResult {
+        ToolResult {
+            content,
+            structured: structured.map(str::to_string),
+            is_error,
+        }
+    }
+
+    #[test]
+    fn a_tool_result_is_the_mcp_json_of_every_content_kind() {
+        let r = result(
+            vec![
+                Content::Text("hi".into()),
+                Content::Image(Blob {
+                    data: vec![1, 2, 3],
+                    mime_type: "image/png".into(),
+                }),
+                Content::ResourceLink(ResourceLink {
+                    uri: "notes://a".into(),
+                    name: "a".into(),
+                    description: None,
+                    mime_type: Some("text/plain".into()),
+                }),
+                Content::Text("bye".into()),
+            ],
+            Some(r#"{"n":1}"#),
+            true,
+        );
+        let converted = tool_result("ns", &r).expect("a valid result");
+        assert_eq!(converted.result_type, None, "the handler marks it");
+        assert_eq!(
+            serde_json::to_value(&converted).expect("serializes"),
+            json!({
+                "content": [
+                    { "type": "text", "text": "hi" },
+                    { "type": "image", "data": "AQID", "mimeType": "image/png" },
+                    {
+                        "type": "resource_link",
+                        "uri": namespace::uri("ns", "notes://a"),
+                        "name": "a",
+                        "mimeType": "text/plain",
+                    },
+                    { "type": "text", "text": "bye" },
+                ],
+                "structuredContent": { "n": 1 },
+                "isError": true,
+            })
+        );
+    }
+
+    #[test]
+    fn structured_content_that_is_not_json_is_refused_and_null_is_kept() {
+        let bad = result(vec![Content::Text("x".into())], Some("{not json"), false);
+        let error = tool_result("ns", &bad).expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("plugin returned an invalid result: structured content is not JSON:"),
+            "{error}"
+        );
+        let null = tool_result("ns", &result(vec![], Some("null"), false)).expect("valid");
+        assert_eq!(null.structured_content, Some(serde_json::Value::Null));
+        assert_eq!(null.content, vec![]);
+        assert_eq!(null.is_error, Some(false));
     }
 }

@@ -50,6 +50,8 @@ pub struct Shared {
     pub max_uri_bytes: usize,
     /// The MCP revisions negotiated (`server.max-protocol-version` and older).
     pub protocol_versions: &'static [ProtocolVersion],
+    /// The server's description and capabilities for those revisions ([`server_info`]).
+    pub info: ServerConfig,
     /// Seals the `requestState` of input round trips.
     pub seal: super::rounds::Seal,
     /// Bytes of request-scoped state one request may hold.
@@ -179,6 +181,32 @@ impl Shared {
     }
 }
 
+/// pier's description and capabilities when it negotiates `protocol_versions`: the
+/// tasks extension exists in MCP 2026-07-28 only.
+pub fn server_info(protocol_versions: &[ProtocolVersion]) -> ServerConfig {
+    let modern = protocol_versions
+        .iter()
+        .any(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+    let builder = ServerCapabilities::builder()
+        .enable_tools()
+        .enable_tool_list_changed()
+        .enable_resources()
+        .enable_resources_list_changed()
+        .enable_resources_subscribe()
+        .enable_prompts()
+        .enable_prompts_list_changed()
+        .enable_logging()
+        .enable_completions();
+    let capabilities = if modern {
+        builder.enable_tasks().build()
+    } else {
+        builder.build()
+    };
+    ServerConfig::new(capabilities)
+        .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
+        .with_instructions("Tools, resources and prompts served by sandboxed WebAssembly plugins.")
+}
+
 impl ServerHandler for PierServer {
     /// The revisions up to `server.max-protocol-version`; newer clients negotiate down.
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
@@ -193,33 +221,9 @@ impl ServerHandler for PierServer {
         catalogue.tools.get(name).map(|entry| entry.tool.clone())
     }
 
+    /// What `initialize` answers (rmcp asks for it on every request: built once).
     fn get_info(&self) -> ServerConfig {
-        let modern = self
-            .shared
-            .protocol_versions
-            .iter()
-            .any(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        let builder = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tool_list_changed()
-            .enable_resources()
-            .enable_resources_list_changed()
-            .enable_resources_subscribe()
-            .enable_prompts()
-            .enable_prompts_list_changed()
-            .enable_logging()
-            .enable_completions();
-        // The tasks extension exists in MCP 2026-07-28 only.
-        let capabilities = if modern {
-            builder.enable_tasks().build()
-        } else {
-            builder.build()
-        };
-        ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new("pier", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Tools, resources and prompts served by sandboxed WebAssembly plugins.",
-            )
+        self.shared.info.clone()
     }
 
     async fn initialize(
