@@ -714,3 +714,51 @@ async fn a_sidecars_required_scopes_restrict_its_whole_plugin() {
     );
     open.shutdown().await;
 }
+
+/// Hides every tool from callers other than `ci` (a middleware filtering lists by who
+/// asks).
+struct OnlyCiSeesTools;
+
+#[async_trait::async_trait]
+impl pier::middleware::Middleware for OnlyCiSeesTools {
+    fn name(&self) -> &str {
+        "only-ci-sees-tools"
+    }
+
+    async fn on_list_tools(
+        &self,
+        cx: &pier::middleware::MiddlewareContext,
+        next: pier::middleware::Next<'_>,
+    ) -> pier::middleware::Outcome<Vec<rmcp::model::Tool>> {
+        let tools = next.list_tools(cx, ()).await?;
+        Ok(if cx.subject() == Some("ci") {
+            tools
+        } else {
+            Vec::new()
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_list_cached_per_subject_is_never_shown_to_another_subject() {
+    for (per, ops_sees) in [("subject", 0), ("everyone", 1)] {
+        let dir = PluginDir::examples();
+        let cache = format!("[[middleware]]\ntype = \"response-cache\"\nper = \"{per}\"\n");
+        let server = ci_and_ops(&dir, "", &cache, false).await;
+        let pipeline = server.app.pipeline();
+        let mut chain = (*pipeline.server()).clone();
+        chain.push(std::sync::Arc::new(OnlyCiSeesTools));
+        pipeline.set_server(chain);
+        let ci = client_with(&server, TOKEN).await;
+        let seen = ci.peer().list_all_tools().await.unwrap();
+        assert!(seen.len() > 1, "ci sees the tools");
+        let ops = client_with(&server, "ops-token").await;
+        let shown = ops.peer().list_all_tools().await.unwrap();
+        // Under `everyone` the list is shared, as documented: ci's list answers ops.
+        let expected = if ops_sees == 0 { 0 } else { seen.len() };
+        assert_eq!(shown.len(), expected, "per = {per}");
+        // And ci's own list is still served (from the cache) to ci.
+        assert_eq!(ci.peer().list_all_tools().await.unwrap().len(), seen.len());
+        server.shutdown().await;
+    }
+}

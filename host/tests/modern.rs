@@ -1129,3 +1129,60 @@ async fn stdio_serves_the_new_revision_without_initialize_rounds_and_tasks_inclu
     assert_eq!(status, "completed");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_response_cache_never_serves_an_answered_round_trip() {
+    // A retry carrying answers is neither answered from the cache nor cached: the
+    // next client (by default the cache is everyone's) is asked its own question.
+    let toml = "[[middleware]]\ntype = \"response-cache\"\n";
+    let (server, _dir) = serve_with(&[], toml).await;
+    let tool = "test_input_required_result_elicitation";
+    let first = call(&server, 1, tool, json!({})).await;
+    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
+    let state = first["result"]["requestState"].as_str().unwrap();
+    let answered = json!({
+        "inputResponses": {"user_name": accept("name", "Mallory-secret")},
+        "requestState": state,
+    });
+    let done = call(&server, 2, tool, answered.clone()).await;
+    assert_eq!(
+        done["result"]["content"][0]["text"],
+        "Hello, Mallory-secret!"
+    );
+    let other = call(&server, 3, tool, json!({})).await;
+    assert_eq!(other["result"]["resultType"], "input_required", "{other}");
+    assert_eq!(asked(&other["result"]), ["user_name"]);
+    // The same answers again: run again, not replayed from a cache entry.
+    let again = call(&server, 4, tool, answered).await;
+    assert_eq!(
+        again["result"]["content"][0]["text"],
+        "Hello, Mallory-secret!"
+    );
+    // Answers to a tool that asks nothing: it runs (the answers are ignored), uncached.
+    let count = |id, extra| {
+        let server = &server;
+        async move {
+            let params = json!({"name": "probe_count", "arguments": {"label": "x"}});
+            let mut params = params.as_object().unwrap().clone();
+            if let Value::Object(extra) = extra {
+                params.extend(extra);
+            }
+            let body = modern(id, "tools/call", Value::Object(params), forms());
+            let response = post_modern(&server.url, &body, "tools/call", Some("probe_count"))
+                .send()
+                .await
+                .unwrap();
+            message(response).await["result"]["content"][0]["text"].clone()
+        }
+    };
+    assert_eq!(count(5, json!({})).await, "1");
+    assert_eq!(count(6, json!({})).await, "1", "cached");
+    let with_answers = json!({"inputResponses": {"x": accept("name", "y")}});
+    assert_eq!(count(7, with_answers).await, "2", "not from the cache");
+    assert_eq!(
+        count(8, json!({})).await,
+        "1",
+        "the cache entry is the first call's"
+    );
+    server.shutdown().await;
+}

@@ -109,6 +109,18 @@ impl MiddlewareContext {
         self.request.state()
     }
 
+    /// Whether anything serving the request asked the client a question so far (its
+    /// result depends on the answers: never to be reused for another request).
+    pub fn asked(&self) -> bool {
+        self.request.asked()
+    }
+
+    /// Whether the request carries answers to earlier questions (a retry of an MCP
+    /// 2026-07-28 round trip, a task resumed with answers).
+    pub fn carries_answers(&self) -> bool {
+        self.request.carries_answers()
+    }
+
     /// The catalogue the request is served from.
     pub fn catalogue(&self) -> &Arc<Catalogue> {
         &self.catalogue

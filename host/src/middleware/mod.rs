@@ -403,6 +403,12 @@ impl Chain {
         self.middlewares.insert(0, middleware);
     }
 
+    /// Puts `middleware` innermost (after the configured ones, as FastMCP's
+    /// `add_middleware`).
+    pub fn push(&mut self, middleware: Arc<dyn Middleware>) {
+        self.middlewares.push(middleware);
+    }
+
     /// Whether the chain has no middleware.
     pub fn is_empty(&self) -> bool {
         self.middlewares.is_empty()

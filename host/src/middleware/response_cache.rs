@@ -2,6 +2,9 @@
 //! kept in the store for `ttl-seconds` (key: the component, its canonical arguments and
 //! the serving mount's version), and lists from memory until the catalogue changes
 //! (when clients hear `list_changed`).
+//! A request that asked the client anything (sampling, elicitation, roots), or that
+//! carries answers, is neither answered from the cache nor cached: its result depends
+//! on the answers.
 //! Hits and misses are counted in `pier_cache_requests_total`.
 
 use std::collections::HashMap;
@@ -124,9 +127,38 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-/// Lists cached in memory, by method, with the catalogue they were made from: a new
-/// catalogue (every change clients hear of as `list_changed`) makes them stale at once.
-type Lists = Mutex<HashMap<&'static str, (Arc<Catalogue>, Instant, Response)>>;
+/// Lists cached in memory, by method and (under `per = "subject"`) subject, with the
+/// catalogue they were made from: a new catalogue (every change clients hear of as
+/// `list_changed`) makes them stale at once.
+type Lists = Mutex<HashMap<ListKey, (Arc<Catalogue>, Instant, Response)>>;
+
+/// The method of a cached list, and whose it is (`None`: everyone's).
+type ListKey = (&'static str, Option<String>);
+
+/// Most lists kept in memory (four methods per subject): beyond, the stale ones go,
+/// then the oldest.
+const MAX_LISTS: usize = 4096;
+
+/// Makes room for one more list in `lists`: drops the stale ones (of an older
+/// catalogue than `current`, or older than `ttl`), then the oldest, while full.
+fn make_room(
+    lists: &mut HashMap<ListKey, (Arc<Catalogue>, Instant, Response)>,
+    current: &Arc<Catalogue>,
+    ttl: Duration,
+) {
+    if lists.len() < MAX_LISTS {
+        return;
+    }
+    lists.retain(|_, (catalogue, at, _)| Arc::ptr_eq(catalogue, current) && at.elapsed() < ttl);
+    if lists.len() >= MAX_LISTS
+        && let Some(oldest) = lists
+            .iter()
+            .min_by_key(|(_, (_, at, _))| *at)
+            .map(|(key, _)| key.clone())
+    {
+        lists.remove(&oldest);
+    }
+}
 
 /// The response-cache middleware.
 pub struct ResponseCache {
@@ -203,7 +235,13 @@ impl ResponseCache {
         found
     }
 
-    async fn keep<T: Serialize>(&self, key: &str, value: &T) {
+    /// Caches `value` under `key`, unless serving it asked the client anything: such a
+    /// result holds the answers of whoever was asked, and the next caller must be
+    /// asked too.
+    async fn keep<T: Serialize>(&self, cx: &MiddlewareContext, key: &str, value: &T) {
+        if cx.asked() {
+            return;
+        }
         let Ok(bytes) = serde_json::to_vec(value) else {
             return;
         };
@@ -226,10 +264,17 @@ impl ResponseCache {
         if !self.config.lists {
             return next.run(cx, request).await;
         }
+        let key = (
+            method,
+            match self.config.per {
+                Per::Everyone => None,
+                Per::Subject => Some(cx.subject().unwrap_or_default().to_string()),
+            },
+        );
         let cached = {
             let lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
             lists
-                .get(method)
+                .get(&key)
                 .filter(|(catalogue, at, _)| {
                     Arc::ptr_eq(catalogue, cx.catalogue()) && at.elapsed() < self.config.ttl()
                 })
@@ -240,8 +285,12 @@ impl ResponseCache {
             return Ok(response);
         }
         let response = next.run(cx, request).await?;
-        self.lists.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            method,
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        if !lists.contains_key(&key) {
+            make_room(&mut lists, cx.catalogue(), self.config.ttl());
+        }
+        lists.insert(
+            key,
             (cx.catalogue().clone(), Instant::now(), response.clone()),
         );
         Ok(response)
@@ -266,9 +315,10 @@ impl Middleware for ResponseCache {
             .tools
             .get(&call.name)
             .map(|t| t.mount.version.clone());
-        let (true, Some(version)) = (
+        let (true, Some(version), false) = (
             selected(&call.name, &config.include_tools, &config.exclude_tools),
             version,
+            cx.carries_answers(),
         ) else {
             return next.call_tool(cx, call).await;
         };
@@ -279,7 +329,7 @@ impl Middleware for ResponseCache {
         }
         let result = next.call_tool(cx, call).await?;
         if result.is_error != Some(true) {
-            self.keep(&key, &result).await;
+            self.keep(cx, &key, &result).await;
         }
         Ok(result)
     }
@@ -292,9 +342,10 @@ impl Middleware for ResponseCache {
     ) -> Outcome<ReadResourceResult> {
         let config = &self.config;
         let version = cx.resource(&uri).map(|r| r.mount.version.clone());
-        let (true, Some(version)) = (
+        let (true, Some(version), false) = (
             selected(&uri, &config.include_resources, &config.exclude_resources),
             version,
+            cx.carries_answers(),
         ) else {
             return next.read_resource(cx, uri).await;
         };
@@ -303,7 +354,7 @@ impl Middleware for ResponseCache {
             return Ok(hit);
         }
         let result = next.read_resource(cx, uri).await?;
-        self.keep(&key, &result).await;
+        self.keep(cx, &key, &result).await;
         Ok(result)
     }
 
@@ -319,9 +370,10 @@ impl Middleware for ResponseCache {
             .prompts
             .get(&call.name)
             .map(|p| p.mount.version.clone());
-        let (true, Some(version)) = (
+        let (true, Some(version), false) = (
             selected(&call.name, &config.include_prompts, &config.exclude_prompts),
             version,
+            cx.carries_answers(),
         ) else {
             return next.get_prompt(cx, call).await;
         };
@@ -331,7 +383,7 @@ impl Middleware for ResponseCache {
             return Ok(hit);
         }
         let result = next.get_prompt(cx, call).await?;
-        self.keep(&key, &result).await;
+        self.keep(cx, &key, &result).await;
         Ok(result)
     }
 
@@ -381,8 +433,48 @@ impl Middleware for ResponseCache {
 
 #[cfg(test)]
 mod tests {
-    use super::{canonical, selected};
+    use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lists_of_many_subjects_keep_the_newest_within_the_bound() {
+        let current = Arc::new(Catalogue::default());
+        let stale = Arc::new(Catalogue::default());
+        let ttl = Duration::from_secs(60);
+        let mut lists = HashMap::new();
+        let started = Instant::now();
+        for i in 0..MAX_LISTS {
+            let catalogue = if i % 2 == 0 { &current } else { &stale };
+            let at = started + Duration::from_micros(i as u64);
+            lists.insert(
+                ("tools/list", Some(format!("s{i}"))),
+                (catalogue.clone(), at, Response::Tools(Vec::new())),
+            );
+        }
+        // Full: the lists of an older catalogue go first.
+        make_room(&mut lists, &current, ttl);
+        assert_eq!(lists.len(), MAX_LISTS / 2);
+        assert!(lists.values().all(|(c, _, _)| Arc::ptr_eq(c, &current)));
+        // Full of current lists: the oldest one goes, one at a time.
+        for i in 0..MAX_LISTS / 2 {
+            lists.insert(
+                ("prompts/list", Some(format!("s{i}"))),
+                (
+                    current.clone(),
+                    Instant::now(),
+                    Response::Prompts(Vec::new()),
+                ),
+            );
+        }
+        assert_eq!(lists.len(), MAX_LISTS);
+        make_room(&mut lists, &current, ttl);
+        assert_eq!(lists.len(), MAX_LISTS - 1);
+        assert!(!lists.contains_key(&("tools/list", Some("s0".to_string()))));
+        assert!(lists.contains_key(&("tools/list", Some("s2".to_string()))));
+        // Not full: nothing goes.
+        make_room(&mut lists, &current, ttl);
+        assert_eq!(lists.len(), MAX_LISTS - 1);
+    }
 
     #[test]
     fn equal_arguments_in_any_order_are_one_key() {

@@ -104,6 +104,9 @@ struct Request {
     task: Option<Arc<super::tasks::Start>>,
     /// Whether the request belongs to its session (else to its principal: `super::scope`).
     in_session: bool,
+    /// Whether anything serving the request asked the client a question (sampling,
+    /// elicitation, roots; answered or not): its result depends on the answers.
+    asked: AtomicBool,
 }
 
 /// Which log messages of a request reach its client.
@@ -208,6 +211,7 @@ impl Context {
                 logs,
                 task: None,
                 in_session: true,
+                asked: AtomicBool::new(false),
             }),
             mount: None,
             depth: 0,
@@ -306,6 +310,20 @@ impl Context {
     /// call; clears the mark.
     pub fn take_transient(&self) -> bool {
         self.request.transient.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether anything serving the request asked the client a question so far.
+    pub fn asked(&self) -> bool {
+        self.request.asked.load(Ordering::Relaxed)
+    }
+
+    /// Whether the request carries answers to earlier questions (an MCP 2026-07-28
+    /// retry with `inputResponses` or a `requestState`, a task resumed with answers).
+    pub fn carries_answers(&self) -> bool {
+        self.request
+            .rounds
+            .as_ref()
+            .is_some_and(|rounds| rounds.has_answers())
     }
 
     /// The questions the request's call left for the client's next round trip, taken:
@@ -544,6 +562,7 @@ impl CallContext for Context {
         questions: Vec<(String, Question)>,
     ) -> BoxFuture<'_, Result<Vec<Reply>, GuestError>> {
         Box::pin(async move {
+            self.request.asked.store(true, Ordering::Relaxed);
             if let Some(rounds) = &self.request.rounds {
                 return rounds.ask(questions);
             }

@@ -78,6 +78,11 @@ impl Rounds {
         }
     }
 
+    /// Whether this run was given any answer.
+    pub fn has_answers(&self) -> bool {
+        !self.answers.is_empty()
+    }
+
     /// Every answer this run was given (of earlier rounds and of this one).
     pub fn answers(&self) -> BTreeMap<String, Value> {
         self.answers.clone()
