@@ -113,8 +113,11 @@ impl Guard {
             binding.clone()
         });
         if let Some(binding) = known {
-            if binding.refreshed.elapsed() >= idle / 4 {
-                self.bind(store, id, &binding.subject, idle).await?;
+            if binding.refreshed.elapsed() >= idle / 4
+                && let Err(e) = self.bind(store, id, &binding.subject, idle).await
+            {
+                // Known here, the request goes on; the next one tries again.
+                tracing::warn!("cannot extend the binding of a session: {e}");
             }
             return Ok(Some(binding.subject));
         }
