@@ -227,10 +227,13 @@ impl RateLimit {
         }
         match self.config.per {
             Per::Global => "*".into(),
-            // Stateless HTTP makes a session per request: the client IP stands in.
-            Per::Session if cx.info().session_id.is_none() && cx.client_ip().is_some() => {
-                format!("ip/{}", ip())
-            }
+            // A request without a session (MCP 2026-07-28, a stateless pier) counts
+            // against its verified subject, else its client IP: never against a
+            // session id it sent, which the client chooses.
+            Per::Session if !cx.request().in_session() => match cx.subject() {
+                Some(subject) => format!("subject/{subject}"),
+                None => format!("ip/{}", ip()),
+            },
             Per::Session => cx.request().session_key(),
             Per::ClientIp => ip(),
             Per::TokenSubject => cx.subject().unwrap_or("anonymous").to_string(),

@@ -50,6 +50,19 @@ pub(crate) fn http_session_id(request: &RequestContext<RoleServer>) -> Option<St
     session_header(&request.extensions)
 }
 
+/// What names the session of `request` in logs and to plugins: `None` for a request
+/// without one (MCP 2026-07-28, a stateless pier), whatever `Mcp-Session-Id` it sent:
+/// a value the client chooses never stands for a session.
+pub(crate) fn public_session_id(
+    request: &RequestContext<RoleServer>,
+    session: &Session,
+) -> Option<String> {
+    if !super::scope::has_session(request, session) {
+        return None;
+    }
+    session.public_id(http_session_id(request))
+}
+
 fn session_header(extensions: &rmcp::model::Extensions) -> Option<String> {
     let parts = extensions.get::<axum::http::request::Parts>()?;
     let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;
@@ -155,9 +168,10 @@ impl Context {
         shared: Arc<Shared>,
     ) -> Self {
         let who = identity(&request.extensions);
+        let in_session = super::scope::has_session(request, &session);
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
-            session_id: session.public_id(http_session_id(request)),
+            session_id: public_session_id(request, &session),
             trace: trace_of(request),
             subject: who.map(|w| w.subject.clone()),
             scopes: who.map(|w| w.scopes.clone()).unwrap_or_default(),
@@ -169,7 +183,6 @@ impl Context {
         } else {
             LogGate::Session
         };
-        let in_session = super::scope::has_session(request, &session);
         let mut context = Self::of(
             &request.peer,
             session,
@@ -310,6 +323,12 @@ impl Context {
     /// call; clears the mark.
     pub fn take_transient(&self) -> bool {
         self.request.transient.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether the request belongs to a session that outlives it (else it stands alone,
+    /// and its caller is its principal: `super::scope`).
+    pub fn in_session(&self) -> bool {
+        self.request.in_session
     }
 
     /// Whether anything serving the request asked the client a question so far.

@@ -118,9 +118,7 @@ impl PierServer {
         target: &str,
         request: &RequestContext<RoleServer>,
     ) -> tracing::Span {
-        let session = self
-            .session
-            .public_id(super::context::http_session_id(request))
+        let session = super::context::public_session_id(request, &self.session)
             .unwrap_or_else(|| self.session.local_id.to_string());
         let span = tracing::info_span!(
             "request",

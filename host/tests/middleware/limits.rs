@@ -283,3 +283,86 @@ async fn a_result_over_the_limit_is_cut_with_a_marker_or_refused() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_session_id_a_client_makes_up_neither_escapes_a_limit_nor_names_a_session() {
+    // MCP 2026-07-28 requests have no session: each carrying its own random
+    // `Mcp-Session-Id` must still count against one caller (here: its IP).
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("hostile"), "hostile");
+    let toml = r#"
+[[middleware]]
+type = "rate-limit"
+capacity = 5
+refill-per-second = 0.01
+per = "session"
+methods = ["tools/call"]
+"#;
+    let mut config = configured(&dir, toml);
+    config.max_protocol = rmcp::model::ProtocolVersion::V_2026_07_28;
+    let server = Server::start_with(config).await;
+    let mut answers = Vec::new();
+    for id in 1..=8 {
+        let made_up = format!("{:032x}", rand_u128(id));
+        answers.push(call_as(&server.url, id, "hello_greet", made_up).await);
+    }
+    for (n, answer) in answers.iter().enumerate() {
+        if n < 5 {
+            assert_eq!(
+                answer["result"]["content"][0]["text"], "Hello, Ada!",
+                "{answer}"
+            );
+        } else {
+            assert_eq!(answer["error"]["code"], -32000, "call {}: {answer}", n + 1);
+        }
+    }
+    server.shutdown().await;
+
+    // What a plugin sees of such a request: no session at all.
+    let config = configured(&dir, "");
+    let server = Server::start_with(pier::ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        ..config
+    })
+    .await;
+    let seen = call_as(
+        &server.url,
+        9,
+        "hostile_whoami",
+        "chosen-by-the-client".into(),
+    )
+    .await;
+    let text = seen["result"]["content"][0]["text"]
+        .as_str()
+        .expect(&seen.to_string());
+    assert!(text.contains(" session= "), "{text}");
+    server.shutdown().await;
+}
+
+/// MCP 2026-07-28 `tools/call` of `tool` sending `session` as its `Mcp-Session-Id`.
+async fn call_as(url: &str, id: u64, tool: &str, session: String) -> serde_json::Value {
+    let arguments = if tool == "hello_greet" {
+        json!({"name": "Ada"})
+    } else {
+        json!({})
+    };
+    let body = modern(
+        id,
+        "tools/call",
+        json!({"name": tool, "arguments": arguments}),
+        json!({}),
+    );
+    let response = post_modern(url, &body, "tools/call", Some(tool))
+        .header("mcp-session-id", session)
+        .send()
+        .await
+        .unwrap();
+    message(response).await
+}
+
+/// A different number for each `seed` (no two requests share a made-up id).
+fn rand_u128(seed: u64) -> u128 {
+    let state = std::collections::hash_map::RandomState::new();
+    std::hash::BuildHasher::hash_one(&state, seed) as u128 * 0x9E37_79B9_7F4A_7C15
+}
