@@ -335,7 +335,7 @@ methods = ["tools/call"]
     .await;
     let text = seen["result"]["content"][0]["text"]
         .as_str()
-        .expect(&seen.to_string());
+        .unwrap_or_else(|| panic!("{seen}"));
     assert!(text.contains(" session= "), "{text}");
     server.shutdown().await;
 }
