@@ -1,5 +1,6 @@
 //! `error-handling`: counts failed requests per method and component in
-//! `pier_errors_total`, logs them, and with `mask-errors` hides internal details
+//! `pier_errors_total` (`kind`: the tool call's outcome, or the JSON-RPC error code when
+//! it is one of JSON-RPC's, MCP's or pier's, else `other`), logs them, and with `mask-errors` hides internal details
 //! (traps, host failures, internal JSON-RPC errors) from clients behind a reference.
 
 use std::sync::Arc;
@@ -45,6 +46,31 @@ impl ErrorHandling {
     }
 }
 
+/// JSON-RPC error codes counted under their own `kind`: JSON-RPC's, MCP's and pier's.
+const KNOWN_CODES: &[i32] = &[
+    -32700, // parse error
+    -32600, // invalid request
+    -32601, // method not found
+    -32602, // invalid params
+    -32603, // internal error
+    -32000, // pier: rate limited, busy, a limit exceeded
+    -32001, // request timed out
+    -32002, // resource not found
+    -32021, // missing required client capability
+    -32042, // URL elicitation required
+    -32800, // request cancelled
+];
+
+/// The `kind` label of a JSON-RPC error `code`: the code when it is a known one, else
+/// `other` (a proxied server's own codes cannot grow the label set).
+fn kind_of(code: i32) -> String {
+    if KNOWN_CODES.contains(&code) {
+        code.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
 /// A short reference that ties a masked message to its log line.
 fn reference() -> String {
     format!("{:08x}", fastrand::u32(..))
@@ -81,7 +107,7 @@ impl Middleware for ErrorHandling {
         let component = cx.component_label(&request);
         match next.run(cx, request).await {
             Err(error) => {
-                let kind = format!("{}", error.code.0);
+                let kind = kind_of(error.code.0);
                 self.count(method, &component, &kind);
                 if !(self.config.mask_errors && error.code == ErrorCode::INTERNAL_ERROR) {
                     tracing::info!(method, component, "request failed: {}", error.message);

@@ -105,10 +105,21 @@ impl Config {
                         "only the sliding-window algorithm has a window (token-bucket uses refill-per-second)",
                     ));
                 }
-                if !(self.refill() > 0.0 && self.refill().is_finite()) {
+                if !(self.refill() > 0.0 && self.refill() <= MAX_REFILL) {
                     return Err(SpecError::new(
                         "refill-per-second",
-                        "expected a number above 0",
+                        "expected a number above 0 (at most 1000000000)",
+                    ));
+                }
+                let refilled_in = f64::from(self.capacity) / self.refill();
+                if refilled_in > MAX_STATE_SECONDS {
+                    return Err(SpecError::new(
+                        "refill-per-second",
+                        format!(
+                            "an empty bucket of {} would take {refilled_in:.0} s to refill, more than a year: raise refill-per-second to at least {:.9}",
+                            self.capacity,
+                            f64::from(self.capacity) / MAX_STATE_SECONDS
+                        ),
                     ));
                 }
             }
@@ -135,6 +146,31 @@ impl Config {
         self.window_seconds.unwrap_or(60.0)
     }
 
+    /// Token bucket: `{"tokens": f64, "at": ms}`; an absent bucket is full.
+    fn bucket(&self, current: Option<&[u8]>, now: u64) -> (Verdict, Option<Vec<u8>>, Duration) {
+        let capacity = f64::from(self.capacity);
+        let rate = self.refill();
+        let state: Option<serde_json::Value> = current.and_then(|c| serde_json::from_slice(c).ok());
+        let tokens = match state {
+            Some(s) => {
+                let tokens = s["tokens"].as_f64().unwrap_or(capacity);
+                let at = s["at"].as_u64().unwrap_or(now);
+                let elapsed = now.saturating_sub(at) as f64 / 1000.0;
+                (tokens + elapsed * rate).min(capacity)
+            }
+            None => capacity,
+        };
+        // An untouched bucket refills completely in this time; then absent = full.
+        let ttl = saturated(capacity / rate + 1.0);
+        if tokens >= 1.0 {
+            let new = json!({ "tokens": tokens - 1.0, "at": now });
+            (Verdict::Allowed, Some(new.to_string().into_bytes()), ttl)
+        } else {
+            let retry_after = saturated((1.0 - tokens) / rate);
+            (Verdict::Limited { retry_after }, None, ttl)
+        }
+    }
+
     /// The limit in words, for error messages.
     fn describe(&self) -> String {
         let per = match self.per {
@@ -154,6 +190,20 @@ impl Config {
             }
         }
     }
+}
+
+/// Most tokens per second a bucket refills.
+const MAX_REFILL: f64 = 1e9;
+
+/// Longest a bucket may take to refill (a year): its state lives that long.
+const MAX_STATE_SECONDS: f64 = 31_536_000.0;
+
+/// `seconds` as a duration, saturated to a year (a NaN or negative one is zero).
+fn saturated(seconds: f64) -> Duration {
+    if seconds.is_nan() {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(seconds.min(MAX_STATE_SECONDS)).unwrap_or_default()
 }
 
 /// Sub-buckets of a sliding window: a request leaves the window between `window` and
@@ -246,7 +296,7 @@ impl RateLimit {
             let current = self.store.get(key).await?;
             let now = now_ms();
             let (verdict, new, ttl) = match self.config.algorithm {
-                Algorithm::TokenBucket => self.bucket(current.as_deref(), now),
+                Algorithm::TokenBucket => self.config.bucket(current.as_deref(), now),
                 Algorithm::SlidingWindow => self.window(current.as_deref(), now),
             };
             let Some(new) = new else {
@@ -265,31 +315,6 @@ impl RateLimit {
             "rate limit: too much contention on the counter; request allowed"
         );
         Ok(Verdict::Allowed)
-    }
-
-    /// Token bucket: `{"tokens": f64, "at": ms}`; an absent bucket is full.
-    fn bucket(&self, current: Option<&[u8]>, now: u64) -> (Verdict, Option<Vec<u8>>, Duration) {
-        let capacity = f64::from(self.config.capacity);
-        let rate = self.config.refill();
-        let state: Option<serde_json::Value> = current.and_then(|c| serde_json::from_slice(c).ok());
-        let tokens = match state {
-            Some(s) => {
-                let tokens = s["tokens"].as_f64().unwrap_or(capacity);
-                let at = s["at"].as_u64().unwrap_or(now);
-                let elapsed = now.saturating_sub(at) as f64 / 1000.0;
-                (tokens + elapsed * rate).min(capacity)
-            }
-            None => capacity,
-        };
-        // An untouched bucket refills completely in this time; then absent = full.
-        let ttl = Duration::from_secs_f64(capacity / rate + 1.0);
-        if tokens >= 1.0 {
-            let new = json!({ "tokens": tokens - 1.0, "at": now });
-            (Verdict::Allowed, Some(new.to_string().into_bytes()), ttl)
-        } else {
-            let retry_after = Duration::from_secs_f64((1.0 - tokens) / rate);
-            (Verdict::Limited { retry_after }, None, ttl)
-        }
     }
 
     /// Sliding window: `[[slot, count], …]`, slots of `window / SLOTS` ms.
@@ -362,5 +387,52 @@ impl Middleware for RateLimit {
             ),
             Some(json!({ "retryAfterMs": ms, "retryAfterSeconds": ms.div_ceil(1000) })),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(capacity: u32, refill: f64) -> Config {
+        Config {
+            capacity,
+            refill_per_second: Some(refill),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_refill_too_slow_or_too_fast_is_refused_at_load() {
+        let error = bucket(5, 1e-20).check().unwrap_err();
+        assert_eq!(error.key, "refill-per-second");
+        assert_eq!(
+            error.message,
+            "an empty bucket of 5 would take 500000000000000000000 s to refill, more than a year: raise refill-per-second to at least 0.000000159"
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e9] {
+            let error = bucket(5, bad).check().unwrap_err();
+            assert_eq!(
+                error.message, "expected a number above 0 (at most 1000000000)",
+                "{bad}"
+            );
+        }
+        assert!(bucket(5, 5.0 / MAX_STATE_SECONDS).check().is_ok());
+        assert!(bucket(5, 1e9).check().is_ok());
+    }
+
+    #[test]
+    fn an_unchecked_tiny_refill_saturates_instead_of_panicking() {
+        let config = bucket(1, 1e-20);
+        let (first, state, ttl) = config.bucket(None, 1_000);
+        assert!(matches!(first, Verdict::Allowed));
+        assert_eq!(ttl, Duration::from_secs(31_536_000));
+        let (second, _, _) = config.bucket(state.as_deref(), 1_001);
+        let Verdict::Limited { retry_after } = second else {
+            panic!("the bucket is empty");
+        };
+        assert_eq!(retry_after, Duration::from_secs(31_536_000));
+        assert_eq!(saturated(f64::NAN), Duration::ZERO);
+        assert_eq!(saturated(-3.0), Duration::ZERO);
     }
 }

@@ -140,3 +140,53 @@ async fn timing_records_durations_per_method_and_per_component() {
     assert!(logged.contains("tools/call completed in "), "{logged}");
     assert!(logged.contains("tools/call hello_greet took "), "{logged}");
 }
+
+/// Fails every tool call with the JSON-RPC error `code`, as a proxied server might.
+struct FailsWith(i32);
+
+#[async_trait]
+impl Middleware for FailsWith {
+    fn name(&self) -> &str {
+        "fails-with"
+    }
+
+    async fn on_call_tool(
+        &self,
+        _: &MiddlewareContext,
+        _: ToolCall,
+        _: Next<'_>,
+    ) -> Outcome<CallToolResult> {
+        Err(rmcp::ErrorData::new(
+            rmcp::model::ErrorCode(self.0),
+            "upstream says no",
+            None,
+        ))
+    }
+}
+
+#[tokio::test]
+async fn error_codes_no_one_defined_are_counted_as_other() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let (app, client) = start_with(&dir, "[[middleware]]\ntype = \"error-handling\"\n").await;
+    let pipeline = app.pipeline();
+    let configured = pipeline.server();
+    for code in [-32602, 4242, -1, 7, 4242] {
+        let mut chain = (*configured).clone();
+        chain.push(Arc::new(FailsWith(code)));
+        pipeline.set_server(chain);
+        let failed = call(&client, "hello_greet", json!({"name": "Ada"})).await;
+        assert!(failed.is_err(), "{code}");
+    }
+    let metrics = app.metrics().render(&app.registry().snapshot(), 0);
+    let counted: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("pier_errors_total{"))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            "pier_errors_total{method=\"tools/call\",component=\"hello_greet\",kind=\"-32602\"} 1",
+            "pier_errors_total{method=\"tools/call\",component=\"hello_greet\",kind=\"other\"} 4",
+        ]
+    );
+}
