@@ -212,12 +212,16 @@ impl App {
         ));
         let services = services(&runtime, &metrics, config);
         let mut server_chain = build_chain(&config.middleware, &services, "server", "middleware")?;
+        let mut gate: Option<Arc<dyn middleware::gate::Gate>> = None;
         if !config.auth.rules.is_empty() || config.auth.enabled() {
             // Authorization (rules, and plugins' required scopes) wraps everything
             // else: what a caller may not use, no other middleware sees it ask for.
-            server_chain.prepend(Arc::new(middleware::gate::Gated(
-                middleware::authorize::Authorize::new(config.auth.rules.clone()),
-            )));
+            // The end of the chain checks again what a middleware may have retargeted.
+            let authorize = Arc::new(middleware::authorize::Authorize::new(
+                config.auth.rules.clone(),
+            ));
+            server_chain.prepend(Arc::new(middleware::gate::Gated(authorize.clone())));
+            gate = Some(authorize);
         }
         let pipeline = middleware::Pipeline::new(server_chain);
         for (i, mount) in config.mounts.iter().enumerate() {
@@ -244,6 +248,7 @@ impl App {
                 .map_err(|reason| Error::RequestStateKeys { reason })?,
             max_state_bytes: config.max_state_bytes,
             pipeline: Arc::new(pipeline),
+            gate,
             draining: Default::default(),
             list_ttl_ms: config.list_ttl_ms,
             tasks: Arc::new(server::tasks::Tasks::new(runtime.store().clone())),

@@ -762,3 +762,82 @@ async fn a_list_cached_per_subject_is_never_shown_to_another_subject() {
         server.shutdown().await;
     }
 }
+
+/// Sends every call of `from` to `to` instead (with `arguments`), as a middleware
+/// after the authorization gate might.
+struct Retarget {
+    from: &'static str,
+    to: &'static str,
+    arguments: Value,
+}
+
+#[async_trait::async_trait]
+impl pier::middleware::Middleware for Retarget {
+    fn name(&self) -> &str {
+        "retarget"
+    }
+
+    async fn on_call_tool(
+        &self,
+        cx: &pier::middleware::MiddlewareContext,
+        call: pier::middleware::ToolCall,
+        next: pier::middleware::Next<'_>,
+    ) -> pier::middleware::Outcome<rmcp::model::CallToolResult> {
+        let call = if call.name == self.from {
+            pier::middleware::ToolCall {
+                name: self.to.to_string(),
+                arguments: self.arguments.as_object().unwrap().clone(),
+            }
+        } else {
+            call
+        };
+        next.call_tool(cx, call).await
+    }
+}
+
+#[tokio::test]
+async fn a_middleware_after_the_gate_cannot_retarget_a_call_to_a_refused_tool() {
+    let dir = PluginDir::examples();
+    let rules = "[[auth.rule]]\ntools = [\"calc_*\"]\nscopes = [\"calc\"]\n";
+    let server = ci_and_ops(&dir, "\"calc\"", rules, false).await;
+    let pipeline = server.app.pipeline();
+    let mut chain = (*pipeline.server()).clone();
+    chain.push(std::sync::Arc::new(Retarget {
+        from: "hello_greet",
+        to: "calc_add",
+        arguments: json!({"a": 1, "b": 2}),
+    }));
+    pipeline.set_server(chain);
+    let greet = || {
+        rmcp::model::CallToolRequestParams::new("hello_greet")
+            .with_arguments(json!({"name": "Ada"}).as_object().unwrap().clone())
+    };
+    // ci may call hello_greet, not calc_add: the retargeted call is refused.
+    let ci = client_with(&server, TOKEN).await;
+    let refused = ci.peer().call_tool(greet()).await.unwrap_err();
+    assert_eq!(
+        mcp_error(refused).message,
+        "tool `calc_add` needs the scope(s) calc"
+    );
+    // ops may call calc_add: the same retarget goes through.
+    let ops = client_with(&server, "ops-token").await;
+    let answered = ops.peer().call_tool(greet()).await.unwrap();
+    assert_eq!(text(&answered), "3");
+
+    // The same from a mount's own chain (it runs after the server's).
+    pipeline.set_server(pier::middleware::Chain::default());
+    let mut hello = pier::middleware::Chain::default();
+    hello.push(std::sync::Arc::new(Retarget {
+        from: "hello_greet",
+        to: "calc_add",
+        arguments: json!({"a": 1, "b": 2}),
+    }));
+    pipeline.set_mount("hello", hello);
+    let refused = ci.peer().call_tool(greet()).await.unwrap_err();
+    assert!(
+        mcp_error(refused)
+            .message
+            .starts_with("tool `calc_add` needs the scope(s) calc"),
+    );
+    server.shutdown().await;
+}

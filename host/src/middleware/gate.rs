@@ -28,6 +28,45 @@ pub trait Gate: Send + Sync + 'static {
     fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData>;
 }
 
+impl<G: Gate> Gate for std::sync::Arc<G> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
+        (**self).tool(cx, name)
+    }
+    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
+        (**self).prompt(cx, name)
+    }
+    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        (**self).listed(cx, uri)
+    }
+    fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        (**self).template(cx, uri)
+    }
+    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
+        (**self).read(cx, uri)
+    }
+}
+
+/// The error refusing `request` (a call, read, render, completion or subscription) to
+/// the caller of `cx`, or `None`: what [`Gated`] checks on the way in, and what the
+/// end of the chain checks again on the request as it arrives there, so that no
+/// middleware after the gate can retarget a request to a component it refuses.
+pub fn refusal(gate: &dyn Gate, cx: &MiddlewareContext, request: &Request) -> Option<ErrorData> {
+    match request {
+        Request::CallTool(call) => gate.tool(cx, &call.name),
+        Request::ReadResource(uri) | Request::Subscribe(uri) => gate.read(cx, uri),
+        Request::GetPrompt(call) => gate.prompt(cx, &call.name),
+        Request::Complete(params) => match &params.r#ref {
+            Reference::Prompt(p) => gate.prompt(cx, &p.name),
+            Reference::Resource(r) => gate.template(cx, &r.uri),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The middleware of a [`Gate`].
 pub struct Gated<G>(pub G);
 

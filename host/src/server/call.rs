@@ -36,6 +36,12 @@ impl Terminal for MountCall<'_> {
             let Some(mount) = cx.mount().cloned() else {
                 return Err(McpError::internal_error("no mount serves this call", None));
             };
+            // What the authorization gate let in may have been retargeted since.
+            if let Some(gate) = &self.shared.gate
+                && let Some(refused) = crate::middleware::gate::refusal(gate.as_ref(), cx, &request)
+            {
+                return Err(refused);
+            }
             let context = cx.request().on(&mount);
             let what = match &request {
                 Request::CallTool(call) => format!("tool `{}`", call.name),

@@ -58,6 +58,9 @@ pub struct Shared {
     pub max_state_bytes: usize,
     /// The middleware chains requests pass.
     pub pipeline: Arc<Pipeline>,
+    /// Authorization (`[[auth.rule]]`, plugins' required scopes), when configured: the
+    /// outermost middleware, checked again where a request reaches its mount.
+    pub gate: Option<Arc<dyn crate::middleware::gate::Gate>>,
     /// Cancelled when the server begins to shut down: listen streams end.
     pub draining: tokio_util::sync::CancellationToken,
     /// How long an MCP 2026-07-28 client may cache a list result.
