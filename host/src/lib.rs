@@ -251,7 +251,10 @@ impl App {
             gate,
             draining: Default::default(),
             list_ttl_ms: config.list_ttl_ms,
-            tasks: Arc::new(server::tasks::Tasks::new(runtime.store().clone())),
+            tasks: Arc::new(server::tasks::Tasks::new(
+                runtime.store().clone(),
+                config.max_tasks_per_subject,
+            )),
             task_after: config.task_after,
         });
         Ok(Self {

@@ -1186,3 +1186,29 @@ async fn the_response_cache_never_serves_an_answered_round_trip() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_caller_past_its_tasks_per_hour_is_answered_in_its_request() {
+    let dir = PluginDir::new()
+        .with(&fixture("conformance"), "conformance")
+        .with_sidecar("conformance", "namespace = \"\"\n");
+    let config = pier::ServeConfig {
+        max_protocol: rmcp::model::ProtocolVersion::V_2026_07_28,
+        max_tasks_per_subject: 2,
+        ..dir.config()
+    };
+    let server = Server::start_with(config).await;
+    let compute = |label: &str| json!({"seconds": 0, "label": label});
+    for (id, label) in [(1, "a"), (2, "b")] {
+        let started = call_task(&server, id, "slow_compute", compute(label)).await;
+        assert_eq!(started["result"]["resultType"], "task", "{started}");
+    }
+    // The third in the hour runs as any call: its result in its request.
+    let third = call_task(&server, 3, "slow_compute", compute("c")).await;
+    assert_eq!(third["result"]["resultType"], "complete", "{third}");
+    assert_eq!(
+        third["result"]["content"][0]["text"],
+        "Computed for 0 s (c)"
+    );
+    server.shutdown().await;
+}

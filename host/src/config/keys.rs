@@ -166,6 +166,15 @@ pub const KEYS: &[Key] = &[
         doc: "How long a call of a tool that may run as a task (taskSupport) runs in its request before it becomes a task, for an MCP 2026-07-28 client that declared the tasks extension; the plugin may start it sooner (context.start-task).",
     },
     Key {
+        path: "server.max-tasks-per-subject",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "1000",
+        doc: "Tasks one caller may start per hour, the time a task's record is kept (its verified token subject; without auth every caller is one): beyond, its calls answer in their request. Besides, one pier runs at most 256 tasks at once.",
+    },
+    Key {
         path: "server.request-state-keys",
         kind: Kind::List,
         default: "[]",

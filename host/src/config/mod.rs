@@ -78,6 +78,8 @@ pub struct ServeConfig {
     pub list_ttl_ms: u64,
     /// How long a call of a tool that may run as a task runs before it becomes one.
     pub task_after: Duration,
+    /// Tasks one subject may start per hour (`server.max-tasks-per-subject`).
+    pub max_tasks_per_subject: usize,
     /// Longest resource URI a request may name.
     pub max_uri_bytes: usize,
     /// Distinct resource URIs one session may subscribe to.
@@ -396,6 +398,7 @@ impl Layers {
             request_state_keys: self.list("server.request-state-keys"),
             list_ttl_ms: self.int("server.list-ttl-ms"),
             task_after: self.ms("server.task-after-ms"),
+            max_tasks_per_subject: self.int("server.max-tasks-per-subject") as usize,
             max_uri_bytes: self.int("server.max-uri-bytes") as usize,
             max_subscriptions: self.int("server.max-subscriptions") as usize,
             max_state_bytes: self.int("server.max-request-state-bytes") as usize,

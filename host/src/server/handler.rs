@@ -348,10 +348,10 @@ impl ServerHandler for PierServer {
         let state = request.request_state.as_deref();
         let rounds = self.rounds(&context, &binding, state, request.input_responses)?;
         if let Some(rounds) = &rounds
-            && self.runs_as_task(&call.name, &context)?
+            && let Some(place) = self.runs_as_task(&call.name, &context)?
         {
             return self
-                .call_as_task(call, binding, rounds.clone(), context)
+                .call_as_task(place, call, binding, rounds.clone(), context)
                 .await;
         }
         let response = self
@@ -383,6 +383,18 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let id = request.task_id;
+        // The last answer runs the task again here: a place for the run is taken
+        // first, so that answers are never accepted for a run that cannot start.
+        let place = self.shared.tasks.reserve().ok_or_else(|| {
+            McpError::new(
+                rmcp::model::ErrorCode(-32000),
+                format!(
+                    "this server runs its most tasks ({}): send the answers again later",
+                    crate::server::tasks::MAX_RUNNING
+                ),
+                None,
+            )
+        })?;
         let (record, resume) = self
             .shared
             .tasks
@@ -393,7 +405,7 @@ impl ServerHandler for PierServer {
             )
             .await?;
         if resume {
-            self.resume(id, record, &context);
+            self.resume(place, id, record, &context);
         }
         Ok(())
     }

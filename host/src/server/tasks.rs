@@ -173,7 +173,41 @@ impl Start {
 /// The tasks of a pier: records in the store, the runs of this process.
 pub struct Tasks {
     store: Arc<dyn KeyValue>,
-    running: Mutex<HashMap<String, CancellationToken>>,
+    running: Mutex<Running>,
+    /// Tasks one subject may start per [`TASK_TTL`].
+    max_per_subject: usize,
+}
+
+/// The runs of this process, and the places reserved for runs about to start: together
+/// at most [`MAX_RUNNING`].
+#[derive(Default)]
+struct Running {
+    runs: HashMap<String, CancellationToken>,
+    reserved: usize,
+}
+
+/// A place for one more run, taken from [`MAX_RUNNING`] until a run takes it over
+/// ([`Tasks::spawn`]) or it is dropped.
+pub struct Reservation {
+    /// `None` once a run took the place over.
+    tasks: Option<Arc<Tasks>>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(tasks) = self.tasks.take() {
+            let mut running = tasks.running();
+            running.reserved = running.reserved.saturating_sub(1);
+        }
+    }
+}
+
+/// Where the start times of a subject's tasks are counted.
+fn starts_key(subject: Option<&str>) -> String {
+    use sha2::Digest;
+    let who = subject.unwrap_or("");
+    let hash = sha2::Sha256::digest(who.as_bytes());
+    format!("pier/task-starts/{}", hex::encode(&hash[..16]))
 }
 
 /// An ISO 8601 timestamp of now.
@@ -207,29 +241,73 @@ fn storage(e: impl std::fmt::Display) -> McpError {
 }
 
 impl Tasks {
-    /// Tasks kept in `store`.
-    pub fn new(store: Arc<dyn KeyValue>) -> Self {
+    /// Tasks kept in `store`, each subject starting at most `max_per_subject` of them
+    /// per [`TASK_TTL`].
+    pub fn new(store: Arc<dyn KeyValue>, max_per_subject: usize) -> Self {
         Self {
             store,
             running: Mutex::default(),
+            max_per_subject,
         }
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How many tasks this pier runs now.
     pub fn running_here(&self) -> usize {
-        self.running().len()
+        self.running().runs.len()
     }
 
-    /// Whether this pier may start one more task.
-    pub fn has_room(&self) -> bool {
-        self.running().len() < MAX_RUNNING
+    /// A place for one more run, if this pier runs (or is about to run) fewer than
+    /// [`MAX_RUNNING`] tasks: checked and taken at once.
+    pub fn reserve(self: &Arc<Self>) -> Option<Reservation> {
+        let mut running = self.running();
+        if running.runs.len() + running.reserved >= MAX_RUNNING {
+            return None;
+        }
+        running.reserved += 1;
+        Some(Reservation {
+            tasks: Some(self.clone()),
+        })
     }
 
-    /// A new task for a call of `tool`, `working`, stored before this returns.
+    /// Counts a task start of `subject` unless it started [`Tasks::max_per_subject`]
+    /// within [`TASK_TTL`]: whether it may start one.
+    async fn count_start(&self, subject: Option<&str>) -> Result<bool, McpError> {
+        let key = starts_key(subject);
+        let ttl_ms = TASK_TTL.as_millis() as u64;
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self.store.get(&key).await.map_err(storage)?;
+            let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+            let mut starts: Vec<u64> = current
+                .as_deref()
+                .and_then(|bytes| serde_json::from_slice(bytes).ok())
+                .unwrap_or_default();
+            starts.retain(|at| now.saturating_sub(*at) < ttl_ms);
+            if starts.len() >= self.max_per_subject {
+                return Ok(false);
+            }
+            starts.push(now);
+            let new = serde_json::to_vec(&starts).map_err(storage)?;
+            if self
+                .store
+                .compare_and_set(&key, current.as_deref(), new, Some(TASK_TTL))
+                .await
+                .map_err(storage)?
+            {
+                return Ok(true);
+            }
+        }
+        Err(McpError::internal_error(
+            "task starts change too often to count",
+            None,
+        ))
+    }
+
+    /// A new task for a call of `tool`, `working`, stored before this returns; `None`
+    /// when its subject started `server.max-tasks-per-subject` tasks within the hour.
     pub async fn create(
         &self,
         tool: &str,
@@ -237,7 +315,10 @@ impl Tasks {
         answers: BTreeMap<String, Value>,
         capabilities: ClientCapabilities,
         subject: Option<String>,
-    ) -> Result<CreateTaskResult, McpError> {
+    ) -> Result<Option<CreateTaskResult>, McpError> {
+        if !self.count_start(subject.as_deref()).await? {
+            return Ok(None);
+        }
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(storage)?;
         let id = hex::encode(bytes);
@@ -261,7 +342,7 @@ impl Tasks {
             .set(&key(&id), bytes, Some(TASK_TTL))
             .await
             .map_err(storage)?;
-        Ok(CreateTaskResult::new(task))
+        Ok(Some(CreateTaskResult::new(task)))
     }
 
     /// The record of task `id`, if `who` may see it.
@@ -361,22 +442,31 @@ impl Tasks {
             true
         })
         .await?;
-        if let Some(token) = self.running().get(id) {
+        if let Some(token) = self.running().runs.get(id) {
             token.cancel();
         }
         Ok(())
     }
 
-    /// Runs `run` as task `id`'s current run: interrupted when the task is cancelled
-    /// (here or on another replica), its outcome recorded unless the task was
-    /// cancelled meanwhile.
+    /// Runs `run` as task `id`'s current run, in the place `reservation` holds:
+    /// interrupted when the task is cancelled (here or on another replica), its
+    /// outcome recorded unless the task was cancelled meanwhile.
     pub fn spawn(
         self: &Arc<Self>,
+        mut reservation: Reservation,
         id: String,
         cancel: CancellationToken,
         run: impl Future<Output = Outcome> + Send + 'static,
     ) {
-        self.running().insert(id.clone(), cancel.clone());
+        {
+            let mut running = self.running();
+            running.runs.insert(id.clone(), cancel.clone());
+            // The place is the run's now: the reservation gives it up without
+            // releasing it.
+            if reservation.tasks.take().is_some() {
+                running.reserved = running.reserved.saturating_sub(1);
+            }
+        }
         let tasks = self.clone();
         tokio::spawn(async move {
             let watch = tasks.clone();
@@ -404,7 +494,7 @@ impl Tasks {
                 () = cancel.cancelled() => Outcome::Cancelled,
             };
             watcher.abort();
-            tasks.running().remove(&id);
+            tasks.running().runs.remove(&id);
             if let Err(e) = tasks.finish(&id, outcome).await {
                 tracing::warn!("task {id}: outcome not recorded: {}", e.message);
             }
@@ -455,25 +545,75 @@ mod tests {
     #[tokio::test]
     async fn a_pier_runs_a_bounded_number_of_tasks() {
         let store = crate::storage::open(&crate::storage::Backend::Memory).unwrap();
-        let tasks = Arc::new(Tasks::new(store));
+        let tasks = Arc::new(Tasks::new(store, 1000));
         let mut runs = Vec::new();
-        for n in 0..MAX_RUNNING {
-            assert!(tasks.has_room(), "room for run {n}");
+        for n in 0..MAX_RUNNING - 1 {
+            let reservation = tasks.reserve().expect("room");
             let cancel = CancellationToken::new();
-            tasks.spawn(format!("t{n}"), cancel.clone(), std::future::pending());
+            tasks.spawn(
+                reservation,
+                format!("t{n}"),
+                cancel.clone(),
+                std::future::pending(),
+            );
             runs.push(cancel);
         }
-        assert!(!tasks.has_room());
+        // The last place, reserved: none left, for racing calls either.
+        let last = tasks.reserve().expect("one place left");
+        assert!(tasks.reserve().is_none());
+        assert_eq!(tasks.running_here(), MAX_RUNNING - 1);
+        // Given back, it can be taken again.
+        drop(last);
+        let last = tasks.reserve().expect("given back");
+        let cancel = CancellationToken::new();
+        tasks.spawn(last, "last".into(), cancel.clone(), std::future::pending());
+        runs.push(cancel);
+        assert!(tasks.reserve().is_none());
         assert_eq!(tasks.running_here(), MAX_RUNNING);
         // A run that ends makes room again.
         runs[0].cancel();
+        let mut room = None;
         for _ in 0..100 {
-            if tasks.has_room() {
+            room = tasks.reserve();
+            if room.is_some() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        assert!(room.is_some());
         assert_eq!(tasks.running_here(), MAX_RUNNING - 1);
         runs.iter().for_each(CancellationToken::cancel);
+    }
+
+    #[tokio::test]
+    async fn a_subject_starts_a_bounded_number_of_tasks_per_hour() {
+        let store = crate::storage::open(&crate::storage::Backend::Memory).unwrap();
+        let tasks = Tasks::new(store.clone(), 3);
+        let create = |subject: Option<&str>| {
+            tasks.create(
+                "t",
+                JsonObject::new(),
+                BTreeMap::new(),
+                ClientCapabilities::default(),
+                subject.map(str::to_string),
+            )
+        };
+        for _ in 0..3 {
+            assert!(create(Some("ci")).await.unwrap().is_some());
+        }
+        assert!(create(Some("ci")).await.unwrap().is_none(), "the fourth");
+        assert!(
+            create(Some("ops")).await.unwrap().is_some(),
+            "another subject"
+        );
+        assert!(
+            create(None).await.unwrap().is_some(),
+            "the anonymous caller"
+        );
+        // Starts older than the hour no longer count.
+        let hour_ago = chrono::Utc::now().timestamp_millis() as u64 - TASK_TTL.as_millis() as u64;
+        let old = serde_json::to_vec(&[hour_ago, hour_ago, hour_ago]).unwrap();
+        store.set(&starts_key(Some("ci")), old, None).await.unwrap();
+        assert!(create(Some("ci")).await.unwrap().is_some());
     }
 }

@@ -17,15 +17,16 @@ use crate::server::rounds::Rounds;
 use crate::server::tasks::{self, Start};
 
 impl PierServer {
-    /// Whether a call of tool `name` by an MCP 2026-07-28 request goes on as a task:
+    /// Whether a call of tool `name` by an MCP 2026-07-28 request may go on as a task:
     /// a tool that may run as one, for a client that declared the extension, while
-    /// this pier runs fewer than its most tasks; `Err` for a tool that must run as a
-    /// task when the client did not declare the extension (-32021).
+    /// this pier runs fewer than its most tasks (the place is reserved for the call
+    /// then); `Err` for a tool that must run as a task when the client did not
+    /// declare the extension (-32021).
     pub(super) fn runs_as_task(
         &self,
         name: &str,
         context: &RequestContext<RoleServer>,
-    ) -> Result<bool, McpError> {
+    ) -> Result<Option<tasks::Reservation>, McpError> {
         let support = self
             .shared
             .registry
@@ -48,10 +49,10 @@ impl PierServer {
                 .into();
                 Err(refused)
             }
-            TaskSupport::Optional | TaskSupport::Required => {
-                Ok(declared && self.shared.tasks.has_room())
+            TaskSupport::Optional | TaskSupport::Required if declared => {
+                Ok(self.shared.tasks.reserve())
             }
-            TaskSupport::Forbidden => Ok(false),
+            TaskSupport::Optional | TaskSupport::Required | TaskSupport::Forbidden => Ok(None),
         }
     }
     /// The answer to a `tools/call` whose call came to `response`.
@@ -79,6 +80,7 @@ impl PierServer {
     /// then the task is recorded, the request answered with it, and the call runs on.
     pub(super) async fn call_as_task(
         &self,
+        place: tasks::Reservation,
         call: ToolCall,
         binding: Vec<u8>,
         rounds: Arc<Rounds>,
@@ -135,16 +137,23 @@ impl PierServer {
             )
             .await;
         match created {
-            Ok(created) => {
+            Ok(Some(created)) => {
                 let id = created.task.task_id.clone();
-                self.shared.tasks.spawn(id, cancel, async move {
+                self.shared.tasks.spawn(place, id, cancel, async move {
                     let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
                     outcome(response, &start)
                 });
                 Ok(CallToolResponse::Task(created))
             }
+            // Without a record there is no task: the call answers in its request.
+            Ok(None) => {
+                tracing::debug!(
+                    "tool `{name}` not run as a task: its caller started server.max-tasks-per-subject tasks within the hour"
+                );
+                let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
+                self.call_answer(response, &binding, Some(&rounds))
+            }
             Err(e) => {
-                // Without a record there is no task: the call answers in its request.
                 tracing::warn!("tool `{name}` not run as a task: {}", e.message);
                 let response = run.await.unwrap_or_else(|e| Err(joined_error(e)));
                 self.call_answer(response, &binding, Some(&rounds))
@@ -156,6 +165,7 @@ impl PierServer {
     /// `tasks/update` answered its last question), under the middleware as a call.
     pub(super) fn resume(
         &self,
+        place: tasks::Reservation,
         id: String,
         record: tasks::Record,
         context: &RequestContext<RoleServer>,
@@ -169,7 +179,7 @@ impl PierServer {
             arguments: record.arguments,
         };
         let (this, context) = (self.clone(), context.clone());
-        self.shared.tasks.spawn(id, cancel, async move {
+        self.shared.tasks.spawn(place, id, cancel, async move {
             let response = this
                 .catalogue_task(Request::CallTool(call), &context, Some(rounds), task)
                 .await;
