@@ -613,15 +613,15 @@ fn jwt_settings_that_cannot_work_are_errors_naming_them() {
             "pier.toml: auth.jwks-url: ftp://x/jwks: not an http(s) URL".to_string(),
         ),
         (
-            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\nalgorithms = [\"RS256\", \"HS256\"]\n"),
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"https://x/\"\nalgorithms = [\"RS256\", \"HS256\"]\n"),
             "pier.toml: auth.algorithms: HS256: HMAC needs a shared secret, and pier verifies with public keys only".to_string(),
         ),
         (
-            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\nalgorithms = [\"none\"]\n"),
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"https://x/\"\nalgorithms = [\"none\"]\n"),
             "pier.toml: auth.algorithms: `none` (an unsigned token) is never accepted".to_string(),
         ),
         (
-            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\nalgorithms = []\n"),
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"https://x/\"\nalgorithms = []\n"),
             "pier.toml: auth.algorithms: no algorithm left to verify with".to_string(),
         ),
         (
@@ -633,19 +633,40 @@ fn jwt_settings_that_cannot_work_are_errors_naming_them() {
             format!("pier.toml: auth.public-keys: {}: No such file or directory (os error 2)", missing.display()),
         ),
         (
-            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\nopen-endpoints = [\"/health\", \"/admin\"]\n"),
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"https://x/\"\nopen-endpoints = [\"/health\", \"/admin\"]\n"),
             "pier.toml: auth.open-endpoints: /admin: only /health, /ready and /metrics can be opened".to_string(),
         ),
         (
-            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\nrequired-scopes = [\"a b\"]\n"),
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"https://x/\"\nrequired-scopes = [\"a b\"]\n"),
             "pier.toml: auth.required-scopes: \"a b\": a scope is a word without spaces, quotes or backslashes".to_string(),
+        ),
+        (
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://auth.example.com/jwks\"\n"),
+            "pier.toml: auth.jwks-url: http://auth.example.com/jwks: plain http beyond loopback, where anyone on the path could hand pier signing keys: use https (or set auth.jwks-allow-http on a network you trust)".to_string(),
+        ),
+        (
+            format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"http://10.0.0.1:8080/jwks\"\n"),
+            "pier.toml: auth.jwks-url: http://10.0.0.1:8080/jwks: plain http beyond loopback, where anyone on the path could hand pier signing keys: use https (or set auth.jwks-allow-http on a network you trust)".to_string(),
         ),
     ] {
         assert_eq!(configured(&text).err().as_deref(), Some(error.as_str()), "{text}");
     }
+    // Plain http to a loopback address, or when the operator says so, is taken.
+    for url in [
+        "http://127.0.0.1:9/jwks",
+        "http://localhost/jwks",
+        "http://[::1]:8080/jwks",
+    ] {
+        let text = format!("{base}issuer = \"{ISSUER}\"\njwks-url = \"{url}\"\n");
+        assert!(configured(&text).is_ok(), "{url}");
+    }
+    let allowed = format!(
+        "{base}issuer = \"{ISSUER}\"\njwks-url = \"http://auth.example.com/jwks\"\njwks-allow-http = true\n"
+    );
+    assert!(configured(&allowed).is_ok());
     // Without authorization-servers, the metadata names the issuer.
     let issuer_only = configured(&format!(
-        "{base}issuer = \"{ISSUER}\"\njwks-url = \"http://x/\"\n"
+        "{base}issuer = \"{ISSUER}\"\njwks-url = \"https://x/\"\n"
     ))
     .unwrap()
     .auth;

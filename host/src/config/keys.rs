@@ -622,7 +622,13 @@ pub const KEYS: &[Key] = &[
         path: "auth.jwks-url",
         kind: Kind::Text,
         default: "\"\"",
-        doc: "jwt: where the issuer publishes its JSON Web Key Set (http or https; grants.ca-certificates is trusted too). Fetched at start and cached; refetched when a token names an unknown kid and when the cache is older than auth.jwks-cache-seconds; an outage keeps the cached keys.",
+        doc: "jwt: where the issuer publishes its JSON Web Key Set (https; plain http only on a loopback address, or with auth.jwks-allow-http; grants.ca-certificates is trusted too). Fetched at start and cached; refetched when a token names an unknown kid and when the cache is older than auth.jwks-cache-seconds; an outage keeps the cached keys.",
+    },
+    Key {
+        path: "auth.jwks-allow-http",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "jwt: accept a plain-http auth.jwks-url beyond loopback. Anyone on the path could then hand pier signing keys and mint tokens it accepts: only for a network you trust end to end.",
     },
     Key {
         path: "auth.public-keys",

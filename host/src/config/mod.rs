@@ -635,6 +635,18 @@ impl Layers {
             {
                 return Err(error("auth.jwks-url", format!("{url}: not an http(s) URL")));
             }
+            if let Some(url) = &jwks_url
+                && url.starts_with("http://")
+                && !is_loopback_url(url)
+                && !self.flag("auth.jwks-allow-http")
+            {
+                return Err(error(
+                    "auth.jwks-url",
+                    format!(
+                        "{url}: plain http beyond loopback, where anyone on the path could hand pier signing keys: use https (or set auth.jwks-allow-http on a network you trust)"
+                    ),
+                ));
+            }
             for path in &public_keys {
                 crate::auth::jwks::read_pem(path).map_err(|m| error("auth.public-keys", m))?;
             }
@@ -713,4 +725,19 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, Value)>) {
             other => out.push((path, other.clone())),
         }
     }
+}
+
+/// Whether `url` (`http://…`) names a loopback host: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

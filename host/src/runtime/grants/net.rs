@@ -1,7 +1,8 @@
 //! Which IP addresses are private: the destinations a plugin reaches only when its
 //! grants allow private networks (loopback, RFC 1918, RFC 4193, link-local — the cloud
-//! metadata address 169.254.169.254 among them —, shared CGNAT space, multicast, and the
-//! IPv4 addresses hidden in IPv6 forms).
+//! metadata address 169.254.169.254 among them —, shared CGNAT space, multicast, the
+//! IPv4 addresses hidden in IPv6 forms, and the IPv6 forms that reach an IPv4 address
+//! pier cannot see: Teredo, local-use NAT64, IPv4-translated).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -42,6 +43,12 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         0xfec0..=0xfeff => "private",
         0xff00..=0xffff => "multicast",
         0x2001 if ip.segments()[1] == 0x0db8 => "documentation",
+        // Teredo (2001::/32): tunnels to an IPv4 address of the relay's choosing.
+        0x2001 if ip.segments()[1] == 0 => "reserved (Teredo)",
+        // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): translated inside the site.
+        0x0064 if ip.segments()[1..3] == [0xff9b, 1] => "private (local NAT64)",
+        // IPv4-translated (::ffff:0:0:0/96, SIIT): never a destination of its own.
+        0 if ip.segments()[..6] == [0, 0, 0, 0, 0xffff, 0] => "reserved (IPv4-translated)",
         0x0100 if ip.segments()[1..4] == [0, 0, 0] => "reserved",
         _ => return None,
     })
@@ -98,6 +105,12 @@ mod tests {
             ("64:ff9b::a00:1", "private"),
             ("2002:7f00:1::", "loopback"),
             ("2001:db8::1", "documentation"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved (Teredo)"),
+            ("2001::1", "reserved (Teredo)"),
+            ("64:ff9b:1::808:808", "private (local NAT64)"),
+            ("64:ff9b:1:ffff::1", "private (local NAT64)"),
+            ("::ffff:0:808:808", "reserved (IPv4-translated)"),
+            ("::ffff:0:a00:1", "reserved (IPv4-translated)"),
         ] {
             assert_eq!(private_kind(ip.parse().unwrap()), Some(kind), "{ip}");
         }
@@ -109,6 +122,8 @@ mod tests {
             "2606:4700::1111",
             "::ffff:8.8.8.8",
             "2002:808:808::",
+            "64:ff9b::808:808",
+            "2001:4860::8888",
         ] {
             assert_eq!(private_kind(ip.parse().unwrap()), None, "{ip}");
         }
