@@ -897,3 +897,40 @@ async fn a_jwks_over_https_is_trusted_through_the_configured_certificate_authori
     assert_refused(&server, &token, "no RS256 key with kid `rsa-1`").await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn require_jwt_type_takes_access_tokens_only() {
+    let rsa = rsa("a");
+    let keys = tempfile::tempdir().unwrap();
+    let path = keys.path().join("rsa.pem");
+    std::fs::write(&path, &rsa.public_pem).unwrap();
+    let server = jwt_server(
+        &PluginDir::examples(),
+        &jwt_file(
+            &format!("public-keys = [\"{}\"]", path.display()),
+            "require-jwt-type = true",
+            "",
+        ),
+    )
+    .await;
+    let typed = |typ: Option<&str>| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = typ.map(str::to_string);
+        jsonwebtoken::encode(&header, &claims("alice"), &rsa.key).unwrap()
+    };
+    assert_served(&server, &typed(Some("at+jwt"))).await;
+    assert_served(&server, &typed(Some("application/at+JWT"))).await;
+    assert_refused(
+        &server,
+        &typed(Some("JWT")),
+        "its type (`typ`) is `JWT`, not `at+jwt` (auth.require-jwt-type)",
+    )
+    .await;
+    assert_refused(
+        &server,
+        &typed(None),
+        "its type (`typ`) is ``, not `at+jwt` (auth.require-jwt-type)",
+    )
+    .await;
+    server.shutdown().await;
+}

@@ -63,6 +63,9 @@ pub struct JwtSettings {
     pub jwks_min_refresh: Duration,
     /// How long fetched keys are used before they are refetched.
     pub jwks_max_age: Duration,
+    /// Whether a token's header must say `typ: at+jwt` (RFC 9068 access tokens), so that
+    /// an ID token or another JWT of the same issuer is never taken for one.
+    pub require_type: bool,
 }
 
 impl Default for JwtSettings {
@@ -78,6 +81,7 @@ impl Default for JwtSettings {
             subject_claim: "sub".into(),
             jwks_min_refresh: Duration::from_secs(30),
             jwks_max_age: Duration::from_secs(600),
+            require_type: false,
         }
     }
 }
@@ -187,6 +191,16 @@ impl Jwt {
             return Err(format!(
                 "signed with {alg_name}, which auth.algorithms does not accept"
             ));
+        }
+        if self.settings.require_type {
+            let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
+            let typ = typ.strip_prefix("application/").unwrap_or(typ);
+            if !typ.eq_ignore_ascii_case("at+jwt") {
+                return Err(format!(
+                    "its type (`typ`) is `{}`, not `at+jwt` (auth.require-jwt-type)",
+                    crate::text::clip(typ)
+                ));
+            }
         }
         if header.get("crit").is_some() {
             return Err("the header has critical extensions (`crit`) pier does not know".into());

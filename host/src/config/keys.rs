@@ -625,6 +625,12 @@ pub const KEYS: &[Key] = &[
         doc: "jwt: where the issuer publishes its JSON Web Key Set (https; plain http only on a loopback address, or with auth.jwks-allow-http; grants.ca-certificates is trusted too). Fetched at start and cached; refetched when a token names an unknown kid and when the cache is older than auth.jwks-cache-seconds; an outage keeps the cached keys.",
     },
     Key {
+        path: "auth.require-jwt-type",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "jwt: a token's header must say typ = at+jwt (an RFC 9068 access token), so that an ID token or another JWT of the same issuer and audience is never taken for an access token. Turn on when the issuer sets it.",
+    },
+    Key {
         path: "auth.jwks-allow-http",
         kind: Kind::Bool,
         default: "false",

@@ -668,6 +668,7 @@ impl Layers {
                 self.int("auth.jwks-min-refresh-seconds"),
             ),
             jwks_max_age: std::time::Duration::from_secs(self.int("auth.jwks-cache-seconds")),
+            require_type: self.flag("auth.require-jwt-type"),
         })
     }
 
