@@ -194,11 +194,11 @@ async fn load_unguarded(
     let folder = input.folder;
     let mut values = std::borrow::Cow::Borrowed(&sidecar.config);
     match &folder {
-        Some(Folder::Files { dir, guest, .. }) => grants.files.push(FileGrant {
-            host: dir.clone(),
-            guest: guest.clone(),
-            mode: Mode::Ro,
-        }),
+        Some(Folder::Files { dir, guest, .. }) => {
+            grants
+                .files
+                .push(FileGrant::new(dir.clone(), guest.clone(), Mode::Ro));
+        }
         Some(Folder::Value { key, text, .. }) => {
             values.to_mut().insert(key.clone(), text.clone());
         }

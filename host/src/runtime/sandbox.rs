@@ -178,7 +178,15 @@ impl Sandbox {
                 Mode::Ro => FsPerms::ReadOnly,
                 Mode::Rw => FsPerms::ReadWrite,
             };
-            if let Err(e) = wasi.preopened_dir(&dir.host, &dir.guest, perms) {
+            let Some(path) = dir.opened.path_for(&dir.host) else {
+                tracing::warn!(
+                    plugin = %self.name,
+                    "[grants] files: {} now leads elsewhere (replaced since it was granted); the call runs without it",
+                    dir.host.display()
+                );
+                continue;
+            };
+            if let Err(e) = wasi.preopened_dir(&path, &dir.guest, perms) {
                 // Removed since the plugin was loaded: the call runs without it.
                 tracing::warn!(plugin = %self.name, "[grants] files: {}: {e:#}", dir.host.display());
             }

@@ -94,6 +94,45 @@ async fn granted_directories_are_seen_read_only_or_read_write_and_nothing_else()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_put_in_place_of_a_granted_directory_does_not_move_the_grant() {
+    let dir = PluginDir::new()
+        .with(&example("hello"), "hello")
+        .with(&fixture("outbound"), "outbound")
+        .with_sidecar(
+            "outbound",
+            "[[grants.files]]\npath = \"shared/data\"\nguest = \"/data\"\nmode = \"ro\"\n",
+        );
+    let shared = dir.path().join("shared");
+    let data = shared.join("data");
+    let secret = dir.path().join("secret");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&secret).unwrap();
+    std::fs::write(data.join("hello.txt"), "granted").unwrap();
+    std::fs::write(secret.join("hello.txt"), "not yours").unwrap();
+    let mut config: ServeConfig = dir.config();
+    config.grants.files = vec![dir.path().to_path_buf()];
+    let app = App::start(&config).await.expect("pier starts");
+    let (client, _) = connect(&app).await;
+    let read = || async {
+        let result = call(
+            &client,
+            "outbound_read_file",
+            json!({"path": "/data/hello.txt"}),
+        )
+        .await
+        .unwrap();
+        (text_of(&result), result.is_error == Some(true))
+    };
+    assert_eq!(read().await, ("granted".into(), false));
+    // What a plugin with `rw` on `shared` could do between two calls of this one.
+    std::fs::rename(&data, shared.join("old")).unwrap();
+    std::os::unix::fs::symlink(&secret, &data).unwrap();
+    let (text, _) = read().await;
+    assert_eq!(text, "granted", "the grant is the directory, not the path");
+    assert_still_serving(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sidecar_values_and_operator_secrets_reach_the_plugin() {
     let secrets = tempfile::tempdir().unwrap();
     let token = secrets.path().join("token");

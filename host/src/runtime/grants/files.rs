@@ -2,7 +2,9 @@
 //! "/data", mode = "ro" }]`, each preopened at `guest` read-only or read-write, and only
 //! when it lies within a directory the operator lists (`grants.files`). The guest sees
 //! nothing else of the host's filesystem; `..` and symlinks cannot leave a preopened
-//! directory (wasmtime resolves every path inside it).
+//! directory (wasmtime resolves every path inside it). A granted directory is opened
+//! once, when granted, and every call's preopen comes from that handle: replacing the
+//! path later (with a symlink, say) does not move the grant.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -30,7 +32,8 @@ pub struct FileRequest {
     pub mode: Mode,
 }
 
-/// One directory granted: the host directory (canonical), its guest path, its mode.
+/// One directory granted: the host directory (canonical), its guest path, its mode,
+/// and the directory itself, opened when it was granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileGrant {
     /// The host directory, symlinks resolved.
@@ -39,6 +42,64 @@ pub struct FileGrant {
     pub guest: String,
     /// Read-only or read-write.
     pub mode: Mode,
+    /// The directory as it was when granted.
+    pub opened: Opened,
+}
+
+impl FileGrant {
+    /// `host` (canonical) granted at `guest` in `mode`, opened now.
+    pub fn new(host: PathBuf, guest: String, mode: Mode) -> Self {
+        let opened = Opened::open(&host);
+        Self {
+            host,
+            guest,
+            mode,
+            opened,
+        }
+    }
+}
+
+/// A granted directory, held open: each call's preopen is made from this handle, not
+/// from the path, so that nothing done to the path later (a directory renamed away, a
+/// symlink put in its place by another plugin with `rw` on a parent) moves the grant.
+#[derive(Clone)]
+pub struct Opened(Option<std::sync::Arc<std::fs::File>>);
+
+impl Opened {
+    /// `host`, opened now (`None` when it cannot be: calls then go by the path,
+    /// checked against `host` each time).
+    fn open(host: &Path) -> Self {
+        Self(std::fs::File::open(host).ok().map(std::sync::Arc::new))
+    }
+
+    /// A path that opens the granted directory itself: its handle through
+    /// `/proc/self/fd` (Linux), or `host` while it still resolves to itself; `None`
+    /// when the path now leads elsewhere.
+    pub fn path_for(&self, host: &Path) -> Option<PathBuf> {
+        use std::os::fd::AsRawFd;
+        if let Some(file) = &self.0 {
+            let by_handle = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            if by_handle.is_dir() {
+                return Some(by_handle);
+            }
+        }
+        (host.canonicalize().ok()? == host).then(|| host.to_path_buf())
+    }
+}
+
+impl PartialEq for Opened {
+    /// Grants are compared by what they grant (path, guest path, mode).
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Opened {}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "open" } else { "by path" })
+    }
 }
 
 impl std::fmt::Display for FileGrant {
@@ -108,11 +169,7 @@ pub fn capped(
             ));
             continue;
         }
-        granted.push(FileGrant {
-            host,
-            guest: request.guest.clone(),
-            mode: request.mode,
-        });
+        granted.push(FileGrant::new(host, request.guest.clone(), request.mode));
     }
     (granted, warnings)
 }
@@ -144,14 +201,7 @@ mod tests {
             std::slice::from_ref(&allowed),
         );
         let real = allowed.canonicalize().unwrap().join("data");
-        assert_eq!(
-            granted,
-            [FileGrant {
-                host: real,
-                guest: "/data".into(),
-                mode: Mode::Rw
-            }]
-        );
+        assert_eq!(granted, [FileGrant::new(real, "/data".into(), Mode::Rw)]);
         assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(
             warnings[0]
@@ -170,5 +220,30 @@ mod tests {
             assert!(request.check().is_err(), "{bad}");
         }
         assert_eq!(ask("x").check(), Ok(()));
+    }
+
+    #[test]
+    fn a_grant_keeps_its_directory_when_the_path_is_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let granted = root.path().join("granted");
+        let secret = root.path().join("secret");
+        std::fs::create_dir_all(&granted).unwrap();
+        std::fs::create_dir_all(&secret).unwrap();
+        std::fs::write(granted.join("mine.txt"), "mine").unwrap();
+        std::fs::write(secret.join("key.txt"), "not yours").unwrap();
+        let grant = FileGrant::new(granted.canonicalize().unwrap(), "/d".into(), Mode::Ro);
+        // Another plugin with `rw` on the parent moves the directory away and puts a
+        // symlink to another directory in its place.
+        std::fs::rename(&granted, root.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&secret, &granted).unwrap();
+        let path = grant.opened.path_for(&grant.host).expect("still granted");
+        assert!(
+            path.join("mine.txt").exists(),
+            "the granted directory itself"
+        );
+        assert!(!path.join("key.txt").exists(), "not the symlink's target");
+        // Without the handle, the path is checked: leading elsewhere, it is no grant.
+        let by_path = Opened(None);
+        assert_eq!(by_path.path_for(&grant.host), None);
     }
 }
