@@ -240,6 +240,7 @@ impl App {
             in_flight: Arc::default(),
             metrics,
             subscriptions: Default::default(),
+            listens: Default::default(),
             max_subscriptions: config.max_subscriptions,
             max_uri_bytes: config.max_uri_bytes,
             protocol_versions,

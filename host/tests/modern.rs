@@ -1212,3 +1212,70 @@ async fn a_caller_past_its_tasks_per_hour_is_answered_in_its_request() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_client_keeps_a_bounded_number_of_listen_streams_open() {
+    let (server, _dir) = serve(&[]).await;
+    let counter = "probe://probe/counter";
+    let listen = |id: u64| {
+        let filter = json!({"notifications": {"resourceSubscriptions": [counter]}});
+        let body = modern(id, "subscriptions/listen", filter, json!({}));
+        let url = server.url.clone();
+        async move {
+            let response = post_modern(&url, &body, "subscriptions/listen", None)
+                .send()
+                .await
+                .unwrap();
+            let mut stream = Stream {
+                response,
+                pending: String::new(),
+            };
+            let ack = stream.next().await;
+            assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+            stream
+        }
+    };
+    let subscribed = |n: usize| {
+        let app = server.app.clone();
+        async move {
+            for _ in 0..100 {
+                if app.subscriptions().len() == n {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            false
+        }
+    };
+    let mut open = Vec::new();
+    for id in 0..32 {
+        open.push(listen(id).await);
+    }
+    assert!(subscribed(32).await, "every stream subscribed");
+    // The 33rd ends at once, saying why.
+    let mut refused = listen(100).await;
+    let end = refused.next().await;
+    assert_eq!(end["id"], 100, "{end}");
+    assert_eq!(end["error"]["code"], -32000, "{end}");
+    assert_eq!(
+        end["error"]["message"],
+        "this client already has 32 subscriptions/listen streams open: close one first"
+    );
+    // One closed, one more may open (once the closed one is counted out).
+    drop(open.pop());
+    assert!(
+        subscribed(31).await,
+        "the closed stream's subscription is gone"
+    );
+    let mut reopened = false;
+    for id in 200..220 {
+        let stream = listen(id).await;
+        if subscribed(32).await {
+            open.push(stream);
+            reopened = true;
+            break;
+        }
+    }
+    assert!(reopened, "a stream opens once another closed");
+    server.shutdown().await;
+}

@@ -44,6 +44,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Which sessions subscribed to which resources.
     pub subscriptions: Subscriptions,
+    /// The open `subscriptions/listen` streams of each client.
+    pub listens: listen::Listens,
     /// Distinct resource URIs one session may subscribe to.
     pub max_subscriptions: usize,
     /// Longest resource URI a request may name.
