@@ -841,3 +841,60 @@ async fn a_middleware_after_the_gate_cannot_retarget_a_call_to_a_refused_tool() 
     );
     server.shutdown().await;
 }
+
+/// The first message of the SSE stream `response` (ten seconds at most).
+async fn first_event(mut response: reqwest::Response) -> Value {
+    let read = async {
+        let mut pending = String::new();
+        loop {
+            if let Some(end) = pending.find("\n\n") {
+                let data: String = pending[..end]
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim)
+                    .collect();
+                if !data.is_empty() {
+                    return serde_json::from_str::<Value>(&data).unwrap();
+                }
+                pending.drain(..end + 2);
+                continue;
+            }
+            let chunk = response.chunk().await.unwrap().expect("the stream goes on");
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("a message within ten seconds")
+}
+
+#[tokio::test]
+async fn a_listen_acknowledgement_never_names_a_resource_the_caller_may_not_read() {
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let rule = "[[auth.rule]]\nresources = [\"probe://probe/counter\"]\nscopes = [\"secret\"]\n";
+    let server = ci_and_ops(&dir, "\"secret\"", rule, true).await;
+    let counter = "probe://probe/counter";
+    let listen = |id: u64, token: &str| {
+        let filter =
+            json!({"notifications": {"resourceSubscriptions": [counter, "probe://probe/itself"]}});
+        let body = modern(id, "subscriptions/listen", filter, json!({}));
+        let request = post_modern(&server.url, &body, "subscriptions/listen", None)
+            .header("authorization", format!("Bearer {token}"));
+        async move { first_event(request.send().await.unwrap()).await }
+    };
+    // ci lacks the scope: the counter is not named (as if it did not exist).
+    let ci = listen(1, TOKEN).await;
+    assert_eq!(
+        ci["params"]["notifications"],
+        json!({"resourceSubscriptions": ["probe://probe/itself"]}),
+        "{ci}"
+    );
+    // ops has it.
+    let ops = listen(2, "ops-token").await;
+    assert_eq!(
+        ops["params"]["notifications"],
+        json!({"resourceSubscriptions": [counter, "probe://probe/itself"]}),
+        "{ops}"
+    );
+    server.shutdown().await;
+}

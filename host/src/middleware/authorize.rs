@@ -97,11 +97,23 @@ impl Authorize {
         Self { rules }
     }
 
-    /// Why the caller of `cx` may not use `component` (served by `mount`), if not: the
-    /// scopes the mount itself requires, then the first rule that matches.
+    /// Why the caller of `cx` may not use `component` (served by `mount`), if not.
     fn refusal(
         &self,
         cx: &MiddlewareContext,
+        component: &Component<'_>,
+        mount: Option<&Mount>,
+    ) -> Option<String> {
+        self.refusal_to(cx.subject(), cx.scopes(), component, mount)
+    }
+
+    /// Why the caller with `subject` and `scopes` may not use `component` (served by
+    /// `mount`), if not: the scopes the mount itself requires, then the first rule that
+    /// matches.
+    fn refusal_to(
+        &self,
+        subject: Option<&str>,
+        scopes: &[String],
         component: &Component<'_>,
         mount: Option<&Mount>,
     ) -> Option<String> {
@@ -115,7 +127,6 @@ impl Authorize {
         if required.is_empty() && rule.is_none() {
             return None;
         }
-        let scopes = cx.scopes();
         let rule_scopes: &[String] = rule.map(|r| r.scopes.as_slice()).unwrap_or_default();
         let mut missing: Vec<&str> = Vec::new();
         for scope in required.iter().chain(rule_scopes) {
@@ -127,10 +138,7 @@ impl Authorize {
             return Some(format!("needs the scope(s) {}", missing.join(" ")));
         }
         let subject_ok = rule.is_none_or(|r| {
-            r.subjects.is_empty()
-                || cx
-                    .subject()
-                    .is_some_and(|s| r.subjects.iter().any(|r| r == s))
+            r.subjects.is_empty() || subject.is_some_and(|s| r.subjects.iter().any(|r| r == s))
         });
         (!subject_ok).then(|| "is not open to this subject".to_string())
     }
@@ -162,12 +170,24 @@ impl Authorize {
     /// A read of `uri`: the URI itself, and the template it matched.
     fn read_refusal(&self, cx: &MiddlewareContext, uri: &str) -> Option<String> {
         let resolved = cx.resource(uri);
-        let mount = resolved.as_ref().map(|r| r.mount.as_ref());
-        if let Some(why) = self.refusal(cx, &Component::Resource(uri), mount) {
+        self.read_refusal_to(cx.subject(), cx.scopes(), uri, resolved.as_deref())
+    }
+
+    /// [`Authorize::read_refusal`] for the caller with `subject` and `scopes`, `uri`
+    /// resolved to `resolved`.
+    fn read_refusal_to(
+        &self,
+        subject: Option<&str>,
+        scopes: &[String],
+        uri: &str,
+        resolved: Option<&crate::registry::Resolved>,
+    ) -> Option<String> {
+        let mount = resolved.map(|r| r.mount.as_ref());
+        if let Some(why) = self.refusal_to(subject, scopes, &Component::Resource(uri), mount) {
             return Some(why);
         }
-        let template = resolved.as_ref().and_then(|r| r.template.as_deref())?;
-        self.refusal(cx, &Component::Resource(template), mount)
+        let template = resolved.and_then(|r| r.template.as_deref())?;
+        self.refusal_to(subject, scopes, &Component::Resource(template), mount)
     }
 }
 
@@ -204,6 +224,17 @@ impl Gate for Authorize {
     fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
         let why = self.read_refusal(cx, uri)?;
         Some(refused("resource", uri, why))
+    }
+
+    fn may_read(
+        &self,
+        subject: Option<&str>,
+        scopes: &[String],
+        uri: &str,
+        resolved: &crate::registry::Resolved,
+    ) -> bool {
+        self.read_refusal_to(subject, scopes, uri, Some(resolved))
+            .is_none()
     }
 }
 

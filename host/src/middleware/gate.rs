@@ -26,6 +26,18 @@ pub trait Gate: Send + Sync + 'static {
     fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData>;
     /// A read of (or subscription to) `uri`.
     fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData>;
+    /// Whether the caller with `subject` and `scopes` may read `uri` (served as
+    /// `resolved`), asked before a request has a middleware context (what a
+    /// `subscriptions/listen` acknowledgement may name). By default: it may.
+    fn may_read(
+        &self,
+        _subject: Option<&str>,
+        _scopes: &[String],
+        _uri: &str,
+        _resolved: &crate::registry::Resolved,
+    ) -> bool {
+        true
+    }
 }
 
 impl<G: Gate> Gate for std::sync::Arc<G> {
@@ -46,6 +58,15 @@ impl<G: Gate> Gate for std::sync::Arc<G> {
     }
     fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
         (**self).read(cx, uri)
+    }
+    fn may_read(
+        &self,
+        subject: Option<&str>,
+        scopes: &[String],
+        uri: &str,
+        resolved: &crate::registry::Resolved,
+    ) -> bool {
+        (**self).may_read(subject, scopes, uri, resolved)
     }
 }
 

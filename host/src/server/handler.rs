@@ -32,6 +32,31 @@ fn subject_of(context: &RequestContext<RoleServer>) -> Option<&str> {
     super::context::identity(&context.extensions).map(|identity| identity.subject.as_str())
 }
 
+/// Who sent the HTTP request a handler is made for: what runs before the request has a
+/// context of its own (the acknowledgement of `subscriptions/listen`) knows its caller
+/// from this.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The verified token subject.
+    pub subject: Option<String>,
+    /// The token's scopes.
+    pub scopes: Vec<String>,
+}
+
+tokio::task_local! {
+    /// The caller of the HTTP request being served (set around rmcp's handling of it,
+    /// which makes the request's handler).
+    pub static CALLER: Caller;
+}
+
+/// The verified caller of the request being served, when there is one.
+fn current_caller() -> Option<Arc<Caller>> {
+    CALLER
+        .try_with(|caller| caller.subject.is_some().then(|| Arc::new(caller.clone())))
+        .ok()
+        .flatten()
+}
+
 /// What every session of one server shares.
 pub struct Shared {
     /// The live catalogue.
@@ -79,6 +104,9 @@ pub struct Shared {
 pub struct PierServer {
     shared: Arc<Shared>,
     session: Arc<Session>,
+    /// The verified caller of the HTTP request this handler was made for (see
+    /// [`Caller`]); `None` without one.
+    caller: Option<Arc<Caller>>,
 }
 
 impl PierServer {
@@ -88,13 +116,21 @@ impl PierServer {
             Session::new(session_id, shared.metrics.clone())
                 .releasing_instances_of(shared.registry.clone()),
         );
-        Self { shared, session }
+        Self {
+            shared,
+            session,
+            caller: current_caller(),
+        }
     }
 
     /// The handler of one request to a stateless pier ([`Session::one_request`]).
     pub fn one_request(shared: Arc<Shared>) -> Self {
         let session = Arc::new(Session::one_request(shared.metrics.clone()));
-        Self { shared, session }
+        Self {
+            shared,
+            session,
+            caller: current_caller(),
+        }
     }
 
     fn context(&self, request: &RequestContext<RoleServer>) -> Context {

@@ -64,9 +64,10 @@ impl Drop for Open<'_> {
 
 impl PierServer {
     /// `subscriptions/listen` (MCP 2026-07-28) accepts the list changes asked for and
-    /// the first `server.max-subscriptions` resource URIs a mount serves (none when the
-    /// request names more than [`MAX_LISTEN_URIS`], repeats included), each within
-    /// `server.max-uri-bytes`; the acknowledgement names what was accepted.
+    /// the first `server.max-subscriptions` resource URIs a mount serves and the caller
+    /// may read by `[[auth.rule]]` (none when the request names more than
+    /// [`MAX_LISTEN_URIS`], repeats included), each within `server.max-uri-bytes` and
+    /// matched once; the acknowledgement names what was accepted.
     pub(super) fn accept_filter(
         &self,
         requested: &SubscriptionFilter,
@@ -83,10 +84,24 @@ impl PierServer {
                 Vec::new()
             } else {
                 let catalogue = self.shared.registry.snapshot();
+                let (subject, scopes) = self
+                    .caller
+                    .as_deref()
+                    .map_or((None, &[][..]), |c| (c.subject.as_deref(), &c.scopes[..]));
+                // What the caller may read, authorization first: the acknowledgement
+                // never names a resource the caller may not see.
+                let readable = |uri: &String| {
+                    catalogue.resolve_resource(uri).is_some_and(|resolved| {
+                        self.shared
+                            .gate
+                            .as_ref()
+                            .is_none_or(|gate| gate.may_read(subject, scopes, uri, &resolved))
+                    })
+                };
                 uris.into_iter()
                     .filter(|uri| uri.len() <= self.shared.max_uri_bytes)
-                    .filter(|uri| catalogue.resolve_resource(uri).is_some())
                     .filter(|uri| seen.insert(uri.clone()))
+                    .filter(readable)
                     .take(limit)
                     .collect()
             };

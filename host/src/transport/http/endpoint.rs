@@ -20,6 +20,7 @@ use http_body::{Frame, SizeHint};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use serde_json::json;
 
+use crate::server::handler::{CALLER, Caller};
 use crate::server::{InFlight, InFlightGuard, PierServer};
 use crate::telemetry::Metrics;
 use crate::transport::request_ids::Sessions;
@@ -51,8 +52,17 @@ pub(super) struct Endpoint {
 pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) -> Response {
     let method = request.method().clone();
     let in_flight = (method == Method::POST).then(|| endpoint.requests.start());
-    let response = match tokio::time::timeout(endpoint.timeout, endpoint.mcp.handle(request)).await
-    {
+    // The handler rmcp makes for the request learns its caller from here.
+    let caller = request
+        .extensions()
+        .get::<crate::auth::Identity>()
+        .map(|identity| Caller {
+            subject: Some(identity.subject.clone()),
+            scopes: identity.scopes.clone(),
+        })
+        .unwrap_or_default();
+    let handled = CALLER.scope(caller, endpoint.mcp.handle(request));
+    let response = match tokio::time::timeout(endpoint.timeout, handled).await {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             if method == Method::DELETE && parts.status == StatusCode::ACCEPTED {
