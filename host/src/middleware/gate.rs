@@ -5,12 +5,9 @@
 
 use async_trait::async_trait;
 use rmcp::ErrorData;
-use rmcp::model::{
-    CallToolResult, CompleteRequestParams, CompleteResult, GetPromptResult, Prompt,
-    ReadResourceResult, Reference, Resource, ResourceTemplate, Tool,
-};
+use rmcp::model::{Prompt, Reference, Resource, ResourceTemplate, Tool};
 
-use super::{Middleware, MiddlewareContext, Next, Outcome, PromptCall, Request, ToolCall};
+use super::{Middleware, MiddlewareContext, Next, Outcome, Request};
 
 /// Per component: the error refusing it to the caller of `cx`, or `None`.
 pub trait Gate: Send + Sync + 'static {
@@ -40,36 +37,6 @@ pub trait Gate: Send + Sync + 'static {
     }
 }
 
-impl<G: Gate> Gate for std::sync::Arc<G> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn tool(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
-        (**self).tool(cx, name)
-    }
-    fn prompt(&self, cx: &MiddlewareContext, name: &str) -> Option<ErrorData> {
-        (**self).prompt(cx, name)
-    }
-    fn listed(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
-        (**self).listed(cx, uri)
-    }
-    fn template(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
-        (**self).template(cx, uri)
-    }
-    fn read(&self, cx: &MiddlewareContext, uri: &str) -> Option<ErrorData> {
-        (**self).read(cx, uri)
-    }
-    fn may_read(
-        &self,
-        subject: Option<&str>,
-        scopes: &[String],
-        uri: &str,
-        resolved: &crate::registry::Resolved,
-    ) -> bool {
-        (**self).may_read(subject, scopes, uri, resolved)
-    }
-}
-
 /// The error refusing `request` (a call, read, render, completion or subscription) to
 /// the caller of `cx`, or `None`: what [`Gated`] checks on the way in, and what the
 /// end of the chain checks again on the request as it arrives there, so that no
@@ -88,11 +55,11 @@ pub fn refusal(gate: &dyn Gate, cx: &MiddlewareContext, request: &Request) -> Op
     }
 }
 
-/// The middleware of a [`Gate`].
-pub struct Gated<G>(pub G);
+/// The middleware of a [`Gate`]: refuses what [`refusal`] refuses, and filters lists.
+pub struct Gated(pub std::sync::Arc<dyn Gate>);
 
 #[async_trait]
-impl<G: Gate> Middleware for Gated<G> {
+impl Middleware for Gated {
     fn name(&self) -> &str {
         self.0.name()
     }
@@ -103,9 +70,7 @@ impl<G: Gate> Middleware for Gated<G> {
         request: Request,
         next: Next<'_>,
     ) -> Outcome {
-        if let Request::Subscribe(uri) = &request
-            && let Some(error) = self.0.read(cx, uri)
-        {
+        if let Some(error) = refusal(self.0.as_ref(), cx, &request) {
             return Err(error);
         }
         next.run(cx, request).await
@@ -115,18 +80,6 @@ impl<G: Gate> Middleware for Gated<G> {
         let mut tools = next.list_tools(cx, ()).await?;
         tools.retain(|t| self.0.tool(cx, &t.name).is_none());
         Ok(tools)
-    }
-
-    async fn on_call_tool(
-        &self,
-        cx: &MiddlewareContext,
-        call: ToolCall,
-        next: Next<'_>,
-    ) -> Outcome<CallToolResult> {
-        if let Some(error) = self.0.tool(cx, &call.name) {
-            return Err(error);
-        }
-        next.call_tool(cx, call).await
     }
 
     async fn on_list_resources(
@@ -149,18 +102,6 @@ impl<G: Gate> Middleware for Gated<G> {
         Ok(templates)
     }
 
-    async fn on_read_resource(
-        &self,
-        cx: &MiddlewareContext,
-        uri: String,
-        next: Next<'_>,
-    ) -> Outcome<ReadResourceResult> {
-        if let Some(error) = self.0.read(cx, &uri) {
-            return Err(error);
-        }
-        next.read_resource(cx, uri).await
-    }
-
     async fn on_list_prompts(
         &self,
         cx: &MiddlewareContext,
@@ -169,34 +110,5 @@ impl<G: Gate> Middleware for Gated<G> {
         let mut prompts = next.list_prompts(cx, ()).await?;
         prompts.retain(|p| self.0.prompt(cx, &p.name).is_none());
         Ok(prompts)
-    }
-
-    async fn on_complete(
-        &self,
-        cx: &MiddlewareContext,
-        params: Box<CompleteRequestParams>,
-        next: Next<'_>,
-    ) -> Outcome<CompleteResult> {
-        let refused = match &params.r#ref {
-            Reference::Prompt(p) => self.0.prompt(cx, &p.name),
-            Reference::Resource(r) => self.0.template(cx, &r.uri),
-            _ => None,
-        };
-        match refused {
-            Some(error) => Err(error),
-            None => next.complete(cx, params).await,
-        }
-    }
-
-    async fn on_get_prompt(
-        &self,
-        cx: &MiddlewareContext,
-        call: PromptCall,
-        next: Next<'_>,
-    ) -> Outcome<GetPromptResult> {
-        if let Some(error) = self.0.prompt(cx, &call.name) {
-            return Err(error);
-        }
-        next.get_prompt(cx, call).await
     }
 }

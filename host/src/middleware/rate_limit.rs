@@ -224,7 +224,7 @@ pub struct RateLimit {
 }
 
 /// What the counters said.
-enum Verdict {
+pub(crate) enum Verdict {
     Allowed,
     Limited { retry_after: Duration },
 }
@@ -297,7 +297,12 @@ impl RateLimit {
             let now = now_ms();
             let (verdict, new, ttl) = match self.config.algorithm {
                 Algorithm::TokenBucket => self.config.bucket(current.as_deref(), now),
-                Algorithm::SlidingWindow => self.window(current.as_deref(), now),
+                Algorithm::SlidingWindow => take_from_window(
+                    current.as_deref(),
+                    now,
+                    (self.config.window() * 1000.0) as u64,
+                    self.config.capacity,
+                ),
             };
             let Some(new) = new else {
                 return Ok(verdict);
@@ -316,33 +321,41 @@ impl RateLimit {
         );
         Ok(Verdict::Allowed)
     }
+}
 
-    /// Sliding window: `[[slot, count], …]`, slots of `window / SLOTS` ms.
-    fn window(&self, current: Option<&[u8]>, now: u64) -> (Verdict, Option<Vec<u8>>, Duration) {
-        let window_ms = (self.config.window() * 1000.0).max(1.0) as u64;
-        let slot_ms = (window_ms / SLOTS).max(1);
-        let slot = now / slot_ms;
-        let oldest_live = now.saturating_sub(window_ms) / slot_ms;
-        let mut slots: Vec<(u64, u32)> = current
-            .and_then(|c| serde_json::from_slice(c).ok())
-            .unwrap_or_default();
-        slots.retain(|(s, _)| *s > oldest_live);
-        let used: u32 = slots.iter().map(|(_, n)| n).sum();
-        let ttl = Duration::from_millis(window_ms + slot_ms);
-        if used >= self.config.capacity {
-            // Room appears when the oldest slot leaves the window.
-            let oldest = slots.iter().map(|(s, _)| *s).min().unwrap_or(slot);
-            let frees_at = (oldest + 1) * slot_ms + window_ms;
-            let retry_after = Duration::from_millis(frees_at.saturating_sub(now).max(1));
-            return (Verdict::Limited { retry_after }, None, ttl);
-        }
-        match slots.last_mut() {
-            Some((s, n)) if *s == slot => *n += 1,
-            _ => slots.push((slot, 1)),
-        }
-        let new = serde_json::to_vec(&slots).unwrap_or_default();
-        (Verdict::Allowed, Some(new), ttl)
+/// Takes one request from a sliding window of `window_ms` holding at most `capacity`,
+/// whose state is `current` (`[[slot, count], …]`, slots of `window / SLOTS` ms: its
+/// size is bounded by the slots, not by `capacity`): the verdict, the new state to
+/// store (`None` when nothing changes) and how long to keep it.
+pub(crate) fn take_from_window(
+    current: Option<&[u8]>,
+    now: u64,
+    window_ms: u64,
+    capacity: u32,
+) -> (Verdict, Option<Vec<u8>>, Duration) {
+    let window_ms = window_ms.max(1);
+    let slot_ms = (window_ms / SLOTS).max(1);
+    let slot = now / slot_ms;
+    let oldest_live = now.saturating_sub(window_ms) / slot_ms;
+    let mut slots: Vec<(u64, u32)> = current
+        .and_then(|c| serde_json::from_slice(c).ok())
+        .unwrap_or_default();
+    slots.retain(|(s, _)| *s > oldest_live);
+    let used: u32 = slots.iter().map(|(_, n)| n).sum();
+    let ttl = Duration::from_millis(window_ms + slot_ms);
+    if used >= capacity {
+        // Room appears when the oldest slot leaves the window.
+        let oldest = slots.iter().map(|(s, _)| *s).min().unwrap_or(slot);
+        let frees_at = (oldest + 1) * slot_ms + window_ms;
+        let retry_after = Duration::from_millis(frees_at.saturating_sub(now).max(1));
+        return (Verdict::Limited { retry_after }, None, ttl);
     }
+    match slots.last_mut() {
+        Some((s, n)) if *s == slot => *n += 1,
+        _ => slots.push((slot, 1)),
+    }
+    let new = serde_json::to_vec(&slots).unwrap_or_default();
+    (Verdict::Allowed, Some(new), ttl)
 }
 
 #[async_trait]

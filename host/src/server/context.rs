@@ -171,7 +171,11 @@ impl Context {
         let in_session = super::scope::has_session(request, &session);
         let info = RequestInfo {
             request_id: serde_json::to_string(&request.id).unwrap_or_default(),
-            session_id: public_session_id(request, &session),
+            // A request without a session names none, whatever it sent
+            // ([`public_session_id`]).
+            session_id: in_session
+                .then(|| session.public_id(http_session_id(request)))
+                .flatten(),
             trace: trace_of(request),
             subject: who.map(|w| w.subject.clone()),
             scopes: who.map(|w| w.scopes.clone()).unwrap_or_default(),

@@ -32,29 +32,17 @@ fn subject_of(context: &RequestContext<RoleServer>) -> Option<&str> {
     super::context::identity(&context.extensions).map(|identity| identity.subject.as_str())
 }
 
-/// Who sent the HTTP request a handler is made for: what runs before the request has a
-/// context of its own (the acknowledgement of `subscriptions/listen`) knows its caller
-/// from this.
-#[derive(Clone, Debug, Default)]
-pub struct Caller {
-    /// The verified token subject.
-    pub subject: Option<String>,
-    /// The token's scopes.
-    pub scopes: Vec<String>,
-}
-
 tokio::task_local! {
-    /// The caller of the HTTP request being served (set around rmcp's handling of it,
-    /// which makes the request's handler).
-    pub static CALLER: Caller;
+    /// The verified caller of the HTTP request being served (set around rmcp's handling
+    /// of it, which makes the request's handler): what runs before the request has a
+    /// context of its own (the acknowledgement of `subscriptions/listen`) knows its
+    /// caller from this.
+    pub static CALLER: Option<Arc<crate::auth::Identity>>;
 }
 
 /// The verified caller of the request being served, when there is one.
-fn current_caller() -> Option<Arc<Caller>> {
-    CALLER
-        .try_with(|caller| caller.subject.is_some().then(|| Arc::new(caller.clone())))
-        .ok()
-        .flatten()
+fn current_caller() -> Option<Arc<crate::auth::Identity>> {
+    CALLER.try_with(Clone::clone).ok().flatten()
 }
 
 /// What every session of one server shares.
@@ -105,8 +93,8 @@ pub struct PierServer {
     shared: Arc<Shared>,
     session: Arc<Session>,
     /// The verified caller of the HTTP request this handler was made for (see
-    /// [`Caller`]); `None` without one.
-    caller: Option<Arc<Caller>>,
+    /// [`CALLER`]); `None` without one.
+    caller: Option<Arc<crate::auth::Identity>>,
 }
 
 impl PierServer {

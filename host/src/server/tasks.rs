@@ -274,26 +274,23 @@ impl Tasks {
     }
 
     /// Counts a task start of `subject` unless it started [`Tasks::max_per_subject`]
-    /// within [`TASK_TTL`]: whether it may start one.
+    /// within [`TASK_TTL`] (a sliding window, as `rate-limit`'s): whether it may start
+    /// one.
     async fn count_start(&self, subject: Option<&str>) -> Result<bool, McpError> {
+        use crate::middleware::rate_limit::{Verdict, take_from_window};
         let key = starts_key(subject);
-        let ttl_ms = TASK_TTL.as_millis() as u64;
+        let capacity = u32::try_from(self.max_per_subject).unwrap_or(u32::MAX);
         for _ in 0..CAS_ATTEMPTS {
             let current = self.store.get(&key).await.map_err(storage)?;
             let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
-            let mut starts: Vec<u64> = current
-                .as_deref()
-                .and_then(|bytes| serde_json::from_slice(bytes).ok())
-                .unwrap_or_default();
-            starts.retain(|at| now.saturating_sub(*at) < ttl_ms);
-            if starts.len() >= self.max_per_subject {
+            let window = TASK_TTL.as_millis() as u64;
+            let (verdict, new, ttl) = take_from_window(current.as_deref(), now, window, capacity);
+            let (Verdict::Allowed, Some(new)) = (verdict, new) else {
                 return Ok(false);
-            }
-            starts.push(now);
-            let new = serde_json::to_vec(&starts).map_err(storage)?;
+            };
             if self
                 .store
-                .compare_and_set(&key, current.as_deref(), new, Some(TASK_TTL))
+                .compare_and_set(&key, current.as_deref(), new, Some(ttl))
                 .await
                 .map_err(storage)?
             {
@@ -610,9 +607,11 @@ mod tests {
             create(None).await.unwrap().is_some(),
             "the anonymous caller"
         );
-        // Starts older than the hour no longer count.
-        let hour_ago = chrono::Utc::now().timestamp_millis() as u64 - TASK_TTL.as_millis() as u64;
-        let old = serde_json::to_vec(&[hour_ago, hour_ago, hour_ago]).unwrap();
+        // Starts older than the hour no longer count (the window's slots, an hour ago).
+        let slot_ms = TASK_TTL.as_millis() as u64 / 100;
+        let hour_ago =
+            (chrono::Utc::now().timestamp_millis() as u64 - TASK_TTL.as_millis() as u64) / slot_ms;
+        let old = serde_json::to_vec(&[(hour_ago, 3u32)]).unwrap();
         store.set(&starts_key(Some("ci")), old, None).await.unwrap();
         assert!(create(Some("ci")).await.unwrap().is_some());
     }

@@ -84,10 +84,9 @@ impl PierServer {
                 Vec::new()
             } else {
                 let catalogue = self.shared.registry.snapshot();
-                let (subject, scopes) = self
-                    .caller
-                    .as_deref()
-                    .map_or((None, &[][..]), |c| (c.subject.as_deref(), &c.scopes[..]));
+                let (subject, scopes) = self.caller.as_deref().map_or((None, &[][..]), |c| {
+                    (Some(c.subject.as_str()), &c.scopes[..])
+                });
                 // What the caller may read, authorization first: the acknowledgement
                 // never names a resource the caller may not see.
                 let readable = |uri: &String| {

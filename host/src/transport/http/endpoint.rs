@@ -20,7 +20,7 @@ use http_body::{Frame, SizeHint};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use serde_json::json;
 
-use crate::server::handler::{CALLER, Caller};
+use crate::server::handler::CALLER;
 use crate::server::{InFlight, InFlightGuard, PierServer};
 use crate::telemetry::Metrics;
 use crate::transport::request_ids::Sessions;
@@ -56,11 +56,8 @@ pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) ->
     let caller = request
         .extensions()
         .get::<crate::auth::Identity>()
-        .map(|identity| Caller {
-            subject: Some(identity.subject.clone()),
-            scopes: identity.scopes.clone(),
-        })
-        .unwrap_or_default();
+        .cloned()
+        .map(Arc::new);
     let handled = CALLER.scope(caller, endpoint.mcp.handle(request));
     let response = match tokio::time::timeout(endpoint.timeout, handled).await {
         Ok(response) => {
