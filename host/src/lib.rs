@@ -240,7 +240,11 @@ impl App {
             in_flight: Arc::default(),
             metrics,
             subscriptions: Default::default(),
-            listens: Default::default(),
+            listens: server::handler::listens(),
+            sessions: server::quota::Quota::new(
+                config.max_sessions_per_client,
+                config.max_sessions,
+            ),
             max_subscriptions: config.max_subscriptions,
             max_uri_bytes: config.max_uri_bytes,
             protocol_versions,

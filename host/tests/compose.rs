@@ -30,29 +30,6 @@ fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
     }
 }
 
-/// A mount of the Python MCP server `tests/clients/SCRIPT`, started over stdio.
-fn python_mount(namespace: &str, script: &str) -> MountSpec {
-    let python = root().join(".venv/bin/python");
-    assert!(python.exists(), "run `make setup` (or `make test`)");
-    MountSpec {
-        namespace: namespace.into(),
-        target: Target::Remote(Remote::Command {
-            command: python.display().to_string(),
-            args: vec![
-                root()
-                    .join("tests/clients")
-                    .join(script)
-                    .display()
-                    .to_string(),
-            ],
-            env: Default::default(),
-        }),
-        mode: Mode::Mount,
-        middleware: Vec::new(),
-        storage: None,
-    }
-}
-
 /// A pier serving `dir` over HTTP on a free port, following the directory.
 async fn upstream(dir: &PluginDir) -> Server {
     let config = ServeConfig {

@@ -393,3 +393,47 @@ fn grants_and_secrets_are_read_and_a_bad_one_is_an_error_naming_it() {
         )
     );
 }
+
+/// Every test `SECURITY.md` names (`file.rs::name`, `::name` for another in the same
+/// file; `src/…` under `host/`, the rest under `host/tests/`) exists: a claim's backing
+/// cannot be renamed away unnoticed.
+#[test]
+fn every_test_security_md_names_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("../SECURITY.md")).unwrap();
+    let mut file: Option<String> = None;
+    let mut named = 0;
+    for quoted in text.split('`').skip(1).step_by(2) {
+        let Some((path, name)) = quoted.rsplit_once("::") else {
+            continue;
+        };
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            continue;
+        }
+        if path.ends_with(".rs") {
+            file = Some(path.to_string());
+        } else if !path.is_empty() {
+            continue;
+        }
+        let Some(path) = &file else { continue };
+        let full = if path.starts_with("src/") {
+            root.join(path)
+        } else {
+            root.join("tests").join(path)
+        };
+        let source = std::fs::read_to_string(&full)
+            .unwrap_or_else(|e| panic!("SECURITY.md names {}: {e}", full.display()));
+        assert!(
+            source.contains(&format!("fn {name}(")),
+            "SECURITY.md names {path}::{name}, which is not there"
+        );
+        named += 1;
+    }
+    assert!(
+        named > 40,
+        "only {named} tests named: the parser lost its way"
+    );
+}

@@ -115,6 +115,27 @@ pub const KEYS: &[Key] = &[
         doc: "Largest request body; larger requests get 413.",
     },
     Key {
+        path: "server.header-timeout-ms",
+        kind: MS,
+        default: "30000",
+        doc: "Time a client has to send a request's head (method, path, headers); a connection idle this long between requests is closed too.",
+    },
+    Key {
+        path: "server.body-timeout-ms",
+        kind: MS,
+        default: "60000",
+        doc: "Time a request's body has to arrive, counted from the request's start; a slower one gets 408.",
+    },
+    Key {
+        path: "server.max-connections",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "4096",
+        doc: "TCP connections served at once; more wait, unaccepted, until one closes.",
+    },
+    Key {
         path: "server.request-timeout-ms",
         kind: MS,
         default: "120000",
@@ -125,6 +146,24 @@ pub const KEYS: &[Key] = &[
         kind: MS,
         default: "1800000",
         doc: "An HTTP session without requests for this long is closed.",
+    },
+    Key {
+        path: "server.max-sessions",
+        kind: Kind::Int {
+            min: 1,
+            max: 10_000_000,
+        },
+        default: "10000",
+        doc: "HTTP sessions (MCP 2025-11-25) open at once; an `initialize` beyond is refused (error -32000) until one closes. An idle session holds about 70 KiB. Requests without a session (MCP 2026-07-28) are not counted.",
+    },
+    Key {
+        path: "server.max-sessions-per-client",
+        kind: Kind::Int {
+            min: 1,
+            max: 10_000_000,
+        },
+        default: "256",
+        doc: "HTTP sessions one client holds open at once (its verified token subject; without auth, its IP address: raise it behind a proxy that hides clients' addresses).",
     },
     Key {
         path: "server.shutdown-grace-ms",

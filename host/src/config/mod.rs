@@ -84,6 +84,10 @@ pub struct ServeConfig {
     pub max_uri_bytes: usize,
     /// Distinct resource URIs one session may subscribe to.
     pub max_subscriptions: usize,
+    /// HTTP sessions open at once (`server.max-sessions`).
+    pub max_sessions: usize,
+    /// HTTP sessions one client holds open at once (`server.max-sessions-per-client`).
+    pub max_sessions_per_client: usize,
     /// Bytes of request-scoped state one request may hold.
     pub max_state_bytes: usize,
     /// Limits of a plugin whose sidecar sets none.
@@ -382,6 +386,9 @@ impl Layers {
             max_body_bytes: self.int("server.max-body-bytes") as usize,
             request_timeout: self.ms("server.request-timeout-ms"),
             session_idle: self.ms("server.session-idle-ms"),
+            body_timeout: self.ms("server.body-timeout-ms"),
+            header_timeout: self.ms("server.header-timeout-ms"),
+            max_connections: self.int("server.max-connections") as usize,
             shutdown_grace: self.ms("server.shutdown-grace-ms"),
         };
         Ok(ServeConfig {
@@ -401,6 +408,8 @@ impl Layers {
             max_tasks_per_subject: self.int("server.max-tasks-per-subject") as usize,
             max_uri_bytes: self.int("server.max-uri-bytes") as usize,
             max_subscriptions: self.int("server.max-subscriptions") as usize,
+            max_sessions: self.int("server.max-sessions") as usize,
+            max_sessions_per_client: self.int("server.max-sessions-per-client") as usize,
             max_state_bytes: self.int("server.max-request-state-bytes") as usize,
             default_limits: self.limits("defaults"),
             max_limits: self.limits("limits"),

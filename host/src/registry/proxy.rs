@@ -108,7 +108,7 @@ pub struct Proxy {
     in_flight: InFlight,
     /// The server's notifications not relayed yet, in their order.
     arrivals: Arc<Arrivals>,
-    changes: Mutex<Option<mpsc::UnboundedReceiver<()>>>,
+    changes: Mutex<Option<mpsc::Receiver<()>>>,
     /// Stops what watches the remote server on the side (its listen stream).
     stop: CancellationToken,
 }
@@ -185,7 +185,7 @@ async fn open(
 async fn watch_lists(
     peer: rmcp::service::Peer<RoleClient>,
     label: Arc<str>,
-    changes: mpsc::UnboundedSender<()>,
+    changes: mpsc::Sender<()>,
     stop: CancellationToken,
 ) {
     let filter = SubscriptionFilter::builder()
@@ -223,7 +223,7 @@ async fn watch_lists(
                     | ServerNotification::PromptListChangedNotification(_)
                     | ServerNotification::ResourceListChangedNotification(_),
                 )) => {
-                    if changes.send(()).is_err() {
+                    if let Err(mpsc::error::TrySendError::Closed(())) = changes.try_send(()) {
                         return;
                     }
                 }
@@ -267,14 +267,11 @@ impl Proxy {
         label: &str,
         limits: UpstreamLimits,
     ) -> Result<Self, String> {
-        let (changes_tx, changes_rx) = mpsc::unbounded_channel();
+        // One change waiting is as good as many: the catalogue is fetched again once.
+        let (changes_tx, changes_rx) = mpsc::channel(1);
         let in_flight = InFlight::default();
         let arrivals = Arc::new(Arrivals::default());
-        let relay = Relay {
-            label: label.into(),
-            in_flight: in_flight.clone(),
-            changes: changes_tx.clone(),
-        };
+        let relay = Relay::new(label, in_flight.clone(), changes_tx.clone());
         let connecting = async {
             if !limits.modern {
                 return open(remote, relay, &arrivals, ClientLifecycleMode::Initialize)
@@ -322,6 +319,11 @@ impl Proxy {
         })
     }
 
+    /// The mount's name, as logs and errors give it.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     /// Whether the remote server speaks MCP 2026-07-28 or later (met without
     /// `initialize`).
     pub fn speaks_modern(&self) -> bool {
@@ -329,7 +331,7 @@ impl Proxy {
     }
 
     /// The remote server's `list_changed` notifications (once: the first caller gets them).
-    pub fn changes(&self) -> Option<mpsc::UnboundedReceiver<()>> {
+    pub fn changes(&self) -> Option<mpsc::Receiver<()>> {
         self.changes
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -78,6 +78,11 @@ fn of_client(client: Option<rmcp::model::Implementation>) -> RequestInfo {
     }
 }
 
+/// Whether a request came over HTTP.
+pub(crate) fn over_http(extensions: &rmcp::model::Extensions) -> bool {
+    extensions.get::<axum::http::request::Parts>().is_some()
+}
+
 /// The caller `[auth]` verified for a request that came over HTTP.
 pub(crate) fn identity(extensions: &rmcp::model::Extensions) -> Option<&crate::auth::Identity> {
     let parts = extensions.get::<axum::http::request::Parts>()?;

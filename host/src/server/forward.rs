@@ -66,9 +66,12 @@ fn namespaced<T: serde::Serialize + serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(invalid)
 }
 
-fn unexpected(what: &str) -> McpError {
+fn unexpected(proxy: &Proxy, what: &str) -> McpError {
     McpError::internal_error(
-        format!("the mounted server answered {what} with another kind of result"),
+        format!(
+            "mount `{}` answered {what} with something that is not a {what} result",
+            proxy.label()
+        ),
         None,
     )
 }
@@ -96,7 +99,7 @@ pub(super) async fn call_tool(
             };
             Ok((result, label))
         }
-        Ok(_) => Err((unexpected("tools/call"), "invalid_result")),
+        Ok(_) => Err((unexpected(proxy, "tools/call"), "invalid_result")),
         // Stopped for the client's input: its round trip answers it.
         Err(e) if crate::runtime::CallContext::suspended(&*context) => Err((e, "input_required")),
         Err(e) if e.code == ErrorCode::INVALID_PARAMS => Err((e, "invalid_params")),
@@ -115,7 +118,7 @@ pub(super) async fn read_resource(
         ClientRequest::ReadResourceRequest(Request::new(ReadResourceRequestParams::new(uri)));
     match proxy.forward(context, request).await? {
         ServerResult::ReadResourceResult(result) => namespaced(&mount.namespace, result),
-        _ => Err(unexpected("resources/read")),
+        _ => Err(unexpected(proxy, "resources/read")),
     }
 }
 
@@ -139,7 +142,7 @@ pub(super) async fn get_prompt(
         .await?
     {
         ServerResult::GetPromptResult(result) => namespaced(&entry.mount.namespace, result),
-        _ => Err(unexpected("prompts/get")),
+        _ => Err(unexpected(proxy, "prompts/get")),
     }
 }
 
@@ -162,6 +165,6 @@ pub(super) async fn complete(
         .await?
     {
         ServerResult::CompleteResult(result) => Ok(result),
-        _ => Err(unexpected("completion/complete")),
+        _ => Err(unexpected(proxy, "completion/complete")),
     }
 }

@@ -25,6 +25,7 @@ use pipeline::{answer_empty, binding, complete, subscribing};
 mod as_task;
 mod changes;
 mod listen;
+pub use listen::listens;
 mod pipeline;
 
 /// The verified subject of a request that came over authenticated HTTP.
@@ -58,7 +59,10 @@ pub struct Shared {
     /// Which sessions subscribed to which resources.
     pub subscriptions: Subscriptions,
     /// The open `subscriptions/listen` streams of each client.
-    pub listens: listen::Listens,
+    pub listens: super::quota::Quota,
+    /// The HTTP sessions of each client (`server.max-sessions`,
+    /// `server.max-sessions-per-client`).
+    pub sessions: super::quota::Quota,
     /// Distinct resource URIs one session may subscribe to.
     pub max_subscriptions: usize,
     /// Longest resource URI a request may name.
@@ -167,6 +171,34 @@ impl PierServer {
         }
         span
     }
+
+    /// An HTTP session takes its place among the sessions its client and everyone hold
+    /// open (`server.max-sessions`, `server.max-sessions-per-client`), or is refused.
+    fn admit(&self, context: &RequestContext<RoleServer>) -> Result<(), McpError> {
+        if self.session.is_per_request()
+            || self.session.admitted()
+            || !super::context::over_http(&context.extensions)
+        {
+            return Ok(());
+        }
+        let place = self
+            .shared
+            .sessions
+            .take(super::quota::client_of(context))
+            .map_err(|full| {
+                let message = match full {
+                    super::quota::Full::Total(n) => format!(
+                        "pier has {n} sessions open, its limit (server.max-sessions): try again when one closes, or send requests without a session (MCP 2026-07-28)"
+                    ),
+                    super::quota::Full::Client(n) => format!(
+                        "this client has {n} sessions open, the most one client may (server.max-sessions-per-client): close one (DELETE /mcp) first"
+                    ),
+                };
+                McpError::new(rmcp::model::ErrorCode(-32000), message, None)
+            })?;
+        self.session.admit(place);
+        Ok(())
+    }
 }
 
 /// Sets the caching hints of an MCP 2026-07-28 request on a list result.
@@ -258,6 +290,7 @@ impl ServerHandler for PierServer {
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
+        self.admit(&context)?;
         self.session.began();
         let this = self.clone();
         let peer = context.peer.clone();

@@ -8,6 +8,7 @@ mod forward;
 pub mod handler;
 pub mod in_flight;
 mod page;
+pub mod quota;
 pub mod rounds;
 pub mod scope;
 pub mod session;

@@ -34,6 +34,9 @@ pub struct Session {
     /// The last transport id [`Session::public_id`] hashed, and its hash: every request
     /// of an HTTP session names the same one.
     hashed: Mutex<Option<(String, String)>>,
+    /// Its place among the sessions its client and everyone hold open
+    /// (`server.max-sessions`), given back when it ends.
+    admitted: Mutex<Option<crate::server::quota::Held>>,
 }
 
 /// The registry a session releases its warm instances in.
@@ -81,6 +84,7 @@ impl Session {
             closed: CancellationToken::new(),
             registry: None,
             hashed: Mutex::new(None),
+            admitted: Mutex::new(None),
         }
     }
 
@@ -89,6 +93,19 @@ impl Session {
     pub fn releasing_instances_of(mut self, registry: Arc<crate::registry::Registry>) -> Self {
         self.registry = Some(Releasing(registry));
         self
+    }
+
+    /// Whether it holds a place among the open sessions ([`Session::admit`]).
+    pub fn admitted(&self) -> bool {
+        self.admitted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// Holds `place` among the open sessions until the session ends.
+    pub fn admit(&self, place: crate::server::quota::Held) {
+        *self.admitted.lock().unwrap_or_else(|e| e.into_inner()) = Some(place);
     }
 
     /// Whether it serves one request only ([`Session::one_request`]).

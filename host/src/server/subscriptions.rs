@@ -12,6 +12,10 @@ use rmcp::model::ResourceUpdatedNotificationParam;
 use rmcp::service::{Peer, SubscriptionSink};
 use tokio_util::sync::CancellationToken;
 
+/// Longest a notification waits for a client to take it (its stream's buffers full:
+/// the client does not read). Beyond, that client is dropped from what it listens to.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where a subscriber hears of updates.
 #[derive(Clone)]
 pub enum Target {
@@ -132,10 +136,12 @@ impl Subscriptions {
         self.len() == 0
     }
 
-    /// Sends `notifications/resources/updated` for `uri` to every live subscriber;
-    /// returns how many were sent.
+    /// Sends `notifications/resources/updated` for `uri` to every live subscriber at
+    /// once; returns how many took it. A subscriber that does not take it within
+    /// [`SEND_TIMEOUT`] (a client that does not read its stream) is unsubscribed, and
+    /// its listen stream ended: the others do not wait for it twice.
     pub async fn notify(&self, uri: &str) -> usize {
-        let targets: Vec<Target> = {
+        let targets: Vec<(String, CancellationToken, Target)> = {
             let inner = self.lock();
             let Some(subscribers) = inner.by_uri.get(uri) else {
                 return 0;
@@ -143,28 +149,48 @@ impl Subscriptions {
             subscribers
                 .iter()
                 .filter(|s| s.live())
-                .map(|s| s.target.clone())
+                .map(|s| (s.key.clone(), s.closed.clone(), s.target.clone()))
                 .collect()
         };
-        let mut sent = 0;
-        for target in targets {
-            let done = match target {
-                Target::Session(peer) => {
-                    let param = ResourceUpdatedNotificationParam::new(uri.to_string());
-                    peer.notify_resource_updated(param)
+        let sends = targets.into_iter().map(|(key, closed, target)| async move {
+            let send = async {
+                match &target {
+                    Target::Session(peer) => {
+                        let param = ResourceUpdatedNotificationParam::new(uri.to_string());
+                        peer.notify_resource_updated(param)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                    Target::Listen(sink) => sink
+                        .notify_resource_updated(uri.to_string())
                         .await
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| e.to_string()),
                 }
-                Target::Listen(sink) => sink
-                    .notify_resource_updated(uri.to_string())
-                    .await
-                    .map_err(|e| e.to_string()),
             };
-            match done {
-                Ok(()) => sent += 1,
-                Err(e) => tracing::debug!("could not send resources/updated for {uri}: {e}"),
+            match tokio::time::timeout(SEND_TIMEOUT, send).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::debug!("could not send resources/updated for {uri}: {e}");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "a client did not take notifications/resources/updated for {} within {} s (it does not read its stream): it no longer hears of it",
+                        crate::text::clip(uri),
+                        SEND_TIMEOUT.as_secs()
+                    );
+                    self.unsubscribe(uri, &key);
+                    if matches!(target, Target::Listen(_)) {
+                        closed.cancel();
+                    }
+                    false
+                }
             }
-        }
-        sent
+        });
+        futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .filter(|sent| *sent)
+            .count()
     }
 }

@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -23,8 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::server::InFlight;
 
+mod connections;
 mod endpoint;
 use crate::{App, Readiness};
+pub use connections::ConnectionLimits;
 
 /// How the HTTP transport behaves (keys `server.*` of the configuration).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,12 +46,19 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// A session without requests for this long is closed.
     pub session_idle: Duration,
+    /// Time a request's body has to arrive, from the request's start (408 beyond).
+    pub body_timeout: Duration,
+    /// Time a client has to send a request's head; also the most a connection stays
+    /// open idle between requests.
+    pub header_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
     /// Time in-flight requests get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
 }
 
 /// What a graceful shutdown needs from the running app.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Lifecycle {
     /// Cancelling it closes every MCP session (and their SSE streams).
     pub sessions: CancellationToken,
@@ -59,6 +67,20 @@ pub struct Lifecycle {
     /// Cancelled when shutdown begins: `subscriptions/listen` streams end then, with
     /// their final result, rather than hold the shutdown for its grace.
     pub draining: CancellationToken,
+    /// Bounds on connections.
+    pub connections: ConnectionLimits,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        let http = &crate::ServeConfig::default().http;
+        Self {
+            sessions: CancellationToken::default(),
+            requests: Arc::default(),
+            draining: CancellationToken::default(),
+            connections: ConnectionLimits::of(http),
+        }
+    }
 }
 
 impl Lifecycle {
@@ -66,7 +88,18 @@ impl Lifecycle {
     pub fn of(app: &App) -> Self {
         Self {
             draining: app.draining(),
+            connections: ConnectionLimits::of(&app.config.http),
             ..Self::default()
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// The limits `options` set.
+    pub fn of(options: &HttpOptions) -> Self {
+        Self {
+            header_timeout: options.header_timeout,
+            max_connections: options.max_connections,
         }
     }
 }
@@ -115,6 +148,7 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         )),
         metrics: app.metrics().clone(),
         timeout: options.request_timeout,
+        body_timeout: options.body_timeout,
         requests: lifecycle.requests.clone(),
     };
     let mut mcp = any(endpoint::serve).with_state(endpoint);
@@ -252,27 +286,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stop_accepting = CancellationToken::new();
-    let stop = stop_accepting.clone();
-    // Responses are small writes (SSE events): without TCP_NODELAY each waits ~40 ms
-    // for the client's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    // The peer address reaches requests (rate limits per client IP).
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
-    let mut server = tokio::spawn(server.into_future());
+    let connections = Arc::new(InFlight::default());
+    let mut server = tokio::spawn(connections::accept(
+        listener,
+        router,
+        lifecycle.connections,
+        stop_accepting.clone(),
+        connections.clone(),
+    ));
     tokio::select! {
-        result = &mut server => return result.map_err(std::io::Error::other)?,
+        joined = &mut server => return joined.map_err(std::io::Error::other),
         () = shutdown => {}
     }
     tracing::info!(
         in_flight = lifecycle.requests.count(),
         "shutting down: finishing requests in flight"
     );
+    // Stops accepting, and asks every connection to close after its response.
     stop_accepting.cancel();
     lifecycle.draining.cancel();
     if tokio::time::timeout(grace, lifecycle.requests.idle())
@@ -286,10 +316,8 @@ pub async fn serve(
     }
     // Closing the sessions ends their SSE streams, so the connections can close.
     lifecycle.sessions.cancel();
-    match tokio::time::timeout(grace, server).await {
-        Ok(joined) => joined.map_err(std::io::Error::other)?,
-        Err(_) => Ok(()),
-    }
+    let _ = tokio::time::timeout(grace, connections.idle()).await;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

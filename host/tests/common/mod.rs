@@ -522,3 +522,26 @@ pub async fn assert_weather_storage_and_settings(client: &Client) {
         .unwrap();
     assert_eq!(text(&unset), "unset");
 }
+
+/// A mount of the Python MCP server `tests/clients/SCRIPT`, started over stdio.
+pub fn python_mount(namespace: &str, script: &str) -> pier::registry::spec::MountSpec {
+    let python = root().join(".venv/bin/python");
+    assert!(python.exists(), "run `make setup` (or `make test`)");
+    pier::registry::spec::MountSpec {
+        namespace: namespace.into(),
+        target: pier::registry::spec::Target::Remote(pier::registry::proxy::Remote::Command {
+            command: python.display().to_string(),
+            args: vec![
+                root()
+                    .join("tests/clients")
+                    .join(script)
+                    .display()
+                    .to_string(),
+            ],
+            env: Default::default(),
+        }),
+        mode: pier::registry::spec::Mode::Mount,
+        middleware: Vec::new(),
+        storage: None,
+    }
+}

@@ -23,9 +23,23 @@ pub(super) async fn forward_changes(
                 Err(RecvError::Closed) => return,
             },
         };
-        if let Err(e) = send_changes(&target, changed).await {
-            tracing::debug!("no more list_changed notifications: {e}");
-            return;
+        let sent = tokio::time::timeout(
+            crate::server::subscriptions::SEND_TIMEOUT,
+            send_changes(&target, changed),
+        );
+        match sent.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::debug!("no more list_changed notifications: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "a client did not take a list_changed notification within {} s (it does not read its stream): it hears of no more",
+                    crate::server::subscriptions::SEND_TIMEOUT.as_secs()
+                );
+                return;
+            }
         }
     }
 }

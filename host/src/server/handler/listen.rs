@@ -9,6 +9,7 @@ use super::PierServer;
 use super::changes::forward_changes;
 use super::pipeline::subscribing;
 use crate::middleware::Request;
+use crate::server::quota::{Quota, client_of};
 use crate::server::subscriptions::{Subscriber, Target};
 
 /// Most resource URIs one `subscriptions/listen` request may name, repeats included:
@@ -19,47 +20,9 @@ const MAX_LISTEN_URIS: usize = 1024;
 /// subject, else its address): each holds a task, a channel and its subscriptions.
 pub const MAX_LISTENS_PER_CLIENT: usize = 32;
 
-/// The open listen streams of each client.
-#[derive(Default)]
-pub struct Listens(std::sync::Mutex<std::collections::HashMap<String, usize>>);
-
-/// One open listen stream of `client`, counted until dropped.
-struct Open<'a> {
-    listens: &'a Listens,
-    client: String,
-}
-
-impl Listens {
-    fn open(&self, client: String) -> Result<Open<'_>, McpError> {
-        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(client.clone()).or_default();
-        if *count >= MAX_LISTENS_PER_CLIENT {
-            return Err(McpError::new(
-                rmcp::model::ErrorCode(-32000),
-                format!(
-                    "this client already has {MAX_LISTENS_PER_CLIENT} subscriptions/listen streams open: close one first"
-                ),
-                None,
-            ));
-        }
-        *count += 1;
-        Ok(Open {
-            listens: self,
-            client,
-        })
-    }
-}
-
-impl Drop for Open<'_> {
-    fn drop(&mut self) {
-        let mut open = self.listens.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.client) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.client);
-            }
-        }
-    }
+/// The open listen streams of each client ([`MAX_LISTENS_PER_CLIENT`] each).
+pub fn listens() -> Quota {
+    Quota::new(MAX_LISTENS_PER_CLIENT, usize::MAX)
 }
 
 impl PierServer {
@@ -118,12 +81,15 @@ impl PierServer {
         subscription: SubscriptionContext,
     ) -> Result<(), McpError> {
         let context = subscription.request_context().clone();
-        let client = match super::subject_of(&context) {
-            Some(subject) => format!("subject/{subject}"),
-            None => crate::server::context::http_client_ip(&context.extensions)
-                .map_or_else(|| "local".to_string(), |ip| format!("ip/{ip}")),
-        };
-        let _open = self.shared.listens.open(client)?;
+        let _open = self.shared.listens.take(client_of(&context)).map_err(|_| {
+            McpError::new(
+                rmcp::model::ErrorCode(-32000),
+                format!(
+                    "this client already has {MAX_LISTENS_PER_CLIENT} subscriptions/listen streams open: close one first"
+                ),
+                None,
+            )
+        })?;
         let closed = context.ct.child_token();
         let _stop = closed.clone().drop_guard();
         let sink = subscription.sink().clone();

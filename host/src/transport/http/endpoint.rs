@@ -7,8 +7,10 @@
 //! (allocations and a cancellation token's lock per clone, a measurable share of a
 //! loaded server's time; `bench/results/hot-path.md`).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub(super) struct Endpoint {
     pub(super) metrics: Arc<Metrics>,
     /// `server.request-timeout-ms`.
     pub(super) timeout: Duration,
+    /// `server.body-timeout-ms`.
+    pub(super) body_timeout: Duration,
     /// POSTs whose response has not been sent completely.
     pub(super) requests: Arc<InFlight>,
 }
@@ -52,6 +56,20 @@ pub(super) struct Endpoint {
 pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) -> Response {
     let method = request.method().clone();
     let in_flight = (method == Method::POST).then(|| endpoint.requests.start());
+    let late = Arc::new(AtomicBool::new(false));
+    let request = if method == Method::POST {
+        let deadline = tokio::time::Instant::now() + endpoint.body_timeout;
+        request.map(|body| {
+            Body::new(Deadline {
+                body,
+                deadline,
+                timer: None,
+                late: late.clone(),
+            })
+        })
+    } else {
+        request
+    };
     // The handler rmcp makes for the request learns its caller from here.
     let caller = request
         .extensions()
@@ -73,6 +91,11 @@ pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) ->
         }
         Err(_) => timed_out(endpoint.timeout),
     };
+    let response = if late.load(Ordering::Relaxed) {
+        body_too_slow(endpoint.body_timeout)
+    } else {
+        response
+    };
     endpoint
         .metrics
         .http_request(method.as_str(), response.status().as_u16());
@@ -93,6 +116,65 @@ fn timed_out(timeout: Duration) -> Response {
         })),
     )
         .into_response()
+}
+
+fn body_too_slow(timeout: Duration) -> Response {
+    let message = format!(
+        "the request body did not arrive within {} ms (server.body-timeout-ms)",
+        timeout.as_millis()
+    );
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [(axum::http::header::CONNECTION, "close")],
+        Json(json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32600, "message": message },
+        })),
+    )
+        .into_response()
+}
+
+/// A request body that fails once its deadline passes with bytes still to come (and
+/// says so in `late`). The timer is made only when the body is not all there at once.
+struct Deadline {
+    body: Body,
+    deadline: tokio::time::Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    late: Arc<AtomicBool>,
+}
+
+impl http_body::Body for Deadline {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.late.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(axum::Error::new("request body too slow"))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A response body that holds its request in flight until it is dropped (sent
