@@ -13,12 +13,15 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fmt lint clean
+.PHONY: help setup setup-deny setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
 setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis ## Install every tool the build and tests need (idempotent)
+
+setup-deny:
+	@command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
 
 setup-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -82,7 +85,7 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	target/debug/pier serve --plugins plugins.d
 
 test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
-	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch
+	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch -p pier-fuzz
 	cd guest-sdk/python && ../../$(PY) -m pytest -q -p no:cacheprovider
 	cd $(JS_SDK) && node --test test/
 	scripts/conformance.sh
@@ -99,14 +102,37 @@ bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/resul
 	cargo bench --profile perf -p pier --bench call --bench middleware --bench auth
 	target/perf/pier-bench --out bench/results
 
+# Fuzzing needs the nightly toolchain (libFuzzer's instrumentation); the build and the
+# tests stay on stable. Each target runs FUZZ_SECONDS; what it finds new is kept in
+# fuzz/corpus/TARGET (commit it), a crash in fuzz/artifacts/TARGET (make it a
+# regression: move it to fuzz/regressions/TARGET, which `make test` replays, and fix).
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   ?= uri_template jwt jwks config addresses storage_keys guest_values http jsonrpc
+FUZZ_SANITIZER ?= none
+
+setup-fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+
+fuzz: setup-fuzz plugins ## Fuzz every boundary for FUZZ_SECONDS each (nightly toolchain); `make test` replays the corpora
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  cargo +nightly fuzz run --fuzz-dir fuzz --features libfuzzer --sanitizer $(FUZZ_SANITIZER) $$t \
+	    -- -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	done
+
 fmt: ## Format the code
 	cargo fmt --all
 
-lint: ## Check formatting and clippy, warnings as errors
+lint: setup-deny ## Check formatting, clippy (warnings as errors) and the dependency tree (cargo deny)
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets -p pier-bench -p native-peer -- -D warnings
+	cargo clippy --all-targets -p pier-bench -p native-peer -p pier-fuzz -- -D warnings
 	cargo clippy --release --target $(WASM_TARGET) -p hello -p calc -p assistant -p notes -p fetch -p redact -p conformance -p hostile -p wrong-world -p hello-v2 -p probe -p outbound -p mw-probe -p bad-manifest -p bench-plugin -- -D warnings
+	cargo deny check licenses bans sources
+	@# The advisory database is fetched from the network; where it cannot be, say so.
+	@if cargo deny fetch db >/dev/null 2>&1; then cargo deny check --disable-fetch advisories; \
+	  else echo "cargo deny: advisories NOT checked: the advisory database cannot be fetched from this machine"; fi
 
 clean: ## Remove build outputs (not the installed tools)
 	cargo clean
