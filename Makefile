@@ -13,7 +13,7 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-deny setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench fuzz fmt lint clean
+.PHONY: help setup setup-deny setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -101,6 +101,12 @@ bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/resul
 	cargo build --profile perf -p pier -p native-peer -p pier-bench
 	cargo bench --profile perf -p pier --bench call --bench middleware --bench auth
 	target/perf/pier-bench --out bench/results
+
+SOAK_MINUTES ?= 10
+
+soak: setup plugins ## Soak pier under mixed load for SOAK_MINUTES (10) while plugins swap; writes bench/results/soak.md
+	cargo build --profile perf -p pier -p pier-bench
+	SOAK_MINUTES=$(SOAK_MINUTES) PIER=target/perf/pier target/perf/soak
 
 # Fuzzing needs the nightly toolchain (libFuzzer's instrumentation); the build and the
 # tests stay on stable. Each target runs FUZZ_SECONDS; what it finds new is kept in

@@ -5,4 +5,5 @@ pub mod load;
 pub mod mcp;
 pub mod process;
 pub mod report;
+pub mod soak;
 pub mod stats;

@@ -68,6 +68,10 @@ pub struct HttpSession {
     next_id: u64,
     /// Speaks MCP 2026-07-28: no `initialize`, no session, each request self-describing.
     modern: bool,
+    /// Sent as `Authorization: Bearer …` with every request.
+    token: Option<String>,
+    /// What the next request declares (MCP 2026-07-28); none when `None`.
+    capabilities: Option<Value>,
 }
 
 impl HttpSession {
@@ -79,6 +83,8 @@ impl HttpSession {
             session: None,
             next_id: 0,
             modern: false,
+            token: None,
+            capabilities: None,
         };
         s.request("initialize", initialize_params()).await?;
         let response = s
@@ -101,7 +107,47 @@ impl HttpSession {
             session: None,
             next_id: 0,
             modern: true,
+            token: None,
+            capabilities: None,
         }
+    }
+
+    /// A session at `url` whose requests carry bearer `token` (initialized, unless
+    /// `modern`: then sessionless as [`HttpSession::sessionless`]).
+    pub async fn with_token(
+        client: &reqwest::Client,
+        url: &str,
+        token: &str,
+        modern: bool,
+    ) -> anyhow::Result<Self> {
+        let mut s = Self::sessionless(client, url);
+        s.token = Some(token.to_string());
+        if !modern {
+            s.modern = false;
+            s.request("initialize", initialize_params()).await?;
+            let response = s
+                .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+                .send()
+                .await?;
+            if !response.status().is_success() {
+                bail!("notifications/initialized: HTTP {}", response.status());
+            }
+        }
+        Ok(s)
+    }
+
+    /// Sends request `method` with `capabilities` declared (MCP 2026-07-28) and returns
+    /// its result.
+    pub async fn request_declaring(
+        &mut self,
+        method: &str,
+        params: Value,
+        capabilities: Value,
+    ) -> anyhow::Result<Value> {
+        self.capabilities = Some(capabilities);
+        let result = self.request(method, params).await;
+        self.capabilities = None;
+        result
     }
 
     fn post(&self, body: Value) -> reqwest::RequestBuilder {
@@ -121,11 +167,15 @@ impl HttpSession {
                 request = request.header("mcp-method", method);
             }
             let params = &body["params"];
-            if let Some(name) = params["name"].as_str().or(params["uri"].as_str()) {
+            let name = params["name"].as_str().or(params["uri"].as_str());
+            if let Some(name) = name.or(params["taskId"].as_str()) {
                 request = request.header("mcp-name", name);
             }
         }
         let mut request = request.body(body.to_string());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(id) = &self.session {
             request = request.header("mcp-session-id", id);
         }
@@ -142,7 +192,8 @@ impl HttpSession {
                 "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
                 "io.modelcontextprotocol/clientInfo":
                     {"name": "pier-loadgen", "version": env!("CARGO_PKG_VERSION")},
-                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientCapabilities":
+                    self.capabilities.clone().unwrap_or_else(|| json!({})),
             });
         }
         let response = self
@@ -196,13 +247,15 @@ impl HttpSession {
     /// Ends the session (DELETE).
     pub async fn close(self) {
         if let Some(id) = &self.session {
-            let _ = self
+            let mut delete = self
                 .client
                 .delete(&self.url)
                 .header("mcp-session-id", id)
-                .header("mcp-protocol-version", PROTOCOL_VERSION)
-                .send()
-                .await;
+                .header("mcp-protocol-version", PROTOCOL_VERSION);
+            if let Some(token) = &self.token {
+                delete = delete.bearer_auth(token);
+            }
+            let _ = delete.send().await;
         }
     }
 }
