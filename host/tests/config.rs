@@ -395,7 +395,8 @@ fn grants_and_secrets_are_read_and_a_bad_one_is_an_error_naming_it() {
 }
 
 /// Every test `SECURITY.md` names (`file.rs::name`, `::name` for another in the same
-/// file; `src/…` under `host/`, the rest under `host/tests/`) exists: a claim's backing
+/// file; `src/…` under `host/`, `fuzz/…` and `bench/…` from the repository root, the
+/// rest under `host/tests/`) exists: a claim's backing
 /// cannot be renamed away unnoticed.
 #[test]
 fn every_test_security_md_names_exists() {
@@ -421,6 +422,8 @@ fn every_test_security_md_names_exists() {
         let Some(path) = &file else { continue };
         let full = if path.starts_with("src/") {
             root.join(path)
+        } else if path.starts_with("fuzz/") || path.starts_with("bench/") {
+            root.join("..").join(path)
         } else {
             root.join("tests").join(path)
         };
