@@ -18,8 +18,8 @@ use serde_json::Value;
 /// A fuzz target: panics when an invariant does not hold for its input.
 pub type Target = fn(&[u8]);
 
-/// Every target, by name: its corpus is `corpus/NAME`, its libFuzzer binary
-/// `fuzz_targets/NAME.rs`.
+/// Every target, by name: its hand-written seeds are `seeds/NAME`, what fuzzing kept
+/// `corpus/NAME`, its libFuzzer binary `fuzz_targets/NAME.rs`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("uri_template", uri_template),
     ("jwt", jwt),
@@ -57,14 +57,27 @@ fn split(data: &[u8]) -> Option<(&str, &str)> {
     Some(text.split_once('\n').unwrap_or((text, "")))
 }
 
-/// A message pier shows people: a sentence, never a Rust type name or `Debug` dump.
-fn assert_readable(message: &str, what: &str) {
+/// A message pier shows people: a sentence, never a Rust type name or `Debug` dump
+/// (unless the input itself holds what looks like one, repeated in the message).
+fn assert_readable(message: &str, what: &str, input: &[u8]) {
+    let input = String::from_utf8_lossy(input);
     for tell in ["Error(", "Some(", "{ ", "::<"] {
         assert!(
-            !message.contains(tell),
+            !message.contains(tell) || input.contains(tell),
             "{what}: a message for people shows `{tell}`: {message}"
         );
     }
+}
+
+/// What pier repeats of a value someone else sent is cut (to 256 characters, with a
+/// marker): a message stays short whatever the input's size.
+fn assert_short(message: &str, what: &str) {
+    assert!(
+        message.chars().count() <= 600,
+        "{what}: a message of {} characters: {:.300}…",
+        message.chars().count(),
+        message
+    );
 }
 
 /// URI templates and resource URIs (first line the template, second the URI): parsing
@@ -129,7 +142,8 @@ fn jwt_verifier() -> &'static pier::auth::jwt::Jwt {
 pub const SIGNED_SUBJECT: &str = "fuzz-subject";
 
 /// Bearer tokens: a token verifies only with the claims the key signed (the corpus
-/// holds one such token, for subject [`SIGNED_SUBJECT`]); every refusal is a sentence.
+/// holds one such token, `seeds/jwt/signed`, for subject [`SIGNED_SUBJECT`], signed
+/// once with a key made for it and thrown away); every refusal is a sentence.
 pub fn jwt(data: &[u8]) {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
@@ -139,7 +153,10 @@ pub fn jwt(data: &[u8]) {
             identity.subject, SIGNED_SUBJECT,
             "a token no key signed verified: {token}"
         ),
-        Err(reason) => assert_readable(&reason, "a refused token"),
+        Err(reason) => {
+            assert_readable(&reason, "a refused token", data);
+            assert_short(&reason, "a refused token");
+        }
     }
 }
 
@@ -165,7 +182,10 @@ pub fn jwks(data: &[u8]) {
                 keys.len()
             );
         }
-        Err(reason) => assert_readable(&reason, "a refused JWKS"),
+        Err(reason) => {
+            assert_readable(&reason, "a refused JWKS", data);
+            assert_short(&reason, "a refused JWKS");
+        }
     }
 }
 
@@ -179,7 +199,7 @@ pub fn config(data: &[u8]) {
     match layers.apply_file(Path::new("pier.toml"), text) {
         Ok(()) => {
             if let Err(e) = layers.build() {
-                assert_readable(&e.to_string(), "a refused configuration");
+                assert_readable(&e.to_string(), "a refused configuration", data);
             }
         }
         Err(e) => assert!(!e.to_string().is_empty()),
@@ -315,13 +335,16 @@ pub fn guest_values(data: &[u8]) {
     };
     use pier::server::convert::guest;
     if let Err(e) = guest::content(&value) {
-        assert_readable(&e, "a refused content");
+        assert_readable(&e, "a refused content", data);
+        assert_short(&e, "a refused content");
     }
     if let Err(e) = guest::resource_contents_list(&value) {
-        assert_readable(&e, "refused resource contents");
+        assert_readable(&e, "refused resource contents", data);
+        assert_short(&e, "refused resource contents");
     }
     if let Err(e) = guest::prompt_result(&value) {
-        assert_readable(&e, "a refused prompt result");
+        assert_readable(&e, "a refused prompt result", data);
+        assert_short(&e, "a refused prompt result");
     }
     let _ = pier::registry::manifest::compile_schema(&value);
 }
@@ -398,7 +421,7 @@ fn messages(body: &str) -> Vec<Value> {
 }
 
 /// What an answer may be: a result, or an error with a JSON-RPC code.
-fn assert_answer(message: &Value, context: &str) {
+fn assert_answer(message: &Value, context: &str, input: &[u8]) {
     if let Some(error) = message.get("error") {
         let code = error.get("code").and_then(Value::as_i64);
         assert!(
@@ -406,7 +429,7 @@ fn assert_answer(message: &Value, context: &str) {
             "{context}: an error with code {code:?}: {message}"
         );
         if let Some(text) = error.get("message").and_then(Value::as_str) {
-            assert_readable(text, context);
+            assert_readable(text, context, input);
         }
     }
 }
@@ -446,7 +469,7 @@ pub fn http(data: &[u8]) {
         "{body:.500}"
     );
     for message in messages(&body) {
-        assert_answer(&message, "an HTTP request");
+        assert_answer(&message, "an HTTP request", data);
     }
 }
 
@@ -485,7 +508,7 @@ pub fn jsonrpc(data: &[u8]) {
         "{body:.500}"
     );
     for answer in messages(&body) {
-        assert_answer(&answer, "a 2026-07-28 request");
+        assert_answer(&answer, "a 2026-07-28 request", data);
     }
     let ping = serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/list",

@@ -135,11 +135,17 @@ pub mod guest {
         Role,
     };
 
+    /// `v` as an error repeats it: cut to [`crate::text::CLIP_CHARS`] characters (a
+    /// guest's value can be megabytes).
+    fn shown(v: &Value) -> String {
+        crate::text::clip(&v.to_string()).into_owned()
+    }
+
     fn text(v: &Value, field: &str) -> Result<String, String> {
         v[field]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| format!("`{field}` missing in {v}"))
+            .ok_or_else(|| format!("`{field}` missing in {}", shown(v)))
     }
 
     fn optional(v: &Value, field: &str) -> Option<String> {
@@ -169,7 +175,7 @@ pub mod guest {
     /// The `contents` array of a read result.
     pub fn resource_contents_list(v: &Value) -> Result<Vec<ResourceContents>, String> {
         v.as_array()
-            .ok_or_else(|| format!("not a list of resource contents: {v}"))?
+            .ok_or_else(|| format!("not a list of resource contents: {}", shown(v)))?
             .iter()
             .map(resource_contents)
             .collect()
@@ -196,7 +202,7 @@ pub mod guest {
                 description: optional(v, "description"),
                 mime_type: optional(v, "mimeType"),
             })),
-            _ => Err(format!("unknown content {v}")),
+            _ => Err(format!("unknown content {}", shown(v))),
         }
     }
 
@@ -204,7 +210,7 @@ pub mod guest {
     pub fn prompt_result(v: &Value) -> Result<PromptResult, String> {
         let messages = v["messages"]
             .as_array()
-            .ok_or_else(|| format!("a prompt result without messages: {v}"))?
+            .ok_or_else(|| format!("a prompt result without messages: {}", shown(v)))?
             .iter()
             .map(|m| {
                 let role = match m["role"].as_str() {
