@@ -109,7 +109,8 @@ soak: setup plugins ## Soak pier under mixed load for SOAK_MINUTES (10) while pl
 	SOAK_MINUTES=$(SOAK_MINUTES) PIER=target/perf/pier target/perf/soak
 
 # Fuzzing needs the nightly toolchain (libFuzzer's instrumentation); the build and the
-# tests stay on stable. Each target runs FUZZ_SECONDS; what it finds new is kept in
+# tests stay on stable. The targets build optimised without the release profile's
+# whole-program LTO (nine binaries would each take minutes to link). Each target runs FUZZ_SECONDS; what it finds new is kept in
 # fuzz/corpus/TARGET (commit it), a crash in fuzz/artifacts/TARGET (make it a
 # regression: move it to fuzz/regressions/TARGET, which `make test` replays, and fix).
 FUZZ_SECONDS   ?= 60
@@ -123,8 +124,9 @@ setup-fuzz:
 fuzz: setup-fuzz plugins ## Fuzz every boundary for FUZZ_SECONDS each (nightly toolchain); `make test` replays the corpora
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; \
+	  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 	  cargo +nightly fuzz run --fuzz-dir fuzz --features libfuzzer --sanitizer $(FUZZ_SANITIZER) $$t \
-	    -- -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	    fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
 	done
 
 fmt: ## Format the code

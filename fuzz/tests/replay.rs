@@ -1,6 +1,7 @@
-//! Replays every committed corpus (`corpus/TARGET/*`, the seeds and what fuzzing kept)
-//! and every input that once broke an invariant (`regressions/TARGET/*`) through its
-//! target: what `make fuzz` found stays fixed. Runs on stable, in seconds.
+//! Replays every committed input through its target: the hand-written seeds
+//! (`seeds/TARGET/*`), what fuzzing kept (`corpus/TARGET/*`, minimized) and every input
+//! that once broke an invariant (`regressions/TARGET/*`): what `make fuzz` found stays
+//! fixed. Runs on stable, in seconds.
 
 use std::path::Path;
 
@@ -22,12 +23,10 @@ fn every_corpus_and_regression_holds_its_invariants() {
     let root = pier_fuzz::root();
     let mut replayed = 0;
     for (name, target) in pier_fuzz::TARGETS {
-        let corpus = inputs(&root.join("corpus").join(name));
-        assert!(!corpus.is_empty(), "target {name} has no seed corpus");
-        for input in corpus
-            .iter()
-            .chain(&inputs(&root.join("regressions").join(name)))
-        {
+        let seeds = inputs(&root.join("seeds").join(name));
+        assert!(!seeds.is_empty(), "target {name} has no seeds");
+        let kept = ["corpus", "regressions"].map(|dir| inputs(&root.join(dir).join(name)));
+        for input in seeds.iter().chain(kept.iter().flatten()) {
             let data = std::fs::read(input).unwrap();
             let outcome = std::panic::catch_unwind(|| target(&data));
             assert!(
@@ -56,7 +55,7 @@ fn every_target_has_a_libfuzzer_entry_point() {
 
 #[test]
 fn the_signed_seed_verifies_and_its_altered_copies_do_not() {
-    let corpus = pier_fuzz::root().join("corpus/jwt");
+    let corpus = pier_fuzz::root().join("seeds/jwt");
     let read = |name: &str| std::fs::read_to_string(corpus.join(name)).unwrap();
     let identity = pier_fuzz::verify_jwt(&read("signed")).expect("the seed verifies");
     assert_eq!(identity.subject, pier_fuzz::SIGNED_SUBJECT);
