@@ -169,12 +169,17 @@ impl Outcome {
         );
         let verdict = self.verdict(setup.warm_up);
         out += &format!(
-            "| | |\n|---|---|\n| duration | {} s (warm-up {} s) |\n| requests answered | {} |\n\
+            "| | |\n|---|---|\n| pier | `{}` |\n| duration | {} s (warm-up {} s) |\n| requests answered | {} |\n\
              | errors (cancelled excluded) | {} |\n| cancelled on purpose | {} |\n\
              | plugin swaps | {} |\n| sessions opened and closed | {} |\n| listen streams | {} |\n\
              | tasks | {} |\n| input rounds | {} |\n| notes stored / read back | {} / {} |\n\
              | resident memory after warm-up | {:+.1} MiB (bound {RSS_GROWTH_MIB}) |\n\
              | open file descriptors after warm-up | {:+} (bound {FD_GROWTH}) |\n| verdict | {} |\n\n",
+            setup
+                .pier
+                .strip_prefix(&setup.root)
+                .unwrap_or(&setup.pier)
+                .display(),
             setup.duration.as_secs(),
             setup.warm_up.as_secs(),
             self.requests,
