@@ -77,24 +77,24 @@ pub struct HttpSession {
 impl HttpSession {
     /// Initializes a session at `url` (e.g. `http://127.0.0.1:8000/mcp`).
     pub async fn open(client: &reqwest::Client, url: &str) -> anyhow::Result<Self> {
-        let mut s = Self {
-            client: client.clone(),
-            url: url.to_string(),
-            session: None,
-            next_id: 0,
-            modern: false,
-            token: None,
-            capabilities: None,
-        };
-        s.request("initialize", initialize_params()).await?;
-        let response = s
+        let mut s = Self::sessionless(client, url);
+        s.initialize().await?;
+        Ok(s)
+    }
+
+    /// The `initialize` handshake: from now on the requests belong to a session (MCP
+    /// 2025-11-25).
+    async fn initialize(&mut self) -> anyhow::Result<()> {
+        self.modern = false;
+        self.request("initialize", initialize_params()).await?;
+        let response = self
             .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .send()
             .await?;
         if !response.status().is_success() {
             bail!("notifications/initialized: HTTP {}", response.status());
         }
-        Ok(s)
+        Ok(())
     }
 
     /// A client of `url` as the Python `mcp` 2.x and FastMCP 4 clients are: MCP
@@ -123,15 +123,7 @@ impl HttpSession {
         let mut s = Self::sessionless(client, url);
         s.token = Some(token.to_string());
         if !modern {
-            s.modern = false;
-            s.request("initialize", initialize_params()).await?;
-            let response = s
-                .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-                .send()
-                .await?;
-            if !response.status().is_success() {
-                bail!("notifications/initialized: HTTP {}", response.status());
-            }
+            s.initialize().await?;
         }
         Ok(s)
     }

@@ -48,15 +48,16 @@ pub(super) async fn accept(
     http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let full_logged = std::sync::atomic::AtomicBool::new(false);
+    // Said once each time the limit is reached, not per connection waiting.
+    let mut said_full = false;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => {
-                full_logged.store(false, std::sync::atomic::Ordering::Relaxed);
+                said_full = false;
                 slot
             }
             Err(_) => {
-                if !full_logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if !std::mem::replace(&mut said_full, true) {
                     tracing::warn!(
                         "{} connections open, the limit (server.max-connections): new ones wait until one closes",
                         limits.max_connections

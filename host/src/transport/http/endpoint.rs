@@ -56,19 +56,21 @@ pub(super) struct Endpoint {
 pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) -> Response {
     let method = request.method().clone();
     let in_flight = (method == Method::POST).then(|| endpoint.requests.start());
-    let late = Arc::new(AtomicBool::new(false));
-    let request = if method == Method::POST {
-        let deadline = tokio::time::Instant::now() + endpoint.body_timeout;
-        request.map(|body| {
-            Body::new(Deadline {
-                body,
-                deadline,
-                timer: None,
-                late: late.clone(),
+    // Only a POST has a body to wait for.
+    let late = (method == Method::POST).then(|| Arc::new(AtomicBool::new(false)));
+    let request = match &late {
+        Some(late) => {
+            let deadline = tokio::time::Instant::now() + endpoint.body_timeout;
+            request.map(|body| {
+                Body::new(Deadline {
+                    body,
+                    deadline,
+                    timer: None,
+                    late: late.clone(),
+                })
             })
-        })
-    } else {
-        request
+        }
+        None => request,
     };
     // The handler rmcp makes for the request learns its caller from here.
     let caller = request
@@ -91,7 +93,7 @@ pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) ->
         }
         Err(_) => timed_out(endpoint.timeout),
     };
-    let response = if late.load(Ordering::Relaxed) {
+    let response = if late.is_some_and(|late| late.load(Ordering::Relaxed)) {
         body_too_slow(endpoint.body_timeout)
     } else {
         response
