@@ -290,6 +290,7 @@ pub fn storage_keys(data: &[u8]) {
         let store = pier::storage::open(&pier::storage::Backend::Sled {
             path: dir.path().join("store"),
             flush_every: Some(Duration::from_secs(60)),
+            cache_bytes: 16 << 20,
         })
         .expect("sled opens");
         (dir, store)

@@ -36,6 +36,31 @@ use server::{PierServer, Shared};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// What building middleware may need from this instance.
+/// Runs `work` on `of` every `every` (the first time at once) until `of` is dropped
+/// elsewhere: the task holds only a weak reference. Upkeep such as purging expired keys
+/// or folding metrics.
+pub fn spawn_every<T, F, Fut>(
+    of: &Arc<T>,
+    every: std::time::Duration,
+    work: F,
+) -> tokio::task::JoinHandle<()>
+where
+    T: ?Sized + Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let weak = Arc::downgrade(of);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(of) = weak.upgrade() else { return };
+            work(of).await;
+        }
+    })
+}
+
 fn services(
     runtime: &Arc<Runtime>,
     metrics: &Arc<telemetry::Metrics>,
@@ -286,6 +311,7 @@ impl App {
             Err(e) => tracing::warn!("storage: {e}; storage calls fail until {where_} answers"),
         }
         storage::spawn_purger(store, self.config.storage_purge);
+        telemetry::spawn_upkeep(self.metrics(), telemetry::UPKEEP_EVERY);
         self.verifier.warm().await;
         self.runtime.prune_artifacts().await;
         let dir = &self.config.plugins_dir;

@@ -250,6 +250,14 @@ impl Metrics {
             .increment(delta);
     }
 
+    /// Folds the samples each histogram recorded since the last time into its buckets.
+    /// The exporter keeps every sample until then: without this (or a scrape of
+    /// `/metrics`, which does the same) memory grows with every request, 8 bytes a
+    /// sample, for as long as nobody scrapes ([`spawn_upkeep`] calls it).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// The Prometheus text of every metric, with the catalogue's gauges and the number
     /// of plugin files whose latest version was `refused` brought up to date.
     pub fn render(&self, catalogue: &Catalogue, refused: usize) -> String {
@@ -284,6 +292,18 @@ impl Metrics {
         }
         self.handle.render()
     }
+}
+
+/// How often [`spawn_upkeep`] folds histogram samples into their buckets.
+pub const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Calls [`Metrics::upkeep`] every `every` until the metrics are dropped elsewhere (the
+/// task holds only a weak reference).
+pub fn spawn_upkeep(
+    metrics: &std::sync::Arc<Metrics>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    crate::spawn_every(metrics, every, |metrics| async move { metrics.upkeep() })
 }
 
 #[cfg(test)]

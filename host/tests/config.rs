@@ -273,7 +273,8 @@ fn storage_is_sled_in_the_data_dir_unless_configured_otherwise() {
         config.storage,
         Backend::Sled {
             path: PathBuf::from(".pier/store"),
-            flush_every: None
+            flush_every: None,
+            cache_bytes: 128 << 20,
         }
     );
     assert_eq!(config.default_limits.storage, Quota::default());
@@ -284,14 +285,16 @@ fn storage_is_sled_in_the_data_dir_unless_configured_otherwise() {
             max_value_bytes: 16 << 20
         }
     );
-    let (_dir, path) =
-        file("[data]\ndir = \"d\"\n[storage]\nflush-ms = 250\n[defaults]\nstorage-keys = 5\n");
+    let (_dir, path) = file(
+        "[data]\ndir = \"d\"\n[storage]\nflush-ms = 250\ncache-mib = 16\n[defaults]\nstorage-keys = 5\n",
+    );
     let config = args_with(&path).config_with_env(env(&[])).unwrap();
     assert_eq!(
         config.storage,
         Backend::Sled {
             path: PathBuf::from("d/store"),
-            flush_every: Some(Duration::from_millis(250))
+            flush_every: Some(Duration::from_millis(250)),
+            cache_bytes: 16 << 20,
         }
     );
     assert_eq!(config.default_limits.storage.max_keys, 5);

@@ -445,3 +445,137 @@ async fn an_upstream_line_of_20_mib_is_passed_over_and_the_call_waiting_for_it_t
     );
     assert_still_serving(&client).await;
 }
+
+/// The value of the sample `name` (no labels) in `server`'s metrics.
+async fn gauge(server: &Server, name: &str) -> f64 {
+    let text = server.metrics().await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Waits until `name` reads `value` in `server`'s metrics.
+async fn wait_for_gauge(server: &Server, name: &str, value: f64) {
+    let deadline = tokio::time::Instant::now() + GENEROUS;
+    loop {
+        let now = gauge(server, name).await;
+        if now == value {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} stayed {now}, not {value}:\n{}",
+            server.metrics().await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const GREET_ADA: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"hello_greet","arguments":{"name":"Ada"}}}"#;
+
+async fn greets_ada(url: &str, id: &str) {
+    let response = in_session(url, id, GREET_ADA).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer = message(response).await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Hello, Ada!",
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_quiet_session_is_put_away_and_its_next_request_brings_it_back() {
+    let server = Server::start(&PluginDir::examples(), |o| {
+        o.session_hibernate = Duration::from_millis(200)
+    })
+    .await;
+    let (first, second, third) = (
+        raw_session(&server.url).await,
+        raw_session(&server.url).await,
+        raw_session(&server.url).await,
+    );
+    greets_ada(&server.url, &first).await;
+    // Quiet for 200 ms, all three are put away: nothing of them stays in memory.
+    wait_for_gauge(&server, "pier_sessions_hibernated_total", 3.0).await;
+    assert_eq!(gauge(&server, "pier_active_sessions").await, 0.0);
+    // The next request of one brings it back, unnoticed by its client.
+    greets_ada(&server.url, &first).await;
+    assert_eq!(gauge(&server, "pier_sessions_restored_total").await, 1.0);
+    assert_eq!(gauge(&server, "pier_active_sessions").await, 1.0);
+    // A notification brings one back as well.
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let response = in_session(&server.url, &second, initialized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(gauge(&server, "pier_sessions_restored_total").await, 2.0);
+    // One ended while put away is gone for good.
+    close_session(&server.url, &third).await;
+    let response = in_session(&server.url, &third, GREET_ADA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    // A session is put away as often as it goes quiet.
+    wait_for_gauge(&server, "pier_sessions_hibernated_total", 5.0).await;
+    greets_ada(&server.url, &first).await;
+    greets_ada(&server.url, &second).await;
+    assert_eq!(gauge(&server, "pier_sessions_restored_total").await, 4.0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_holding_a_stream_a_subscription_or_a_log_level_stays_in_memory() {
+    let dir = PluginDir::examples().with(&fixture("conformance"), "conformance");
+    let server = Server::start(&dir, |o| o.session_hibernate = Duration::from_millis(200)).await;
+    let url = server.url.clone();
+    // A call in flight for ten times the hibernation time.
+    let busy = raw_session(&url).await;
+    let slow = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"conformance_slow_compute","arguments":{"seconds":2}}}"#;
+    let call = tokio::spawn(in_session(&url, &busy, slow).send());
+    // The GET stream open.
+    let listening = raw_session(&url).await;
+    let get = reqwest::Client::new()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &listening)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    // A resource subscription, and a log level.
+    let subscribed = raw_session(&url).await;
+    let subscribe = r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"hello://hello/greeting/Ada"}}"#;
+    let answer = message(
+        in_session(&url, &subscribed, subscribe)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    let levelled = raw_session(&url).await;
+    let level =
+        r#"{"jsonrpc":"2.0","id":4,"method":"logging/setLevel","params":{"level":"debug"}}"#;
+    let answer = message(in_session(&url, &levelled, level).send().await.unwrap()).await;
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    // And one quiet session, the only one put away.
+    raw_session(&url).await;
+    wait_for_gauge(&server, "pier_sessions_hibernated_total", 1.0).await;
+    assert_eq!(gauge(&server, "pier_active_sessions").await, 4.0);
+    let answers = messages(call.await.unwrap().unwrap()).await;
+    let answer = answers.iter().find(|m| m["id"] == 2).unwrap();
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Computed for 2 s (no label)",
+        "{answer}"
+    );
+    // Once its call is answered, the busy one goes quiet and is put away too.
+    wait_for_gauge(&server, "pier_sessions_hibernated_total", 2.0).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(gauge(&server, "pier_sessions_hibernated_total").await, 2.0);
+    assert_eq!(gauge(&server, "pier_active_sessions").await, 3.0);
+    drop(get);
+    server.shutdown().await;
+}

@@ -29,6 +29,7 @@ impl Fixture {
         let backend = Backend::Sled {
             path: dir.path().join("store"),
             flush_every: None,
+            cache_bytes: 16 << 20,
         };
         let store = storage::open(&backend).unwrap();
         Self {

@@ -148,13 +148,22 @@ pub const KEYS: &[Key] = &[
         doc: "An HTTP session without requests for this long is closed.",
     },
     Key {
+        path: "server.session-hibernate-ms",
+        kind: Kind::Int {
+            min: 0,
+            max: 86_400_000,
+        },
+        default: "60000",
+        doc: "An HTTP session without requests for this long, holding no stream, subscription or log level, is put away: its record stays in the store, its memory is freed, and its next request brings it back unnoticed. 0 (or a time not shorter than server.session-idle-ms) keeps every session in memory.",
+    },
+    Key {
         path: "server.max-sessions",
         kind: Kind::Int {
             min: 1,
             max: 10_000_000,
         },
         default: "10000",
-        doc: "HTTP sessions (MCP 2025-11-25) open at once; an `initialize` beyond is refused (error -32000) until one closes. An idle session holds about 70 KiB. Requests without a session (MCP 2026-07-28) are not counted.",
+        doc: "HTTP sessions (MCP 2025-11-25) open at once; an `initialize` beyond is refused (error -32000) until one closes. A session holds about 70 KiB while in memory (sessions put away by `server.session-hibernate-ms` are not counted). Requests without a session (MCP 2026-07-28) are not counted.",
     },
     Key {
         path: "server.max-sessions-per-client",
@@ -305,6 +314,15 @@ pub const KEYS: &[Key] = &[
         },
         default: "0",
         doc: "sled: 0 flushes every write to disk before it is acknowledged (it survives a crash); N > 0 flushes in the background every N ms instead (faster writes; a crash loses at most N ms of them).",
+    },
+    Key {
+        path: "storage.cache-mib",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_048_576,
+        },
+        default: "128",
+        doc: "sled: the most memory its page cache holds, in MiB (what is stored beyond it is read back from disk when asked for).",
     },
     Key {
         path: "storage.purge-ms",

@@ -386,6 +386,7 @@ impl Layers {
             max_body_bytes: self.int("server.max-body-bytes") as usize,
             request_timeout: self.ms("server.request-timeout-ms"),
             session_idle: self.ms("server.session-idle-ms"),
+            session_hibernate: Duration::from_millis(self.int("server.session-hibernate-ms")),
             body_timeout: self.ms("server.body-timeout-ms"),
             header_timeout: self.ms("server.header-timeout-ms"),
             max_connections: self.int("server.max-connections") as usize,
@@ -717,6 +718,7 @@ impl Layers {
                 flush_every: Some(self.int("storage.flush-ms"))
                     .filter(|ms| *ms > 0)
                     .map(Duration::from_millis),
+                cache_bytes: self.int("storage.cache-mib") << 20,
             }),
         }
     }

@@ -208,6 +208,9 @@ pub enum Backend {
         /// `None`: every write is flushed to disk before it is acknowledged. `Some(d)`:
         /// writes are flushed in the background every `d`; a crash loses at most `d`.
         flush_every: Option<Duration>,
+        /// The most memory sled's page cache holds, in bytes; beyond, pages are read
+        /// back from disk.
+        cache_bytes: u64,
     },
     /// A Redis server.
     Redis {
@@ -245,14 +248,18 @@ pub fn redact(url: &str) -> String {
 pub fn open(backend: &Backend) -> Result<Arc<dyn KeyValue>, StoreError> {
     Ok(match backend {
         Backend::Memory => Arc::new(memory::Memory::default()),
-        Backend::Sled { path, flush_every } => {
-            Arc::new(sled::Sled::open(path, *flush_every).map_err(|reason| {
+        Backend::Sled {
+            path,
+            flush_every,
+            cache_bytes,
+        } => Arc::new(
+            sled::Sled::open(path, *flush_every, *cache_bytes).map_err(|reason| {
                 StoreError::Unavailable {
                     backend: "sled",
                     reason,
                 }
-            })?)
-        }
+            })?,
+        ),
         Backend::Redis { url, prefix } => Arc::new(redis::Redis::connect(url, prefix)?),
     })
 }
@@ -263,21 +270,14 @@ pub fn sled_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Calls [`KeyValue::purge_expired`] every `every` until the store is dropped elsewhere
-/// (the task holds only a weak reference).
+/// (the task holds only a weak reference). The first time is at once: a store opened on
+/// data of an older layout finishes counting its keys then.
 pub fn spawn_purger(store: &Arc<dyn KeyValue>, every: Duration) -> tokio::task::JoinHandle<()> {
-    let weak = Arc::downgrade(store);
-    tokio::spawn(async move {
-        // The first tick is at once: a store opened on data of an older layout
-        // finishes counting its keys then.
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            let Some(store) = weak.upgrade() else { return };
-            match store.purge_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(backend = store.backend(), "purged {n} expired keys"),
-                Err(e) => tracing::warn!("purging expired keys: {e}"),
-            }
+    crate::spawn_every(store, every, |store| async move {
+        match store.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(backend = store.backend(), "purged {n} expired keys"),
+            Err(e) => tracing::warn!("purging expired keys: {e}"),
         }
     })
 }

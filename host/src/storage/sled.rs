@@ -281,10 +281,15 @@ impl Trees {
 
 impl Sled {
     /// Opens (creating) the database in `path`; see [`super::Backend::Sled`] for
-    /// `flush_every`.
-    pub fn open(path: &Path, flush_every: Option<Duration>) -> Result<Self, String> {
+    /// `flush_every` and `cache_bytes`.
+    pub fn open(
+        path: &Path,
+        flush_every: Option<Duration>,
+        cache_bytes: u64,
+    ) -> Result<Self, String> {
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(flush_every.map(|d| d.as_millis().max(1) as u64))
             .open()
             .map_err(|e| {
@@ -500,7 +505,7 @@ mod tests {
     use super::*;
 
     fn open(dir: &Path) -> Sled {
-        Sled::open(&dir.join("store"), None).unwrap()
+        Sled::open(&dir.join("store"), None, 8 << 20).unwrap()
     }
 
     #[tokio::test]

@@ -46,6 +46,10 @@ pub struct HttpOptions {
     pub request_timeout: Duration,
     /// A session without requests for this long is closed.
     pub session_idle: Duration,
+    /// A session without requests for this long is put away: its worker closed, its
+    /// record kept in the store until it comes back ([`super::hibernation`]). Zero
+    /// keeps every session in memory.
+    pub session_hibernate: Duration,
     /// Time a request's body has to arrive, from the request's start (408 beyond).
     pub body_timeout: Duration,
     /// Time a client has to send a request's head; also the most a connection stays
@@ -124,14 +128,29 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         // An empty list means "no browser origin at all", not "no check".
         config = config.enforce_origin_validation();
     }
+    let records = Arc::new(super::sessions::SessionRecords::new(
+        app.store().clone(),
+        options.session_idle,
+    ));
     if !options.stateless {
-        config.session_store = Some(Arc::new(super::sessions::SessionRecords::new(
-            app.store().clone(),
-            options.session_idle,
-        )));
+        config.session_store = Some(records.clone());
     }
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(options.session_idle);
+    let mut local = LocalSessionManager::default();
+    local.session_config.keep_alive = Some(options.session_idle);
+    let hibernate = options.session_hibernate;
+    let hibernation = (!options.stateless
+        && !hibernate.is_zero()
+        && hibernate < options.session_idle)
+        .then(|| {
+            super::hibernation::Hibernation::new(
+                hibernate,
+                options.session_idle,
+                records,
+                app.metrics().clone(),
+            )
+        });
+    let sessions = Arc::new(super::request_ids::Sessions::new(local, hibernation));
+    super::request_ids::Sessions::spawn_hibernation(&sessions);
     let factory_app = app.clone();
     let stateless = options.stateless;
     let endpoint = endpoint::Endpoint {
@@ -143,7 +162,7 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
                     factory_app.session(None)
                 })
             },
-            Arc::new(super::request_ids::Sessions::new(sessions)),
+            sessions,
             config,
         )),
         metrics: app.metrics().clone(),

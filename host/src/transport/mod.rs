@@ -1,6 +1,7 @@
 //! Transports: how MCP messages reach the server.
 
 pub mod admin;
+pub mod hibernation;
 pub mod http;
 pub mod request_ids;
 pub mod sessions;

@@ -1,5 +1,6 @@
 //! The session manager of the HTTP transport: rmcp's in-memory one, refusing a request
-//! whose id is in use by a request in flight in the same session.
+//! whose id is in use by a request in flight in the same session, and putting quiet
+//! sessions away ([`super::hibernation`]).
 //!
 //! rmcp routes each response to the HTTP stream of the request with its id. A second
 //! request with the id of one in flight takes that route over: the first request's
@@ -21,21 +22,55 @@ use rmcp::transport::streamable_http_server::session::{
     EventStore, RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
 };
 
+use super::hibernation::{Hibernation, Open};
+
 type Claimed = Arc<Mutex<HashSet<(SessionId, RequestId)>>>;
 
-/// [`LocalSessionManager`] with request ids claimed per session.
+/// [`LocalSessionManager`] with request ids claimed per session, and quiet sessions
+/// put away when `hibernation` is on.
 pub struct Sessions {
     inner: LocalSessionManager,
     claimed: Claimed,
+    hibernation: Option<Arc<Hibernation>>,
 }
 
 impl Sessions {
     /// Wraps `inner`.
-    pub fn new(inner: LocalSessionManager) -> Self {
+    pub fn new(inner: LocalSessionManager, hibernation: Option<Hibernation>) -> Self {
         Self {
             inner,
             claimed: Arc::default(),
+            hibernation: hibernation.map(Arc::new),
         }
+    }
+
+    /// Puts quiet sessions away until `sessions` is dropped elsewhere (the task holds
+    /// a weak reference); nothing without hibernation.
+    pub fn spawn_hibernation(sessions: &Arc<Self>) {
+        let Some(every) = sessions.hibernation.as_ref().map(|h| h.every()) else {
+            return;
+        };
+        crate::spawn_every(sessions, every, |sessions| async move {
+            let Some(hibernation) = &sessions.hibernation else {
+                return;
+            };
+            let inner = &sessions.inner;
+            let put_away = hibernation
+                .sweep(|id| async move {
+                    if let Err(e) = inner.close_session(&id).await {
+                        tracing::warn!("closing the worker of a quiet session: {e}");
+                    }
+                })
+                .await;
+            if put_away > 0 {
+                tracing::debug!("{put_away} quiet sessions put away");
+            }
+        });
+    }
+
+    /// A stream of session `id` opened for `message`, tracked until it ends.
+    fn opened(&self, id: &SessionId, message: Option<&ClientJsonRpcMessage>) -> Option<Open> {
+        self.hibernation.as_ref().map(|h| h.opened(id, message))
     }
 
     /// Claims `id` in `session`; `None` when a request in flight holds it.
@@ -91,6 +126,9 @@ impl SessionManager for Sessions {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> impl Future<Output = Result<ServerJsonRpcMessage, Self::Error>> + Send {
+        if let Some(hibernation) = &self.hibernation {
+            hibernation.began(id, &message);
+        }
         self.inner.initialize_session(id, message)
     }
 
@@ -98,13 +136,23 @@ impl SessionManager for Sessions {
         &self,
         id: &SessionId,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner.has_session(id)
+        // A session put away (or being put away) is not here: rmcp restores it.
+        let away = self.hibernation.as_ref().is_some_and(|h| !h.touch(id));
+        async move {
+            if away {
+                return Ok(false);
+            }
+            self.inner.has_session(id).await
+        }
     }
 
     fn close_session(
         &self,
         id: &SessionId,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        if let Some(hibernation) = &self.hibernation {
+            hibernation.ended(id);
+        }
         self.inner.close_session(id)
     }
 
@@ -130,10 +178,11 @@ impl SessionManager for Sessions {
                 Some(Ok(claim)) => Some(claim),
                 None => None,
             };
+            let open = self.opened(id, Some(&message));
             let stream = self.inner.create_stream(id, message).await?;
             Ok(stream
                 .map(move |event| {
-                    let _released_when_the_stream_ends = &claim;
+                    let _released_when_the_stream_ends = (&claim, &open);
                     event
                 })
                 .right_stream())
@@ -145,33 +194,49 @@ impl SessionManager for Sessions {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        if let Some(hibernation) = &self.hibernation {
+            hibernation.touch(id);
+        }
         self.inner.accept_message(id, message)
     }
 
-    fn create_standalone_stream(
+    async fn create_standalone_stream(
         &self,
         id: &SessionId,
-    ) -> impl Future<
-        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
-    > + Send {
-        self.inner.create_standalone_stream(id)
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        let open = self.opened(id, None);
+        let stream = self.inner.create_standalone_stream(id).await?;
+        Ok(stream.map(move |event| {
+            let _ended_with_the_stream = &open;
+            event
+        }))
     }
 
-    fn resume(
+    async fn resume(
         &self,
         id: &SessionId,
         last_event_id: String,
-    ) -> impl Future<
-        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
-    > + Send {
-        self.inner.resume(id, last_event_id)
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        let open = self.opened(id, None);
+        let stream = self.inner.resume(id, last_event_id).await?;
+        Ok(stream.map(move |event| {
+            let _ended_with_the_stream = &open;
+            event
+        }))
     }
 
-    fn restore_session(
+    async fn restore_session(
         &self,
         id: SessionId,
-    ) -> impl Future<Output = Result<RestoreOutcome<Self::Transport>, Self::Error>> + Send {
-        self.inner.restore_session(id)
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        let Some(hibernation) = &self.hibernation else {
+            return self.inner.restore_session(id).await;
+        };
+        // The worker this one replaces may still be closing: wait for it, and be sure
+        // it is gone.
+        let _no_close_under_way = hibernation.restoring().await;
+        self.inner.close_session(&id).await?;
+        self.inner.restore_session(id).await
     }
 
     fn event_store(&self) -> Option<Arc<dyn EventStore>> {

@@ -3,9 +3,10 @@
 //! `initialize` parameters are kept under `pier/session/{id}` and rmcp replays the
 //! handshake from them when a request names a session this process does not know.
 //!
-//! A record expires `server.session-idle-ms` after the session started, so a session
-//! that idled out (or outlived that time) is never revived; a closed session's record
-//! is deleted.
+//! A record expires `server.session-idle-ms` after the session started, or after it
+//! was last put away ([`super::hibernation`], which writes it again for the rest of
+//! the session's idle time), so a session that idled out is never revived; a closed
+//! session's record is deleted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,19 @@ impl SessionRecords {
     fn key(id: &str) -> String {
         format!("{PREFIX}{id}")
     }
+
+    /// Writes session `id`'s record, kept for `ttl` from now (a session put away keeps
+    /// its record for the rest of its idle time).
+    pub async fn keep(
+        &self,
+        id: &str,
+        state: &SessionState,
+        ttl: Duration,
+    ) -> Result<(), SessionStoreError> {
+        let bytes = serde_json::to_vec(state)?;
+        self.store.set(&Self::key(id), bytes, Some(ttl)).await?;
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -46,11 +60,7 @@ impl SessionStore for SessionRecords {
     }
 
     async fn store(&self, session_id: &str, state: &SessionState) -> Result<(), SessionStoreError> {
-        let bytes = serde_json::to_vec(state)?;
-        self.store
-            .set(&Self::key(session_id), bytes, Some(self.ttl))
-            .await?;
-        Ok(())
+        self.keep(session_id, state, self.ttl).await
     }
 
     async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {

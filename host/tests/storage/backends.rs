@@ -10,6 +10,7 @@ async fn sled_keeps_data_across_a_reopen() {
     let backend = Backend::Sled {
         path: dir.path().join("store"),
         flush_every: None,
+        cache_bytes: 16 << 20,
     };
     {
         let store = storage::open(&backend).unwrap();
