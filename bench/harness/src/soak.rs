@@ -86,6 +86,10 @@ pub struct Outcome {
     pub tasks: u64,
     /// Input rounds completed.
     pub rounds: u64,
+    /// Sessions pier put away, and brought back (its `/metrics`).
+    pub put_away: u64,
+    /// Sessions brought back.
+    pub restored: u64,
 }
 
 impl Outcome {
@@ -145,6 +149,8 @@ impl Outcome {
             ("tasks", self.tasks),
             ("input rounds", self.rounds),
             ("cancellations", self.cancelled),
+            ("sessions put away", self.put_away),
+            ("sessions brought back", self.restored),
             ("notes", self.notes_stored),
         ] {
             if count == 0 {
@@ -163,7 +169,8 @@ impl Outcome {
              WebAssembly middleware, a proxied pier over stdio, plugin `hello` swapped every {} s) \
              under clients of MCP 2026-07-28 (sessionless calls, reads, prompts, notes stored, \
              input rounds, tasks started, polled and cancelled, listen streams, requests \
-             abandoned mid-call) and 2025-11-25 (sessions opened, used and closed).\n\n",
+             abandoned mid-call) and 2025-11-25 (sessions opened, used and closed; sessions \
+             quiet between calls, put away and brought back), with sled's cache at 16 MiB.\n\n",
             setup.duration.as_secs() / 60,
             setup.swap_every.as_secs()
         );
@@ -171,7 +178,8 @@ impl Outcome {
         out += &format!(
             "| | |\n|---|---|\n| pier | `{}` |\n| duration | {} s (warm-up {} s) |\n| requests answered | {} |\n\
              | errors (cancelled excluded) | {} |\n| cancelled on purpose | {} |\n\
-             | plugin swaps | {} |\n| sessions opened and closed | {} |\n| listen streams | {} |\n\
+             | plugin swaps | {} |\n| sessions opened and closed | {} |\n\
+             | sessions put away / brought back | {} / {} |\n| listen streams | {} |\n\
              | tasks | {} |\n| input rounds | {} |\n| notes stored / read back | {} / {} |\n\
              | resident memory after warm-up | {:+.1} MiB (bound {RSS_GROWTH_MIB}) |\n\
              | open file descriptors after warm-up | {:+} (bound {FD_GROWTH}) |\n| verdict | {} |\n\n",
@@ -187,6 +195,8 @@ impl Outcome {
             self.cancelled,
             self.swaps,
             self.sessions,
+            self.put_away,
+            self.restored,
             self.listens,
             self.tasks,
             self.rounds,
@@ -314,6 +324,10 @@ struct Pier {
     _dir: tempfile::TempDir,
 }
 
+/// pier's `server.session-hibernate-ms` in the soak: sessions quiet this long are put
+/// away, and the dozing clients pause three times as long between calls.
+const HIBERNATE: Duration = Duration::from_millis(500);
+
 const TOKEN_A: &str = "soak-token-alice";
 const TOKEN_B: &str = "soak-token-bob";
 
@@ -358,6 +372,7 @@ listen = "127.0.0.1:{port}"
 request-state-keys = ["soak:00112233445566778899aabbccddeeff"]
 # The soak starts more tasks an hour than the default allows one caller.
 max-tasks-per-subject = 1000000
+session-hibernate-ms = {hibernate}
 
 [plugins]
 dir = "{plugins}"
@@ -369,6 +384,9 @@ dir = "{data}"
 
 [storage]
 backend = "sled"
+# Tasks are kept an hour: with the default cache, what the soak stores would show as
+# memory growth until the cache is full. A small cache shows the rest.
+cache-mib = 16
 
 [log]
 level = "warn"
@@ -404,6 +422,7 @@ args = ["serve", "--transport", "stdio", "--plugins", "{upstream}", "--storage",
         pier = setup.pier.display(),
         upstream = upstream.display(),
         updata = dir.path().join("updata").display(),
+        hibernate = HIBERNATE.as_millis(),
     );
     let config = dir.path().join("pier.toml");
     std::fs::write(&config, toml)?;
@@ -477,6 +496,15 @@ pub async fn run(setup: &Setup) -> anyhow::Result<Outcome> {
         tally.clone(),
         stop.clone(),
     )));
+    for _ in 0..4 {
+        workers.push(tokio::spawn(dozing(
+            client.clone(),
+            pier.url.clone(),
+            tally.clone(),
+            stop.clone(),
+            HIBERNATE * 3,
+        )));
+    }
     workers.push(tokio::spawn(notes(
         client.clone(),
         pier.url.clone(),
@@ -584,6 +612,21 @@ pub async fn run(setup: &Setup) -> anyhow::Result<Outcome> {
     outcome.listens = tally.listens.load(Ordering::Relaxed);
     outcome.tasks = tally.tasks.load(Ordering::Relaxed);
     outcome.rounds = tally.rounds.load(Ordering::Relaxed);
+    let metrics = client
+        .get(pier.url.trim_end_matches("/mcp").to_string() + "/metrics")
+        .bearer_auth(TOKEN_A)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let counter = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or(0.0) as u64
+    };
+    outcome.put_away = counter("pier_sessions_hibernated_total");
+    outcome.restored = counter("pier_sessions_restored_total");
     outcome.notes_stored = stored.len() as u64;
     outcome.notes_read_back = read_back;
     outcome.first_errors = tally

@@ -78,6 +78,27 @@ pub(super) async fn modern_calls(
     }
 }
 
+/// An MCP 2025-11-25 session of `token`'s, its `initialize` tallied as `what`; `None`
+/// (after a pause) when it failed.
+async fn open_session(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    tally: &Tally,
+    what: &str,
+) -> Option<HttpSession> {
+    let started = Instant::now();
+    let session = tally.record(
+        what,
+        started,
+        HttpSession::with_token(client, url, token, false).await,
+    );
+    if session.is_none() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    session
+}
+
 /// MCP 2025-11-25 sessions: opened, used, closed.
 pub(super) async fn sessions(
     client: reqwest::Client,
@@ -86,13 +107,7 @@ pub(super) async fn sessions(
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        let started = Instant::now();
-        let Some(mut s) = tally.record(
-            "initialize",
-            started,
-            HttpSession::with_token(&client, &url, TOKEN_B, false).await,
-        ) else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let Some(mut s) = open_session(&client, &url, TOKEN_B, &tally, "initialize").await else {
             continue;
         };
         for n in 0..5 {
@@ -109,6 +124,40 @@ pub(super) async fn sessions(
         let started = Instant::now();
         let listed = s.request("tools/list", json!({})).await;
         tally.record("tools/list (session)", started, listed);
+        s.close().await;
+        tally.sessions.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Sessions (MCP 2025-11-25) that fall quiet between calls for longer than pier's
+/// hibernation time: put away, each call after a pause brings its session back.
+pub(super) async fn dozing(
+    client: reqwest::Client,
+    url: String,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+    pause: Duration,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let Some(mut s) = open_session(&client, &url, TOKEN_A, &tally, "initialize (dozing)").await
+        else {
+            continue;
+        };
+        for n in 0..3 {
+            let started = Instant::now();
+            let sum = s
+                .request(
+                    "tools/call",
+                    json!({"name": "calc_add", "arguments": {"a": n, "b": 40}}),
+                )
+                .await
+                .and_then(|r| expect(text_of(&r), &(n + 40).to_string()));
+            tally.record("calc_add (after a pause)", started, sum);
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
         s.close().await;
         tally.sessions.fetch_add(1, Ordering::Relaxed);
     }
