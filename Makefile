@@ -13,7 +13,7 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-deny setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
+.PHONY: help setup setup-deny setup-docs docs docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -128,6 +128,20 @@ fuzz: setup-fuzz plugins ## Fuzz every boundary for FUZZ_SECONDS each (nightly t
 	  cargo +nightly fuzz run --fuzz-dir fuzz --features libfuzzer --sanitizer $(FUZZ_SANITIZER) $$t \
 	    fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
 	done
+
+# The book: docs/ (mdBook). Its reference pages are generated from the code (`pier docs`);
+# `make test` fails when a committed one differs.
+MDBOOK_VERSION ?= 0.5.4
+
+setup-docs:
+	@mdbook --version 2>/dev/null | grep -q "v$(MDBOOK_VERSION)" || cargo install --locked mdbook --version $(MDBOOK_VERSION)
+
+docs: setup-docs docs-reference ## Build the book (docs/) into target/book, installing mdBook on first use
+	mdbook build docs
+	@echo "The book: $(CURDIR)/target/book/index.html"
+
+docs-reference: ## Write the book's reference pages (docs/src/reference/) from the code
+	cargo run --quiet -p pier -- docs --write docs/src/reference
 
 fmt: ## Format the code
 	cargo fmt --all

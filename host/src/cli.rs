@@ -53,6 +53,20 @@ pub enum Command {
     /// Authentication helpers: `hash-token` prints the `[[auth.token]]` hash of a token,
     /// `check` says whether the configured `[auth]` accepts one and as whom.
     Auth(AuthArgs),
+    /// Print a reference page of the book, generated from this binary: `cli`, `config`,
+    /// `metrics` or `wit` (Markdown); `--write DIR` writes them all.
+    Docs(DocsArgs),
+}
+
+/// `pier docs`.
+#[derive(Debug, clap::Args)]
+pub struct DocsArgs {
+    /// The page to print.
+    #[arg(value_name = "PAGE", required_unless_present = "write", value_parser = clap::builder::PossibleValuesParser::new(crate::docs::PAGES))]
+    pub page: Option<String>,
+    /// Write every page to DIR/PAGE.md instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "page")]
+    pub write: Option<PathBuf>,
 }
 
 /// `pier auth`.

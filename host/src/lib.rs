@@ -9,6 +9,7 @@ pub mod builder;
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod docs;
 pub mod error;
 pub mod levels;
 pub mod local;

@@ -314,6 +314,28 @@ async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> 
     ExitCode::SUCCESS
 }
 
+/// `pier docs`: one reference page to standard output, or every page into a directory.
+fn docs(args: pier::cli::DocsArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    if let Some(dir) = args.write {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        for name in pier::docs::PAGES {
+            let path = dir.join(format!("{name}.md"));
+            let text = pier::docs::page(name).context("a page of PAGES renders")?;
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}", path.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args.page.unwrap_or_default();
+    let text =
+        pier::docs::page(&name).with_context(|| format!("no reference page named {name}"))?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
     outcome.unwrap_or_else(|e| {
         eprintln!("pier: {e:#}");
@@ -365,6 +387,7 @@ async fn run() -> ExitCode {
             init_logging(&text_at("warn"));
             report(auth(args.action).await)
         }
+        Command::Docs(args) => report(docs(args)),
         Command::Serve(args) => run_server(args, Vec::new()).await,
         Command::Dev(args) => {
             let mut sources = Vec::new();

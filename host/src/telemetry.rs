@@ -22,6 +22,91 @@ const LATENCY_BUCKETS: &[f64] = &[
     2.5, 5.0, 10.0, 30.0,
 ];
 
+/// What a metric measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in buckets (seconds).
+    Histogram,
+}
+
+impl MetricKind {
+    /// Its Prometheus name.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric pier may export: the registry every name in the code must be in (a test
+/// checks), from which the reference page is generated.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDoc {
+    /// Its name.
+    pub name: &'static str,
+    /// What it is.
+    pub kind: MetricKind,
+    /// Its labels.
+    pub labels: &'static [&'static str],
+    /// Who exports it: `pier`, or the middleware that does.
+    pub from: &'static str,
+    /// What it counts or measures.
+    pub doc: &'static str,
+}
+
+const fn metric(
+    name: &'static str,
+    kind: MetricKind,
+    labels: &'static [&'static str],
+    from: &'static str,
+    doc: &'static str,
+) -> MetricDoc {
+    MetricDoc {
+        name,
+        kind,
+        labels,
+        from,
+        doc,
+    }
+}
+
+use MetricKind::{Counter as C, Gauge as G, Histogram as H};
+
+/// Every metric pier exports, in the order `/metrics` readers meet them (one line each:
+/// the registry test reads them so).
+#[rustfmt::skip]
+pub const METRICS: &[MetricDoc] = &[
+    metric("pier_http_requests_total", C, &["method", "status"], "pier", "HTTP requests to `/mcp` answered, by method (`other` for one HTTP does not define) and status."),
+    metric("pier_mcp_requests_total", C, &["method", "outcome"], "pier", "MCP requests answered, every transport, every method but `ping`; `outcome` is `ok` or `error`."),
+    metric("pier_mcp_request_duration_seconds", H, &["method"], "pier", "Time to answer an MCP request."),
+    metric("pier_tool_calls_total", C, &["tool", "outcome"], "pier", "Tool calls of mounted tools (names from the catalogue only), by outcome: `ok`, `tool_error`, `invalid_arguments`, `invalid_params`, `input_required`, `timeout`, `out_of_memory`, `trap`, `cancelled`, `busy`; a proxied mount also `invalid_result` and `error`."),
+    metric("pier_tool_call_duration_seconds", H, &["tool"], "pier", "Time a tool call took."),
+    metric("pier_plugins_mounted", G, &[], "pier", "Mounts served now."),
+    metric("pier_plugins_refused", G, &[], "pier", "Plugin files whose latest version was refused."),
+    metric("pier_plugin_changes_total", C, &["plugin", "outcome"], "pier", "Changes of a plugin: `mounted`, `swapped`, `unmounted`, `refused`."),
+    metric("pier_instantiations_total", C, &["plugin"], "pier", "Instances of a plugin made."),
+    metric("pier_warm_instances", G, &["plugin"], "pier", "Warm instances a plugin keeps now (plugins with `instances = \"reuse\"`)."),
+    metric("pier_plugin_resident_bytes", G, &["plugin"], "pier", "The plugin's compiled code resident in memory: the pages of its AOT artifact mapped into pier (warm instances' own pages left out)."),
+    metric("pier_aot_cache_total", C, &["outcome"], "pier", "Loads of compiled plugins: `hit` (the artifact was cached) or `miss` (compiled)."),
+    metric("pier_egress_requests_total", C, &["plugin", "host", "outcome"], "pier", "Outbound HTTP requests of plugins: `host` is the pattern of the grant matched (`other` for a refused one), `outcome` `ok`, `error` or `denied`."),
+    metric("pier_active_sessions", G, &[], "pier", "HTTP sessions (MCP 2025-11-25) in memory; sessions put away are not counted."),
+    metric("pier_sessions_hibernated_total", C, &[], "pier", "Quiet HTTP sessions put away (`server.session-hibernate-ms`)."),
+    metric("pier_sessions_restored_total", C, &[], "pier", "Sessions brought back from their record by a request (put away here, or started by another pier on the same store)."),
+    metric("pier_request_timing_seconds", H, &["method"], "`timing` middleware", "Time a request spent in the chain after the middleware."),
+    metric("pier_operation_duration_seconds", H, &["operation", "component"], "`detailed-timing` middleware", "Time per operation and per component (the tool, resource or prompt)."),
+    metric("pier_errors_total", C, &["method", "component", "kind"], "`error-handling` middleware", "Errors, by method, component and kind."),
+    metric("pier_retries_total", C, &["method"], "`retry` middleware", "Requests tried again."),
+    metric("pier_rate_limited_total", C, &["method"], "`rate-limit` middleware", "Requests refused for going over the limit."),
+    metric("pier_rate_limit_errors_total", C, &[], "`rate-limit` middleware", "Requests let through unlimited because the limit's store could not be asked."),
+    metric("pier_cache_requests_total", C, &["kind", "outcome"], "`response-cache` middleware", "Cache lookups, by kind of request and outcome (`hit` or `miss`)."),
+];
+
 /// Handles of one metric, by label values: registered once, then reused.
 struct Handles<K, H> {
     by_labels: RwLock<HashMap<K, H>>,

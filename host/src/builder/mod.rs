@@ -12,7 +12,7 @@ pub mod sources;
 pub use python::{build_python, python_sdk, sdk_dir};
 
 /// The WIT files, as `(path, text)`.
-const WIT: &[(&str, &str)] = &[
+pub(crate) const WIT: &[(&str, &str)] = &[
     ("wit/context.wit", include_str!("../../../wit/context.wit")),
     (
         "wit/middleware.wit",
