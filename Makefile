@@ -86,6 +86,7 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 
 test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
 	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch -p pier-fuzz
+	cargo package --quiet --allow-dirty -p pier-uri-template -p pier-sdk-macros -p pier-sdk
 	cd guest-sdk/python && ../../$(PY) -m pytest -q -p no:cacheprovider
 	cd $(JS_SDK) && node --test test/
 	scripts/conformance.sh

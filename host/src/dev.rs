@@ -177,17 +177,15 @@ impl Source {
             }
             Build::Command { name, command, .. } => {
                 let out = scratch.join(format!(".{name}.wasm.build"));
-                let status = tokio::process::Command::new("sh")
-                    .arg("-c")
+                let mut run = tokio::process::Command::new("sh");
+                run.arg("-c")
                     .arg(command)
                     .current_dir(&self.dir)
-                    .env("PIER_OUT", &out)
-                    .stdin(std::process::Stdio::null())
-                    .status()
-                    .await
-                    .map_err(|e| format!("cannot run `{command}`: {e}"))?;
-                if !status.success() {
-                    return Err(format!("`{command}` failed ({status})"));
+                    .env("PIER_OUT", &out);
+                let what = format!("`{command}`");
+                let ran = crate::builder::run_passing_through(run, &what, false).await?;
+                if !ran.status.success() {
+                    return Err(ran.failure(&what));
                 }
                 if !out.is_file() {
                     return Err(format!("`{command}` did not write $PIER_OUT"));
@@ -201,7 +199,8 @@ impl Source {
 /// `cargo build` in `dir`; the crate's `cdylib` component.
 async fn build_rust(dir: &Path) -> Result<(String, PathBuf), String> {
     let manifest = std::fs::canonicalize(dir.join("Cargo.toml")).map_err(|e| e.to_string())?;
-    let output = tokio::process::Command::new("cargo")
+    let mut cargo = tokio::process::Command::new("cargo");
+    cargo
         .args([
             "build",
             "--release",
@@ -209,16 +208,12 @@ async fn build_rust(dir: &Path) -> Result<(String, PathBuf), String> {
             "wasm32-wasip2",
             "--message-format=json-render-diagnostics",
         ])
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .await
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("cargo build failed ({})", output.status));
+        .current_dir(dir);
+    let ran = crate::builder::run_passing_through(cargo, "cargo", true).await?;
+    if !ran.status.success() {
+        return Err(ran.failure_without("cargo build", crate::builder::cargo_progress));
     }
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in String::from_utf8_lossy(&ran.stdout).lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
@@ -367,7 +362,8 @@ pub async fn rebuild(
     eprintln!("pier dev: building {label}");
     let (name, built) = source.build(plugins).await.map_err(|e| {
         let e = format!(
-            "build of {label} failed after {:.1} s: {e}; the previous version keeps serving",
+            // The toolchain's words may span lines: they come last.
+            "build of {label} failed after {:.1} s, the previous version keeps serving: {e}",
             started.elapsed().as_secs_f64()
         );
         eprintln!("pier dev: {e}");

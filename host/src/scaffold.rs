@@ -26,8 +26,13 @@ fn valid(name: &str) -> bool {
 }
 
 /// The `pier-sdk` dependency of a Rust plugin at `dir`: by path when `dir` is inside a
-/// checkout of pier's repository, else by version.
-fn rust_sdk_dependency(dir: &Path) -> String {
+/// checkout of pier's repository; else by version and by the path of the SDK that came
+/// with pier (`shipped` writes it: [`crate::builder::rust::rust_sdk`]), so the crate
+/// builds wherever pier is installed, and without the path once `pier-sdk` is published.
+fn rust_sdk_dependency(
+    dir: &Path,
+    shipped: &dyn Fn() -> Result<PathBuf, String>,
+) -> Result<String, String> {
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     for ancestor in absolute.ancestors().skip(1) {
         let sdk = ancestor.join("guest-sdk/pier-sdk");
@@ -37,13 +42,20 @@ fn rust_sdk_dependency(dir: &Path) -> String {
                 .map(|rest| rest.components().count())
                 .unwrap_or(0);
             let up = "../".repeat(depth);
-            return format!("pier-sdk = {{ path = \"{up}guest-sdk/pier-sdk\" }}");
+            return Ok(format!(
+                "pier-sdk = {{ path = \"{up}guest-sdk/pier-sdk\" }}"
+            ));
         }
     }
-    format!("pier-sdk = \"{}\"", env!("CARGO_PKG_VERSION"))
+    let sdk = shipped()?;
+    let path = toml::Value::String(sdk.to_string_lossy().into_owned());
+    Ok(format!(
+        "# The SDK that came with pier; once pier-sdk is published, the version alone will do.\npier-sdk = {{ version = \"{}\", path = {path} }}",
+        env!("CARGO_PKG_VERSION")
+    ))
 }
 
-fn files(name: &str, lang: Lang, dir: &Path) -> Vec<(&'static str, String)> {
+fn files(name: &str, lang: Lang, rust_sdk: &str) -> Vec<(&'static str, String)> {
     let readme = |build_note: &str, test: &str| {
         format!(
             "# {name}\n\nA pier plugin. The three commands that matter, from this folder:\n\n```sh\npier build . -o plugins.d                      # {build_note}\npier dev .                                     # serve it, rebuilt on every save\npier call plugins.d/{name}.wasm hello --args '{{\"name\": \"Ada\"}}'\n```\n\nTests: `{test}`.\n"
@@ -58,7 +70,7 @@ fn files(name: &str, lang: Lang, dir: &Path) -> Vec<(&'static str, String)> {
                 "Cargo.toml",
                 format!(
                     "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\n{}\n\n# A workspace of its own, wherever the folder is.\n[workspace]\n",
-                    rust_sdk_dependency(dir)
+                    rust_sdk
                 ),
             ),
             (
@@ -136,7 +148,11 @@ pub fn new_plugin(name: &str, lang: Lang, dir: Option<&Path>) -> Result<Vec<Path
     if dir.exists() && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some()) {
         return Err(format!("{}: exists and is not empty", dir.display()));
     }
-    let files = files(name, lang, &dir);
+    let rust_sdk = match lang {
+        Lang::Rust => rust_sdk_dependency(&dir, &crate::builder::rust::rust_sdk)?,
+        _ => String::new(),
+    };
+    let files = files(name, lang, &rust_sdk);
     let mut written = Vec::new();
     for (path, text) in files {
         // The sidecar is named after the plugin.
@@ -175,16 +191,25 @@ mod tests {
     }
 
     #[test]
-    fn the_rust_sdk_is_a_path_inside_the_repository_and_a_version_outside() {
+    fn the_rust_sdk_is_a_path_inside_the_repository_and_the_shipped_copy_outside() {
         let inside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/new-one");
+        let shipped = || Ok(PathBuf::from("/cache/rust-sdk-1/guest-sdk/pier-sdk"));
         assert_eq!(
-            rust_sdk_dependency(&inside),
+            rust_sdk_dependency(&inside, &shipped).unwrap(),
             "pier-sdk = { path = \"../../guest-sdk/pier-sdk\" }"
         );
         let outside = tempfile::tempdir().unwrap();
         assert_eq!(
-            rust_sdk_dependency(&outside.path().join("p")),
-            format!("pier-sdk = \"{}\"", env!("CARGO_PKG_VERSION"))
+            rust_sdk_dependency(&outside.path().join("p"), &shipped).unwrap(),
+            format!(
+                "# The SDK that came with pier; once pier-sdk is published, the version alone will do.\npier-sdk = {{ version = \"{}\", path = \"/cache/rust-sdk-1/guest-sdk/pier-sdk\" }}",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        let unwritable = || Err("no cache directory: set PIER_CACHE_DIR (or HOME)".to_string());
+        assert_eq!(
+            rust_sdk_dependency(&outside.path().join("p"), &unwritable).unwrap_err(),
+            "no cache directory: set PIER_CACHE_DIR (or HOME)"
         );
     }
 }

@@ -296,6 +296,63 @@ fn a_new_rust_plugin_inside_the_repository_builds_and_serves() {
 }
 
 #[test]
+fn a_new_rust_plugin_outside_the_repository_builds_with_the_sdk_that_came_with_pier() {
+    // A folder no checkout of pier is above: the crate depends on the SDK pier writes to
+    // its cache (and on the version, for when pier-sdk is published).
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let pier = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_pier"))
+            .args(args)
+            .current_dir(work.path())
+            .env("PIER_CACHE_DIR", &cache)
+            .env("CARGO_TARGET_DIR", root().join("target"))
+            .output()
+            .unwrap()
+    };
+    let output = pier(&[
+        "new".as_ref(),
+        "rgreet".as_ref(),
+        "--lang".as_ref(),
+        "rust".as_ref(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let folder = work.path().join("rgreet");
+    let manifest = std::fs::read_to_string(folder.join("Cargo.toml")).unwrap();
+    let sdk = format!(
+        "pier-sdk = {{ version = \"{}\", path = \"{}/rust-sdk-",
+        env!("CARGO_PKG_VERSION"),
+        cache.display()
+    );
+    assert!(manifest.contains(&sdk), "{manifest}");
+    let out = work.path().join("plugins");
+    let build = [folder.as_os_str(), "-o".as_ref(), out.as_os_str()];
+    let built = pier(&[&["build".as_ref()], &build[..]].concat());
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert_eq!(
+        call_hello(&out.join("rgreet.wasm"))["content"],
+        serde_json::json!([{"type": "text", "text": "Hello, Ada!"}])
+    );
+
+    // A crate that does not compile: cargo's own words end pier's message.
+    std::fs::write(folder.join("src/lib.rs"), "fn broken( {}\n").unwrap();
+    let failed = pier(&[&["build".as_ref()], &build[..]].concat());
+    assert_eq!(failed.status.code(), Some(2));
+    let message = stderr(&failed);
+    let (_, ours) = message
+        .split_once("pier: cargo build failed (exit status: 101):\n")
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(
+        ours.contains("error: "),
+        "cargo's error is repeated: {ours}"
+    );
+    assert!(
+        ours.lines().count() <= 40,
+        "only the end of cargo's output: {ours}"
+    );
+}
+
+#[test]
 fn a_typescript_folder_is_built_and_served() {
     let work = tempfile::tempdir().unwrap();
     let source = build_weather(

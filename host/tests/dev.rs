@@ -143,9 +143,12 @@ async fn a_folder_with_a_build_command_is_rebuilt_and_swapped_on_save() {
     let failed = dev.line("pier dev: build of ", 0).await;
     assert!(failed.contains("failed after"), "{failed}");
     assert!(
-        failed.ends_with("the previous version keeps serving"),
+        failed.contains(", the previous version keeps serving: `cp \"$(cat which)\" \"$PIER_OUT\"` failed (exit status: 1):"),
         "{failed}"
     );
+    // The next line is the command's own error output.
+    let why = dev.line("cp: ", 1).await;
+    assert!(why.contains("/nonexistent.wasm"), "{why}");
     // A build that makes a broken component: refused, the previous version serves.
     let garbage = source.path().join("garbage.bin");
     std::fs::write(&garbage, b"not a component").unwrap();

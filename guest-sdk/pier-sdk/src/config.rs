@@ -9,7 +9,7 @@
 
 mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/deps/config",
+        path: "wit/deps/config",
         world: "wasi:config/imports@0.2.0-rc.1",
     });
 }

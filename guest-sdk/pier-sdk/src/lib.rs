@@ -49,7 +49,7 @@ pub use pier_sdk_macros::{prompt, resource, tool};
 #[doc(hidden)]
 pub mod __bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "pier-plugin",
         pub_export_macro: true,
         export_macro_name: "__pier_export",

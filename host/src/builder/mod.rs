@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 pub mod js;
 pub mod python;
+pub mod rust;
 pub mod sources;
 
 pub use python::{build_python, python_sdk, sdk_dir};
@@ -191,6 +192,107 @@ fn failed(tool: &str, output: &std::process::Output, stop: Option<&str>) -> Stri
     )
 }
 
+/// What a toolchain run left: its status, its standard output (when kept), and the
+/// last [`TAIL_LINES`] non-empty lines of its error output.
+pub struct Ran {
+    /// How it ended.
+    pub status: std::process::ExitStatus,
+    /// Its standard output, when it was kept (else it went to pier's).
+    pub stdout: Vec<u8>,
+    /// The end of its error output.
+    pub tail: Vec<String>,
+}
+
+/// Lines of a toolchain's error output kept for the message of its failure.
+pub const TAIL_LINES: usize = 40;
+
+impl Ran {
+    /// Why `what` failed: its status and the end of its error output.
+    pub fn failure(&self, what: &str) -> String {
+        self.failure_without(what, |_| false)
+    }
+
+    /// [`Ran::failure`], leaving out the lines `progress` says report progress only.
+    pub fn failure_without(&self, what: &str, progress: impl Fn(&str) -> bool) -> String {
+        let lines: Vec<&str> = self
+            .tail
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !progress(l))
+            .collect();
+        if lines.is_empty() {
+            format!("{what} failed ({})", self.status)
+        } else {
+            format!("{what} failed ({}):\n{}", self.status, lines.join("\n"))
+        }
+    }
+}
+
+/// Whether `line` is one of cargo's progress lines (`   Compiling x v0.1.0 (…)`: a
+/// right-aligned verb), not a diagnostic.
+pub fn cargo_progress(line: &str) -> bool {
+    let verb = line.trim_start();
+    line.len() > verb.len()
+        && verb.split(' ').next().is_some_and(|w| {
+            w.len() > 1
+                && w.starts_with(|c: char| c.is_ascii_uppercase())
+                && w.chars().skip(1).all(|c| c.is_ascii_lowercase())
+        })
+}
+
+/// Runs `command` (named `what` in errors) with its error output passed through to
+/// pier's as it comes, so a person at a terminal sees the toolchain's progress and
+/// messages, and kept, so that a failure says why even where pier's error output is
+/// not read (the end of it, each line cut to 256 characters). Its standard output is
+/// kept when `keep_stdout`, else passed through too.
+pub async fn run_passing_through(
+    mut command: tokio::process::Command,
+    what: &str,
+    keep_stdout: bool,
+) -> Result<Ran, String> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    command
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if keep_stdout {
+        command.stdout(std::process::Stdio::piped());
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let stdout = child.stdout.take();
+    let reading = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.read_to_end(&mut kept).await;
+        }
+        kept
+    });
+    let mut tail = std::collections::VecDeque::with_capacity(TAIL_LINES);
+    if let Some(stderr) = child.stderr.take() {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            eprintln!("{line}");
+            if line.trim().is_empty() {
+                continue;
+            }
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(crate::text::clip(&line).into_owned());
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    Ok(Ran {
+        status,
+        stdout: reading.await.unwrap_or_default(),
+        tail: tail.into(),
+    })
+}
+
 /// Whether `program --version` runs.
 async fn runs(program: &str) -> bool {
     tokio::process::Command::new(program)
@@ -224,6 +326,28 @@ async fn run(
 #[cfg(test)]
 pub(crate) mod tests {
     use std::path::Path;
+
+    #[test]
+    fn cargo_progress_lines_are_told_from_its_diagnostics() {
+        for progress in [
+            "   Compiling greet v0.1.0 (/tmp/greet)",
+            "    Updating crates.io index",
+            "     Locking 45 packages to latest Rust 1.95.0 compatible versions",
+        ] {
+            assert!(super::cargo_progress(progress), "{progress}");
+        }
+        for diagnostic in [
+            "error: this file contains an unclosed delimiter",
+            " --> src/lib.rs:1:15",
+            "  |",
+            "1 | fn broken( {}",
+            "  |          unclosed delimiter",
+            "error: could not compile `greet` (lib) due to 1 previous error",
+            "  = note: See the Rust reference",
+        ] {
+            assert!(!super::cargo_progress(diagnostic), "{diagnostic}");
+        }
+    }
 
     /// Every file of `dir` (recursively) ending in `ext`, relative to `base`.
     pub(crate) fn files(base: &Path, dir: &Path, ext: &str, out: &mut Vec<String>) {
