@@ -62,7 +62,7 @@ fn files(name: &str, lang: Lang, rust_sdk: &str) -> Vec<(&'static str, String)> 
         )
     };
     let sidecar = format!(
-        "# pier's sidecar for the plugin `{name}`: limits, grants, configuration\n# (the README of pier, \"Plugins on disk\", lists every key).\n[limits]\ntimeout-ms = 30000\n"
+        "# pier's sidecar for the plugin `{name}`: limits, grants, configuration\n# (the page \"Plugins on disk\" of pier's book lists every key).\n[limits]\ntimeout-ms = 30000\n"
     );
     match lang {
         Lang::Rust => vec![

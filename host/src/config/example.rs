@@ -50,7 +50,7 @@ pub fn example_toml() -> String {
     out.push_str(
         "\n# Middleware around every request, outermost first: logging, error-handling, retry,\n\
          # timing, detailed-timing, rate-limit, response-cache, response-limit, visibility, and\n\
-         # wasm (a middleware component). The README's \"Middleware\" describes every key;\n\
+         # wasm (a middleware component). The book's page \"Middleware\" describes every key;\n\
          # examples/pier.toml uses several.\n\
          # [[middleware]]\n\
          # type = \"error-handling\"\n\
