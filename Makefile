@@ -13,7 +13,7 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-deny setup-docs docs docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
+.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -84,12 +84,13 @@ run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@echo "(or let it start: $(CURDIR)/target/debug/pier serve --transport stdio --plugins $(CURDIR)/plugins.d)"
 	target/debug/pier serve --plugins plugins.d
 
-test: setup plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite)
+test: setup setup-docs plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite, the book's links)
 	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch -p pier-fuzz
 	cargo package --quiet --allow-dirty -p pier-uri-template -p pier-sdk-macros -p pier-sdk
 	cd guest-sdk/python && ../../$(PY) -m pytest -q -p no:cacheprovider
 	cd $(JS_SDK) && node --test test/
 	scripts/conformance.sh
+	$(MAKE) --no-print-directory docs-check
 
 conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP
 	cargo build --quiet -p pier
@@ -134,12 +135,18 @@ fuzz: setup-fuzz plugins ## Fuzz every boundary for FUZZ_SECONDS each (nightly t
 # `make test` fails when a committed one differs.
 MDBOOK_VERSION ?= 0.5.4
 
+LYCHEE_VERSION ?= 0.24.2
+
 setup-docs:
 	@mdbook --version 2>/dev/null | grep -q "v$(MDBOOK_VERSION)" || cargo install --locked mdbook --version $(MDBOOK_VERSION)
+	@lychee --version 2>/dev/null | grep -q " $(LYCHEE_VERSION)" || cargo install --locked lychee --version $(LYCHEE_VERSION)
 
 docs: setup-docs docs-reference ## Build the book (docs/) into target/book, installing mdBook on first use
 	mdbook build docs
 	@echo "The book: $(CURDIR)/target/book/index.html"
+
+docs-check: docs ## Build the book and check every link and anchor in it (offline)
+	lychee --offline --include-fragments --no-progress --root-dir $(CURDIR)/target/book target/book
 
 docs-reference: ## Write the book's reference pages (docs/src/reference/) from the code
 	cargo run --quiet -p pier -- docs --write docs/src/reference
