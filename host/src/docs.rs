@@ -71,6 +71,15 @@ fn cli() -> String {
     out
 }
 
+/// `items` as code, comma-separated (empty for none).
+fn code_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What a value of `kind` is, for a reader.
 fn kind(kind: Kind) -> String {
     match kind {
@@ -78,14 +87,7 @@ fn kind(kind: Kind) -> String {
         Kind::Bool => "boolean".into(),
         Kind::Int { min, max } => format!("integer, {min} to {max}"),
         Kind::Path => "path".into(),
-        Kind::Choice(words) => format!(
-            "one of {}",
-            words
-                .iter()
-                .map(|w| format!("`{w}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Kind::Choice(words) => format!("one of {}", code_list(words)),
         Kind::List => "list of strings".into(),
         Kind::Text => "string".into(),
     }
@@ -134,16 +136,7 @@ fn metrics() -> String {
     );
     out.push_str("\n| metric | type | labels | from | what it measures |\n|---|---|---|---|---|\n");
     for metric in METRICS {
-        let labels = if metric.labels.is_empty() {
-            "".to_string()
-        } else {
-            metric
-                .labels
-                .iter()
-                .map(|l| format!("`{l}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let labels = code_list(metric.labels);
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",
             metric.name,

@@ -185,11 +185,20 @@ fn failed(tool: &str, output: &std::process::Output, stop: Option<&str>) -> Stri
         .take_while(|l| stop.is_none_or(|stop| !l.starts_with(stop)))
         .filter(|l| !l.trim().is_empty())
         .collect();
-    format!(
-        "{tool} failed ({}):\n{}",
+    failure_text(
+        tool,
         output.status,
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        &lines[lines.len().saturating_sub(TAIL_LINES)..],
     )
+}
+
+/// `what failed (STATUS)`, and the toolchain's `lines` below when there are any.
+fn failure_text(what: &str, status: std::process::ExitStatus, lines: &[&str]) -> String {
+    if lines.is_empty() {
+        format!("{what} failed ({status})")
+    } else {
+        format!("{what} failed ({status}):\n{}", lines.join("\n"))
+    }
 }
 
 /// What a toolchain run left: its status, its standard output (when kept), and the
@@ -220,11 +229,7 @@ impl Ran {
             .map(String::as_str)
             .filter(|l| !progress(l))
             .collect();
-        if lines.is_empty() {
-            format!("{what} failed ({})", self.status)
-        } else {
-            format!("{what} failed ({}):\n{}", self.status, lines.join("\n"))
-        }
+        failure_text(what, self.status, &lines)
     }
 }
 
