@@ -29,6 +29,13 @@ use serde::Deserialize;
 use crate::App;
 use crate::builder::sources::is_source_change;
 
+/// A `pier dev` line on standard error, out of the way of any progress spinner.
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        crate::progress::eprintln(&format!($($arg)*))
+    };
+}
+
 mod folder;
 
 /// How a source folder is built.
@@ -359,14 +366,14 @@ pub async fn rebuild(
         return folder::serve(app, source, name, plugins, started).await;
     }
     let label = source.dir.display();
-    eprintln!("pier dev: building {label}");
+    tell!("pier dev: building {label}");
     let (name, built) = source.build(plugins).await.map_err(|e| {
         let e = format!(
             // The toolchain's words may span lines: they come last.
             "build of {label} failed after {:.1} s, the previous version keeps serving: {e}",
             started.elapsed().as_secs_f64()
         );
-        eprintln!("pier dev: {e}");
+        tell!("pier dev: {e}");
         e
     })?;
     let bytes = std::fs::read(&built).map_err(|e| e.to_string())?;
@@ -374,7 +381,7 @@ pub async fn rebuild(
     let before = served_names(app, &name);
     let target = plugins.join(format!("{name}.wasm"));
     if version_of(app, &name).as_deref() == Some(hash.as_str()) {
-        eprintln!(
+        tell!(
             "pier dev: built {name} in {:.1} s: unchanged",
             started.elapsed().as_secs_f64()
         );
@@ -382,7 +389,7 @@ pub async fn rebuild(
     }
     place(source, &name, &built, &bytes, plugins)?;
     let build = started.elapsed();
-    eprintln!("pier dev: built {name} in {:.1} s", build.as_secs_f64());
+    tell!("pier dev: built {name} in {:.1} s", build.as_secs_f64());
     // Wait (bounded) for the watcher to serve it, or to refuse it.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -394,7 +401,7 @@ pub async fn rebuild(
                 "{name} was refused: {}; the previous version keeps serving",
                 refusal.error.reason
             );
-            eprintln!("pier dev: {e}");
+            tell!("pier dev: {e}");
             return Err(e);
         }
         if Instant::now() > deadline {
@@ -435,7 +442,7 @@ fn report_served(
     if change.is_empty() {
         change = " same names".into();
     }
-    eprintln!(
+    tell!(
         "pier dev: serving {name} {} ({:.1} s after the save: {phases}):{change}",
         version.get(..12).unwrap_or(version),
         started.elapsed().as_secs_f64()
@@ -475,13 +482,13 @@ pub async fn run(app: Arc<App>, sources: Vec<Source>, plugins: PathBuf) {
         .and_then(|mut w| w.watch(&watched, RecursiveMode::Recursive).map(|()| w));
         match watcher {
             Ok(w) => watchers.push(w),
-            Err(e) => eprintln!("pier dev: cannot watch {}: {e}", source.dir.display()),
+            Err(e) => tell!("pier dev: cannot watch {}: {e}", source.dir.display()),
         }
     }
     for source in &sources {
         let _ = rebuild(&app, source, &plugins, Instant::now()).await;
     }
-    eprintln!(
+    tell!(
         "pier dev: watching {} source folder(s); save a file to rebuild",
         sources.len()
     );

@@ -14,6 +14,7 @@ pub mod error;
 pub mod levels;
 pub mod local;
 pub mod middleware;
+pub mod progress;
 pub mod registry;
 pub mod runtime;
 pub mod scaffold;

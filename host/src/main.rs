@@ -44,7 +44,7 @@ fn init_logging(log: &LogOptions) {
     // Logs go to stderr: in stdio mode stdout carries only protocol messages.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(pier::progress::log_writer());
     if log.json {
         builder.json().init();
     } else {
@@ -307,6 +307,7 @@ async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> 
         }
     };
     init_logging(&config.log);
+    pier::progress::serving(config.log.json);
     if let Err(e) = serve(config, dev).await {
         eprintln!("pier: {e:#}");
         return ExitCode::FAILURE;

@@ -474,11 +474,15 @@ fn toolchains_missing_from_the_cache_are_installed_on_first_use() {
             .output()
             .unwrap();
         assert!(built.status.success(), "{lang}: {}", stderr(&built));
+        // Not a terminal: a line when the install starts, one when it is done.
+        let said = stderr(&built);
+        let started = said.lines().next().unwrap_or_default();
         assert!(
-            stderr(&built).starts_with("pier: installing "),
-            "{}",
-            stderr(&built)
+            started.starts_with("pier: installing ") && started.ends_with('…'),
+            "{said}"
         );
+        let done = format!("{}: done after ", started.trim_end_matches('…'));
+        assert!(said.lines().any(|l| l.starts_with(&done)), "{said}");
         assert!(cache.join(tool).is_file(), "{lang}: {tool} installed");
         assert_eq!(
             call_hello(&out.join("greeter.wasm"))["content"],

@@ -168,6 +168,8 @@ fn call_runs_one_tool_locally() {
 #[test]
 fn call_explains_unknown_tools_and_bad_arguments() {
     let hello = example("hello");
+    // Compiled first (a cold compile says so on stderr): below, only the call speaks.
+    assert!(pier(&["inspect", hello.to_str().unwrap()]).status.success());
     let output = pier(&["call", hello.to_str().unwrap(), "nope"]);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
@@ -258,4 +260,62 @@ fn the_binary_compiles_in_a_child_process_and_keeps_the_artifact() {
         String::from_utf8_lossy(&refused.stderr).trim(),
         "failed to parse WebAssembly module: malformed section id (at offset 0x8)"
     );
+}
+
+#[test]
+fn a_cold_compile_is_told_as_a_spinner_on_a_terminal_and_as_lines_elsewhere() {
+    let calc = example("calc");
+    let compiling = format!("compiling {} to native code", calc.display());
+    let data = tempfile::tempdir().unwrap();
+    let add = || {
+        Command::new(env!("CARGO_BIN_EXE_pier"))
+            .args(["call", calc.to_str().unwrap(), "calc_add", "--args"])
+            .arg(r#"{"a":2,"b":3}"#)
+            .arg("--data-dir")
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    // Piped: a line when it starts and one when it ends, with the time it took.
+    let piped = add();
+    assert!(piped.status.success());
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        stderr.starts_with(&format!("pier: {compiling}…\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("\npier: {compiling}: done after ")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "no escape codes in a pipe: {stderr:?}"
+    );
+    // From the cache: nothing to wait for, nothing said.
+    let warm = add();
+    assert!(warm.status.success());
+    assert!(!String::from_utf8_lossy(&warm.stderr).contains(&compiling));
+    // On a terminal (`script` gives the command one): a spinner with the elapsed time,
+    // left behind as the line saying how long it took.
+    let data = tempfile::tempdir().unwrap();
+    let command = format!(
+        "'{}' inspect '{}' --data-dir '{}'",
+        env!("CARGO_BIN_EXE_pier"),
+        calc.display(),
+        data.path().display()
+    );
+    let tty = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{screen}");
+    assert!(screen.contains(&format!("{compiling} (0s)")), "{screen:?}");
+    assert!(
+        screen.contains(&format!("pier: {compiling}: done after ")),
+        "{screen:?}"
+    );
+    assert!(!screen.contains(&format!("{compiling}…")), "{screen:?}");
 }

@@ -7,6 +7,7 @@
 //! plugin folder's own `node_modules` is preferred, for the module and the SDK alike
 //! (one copy, so schema descriptions registered by one are seen by the other).
 
+use crate::progress::Phase;
 use std::path::{Path, PathBuf};
 
 use super::{WIT, build_key, cache, failed, from_cache, into_cache, run, runs, write_once};
@@ -125,11 +126,11 @@ pub async fn toolchain(cache: &Path) -> Result<PathBuf, String> {
             TOOLCHAIN.join(", ")
         ));
     }
-    eprintln!(
-        "pier: installing {} into {}",
+    let phase = Phase::start(format!(
+        "installing {} into {}",
         TOOLCHAIN.join(", "),
         dir.display()
-    );
+    ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut args: Vec<&std::ffi::OsStr> = vec![
         "install".as_ref(),
@@ -141,10 +142,12 @@ pub async fn toolchain(cache: &Path) -> Result<PathBuf, String> {
     ];
     args.extend(TOOLCHAIN.iter().map(|p| std::ffi::OsStr::new(*p)));
     if let Err(e) = run("npm", &args).await {
+        phase.failed();
         // Half a toolchain would be found next time: none is retried instead.
         let _ = std::fs::remove_dir_all(&dir);
         return Err(format!("installing {}: {e}", TOOLCHAIN.join(", ")));
     }
+    phase.done();
     Ok(dir)
 }
 

@@ -277,7 +277,7 @@ pub async fn run_passing_through(
     if let Some(stderr) = child.stderr.take() {
         let mut lines = tokio::io::BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            eprintln!("{line}");
+            crate::progress::eprintln(&line);
             if line.trim().is_empty() {
                 continue;
             }
@@ -310,21 +310,21 @@ async fn runs(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs `program` for an install, its error output passed through and its standard
+/// output (npm's summary) left out; a failure says why with the end of its messages.
 async fn run(
     program: impl AsRef<std::ffi::OsStr>,
     args: &[&std::ffi::OsStr],
 ) -> Result<(), String> {
     let program = program.as_ref();
-    let status = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .await
-        .map_err(|e| format!("cannot run {}: {e}", program.to_string_lossy()))?;
-    if status.success() {
+    let mut command = tokio::process::Command::new(program);
+    command.args(args);
+    let what = program.to_string_lossy();
+    let ran = run_passing_through(command, &what, true).await?;
+    if ran.status.success() {
         Ok(())
     } else {
-        Err(format!("{} failed ({status})", program.to_string_lossy()))
+        Err(ran.failure(&what))
     }
 }
 

@@ -4,6 +4,7 @@
 //! (`PIER_COMPONENTIZE_PY`, then `PATH`) or installed into a private virtual environment
 //! of that cache on first use.
 
+use crate::progress::Phase;
 use std::path::{Path, PathBuf};
 
 use super::{WIT, build_key, cache, failed, from_cache, into_cache, run, runs, write_once};
@@ -102,10 +103,10 @@ pub async fn dev_interpreter() -> Result<PathBuf, String> {
         return Ok(out);
     }
     let tool = componentize_py(&cache).await?;
-    eprintln!(
-        "pier: building the Python interpreter `pier dev` serves Python folders with (once for this version of pier): {}",
+    let phase = Phase::start(format!(
+        "building the Python interpreter `pier dev` serves Python folders with (once for this version of pier): {}",
         out.display()
-    );
+    ));
     let partial = cache.join(format!(".python-dev-{name}.{}.wasm", std::process::id()));
     let output = tokio::process::Command::new(&tool)
         .arg("-d")
@@ -120,10 +121,12 @@ pub async fn dev_interpreter() -> Result<PathBuf, String> {
         .await
         .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
     if !output.status.success() || !partial.is_file() {
+        phase.failed();
         let _ = std::fs::remove_file(&partial);
         return Err(failed("componentize-py", &output, Some("Stack backtrace:")));
     }
     std::fs::rename(&partial, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+    phase.done();
     Ok(out)
 }
 
@@ -153,7 +156,10 @@ pub async fn componentize_py(cache: &Path) -> Result<PathBuf, String> {
             "a Python plugin is built with componentize-py: none on PATH, and no python3 to install {COMPONENTIZE_PY} with (install Python 3.10 or newer, or set PIER_COMPONENTIZE_PY)"
         ));
     }
-    eprintln!("pier: installing {COMPONENTIZE_PY} into {}", venv.display());
+    let phase = Phase::start(format!(
+        "installing {COMPONENTIZE_PY} into {}",
+        venv.display()
+    ));
     let installed = async {
         run(
             "python3",
@@ -171,10 +177,12 @@ pub async fn componentize_py(cache: &Path) -> Result<PathBuf, String> {
     }
     .await;
     if let Err(e) = installed {
+        phase.failed();
         // Half an environment would be found next time: none is retried instead.
         let _ = std::fs::remove_dir_all(&venv);
         return Err(format!("installing {COMPONENTIZE_PY}: {e}"));
     }
+    phase.done();
     Ok(tool)
 }
 

@@ -32,7 +32,7 @@ pub async fn serve(
     let label = source.dir.display().to_string();
     let fail = |e: String| {
         let e = format!("{label}: {e}; the previous version keeps serving");
-        eprintln!("pier dev: {e}");
+        tell!("pier dev: {e}");
         e
     };
     let interpreting = Instant::now();
@@ -65,7 +65,7 @@ pub async fn serve(
         Read::Files(files) => files.revision.clone(),
     };
     if serving.as_deref() == Some(revision.as_str()) {
-        eprintln!("pier dev: {name}: unchanged");
+        tell!("pier dev: {name}: unchanged");
         return Ok(());
     }
     let snapshots = plugins.join(".pier-dev").join(name);
@@ -108,7 +108,7 @@ pub async fn serve(
             // Where the guest saw the folder, the person sees theirs.
             let reason = error.reason.replace(DEV_SOURCE, &label);
             let e = format!("{name} was refused: {reason}; the previous version keeps serving");
-            eprintln!("pier dev: {e}");
+            tell!("pier dev: {e}");
             Err(e)
         }
         _ => {

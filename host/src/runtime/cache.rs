@@ -19,6 +19,7 @@ use wasmtime::component::Component;
 
 use super::RuntimeError;
 use super::compiler::{self, Failure};
+use crate::progress::Phase;
 use crate::storage::{KeyValue, StoreError};
 
 /// Prefix of the index entries in the store.
@@ -182,12 +183,15 @@ impl AotCache {
             file: file.to_path_buf(),
             reason,
         };
+        // Seconds for a large (Python, JavaScript) component: told while it lasts.
+        let phase = Phase::start(format!("compiling {} to native code", file.display()));
         // Unique per writer: two loads of one new component may compile it at once.
         let tmp = path.with_extension(format!("tmp{}-{:x}", std::process::id(), fastrand::u64(..)));
         // Compiled in a child process, or (without one, or when it fails for a reason
         // other than the component) here, in a short-lived engine.
         let kept = match compiler::in_child_process(self.max_memory_bytes, bytes, &tmp) {
             Some(Err(Failure::Refused(reason))) => {
+                phase.failed();
                 let _ = std::fs::remove_file(&tmp);
                 return Err(refused(reason));
             }
@@ -200,8 +204,14 @@ impl AotCache {
             if !why.is_empty() {
                 tracing::warn!(path = %path.display(), "{why}; compiling in this process");
             }
-            let compiled = compiler::in_short_lived_engine(engine, bytes)
-                .map_err(|e| refused(format!("{e:#}")))?;
+            let compiled = match compiler::in_short_lived_engine(engine, bytes) {
+                Ok(compiled) => compiled,
+                Err(e) => {
+                    phase.failed();
+                    return Err(refused(format!("{e:#}")));
+                }
+            };
+            phase.done();
             if let Err(e) =
                 std::fs::write(&tmp, &compiled).and_then(|()| std::fs::rename(&tmp, &path))
             {
@@ -216,6 +226,8 @@ impl AotCache {
                     CacheOutcome::Miss,
                 ));
             }
+        } else {
+            phase.done();
         }
         // Served from the file's mapping, like a cache hit: the code's pages are the
         // page cache's, not the process's own memory.

@@ -4,6 +4,7 @@
 //! (esbuild, CommonJS, `pier-sdk` and `zod` left to the interpreter). A save re-bundles
 //! in a fraction of a second: no componentize-js, no compilation.
 
+use crate::progress::Phase;
 use std::path::{Path, PathBuf};
 
 use super::{TOOLCHAIN, build_key, cache, componentize, esbuild, sdk_dir, toolchain};
@@ -35,14 +36,18 @@ pub async fn dev_interpreter() -> Result<PathBuf, String> {
     if out.is_file() {
         return Ok(out);
     }
-    eprintln!(
-        "pier: building the JavaScript interpreter `pier dev` serves JS folders with (once for this version of pier): {}",
+    let phase = Phase::start(format!(
+        "building the JavaScript interpreter `pier dev` serves JS folders with (once for this version of pier): {}",
         out.display()
-    );
+    ));
     let scratch = cache.join(format!(".js-dev-{}.{}", &key[..16], std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
     let built = build(&sdk, &tools, &scratch, &out).await;
     let _ = std::fs::remove_dir_all(&scratch);
+    match &built {
+        Ok(()) => phase.done(),
+        Err(_) => phase.failed(),
+    }
     built.map(|()| out)
 }
 
