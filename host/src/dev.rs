@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher as _};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::App;
 use crate::builder::sources::is_source_change;
@@ -449,14 +450,105 @@ fn report_served(
     );
 }
 
-/// Removes from `plugins` the component of every source `pier dev` serves from its
-/// sources (Python, JS): what is there was served by an earlier run, and would be
-/// loaded before its sources are handed over (a refusal at start, for nothing).
+/// Where a run of `pier dev` keeps what it must give back when it ends, for the folder
+/// served as plugin `name`: the component `pier build` had put into `plugins` (moved
+/// aside while the interpreter serves the folder), and the hash of the interpreter it
+/// placed (so that a later run knows a leftover of a run that did not end well).
+fn set_aside(plugins: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let dir = plugins.join(".pier-dev");
+    (
+        dir.join(format!("{name}.wasm.built")),
+        dir.join(format!("{name}.interpreter")),
+    )
+}
+
+fn file_hash(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Records that the interpreter `bytes` now serves plugin `name` from `plugins`.
+fn placed_interpreter(plugins: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    let (_, marker) = set_aside(plugins, name);
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&marker, hex::encode(Sha256::digest(bytes)))
+        .map_err(|e| format!("{}: {e}", marker.display()))
+}
+
+/// Whether `plugins/NAME.wasm` is the interpreter a run of `pier dev` placed.
+fn is_interpreter(plugins: &Path, name: &str) -> bool {
+    let (_, marker) = set_aside(plugins, name);
+    let placed = std::fs::read_to_string(marker).ok();
+    placed.is_some() && placed == file_hash(&plugins.join(format!("{name}.wasm")))
+}
+
+/// The names of the sources `pier dev` serves from their sources (Python, JS), whose
+/// component in `plugins` it replaces by an interpreter while it runs.
+fn interpreted(sources: &[Source]) -> impl Iterator<Item = &str> {
+    sources.iter().filter_map(|source| match &source.build {
+        Build::Python { name, .. } | Build::Js { name, .. } => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// Before serving: moves aside the component in `plugins` of every source `pier dev`
+/// serves from its sources (Python, JS) — it would be loaded before its sources are
+/// handed over, a refusal for nothing — to give it back at the end ([`give_back`]). A
+/// leftover interpreter of a run that did not end well is removed instead.
 pub fn clear(sources: &[Source], plugins: &Path) {
-    for source in sources {
-        if let Build::Python { name, .. } | Build::Js { name, .. } = &source.build {
-            let _ = std::fs::remove_file(plugins.join(format!("{name}.wasm")));
+    for name in interpreted(sources) {
+        let file = plugins.join(format!("{name}.wasm"));
+        if !file.is_file() {
+            continue;
         }
+        if is_interpreter(plugins, name) {
+            let _ = std::fs::remove_file(&file);
+            continue;
+        }
+        let (kept, _) = set_aside(plugins, name);
+        let moved = kept
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::rename(&file, &kept));
+        if let Err(e) = moved {
+            tell!("pier dev: cannot set {} aside: {e}", file.display());
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+}
+
+/// When `pier dev` ends: `plugins` gets back, for each source served from its sources,
+/// the component `pier build` had put there (or none), instead of the interpreter,
+/// which serves nothing without `pier dev` — so that `pier serve` serves what it did
+/// before. A component built into `plugins` while `pier dev` ran stays.
+pub fn give_back(sources: &[Source], plugins: &Path) {
+    for name in interpreted(sources) {
+        let file = plugins.join(format!("{name}.wasm"));
+        let (kept, marker) = set_aside(plugins, name);
+        let ours = !file.exists() || is_interpreter(plugins, name);
+        if ours {
+            if kept.is_file() {
+                match std::fs::rename(&kept, &file) {
+                    Ok(()) => tell!(
+                        "pier dev: {} is again the component `pier build` made before; `pier build` of the folder puts what you edited into service",
+                        file.display()
+                    ),
+                    Err(e) => tell!("pier dev: cannot put {} back: {e}", kept.display()),
+                }
+            } else {
+                let _ = std::fs::remove_file(&file);
+                tell!(
+                    "pier dev: {name} was served from its sources; `pier build` of the folder puts it into {} for `pier serve`",
+                    plugins.display()
+                );
+            }
+        } else {
+            let _ = std::fs::remove_file(&kept);
+        }
+        let _ = std::fs::remove_file(marker);
     }
 }
 
@@ -514,6 +606,58 @@ const BURST: Duration = Duration::from_millis(150);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_pier_build_put_into_the_plugin_directory_is_given_back_at_the_end() {
+        let plugins = tempfile::tempdir().unwrap();
+        let plugins = plugins.path();
+        let sources = [Source {
+            dir: plugins.join("greet-src"),
+            build: Build::Python {
+                name: "greet".into(),
+                sidecar: None,
+            },
+        }];
+        let file = plugins.join("greet.wasm");
+        let serve_interpreter = || {
+            std::fs::write(&file, b"interpreter").unwrap();
+            placed_interpreter(plugins, "greet", b"interpreter").unwrap();
+        };
+        let read = || std::fs::read(&file).ok();
+        let aside = plugins.join(".pier-dev");
+        let left_aside = || std::fs::read_dir(&aside).map_or(0, |d| d.count());
+        // A build, set aside while the interpreter serves, back at the end.
+        std::fs::write(&file, b"built").unwrap();
+        clear(&sources, plugins);
+        assert_eq!(read(), None);
+        serve_interpreter();
+        give_back(&sources, plugins);
+        assert_eq!(read().as_deref(), Some(&b"built"[..]));
+        assert_eq!(left_aside(), 0);
+        // No build: nothing is left behind, the interpreter serves nothing alone.
+        std::fs::remove_file(&file).unwrap();
+        clear(&sources, plugins);
+        serve_interpreter();
+        give_back(&sources, plugins);
+        assert_eq!(read(), None);
+        // A run that did not end (killed): its interpreter goes at the next start, the
+        // build it had set aside comes back at that run's end.
+        std::fs::write(&file, b"built").unwrap();
+        clear(&sources, plugins);
+        serve_interpreter();
+        clear(&sources, plugins);
+        assert_eq!(read(), None, "the leftover interpreter is removed");
+        serve_interpreter();
+        give_back(&sources, plugins);
+        assert_eq!(read().as_deref(), Some(&b"built"[..]));
+        // Built again while `pier dev` ran: the new build stays.
+        clear(&sources, plugins);
+        serve_interpreter();
+        std::fs::write(&file, b"built again").unwrap();
+        give_back(&sources, plugins);
+        assert_eq!(read().as_deref(), Some(&b"built again"[..]));
+        assert_eq!(left_aside(), 0);
+    }
 
     #[test]
     fn python_and_js_folders_are_named_by_their_sidecar_or_themselves() {

@@ -96,6 +96,14 @@ async fn serve(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Resu
         })?;
         pier::dev::clear(&dev, &config.plugins_dir);
     }
+    let plugins = config.plugins_dir.clone();
+    let giving_back = dev.clone();
+    let served = serve_on(config, dev).await;
+    pier::dev::give_back(&giving_back, &plugins);
+    served
+}
+
+async fn serve_on(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Result<()> {
     match config.transport {
         Transport::Stdio => {
             let app = Arc::new(pier::App::start(&config).await?);

@@ -1,7 +1,17 @@
-//! The book's getting-started pages work as written: every command block marked
-//! `sh,runnable` runs, in page order, in a fresh folder of its own with the built
-//! `pier` first on `PATH`, and succeeds; a `text,output` block right after one is the
-//! end of what it prints.
+//! The book's getting-started pages work as written, in page order, in a fresh folder
+//! of their own with the built `pier` first on `PATH`:
+//!
+//! - a `sh,runnable` block runs and succeeds; a `text,output` block right after one is
+//!   the end of what it prints;
+//! - a `sh,runnable,background` block (`pier dev`, `pier serve`) is started and left
+//!   running until the next such block or the page's end (then stopped as with
+//!   Ctrl-C), once it serves: `pier dev` when its first builds are done, `pier serve`
+//!   when `/ready` answers 200;
+//! - a `python,runnable` block (a client) runs under the Python of `make setup`, whose
+//!   `mcp` package is the one a reader installs, and is checked like a command.
+//!
+//! The pages' address, `127.0.0.1:8000`, is a free port of the test's instead
+//! (`PIER_SERVER_LISTEN` for pier, the same text replaced in the blocks).
 
 mod common;
 
@@ -40,31 +50,106 @@ fn blocks(markdown: &str) -> Vec<Block> {
     blocks
 }
 
+/// The info strings of the blocks that run.
+const COMMAND: &str = "sh,runnable";
+const SERVER: &str = "sh,runnable,background";
+const CLIENT: &str = "python,runnable";
+
+/// A server a `sh,runnable,background` block started; stopped with its process group
+/// when dropped.
+struct Server {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `script` in `dir` and waits (bounded: a first `pier dev` builds an
+    /// interpreter) until it serves at `addr`.
+    fn start(mut command: Command, script: &str, addr: &str, log: PathBuf) -> Self {
+        use std::os::unix::process::CommandExt;
+        let file = std::fs::File::create(&log).unwrap();
+        let child = command
+            .args(["-e", "-o", "pipefail", "-c", script])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut server = Self { child, log };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let said = std::fs::read_to_string(&server.log).unwrap_or_default();
+            let serving = if script.contains("pier dev") {
+                // Its first round of builds is over.
+                said.lines().any(|l| l.starts_with("pier dev: watching "))
+            } else {
+                ready(addr)
+            };
+            if serving {
+                return server;
+            }
+            let ended = server.child.try_wait().unwrap();
+            assert!(
+                ended.is_none() && std::time::Instant::now() < deadline,
+                "`{}` does not serve ({ended:?}):\n{said}",
+                script.trim()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+/// Whether `GET /ready` at `addr` answers 200.
+fn ready(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let mut answer = String::new();
+    stream
+        .write_all(b"GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .and_then(|()| stream.read_to_string(&mut answer))
+        .is_ok()
+        && answer.split_whitespace().nth(1) == Some("200")
+}
+
 /// Runs the runnable blocks of the page at `path`.
 fn run_page(path: &Path) {
     let page = std::fs::read_to_string(path).unwrap();
     let blocks = blocks(&page);
     assert!(
-        blocks.iter().any(|b| b.info == "sh,runnable"),
+        blocks.iter().any(|b| b.info == COMMAND),
         "{} has no runnable block",
         path.display()
     );
     let work = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .to_string();
     let bin = Path::new(env!("CARGO_BIN_EXE_pier")).parent().unwrap();
     let search = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    for (i, block) in blocks.iter().enumerate() {
-        if block.info != "sh,runnable" {
-            continue;
-        }
-        let output = Command::new("bash")
-            .args(["-e", "-o", "pipefail", "-c", &block.text])
+    let shell = |program: &Path| {
+        let mut command = Command::new(program);
+        command
             .current_dir(work.path())
             .env("PATH", &search)
             .env("PIER_CACHE_DIR", work.path().join(".cache"))
+            .env("PIER_SERVER_LISTEN", &addr)
             // The toolchains `make setup` installed: what pier would install on first use.
             .env(
                 "PIER_COMPONENTIZE_PY",
@@ -72,17 +157,41 @@ fn run_page(path: &Path) {
             )
             .env("PIER_JS_TOOLCHAIN", root().join("tests/polyglot/js"))
             // Rust builds reuse the workspace's compiled dependencies.
-            .env("CARGO_TARGET_DIR", root().join("target"))
-            .output()
-            .unwrap();
+            .env("CARGO_TARGET_DIR", root().join("target"));
+        command
+    };
+    let mut server: Option<Server> = None;
+    for (i, block) in blocks.iter().enumerate() {
+        let text = block.text.replace("127.0.0.1:8000", &addr);
+        let mut command = match block.info.as_str() {
+            COMMAND => shell(Path::new("bash")),
+            CLIENT => shell(&root().join(".venv/bin/python")),
+            SERVER => {
+                // One server at a time: the pages serve at one address.
+                drop(server.take());
+                let log = logs.path().join(format!("server-{}.log", block.line));
+                server = Some(Server::start(shell(Path::new("bash")), &text, &addr, log));
+                continue;
+            }
+            _ => continue,
+        };
+        let output = match block.info.as_str() {
+            CLIENT => command.args(["-c", &text]),
+            _ => command.args(["-e", "-o", "pipefail", "-c", &text]),
+        }
+        .output()
+        .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
+        let served = server
+            .as_ref()
+            .map(|s| std::fs::read_to_string(&s.log).unwrap_or_default())
+            .unwrap_or_default();
         assert!(
             output.status.success(),
-            "{}:{}: the block failed ({}):\n{}\n{stdout}{}",
+            "{}:{}: the block failed ({}):\n{text}\n{stdout}{}\nthe server said:\n{served}",
             path.display(),
             block.line,
             output.status,
-            block.text,
             String::from_utf8_lossy(&output.stderr)
         );
         if let Some(expected) = blocks.get(i + 1).filter(|b| b.info == "text,output") {

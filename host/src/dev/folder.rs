@@ -138,7 +138,8 @@ fn install(
     if !installed {
         let bytes =
             std::fs::read(interpreter).map_err(|e| format!("{}: {e}", interpreter.display()))?;
-        return place(source, name, interpreter, &bytes, plugins).map(|_| ());
+        place(source, name, interpreter, &bytes, plugins)?;
+        return super::placed_interpreter(plugins, name, &bytes);
     }
     if let Some(sidecar) = source.sidecar() {
         let text = std::fs::read(sidecar).map_err(|e| format!("{}: {e}", sidecar.display()))?;
