@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::RedisServer;
-use pier::storage::{self, Backend, KeyValue, Page, PluginStore, Quota, ScopedError, StoreError};
+use pier::storage::{
+    self, Backend, KeyValue, Page, PluginStore, Quota, ScopedError, StoreError, bus,
+};
 
 /// A fresh, empty store of one backend, with what keeps it alive.
 struct Fixture {

@@ -19,6 +19,7 @@
 //! finds its space full first reclaims up to [`RECLAIM_BATCH`] expired entries (the
 //! earliest expiries, of any space) and checks again.
 
+pub mod bus;
 pub mod memory;
 pub mod plugin;
 pub mod redis;

@@ -211,3 +211,87 @@ async fn redis_data_of_the_layout_without_counts_is_counted_by_the_purger() {
         ))
     );
 }
+
+/// The next notice `heard` gets within 10 s, skipping those of `skip`.
+async fn next_notice(
+    heard: &mut tokio::sync::broadcast::Receiver<bus::Notice>,
+    skip: &str,
+) -> bus::Notice {
+    loop {
+        let notice = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+            .await
+            .expect("a notice within 10 s")
+            .unwrap();
+        if notice.topic != skip {
+            return notice;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_bus_tells_every_pier_on_one_redis_prefix_and_hears_again_after_a_restart() {
+    let mut redis = RedisServer::start();
+    let (one, two, other) = (
+        bus::Bus::redis(&redis.url(), "pier:").unwrap(),
+        bus::Bus::redis(&redis.url(), "pier:").unwrap(),
+        bus::Bus::redis(&redis.url(), "staging:").unwrap(),
+    );
+    let (mut heard_one, mut heard_two, mut heard_other) =
+        (one.subscribe(), two.subscribe(), other.subscribe());
+    // Each hears its listener connect before anything else.
+    for heard in [&mut heard_one, &mut heard_two, &mut heard_other] {
+        assert_eq!(next_notice(heard, "").await.topic, bus::RECONNECTED);
+    }
+    one.publish("catalogue", b"changed").await.unwrap();
+    let said = bus::Notice {
+        topic: "catalogue".into(),
+        payload: b"changed".to_vec(),
+    };
+    assert_eq!(next_notice(&mut heard_one, "").await, said, "itself too");
+    assert_eq!(next_notice(&mut heard_two, "").await, said);
+    // Someone else on the Redis: over the bounds is dropped, the rest heard.
+    let mut con = raw(&redis).await;
+    let _: i64 = ::redis::cmd("PUBLISH")
+        .arg("pier:bus:catalogue")
+        .arg(vec![b'x'; bus::MAX_PAYLOAD_BYTES + 1])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: i64 = ::redis::cmd("PUBLISH")
+        .arg("pier:bus:mounts")
+        .arg("added")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(next_notice(&mut heard_two, "").await.topic, "mounts");
+    // Another prefix heard nothing but its own connection.
+    assert!(heard_other.try_recv().is_err());
+    // Redis down: publishing fails, saying so; back: each hears its listener again,
+    // then what is published.
+    redis.stop();
+    let refused = one.publish("catalogue", b"lost").await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("redis storage is unavailable: "),
+        "{refused}"
+    );
+    redis.restart();
+    assert_eq!(
+        next_notice(&mut heard_two, "catalogue").await.topic,
+        bus::RECONNECTED
+    );
+    let mut published = false;
+    for _ in 0..50 {
+        if one.publish("catalogue", b"again").await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "publishing works again after the restart");
+    assert_eq!(
+        next_notice(&mut heard_two, bus::RECONNECTED).await.payload,
+        b"again"
+    );
+}
