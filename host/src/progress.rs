@@ -36,6 +36,19 @@ fn spinners() -> bool {
     SPINNERS.load(Ordering::Relaxed) && std::io::stderr().is_terminal()
 }
 
+/// Whether a spinner was ever drawn: until then (always, for a server whose output is
+/// not a terminal) a line is written as is, with no spinner to lift.
+static DRAWN: AtomicBool = AtomicBool::new(false);
+
+/// Runs `write` (a whole line or record on standard error) out of the spinners' way.
+fn clear_of_spinners(write: impl FnOnce()) {
+    if DRAWN.load(Ordering::Relaxed) {
+        BARS.suspend(write);
+    } else {
+        write();
+    }
+}
+
 /// Something a person waits on, from [`Phase::start`] to [`Phase::done`] or
 /// [`Phase::failed`] (dropped without either, it ends as stopped).
 pub struct Phase {
@@ -50,6 +63,7 @@ impl Phase {
     pub fn start(what: impl Into<String>) -> Self {
         let what = what.into();
         let bar = if spinners() {
+            DRAWN.store(true, Ordering::Relaxed);
             let bar = BARS.add(ProgressBar::new_spinner());
             bar.set_style(
                 ProgressStyle::with_template("pier: {spinner} {msg} ({elapsed})")
@@ -126,7 +140,7 @@ fn say(line: &str) {
 
 /// Writes `line` on standard error out of the spinners' way.
 pub fn eprintln(line: &str) {
-    BARS.suspend(|| eprintln!("{line}"));
+    clear_of_spinners(|| eprintln!("{line}"));
 }
 
 /// The log's writer: standard error, each record written whole while the spinners
@@ -163,14 +177,9 @@ impl Write for Record {
 impl Drop for Record {
     fn drop(&mut self) {
         let record = std::mem::take(&mut self.0);
-        let write = || {
+        clear_of_spinners(|| {
             let _ = std::io::stderr().lock().write_all(&record);
-        };
-        if BARS.is_hidden() {
-            write();
-        } else {
-            BARS.suspend(write);
-        }
+        });
     }
 }
 

@@ -138,8 +138,9 @@ fn install(
     if !installed {
         let bytes =
             std::fs::read(interpreter).map_err(|e| format!("{}: {e}", interpreter.display()))?;
-        place(source, name, interpreter, &bytes, plugins)?;
-        return super::placed_interpreter(plugins, name, &bytes);
+        // Recorded first: a run killed in between leaves a file it knows as its own.
+        super::placed_interpreter(plugins, name, &bytes)?;
+        return place(source, name, interpreter, &bytes, plugins).map(|_| ());
     }
     if let Some(sidecar) = source.sidecar() {
         let text = std::fs::read(sidecar).map_err(|e| format!("{}: {e}", sidecar.display()))?;
