@@ -13,12 +13,12 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
+.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis ## Install every tool the build and tests need (idempotent)
+setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy ## Install every tool the build and tests need (idempotent)
 
 setup-deny:
 	@command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
@@ -32,6 +32,13 @@ setup-redis:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
+
+# The fleet test balances three piers with haproxy (and checks deploy/haproxy.cfg).
+setup-haproxy:
+	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy; }
 
 setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed

@@ -11,6 +11,7 @@ pub mod config;
 pub mod dev;
 pub mod docs;
 pub mod error;
+pub mod fleet;
 pub mod levels;
 pub mod local;
 pub mod middleware;
@@ -108,12 +109,18 @@ pub struct App {
     runtime: Arc<Runtime>,
     shared: Arc<Shared>,
     mounts: Arc<Mounts>,
+    /// Mounting while serving: the admin API's, and what other replicas did.
+    mounting: Arc<fleet::mounts::Mounting>,
     verifier: Arc<auth::Verifier>,
     /// Plugins served from their source folder (`pier dev`).
     folders: Arc<registry::folders::SourceFolders>,
     readiness: Mutex<Readiness>,
     /// Stops the directory watch when the app is dropped.
     watching: Mutex<Option<DropGuard>>,
+    /// Stops hearing the fleet when the app is dropped.
+    hearing: Mutex<Option<DropGuard>>,
+    /// Whether the store answers.
+    store_health: Arc<storage::Health>,
 }
 
 /// The first 12 characters of a version hash, as logs show it.
@@ -209,6 +216,7 @@ impl App {
                 .map_err(|reason| Error::Auth { reason })?,
         );
         let store = storage::open(&config.storage)?;
+        let fleet = Arc::new(fleet::Fleet::new(storage::bus::Bus::open(&config.storage)?));
         let metrics: Arc<telemetry::Metrics> = Arc::default();
         let counted = metrics.clone();
         let runtime = Arc::new(
@@ -288,16 +296,30 @@ impl App {
                 config.max_tasks_per_subject,
             )),
             task_after: config.task_after,
+            fleet,
         });
+        let store_health = Arc::new(storage::Health::new(
+            runtime.store().clone(),
+            shared.metrics.clone(),
+        ));
+        let mounting = Arc::new(fleet::mounts::Mounting::new(
+            config.clone(),
+            runtime.clone(),
+            shared.clone(),
+            mounts.clone(),
+        ));
         Ok(Self {
             config: config.clone(),
             runtime,
             shared,
             mounts,
+            mounting,
             verifier,
             folders,
             readiness: Mutex::new(Readiness::Loading),
             watching: Mutex::new(None),
+            hearing: Mutex::new(None),
+            store_health,
         })
     }
 
@@ -312,6 +334,7 @@ impl App {
             Ok(_) => tracing::info!("storage: {where_}"),
             Err(e) => tracing::warn!("storage: {e}; storage calls fail until {where_} answers"),
         }
+        storage::Health::spawn(&self.store_health);
         storage::spawn_purger(store, self.config.storage_purge);
         telemetry::spawn_upkeep(self.metrics(), telemetry::UPKEEP_EVERY);
         self.verifier.warm().await;
@@ -368,6 +391,8 @@ impl App {
             };
             report(&self.shared.metrics, &outcome);
         }
+        self.mounting.sync_all().await;
+        self.hear_the_fleet();
         self.set_readiness(Readiness::Loaded);
         if let Some((watcher, changes)) = watch {
             let stop = CancellationToken::new();
@@ -394,51 +419,40 @@ impl App {
         outcome
     }
 
-    /// Mounts `spec` after every other mount (the admin API's `POST /admin/mounts`),
-    /// with its own middleware chain. Refused at once when any mount uses its namespace
-    /// (checked and reserved in one step). A refused mount stays listed until
-    /// [`App::detach`]ed.
+    /// Mounts `spec` after every other mount, with its own middleware chain, on this
+    /// replica only (the admin API keeps its mounts for the fleet: [`App::add_mount`]).
+    /// Refused at once when any mount uses its namespace (checked and reserved in one
+    /// step). A refused mount stays listed until [`App::detach`]ed.
     pub async fn attach(
         &self,
         spec: registry::spec::MountSpec,
     ) -> Result<Outcome, registry::mounts::NamespaceTaken> {
-        let key = self.mounts.reserve(&spec, "admin")?;
-        let refused = |reason: String| Outcome::Refused {
-            error: LoadError {
-                file: PathBuf::from(spec.source()),
-                reason,
-            },
-            previous: false,
-        };
-        // Building a chain may compile a WASM middleware: seconds of CPU, off the
-        // async threads.
-        let services = services(&self.runtime, &self.shared.metrics, &self.config);
-        let scope = format!("mount/{}", spec.namespace);
-        let specs = spec.middleware.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            build_chain(&specs, &services, &scope, "middleware")
-        })
-        .await;
-        let chain = match built {
-            Ok(Ok(chain)) => chain,
-            Ok(Err(e)) => return Ok(refused(e.to_string())),
-            Err(e) => return Ok(refused(format!("building its middleware failed: {e}"))),
-        };
-        self.shared.pipeline.set_mount(&spec.namespace, chain);
-        let outcome = self.mounts.attach(key, spec).await;
-        report(&self.shared.metrics, &outcome);
-        Ok(outcome)
+        self.mounting.attach(spec).await
     }
 
-    /// Unmounts the configured or added mount `namespace` (and its middleware); `None`
-    /// when there is none.
+    /// Unmounts the configured or added mount `namespace` (and its middleware) on this
+    /// replica only; `None` when there is none.
     pub async fn detach(&self, namespace: &str) -> Option<Outcome> {
-        let outcome = self.mounts.detach(namespace).await?;
-        self.shared
-            .pipeline
-            .set_mount(namespace, middleware::Chain::default());
-        report(&self.shared.metrics, &outcome);
-        Some(outcome)
+        self.mounting.detach(namespace).await
+    }
+
+    /// Mounts `spec` (made from the admin API's `body`) here and keeps it in the store,
+    /// so that every replica sharing the store mounts it, and this one after a restart.
+    pub async fn add_mount(
+        &self,
+        body: serde_json::Value,
+        spec: registry::spec::MountSpec,
+    ) -> Result<Outcome, fleet::mounts::ChangeError> {
+        self.mounting.add(body, spec).await
+    }
+
+    /// Unmounts `namespace` here and on every replica sharing the store; `Ok(None)`
+    /// when there is no such mount.
+    pub async fn remove_mount(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<Outcome>, fleet::mounts::ChangeError> {
+        self.mounting.remove(namespace).await
     }
 
     /// Every mount with its state, in mount order.
@@ -470,6 +484,20 @@ impl App {
             }
             _ => None,
         }
+    }
+
+    /// Acts on what the other replicas say, until the app is dropped.
+    fn hear_the_fleet(&self) {
+        if !self.shared.fleet.shared() {
+            return;
+        }
+        let stop = CancellationToken::new();
+        *self.hearing.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop.clone().drop_guard());
+        tokio::spawn(fleet::hear(
+            self.shared.fleet.subscribe(),
+            self.mounting.clone(),
+            stop,
+        ));
     }
 
     fn set_readiness(&self, readiness: Readiness) {
@@ -514,6 +542,11 @@ impl App {
         &self.shared.subscriptions
     }
 
+    /// This replica among the others sharing its store.
+    pub fn fleet(&self) -> &Arc<fleet::Fleet> {
+        &self.shared.fleet
+    }
+
     /// The live catalogue.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.shared.registry
@@ -551,6 +584,11 @@ impl App {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Why the store did not answer its last probe (every 2 s); `None` when it did.
+    pub fn store_down(&self) -> Option<String> {
+        self.store_health.down()
     }
 
     /// Plugin files whose latest version was refused, with the reasons.

@@ -98,6 +98,7 @@ pub const METRICS: &[MetricDoc] = &[
     metric("pier_active_sessions", G, &[], "pier", "HTTP sessions (MCP 2025-11-25) in memory; sessions put away are not counted."),
     metric("pier_sessions_hibernated_total", C, &[], "pier", "Quiet HTTP sessions put away (`server.session-hibernate-ms`)."),
     metric("pier_sessions_restored_total", C, &[], "pier", "Sessions brought back from their record by a request (put away here, or started by another pier on the same store)."),
+    metric("pier_store_up", G, &[], "pier", "1 when the store (plugins' storage, tasks, sessions, the fleet's mounts) answered its last probe, 0 when it did not; probed every 2 s."),
     metric("pier_request_timing_seconds", H, &["method"], "`timing` middleware", "Time a request spent in the chain after the middleware."),
     metric("pier_operation_duration_seconds", H, &["operation", "component"], "`detailed-timing` middleware", "Time per operation and per component (the tool, resource or prompt)."),
     metric("pier_errors_total", C, &["method", "component", "kind"], "`error-handling` middleware", "Errors, by method, component and kind."),
@@ -326,6 +327,13 @@ impl Metrics {
         self.recorder
             .register_histogram(&key(name, labels), &METADATA)
             .record(seconds);
+    }
+
+    /// Whether the store answered its last probe.
+    pub fn store_up(&self, up: bool) {
+        self.recorder
+            .register_gauge(&key("pier_store_up", &[]), &METADATA)
+            .set(if up { 1.0 } else { 0.0 });
     }
 
     /// A client session opened (`+1`) or closed (`-1`).

@@ -664,7 +664,15 @@ impl CallContext for Context {
                 ));
             };
             let uri = namespace::uri(&mount.namespace, &uri);
-            self.request.shared.subscriptions.notify(&uri).await;
+            let shared = &self.request.shared;
+            shared.subscriptions.notify(&uri).await;
+            shared
+                .fleet
+                .tell(
+                    crate::fleet::RESOURCE_UPDATED,
+                    crate::fleet::ResourceUpdated { uri },
+                )
+                .await;
             Ok(())
         })
     }
@@ -704,6 +712,17 @@ impl CallContext for Context {
                 ?changes,
                 "a plugin switched one of its components"
             );
+            let fleet = self.request.shared.fleet.clone();
+            if fleet.shared() {
+                let switched = crate::fleet::Switched {
+                    namespace: mount.namespace.clone(),
+                    version: mount.version.clone(),
+                    kind: crate::fleet::kind_name(kind).to_string(),
+                    name,
+                    enabled,
+                };
+                tokio::spawn(async move { fleet.tell(crate::fleet::SWITCHED, switched).await });
+            }
         }
         Ok(changed)
     }

@@ -89,6 +89,8 @@ pub struct Shared {
     /// How long a call of a tool that may run as a task runs in its request before it
     /// becomes one.
     pub task_after: std::time::Duration,
+    /// The other replicas sharing the store, if any.
+    pub fleet: Arc<crate::fleet::Fleet>,
 }
 
 /// The handler of one client session.

@@ -12,8 +12,10 @@
 //! the call runs again from the start in a fresh instance with all the answers
 //! (re-execution, as for input round trips), on the replica that took the last answer.
 //! A replica polls the record of every task it runs, so `tasks/cancel` reaching another
-//! replica still interrupts the guest. When the replica running a task dies, the task
-//! stays `working` until its record expires: nothing resumes it.
+//! replica still interrupts the guest. The replica running a task also says so every
+//! [`HEARTBEAT_EVERY`] (a key that expires after [`STALE_AFTER`]): when it dies, the
+//! next `tasks/get` after [`STALE_AFTER`], on any replica, fails the task, saying why
+//! (its work is lost with the replica; the client calls the tool again).
 //!
 //! Over authenticated HTTP a task belongs to the subject that started it: to any other
 //! caller `tasks/get`, `tasks/update` and `tasks/cancel` answer as for an unknown task.
@@ -43,6 +45,13 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub const MAX_RUNNING: usize = 256;
 /// Prefix of the store keys of task records.
 const PREFIX: &str = "pier/tasks/";
+/// Prefix of the keys by which the replica running a task says it still runs it.
+const BEATS: &str = "pier/task-beats/";
+/// How often the replica running a task says so.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// A `working` task nobody said they run for this long (its replica died) fails at its
+/// next `tasks/get`.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
 /// Attempts at an update that loses races with other writers.
 const CAS_ATTEMPTS: usize = 16;
 
@@ -219,6 +228,10 @@ fn key(id: &str) -> String {
     format!("{PREFIX}{id}")
 }
 
+fn beat_key(id: &str) -> String {
+    format!("{BEATS}{id}")
+}
+
 /// `-32602` for a task id no record answers to.
 /// Who asks for a task.
 #[derive(Debug, Clone, Copy)]
@@ -342,9 +355,58 @@ impl Tasks {
         Ok(Some(CreateTaskResult::new(task)))
     }
 
-    /// The record of task `id`, if `who` may see it.
+    /// The record of task `id`, if `who` may see it. To a client, a `working` task
+    /// whose replica stopped saying it runs it ([`STALE_AFTER`]) is failed first.
     pub async fn get(&self, id: &str, who: Who<'_>) -> Result<Record, McpError> {
-        self.read(id, who).await.map(|(record, _)| record)
+        let (record, _) = self.read(id, who).await?;
+        if matches!(who, Who::Client(_)) && self.orphaned(id, &record).await {
+            let Value::Object(error) = serde_json::to_value(McpError::internal_error(
+                format!(
+                    "the replica running this task stopped (nothing heard of it for {} s): its work is lost; call the tool again",
+                    STALE_AFTER.as_secs()
+                ),
+                None,
+            ))
+            .map_err(storage)?
+            else {
+                return Ok(record);
+            };
+            return self
+                .update(id, who, |record| {
+                    if record.task.status != TaskStatus::Working {
+                        return false;
+                    }
+                    record.set(TaskStatus::Failed);
+                    record.error = Some(error.clone());
+                    true
+                })
+                .await;
+        }
+        Ok(record)
+    }
+
+    /// Whether task `id` is `working` with nobody running it: not run here, unchanged
+    /// for [`STALE_AFTER`], and no replica said it runs it within that time.
+    async fn orphaned(&self, id: &str, record: &Record) -> bool {
+        if record.task.status != TaskStatus::Working || self.running().runs.contains_key(id) {
+            return false;
+        }
+        let quiet = chrono::DateTime::parse_from_rfc3339(&record.task.last_updated_at)
+            .ok()
+            .and_then(|at| (chrono::Utc::now() - at.to_utc()).to_std().ok())
+            .is_some_and(|age| age >= STALE_AFTER);
+        quiet && matches!(self.store.get(&beat_key(id)).await, Ok(None))
+    }
+
+    /// Says that this replica runs task `id`, for [`STALE_AFTER`].
+    async fn beat(&self, id: &str) {
+        if let Err(e) = self
+            .store
+            .set(&beat_key(id), b"1".to_vec(), Some(STALE_AFTER))
+            .await
+        {
+            tracing::debug!("task {id}: heartbeat not written: {e}");
+        }
     }
 
     /// The record of task `id` and its stored bytes; to a client of another subject
@@ -470,7 +532,11 @@ impl Tasks {
             let watched = id.clone();
             let stop = cancel.clone();
             let watcher = tokio::spawn(async move {
-                loop {
+                let beat_every = (HEARTBEAT_EVERY.as_millis() / POLL_INTERVAL.as_millis()).max(1);
+                for tick in 0u128.. {
+                    if tick % beat_every == 0 {
+                        watch.beat(&watched).await;
+                    }
                     tokio::select! {
                         () = stop.cancelled() => return,
                         () = tokio::time::sleep(POLL_INTERVAL) => {}

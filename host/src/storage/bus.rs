@@ -20,11 +20,12 @@ use tokio::sync::broadcast;
 use super::StoreError;
 
 /// Notices kept for a subscriber that has not read them yet.
-pub const CAPACITY: usize = 1024;
+pub const CAPACITY: usize = 256;
 /// Longest topic.
 pub const MAX_TOPIC_BYTES: usize = 256;
-/// Largest payload.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// Largest payload (a session's message relayed to the replica holding its stream may
+/// carry a sampling request's conversation).
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// The topic of the notice every pier hears when its listener (re)connects.
 pub const RECONNECTED: &str = "bus/reconnected";
 
@@ -69,6 +70,20 @@ impl Bus {
             redis: None,
             _listening: None,
         }
+    }
+
+    /// The bus of the piers sharing `backend`: Redis pub/sub for Redis, this process
+    /// alone otherwise.
+    pub fn open(backend: &super::Backend) -> Result<Self, StoreError> {
+        match backend {
+            super::Backend::Redis { url, prefix } => Self::redis(url, prefix),
+            _ => Ok(Self::local()),
+        }
+    }
+
+    /// Whether other processes hear this bus (it is on Redis).
+    pub fn shared(&self) -> bool {
+        self.redis.is_some()
     }
 
     /// The bus of every pier on the Redis server at `url` whose keys start with

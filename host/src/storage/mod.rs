@@ -265,6 +265,67 @@ pub fn open(backend: &Backend) -> Result<Arc<dyn KeyValue>, StoreError> {
     })
 }
 
+/// How often [`Health`] asks the store.
+pub const PROBE_EVERY: Duration = Duration::from_secs(2);
+
+/// Whether the store answers, asked every [`PROBE_EVERY`] ([`Health::spawn`]): what
+/// `/ready` shows and `pier_store_up` counts.
+pub struct Health {
+    store: Arc<dyn KeyValue>,
+    metrics: Arc<crate::telemetry::Metrics>,
+    /// Why the last probe failed; `None` when it succeeded (or none ran yet).
+    down: std::sync::Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Probes `store`, counting in `metrics`; until [`Health::spawn`], nothing is known.
+    pub fn new(store: Arc<dyn KeyValue>, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        Self {
+            store,
+            metrics,
+            down: Default::default(),
+        }
+    }
+
+    /// Asks the store once: a read of one key, within [`PROBE_EVERY`].
+    pub async fn probe(&self) {
+        let asked = tokio::time::timeout(PROBE_EVERY, self.store.get("pier/probe")).await;
+        let down = match asked {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!(
+                "{} storage did not answer within {} s",
+                self.store.backend(),
+                PROBE_EVERY.as_secs()
+            )),
+        };
+        self.metrics.store_up(down.is_none());
+        let mut held = self.down.lock().unwrap_or_else(|e| e.into_inner());
+        match (&*held, &down) {
+            (None, Some(why)) => tracing::warn!(
+                "the store does not answer: {why}; requests that need it fail until it does"
+            ),
+            (Some(_), None) => tracing::info!("the store answers again"),
+            _ => {}
+        }
+        *held = down;
+    }
+
+    /// Why the store did not answer its last probe; `None` when it did.
+    pub fn down(&self) -> Option<String> {
+        self.down.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Probes every [`PROBE_EVERY`] until `health` is dropped elsewhere.
+    pub fn spawn(health: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        crate::spawn_every(
+            health,
+            PROBE_EVERY,
+            |health| async move { health.probe().await },
+        )
+    }
+}
+
 /// The sled database directory under the data dir.
 pub fn sled_path(data_dir: &Path) -> PathBuf {
     data_dir.join("store")

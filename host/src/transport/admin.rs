@@ -5,8 +5,11 @@
 //! - `GET /admin/mounts`: every mount in mount order, with its state and counts;
 //! - `POST /admin/mounts`: a JSON object with the fields of a `[[mount]]` table; 201 with
 //!   the new mount, 400 for a bad body, 409 for a namespace in use, 422 when the mount
-//!   cannot be made (file refused, server unreachable);
-//! - `DELETE /admin/mounts/{namespace}`: removes a configured or added mount;
+//!   cannot be made (file refused, server unreachable). The mount is kept in the store
+//!   (`pier/mounts/{namespace}`): every replica sharing it mounts it too, and this one
+//!   after a restart ([`crate::fleet::mounts`]); 503 when the store fails;
+//! - `DELETE /admin/mounts/{namespace}`: removes a configured or added mount (503 when
+//!   the store fails);
 //! - `GET /admin/storage/{plugin}?prefix=&cursor=`: a page of a plugin's storage keys;
 //! - `GET /admin/storage/{plugin}/{key}`: the value (`text` when it is UTF-8, otherwise
 //!   `base64`), 404 when there is none;
@@ -23,6 +26,7 @@ use axum::routing::{delete, get};
 use serde_json::{Value, json};
 
 use crate::App;
+use crate::fleet::mounts::ChangeError;
 use crate::registry::mounts::Outcome;
 use crate::registry::spec::RawMount;
 use crate::storage::{PluginStore, Quota, ScopedError};
@@ -83,7 +87,11 @@ async fn list(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 async fn add(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
-    let raw: RawMount = match serde_json::from_slice(&body) {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid mount: {e}")),
+    };
+    let raw: RawMount = match serde_json::from_value(body.clone()) {
         Ok(raw) => raw,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid mount: {e}")),
     };
@@ -95,13 +103,11 @@ async fn add(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
         return error(StatusCode::FORBIDDEN, reason);
     }
     let ns = spec.namespace.clone();
-    match app.attach(spec).await {
-        Err(taken) => error(StatusCode::CONFLICT, taken.to_string()),
-        Ok(Outcome::Refused { error: e, .. }) => {
-            app.detach(&ns).await;
-            error(StatusCode::UNPROCESSABLE_ENTITY, e.reason)
-        }
-        _ => {
+    match app.add_mount(body, spec).await {
+        Err(ChangeError::Taken(taken)) => error(StatusCode::CONFLICT, taken.to_string()),
+        Err(e @ ChangeError::Store(_)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Ok(Outcome::Refused { error: e, .. }) => error(StatusCode::UNPROCESSABLE_ENTITY, e.reason),
+        Ok(_) => {
             let info = app
                 .mounts()
                 .into_iter()
@@ -112,9 +118,6 @@ async fn add(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
 }
 
 async fn remove(State(app): State<Arc<App>>, Path(ns): Path<String>) -> Response {
-    if app.detach(&ns).await.is_some() {
-        return Json(json!({ "unmounted": ns })).into_response();
-    }
     if app
         .mounts()
         .iter()
@@ -125,10 +128,14 @@ async fn remove(State(app): State<Arc<App>>, Path(ns): Path<String>) -> Response
             format!("`{ns}` is mounted from the plugin directory: delete its file instead"),
         );
     }
-    error(
-        StatusCode::NOT_FOUND,
-        format!("no mount with namespace `{ns}`"),
-    )
+    match app.remove_mount(&ns).await {
+        Ok(Some(_)) => Json(json!({ "unmounted": ns })).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no mount with namespace `{ns}`"),
+        ),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
 }
 
 /// `prefix` and `cursor` of the query of `GET /admin/storage/{plugin}`.

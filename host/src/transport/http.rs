@@ -145,12 +145,23 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
             super::hibernation::Hibernation::new(
                 hibernate,
                 options.session_idle,
-                records,
+                records.clone(),
                 app.metrics().clone(),
             )
         });
-    let sessions = Arc::new(super::request_ids::Sessions::new(local, hibernation));
+    let relay = if options.stateless {
+        None
+    } else {
+        super::relay::Relay::new(app.fleet().clone())
+    };
+    let sessions = Arc::new(super::request_ids::Sessions::new(
+        local,
+        hibernation,
+        (!options.stateless).then(|| (records.clone(), options.session_idle)),
+        relay,
+    ));
     super::request_ids::Sessions::spawn_hibernation(&sessions);
+    super::request_ids::Sessions::spawn_relay(&sessions);
     let factory_app = app.clone();
     let stateless = options.stateless;
     let endpoint = endpoint::Endpoint {
@@ -162,9 +173,10 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
                     factory_app.session(None)
                 })
             },
-            sessions,
+            sessions.clone(),
             config,
         )),
+        sessions,
         metrics: app.metrics().clone(),
         timeout: options.request_timeout,
         body_timeout: options.body_timeout,
@@ -245,7 +257,8 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 
 /// 200 once every plugin file serves a version; 503 with a JSON reason while loading
 /// or when a file has nothing serving. A refused replacement whose previous version
-/// keeps serving is listed under `refused_updates` (still ready).
+/// keeps serving is listed under `refused_updates` (still ready); a store that does not
+/// answer, under `store` (still ready).
 async fn ready(State(app): State<Arc<App>>) -> Response {
     let not_ready =
         |body: serde_json::Value| (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
@@ -284,6 +297,12 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             };
             if !updates.is_empty() {
                 body["refused_updates"] = json!(updates);
+            }
+            // A store down does not take the replica out of its balancer: what needs
+            // no store still serves (and every replica shares the store, so all of
+            // them would go at once). It is said here, and by `pier_store_up`.
+            if let Some(why) = app.store_down() {
+                body["store"] = json!({ "ok": false, "reason": why });
             }
             if ready {
                 Json(body).into_response()

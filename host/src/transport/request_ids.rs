@@ -1,6 +1,7 @@
 //! The session manager of the HTTP transport: rmcp's in-memory one, refusing a request
-//! whose id is in use by a request in flight in the same session, and putting quiet
-//! sessions away ([`super::hibernation`]).
+//! whose id is in use by a request in flight in the same session, putting quiet
+//! sessions away ([`super::hibernation`]), keeping each session's record alive while it
+//! is used, and relaying sessions between the replicas of a fleet ([`super::relay`]).
 //!
 //! rmcp routes each response to the HTTP stream of the request with its id. A second
 //! request with the id of one in flight takes that route over: the first request's
@@ -11,36 +12,177 @@
 //! and the first is left alone. An id is claimed when its request arrives and released
 //! when its response stream ends or is dropped.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use rmcp::ErrorData;
 use rmcp::model::{ClientJsonRpcMessage, RequestId, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::store::SessionState;
 use rmcp::transport::streamable_http_server::session::{
     EventStore, RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
 };
 
 use super::hibernation::{Hibernation, Open};
+use super::relay::{Relay, Relayed};
+use super::sessions::SessionRecords;
 
 type Claimed = Arc<Mutex<HashSet<(SessionId, RequestId)>>>;
 
-/// [`LocalSessionManager`] with request ids claimed per session, and quiet sessions
-/// put away when `hibernation` is on.
+/// [`LocalSessionManager`] with request ids claimed per session, quiet sessions put
+/// away when `hibernation` is on, records kept alive, and sessions relayed between
+/// replicas when there is a `relay`.
 pub struct Sessions {
     inner: LocalSessionManager,
     claimed: Claimed,
     hibernation: Option<Arc<Hibernation>>,
+    relay: Option<Arc<Relay>>,
+    /// The sessions' records, written again while they are used.
+    records: Option<Keeping>,
+}
+
+/// The records of the sessions in memory, and when each was last written.
+struct Keeping {
+    records: Arc<SessionRecords>,
+    /// A session's idle time: what its record is kept for.
+    idle: Duration,
+    written: Mutex<HashMap<SessionId, (SessionState, Instant)>>,
+}
+
+impl Keeping {
+    fn written(&self) -> MutexGuard<'_, HashMap<SessionId, (SessionState, Instant)>> {
+        self.written.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the record of `id` again (for a full idle time from now) when it was last
+    /// written a quarter of that ago or more: a session used on any replica stays
+    /// known to all of them, at one write per session and replica per quarter.
+    fn used(&self, id: &SessionId) {
+        let state = {
+            let mut written = self.written();
+            let Some((state, at)) = written.get_mut(id) else {
+                return;
+            };
+            if at.elapsed() < self.idle / 4 {
+                return;
+            }
+            *at = Instant::now();
+            state.clone()
+        };
+        let (records, id, idle) = (self.records.clone(), id.clone(), self.idle);
+        tokio::spawn(async move {
+            if let Err(e) = records.keep(&id, &state, idle).await {
+                tracing::debug!("the record of a session was not kept alive: {e}");
+            }
+        });
+    }
 }
 
 impl Sessions {
-    /// Wraps `inner`.
-    pub fn new(inner: LocalSessionManager, hibernation: Option<Hibernation>) -> Self {
+    /// Wraps `inner`; the records of sessions (when they are kept, in `records`) are
+    /// written again while they are used, each for `idle`.
+    pub fn new(
+        inner: LocalSessionManager,
+        hibernation: Option<Hibernation>,
+        records: Option<(Arc<SessionRecords>, Duration)>,
+        relay: Option<Arc<Relay>>,
+    ) -> Self {
         Self {
             inner,
             claimed: Arc::default(),
             hibernation: hibernation.map(Arc::new),
+            relay,
+            records: records.map(|(records, idle)| Keeping {
+                records,
+                idle,
+                written: Mutex::default(),
+            }),
+        }
+    }
+
+    /// A request of session `id` arrived.
+    fn used(&self, id: &SessionId) {
+        if let Some(keeping) = &self.records {
+            keeping.used(id);
+        }
+    }
+
+    /// Acts on what other replicas say of sessions until `sessions` is dropped
+    /// elsewhere; nothing without a relay.
+    pub fn spawn_relay(sessions: &Arc<Self>) {
+        let Some(relay) = &sessions.relay else {
+            return;
+        };
+        let mut heard = relay.subscribe();
+        let weak = Arc::downgrade(sessions);
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                let notice = match heard.recv().await {
+                    Ok(notice) => notice,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                };
+                let Some(sessions) = weak.upgrade() else {
+                    return;
+                };
+                sessions.heard(&notice).await;
+            }
+        });
+    }
+
+    /// Does what another replica said of a session.
+    async fn heard(&self, notice: &crate::storage::bus::Notice) {
+        let Some(relay) = &self.relay else {
+            return;
+        };
+        match notice.topic.as_str() {
+            super::relay::SESSION_OUT => {
+                if let Some((id, Some(message))) = relay.heard::<ServerJsonRpcMessage>(notice) {
+                    relay.deliver(&id, message);
+                }
+            }
+            super::relay::SESSION_IN => {
+                if let Some((id, Some(message))) = relay.heard::<ClientJsonRpcMessage>(notice)
+                    && relay.inbound(&message).0
+                    && matches!(self.inner.has_session(&id).await, Ok(true))
+                    && let Err(e) = self.inner.accept_message(&id, message).await
+                {
+                    tracing::debug!("a message relayed to a session was not taken: {e}");
+                }
+            }
+            super::relay::SESSION_CLOSED => {
+                if let Some((id, None::<()>)) = relay.heard::<()>(notice)
+                    && matches!(self.inner.has_session(&id).await, Ok(true))
+                {
+                    self.forget(&id);
+                    if let Err(e) = self.inner.close_session(&id).await {
+                        tracing::debug!("closing a session another replica closed: {e}");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The client of session `id` ended it (`DELETE`): every replica closes it.
+    pub async fn deleted(&self, id: &SessionId) {
+        if let Some(relay) = &self.relay {
+            relay
+                .say::<()>(super::relay::SESSION_CLOSED, id, None)
+                .await;
+        }
+    }
+
+    /// Forgets what is kept of session `id` here.
+    fn forget(&self, id: &SessionId) {
+        if let Some(hibernation) = &self.hibernation {
+            hibernation.ended(id);
+        }
+        if let Some(keeping) = &self.records {
+            keeping.written().remove(id);
         }
     }
 
@@ -113,12 +255,12 @@ fn reused(id: &RequestId) -> ServerSseMessage {
 
 impl SessionManager for Sessions {
     type Error = <LocalSessionManager as SessionManager>::Error;
-    type Transport = <LocalSessionManager as SessionManager>::Transport;
+    type Transport = Relayed<<LocalSessionManager as SessionManager>::Transport>;
 
-    fn create_session(
-        &self,
-    ) -> impl Future<Output = Result<(SessionId, Self::Transport), Self::Error>> + Send {
-        self.inner.create_session()
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        let (id, transport) = self.inner.create_session().await?;
+        let transport = Relay::wrap(&self.relay, &id, transport);
+        Ok((id, transport))
     }
 
     fn initialize_session(
@@ -128,6 +270,15 @@ impl SessionManager for Sessions {
     ) -> impl Future<Output = Result<ServerJsonRpcMessage, Self::Error>> + Send {
         if let Some(hibernation) = &self.hibernation {
             hibernation.began(id, &message);
+        }
+        if let Some(keeping) = &self.records
+            && let ClientJsonRpcMessage::Request(request) = &message
+            && let rmcp::model::ClientRequest::InitializeRequest(init) = &request.request
+        {
+            let state = SessionState::new(init.params.clone());
+            keeping
+                .written()
+                .insert(id.clone(), (state, Instant::now()));
         }
         self.inner.initialize_session(id, message)
     }
@@ -150,9 +301,7 @@ impl SessionManager for Sessions {
         &self,
         id: &SessionId,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        if let Some(hibernation) = &self.hibernation {
-            hibernation.ended(id);
-        }
+        self.forget(id);
         self.inner.close_session(id)
     }
 
@@ -163,6 +312,7 @@ impl SessionManager for Sessions {
     ) -> impl Future<
         Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
     > + Send {
+        self.used(id);
         let claim = match &message {
             ClientJsonRpcMessage::Request(request) => Some(
                 self.claim(id, &request.id)
@@ -197,19 +347,40 @@ impl SessionManager for Sessions {
         if let Some(hibernation) = &self.hibernation {
             hibernation.touch(id);
         }
-        self.inner.accept_message(id, message)
+        self.used(id);
+        let (here, elsewhere) = self
+            .relay
+            .as_ref()
+            .map_or((true, false), |relay| relay.inbound(&message));
+        async move {
+            if elsewhere && let Some(relay) = &self.relay {
+                relay
+                    .say(super::relay::SESSION_IN, id, Some(&message))
+                    .await;
+            }
+            if here {
+                self.inner.accept_message(id, message).await
+            } else {
+                Ok(())
+            }
+        }
     }
 
     async fn create_standalone_stream(
         &self,
         id: &SessionId,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.used(id);
         let open = self.opened(id, None);
         let stream = self.inner.create_standalone_stream(id).await?;
-        Ok(stream.map(move |event| {
+        let stream = stream.map(move |event| {
             let _ended_with_the_stream = &open;
             event
-        }))
+        });
+        Ok(match &self.relay {
+            Some(relay) => relay.hold(id, stream).left_stream(),
+            None => stream.right_stream(),
+        })
     }
 
     async fn resume(
@@ -217,26 +388,42 @@ impl SessionManager for Sessions {
         id: &SessionId,
         last_event_id: String,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        self.used(id);
         let open = self.opened(id, None);
+        // An event id without `/` is of the GET stream's.
+        let standalone = !last_event_id.contains('/');
         let stream = self.inner.resume(id, last_event_id).await?;
-        Ok(stream.map(move |event| {
+        let stream = stream.map(move |event| {
             let _ended_with_the_stream = &open;
             event
-        }))
+        });
+        Ok(match &self.relay {
+            Some(relay) if standalone => relay.hold(id, stream).left_stream(),
+            _ => stream.right_stream(),
+        })
     }
 
     async fn restore_session(
         &self,
         id: SessionId,
     ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
-        let Some(hibernation) = &self.hibernation else {
-            return self.inner.restore_session(id).await;
+        let restored = match &self.hibernation {
+            None => self.inner.restore_session(id.clone()).await?,
+            Some(hibernation) => {
+                // The worker this one replaces may still be closing: wait for it, and
+                // be sure it is gone.
+                let _no_close_under_way = hibernation.restoring().await;
+                self.inner.close_session(&id).await?;
+                self.inner.restore_session(id.clone()).await?
+            }
         };
-        // The worker this one replaces may still be closing: wait for it, and be sure
-        // it is gone.
-        let _no_close_under_way = hibernation.restoring().await;
-        self.inner.close_session(&id).await?;
-        self.inner.restore_session(id).await
+        Ok(match restored {
+            RestoreOutcome::Restored(transport) => {
+                RestoreOutcome::Restored(Relay::wrap(&self.relay, &id, transport))
+            }
+            RestoreOutcome::AlreadyPresent => RestoreOutcome::AlreadyPresent,
+            _ => RestoreOutcome::NotSupported,
+        })
     }
 
     fn event_store(&self) -> Option<Arc<dyn EventStore>> {

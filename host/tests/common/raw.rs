@@ -154,7 +154,12 @@ pub fn in_session(url: &str, id: &str, body: &str) -> reqwest::RequestBuilder {
 
 /// Initializes a raw session at the MCP endpoint `url`; returns its id.
 pub async fn raw_session(url: &str) -> String {
-    let response = post(url, INIT).send().await.unwrap();
+    raw_session_with(url, INIT).await
+}
+
+/// [`raw_session`] initialized with the `initialize` request `init`.
+pub async fn raw_session_with(url: &str, init: &str) -> String {
+    let response = post(url, init).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let id = response.headers()["mcp-session-id"]
         .to_str()
@@ -192,4 +197,69 @@ pub async fn modern_tool_round(
             .unwrap(),
     )
     .await
+}
+
+/// One SSE response read message by message.
+pub struct Events {
+    response: reqwest::Response,
+    pending: String,
+}
+
+impl Events {
+    pub fn of(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            pending: String::new(),
+        }
+    }
+
+    /// The next message, within ten seconds.
+    pub async fn next(&mut self) -> serde_json::Value {
+        self.next_within(std::time::Duration::from_secs(10))
+            .await
+            .expect("a message within ten seconds")
+    }
+
+    /// The next message, within `within`; `None` when none came.
+    pub async fn next_within(&mut self, within: std::time::Duration) -> Option<serde_json::Value> {
+        let read = async {
+            loop {
+                if let Some(end) = self.pending.find("\n\n") {
+                    let event: String = self.pending.drain(..end + 2).collect();
+                    let data: String = event
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data:"))
+                        .map(str::trim)
+                        .collect();
+                    if !data.is_empty() {
+                        return serde_json::from_str::<serde_json::Value>(&data).unwrap();
+                    }
+                    continue;
+                }
+                let chunk = self
+                    .response
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open");
+                self.pending.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        };
+        tokio::time::timeout(within, read).await.ok()
+    }
+
+    /// The next message whose method is `method`, within ten seconds (others skipped).
+    pub async fn next_of(&mut self, method: &str) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let message = self
+                .next_within(left)
+                .await
+                .unwrap_or_else(|| panic!("no {method} within ten seconds"));
+            if message["method"] == method {
+                return message;
+            }
+        }
+    }
 }

@@ -2,43 +2,6 @@
 
 use super::*;
 
-struct Stream {
-    response: reqwest::Response,
-    pending: String,
-}
-
-impl Stream {
-    /// The next message, within ten seconds.
-    async fn next(&mut self) -> Value {
-        let read = async {
-            loop {
-                if let Some(end) = self.pending.find("\n\n") {
-                    let event: String = self.pending.drain(..end + 2).collect();
-                    let data: String = event
-                        .lines()
-                        .filter_map(|l| l.strip_prefix("data:"))
-                        .map(str::trim)
-                        .collect();
-                    if !data.is_empty() {
-                        return serde_json::from_str::<Value>(&data).unwrap();
-                    }
-                    continue;
-                }
-                let chunk = self
-                    .response
-                    .chunk()
-                    .await
-                    .unwrap()
-                    .expect("the stream stays open");
-                self.pending.push_str(&String::from_utf8_lossy(&chunk));
-            }
-        };
-        tokio::time::timeout(std::time::Duration::from_secs(10), read)
-            .await
-            .expect("a message within ten seconds")
-    }
-}
-
 #[tokio::test]
 async fn a_listen_stream_is_acknowledged_tagged_and_filtered() {
     let (server, dir) = serve(&[]).await;
@@ -53,10 +16,7 @@ async fn a_listen_stream_is_acknowledged_tagged_and_filtered() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let mut stream = Stream {
-        response,
-        pending: String::new(),
-    };
+    let mut stream = Events::of(response);
     // The acknowledgement comes first and names what was accepted: not the URI no
     // mount serves.
     let ack = stream.next().await;
@@ -162,10 +122,7 @@ async fn a_listen_stream_subscribes_to_a_bounded_number_of_uris() {
                 .send()
                 .await
                 .unwrap();
-            let mut stream = Stream {
-                response,
-                pending: String::new(),
-            };
+            let mut stream = Events::of(response);
             let ack = stream.next().await["params"]["notifications"].clone();
             (ack, stream)
         }
@@ -211,10 +168,7 @@ async fn one_client_keeps_a_bounded_number_of_listen_streams_open() {
                 .send()
                 .await
                 .unwrap();
-            let mut stream = Stream {
-                response,
-                pending: String::new(),
-            };
+            let mut stream = Events::of(response);
             let ack = stream.next().await;
             assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
             stream

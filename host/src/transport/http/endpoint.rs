@@ -20,6 +20,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use http_body::{Frame, SizeHint};
 use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::SessionId;
 use serde_json::json;
 
 use crate::server::handler::CALLER;
@@ -32,6 +33,8 @@ use crate::transport::request_ids::Sessions;
 pub(super) struct Endpoint {
     /// rmcp's service: sessions, SSE streams, JSON-RPC.
     pub(super) mcp: Arc<StreamableHttpService<PierServer, Sessions>>,
+    /// The session manager (to tell the fleet of a session's end).
+    pub(super) sessions: Arc<Sessions>,
     /// `pier_http_requests_total`.
     pub(super) metrics: Arc<Metrics>,
     /// `server.request-timeout-ms`.
@@ -78,12 +81,19 @@ pub(super) async fn serve(State(endpoint): State<Endpoint>, request: Request) ->
         .get::<crate::auth::Identity>()
         .cloned()
         .map(Arc::new);
+    let deleted = (method == Method::DELETE)
+        .then(|| request.headers().get("mcp-session-id")?.to_str().ok())
+        .flatten()
+        .map(|id| SessionId::from(id.to_string()));
     let handled = CALLER.scope(caller, endpoint.mcp.handle(request));
     let response = match tokio::time::timeout(endpoint.timeout, handled).await {
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             if method == Method::DELETE && parts.status == StatusCode::ACCEPTED {
                 parts.status = StatusCode::OK;
+                if let Some(id) = &deleted {
+                    endpoint.sessions.deleted(id).await;
+                }
             }
             let body = Tracked {
                 body,
