@@ -501,3 +501,79 @@ async fn a_session_is_served_by_every_replica_and_hears_on_its_stream_what_each_
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_session_subscribed_through_one_replica_hears_updates_from_any_and_unsubscribes_through_another()
+ {
+    let redis = RedisServer::start();
+    let dir = plugins();
+    let replicas = fleet(3, &dir, &redis.url(), "subscribe:").await;
+    let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+    let session = raw_session(&a.url).await;
+    let stream = reqwest::Client::new()
+        .get(&a.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    let mut on_a = Events::of(stream);
+    let request = |id: u64, method: &str, params: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+    };
+    let counter = json!({"uri": "probe://probe/counter"});
+
+    // Subscribed through B; the probe on C says the counter changed: A's stream hears.
+    let subscribed = messages(
+        in_session(
+            &b.url,
+            &session,
+            &request(1, "resources/subscribe", counter.clone()),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(subscribed[0]["result"], json!({}), "{subscribed:?}");
+    let touch = request(
+        2,
+        "tools/call",
+        json!({"name": "probe_touch", "arguments": {}}),
+    );
+    messages(in_session(&c.url, &session, &touch).send().await.unwrap()).await;
+    let updated = on_a.next_of("notifications/resources/updated").await;
+    assert_eq!(updated["params"]["uri"], "probe://probe/counter");
+
+    // Unsubscribed through C: another change is heard no more.
+    let unsubscribed = messages(
+        in_session(
+            &c.url,
+            &session,
+            &request(3, "resources/unsubscribe", counter),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(unsubscribed[0]["result"], json!({}), "{unsubscribed:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let touch = request(
+        4,
+        "tools/call",
+        json!({"name": "probe_touch", "arguments": {}}),
+    );
+    messages(in_session(&a.url, &session, &touch).send().await.unwrap()).await;
+    let heard = on_a.next_within(Duration::from_secs(1)).await;
+    assert!(
+        heard
+            .as_ref()
+            .is_none_or(|m| m["method"] != "notifications/resources/updated"),
+        "{heard:?}"
+    );
+    for server in replicas {
+        server.shutdown().await;
+    }
+}

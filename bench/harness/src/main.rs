@@ -22,6 +22,10 @@ struct Args {
     /// Where `latest.md` and `latest.json` go.
     #[arg(long, default_value = "bench/results")]
     out: PathBuf,
+    /// Measure a fleet's cost instead (one pier vs three behind haproxy, on Redis):
+    /// writes `fleet.md` and `fleet.json`.
+    #[arg(long)]
+    fleet: bool,
 }
 
 fn output(program: &str, args: &[&str]) -> String {
@@ -94,10 +98,29 @@ fn versions() -> BTreeMap<&'static str, String> {
     ])
 }
 
+fn joined(map: &BTreeMap<&'static str, String>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seconds = Duration::from_secs_f64(args.seconds);
+    if args.fleet {
+        let header = format!(
+            "{}. Machine: {}. Versions: {}.\n",
+            output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            joined(&machine()),
+            joined(&versions())
+        );
+        let md = scenarios::fleet::write(seconds, &args.out, &header).await?;
+        println!("{md}");
+        println!("written to {}", args.out.join("fleet.md").display());
+        return Ok(());
+    }
     let rows = scenarios::run_all(seconds).await?;
     let results = Results {
         date: output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),

@@ -11,6 +11,7 @@ use pier_bench::report::{Better, Row, SERVERS};
 use serde_json::json;
 
 mod edit_loop;
+pub mod fleet;
 mod instances;
 mod lifecycle;
 

@@ -4,6 +4,7 @@
 //! | topic | said when | a replica that hears it |
 //! |---|---|---|
 //! | `resources/updated` | a plugin notified that a resource changed | tells its own subscribers of the URI (sessions and `subscriptions/listen` streams) |
+//! | `unsubscribed` | a 2025-11-25 session unsubscribed from a resource | drops that session's subscription, should it hold it (the subscribe may have reached it) |
 //! | `switched` | a plugin switched one of its components on or off | switches it too, in the same version of that mount |
 //! | `mounts` | the admin API added or removed a mount | brings that namespace in line with its record in the store ([`mounts`]) |
 //! | `session/…` | a 2025-11-25 session's message must reach the replica holding its stream | see [`crate::transport::relay`] |
@@ -23,6 +24,8 @@ use crate::storage::bus::{Bus, BusError, Notice};
 
 /// The topic of a resource's update.
 pub const RESOURCE_UPDATED: &str = "resources/updated";
+/// The topic of a 2025-11-25 session's unsubscription.
+pub const UNSUBSCRIBED: &str = "unsubscribed";
 /// The topic of a component switched on or off.
 pub const SWITCHED: &str = "switched";
 /// The topic of an admin mount added or removed.
@@ -48,6 +51,15 @@ struct Said<T> {
 #[derive(Serialize, serde::Deserialize)]
 pub struct ResourceUpdated {
     /// The URI as clients know it.
+    pub uri: String,
+}
+
+/// `unsubscribed`: a session (its `Mcp-Session-Id`) no longer hears of a URI.
+#[derive(Serialize, serde::Deserialize)]
+pub struct Unsubscribed {
+    /// The session's id.
+    pub session: String,
+    /// The namespaced URI.
     pub uri: String,
 }
 
@@ -205,6 +217,11 @@ pub async fn hear(
                     // does not wait for slow clients.
                     let subscriptions = shared.subscriptions.clone();
                     tokio::spawn(async move { subscriptions.notify(&updated.uri).await });
+                }
+            }
+            UNSUBSCRIBED => {
+                if let Some(gone) = fleet.heard::<Unsubscribed>(&notice) {
+                    shared.subscriptions.unsubscribe(&gone.uri, &gone.session);
                 }
             }
             SWITCHED => {

@@ -63,6 +63,18 @@ pub(crate) fn public_session_id(
     session.public_id(http_session_id(request))
 }
 
+/// The `Mcp-Session-Id` of `request` when it names a session rmcp holds (never a value
+/// a sessionless request sends): what names the session on every replica of a fleet.
+pub(crate) fn transport_session_id(
+    request: &RequestContext<RoleServer>,
+    session: &Session,
+) -> Option<String> {
+    if !super::scope::has_session(request, session) {
+        return None;
+    }
+    http_session_id(request)
+}
+
 fn session_header(extensions: &rmcp::model::Extensions) -> Option<String> {
     let parts = extensions.get::<axum::http::request::Parts>()?;
     let id = parts.headers.get("mcp-session-id")?.to_str().ok()?;

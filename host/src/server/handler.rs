@@ -548,8 +548,12 @@ impl ServerHandler for PierServer {
         self.shared.check_uri(&request.uri)?;
         let session = self.session.clone();
         let peer = context.peer.clone();
+        // Over HTTP, the session's id: the one an unsubscribe reaching another
+        // replica names.
+        let key = super::context::transport_session_id(&context, &session)
+            .unwrap_or_else(|| session.local_id.to_string());
         let end = subscribing(self.shared.clone(), move || Subscriber {
-            key: session.local_id.to_string(),
+            key: key.clone(),
             closed: session.closed(),
             target: Target::Session(peer.clone()),
         });
@@ -564,10 +568,23 @@ impl ServerHandler for PierServer {
     ) -> Result<(), McpError> {
         self.shared.check_uri(&request.uri)?;
         let shared = self.shared.clone();
-        let session = self.session.clone();
+        let transport_id = super::context::transport_session_id(&context, &self.session);
+        let key = transport_id
+            .clone()
+            .unwrap_or_else(|| self.session.local_id.to_string());
         let end = Answer(move |request| {
             if let Request::Unsubscribe(uri) = &request {
-                shared.subscriptions.unsubscribe(uri, &session.local_id);
+                shared.subscriptions.unsubscribe(uri, &key);
+                // The subscription may be held by the replica that took the subscribe.
+                if let Some(session) = transport_id.clone()
+                    && shared.fleet.shared()
+                {
+                    let (fleet, uri) = (shared.fleet.clone(), uri.clone());
+                    tokio::spawn(async move {
+                        let said = crate::fleet::Unsubscribed { session, uri };
+                        fleet.tell(crate::fleet::UNSUBSCRIBED, said).await;
+                    });
+                }
             }
             Box::pin(std::future::ready(Ok(Response::Empty))) as BoxFuture<'static, Outcome>
         });

@@ -232,6 +232,18 @@ impl Relay {
         (true, cancels)
     }
 
+    /// Whether `message` is of the kinds a replica passes to another (answers and
+    /// cancellations): anything else heard on the bus is ignored.
+    pub fn relayable(message: &ClientJsonRpcMessage) -> bool {
+        match message {
+            ClientJsonRpcMessage::Response(_) | ClientJsonRpcMessage::Error(_) => true,
+            ClientJsonRpcMessage::Notification(n) => {
+                matches!(n.notification, ClientNotification::CancelledNotification(_))
+            }
+            _ => false,
+        }
+    }
+
     /// Says `message` of `session` on `topic`.
     pub async fn say<M: Serialize>(&self, topic: &str, session: &SessionId, message: Option<M>) {
         let said = OfSession {
@@ -350,5 +362,99 @@ where
 
     fn close(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn relay(tag: i64) -> Relay {
+        Relay {
+            fleet: Arc::new(Fleet::new(crate::storage::bus::Bus::local())),
+            tag,
+            streams: Mutex::default(),
+        }
+    }
+
+    fn client(message: Value) -> ClientJsonRpcMessage {
+        serde_json::from_value(message).unwrap()
+    }
+
+    fn id_of(message: &ClientJsonRpcMessage) -> Value {
+        serde_json::to_value(message).unwrap()["id"].clone()
+    }
+
+    #[test]
+    fn a_server_request_names_its_replica_and_the_answer_finds_it() {
+        let (here, there) = (relay(5), relay(7));
+        let mut asked: ServerJsonRpcMessage =
+            serde_json::from_value(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"})).unwrap();
+        here.tag(&mut asked);
+        let id = serde_json::to_value(&asked).unwrap()["id"].clone();
+        assert_eq!(id, json!(5 * (1i64 << 32) + 3));
+        let answer = json!({"jsonrpc": "2.0", "id": id, "result": {}});
+        // Reaching the other replica, it goes on and is not taken there.
+        assert_eq!(there.inbound(&client(answer.clone())), (false, true));
+        // At home it is taken, its tag taken back before rmcp sees it.
+        assert_eq!(here.inbound(&client(answer.clone())), (true, false));
+        let mut taken = client(answer);
+        here.untag(&mut taken);
+        assert_eq!(id_of(&taken), json!(3));
+        // Another replica's untag leaves a foreign tag alone.
+        let mut foreign = client(json!({"jsonrpc": "2.0", "id": id, "result": {}}));
+        there.untag(&mut foreign);
+        assert_eq!(id_of(&foreign), id);
+    }
+
+    #[test]
+    fn what_goes_to_other_replicas_is_answers_and_cancellations_only() {
+        let here = relay(5);
+        let untagged = client(json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
+        assert_eq!(here.inbound(&untagged), (true, false));
+        let cancel = client(
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                   "params": {"requestId": 9}}),
+        );
+        assert_eq!(here.inbound(&cancel), (true, true));
+        assert!(Relay::relayable(&cancel));
+        assert!(Relay::relayable(&untagged));
+        let request = client(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+        assert!(
+            !Relay::relayable(&request),
+            "a request heard on the bus is ignored"
+        );
+        let progress = client(json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                                     "params": {"progressToken": 1, "progress": 1}}));
+        assert!(!Relay::relayable(&progress));
+        // A string id (never rmcp's) is left alone.
+        let mut asked: ServerJsonRpcMessage =
+            serde_json::from_value(json!({"jsonrpc": "2.0", "id": "s", "method": "ping"})).unwrap();
+        here.tag(&mut asked);
+        assert_eq!(serde_json::to_value(&asked).unwrap()["id"], "s");
+    }
+
+    #[test]
+    fn list_changes_are_left_to_the_replica_holding_the_stream() {
+        let here = relay(5);
+        let session = SessionId::from("s1".to_string());
+        let changed: ServerJsonRpcMessage = serde_json::from_value(
+            json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+        )
+        .unwrap();
+        let log: ServerJsonRpcMessage = serde_json::from_value(json!({"jsonrpc": "2.0",
+            "method": "notifications/message", "params": {"level": "info", "data": "x"}}))
+        .unwrap();
+        let answer: ServerJsonRpcMessage =
+            serde_json::from_value(json!({"jsonrpc": "2.0", "id": 1, "result": {}})).unwrap();
+        assert_eq!(here.route(&session, &changed), Route::Drop);
+        assert_eq!(here.route(&session, &log), Route::Relay);
+        assert_eq!(here.route(&session, &answer), Route::Here);
+        // Held here: everything stays here.
+        let (tx, _rx) = mpsc::channel(1);
+        here.streams().insert(session.clone(), (1, tx));
+        assert_eq!(here.route(&session, &changed), Route::Here);
+        assert_eq!(here.route(&session, &log), Route::Here);
     }
 }

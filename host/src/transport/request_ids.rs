@@ -146,6 +146,7 @@ impl Sessions {
             }
             super::relay::SESSION_IN => {
                 if let Some((id, Some(message))) = relay.heard::<ClientJsonRpcMessage>(notice)
+                    && Relay::relayable(&message)
                     && relay.inbound(&message).0
                     && matches!(self.inner.has_session(&id).await, Ok(true))
                     && let Err(e) = self.inner.accept_message(&id, message).await
