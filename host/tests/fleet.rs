@@ -298,9 +298,9 @@ async fn a_resource_update_and_a_switch_on_one_replica_reach_the_others() {
     }
 }
 
-/// What a client that follows tasks declares.
+/// What a client that follows tasks (and answers forms) declares.
 fn tasks() -> Value {
-    json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
+    json!({"elicitation": {"form": {}}, "extensions": {"io.modelcontextprotocol/tasks": {}}})
 }
 
 #[tokio::test]
@@ -573,6 +573,57 @@ async fn a_session_subscribed_through_one_replica_hears_updates_from_any_and_uns
             .is_none_or(|m| m["method"] != "notifications/resources/updated"),
         "{heard:?}"
     );
+    for server in replicas {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_task_parked_on_one_replica_is_answered_on_another_and_seen_done_on_a_third() {
+    let redis = RedisServer::start();
+    let dir = plugins();
+    let replicas = fleet(3, &dir, &redis.url(), "task-update:").await;
+    let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+    let send = |server: &Server, id: u64, method: &str, name: &str, params: Value| {
+        let body = modern(id, method, params, tasks());
+        let request = post_modern(&server.url, &body, method, Some(name));
+        async move { message(request.send().await.unwrap()).await }
+    };
+    let params = json!({"name": "confirm_delete", "arguments": {"filename": "a.txt"}});
+    let created = send(a, 1, "tools/call", "confirm_delete", params).await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_string();
+    let poll = |server: &Server, status: &'static str| {
+        let (server_url, id) = (server.url.clone(), id.clone());
+        async move {
+            for n in 0..200 {
+                let body = modern(100 + n, "tasks/get", json!({"taskId": id}), tasks());
+                let got = message(
+                    post_modern(&server_url, &body, "tasks/get", Some(&id))
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await;
+                if got["result"]["status"] == status {
+                    return got["result"].clone();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("task {id} never became {status}");
+        }
+    };
+    // Parked on A, seen parked from B.
+    let parked = poll(b, "input_required").await;
+    assert_eq!(
+        parked["inputRequests"]["confirm"]["method"],
+        "elicitation/create"
+    );
+    // Answered through B (which runs it again), seen done from C.
+    let answer = json!({"taskId": id, "inputResponses": {"confirm": {"action": "accept", "content": {"confirm": true}}}});
+    let ack = send(b, 2, "tasks/update", &id, answer).await;
+    assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
+    let done = poll(c, "completed").await;
+    assert_eq!(done["result"]["content"][0]["text"], "a.txt: confirm=true");
     for server in replicas {
         server.shutdown().await;
     }

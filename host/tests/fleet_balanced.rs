@@ -146,27 +146,24 @@ fn python_script(script: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
 }
 
-/// One MCP 2026-07-28 call of `tool` through `url`: its result, or why it failed
-/// (an HTTP status, a JSON-RPC error, a transport error).
-async fn call(
+/// One MCP 2026-07-28 request through `url` declaring `capabilities`: its result, or
+/// why it failed (an HTTP status, a JSON-RPC error, a transport error).
+async fn rpc(
     client: &reqwest::Client,
     url: &str,
-    tool: &str,
-    arguments: Value,
+    method: &str,
+    name: &str,
+    params: Value,
+    capabilities: Value,
 ) -> Result<Value, String> {
-    let body = modern(
-        1,
-        "tools/call",
-        json!({"name": tool, "arguments": arguments}),
-        json!({}),
-    );
+    let body = modern(1, method, params, capabilities);
     let response = client
         .post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
+        .header("mcp-method", method)
+        .header("mcp-name", name)
         .body(body)
         .send()
         .await
@@ -189,6 +186,21 @@ async fn call(
         ));
     }
     Ok(message["result"].clone())
+}
+
+/// `tools/call` of `tool` through `url`.
+async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    tool: &str,
+    arguments: Value,
+) -> Result<Value, String> {
+    let params = json!({"name": tool, "arguments": arguments});
+    rpc(client, url, "tools/call", tool, params, json!({})).await
+}
+
+fn tasks() -> Value {
+    json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,6 +319,21 @@ async fn a_fleet_behind_a_round_robin_balancer_acts_as_one_server() {
     }
     assert_eq!((passed, limited), (10, 20));
 
+    // A task running on the replica about to die.
+    let params = json!({"name": "conformance_slow_compute", "arguments": {"seconds": 60}});
+    let created = rpc(
+        &client,
+        &piers[2].url,
+        "tools/call",
+        "conformance_slow_compute",
+        params,
+        tasks(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created["status"], "working", "{created}");
+    let orphan = created["taskId"].as_str().unwrap().to_string();
+
     // A replica killed with `kill -9` while 8 clients call: only what was in flight on
     // it fails; the rest, and everything after, is served.
     let ok = Arc::new(AtomicUsize::new(0));
@@ -355,6 +382,25 @@ async fn a_fleet_behind_a_round_robin_balancer_acts_as_one_server() {
         ok + failed
     );
     assert_eq!(late_failures.load(Ordering::Relaxed), 0);
+
+    // Its task fails at a poll, on any replica, once nothing was heard of it for 10 s.
+    let params = json!({"taskId": orphan});
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let failed = loop {
+        let got = rpc(&client, &url, "tasks/get", &orphan, params.clone(), tasks())
+            .await
+            .unwrap();
+        if got["status"] != "working" {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "still working: {got}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["error"]["message"],
+        "the replica running this task stopped (nothing heard of it for 10 s): its work is lost; call the tool again"
+    );
 
     // Redis down: what needs the store fails, saying so; the rest serves.
     redis.stop();

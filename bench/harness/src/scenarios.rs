@@ -41,6 +41,11 @@ struct Setup {
 
 impl Setup {
     fn new() -> anyhow::Result<Self> {
+        Self::only(&["pier-rust", "pier-py", "pier-js", PY_FRESH, JS_FRESH])
+    }
+
+    /// The set-ups `ids` only.
+    fn only(ids: &[&str]) -> anyhow::Result<Self> {
         let root = tempfile::tempdir()?;
         let data = root.path().join("data");
         let mut dirs = Vec::new();
@@ -53,6 +58,9 @@ impl Setup {
             (PY_FRESH, PY_WASM, "fresh"),
             (JS_FRESH, JS_WASM, "fresh"),
         ] {
+            if !ids.contains(&id) {
+                continue;
+            }
             let dir = root.path().join(id);
             std::fs::create_dir_all(&dir)?;
             std::fs::copy(wasm, dir.join("bench.wasm")).with_context(|| wasm.to_string())?;

@@ -194,7 +194,7 @@ fn cell(report: &anyhow::Result<Report>) -> String {
 
 /// Runs the fleet rows and writes `fleet.md` and `fleet.json` into `out`.
 pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Result<String> {
-    let setup = Setup::new()?;
+    let setup = Setup::only(&["pier-rust"])?;
     let rows = run(&setup, seconds).await?;
     let mut md = format!(
         "# A fleet's cost\n\n{header}\n\
@@ -203,7 +203,8 @@ pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Resul
          share the machine's cores. With 2 cores, three replicas cannot serve more than \
          one: the three-replica row shows what the fleet costs (the balancer's hop, \
          Redis, three processes on the same cores), not a speed-up, which needs a core \
-         (or a machine) per replica.\n\n\
+         (or a machine) per replica. Between runs on such a shared machine, numbers vary \
+         by ±20 % and more.\n\n\
          | set-up | MCP 2026-07-28, no session | MCP 2025-11-25 sessions |\n|---|---|---|\n",
         seconds.as_secs_f64()
     );
