@@ -297,6 +297,7 @@ impl App {
             )),
             task_after: config.task_after,
             fleet,
+            session_levels: fleet::Levels::new(config.http.session_idle),
         });
         let store_health = Arc::new(storage::Health::new(
             runtime.store().clone(),

@@ -26,7 +26,17 @@ async fn fleet(n: usize, dir: &PluginDir, url: &str, prefix: &str) -> Vec<Server
 }
 
 async fn replica(dir: &PluginDir, url: &str, prefix: &str) -> Server {
-    let config = pier::ServeConfig {
+    replica_with(dir, url, prefix, |_| {}).await
+}
+
+/// [`replica`] with `tweak` applied to its configuration.
+async fn replica_with(
+    dir: &PluginDir,
+    url: &str,
+    prefix: &str,
+    tweak: impl FnOnce(&mut pier::ServeConfig),
+) -> Server {
+    let mut config = pier::ServeConfig {
         storage: pier::storage::Backend::Redis {
             url: url.to_string(),
             prefix: prefix.to_string(),
@@ -36,6 +46,7 @@ async fn replica(dir: &PluginDir, url: &str, prefix: &str) -> Server {
         request_state_keys: vec!["k1:fleet-test-key-of-at-least-32-bytes!!".to_string()],
         ..dir.config()
     };
+    tweak(&mut config);
     Server::start_with(config).await
 }
 
@@ -624,6 +635,166 @@ async fn a_task_parked_on_one_replica_is_answered_on_another_and_seen_done_on_a_
     assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
     let done = poll(c, "completed").await;
     assert_eq!(done["result"]["content"][0]["text"], "a.txt: confirm=true");
+    for server in replicas {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_file_added_to_a_shared_directory_is_announced_by_every_replica() {
+    let redis = RedisServer::start();
+    let dir = plugins();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        replicas.push(replica_with(&dir, &redis.url(), "swap:", |c| c.watch = true).await);
+    }
+    let mut heard_on_b = listen(&replicas[1], &[]).await;
+    std::fs::copy(example("calc"), dir.path().join("calc.wasm")).unwrap();
+    heard_on_b.next_of("notifications/tools/list_changed").await;
+    for server in &replicas {
+        for _ in 0..100 {
+            if tools(server).await.contains(&"calc_add".to_string()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(tools(server).await.contains(&"calc_add".to_string()));
+    }
+    for server in replicas {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_used_longer_than_its_idle_time_stays_known_to_every_replica() {
+    let redis = RedisServer::start();
+    let dir = plugins();
+    let idle = |c: &mut pier::ServeConfig| c.http.session_idle = Duration::from_secs(2);
+    let a = replica_with(&dir, &redis.url(), "idle:", idle).await;
+    let b = replica_with(&dir, &redis.url(), "idle:", idle).await;
+    let session = raw_session(&a.url).await;
+    let ping = |id: u64| json!({"jsonrpc": "2.0", "id": id, "method": "ping"}).to_string();
+    // Used on A for longer than the idle time its record was first written for.
+    for n in 0..8 {
+        let response = in_session(&a.url, &session, &ping(n)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // B, which never saw it, restores it from its record.
+    let response = in_session(&b.url, &session, &ping(100))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the record was kept alive while used"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_sent_to_another_replica_stops_the_call_where_it_runs() {
+    let redis = RedisServer::start();
+    let dir = plugins();
+    let replicas = fleet(2, &dir, &redis.url(), "cancel:").await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let session = raw_session(&a.url).await;
+    // A long call on A (over 2025-11-25 a call does not become a task).
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "slow_compute", "arguments": {"seconds": 20}}})
+    .to_string();
+    let running = tokio::spawn({
+        let (url, session) = (a.url.clone(), session.clone());
+        async move {
+            in_session(&url, &session, &call)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The client cancels it through B.
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 7, "reason": "changed my mind"}})
+    .to_string();
+    let accepted = in_session(&b.url, &session, &cancel).send().await.unwrap();
+    assert_eq!(accepted.status(), 202);
+    let cancelled = "pier_tool_calls_total{tool=\"slow_compute\",outcome=\"cancelled\"} 1";
+    for _ in 0..100 {
+        if a.metrics().await.contains(cancelled) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        a.metrics().await.contains(cancelled),
+        "the call on A was stopped"
+    );
+    running.abort();
+    for server in replicas {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_log_level_set_through_one_replica_holds_on_every_replica() {
+    let redis = RedisServer::start();
+    let dir = plugins();
+    let replicas = fleet(3, &dir, &redis.url(), "levels:").await;
+    let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
+    let session = raw_session(&a.url).await;
+    let stream = reqwest::Client::new()
+        .get(&a.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    let mut on_a = Events::of(stream);
+    let request = |id: u64, method: &str, params: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+    };
+    let log_call = |id: u64| {
+        request(
+            id,
+            "tools/call",
+            json!({"name": "test_tool_with_logging", "arguments": {}}),
+        )
+    };
+    // At the default level, C's info messages reach A's stream.
+    messages(
+        in_session(&c.url, &session, &log_call(1))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let first = on_a.next_of("notifications/message").await;
+    assert_eq!(first["params"]["level"], "info");
+    while on_a.next_within(Duration::from_millis(300)).await.is_some() {}
+    // `warning` set through B: C sends info messages no more.
+    let set = request(2, "logging/setLevel", json!({"level": "warning"}));
+    let answer = messages(in_session(&b.url, &session, &set).send().await.unwrap()).await;
+    assert_eq!(answer[0]["result"], json!({}), "{answer:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let done = messages(
+        in_session(&c.url, &session, &log_call(3))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        done.last().unwrap()["result"]["content"][0]["text"],
+        "Tool with logging executed successfully"
+    );
+    let heard = on_a.next_within(Duration::from_secs(1)).await;
+    assert!(heard.is_none(), "{heard:?}");
     for server in replicas {
         server.shutdown().await;
     }

@@ -4,6 +4,7 @@
 //! | topic | said when | a replica that hears it |
 //! |---|---|---|
 //! | `resources/updated` | a plugin notified that a resource changed | tells its own subscribers of the URI (sessions and `subscriptions/listen` streams) |
+//! | `session/level` | a 2025-11-25 session set its log level (`logging/setLevel`) | sends that session's log messages from that level on ([`Levels`]) |
 //! | `unsubscribed` | a 2025-11-25 session unsubscribed from a resource | drops that session's subscription, should it hold it (the subscribe may have reached it) |
 //! | `switched` | a plugin switched one of its components on or off | switches it too, in the same version of that mount |
 //! | `mounts` | the admin API added or removed a mount | brings that namespace in line with its record in the store ([`mounts`]) |
@@ -15,6 +16,8 @@
 //! and every [`RESYNC_EVERY`]. On `memory` and `sled` there is one process: nothing is
 //! said.
 
+#![allow(deprecated)] // MCP logging is deprecated by a newer protocol revision; still served.
+
 pub mod mounts;
 
 use serde::Serialize;
@@ -24,6 +27,8 @@ use crate::storage::bus::{Bus, BusError, Notice};
 
 /// The topic of a resource's update.
 pub const RESOURCE_UPDATED: &str = "resources/updated";
+/// The topic of a 2025-11-25 session's log level.
+pub const SESSION_LEVEL: &str = "session/level";
 /// The topic of a 2025-11-25 session's unsubscription.
 pub const UNSUBSCRIBED: &str = "unsubscribed";
 /// The topic of a component switched on or off.
@@ -61,6 +66,59 @@ pub struct Unsubscribed {
     pub session: String,
     /// The namespaced URI.
     pub uri: String,
+}
+
+/// `session/level`: a session (its `Mcp-Session-Id`) set its log level.
+#[derive(Serialize, serde::Deserialize)]
+pub struct SessionLevel {
+    /// The session's id.
+    pub session: String,
+    /// The least severe level it hears.
+    pub level: rmcp::model::LoggingLevel,
+}
+
+/// Most sessions whose log level a replica remembers.
+const MAX_LEVELS: usize = 65_536;
+
+/// The log levels 2025-11-25 sessions set, by session id, on any replica: a request of
+/// the session on this replica logs from that level on. An entry unused for a
+/// session's idle time is forgotten (its session is gone); at most [`MAX_LEVELS`].
+pub struct Levels {
+    idle: std::time::Duration,
+    by_session: std::sync::Mutex<
+        std::collections::HashMap<String, (rmcp::model::LoggingLevel, std::time::Instant)>,
+    >,
+}
+
+impl Levels {
+    /// Levels of sessions idling out after `idle`.
+    pub fn new(idle: std::time::Duration) -> Self {
+        Self {
+            idle,
+            by_session: Default::default(),
+        }
+    }
+
+    /// Session `session` logs from `level` on.
+    pub fn set(&self, session: String, level: rmcp::model::LoggingLevel) {
+        let mut levels = self.by_session.lock().unwrap_or_else(|e| e.into_inner());
+        if levels.len() >= MAX_LEVELS && !levels.contains_key(&session) {
+            levels.retain(|_, (_, used)| used.elapsed() < self.idle);
+            if levels.len() >= MAX_LEVELS {
+                tracing::debug!("the log level of a session was not kept: {MAX_LEVELS} are");
+                return;
+            }
+        }
+        levels.insert(session, (level, std::time::Instant::now()));
+    }
+
+    /// The level session `session` set, if it set one.
+    pub fn get(&self, session: &str) -> Option<rmcp::model::LoggingLevel> {
+        let mut levels = self.by_session.lock().unwrap_or_else(|e| e.into_inner());
+        let (level, used) = levels.get_mut(session)?;
+        *used = std::time::Instant::now();
+        Some(*level)
+    }
 }
 
 /// `switched`: a component of one version of a mount, on or off.
@@ -217,6 +275,11 @@ pub async fn hear(
                     // does not wait for slow clients.
                     let subscriptions = shared.subscriptions.clone();
                     tokio::spawn(async move { subscriptions.notify(&updated.uri).await });
+                }
+            }
+            SESSION_LEVEL => {
+                if let Some(set) = fleet.heard::<SessionLevel>(&notice) {
+                    shared.session_levels.set(set.session, set.level);
                 }
             }
             UNSUBSCRIBED => {

@@ -229,7 +229,8 @@ impl Mounting {
         let page = match store.list(PREFIX, None, MAX_RECORDS).await {
             Ok(page) => page,
             Err(e) => {
-                tracing::warn!("the mounts of the fleet were not read: {e}");
+                // Said once by the store's probe; this is tried again every 10 s.
+                tracing::debug!("the mounts of the fleet were not read: {e}");
                 return;
             }
         };
@@ -276,7 +277,9 @@ impl Mounting {
                 // An added mount was removed: what `pier.toml` says stands again.
                 if here.is_some_and(|m| m.origin == "admin") {
                     self.detach(namespace).await;
-                    tracing::info!("unmounted `{namespace}`, as another replica did");
+                    tracing::info!(
+                        "unmounted `{namespace}`: its record left the store (another replica removed it, or the store lost its data)"
+                    );
                 }
             }
             Some(Record::Removed) => {
@@ -312,7 +315,9 @@ impl Mounting {
                         "the mount `{namespace}` another replica added is refused here: {}",
                         error.reason
                     ),
-                    Ok(_) => tracing::info!("mounted `{namespace}`, as another replica did"),
+                    Ok(_) => tracing::info!(
+                        "mounted `{namespace}` from its record in the store (added through the admin API)"
+                    ),
                     Err(taken) => tracing::error!(
                         "the mount `{namespace}` another replica added is refused here: {taken}"
                     ),

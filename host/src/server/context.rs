@@ -202,6 +202,14 @@ impl Context {
         let logs = if is_modern(request) {
             LogGate::Request(request.meta.log_level())
         } else {
+            // The level the session set on another replica of a fleet.
+            if in_session
+                && shared.fleet.shared()
+                && let Some(id) = http_session_id(request)
+                && let Some(level) = shared.session_levels.get(&id)
+            {
+                session.set_log_level(level);
+            }
             LogGate::Session
         };
         let mut context = Self::of(

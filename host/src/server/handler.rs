@@ -91,6 +91,8 @@ pub struct Shared {
     pub task_after: std::time::Duration,
     /// The other replicas sharing the store, if any.
     pub fleet: Arc<crate::fleet::Fleet>,
+    /// The log levels of 2025-11-25 sessions, set on any replica.
+    pub session_levels: crate::fleet::Levels,
 }
 
 /// The handler of one client session.
@@ -369,8 +371,22 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let session = self.session.clone();
+        let shared = self.shared.clone();
+        let transport_id = super::context::transport_session_id(&context, &self.session);
         let terminal = answer_empty(move || {
             session.set_log_level(request.level);
+            // The session's other requests may reach other replicas.
+            if let Some(id) = transport_id.clone()
+                && shared.fleet.shared()
+            {
+                shared.session_levels.set(id.clone(), request.level);
+                let fleet = shared.fleet.clone();
+                let said = crate::fleet::SessionLevel {
+                    session: id,
+                    level: request.level,
+                };
+                tokio::spawn(async move { fleet.tell(crate::fleet::SESSION_LEVEL, said).await });
+            }
             Ok(())
         });
         let request = Request::Other("logging/setLevel");
