@@ -395,6 +395,20 @@ async fn a_working_task_nobody_runs_any_more_is_failed_at_its_next_poll() {
     a.shutdown().await;
 }
 
+/// The GET stream of 2025-11-25 session `session` at `url`.
+async fn get_stream(url: &str, session: &str) -> Events {
+    let stream = reqwest::Client::new()
+        .get(url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    Events::of(stream)
+}
+
 /// An initialized 2025-11-25 session on `url` that declares sampling; its id.
 async fn session_with_sampling(url: &str) -> String {
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -414,16 +428,7 @@ async fn a_session_is_served_by_every_replica_and_hears_on_its_stream_what_each_
     let session = session_with_sampling(&a.url).await;
 
     // The GET stream is held by A.
-    let stream = reqwest::Client::new()
-        .get(&a.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200);
-    let mut on_a = Events::of(stream);
+    let mut on_a = get_stream(&a.url, &session).await;
 
     // A call on B logs: the messages reach A's stream, in order.
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
@@ -521,15 +526,7 @@ async fn a_session_subscribed_through_one_replica_hears_updates_from_any_and_uns
     let replicas = fleet(3, &dir, &redis.url(), "subscribe:").await;
     let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
     let session = raw_session(&a.url).await;
-    let stream = reqwest::Client::new()
-        .get(&a.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    let mut on_a = Events::of(stream);
+    let mut on_a = get_stream(&a.url, &session).await;
     let request = |id: u64, method: &str, params: Value| {
         json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
     };
@@ -747,15 +744,7 @@ async fn a_log_level_set_through_one_replica_holds_on_every_replica() {
     let replicas = fleet(3, &dir, &redis.url(), "levels:").await;
     let (a, b, c) = (&replicas[0], &replicas[1], &replicas[2]);
     let session = raw_session(&a.url).await;
-    let stream = reqwest::Client::new()
-        .get(&a.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    let mut on_a = Events::of(stream);
+    let mut on_a = get_stream(&a.url, &session).await;
     let request = |id: u64, method: &str, params: Value| {
         json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
     };
