@@ -20,6 +20,8 @@
 
 pub mod mounts;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -166,23 +168,29 @@ impl Fleet {
     /// notice that cannot be said (Redis down) is logged: the others catch up from the
     /// store later, or miss a cue that only mattered now.
     pub async fn tell(&self, topic: &str, what: impl Serialize) {
-        if let Err(e) = self.try_tell(topic, what).await {
-            tracing::warn!("the other replicas did not hear of `{topic}`: {e}");
-        }
-    }
-
-    /// [`Fleet::tell`], saying why it could not.
-    pub async fn try_tell(&self, topic: &str, what: impl Serialize) -> Result<(), BusError> {
         if !self.shared() {
-            return Ok(());
+            return;
         }
         let said = Said {
             from: self.id.clone(),
             what,
         };
-        let payload = serde_json::to_vec(&said)
-            .map_err(|e| BusError::TooLarge(format!("a notice is not JSON: {e}")))?;
-        self.bus.publish(topic, &payload).await
+        let published = match serde_json::to_vec(&said) {
+            Ok(payload) => self.bus.publish(topic, &payload).await,
+            Err(e) => Err(BusError::TooLarge(format!("a notice is not JSON: {e}"))),
+        };
+        if let Err(e) = published {
+            tracing::warn!("the other replicas did not hear of `{topic}`: {e}");
+        }
+    }
+
+    /// [`Fleet::tell`] in a task of its own, for a caller that must not wait (nothing
+    /// is spawned when no other replica shares the store).
+    pub fn tell_soon(self: &Arc<Self>, topic: &'static str, what: impl Serialize + Send + 'static) {
+        if self.shared() {
+            let fleet = self.clone();
+            tokio::spawn(async move { fleet.tell(topic, what).await });
+        }
     }
 
     /// What the fleet says from now on.
@@ -232,7 +240,7 @@ pub fn kind_of(name: &str) -> Option<crate::registry::Component> {
 /// Acts on what the other replicas say until `stop`: the loop of [`crate::App::load`].
 pub async fn hear(
     mut notices: tokio::sync::broadcast::Receiver<Notice>,
-    mounting: std::sync::Arc<mounts::Mounting>,
+    mounting: Arc<mounts::Mounting>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     use tokio::sync::broadcast::error::RecvError;

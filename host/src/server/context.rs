@@ -732,17 +732,17 @@ impl CallContext for Context {
                 ?changes,
                 "a plugin switched one of its components"
             );
-            let fleet = self.request.shared.fleet.clone();
-            if fleet.shared() {
-                let switched = crate::fleet::Switched {
-                    namespace: mount.namespace.clone(),
-                    version: mount.version.clone(),
-                    kind: crate::fleet::kind_name(kind).to_string(),
-                    name,
-                    enabled,
-                };
-                tokio::spawn(async move { fleet.tell(crate::fleet::SWITCHED, switched).await });
-            }
+            let switched = crate::fleet::Switched {
+                namespace: mount.namespace.clone(),
+                version: mount.version.clone(),
+                kind: crate::fleet::kind_name(kind).to_string(),
+                name,
+                enabled,
+            };
+            self.request
+                .shared
+                .fleet
+                .tell_soon(crate::fleet::SWITCHED, switched);
         }
         Ok(changed)
     }

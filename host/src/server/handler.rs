@@ -380,12 +380,11 @@ impl ServerHandler for PierServer {
                 && shared.fleet.shared()
             {
                 shared.session_levels.set(id.clone(), request.level);
-                let fleet = shared.fleet.clone();
                 let said = crate::fleet::SessionLevel {
                     session: id,
                     level: request.level,
                 };
-                tokio::spawn(async move { fleet.tell(crate::fleet::SESSION_LEVEL, said).await });
+                shared.fleet.tell_soon(crate::fleet::SESSION_LEVEL, said);
             }
             Ok(())
         });
@@ -592,14 +591,12 @@ impl ServerHandler for PierServer {
             if let Request::Unsubscribe(uri) = &request {
                 shared.subscriptions.unsubscribe(uri, &key);
                 // The subscription may be held by the replica that took the subscribe.
-                if let Some(session) = transport_id.clone()
-                    && shared.fleet.shared()
-                {
-                    let (fleet, uri) = (shared.fleet.clone(), uri.clone());
-                    tokio::spawn(async move {
-                        let said = crate::fleet::Unsubscribed { session, uri };
-                        fleet.tell(crate::fleet::UNSUBSCRIBED, said).await;
-                    });
+                if let Some(session) = transport_id.clone() {
+                    let said = crate::fleet::Unsubscribed {
+                        session,
+                        uri: uri.clone(),
+                    };
+                    shared.fleet.tell_soon(crate::fleet::UNSUBSCRIBED, said);
                 }
             }
             Box::pin(std::future::ready(Ok(Response::Empty))) as BoxFuture<'static, Outcome>

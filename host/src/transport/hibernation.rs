@@ -92,15 +92,7 @@ impl Hibernation {
     /// Session `id`'s handshake (`message`, the client's `initialize`) is under way:
     /// from now on it is awake.
     pub fn began(&self, id: &SessionId, message: &ClientJsonRpcMessage) {
-        let state = match message {
-            ClientJsonRpcMessage::Request(request) => match &request.request {
-                ClientRequest::InitializeRequest(init) => {
-                    Some(SessionState::new(init.params.clone()))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
+        let state = super::sessions::state_of(message);
         self.lock().insert(
             id.clone(),
             Awake {

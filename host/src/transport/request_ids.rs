@@ -273,10 +273,8 @@ impl SessionManager for Sessions {
             hibernation.began(id, &message);
         }
         if let Some(keeping) = &self.records
-            && let ClientJsonRpcMessage::Request(request) = &message
-            && let rmcp::model::ClientRequest::InitializeRequest(init) = &request.request
+            && let Some(state) = super::sessions::state_of(&message)
         {
-            let state = SessionState::new(init.params.clone());
             keeping
                 .written()
                 .insert(id.clone(), (state, Instant::now()));

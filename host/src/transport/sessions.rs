@@ -17,6 +17,19 @@ use rmcp::transport::streamable_http_server::session::store::{
 
 use crate::storage::KeyValue;
 
+/// What the record of a session keeps, from the message that began it: the client's
+/// `initialize` parameters (`None` for any other message).
+pub fn state_of(message: &rmcp::model::ClientJsonRpcMessage) -> Option<SessionState> {
+    use rmcp::model::{ClientJsonRpcMessage, ClientRequest};
+    match message {
+        ClientJsonRpcMessage::Request(request) => match &request.request {
+            ClientRequest::InitializeRequest(init) => Some(SessionState::new(init.params.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Where session records live.
 const PREFIX: &str = "pier/session/";
 
