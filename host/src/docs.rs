@@ -89,6 +89,7 @@ fn kind(kind: Kind) -> String {
         Kind::Path => "path".into(),
         Kind::Choice(words) => format!("one of {}", code_list(words)),
         Kind::List => "list of strings".into(),
+        Kind::Ratio => "number from 0 to 1".into(),
         Kind::Text => "string".into(),
     }
 }

@@ -38,17 +38,53 @@ mod remote;
 use remote::{mount, mounts, storage_via, unmount};
 
 fn init_logging(log: &LogOptions) {
-    // RUST_LOG, when set, is a finer filter than log.level.
+    if let Err(e) = init_tracing(log, None) {
+        eprintln!("pier: {e}");
+    }
+}
+
+/// Logs to stderr by `log`; with `telemetry` configured, pier's spans also go to its
+/// OTLP receiver (the exporters are returned, to be shut down at exit).
+fn init_tracing(
+    log: &LogOptions,
+    telemetry: Option<&pier::telemetry::otel::OtelOptions>,
+) -> Result<Option<pier::telemetry::otel::Otel>, String> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // RUST_LOG, when set, is a finer filter than log.level. The spans made for
+    // OpenTelemetry are never log lines.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},rmcp=warn", log.level)));
+        .unwrap_or_else(|_| EnvFilter::new(format!("{},rmcp=warn", log.level)))
+        .add_directive(
+            format!("{}=off", pier::telemetry::otel::TARGET)
+                .parse()
+                .map_err(|e| format!("{e}"))?,
+        );
     // Logs go to stderr: in stdio mode stdout carries only protocol messages.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(pier::progress::log_writer());
-    if log.json {
-        builder.json().init();
-    } else {
-        builder.with_ansi(false).init();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(pier::progress::log_writer());
+    let fmt: Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync> =
+        if log.json {
+            fmt.json().with_filter(filter).boxed()
+        } else {
+            fmt.with_ansi(false).with_filter(filter).boxed()
+        };
+    let registry = tracing_subscriber::registry().with(fmt);
+    let exported = match telemetry {
+        Some(options) => pier::telemetry::otel::install(options)?,
+        None => None,
+    };
+    match exported {
+        Some((otel, layer)) => {
+            let only_spans = tracing_subscriber::filter::Targets::new()
+                .with_target(pier::telemetry::otel::TARGET, tracing::Level::TRACE);
+            registry.with(layer.with_filter(only_spans)).init();
+            Ok(Some(otel))
+        }
+        None => {
+            registry.init();
+            Ok(None)
+        }
     }
 }
 
@@ -314,9 +350,20 @@ async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> 
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log);
+    let otel = match init_tracing(&config.log, Some(&config.telemetry)) {
+        Ok(otel) => otel,
+        Err(e) => {
+            eprintln!("pier: [telemetry]: {e}");
+            return ExitCode::from(2);
+        }
+    };
     pier::progress::serving(config.log.json);
-    if let Err(e) = serve(config, dev).await {
+    let served = serve(config, dev).await;
+    if let Some(otel) = otel {
+        // The last spans and metrics are sent before pier exits.
+        let _ = tokio::task::spawn_blocking(move || otel.shutdown()).await;
+    }
+    if let Err(e) = served {
         eprintln!("pier: {e:#}");
         return ExitCode::FAILURE;
     }

@@ -29,7 +29,10 @@ fn the_committed_reference_pages_are_what_the_code_generates() {
     );
 }
 
-/// Every `"pier_…"` string literal of the Rust files under `dir`.
+/// Prefixes of the metrics pier exports: its own, and the MCP conventions'.
+const PREFIXES: &[&str] = &["pier_", "mcp_server_"];
+
+/// Every `"pier_…"` or `"mcp_server_…"` string literal of the Rust files under `dir`.
 fn metric_names_in(dir: &Path, names: &mut BTreeSet<String>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -37,19 +40,23 @@ fn metric_names_in(dir: &Path, names: &mut BTreeSet<String>) {
             metric_names_in(&path, names);
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
-            // The registry's own entries are not uses.
-            let text: String = text
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("metric(\"pier_"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            for piece in text.split("\"pier_").skip(1) {
-                let name: String = piece
-                    .chars()
-                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                    .collect();
-                if piece[name.len()..].starts_with('"') {
-                    names.insert(format!("pier_{name}"));
+            for prefix in PREFIXES {
+                // The registry's own entries are not uses.
+                let registry = format!("metric(\"{prefix}");
+                let text: String = text
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with(&registry))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                for piece in text.split(&format!("\"{prefix}")).skip(1) {
+                    let name: String = piece
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    // (A bare prefix is a matcher, not a name.)
+                    if !name.is_empty() && piece[name.len()..].starts_with('"') {
+                        names.insert(format!("{prefix}{name}"));
+                    }
                 }
             }
         }

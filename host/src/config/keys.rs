@@ -21,6 +21,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A list of strings (comma-separated in an environment variable).
     List,
+    /// A number from 0 to 1, or `""` for none.
+    Ratio,
     /// Any string.
     Text,
 }
@@ -42,6 +44,7 @@ impl Kind {
                     .join(", ")
             ),
             Kind::List => "a list of strings".into(),
+            Kind::Ratio => "a number from 0 to 1, or \"\"".into(),
             Kind::Text => "a string".into(),
         }
     }
@@ -740,6 +743,45 @@ pub const KEYS: &[Key] = &[
         },
         default: "600",
         doc: "jwt: how long fetched keys are used before the JWKS is fetched again (in the background; the cached keys keep verifying).",
+    },
+    Key {
+        path: "telemetry.otlp-endpoint",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "Base URL of an OpenTelemetry receiver speaking OTLP over HTTP/protobuf (a Collector's port 4318): traces go to /v1/traces, metrics to /v1/metrics. Empty: the OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_/_METRICS_ENDPOINT) variable when set, else nothing is exported.",
+    },
+    Key {
+        path: "telemetry.sample-ratio",
+        kind: Kind::Ratio,
+        default: "\"\"",
+        doc: "Fraction of new traces recorded, from 0 to 1 (by trace id); a request whose incoming traceparent is sampled is always recorded, one that is not never. Empty: OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG decide when set, else every trace is recorded.",
+    },
+    Key {
+        path: "telemetry.service-name",
+        kind: Kind::Text,
+        default: "\"\"",
+        doc: "service.name of every span and metric exported. Empty: OTEL_SERVICE_NAME when set, else pier.",
+    },
+    Key {
+        path: "telemetry.resource-attributes",
+        kind: Kind::List,
+        default: "[]",
+        doc: "More attributes of the exported resource, as \"key=value\" (e.g. \"deployment.environment.name=prod\"), over OTEL_RESOURCE_ATTRIBUTES. service.version is pier's; service.instance.id is random per process unless given here.",
+    },
+    Key {
+        path: "telemetry.export-interval-ms",
+        kind: Kind::Int {
+            min: 100,
+            max: 3_600_000,
+        },
+        default: "10000",
+        doc: "How often metrics are sent to the OTLP receiver.",
+    },
+    Key {
+        path: "telemetry.trace-content",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Mounts (by namespace) whose tool arguments and results go into their spans (gen_ai.tool.call.arguments, gen_ai.tool.call.result; at most 4 KiB each). They may hold personal data or secrets: by default no argument value or result content is in any span.",
     },
     Key {
         path: "log.level",

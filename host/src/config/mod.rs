@@ -102,6 +102,8 @@ pub struct ServeConfig {
     pub http: HttpOptions,
     /// Logging.
     pub log: LogOptions,
+    /// OpenTelemetry export (`[telemetry]`).
+    pub telemetry: crate::telemetry::otel::OtelOptions,
     /// `[[mount]]` entries: plugin files and other MCP servers under namespaces,
     /// mounted after the plugin directory, in this order.
     pub mounts: Vec<MountSpec>,
@@ -185,6 +187,9 @@ fn check(key: &Key, value: &Value) -> Result<(), String> {
         (Kind::Text, Value::String(_)) => true,
         (Kind::Choice(words), Value::String(s)) => words.contains(&s.as_str()),
         (Kind::List, Value::Array(items)) => items.iter().all(Value::is_str),
+        (Kind::Ratio, Value::Float(x)) => (0.0..=1.0).contains(x),
+        (Kind::Ratio, Value::Integer(n)) => (0..=1).contains(n),
+        (Kind::Ratio, Value::String(s)) => s.is_empty(),
         _ => false,
     };
     if ok { Ok(()) } else { Err(wrong()) }
@@ -208,6 +213,11 @@ fn parse_env(key: &Key, text: &str) -> Value {
                 .map(|s| Value::String(s.into()))
                 .collect(),
         ),
+        Kind::Ratio => text
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map_or_else(|| Value::String(text.into()), Value::Float),
         Kind::Addr | Kind::Path | Kind::Text | Kind::Choice(_) => Value::String(text.into()),
     }
 }
@@ -327,6 +337,37 @@ impl Layers {
             .0
     }
 
+    /// `[telemetry]`: what is exported over OTLP, where.
+    fn telemetry(&self) -> Result<crate::telemetry::otel::OtelOptions, ConfigError> {
+        let key = "telemetry.resource-attributes";
+        let mut resource_attributes = Vec::new();
+        for item in self.list(key) {
+            let Some((k, v)) = item.split_once('=').filter(|(k, _)| !k.trim().is_empty()) else {
+                return Err(ConfigError {
+                    origin: self.source(key).cloned().unwrap_or(Source::Default),
+                    key: key.into(),
+                    message: format!("expected \"key=value\", got \"{item}\""),
+                });
+            };
+            resource_attributes.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let endpoint = self.str("telemetry.otlp-endpoint").trim();
+        Ok(crate::telemetry::otel::OtelOptions {
+            endpoint: Some(endpoint.to_string()).filter(|e| !e.is_empty()),
+            sample_ratio: {
+                let value = self.get("telemetry.sample-ratio");
+                value
+                    .as_float()
+                    .or_else(|| value.as_integer().map(|n| n as f64))
+            },
+            service_name: Some(self.str("telemetry.service-name").trim().to_string())
+                .filter(|n| !n.is_empty()),
+            resource_attributes,
+            export_interval: self.ms("telemetry.export-interval-ms"),
+            trace_content: self.list("telemetry.trace-content"),
+        })
+    }
+
     /// Where the value of `path` came from.
     pub fn source(&self, path: &str) -> Option<&Source> {
         self.values.get(path).map(|(_, s)| s)
@@ -424,6 +465,7 @@ impl Layers {
                 level: self.str("log.level").to_string(),
                 json: self.str("log.format") == "json",
             },
+            telemetry: self.telemetry()?,
             mounts: self.mounts.clone(),
             middleware: self.middleware.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),

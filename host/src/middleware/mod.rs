@@ -133,7 +133,12 @@ impl<'a> Next<'a> {
                                 stage: Stage::Kind,
                                 ..self
                             };
-                            middleware.on_message(cx, request, next).await
+                            let span = crate::telemetry::trace::middleware(middleware.name());
+                            crate::telemetry::trace::within(
+                                span,
+                                middleware.on_message(cx, request, next),
+                            )
+                            .await
                         }
                         None => self.terminal.handle(cx, request).await,
                     }

@@ -103,6 +103,8 @@ pub struct UpstreamLimits {
 /// A connection to another MCP server.
 pub struct Proxy {
     label: Arc<str>,
+    /// The host (and port) of a server reached over HTTP (`server.address` of spans).
+    server: Option<Arc<str>>,
     limits: UpstreamLimits,
     service: RunningService<RoleClient, Relay>,
     in_flight: InFlight,
@@ -308,8 +310,16 @@ impl Proxy {
                 stop.clone(),
             ));
         }
+        let server = match remote {
+            Remote::Http { url, .. } => url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|uri| uri.host().map(|host| Arc::from(host.to_string()))),
+            Remote::Command { .. } => None,
+        };
         Ok(Self {
             label: label.into(),
+            server,
             limits,
             service,
             in_flight,
@@ -486,12 +496,32 @@ impl Proxy {
     pub async fn forward(
         &self,
         caller: Arc<dyn CallContext>,
+        request: ClientRequest,
+    ) -> Result<ServerResult, McpError> {
+        let target = match &request {
+            ClientRequest::CallToolRequest(r) => Some(r.params.name.to_string()),
+            ClientRequest::GetPromptRequest(r) => Some(r.params.name.clone()),
+            _ => None,
+        };
+        let span = crate::telemetry::trace::client(
+            request.method(),
+            target.as_deref(),
+            self.server.as_deref(),
+        );
+        crate::telemetry::trace::within(span, self.forward_in_span(caller, request)).await
+    }
+
+    /// [`Proxy::forward`], in its CLIENT span.
+    async fn forward_in_span(
+        &self,
+        caller: Arc<dyn CallContext>,
         mut request: ClientRequest,
     ) -> Result<ServerResult, McpError> {
-        // What the request's `_meta` passes on: the trace context, and (a server of
+        // What the request's `_meta` passes on: the trace context (the CLIENT span's
+        // when spans are exported, else the client's own), and (a server of
         // 2026-07-28 logs to a request that names a level only) the client's level.
         let mut meta = RequestMetaObject::new();
-        if let Some(trace) = caller.request_info().trace {
+        if let Some(trace) = crate::telemetry::trace::outgoing(caller.request_info().trace) {
             meta.set_traceparent(trace.traceparent);
             if let Some(state) = trace.tracestate {
                 meta.set_tracestate(state);

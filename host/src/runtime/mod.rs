@@ -120,6 +120,21 @@ pub enum CallError {
     Guest(types::Error),
 }
 
+impl CallError {
+    /// What kind of failure it is, in one word (`timeout`, `out_of_memory`, `trap`,
+    /// `cancelled`, `busy`, `guest_error`): a metric's label, a span's `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Timeout { .. } => "timeout",
+            CallError::OutOfMemory { .. } => "out_of_memory",
+            CallError::Trap { .. } => "trap",
+            CallError::Cancelled { .. } => "cancelled",
+            CallError::Busy { .. } => "busy",
+            CallError::Guest(_) => "guest_error",
+        }
+    }
+}
+
 fn describe_guest_error(error: &types::Error) -> String {
     match error {
         types::Error::InvalidParams(m)

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
@@ -262,6 +263,7 @@ impl Sandbox {
             .and_then(|(pool, scope)| pool.take(scope, Instant::now()));
         let mut instance = match taken {
             Some(mut warm) => {
+                let _reuse = crate::telemetry::trace::reuse(&self.name).entered();
                 self.rearm(&mut warm.instance.store, ctx);
                 warm
             }
@@ -277,6 +279,7 @@ impl Sandbox {
             }
         };
         let resident = &mut instance.instance;
+        let run = crate::telemetry::trace::run(&self.name);
         // A cancelled request stops the guest: the call yields at every epoch tick (and
         // waits in host calls), where this drops it with its store and instance.
         let outcome = tokio::select! {
@@ -287,10 +290,14 @@ impl Sandbox {
                         Some(exports) => exports,
                         None => {
                             self.instantiations.fetch_add(1, Ordering::Relaxed);
-                            pre.instantiate(&mut resident.store).await?
+                            pre.instantiate(&mut resident.store)
+                                .instrument(crate::telemetry::trace::instantiate(&self.name))
+                                .await?
                         }
                     };
-                    let outcome = call(&exports, &mut resident.store).await;
+                    let outcome = call(&exports, &mut resident.store)
+                        .instrument(run.clone())
+                        .await;
                     resident.exports = Some(exports);
                     outcome
                 },
@@ -304,6 +311,9 @@ impl Sandbox {
             Ok(Err(error)) => Err(self.classify(store, error)),
             Err(_elapsed) => Err(self.timeout()),
         };
+        if let Err(error) = &result {
+            crate::telemetry::trace::fail(&run, error.kind(), &error.to_string());
+        }
         // Only an instance whose call went well serves again: after a trap, a timeout,
         // a cancellation or running out of memory it is dropped here; so is one whose
         // call stopped for a question (its retry runs from the start, as in a fresh one).

@@ -225,12 +225,8 @@ async fn call_plugin(
             }
             let label = match &error {
                 _ if waiting => "input_required",
-                CallError::Timeout { .. } => "timeout",
-                CallError::OutOfMemory { .. } => "out_of_memory",
-                CallError::Trap { .. } => "trap",
-                CallError::Cancelled { .. } => "cancelled",
-                CallError::Busy { .. } => "busy",
                 CallError::Guest(_) => "tool_error",
+                other => other.kind(),
             };
             (convert::tool_error(&error.to_string()), label)
         }

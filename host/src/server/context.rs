@@ -148,10 +148,15 @@ enum LogGate {
     Request(Option<LoggingLevel>),
 }
 
-/// The W3C trace context of `request`'s `_meta` (SEP-414), when well-formed.
+/// The W3C trace context of `request`: its `_meta`'s (SEP-414), else its HTTP
+/// request's `traceparent` header, when well-formed.
 pub(crate) fn trace_of(request: &RequestContext<RoleServer>) -> Option<TraceContext> {
-    let parent = request.meta.get_traceparent()?;
-    TraceContext::parse(parent, request.meta.get_tracestate())
+    if let Some(parent) = request.meta.get_traceparent() {
+        return TraceContext::parse(parent, request.meta.get_tracestate());
+    }
+    let parts = request.extensions.get::<axum::http::request::Parts>()?;
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    TraceContext::parse(header("traceparent")?, header("tracestate"))
 }
 
 /// Whether `request` speaks MCP 2026-07-28 or later: self-describing, no session.

@@ -66,10 +66,23 @@ async fn through_mount(
     let _serving = shared.in_flight.start();
     let cx = cx.on(mount);
     let terminal = MountCall { shared };
-    match shared.pipeline.mount(&mount.namespace) {
-        Some(chain) => chain.run(&cx, request, &terminal).await,
-        None => terminal.handle(&cx, request).await,
+    use crate::telemetry::trace;
+    let span = trace::mount(&mount.namespace);
+    let content = trace::records_content(&mount.namespace);
+    if content && let Request::CallTool(call) = &request {
+        trace::record_content(&span, "gen_ai.tool.call.arguments", &call.arguments);
     }
+    let outcome = trace::within(span.clone(), async {
+        match shared.pipeline.mount(&mount.namespace) {
+            Some(chain) => chain.run(&cx, request, &terminal).await,
+            None => terminal.handle(&cx, request).await,
+        }
+    })
+    .await;
+    if content && let Ok(Response::CallTool(result)) = &outcome {
+        trace::record_content(&span, "gen_ai.tool.call.result", result);
+    }
+    outcome
 }
 
 /// The items of one kind of list, each with the mount serving it.
@@ -217,11 +230,15 @@ impl Dispatch<'_> {
 async fn nested(shared: &Shared, context: Arc<Context>, request: Request) -> Outcome {
     let cx = MiddlewareContext::new(request.method(), context, shared.registry.snapshot(), None)
         .nested();
-    shared
-        .pipeline
-        .server()
-        .run(&cx, request, &Dispatch { shared })
-        .await
+    let span = crate::telemetry::trace::nested(request.method());
+    crate::telemetry::trace::within(
+        span,
+        shared
+            .pipeline
+            .server()
+            .run(&cx, request, &Dispatch { shared }),
+    )
+    .await
 }
 
 /// A read through the host by a plugin (`context.read-resource`); see [`nested`].

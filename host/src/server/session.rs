@@ -31,6 +31,9 @@ pub struct Session {
     per_request: bool,
     /// Counted in `pier_active_sessions` ([`Session::began`]).
     counted: AtomicBool,
+    /// When it began, its MCP revision and whether it is over HTTP
+    /// (`mcp.server.session.duration`).
+    began: Mutex<Option<(std::time::Instant, Option<&'static str>, bool)>>,
     /// The last transport id [`Session::public_id`] hashed, and its hash: every request
     /// of an HTTP session names the same one.
     hashed: Mutex<Option<(String, String)>>,
@@ -65,9 +68,13 @@ impl Session {
     /// The client initialized the session: from now on (once) it counts in
     /// `pier_active_sessions`. A handler made for a sessionless request (MCP
     /// 2026-07-28, a stateless pier) never begins, and is never counted.
-    pub fn began(&self) {
+    /// `protocol` is its revision, when pier negotiates it; `http`: over HTTP (else
+    /// stdio).
+    pub fn began(&self, protocol: Option<&'static str>, http: bool) {
         if !self.per_request && !self.counted.swap(true, Ordering::AcqRel) {
             self.metrics.sessions(1.0);
+            *self.began.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((std::time::Instant::now(), protocol, http));
         }
     }
 
@@ -78,6 +85,7 @@ impl Session {
             scoped: AtomicBool::new(false),
             per_request,
             counted: AtomicBool::new(false),
+            began: Mutex::new(None),
             log_level: Mutex::new(LoggingLevel::Info),
             forwarding_changes: AtomicBool::new(false),
             metrics,
@@ -176,6 +184,15 @@ impl Drop for Session {
         self.closed.cancel();
         if self.counted.load(Ordering::Acquire) {
             self.metrics.sessions(-1.0);
+        }
+        let began = self
+            .began
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((at, protocol, http)) = began {
+            self.metrics
+                .session_ended(protocol, http, at.elapsed().as_secs_f64());
         }
         if let Some(Releasing(registry)) = &self.registry
             && self.scoped.load(Ordering::Relaxed)

@@ -5,6 +5,7 @@
 mod auth;
 mod child;
 mod logs;
+pub mod otlp;
 mod raw;
 mod redis;
 

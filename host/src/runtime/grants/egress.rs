@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 
 use http_body_util::BodyExt;
 use tokio::net::TcpStream;
@@ -420,6 +421,59 @@ impl WasiHttpHooks for Egress {
         dyn Future<Output = Result<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture), Error>>
             + Send,
     > {
-        Box::new(self.shared.clone().send(request, options))
+        if !crate::telemetry::otel::enabled() {
+            return Box::new(self.shared.clone().send(request, options));
+        }
+        // Made here, in the guest's call (wasi-http runs the request on a task of its
+        // own): a child of the call's span, whose context the request carries on.
+        let span = egress_span(&request);
+        let mut request = request;
+        if let Some(trace) = crate::telemetry::trace::context_of(&span)
+            && !request.headers().contains_key("traceparent")
+            && let Ok(value) = http::HeaderValue::from_str(&trace.traceparent)
+        {
+            request.headers_mut().insert("traceparent", value);
+            if let Some(state) = trace.tracestate
+                && let Ok(value) = http::HeaderValue::from_str(&state)
+            {
+                request.headers_mut().insert("tracestate", value);
+            }
+        }
+        let send = self.shared.clone().send(request, options);
+        Box::new(async move {
+            let sent = send.instrument(span.clone()).await;
+            match &sent {
+                Ok((response, _)) => {
+                    let status = response.status().as_u16();
+                    span.record("http.response.status_code", status);
+                    if status >= 500 {
+                        crate::telemetry::trace::fail(&span, &status.to_string(), "server error");
+                    }
+                }
+                Err(error) => {
+                    let kind = match error {
+                        Error::HttpRequestDenied => "denied",
+                        Error::ConnectionTimeout | Error::HttpResponseTimeout => "timeout",
+                        Error::DnsTimeout | Error::DnsError { .. } => "dns_error",
+                        Error::ConnectionRefused => "connection_refused",
+                        _ => "_OTHER",
+                    };
+                    crate::telemetry::trace::fail(&span, kind, &error.to_string());
+                }
+            }
+            sent
+        })
     }
+}
+
+/// The CLIENT span of an outbound request: method, scheme, host and port only (its
+/// path, query and headers may carry secrets).
+fn egress_span(request: &http::Request<wasmtime_wasi_http::WasiBody>) -> tracing::Span {
+    let uri = request.uri();
+    let scheme = uri.scheme_str().unwrap_or("");
+    let host = uri.host().unwrap_or("");
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    crate::telemetry::trace::egress(request.method().as_str(), scheme, host, port)
 }

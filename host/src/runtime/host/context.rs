@@ -8,6 +8,7 @@ use crate::runtime::bindings::context::{
 };
 use crate::runtime::bindings::types::{Error, Json, LogLevel, PromptResult, ResourceContents};
 use crate::runtime::state::{CallState, Elicited, Question, Reply};
+use tracing::Instrument;
 
 /// Largest log message (with its data), progress message or state value a plugin may
 /// send, in bytes; a longer message is cut (state: refused), log data dropped.
@@ -142,7 +143,15 @@ impl Host for CallState {
             Ok(request) => request,
             Err(e) => return Ok(Err(e)),
         };
-        let answer = self.ctx.sample(request).await;
+        let answer = self
+            .ctx
+            .sample(request)
+            .instrument(crate::telemetry::trace::client(
+                "sampling/createMessage",
+                None,
+                None,
+            ))
+            .await;
         Ok(self
             .stop_if_suspended(answer)?
             .map(|answer| answer.to_string()))
@@ -157,7 +166,15 @@ impl Host for CallState {
             Ok(schema) => schema,
             Err(e) => return Ok(Err(e)),
         };
-        let answer = self.ctx.elicit(message, schema).await;
+        let answer = self
+            .ctx
+            .elicit(message, schema)
+            .instrument(crate::telemetry::trace::client(
+                "elicitation/create",
+                None,
+                None,
+            ))
+            .await;
         Ok(self.stop_if_suspended(answer)?.map(elicit_result))
     }
 
@@ -169,7 +186,11 @@ impl Host for CallState {
             Ok(questions) => questions,
             Err(e) => return Ok(Err(e)),
         };
-        let answer = self.ctx.ask(questions).await;
+        let answer = self
+            .ctx
+            .ask(questions)
+            .instrument(crate::telemetry::trace::ask())
+            .await;
         let replies = match self.stop_if_suspended(answer)? {
             Ok(replies) => replies,
             Err(e) => return Ok(Err(e)),

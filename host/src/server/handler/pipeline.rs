@@ -9,7 +9,6 @@ use rmcp::model::{CacheScope, InputRequests, InputRequiredResult, InputResponses
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::{PierServer, Shared};
 use crate::middleware::{Answer, MiddlewareContext, Outcome, Request, Response, Terminal};
@@ -138,14 +137,15 @@ impl PierServer {
         task: Option<(Arc<Start>, CancellationToken)>,
     ) -> Outcome {
         let method = request.method();
-        let span = self.span(method, request.component().unwrap_or(""), context);
+        let component = request.component().map(str::to_string);
         let dispatch = Dispatch {
             shared: &self.shared,
         };
         self.metered(
             method,
-            self.pipeline_task(request, context, &dispatch, rounds, task)
-                .instrument(span),
+            component.as_deref(),
+            context,
+            self.pipeline_task(request, context, &dispatch, rounds, task),
         )
         .await
     }
@@ -214,14 +214,16 @@ impl PierServer {
         end: &(dyn Terminal + Sync),
     ) -> Result<(), McpError> {
         let method = request.method();
-        let span = self.span(method, request.component().unwrap_or(""), context);
+        let component = request.component().map(str::to_string);
         let terminal = crate::server::dispatch::SubscriptionEnd {
             shared: &self.shared,
             end,
         };
         self.metered(
             method,
-            self.pipeline(request, context, &terminal).instrument(span),
+            component.as_deref(),
+            context,
+            self.pipeline(request, context, &terminal),
         )
         .await
         .map(drop)

@@ -14,6 +14,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 
 use crate::registry::Catalogue;
 
+pub mod otel;
+pub mod trace;
+
 static METADATA: Metadata<'static> = Metadata::new("pier", Level::INFO, Some(module_path!()));
 
 /// Buckets of the call latency histogram, in seconds (50 µs … 30 s).
@@ -98,6 +101,8 @@ pub const METRICS: &[MetricDoc] = &[
     metric("pier_active_sessions", G, &[], "pier", "HTTP sessions (MCP 2025-11-25) in memory; sessions put away are not counted."),
     metric("pier_sessions_hibernated_total", C, &[], "pier", "Quiet HTTP sessions put away (`server.session-hibernate-ms`)."),
     metric("pier_sessions_restored_total", C, &[], "pier", "Sessions brought back from their record by a request (put away here, or started by another pier on the same store)."),
+    metric("mcp_server_operation_duration_seconds", H, &["mcp_method_name", "gen_ai_tool_name", "gen_ai_prompt_name", "gen_ai_operation_name", "error_type", "mcp_protocol_version", "network_transport"], "pier", "`mcp.server.operation.duration` of the OpenTelemetry conventions for MCP: time from a request's arrival to its answer, every method but `ping`. `gen_ai_tool_name` and `gen_ai_prompt_name` name a tool or prompt of the catalogue (no label for a name nothing serves); `error_type` is the JSON-RPC error code, or `tool_error` for a result with `isError`; `network_transport` is `tcp` (HTTP) or `pipe` (stdio). Also sent over OTLP when `[telemetry]` names a receiver."),
+    metric("mcp_server_session_duration_seconds", H, &["mcp_protocol_version", "network_transport"], "pier", "`mcp.server.session.duration` of the OpenTelemetry conventions for MCP: how long a session (MCP 2025-11-25) was held, from its `initialize` until it ended or was put away. Also sent over OTLP when `[telemetry]` names a receiver."),
     metric("pier_store_up", G, &[], "pier", "1 when the store (plugins' storage, tasks, sessions, the fleet's mounts) answered its last probe, 0 when it did not; probed every 2 s."),
     metric("pier_request_timing_seconds", H, &["method"], "`timing` middleware", "Time a request spent in the chain after the middleware."),
     metric("pier_operation_duration_seconds", H, &["operation", "component"], "`detailed-timing` middleware", "Time per operation and per component (the tool, resource or prompt)."),
@@ -154,6 +159,74 @@ pub struct Metrics {
     mcp: Handles<(&'static str, &'static str), (Counter, Histogram)>,
     /// Per tool (names of mounted tools only), per outcome.
     tools: Handles<String, ToolHandles>,
+    /// `mcp.server.operation.duration`, per label set.
+    operations: Handles<OperationKey, Histogram>,
+}
+
+/// The labels of one series of `mcp.server.operation.duration`.
+type OperationKey = (
+    &'static str,
+    Option<Named>,
+    Option<std::borrow::Cow<'static, str>>,
+    Option<&'static str>,
+    bool,
+);
+
+/// What an MCP operation targets: a tool or a prompt of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Named {
+    /// A tool's name.
+    Tool(String),
+    /// A prompt's name.
+    Prompt(String),
+}
+
+/// One MCP request answered, as `mcp.server.operation.duration` sees it.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// `mcp.method.name`.
+    pub method: &'static str,
+    /// The tool or prompt, when the catalogue has it.
+    pub target: Option<Named>,
+    /// `error.type`: a JSON-RPC code, or `tool_error`.
+    pub error: Option<std::borrow::Cow<'static, str>>,
+    /// `mcp.protocol.version`, one pier negotiates.
+    pub protocol: Option<&'static str>,
+    /// Over HTTP (`tcp`), else stdio (`pipe`).
+    pub http: bool,
+}
+
+impl Operation {
+    /// `network.transport`.
+    fn transport(&self) -> &'static str {
+        if self.http { "tcp" } else { "pipe" }
+    }
+
+    /// Its attributes, as OTLP sends them.
+    fn attributes(&self) -> Vec<opentelemetry::KeyValue> {
+        use opentelemetry::KeyValue;
+        let mut attributes = vec![
+            KeyValue::new("mcp.method.name", self.method),
+            KeyValue::new("network.transport", self.transport()),
+        ];
+        match &self.target {
+            Some(Named::Tool(name)) => {
+                attributes.push(KeyValue::new("gen_ai.tool.name", name.clone()));
+                attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+            }
+            Some(Named::Prompt(name)) => {
+                attributes.push(KeyValue::new("gen_ai.prompt.name", name.clone()));
+            }
+            None => {}
+        }
+        if let Some(error) = &self.error {
+            attributes.push(KeyValue::new("error.type", error.to_string()));
+        }
+        if let Some(version) = self.protocol {
+            attributes.push(KeyValue::new("mcp.protocol.version", version));
+        }
+        attributes
+    }
 }
 
 /// The handles of one tool: its duration, and its count per outcome.
@@ -174,6 +247,11 @@ impl Default for Metrics {
         let recorder = PrometheusBuilder::new()
             .set_buckets(LATENCY_BUCKETS)
             .expect("latency buckets are not empty")
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Prefix("mcp_server_".into()),
+                otel::MCP_BUCKETS,
+            )
+            .expect("the conventions' buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         Self {
@@ -182,6 +260,7 @@ impl Default for Metrics {
             http: Handles::default(),
             mcp: Handles::default(),
             tools: Handles::default(),
+            operations: Handles::default(),
         }
     }
 }
@@ -278,6 +357,70 @@ impl Metrics {
         );
         count.increment(1);
         handles.duration.record(seconds);
+    }
+
+    /// One MCP request answered in `seconds` (`mcp.server.operation.duration`, on
+    /// `/metrics` and, when configured, over OTLP).
+    pub fn operation(&self, operation: Operation, seconds: f64) {
+        if otel::instruments().is_some() {
+            otel::record_operation(seconds, &operation.attributes());
+        }
+        let series: OperationKey = (
+            operation.method,
+            operation.target.clone(),
+            operation.error.clone(),
+            operation.protocol,
+            operation.http,
+        );
+        let histogram = self.operations.get(
+            &series,
+            || series.clone(),
+            || {
+                let mut labels: Vec<(&'static str, &str)> = vec![
+                    ("mcp_method_name", operation.method),
+                    ("network_transport", operation.transport()),
+                ];
+                match &operation.target {
+                    Some(Named::Tool(name)) => {
+                        labels.push(("gen_ai_tool_name", name));
+                        labels.push(("gen_ai_operation_name", "execute_tool"));
+                    }
+                    Some(Named::Prompt(name)) => labels.push(("gen_ai_prompt_name", name)),
+                    None => {}
+                }
+                if let Some(error) = &operation.error {
+                    labels.push(("error_type", error));
+                }
+                if let Some(version) = operation.protocol {
+                    labels.push(("mcp_protocol_version", version));
+                }
+                self.recorder.register_histogram(
+                    &key("mcp_server_operation_duration_seconds", &labels),
+                    &METADATA,
+                )
+            },
+        );
+        histogram.record(seconds);
+    }
+
+    /// A session (MCP 2025-11-25) held for `seconds` ended (`mcp.server.session.duration`).
+    pub fn session_ended(&self, protocol: Option<&'static str>, http: bool, seconds: f64) {
+        let transport = if http { "tcp" } else { "pipe" };
+        if let Some(instruments) = otel::instruments() {
+            let mut attributes = vec![opentelemetry::KeyValue::new("network.transport", transport)];
+            if let Some(version) = protocol {
+                attributes.push(opentelemetry::KeyValue::new(
+                    "mcp.protocol.version",
+                    version,
+                ));
+            }
+            instruments.session.record(seconds, &attributes);
+        }
+        let mut labels = vec![("network_transport", transport)];
+        if let Some(version) = protocol {
+            labels.push(("mcp_protocol_version", version));
+        }
+        self.observe("mcp_server_session_duration_seconds", &labels, seconds);
     }
 
     /// A plugin compiled now (`hit = false`) or loaded from the AOT cache.

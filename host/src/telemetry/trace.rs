@@ -1,0 +1,446 @@
+//! The spans pier exports (when [`super::otel`] is installed), named and attributed by
+//! the OpenTelemetry semantic conventions for MCP, and the W3C trace context passed to
+//! what pier calls.
+//!
+//! Every constructor returns [`Span::none`] when nothing is exported, before building a
+//! name or an attribute: a pier without a receiver pays one atomic load per span.
+//!
+//! The tree of one tool call:
+//!
+//! ```text
+//! tools/call calc_add                  SERVER  (parent: _meta traceparent, else HTTP's)
+//! ├─ middleware authorize              INTERNAL (one per middleware, nested in order)
+//! │  └─ mount calc                     INTERNAL
+//! │     ├─ instantiate calc | reuse calc
+//! │     └─ run calc                    INTERNAL (the guest's own time)
+//! │        ├─ storage get              INTERNAL (each host call)
+//! │        ├─ GET                      CLIENT  (outbound HTTP; traceparent sent on)
+//! │        └─ sampling/createMessage   CLIENT  (a question to the client)
+//! ```
+//!
+//! Nothing a client or a plugin sends goes into a span name; into attributes only
+//! clipped, and never arguments, results, tokens, headers or query strings unless the
+//! operator lists the mount in `telemetry.trace-content`.
+
+use std::sync::RwLock;
+
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::otel::enabled;
+use crate::runtime::state::TraceContext;
+
+/// Longest text of a client or a plugin put in an attribute.
+pub const MAX_ATTRIBUTE_BYTES: usize = 256;
+
+/// Longest tool arguments or result put in a span of a mount in `trace-content`.
+pub const MAX_CONTENT_BYTES: usize = 4096;
+
+/// The mounts whose tool arguments and results go into spans.
+static CONTENT_OF: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Sets the mounts whose tool arguments and results go into spans.
+pub fn set_content_of(namespaces: Vec<String>) {
+    *CONTENT_OF.write().unwrap_or_else(|e| e.into_inner()) = namespaces;
+}
+
+/// Whether the arguments and results of `namespace`'s tools go into spans.
+pub fn records_content(namespace: &str) -> bool {
+    enabled()
+        && CONTENT_OF
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|n| n == namespace)
+}
+
+/// `text` cut to [`MAX_ATTRIBUTE_BYTES`] on a character boundary.
+pub fn clipped(text: &str) -> &str {
+    clip_to(text, MAX_ATTRIBUTE_BYTES)
+}
+
+/// `text` cut to `max` bytes on a character boundary.
+pub fn clip_to(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The two W3C keys, read by the propagator.
+struct Carrier<'a>(&'a TraceContext);
+
+impl Extractor for Carrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" => Some(self.0.traceparent.as_str()),
+            "tracestate" => self.0.tracestate.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        vec!["traceparent", "tracestate"]
+    }
+}
+
+/// What the propagator writes.
+#[derive(Default)]
+struct Written {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl Injector for Written {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            "traceparent" => self.traceparent = Some(value),
+            "tracestate" => self.tracestate = Some(value).filter(|v| !v.is_empty()),
+            _ => {}
+        }
+    }
+}
+
+/// Makes `span` a child of the remote span `parent` (a well-formed W3C context).
+pub fn set_parent(span: &Span, parent: &TraceContext) {
+    if span.is_none() {
+        return;
+    }
+    let context = TraceContextPropagator::new().extract(&Carrier(parent));
+    let _ = span.set_parent(context);
+}
+
+/// The trace context to send with a request pier makes now: the current span's when
+/// spans are exported, else `fallback` (the client's own, passed on unchanged).
+pub fn outgoing(fallback: Option<TraceContext>) -> Option<TraceContext> {
+    if !enabled() {
+        return fallback;
+    }
+    context_of(&Span::current()).or(fallback)
+}
+
+/// The W3C trace context naming `span` as the parent, when it is exported.
+pub fn context_of(span: &Span) -> Option<TraceContext> {
+    if span.is_none() {
+        return None;
+    }
+    let mut written = Written::default();
+    TraceContextPropagator::new().inject_context(&span.context(), &mut written);
+    Some(TraceContext {
+        traceparent: written.traceparent?,
+        tracestate: written.tracestate,
+    })
+}
+
+/// Runs `work` in `span`, marking it failed when `work` ends in a JSON-RPC error.
+pub async fn within<T>(
+    span: Span,
+    work: impl Future<Output = Result<T, rmcp::ErrorData>>,
+) -> Result<T, rmcp::ErrorData> {
+    use tracing::Instrument;
+    if span.is_none() {
+        return work.await;
+    }
+    let result = work.instrument(span.clone()).await;
+    if let Err(e) = &result {
+        fail(&span, &error_type(e.code.0), &e.message);
+    }
+    result
+}
+
+/// Marks `span` failed with `error_type` (a JSON-RPC code, `tool_error`, `timeout`, …)
+/// and `description`.
+pub fn fail(span: &Span, error_type: &str, description: &str) {
+    if span.is_none() {
+        return;
+    }
+    span.record("error.type", error_type);
+    span.record("otel.status_code", "ERROR");
+    span.record("otel.status_description", clipped(description));
+}
+
+/// The SERVER span of one MCP request: `{method} {target}`.
+pub struct Server<'a> {
+    /// `mcp.method.name`.
+    pub method: &'static str,
+    /// The tool or prompt named, when the catalogue has it (else the span is named by
+    /// the method only: a name a client makes up never names a span).
+    pub target: Option<&'a str>,
+    /// Whether the target is a tool (`gen_ai.tool.name`) or a prompt.
+    pub tool: bool,
+    /// The resource URI of a read or a subscription.
+    pub uri: Option<&'a str>,
+    /// The JSON-RPC id, as text.
+    pub request_id: &'a str,
+    /// The session's public id (a hash of its transport id), when it has one.
+    pub session: Option<&'a str>,
+    /// `mcp.protocol.version`.
+    pub protocol: Option<&'a str>,
+    /// Whether it came over HTTP (else stdio).
+    pub http: bool,
+    /// The client's address.
+    pub client: Option<std::net::IpAddr>,
+    /// The mount serving it.
+    pub mount: Option<&'a str>,
+}
+
+impl Server<'_> {
+    /// The span, child of `parent` when given; [`Span::none`] when nothing is exported.
+    pub fn span(&self, parent: Option<&TraceContext>) -> Span {
+        if !enabled() {
+            return Span::none();
+        }
+        let name = match self.target {
+            Some(target) => format!("{} {target}", self.method),
+            None => self.method.to_string(),
+        };
+        let span = tracing::info_span!(
+            target: "pier::otel",
+            "mcp",
+            otel.name = name,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+            mcp.method.name = self.method,
+            gen_ai.tool.name = Empty,
+            gen_ai.prompt.name = Empty,
+            gen_ai.operation.name = Empty,
+            mcp.resource.uri = Empty,
+            jsonrpc.request.id = clipped(self.request_id),
+            mcp.session.id = self.session,
+            mcp.protocol.version = self.protocol,
+            network.transport = if self.http { "tcp" } else { "pipe" },
+            network.protocol.name = self.http.then_some("http"),
+            client.address = self.client.map(tracing::field::display),
+            error.type = Empty,
+            rpc.response.status_code = Empty,
+            pier.mount = self.mount,
+        );
+        if let Some(target) = self.target {
+            if self.tool {
+                span.record("gen_ai.tool.name", target);
+                span.record("gen_ai.operation.name", "execute_tool");
+            } else {
+                span.record("gen_ai.prompt.name", target);
+            }
+        }
+        if let Some(uri) = self.uri {
+            span.record("mcp.resource.uri", clipped(uri));
+        }
+        if let Some(parent) = parent {
+            set_parent(&span, parent);
+        }
+        span
+    }
+}
+
+/// An INTERNAL span named `{what} {name}`, with `pier.{what}` = `name` (a name of
+/// pier's own or of its configuration: a middleware, a mount, a plugin).
+fn internal(what: &'static str, name: &str) -> Span {
+    if !enabled() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        target: "pier::otel",
+        "internal",
+        otel.name = format!("{what} {name}"),
+        otel.kind = "internal",
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+        error.type = Empty,
+        pier.component = name,
+    )
+}
+
+/// One middleware's hooks (with everything after it inside).
+pub fn middleware(name: &str) -> Span {
+    internal("middleware", name)
+}
+
+/// The call into a mount (its own chain, then the plugin or the upstream); a tool
+/// call of a mount in `telemetry.trace-content` records its arguments and result
+/// ([`record_content`]).
+pub fn mount(namespace: &str) -> Span {
+    if !enabled() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        target: "pier::otel",
+        "mount",
+        otel.name = format!("mount {namespace}"),
+        otel.kind = "internal",
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+        error.type = Empty,
+        pier.component = namespace,
+        gen_ai.tool.call.arguments = Empty,
+        gen_ai.tool.call.result = Empty,
+    )
+}
+
+/// Records `value` (JSON) as `field` of `span`, cut to [`MAX_CONTENT_BYTES`].
+pub fn record_content(span: &Span, field: &'static str, value: &impl serde::Serialize) {
+    if span.is_none() {
+        return;
+    }
+    if let Ok(text) = serde_json::to_string(value) {
+        span.record(field, clip_to(&text, MAX_CONTENT_BYTES));
+    }
+}
+
+/// A new instance of `plugin` made for a call.
+pub fn instantiate(plugin: &str) -> Span {
+    internal("instantiate", plugin)
+}
+
+/// A warm instance of `plugin` picked up for a call (instead of a new one).
+pub fn reuse(plugin: &str) -> Span {
+    internal("reuse", plugin)
+}
+
+/// The guest code of `plugin` running a call (its host calls inside).
+pub fn run(plugin: &str) -> Span {
+    internal("run", plugin)
+}
+
+/// Questions a plugin asks its client at once (`context.ask`): server requests to
+/// the client (MCP 2025-11-25), or an input round (2026-07-28).
+pub fn ask() -> Span {
+    internal("ask", "client")
+}
+
+/// A read or prompt a plugin asks for through the host (`method`: `resources/read`,
+/// `prompts/get`).
+pub fn nested(method: &str) -> Span {
+    internal("nested", method)
+}
+
+/// One storage operation of a plugin (`get`, `set`, `delete`, `list`, …).
+pub fn storage(operation: &'static str) -> Span {
+    if !enabled() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        target: "pier::otel",
+        "storage",
+        otel.name = format!("storage {operation}"),
+        otel.kind = "internal",
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+        error.type = Empty,
+        db.operation.name = operation,
+    )
+}
+
+/// An outbound HTTP request of a plugin: `{METHOD}` to `host:port` (never its path,
+/// query or headers).
+pub fn egress(method: &str, scheme: &str, host: &str, port: u16) -> Span {
+    if !enabled() {
+        return Span::none();
+    }
+    tracing::info_span!(
+        target: "pier::otel",
+        "egress",
+        otel.name = clipped(method),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+        error.type = Empty,
+        http.request.method = clipped(method),
+        url.scheme = clipped(scheme),
+        server.address = clipped(host),
+        server.port = port,
+        http.response.status_code = Empty,
+    )
+}
+
+/// A request pier sends as an MCP client (`method` to an upstream, or to the client:
+/// sampling, elicitation, roots): `{method} {target}`.
+pub fn client(method: &str, target: Option<&str>, server: Option<&str>) -> Span {
+    if !enabled() {
+        return Span::none();
+    }
+    let name = match target {
+        Some(target) => format!("{method} {target}"),
+        None => method.to_string(),
+    };
+    let span = tracing::info_span!(
+        target: "pier::otel",
+        "client",
+        otel.name = name,
+        otel.kind = "client",
+        otel.status_code = Empty,
+        otel.status_description = Empty,
+        error.type = Empty,
+        rpc.response.status_code = Empty,
+        mcp.method.name = clipped(method),
+        gen_ai.tool.name = Empty,
+        gen_ai.operation.name = Empty,
+        server.address = server.map(clipped),
+    );
+    if method == "tools/call"
+        && let Some(tool) = target
+    {
+        span.record("gen_ai.tool.name", tool);
+        span.record("gen_ai.operation.name", "execute_tool");
+    }
+    span
+}
+
+/// The error type of a JSON-RPC error `code`: its number, for the codes JSON-RPC
+/// reserves (-32768 to -32000, where MCP's are), else `_OTHER` (an upstream's own codes
+/// must not make a metric's label set grow).
+pub fn error_type(code: i32) -> std::borrow::Cow<'static, str> {
+    match code {
+        -32700 => "-32700".into(),
+        -32600 => "-32600".into(),
+        -32601 => "-32601".into(),
+        -32602 => "-32602".into(),
+        -32603 => "-32603".into(),
+        -32768..=-32000 => code.to_string().into(),
+        _ => "_OTHER".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_are_reserved_codes_or_other() {
+        assert_eq!(error_type(-32602), "-32602");
+        assert_eq!(error_type(-32042), "-32042");
+        assert_eq!(error_type(-32000), "-32000");
+        assert_eq!(error_type(-31999), "_OTHER");
+        assert_eq!(error_type(42), "_OTHER");
+        assert_eq!(error_type(i32::MIN), "_OTHER");
+    }
+
+    #[test]
+    fn attributes_are_clipped_on_a_character_boundary() {
+        let long = "é".repeat(200);
+        let cut = clipped(&long);
+        assert!(cut.len() <= MAX_ATTRIBUTE_BYTES);
+        assert_eq!(cut.len() % 2, 0);
+        assert_eq!(clipped("short"), "short");
+    }
+
+    #[test]
+    fn without_an_exporter_no_span_is_made_and_the_client_context_passes_on() {
+        assert!(!enabled());
+        assert!(middleware("authorize").is_none());
+        assert!(egress("GET", "http", "example.com", 80).is_none());
+        let trace = TraceContext::parse(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            None,
+        );
+        assert_eq!(outgoing(trace.clone()), trace);
+    }
+}
