@@ -41,18 +41,22 @@ async fn echo() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
     (url, seen)
 }
 
-/// `pier serve` with `config` (a pier.toml), plugins from `dir`, its own data dir.
+/// `pier serve` with `config` (a pier.toml), plugins from `dir`, its own data dir;
+/// spans sent every 100 ms.
 async fn pier(dir: &PluginDir, config: &str, data: &tempfile::TempDir) -> ChildPier {
     let file = data.path().join("pier.toml");
     std::fs::write(&file, config).unwrap();
-    ChildPier::serve(&[
-        "--config",
-        file.to_str().unwrap(),
-        "--plugins",
-        dir.path().to_str().unwrap(),
-        "--data-dir",
-        data.path().to_str().unwrap(),
-    ])
+    ChildPier::serve_with_env(
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "--plugins",
+            dir.path().to_str().unwrap(),
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    )
     .await
 }
 
@@ -415,4 +419,196 @@ async fn one_call_is_one_trace_from_the_client_through_the_guest_to_its_http_ser
     let line = "mcp_server_operation_duration_seconds_count{mcp_method_name=\"tools/call\",network_transport=\"tcp\",gen_ai_tool_name=\"outbound_request\",gen_ai_operation_name=\"execute_tool\",mcp_protocol_version=\"2026-07-28\"} 1";
     assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     assert!(receiver.bad().is_empty(), "{:?}", receiver.bad());
+}
+
+/// A 2026-07-28 `tools/call` of `hello_greet` without a token, `traceparent` in `_meta`
+/// when given.
+async fn greet(url: &str, traceparent: Option<String>) {
+    let mut params = json!({"name": "hello_greet", "arguments": {"name": "otel"}});
+    if let Some(parent) = traceparent {
+        params["_meta"] = json!({"traceparent": parent});
+    }
+    let mut body: Value =
+        serde_json::from_str(&modern(3, "tools/call", params.clone(), json!({}))).unwrap();
+    if let Some(parent) = params["_meta"].get("traceparent") {
+        body["params"]["_meta"]["traceparent"] = parent.clone();
+    }
+    let request = post_modern(url, &body.to_string(), "tools/call", Some("hello_greet"));
+    let message = message(request.send().await.unwrap()).await;
+    assert!(message.get("error").is_none(), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_client_trace_is_followed_an_unsampled_one_is_not_and_new_ones_by_the_ratio() {
+    let receiver = Receiver::start().await;
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let data = tempfile::tempdir().unwrap();
+    let pier = pier(
+        &dir,
+        &telemetry(&receiver, "sampled", "sample-ratio = 0"),
+        &data,
+    )
+    .await;
+    // Ratio 0: a new trace is not recorded, nor one the client did not sample.
+    greet(&pier.url, None).await;
+    let unsampled = "11111111111111111111111111111111";
+    greet(
+        &pier.url,
+        Some(format!("00-{unsampled}-2222222222222222-00")),
+    )
+    .await;
+    // One the client sampled is, whatever the ratio; it is sent after the others.
+    let sampled = "33333333333333333333333333333333";
+    greet(&pier.url, Some(format!("00-{sampled}-4444444444444444-01"))).await;
+    let spans = receiver
+        .trace(sampled, |s| {
+            has(s, &["tools/call hello_greet", "run hello"])
+        })
+        .await;
+    assert!(spans.iter().all(|r| r.service == "sampled"));
+    let calls: Vec<String> = receiver
+        .spans()
+        .iter()
+        .filter(|r| r.span.name == "tools/call hello_greet")
+        .map(|r| hex::encode(&r.span.trace_id))
+        .collect();
+    assert_eq!(calls, [sampled], "only the sampled call was recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_named_by_a_hash_and_its_duration_measured() {
+    let receiver = Receiver::start().await;
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let data = tempfile::tempdir().unwrap();
+    let pier = pier(&dir, &telemetry(&receiver, "sessions", ""), &data).await;
+    let client = pier.client().await;
+    common::call(&client, "hello_greet", json!({"name": "s"}))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let span = loop {
+        let found = receiver
+            .spans()
+            .into_iter()
+            .find(|r| r.span.name == "tools/call hello_greet");
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no span of the session's call"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let session = attribute(&span.span.attributes, "mcp.session.id").unwrap();
+    assert!(
+        session.starts_with("s-") && session.len() == 18,
+        "{session}"
+    );
+    assert_eq!(
+        attribute(&span.span.attributes, "mcp.protocol.version").as_deref(),
+        Some("2025-11-25")
+    );
+    client.cancel().await.unwrap();
+    let metrics = pier.url.replace("/mcp", "/metrics");
+    let line = "mcp_server_session_duration_seconds_count{network_transport=\"tcp\",mcp_protocol_version=\"2025-11-25\"} 1";
+    wait_until_text(&metrics, line).await;
+    // `initialize` is counted under the revision it settled on, not the one asked.
+    let line = "mcp_server_operation_duration_seconds_count{mcp_method_name=\"initialize\",network_transport=\"tcp\",mcp_protocol_version=\"2025-11-25\"} 1";
+    wait_until_text(&metrics, line).await;
+}
+
+/// Waits (up to 30 s) until the text at `url` has the line `line`.
+async fn wait_until_text(url: &str, line: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        if text.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{line} in\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_never_stops_pier_and_is_reported_in_a_sentence() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let data = tempfile::tempdir().unwrap();
+    let config = format!("[telemetry]\notlp-endpoint = \"{endpoint}\"\nexport-interval-ms = 100\n");
+    let pier = pier(&dir, &config, &data).await;
+    for _ in 0..3 {
+        greet(&pier.url, None).await;
+    }
+    let ready = reqwest::get(pier.url.replace("/mcp", "/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let said = format!("OpenTelemetry: cannot send to {endpoint}/v1/");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !pier.stderr_text().contains(&said) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            pier.stderr_text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = pier.stderr_text();
+    assert_eq!(
+        log.matches("OpenTelemetry: cannot send").count(),
+        1,
+        "once a minute: {log}"
+    );
+    assert!(!log.contains("reqwest::Error"), "{log}");
+    greet(&pier.url, None).await;
+}
+
+#[test]
+fn telemetry_settings_pier_cannot_honour_are_refused_in_a_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |toml: &str, env: &[(&str, &str)]| {
+        let file = dir.path().join("pier.toml");
+        std::fs::write(&file, toml).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&file)
+            .args(["--plugins"])
+            .arg(dir.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        )
+    };
+    let file = dir.path().join("pier.toml");
+    let file = file.display();
+    assert_eq!(
+        run("[telemetry]\nsample-ratio = 1.5\n", &[]),
+        (
+            Some(2),
+            format!(
+                "pier: {file}: telemetry.sample-ratio: expected a number from 0 to 1, or \"\", got 1.5"
+            )
+        )
+    );
+    assert_eq!(
+        run("[telemetry]\nresource-attributes = [\"team\"]\n", &[]),
+        (
+            Some(2),
+            format!(
+                "pier: {file}: telemetry.resource-attributes: expected \"key=value\", got \"team\""
+            )
+        )
+    );
+    assert_eq!(
+        run("", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
+        (Some(2), "pier: [telemetry]: OTEL_EXPORTER_OTLP_PROTOCOL is \"grpc\": pier sends OTLP over HTTP/protobuf only; point it at the receiver's HTTP port (4318 on a Collector) and set http/protobuf or nothing".to_string())
+    );
 }

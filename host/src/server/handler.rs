@@ -28,6 +28,11 @@ pub(super) trait Answered {
     fn error_type(&self) -> Option<&'static str> {
         None
     }
+
+    /// The MCP revision the answer settles on (`initialize`'s).
+    fn negotiated(&self) -> Option<&ProtocolVersion> {
+        None
+    }
 }
 
 impl Answered for Response {
@@ -39,7 +44,11 @@ impl Answered for Response {
     }
 }
 
-impl Answered for InitializeResult {}
+impl Answered for InitializeResult {
+    fn negotiated(&self) -> Option<&ProtocolVersion> {
+        Some(&self.protocol_version)
+    }
+}
 use changes::forward_changes;
 use pipeline::{answer_empty, binding, complete, subscribing};
 
@@ -167,12 +176,18 @@ impl PierServer {
     ) -> Result<T, McpError> {
         let target = self.target_of(method, component);
         let http = super::context::over_http(&context.extensions);
-        let protocol = self.protocol_of(context);
+        let mut protocol = self.protocol_of(context);
         let span = self.server_span(method, component, target.as_ref(), protocol, context);
         let log = self.span(method, component.unwrap_or(""), context);
         let started = std::time::Instant::now();
         let result = work.instrument(log).instrument(span.clone()).await;
         let seconds = started.elapsed().as_secs_f64();
+        if let Ok(answer) = &result
+            && let Some(version) = answer.negotiated()
+        {
+            protocol = self.known_protocol(version);
+            span.record("mcp.protocol.version", protocol);
+        }
         let outcome = if result.is_ok() { "ok" } else { "error" };
         self.shared.metrics.mcp_request(method, outcome, seconds);
         let error = match &result {
@@ -216,7 +231,12 @@ impl PierServer {
 
     /// The MCP revision of `context`, when it is one pier negotiates.
     fn protocol_of(&self, context: &RequestContext<RoleServer>) -> Option<&'static str> {
-        let version = context.protocol_version()?;
+        self.known_protocol(&context.protocol_version()?)
+    }
+
+    /// `version` as one of the revisions pier negotiates (`None` for any other: a
+    /// client's text never labels a metric).
+    fn known_protocol(&self, version: &ProtocolVersion) -> Option<&'static str> {
         self.shared
             .protocol_versions
             .iter()
@@ -406,14 +426,6 @@ impl ServerHandler for PierServer {
         context: RequestContext<RoleServer>,
     ) -> Result<InitializeResult, McpError> {
         self.admit(&context)?;
-        let protocol = self
-            .shared
-            .protocol_versions
-            .iter()
-            .find(|v| **v == request.protocol_version)
-            .map(|v| v.as_str());
-        self.session
-            .began(protocol, super::context::over_http(&context.extensions));
         let this = self.clone();
         let peer = context.peer.clone();
         let terminal = Answer(move |request| {
@@ -438,12 +450,18 @@ impl ServerHandler for PierServer {
             };
             Box::pin(std::future::ready(answer)) as BoxFuture<'static, Outcome>
         });
-        self.metered("initialize", None, &context, async {
-            let request = Request::Initialize(Box::new(request));
-            let response = self.pipeline(request, &context, &terminal).await?;
-            expect!(response, Initialize, "initialize").map(|r| *r)
-        })
-        .await
+        let result = self
+            .metered("initialize", None, &context, async {
+                let request = Request::Initialize(Box::new(request));
+                let response = self.pipeline(request, &context, &terminal).await?;
+                expect!(response, Initialize, "initialize").map(|r| *r)
+            })
+            .await?;
+        // The session begins with the revision it negotiated.
+        let protocol = self.known_protocol(&result.protocol_version);
+        self.session
+            .began(protocol, super::context::over_http(&context.extensions));
+        Ok(result)
     }
 
     /// From now on the session hears of catalogue changes (hot mount, swap, unmount).

@@ -245,11 +245,12 @@ impl Otel {
     /// workers, e.g. in `spawn_blocking`).
     pub fn shutdown(&self) {
         ENABLED.store(false, Ordering::Relaxed);
-        if let Err(e) = self.tracer.shutdown() {
-            tracing::warn!("OpenTelemetry: the last spans could not be sent: {e}");
+        // Why a last export failed is logged where it failed ([`Sender`]).
+        if self.tracer.shutdown().is_err() {
+            tracing::warn!("OpenTelemetry: the last spans could not be sent");
         }
-        if let Err(e) = self.meter.shutdown() {
-            tracing::warn!("OpenTelemetry: the last metrics could not be sent: {e}");
+        if self.meter.shutdown().is_err() {
+            tracing::warn!("OpenTelemetry: the last metrics could not be sent");
         }
     }
 }
@@ -287,6 +288,42 @@ impl Sender {
     }
 }
 
+/// The innermost cause of `error`: what went wrong, without the layers around it.
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    inner.to_string()
+}
+
+/// How often a failing receiver is reported in the log.
+const COMPLAIN_EVERY: Duration = Duration::from_secs(60);
+
+impl Sender {
+    /// Logs that a request to `url` failed because of `why`: the first time, then at
+    /// most once a minute (a receiver that is down must not flood the log).
+    fn complain(&self, url: &http::Uri, why: &str) {
+        static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < COMPLAIN_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let shown = format!(
+            "{}://{}{}",
+            url.scheme_str().unwrap_or("http"),
+            url.authority().map(|a| a.host()).unwrap_or(""),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        tracing::warn!(
+            "OpenTelemetry: cannot send to {shown}{}: {} (spans and metrics of this moment are lost; this is said again at most once a minute)",
+            url.path(),
+            crate::text::clip(why)
+        );
+    }
+}
+
 #[async_trait::async_trait]
 impl opentelemetry_http::HttpClient for Sender {
     async fn send_bytes(
@@ -294,6 +331,7 @@ impl opentelemetry_http::HttpClient for Sender {
         request: http::Request<bytes::Bytes>,
     ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
         let client = self.client.clone();
+        let url = request.uri().clone();
         let sent = self.runtime.spawn(async move {
             let (parts, body) = request.into_parts();
             let mut request = client
@@ -302,17 +340,31 @@ impl opentelemetry_http::HttpClient for Sender {
             for (name, value) in &parts.headers {
                 request = request.header(name, value);
             }
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status();
             let mut answer = bytes::BytesMut::new();
-            let mut response = response;
             while let Some(chunk) = response.chunk().await? {
                 let room = MAX_ANSWER_BYTES.saturating_sub(answer.len());
                 answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
             Ok::<_, reqwest::Error>((status, answer.freeze()))
         });
-        let (status, body) = sent.await??;
+        let (status, body) = match sent.await {
+            Ok(Ok(answered)) => answered,
+            Ok(Err(e)) => {
+                let why = cause(&e);
+                self.complain(&url, &why);
+                return Err(why.into());
+            }
+            Err(e) => {
+                let why = format!("the request was not sent ({e})");
+                self.complain(&url, &why);
+                return Err(why.into());
+            }
+        };
+        if !status.is_success() {
+            self.complain(&url, &format!("it answered HTTP {status}"));
+        }
         let mut response = http::Response::new(body);
         *response.status_mut() = status;
         Ok(response)
