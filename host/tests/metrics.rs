@@ -152,3 +152,43 @@ async fn invented_http_methods_share_one_label() {
     assert_still_serving(&client).await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_conventions_duration_names_known_tools_only_and_labels_errors_and_transport() {
+    let dir = PluginDir::examples();
+    let (app, client, _) = start(&dir).await;
+    call(&client, "hello_greet", json!({"name": "a"}))
+        .await
+        .unwrap();
+    let divided = call(&client, "calc_divide", json!({"a": 1, "b": 0}))
+        .await
+        .unwrap();
+    assert_eq!(divided.is_error, Some(true));
+    assert!(call(&client, "hello_greet", json!({})).await.is_err());
+    // A name nothing serves is no label: the client chooses it.
+    let unknown = mcp_error(call(&client, "made_up_tool", json!({})).await.unwrap_err());
+    let code = unknown.code.0;
+    let text = app
+        .metrics()
+        .render(&app.registry().snapshot(), app.refused().len());
+    let expect =
+        |line: &str, value: f64| assert_eq!(sample(&text, line), Some(value), "{line} in:\n{text}");
+    let tool = |name: &str, error: Option<&str>| {
+        let error = error
+            .map(|e| format!(",error_type=\"{e}\""))
+            .unwrap_or_default();
+        format!(
+            "mcp_server_operation_duration_seconds_count{{mcp_method_name=\"tools/call\",network_transport=\"pipe\",gen_ai_tool_name=\"{name}\",gen_ai_operation_name=\"execute_tool\"{error},mcp_protocol_version=\"2025-11-25\"}}"
+        )
+    };
+    expect(&tool("hello_greet", None), 1.0);
+    expect(&tool("calc_divide", Some("tool_error")), 1.0);
+    expect(&tool("hello_greet", Some("-32602")), 1.0);
+    expect(
+        &format!(
+            "mcp_server_operation_duration_seconds_count{{mcp_method_name=\"tools/call\",network_transport=\"pipe\",error_type=\"{code}\",mcp_protocol_version=\"2025-11-25\"}}"
+        ),
+        1.0,
+    );
+    assert!(!text.contains("made_up_tool"), "{text}");
+}
