@@ -211,13 +211,14 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
 impl App {
     /// Builds the runtime with an empty catalogue; [`App::load`] mounts the plugins.
     pub fn new(config: &ServeConfig) -> Result<Self, Error> {
+        let metrics: Arc<telemetry::Metrics> = Arc::default();
         let verifier = Arc::new(
             auth::Verifier::new(config.auth.clone(), config.grants.trust.clone())
-                .map_err(|reason| Error::Auth { reason })?,
+                .map_err(|reason| Error::Auth { reason })?
+                .counting_refusals(metrics.clone()),
         );
         let store = storage::open(&config.storage)?;
         let fleet = Arc::new(fleet::Fleet::new(storage::bus::Bus::open(&config.storage)?));
-        let metrics: Arc<telemetry::Metrics> = Arc::default();
         let counted = metrics.clone();
         let runtime = Arc::new(
             Runtime::new(
@@ -255,7 +256,10 @@ impl App {
             let authorize = Arc::new(middleware::authorize::Authorize::new(
                 config.auth.rules.clone(),
             ));
-            server_chain.prepend(Arc::new(middleware::gate::Gated(authorize.clone())));
+            server_chain.prepend(Arc::new(middleware::gate::Gated(
+                authorize.clone(),
+                Some(metrics.clone()),
+            )));
             gate = Some(authorize);
         }
         let pipeline = middleware::Pipeline::new(server_chain);

@@ -155,11 +155,13 @@ async fn invented_http_methods_share_one_label() {
 
 #[tokio::test]
 async fn the_conventions_duration_names_known_tools_only_and_labels_errors_and_transport() {
-    let dir = PluginDir::examples();
+    let dir = PluginDir::examples().with_sidecar("hello", "instances = \"reuse\"\n");
     let (app, client, _) = start(&dir).await;
-    call(&client, "hello_greet", json!({"name": "a"}))
-        .await
-        .unwrap();
+    for name in ["a", "b"] {
+        call(&client, "hello_greet", json!({"name": name}))
+            .await
+            .unwrap();
+    }
     let divided = call(&client, "calc_divide", json!({"a": 1, "b": 0}))
         .await
         .unwrap();
@@ -181,7 +183,7 @@ async fn the_conventions_duration_names_known_tools_only_and_labels_errors_and_t
             "mcp_server_operation_duration_seconds_count{{mcp_method_name=\"tools/call\",network_transport=\"pipe\",gen_ai_tool_name=\"{name}\",gen_ai_operation_name=\"execute_tool\"{error},mcp_protocol_version=\"2025-11-25\"}}"
         )
     };
-    expect(&tool("hello_greet", None), 1.0);
+    expect(&tool("hello_greet", None), 2.0);
     expect(&tool("calc_divide", Some("tool_error")), 1.0);
     expect(&tool("hello_greet", Some("-32602")), 1.0);
     expect(
@@ -191,4 +193,23 @@ async fn the_conventions_duration_names_known_tools_only_and_labels_errors_and_t
         1.0,
     );
     assert!(!text.contains("made_up_tool"), "{text}");
+    // Per mount: its calls by outcome (arguments refused at the mount are its
+    // errors); the second call of `hello` ran on the first one's warm instance.
+    expect(
+        "pier_mount_calls_total{mount=\"hello\",outcome=\"ok\"}",
+        2.0,
+    );
+    expect(
+        "pier_mount_calls_total{mount=\"hello\",outcome=\"error\"}",
+        1.0,
+    );
+    expect(
+        "pier_mount_calls_total{mount=\"calc\",outcome=\"tool_error\"}",
+        1.0,
+    );
+    expect(
+        "pier_mount_call_duration_seconds_count{mount=\"hello\"}",
+        3.0,
+    );
+    expect("pier_warm_hits_total{plugin=\"hello\"}", 1.0);
 }

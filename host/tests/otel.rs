@@ -16,6 +16,8 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "otel-test-token";
+/// A token without the scope the rule on `outbound_*` asks for.
+const BOB: &str = "otel-test-token-of-bob";
 
 /// A loopback HTTP server recording the `traceparent` of each request it gets.
 async fn echo() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
@@ -146,9 +148,10 @@ async fn one_call_is_one_trace_from_the_client_through_the_guest_to_its_http_ser
         );
     let data = tempfile::tempdir().unwrap();
     let config = format!(
-        "{}\n[grants]\nprivate-networks = true\n\n[auth]\nmode = \"tokens\"\nresource = \"http://127.0.0.1/mcp\"\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"alice\"\nscopes = [\"tools\"]\n\n[[auth.rule]]\ntools = [\"outbound_*\"]\nscopes = [\"tools\"]\n\n[[middleware]]\ntype = \"timing\"\n\n[[mount]]\nnamespace = \"up\"\nurl = \"{}\"\n",
+        "{}\n[grants]\nprivate-networks = true\n\n[auth]\nmode = \"tokens\"\nresource = \"http://127.0.0.1/mcp\"\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"alice\"\nscopes = [\"tools\"]\n\n[[auth.token]]\nhash = \"{}\"\nsubject = \"bob\"\nscopes = []\n\n[[auth.rule]]\ntools = [\"outbound_*\"]\nscopes = [\"tools\"]\n\n[[middleware]]\ntype = \"timing\"\n\n[[mount]]\nnamespace = \"up\"\nurl = \"{}\"\n",
         telemetry(&receiver, "downstream", "trace-content = [\"outbound\"]"),
         pier::auth::hash_token(TOKEN),
+        pier::auth::hash_token(BOB),
         upstream.url
     );
     let downstream = pier(&dir, &config, &data).await;
@@ -419,6 +422,43 @@ async fn one_call_is_one_trace_from_the_client_through_the_guest_to_its_http_ser
     let line = "mcp_server_operation_duration_seconds_count{mcp_method_name=\"tools/call\",network_transport=\"tcp\",gen_ai_tool_name=\"outbound_request\",gen_ai_operation_name=\"execute_tool\",mcp_protocol_version=\"2026-07-28\"} 1";
     assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     assert!(receiver.bad().is_empty(), "{:?}", receiver.bad());
+
+    // Refusals are counted by reason: no token (401), then a token the rule refuses.
+    let body = modern(
+        9,
+        "tools/call",
+        json!({"name": "outbound_request", "arguments": {"url": echo_url}}),
+        json!({}),
+    );
+    let refused = post_modern(
+        &downstream.url,
+        &body,
+        "tools/call",
+        Some("outbound_request"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 401);
+    let refused = post_modern(
+        &downstream.url,
+        &body,
+        "tools/call",
+        Some("outbound_request"),
+    )
+    .header("authorization", format!("Bearer {BOB}"))
+    .send()
+    .await
+    .unwrap();
+    let refused = message(refused).await;
+    assert!(refused["error"]["message"].is_string(), "{refused}");
+    let metrics = downstream.url.replace("/mcp", "/metrics");
+    wait_until_text(
+        &metrics,
+        "pier_auth_refusals_total{reason=\"missing_token\"} 1",
+    )
+    .await;
+    wait_until_text(&metrics, "pier_auth_refusals_total{reason=\"rule\"} 1").await;
 }
 
 /// A 2026-07-28 `tools/call` of `hello_greet` without a token, `traceparent` in `_meta`

@@ -231,6 +231,7 @@ pub async fn authenticate(
 
 /// The answer to a refused request, logged (the reason, never the token).
 pub(crate) fn refused(verifier: &Verifier, why: &Refusal) -> Response {
+    verifier.count_refusal(why);
     match why {
         Refusal::Missing => {}
         Refusal::Invalid(reason) => tracing::info!(target: "pier::auth", "token refused: {reason}"),

@@ -249,6 +249,8 @@ impl AuthConfig {
 pub struct Verifier {
     auth: AuthConfig,
     jwt: Option<jwt::Jwt>,
+    /// Where refusals are counted (`pier_auth_refusals_total`), when anywhere.
+    metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
 }
 
 impl Verifier {
@@ -259,7 +261,28 @@ impl Verifier {
             Mode::Jwt => Some(jwt::Jwt::new(auth.jwt.clone(), trust)?),
             _ => None,
         };
-        Ok(Self { auth, jwt })
+        Ok(Self {
+            auth,
+            jwt,
+            metrics: None,
+        })
+    }
+
+    /// Counts its refusals in `metrics`.
+    pub fn counting_refusals(mut self, metrics: std::sync::Arc<crate::telemetry::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts one refusal for `why`.
+    pub(crate) fn count_refusal(&self, why: &Refusal) {
+        if let Some(metrics) = &self.metrics {
+            metrics.auth_refused(match why {
+                Refusal::Missing => "missing_token",
+                Refusal::Invalid(_) => "invalid_token",
+                Refusal::Scope(_) => "insufficient_scope",
+            });
+        }
     }
 
     /// The settings.

@@ -56,7 +56,11 @@ pub fn refusal(gate: &dyn Gate, cx: &MiddlewareContext, request: &Request) -> Op
 }
 
 /// The middleware of a [`Gate`]: refuses what [`refusal`] refuses, and filters lists.
-pub struct Gated(pub std::sync::Arc<dyn Gate>);
+/// The authorization gate counts its refusals (`pier_auth_refusals_total`).
+pub struct Gated(
+    pub std::sync::Arc<dyn Gate>,
+    pub Option<std::sync::Arc<crate::telemetry::Metrics>>,
+);
 
 #[async_trait]
 impl Middleware for Gated {
@@ -71,6 +75,9 @@ impl Middleware for Gated {
         next: Next<'_>,
     ) -> Outcome {
         if let Some(error) = refusal(self.0.as_ref(), cx, &request) {
+            if let Some(metrics) = &self.1 {
+                metrics.auth_refused("rule");
+            }
             return Err(error);
         }
         next.run(cx, request).await

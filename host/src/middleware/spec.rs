@@ -127,9 +127,10 @@ impl Spec {
                 scope,
             )),
             Self::ResponseLimit(c) => Arc::new(response_limit::ResponseLimit::new(c.clone())),
-            Self::Visibility(c) => Arc::new(super::gate::Gated(Arc::new(
-                visibility::Visibility::new(c.clone()),
-            ))),
+            Self::Visibility(c) => Arc::new(super::gate::Gated(
+                Arc::new(visibility::Visibility::new(c.clone())),
+                None,
+            )),
             Self::Wasm(c) => Arc::new(wasm::WasmMiddleware::load(c, services)?),
         })
     }

@@ -67,6 +67,11 @@ impl Plugin {
         self.sandbox.instantiations()
     }
 
+    /// How many calls a warm instance served (instead of a new one).
+    pub fn warm_hits(&self) -> u64 {
+        self.sandbox.warm_hits()
+    }
+
     /// Whether warm instances serve further calls of their trust scope.
     pub fn reuses_instances(&self) -> bool {
         self.warm.is_some()

@@ -96,6 +96,8 @@ pub(super) struct Sandbox {
     limits: Limits,
     store: Option<PluginStore>,
     instantiations: Arc<AtomicU64>,
+    /// Calls served on a warm instance.
+    warm_hits: Arc<AtomicU64>,
     /// One permit per call the component may serve at once.
     slots: Arc<tokio::sync::Semaphore>,
     /// What it may reach beyond its sandbox.
@@ -120,6 +122,7 @@ impl Sandbox {
             grants,
             egress_count: None,
             instantiations: Arc::default(),
+            warm_hits: Arc::default(),
             slots: Arc::new(tokio::sync::Semaphore::new(
                 limits.max_concurrent_calls.max(1),
             )),
@@ -146,6 +149,11 @@ impl Sandbox {
 
     pub(super) fn instantiations(&self) -> u64 {
         self.instantiations.load(Ordering::Relaxed)
+    }
+
+    /// Calls served on a warm instance so far.
+    pub(super) fn warm_hits(&self) -> u64 {
+        self.warm_hits.load(Ordering::Relaxed)
     }
 
     /// What checks and counts the outbound requests of a call ending at `deadline`.
@@ -263,6 +271,7 @@ impl Sandbox {
             .and_then(|(pool, scope)| pool.take(scope, Instant::now()));
         let mut instance = match taken {
             Some(mut warm) => {
+                self.warm_hits.fetch_add(1, Ordering::Relaxed);
                 let _reuse = crate::telemetry::trace::reuse(&self.name).entered();
                 self.rearm(&mut warm.instance.store, ctx);
                 warm

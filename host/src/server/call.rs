@@ -40,6 +40,7 @@ impl Terminal for MountCall<'_> {
             if let Some(gate) = &self.shared.gate
                 && let Some(refused) = crate::middleware::gate::refusal(gate.as_ref(), cx, &request)
             {
+                self.shared.metrics.auth_refused("rule");
                 return Err(refused);
             }
             let context = cx.request().on(&mount);

@@ -72,6 +72,7 @@ async fn through_mount(
     if content && let Request::CallTool(call) = &request {
         trace::record_content(&span, "gen_ai.tool.call.arguments", &call.arguments);
     }
+    let started = std::time::Instant::now();
     let outcome = trace::within(span.clone(), async {
         match shared.pipeline.mount(&mount.namespace) {
             Some(chain) => chain.run(&cx, request, &terminal).await,
@@ -82,6 +83,14 @@ async fn through_mount(
     if content && let Ok(Response::CallTool(result)) = &outcome {
         trace::record_content(&span, "gen_ai.tool.call.result", result);
     }
+    let label = match &outcome {
+        Ok(Response::CallTool(result)) if result.is_error == Some(true) => "tool_error",
+        Ok(_) => "ok",
+        Err(_) => "error",
+    };
+    shared
+        .metrics
+        .mount_call(&mount.namespace, label, started.elapsed().as_secs_f64());
     outcome
 }
 

@@ -90,10 +90,13 @@ pub const METRICS: &[MetricDoc] = &[
     metric("pier_mcp_request_duration_seconds", H, &["method"], "pier", "Time to answer an MCP request."),
     metric("pier_tool_calls_total", C, &["tool", "outcome"], "pier", "Tool calls of mounted tools (names from the catalogue only), by outcome: `ok`, `tool_error`, `invalid_arguments`, `invalid_params`, `input_required`, `timeout`, `out_of_memory`, `trap`, `cancelled`, `busy`; a proxied mount also `invalid_result` and `error`."),
     metric("pier_tool_call_duration_seconds", H, &["tool"], "pier", "Time a tool call took."),
+    metric("pier_mount_calls_total", C, &["mount", "outcome"], "pier", "Calls into a mount (tool calls, reads, prompts, completions; lists are not calls), by its namespace and outcome: `ok`, `tool_error` (a result with `isError`) or `error` (a JSON-RPC error)."),
+    metric("pier_mount_call_duration_seconds", H, &["mount"], "pier", "Time a call into a mount took: its own middleware, then the plugin or the upstream."),
     metric("pier_plugins_mounted", G, &[], "pier", "Mounts served now."),
     metric("pier_plugins_refused", G, &[], "pier", "Plugin files whose latest version was refused."),
     metric("pier_plugin_changes_total", C, &["plugin", "outcome"], "pier", "Changes of a plugin: `mounted`, `swapped`, `unmounted`, `refused`."),
     metric("pier_instantiations_total", C, &["plugin"], "pier", "Instances of a plugin made."),
+    metric("pier_warm_hits_total", C, &["plugin"], "pier", "Calls a plugin served on a warm instance instead of a new one (plugins with `instances = \"reuse\"`)."),
     metric("pier_warm_instances", G, &["plugin"], "pier", "Warm instances a plugin keeps now (plugins with `instances = \"reuse\"`)."),
     metric("pier_plugin_resident_bytes", G, &["plugin"], "pier", "The plugin's compiled code resident in memory: the pages of its AOT artifact mapped into pier (warm instances' own pages left out)."),
     metric("pier_aot_cache_total", C, &["outcome"], "pier", "Loads of compiled plugins: `hit` (the artifact was cached) or `miss` (compiled)."),
@@ -103,6 +106,7 @@ pub const METRICS: &[MetricDoc] = &[
     metric("pier_sessions_restored_total", C, &[], "pier", "Sessions brought back from their record by a request (put away here, or started by another pier on the same store)."),
     metric("mcp_server_operation_duration_seconds", H, &["mcp_method_name", "gen_ai_tool_name", "gen_ai_prompt_name", "gen_ai_operation_name", "error_type", "mcp_protocol_version", "network_transport"], "pier", "`mcp.server.operation.duration` of the OpenTelemetry conventions for MCP: time from a request's arrival to its answer, every method but `ping`. `gen_ai_tool_name` and `gen_ai_prompt_name` name a tool or prompt of the catalogue (no label for a name nothing serves); `error_type` is the JSON-RPC error code, or `tool_error` for a result with `isError`; `network_transport` is `tcp` (HTTP) or `pipe` (stdio). Also sent over OTLP when `[telemetry]` names a receiver."),
     metric("mcp_server_session_duration_seconds", H, &["mcp_protocol_version", "network_transport"], "pier", "`mcp.server.session.duration` of the OpenTelemetry conventions for MCP: how long a session (MCP 2025-11-25) was held, from its `initialize` until it ended or was put away. Also sent over OTLP when `[telemetry]` names a receiver."),
+    metric("pier_auth_refusals_total", C, &["reason"], "pier", "Requests refused by authentication or authorization: `missing_token`, `invalid_token`, `insufficient_scope` (answered 401 or 403), `rule` (an `[[auth.rule]]` or a plugin's required scopes: a JSON-RPC error)."),
     metric("pier_store_up", G, &[], "pier", "1 when the store (plugins' storage, tasks, sessions, the fleet's mounts) answered its last probe, 0 when it did not; probed every 2 s."),
     metric("pier_request_timing_seconds", H, &["method"], "`timing` middleware", "Time a request spent in the chain after the middleware."),
     metric("pier_operation_duration_seconds", H, &["operation", "component"], "`detailed-timing` middleware", "Time per operation and per component (the tool, resource or prompt)."),
@@ -161,6 +165,8 @@ pub struct Metrics {
     tools: Handles<String, ToolHandles>,
     /// `mcp.server.operation.duration`, per label set.
     operations: Handles<OperationKey, Histogram>,
+    /// Per mount: its duration, and its count per outcome.
+    mounts: Handles<String, ToolHandles>,
 }
 
 /// The labels of one series of `mcp.server.operation.duration`.
@@ -261,6 +267,7 @@ impl Default for Metrics {
             mcp: Handles::default(),
             tools: Handles::default(),
             operations: Handles::default(),
+            mounts: Handles::default(),
         }
     }
 }
@@ -423,6 +430,42 @@ impl Metrics {
         self.observe("mcp_server_session_duration_seconds", &labels, seconds);
     }
 
+    /// One call into mount `mount` that ended `outcome` (`ok`, `tool_error`, `error`),
+    /// taking `seconds`.
+    pub fn mount_call(&self, mount: &str, outcome: &'static str, seconds: f64) {
+        let handles = self.mounts.get(
+            mount,
+            || mount.to_string(),
+            || ToolHandles {
+                duration: self.recorder.register_histogram(
+                    &key("pier_mount_call_duration_seconds", &[("mount", mount)]),
+                    &METADATA,
+                ),
+                outcomes: Default::default(),
+            },
+        );
+        let count = handles.outcomes.get(
+            &outcome,
+            || outcome,
+            || {
+                self.recorder.register_counter(
+                    &key(
+                        "pier_mount_calls_total",
+                        &[("mount", mount), ("outcome", outcome)],
+                    ),
+                    &METADATA,
+                )
+            },
+        );
+        count.increment(1);
+        handles.duration.record(seconds);
+    }
+
+    /// A request refused by authentication or authorization, for `reason`.
+    pub fn auth_refused(&self, reason: &'static str) {
+        self.count("pier_auth_refusals_total", &[("reason", reason)], 1);
+    }
+
     /// A plugin compiled now (`hit = false`) or loaded from the AOT cache.
     pub fn aot_cache(&self, hit: bool) {
         let outcome = if hit { "hit" } else { "miss" };
@@ -518,6 +561,12 @@ impl Metrics {
                 )
                 .absolute(plugin.instantiations());
             if plugin.reuses_instances() {
+                self.recorder
+                    .register_counter(
+                        &key("pier_warm_hits_total", &[("plugin", plugin.name())]),
+                        &METADATA,
+                    )
+                    .absolute(plugin.warm_hits());
                 self.recorder
                     .register_gauge(
                         &key("pier_warm_instances", &[("plugin", plugin.name())]),
