@@ -103,7 +103,7 @@ conformance: setup-conformance plugins ## Run the official MCP conformance suite
 	cargo build --quiet -p pier
 	scripts/conformance.sh
 
-bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/results/latest.md and .json, and a fleet's cost in fleet.md
+bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/results/latest.md and .json, a fleet's cost in fleet.md, tracing's in tracing.md
 	cargo build --release --target $(WASM_TARGET) -p bench-plugin
 	@scripts/componentize.sh py bench/plugins/py target/bench-plugins/bench-py.wasm
 	@scripts/componentize.sh js bench/plugins/js/app.js target/bench-plugins/bench-js.wasm
@@ -111,6 +111,7 @@ bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/resul
 	cargo bench --profile perf -p pier --bench call --bench middleware --bench auth
 	target/perf/pier-bench --out bench/results
 	target/perf/pier-bench --fleet --out bench/results
+	target/perf/pier-bench --tracing --out bench/results
 
 SOAK_MINUTES ?= 10
 

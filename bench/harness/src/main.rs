@@ -26,6 +26,10 @@ struct Args {
     /// writes `fleet.md` and `fleet.json`.
     #[arg(long)]
     fleet: bool,
+    /// Measure what OpenTelemetry export costs a call instead (off, every trace, 1 %):
+    /// writes `tracing.md` and `tracing.json`.
+    #[arg(long)]
+    tracing: bool,
 }
 
 fn output(program: &str, args: &[&str]) -> String {
@@ -109,16 +113,24 @@ fn joined(map: &BTreeMap<&'static str, String>) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seconds = Duration::from_secs_f64(args.seconds);
-    if args.fleet {
-        let header = format!(
+    let header = || {
+        format!(
             "{}. Machine: {}. Versions: {}.\n",
             output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
             joined(&machine()),
             joined(&versions())
-        );
-        let md = scenarios::fleet::write(seconds, &args.out, &header).await?;
+        )
+    };
+    if args.fleet {
+        let md = scenarios::fleet::write(seconds, &args.out, &header()).await?;
         println!("{md}");
         println!("written to {}", args.out.join("fleet.md").display());
+        return Ok(());
+    }
+    if args.tracing {
+        let md = scenarios::tracing::write(seconds, &args.out, &header()).await?;
+        println!("{md}");
+        println!("written to {}", args.out.join("tracing.md").display());
         return Ok(());
     }
     let rows = scenarios::run_all(seconds).await?;

@@ -12,6 +12,7 @@ use serde_json::json;
 
 mod edit_loop;
 pub mod fleet;
+pub mod tracing;
 mod instances;
 mod lifecycle;
 
