@@ -12,9 +12,9 @@ use serde_json::json;
 
 mod edit_loop;
 pub mod fleet;
-pub mod tracing;
 mod instances;
 mod lifecycle;
+pub mod tracing;
 
 use edit_loop::edit_loop;
 use instances::{fresh_instances, python_plugins};

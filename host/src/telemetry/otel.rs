@@ -269,8 +269,18 @@ impl std::fmt::Debug for Sender {
     }
 }
 
-/// How long one OTLP request may take.
+/// How long one OTLP request may take, unless `OTEL_EXPORTER_OTLP_TIMEOUT` says
+/// (in milliseconds, 100 ms to 60 s).
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`SEND_TIMEOUT`], or the environment's.
+fn send_timeout() -> Duration {
+    std::env::var("OTEL_EXPORTER_OTLP_TIMEOUT")
+        .ok()
+        .and_then(|ms| ms.trim().parse::<u64>().ok())
+        .map(|ms| Duration::from_millis(ms.clamp(100, 60_000)))
+        .unwrap_or(SEND_TIMEOUT)
+}
 
 /// The most of a receiver's answer read (it is only checked for its status).
 const MAX_ANSWER_BYTES: usize = 64 << 10;
@@ -280,7 +290,7 @@ impl Sender {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "OpenTelemetry export needs pier's runtime".to_string())?;
         let client = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
+            .timeout(send_timeout())
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| format!("cannot make the OTLP HTTP client: {e}"))?;

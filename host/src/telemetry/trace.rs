@@ -8,14 +8,15 @@
 //! The tree of one tool call:
 //!
 //! ```text
-//! tools/call calc_add                  SERVER  (parent: _meta traceparent, else HTTP's)
-//! ├─ middleware authorize              INTERNAL (one per middleware, nested in order)
-//! │  └─ mount calc                     INTERNAL
-//! │     ├─ instantiate calc | reuse calc
-//! │     └─ run calc                    INTERNAL (the guest's own time)
-//! │        ├─ storage get              INTERNAL (each host call)
-//! │        ├─ GET                      CLIENT  (outbound HTTP; traceparent sent on)
-//! │        └─ sampling/createMessage   CLIENT  (a question to the client)
+//! tools/call calc_add                  SERVER   (parent: _meta traceparent, else HTTP's)
+//! └─ middleware authorization          INTERNAL (the gate, then each middleware, nested)
+//!    └─ mount calc                     INTERNAL (its own chain and the call into it)
+//!       ├─ instantiate calc | reuse calc
+//!       └─ run calc                    INTERNAL (the guest's own time)
+//!          ├─ storage get              INTERNAL (each host call)
+//!          ├─ GET                      CLIENT   (outbound HTTP; traceparent sent on)
+//!          ├─ sampling/createMessage   CLIENT   (a question to the client)
+//!          └─ nested resources/read    INTERNAL (a read of another mount)
 //! ```
 //!
 //! Nothing a client or a plugin sends goes into a span name; into attributes only

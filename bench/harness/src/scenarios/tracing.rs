@@ -63,7 +63,9 @@ async fn answer(stream: tokio::net::TcpStream, received: Arc<Received>) -> std::
         let mut body = vec![0; length.min(64 << 20)];
         read.read_exact(&mut body).await?;
         received.requests.fetch_add(1, Ordering::Relaxed);
-        received.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        received
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         write
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
             .await?;
@@ -99,11 +101,7 @@ struct Measured {
 }
 
 /// A pier of the Rust bench plugin on `port`, exporting to `sink` at `ratio`.
-async fn pier(
-    setup: &Setup,
-    port: u16,
-    export: Option<(&Sink, &str)>,
-) -> anyhow::Result<Server> {
+async fn pier(setup: &Setup, port: u16, export: Option<(&Sink, &str)>) -> anyhow::Result<Server> {
     let plugins = setup.dir("pier-rust").context("the Rust bench plugin")?;
     let mut command = pier_http(plugins, &setup.data, port);
     if let Some((sink, ratio)) = export {
@@ -178,7 +176,7 @@ pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Resul
         "# What tracing costs a call\n\n{header}\n\
          The Rust bench plugin's `echo` over MCP 2026-07-28 (no session), {} s measured \
          after a 1 s warm-up, first with one client (one request at a time: a call's own \
-         latency), then with 32. With export on, pier sends its spans (about eight per \
+         latency), then with 32. With export on, pier sends its spans (about nine per \
          call: the request, the mount, the guest's instance and run, …) and the \
          conventions' metrics over OTLP/HTTP to a receiver on loopback that reads and \
          acknowledges them; pier, the receiver and the load generator share the machine's \
