@@ -126,26 +126,6 @@ async fn replica(dir: &PluginDir, config: &std::path::Path, redis: &str) -> Chil
     .await
 }
 
-fn python_script(script: &str, args: &[&str]) -> Value {
-    let python = root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "run `make setup`: {} is missing",
-        python.display()
-    );
-    let output = Command::new(python)
-        .arg(root().join("tests/clients").join(script))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
-}
-
 /// One MCP 2026-07-28 request through `url` declaring `capabilities`: its result, or
 /// why it failed (an HTTP status, a JSON-RPC error, a transport error).
 async fn rpc(

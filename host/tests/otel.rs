@@ -513,6 +513,14 @@ async fn a_sampled_client_trace_is_followed_an_unsampled_one_is_not_and_new_ones
         .map(|r| hex::encode(&r.span.trace_id))
         .collect();
     assert_eq!(calls, [sampled], "only the sampled call was recorded");
+    // Nor any span outside it: none of the unsampled calls' insides, none of the
+    // plugin's `describe` at mount (in no request).
+    let traces: std::collections::BTreeSet<String> = receiver
+        .spans()
+        .iter()
+        .map(|r| hex::encode(&r.span.trace_id))
+        .collect();
+    assert_eq!(traces.into_iter().collect::<Vec<_>>(), [sampled]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -651,4 +659,53 @@ fn telemetry_settings_pier_cannot_honour_are_refused_in_a_sentence() {
         run("", &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
         (Some(2), "pier: [telemetry]: OTEL_EXPORTER_OTLP_PROTOCOL is \"grpc\": pier sends OTLP over HTTP/protobuf only; point it at the receiver's HTTP port (4318 on a Collector) and set http/protobuf or nothing".to_string())
     );
+}
+
+/// The Python `mcp` SDK's `Client`, tracing with the OpenTelemetry SDK as an agent
+/// would: pier's SERVER span is the child of the client's own CLIENT span, in the
+/// agent's trace, whichever exporter each side uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_of_the_python_mcp_client_continues_the_agents_trace() {
+    let receiver = Receiver::start().await;
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let data = tempfile::tempdir().unwrap();
+    let pier = pier(&dir, &telemetry(&receiver, "pier", ""), &data).await;
+    let (url, endpoint) = (pier.url.clone(), receiver.endpoint.clone());
+    let seen = tokio::task::spawn_blocking(move || python_script("traced.py", &[&url, &endpoint]))
+        .await
+        .unwrap();
+    assert_eq!(seen["text"], "Hello, otel!");
+    let trace = seen["trace_id"].as_str().unwrap();
+    let spans = receiver
+        .trace(trace, |s| {
+            has(
+                s,
+                &[
+                    "agent turn",
+                    "MCP send tools/call hello_greet",
+                    "tools/call hello_greet",
+                    "run hello",
+                ],
+            )
+        })
+        .await;
+    let named = by_name(&spans);
+    assert_eq!(named["agent turn"].service, "python-agent");
+    assert_eq!(
+        hex::encode(&named["agent turn"].span.span_id),
+        seen["span_id"].as_str().unwrap()
+    );
+    assert_child(&named, "MCP send tools/call hello_greet", "agent turn");
+    assert_child(
+        &named,
+        "tools/call hello_greet",
+        "MCP send tools/call hello_greet",
+    );
+    assert_eq!(named["tools/call hello_greet"].service, "pier");
+    assert_eq!(
+        attr(&named, "tools/call hello_greet", "mcp.protocol.version").as_deref(),
+        Some("2026-07-28")
+    );
+    assert_child(&named, "mount hello", "tools/call hello_greet");
+    assert_child(&named, "run hello", "mount hello");
 }

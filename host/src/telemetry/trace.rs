@@ -25,7 +25,8 @@
 
 use std::sync::RwLock;
 
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Span;
 use tracing::field::Empty;
@@ -75,23 +76,6 @@ pub fn clip_to(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// The two W3C keys, read by the propagator.
-struct Carrier<'a>(&'a TraceContext);
-
-impl Extractor for Carrier<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match key {
-            "traceparent" => Some(self.0.traceparent.as_str()),
-            "tracestate" => self.0.tracestate.as_deref(),
-            _ => None,
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        vec!["traceparent", "tracestate"]
-    }
-}
-
 /// What the propagator writes.
 #[derive(Default)]
 struct Written {
@@ -109,22 +93,63 @@ impl Injector for Written {
     }
 }
 
+/// The remote span context of `parent` (a W3C context [`TraceContext::parse`] took):
+/// read here rather than by the SDK's propagator, which refuses the flags of W3C Trace
+/// Context Level 2 (`03`: sampled, with a random trace id, as OpenTelemetry's Python
+/// SDK sends). Only the sampled flag is kept.
+fn remote(parent: &TraceContext) -> Option<SpanContext> {
+    let fields: Vec<&str> = parent.traceparent.split('-').collect();
+    let [_, trace, span, flags] = fields.as_slice() else {
+        return None;
+    };
+    let trace = TraceId::from_hex(trace).ok()?;
+    let span = SpanId::from_hex(span).ok()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    let state = parent
+        .tracestate
+        .as_deref()
+        .and_then(|s| s.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    let context = SpanContext::new(
+        trace,
+        span,
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        true,
+        state,
+    );
+    context.is_valid().then_some(context)
+}
+
 /// Makes `span` a child of the remote span `parent` (a well-formed W3C context).
 pub fn set_parent(span: &Span, parent: &TraceContext) {
     if span.is_none() {
         return;
     }
-    let context = TraceContextPropagator::new().extract(&Carrier(parent));
-    let _ = span.set_parent(context);
+    if let Some(remote) = remote(parent) {
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
 }
 
-/// The trace context to send with a request pier makes now: the current span's when
-/// spans are exported, else `fallback` (the client's own, passed on unchanged).
+/// Whether the code running now is in a recorded trace: only then are child spans
+/// made (a plugin's `describe` at mount is in no request; the children of a trace
+/// left unsampled would be dropped anyway, after costing their bookkeeping).
+fn in_recorded_trace() -> bool {
+    enabled()
+        && opentelemetry::Context::map_current(|cx| {
+            let span = cx.span();
+            let context = span.span_context();
+            context.is_valid() && context.is_sampled()
+        })
+}
+
+/// The trace context to send with a request pier makes now: the current exported
+/// span's (sampled or not, so that what pier calls decides as pier did) when spans
+/// are exported, else `fallback` (the client's own, passed on unchanged).
 pub fn outgoing(fallback: Option<TraceContext>) -> Option<TraceContext> {
     if !enabled() {
         return fallback;
     }
-    context_of(&Span::current()).or(fallback)
+    opentelemetry::Context::map_current(written).or(fallback)
 }
 
 /// The W3C trace context naming `span` as the parent, when it is exported.
@@ -132,8 +157,16 @@ pub fn context_of(span: &Span) -> Option<TraceContext> {
     if span.is_none() {
         return None;
     }
+    written(&span.context())
+}
+
+/// The W3C trace context of `context`'s span, when it has a valid one.
+fn written(context: &opentelemetry::Context) -> Option<TraceContext> {
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
     let mut written = Written::default();
-    TraceContextPropagator::new().inject_context(&span.context(), &mut written);
+    TraceContextPropagator::new().inject_context(context, &mut written);
     Some(TraceContext {
         traceparent: written.traceparent?,
         tracestate: written.tracestate,
@@ -245,7 +278,7 @@ impl Server<'_> {
 /// An INTERNAL span named `{what} {name}`, with `pier.{what}` = `name` (a name of
 /// pier's own or of its configuration: a middleware, a mount, a plugin).
 fn internal(what: &'static str, name: &str) -> Span {
-    if !enabled() {
+    if !in_recorded_trace() {
         return Span::none();
     }
     tracing::info_span!(
@@ -269,7 +302,7 @@ pub fn middleware(name: &str) -> Span {
 /// call of a mount in `telemetry.trace-content` records its arguments and result
 /// ([`record_content`]).
 pub fn mount(namespace: &str) -> Span {
-    if !enabled() {
+    if !in_recorded_trace() {
         return Span::none();
     }
     tracing::info_span!(
@@ -325,7 +358,7 @@ pub fn nested(method: &str) -> Span {
 
 /// One storage operation of a plugin (`get`, `set`, `delete`, `list`, …).
 pub fn storage(operation: &'static str) -> Span {
-    if !enabled() {
+    if !in_recorded_trace() {
         return Span::none();
     }
     tracing::info_span!(
@@ -343,7 +376,7 @@ pub fn storage(operation: &'static str) -> Span {
 /// An outbound HTTP request of a plugin: `{METHOD}` to `host:port` (never its path,
 /// query or headers).
 pub fn egress(method: &str, scheme: &str, host: &str, port: u16) -> Span {
-    if !enabled() {
+    if !in_recorded_trace() {
         return Span::none();
     }
     tracing::info_span!(
@@ -365,7 +398,7 @@ pub fn egress(method: &str, scheme: &str, host: &str, port: u16) -> Span {
 /// A request pier sends as an MCP client (`method` to an upstream, or to the client:
 /// sampling, elicitation, roots): `{method} {target}`.
 pub fn client(method: &str, target: Option<&str>, server: Option<&str>) -> Span {
-    if !enabled() {
+    if !in_recorded_trace() {
         return Span::none();
     }
     let name = match target {
@@ -431,6 +464,33 @@ mod tests {
         assert!(cut.len() <= MAX_ATTRIBUTE_BYTES);
         assert_eq!(cut.len() % 2, 0);
         assert_eq!(clipped("short"), "short");
+    }
+
+    #[test]
+    fn a_remote_parent_keeps_its_ids_and_only_the_sampled_flag() {
+        let parse = |flags: &str, state: Option<&str>| {
+            let parent = TraceContext::parse(
+                &format!("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}"),
+                state,
+            )
+            .unwrap();
+            remote(&parent).unwrap()
+        };
+        // Level 2's random-trace-id flag, as OpenTelemetry's Python SDK sends it.
+        let sampled = parse("03", Some("vendor=1"));
+        assert_eq!(
+            sampled.trace_id(),
+            TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap()
+        );
+        assert_eq!(
+            sampled.span_id(),
+            SpanId::from_hex("b7ad6b7169203331").unwrap()
+        );
+        assert!(sampled.is_sampled() && sampled.is_remote());
+        assert_eq!(sampled.trace_flags(), TraceFlags::SAMPLED);
+        assert_eq!(sampled.trace_state().header(), "vendor=1");
+        assert!(!parse("00", None).is_sampled());
+        assert!(!parse("02", None).is_sampled());
     }
 
     #[test]

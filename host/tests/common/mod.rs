@@ -546,3 +546,25 @@ pub fn python_mount(namespace: &str, script: &str) -> pier::registry::spec::Moun
         storage: None,
     }
 }
+
+/// Runs `tests/clients/SCRIPT` with `args` in the test suite's Python (`make setup`);
+/// what it printed, as JSON. Panics with its stderr when it fails.
+pub fn python_script(script: &str, args: &[&str]) -> Value {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "run `make setup`: {} is missing",
+        python.display()
+    );
+    let output = std::process::Command::new(python)
+        .arg(root().join("tests/clients").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}

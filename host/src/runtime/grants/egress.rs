@@ -428,7 +428,13 @@ impl WasiHttpHooks for Egress {
         // own): a child of the call's span, whose context the request carries on.
         let span = egress_span(&request);
         let mut request = request;
-        if let Some(trace) = crate::telemetry::trace::context_of(&span)
+        // A trace left unsampled has no span here, but its context goes on all the same.
+        let trace = if span.is_none() {
+            crate::telemetry::trace::outgoing(None)
+        } else {
+            crate::telemetry::trace::context_of(&span)
+        };
+        if let Some(trace) = trace
             && !request.headers().contains_key("traceparent")
             && let Ok(value) = http::HeaderValue::from_str(&trace.traceparent)
         {
