@@ -179,6 +179,35 @@ async fn measure(
     .await
 }
 
+/// A load row's cell: its rate and latencies, its errors, or why it failed.
+fn cell(report: &anyhow::Result<pier_bench::stats::Report>) -> String {
+    match report {
+        Ok(r) if r.errors == 0 => format!(
+            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            r.rps,
+            r.p50_us / 1000.0,
+            r.p99_us / 1000.0
+        ),
+        Ok(r) => format!(
+            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors ({})",
+            r.rps,
+            r.p50_us / 1000.0,
+            r.p99_us / 1000.0,
+            r.errors,
+            r.first_error.as_deref().unwrap_or("?")
+        ),
+        Err(e) => format!("failed: {e:#}"),
+    }
+}
+
+/// A load row's report as JSON, or why it failed.
+fn report_json(report: &anyhow::Result<pier_bench::stats::Report>) -> serde_json::Value {
+    report
+        .as_ref()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .unwrap_or_else(|e| serde_json::json!({ "failed": format!("{e:#}") }))
+}
+
 fn progress(what: &str) {
     eprintln!("pier-bench: {what}");
 }

@@ -44,6 +44,10 @@ impl Answered for Response {
     }
 }
 
+impl Answered for () {}
+
+impl Answered for GetTaskResult {}
+
 impl Answered for InitializeResult {
     fn negotiated(&self) -> Option<&ProtocolVersion> {
         Some(&self.protocol_version)
@@ -305,6 +309,41 @@ impl PierServer {
             span.record("traceparent", trace.traceparent.as_str());
         }
         span
+    }
+
+    /// `tasks/update`'s work: answers the questions a task waits for; with the last
+    /// one, the call runs again (here) with every answer.
+    async fn answer_task(
+        &self,
+        request: UpdateTaskParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let id = request.task_id;
+        // The last answer runs the task again here: a place for the run is taken
+        // first, so that answers are never accepted for a run that cannot start.
+        let place = self.shared.tasks.reserve().ok_or_else(|| {
+            McpError::new(
+                rmcp::model::ErrorCode(-32000),
+                format!(
+                    "this server runs its most tasks ({}): send the answers again later",
+                    crate::server::tasks::MAX_RUNNING
+                ),
+                None,
+            )
+        })?;
+        let (record, resume) = self
+            .shared
+            .tasks
+            .answer(
+                &id,
+                &request.input_responses,
+                Who::Client(subject_of(context)),
+            )
+            .await?;
+        if resume {
+            self.resume(place, id, record, context);
+        }
+        Ok(())
     }
 
     /// An HTTP session takes its place among the sessions its client and everyone hold
@@ -580,13 +619,16 @@ impl ServerHandler for PierServer {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, McpError> {
-        let subject = subject_of(&context);
-        let record = self
-            .shared
-            .tasks
-            .get(&request.task_id, Who::Client(subject))
-            .await?;
-        Ok(GetTaskResult::new(record.detailed()))
+        self.metered("tasks/get", None, &context, async {
+            let subject = subject_of(&context);
+            let record = self
+                .shared
+                .tasks
+                .get(&request.task_id, Who::Client(subject))
+                .await?;
+            Ok(GetTaskResult::new(record.detailed()))
+        })
+        .await
     }
 
     /// `tasks/update`: answers questions the task waits for; with the last one, the
@@ -596,32 +638,10 @@ impl ServerHandler for PierServer {
         request: UpdateTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let id = request.task_id;
-        // The last answer runs the task again here: a place for the run is taken
-        // first, so that answers are never accepted for a run that cannot start.
-        let place = self.shared.tasks.reserve().ok_or_else(|| {
-            McpError::new(
-                rmcp::model::ErrorCode(-32000),
-                format!(
-                    "this server runs its most tasks ({}): send the answers again later",
-                    crate::server::tasks::MAX_RUNNING
-                ),
-                None,
-            )
-        })?;
-        let (record, resume) = self
-            .shared
-            .tasks
-            .answer(
-                &id,
-                &request.input_responses,
-                Who::Client(subject_of(&context)),
-            )
-            .await?;
-        if resume {
-            self.resume(place, id, record, &context);
-        }
-        Ok(())
+        self.metered("tasks/update", None, &context, async {
+            self.answer_task(request, &context).await
+        })
+        .await
     }
 
     /// `tasks/cancel`: a task that has not ended is cancelled and its run interrupted,
@@ -631,11 +651,14 @@ impl ServerHandler for PierServer {
         request: CancelTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let subject = subject_of(&context);
-        self.shared
-            .tasks
-            .cancel(&request.task_id, Who::Client(subject))
-            .await
+        self.metered("tasks/cancel", None, &context, async {
+            let subject = subject_of(&context);
+            self.shared
+                .tasks
+                .cancel(&request.task_id, Who::Client(subject))
+                .await
+        })
+        .await
     }
 
     async fn list_resources(

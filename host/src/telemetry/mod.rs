@@ -235,7 +235,16 @@ impl Operation {
     }
 }
 
-/// The handles of one tool: its duration, and its count per outcome.
+/// The series of calls of one kind (of tools, into mounts): a count per outcome and a
+/// duration, labelled by `label`.
+#[derive(Clone, Copy)]
+struct CallSeries {
+    label: &'static str,
+    count: &'static str,
+    duration: &'static str,
+}
+
+/// The handles of one tool (or mount): its duration, and its count per outcome.
 #[derive(Clone)]
 struct ToolHandles {
     duration: Histogram,
@@ -338,14 +347,31 @@ impl Metrics {
 
     /// One call of `tool` that ended `outcome`, taking `seconds`.
     pub fn tool_call(&self, tool: &str, outcome: &'static str, seconds: f64) {
-        let handles = self.tools.get(
-            tool,
-            || tool.to_string(),
+        let series = CallSeries {
+            label: "tool",
+            count: "pier_tool_calls_total",
+            duration: "pier_tool_call_duration_seconds",
+        };
+        self.call(&self.tools, series, tool, outcome, seconds);
+    }
+
+    /// One call of `series` for `name` that ended `outcome`, taking `seconds`: its
+    /// handles registered once per name and outcome.
+    fn call(
+        &self,
+        handles: &Handles<String, ToolHandles>,
+        series: CallSeries,
+        name: &str,
+        outcome: &'static str,
+        seconds: f64,
+    ) {
+        let handles = handles.get(
+            name,
+            || name.to_string(),
             || ToolHandles {
-                duration: self.recorder.register_histogram(
-                    &key("pier_tool_call_duration_seconds", &[("tool", tool)]),
-                    &METADATA,
-                ),
+                duration: self
+                    .recorder
+                    .register_histogram(&key(series.duration, &[(series.label, name)]), &METADATA),
                 outcomes: Default::default(),
             },
         );
@@ -354,10 +380,7 @@ impl Metrics {
             || outcome,
             || {
                 self.recorder.register_counter(
-                    &key(
-                        "pier_tool_calls_total",
-                        &[("tool", tool), ("outcome", outcome)],
-                    ),
+                    &key(series.count, &[(series.label, name), ("outcome", outcome)]),
                     &METADATA,
                 )
             },
@@ -433,32 +456,12 @@ impl Metrics {
     /// One call into mount `mount` that ended `outcome` (`ok`, `tool_error`, `error`),
     /// taking `seconds`.
     pub fn mount_call(&self, mount: &str, outcome: &'static str, seconds: f64) {
-        let handles = self.mounts.get(
-            mount,
-            || mount.to_string(),
-            || ToolHandles {
-                duration: self.recorder.register_histogram(
-                    &key("pier_mount_call_duration_seconds", &[("mount", mount)]),
-                    &METADATA,
-                ),
-                outcomes: Default::default(),
-            },
-        );
-        let count = handles.outcomes.get(
-            &outcome,
-            || outcome,
-            || {
-                self.recorder.register_counter(
-                    &key(
-                        "pier_mount_calls_total",
-                        &[("mount", mount), ("outcome", outcome)],
-                    ),
-                    &METADATA,
-                )
-            },
-        );
-        count.increment(1);
-        handles.duration.record(seconds);
+        let series = CallSeries {
+            label: "mount",
+            count: "pier_mount_calls_total",
+            duration: "pier_mount_call_duration_seconds",
+        };
+        self.call(&self.mounts, series, mount, outcome, seconds);
     }
 
     /// A request refused by authentication or authorization, for `reason`.

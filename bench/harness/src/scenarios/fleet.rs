@@ -16,7 +16,7 @@ use pier_bench::process::{Server, free_port};
 use pier_bench::stats::Report;
 use tokio::process::{Child, Command};
 
-use super::{PATIENCE, Setup, echo, measure, pier_http, progress};
+use super::{PATIENCE, Setup, cell, echo, measure, pier_http, progress, report_json};
 
 /// The Redis of the set-up and its directory; killed when dropped.
 struct Helper {
@@ -172,26 +172,6 @@ async fn run(setup: &Setup, seconds: Duration) -> anyhow::Result<Vec<Measured>> 
     Ok(rows)
 }
 
-fn cell(report: &anyhow::Result<Report>) -> String {
-    match report {
-        Ok(r) if r.errors == 0 => format!(
-            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-            r.rps,
-            r.p50_us / 1000.0,
-            r.p99_us / 1000.0
-        ),
-        Ok(r) => format!(
-            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors ({})",
-            r.rps,
-            r.p50_us / 1000.0,
-            r.p99_us / 1000.0,
-            r.errors,
-            r.first_error.as_deref().unwrap_or("?")
-        ),
-        Err(e) => format!("failed: {e:#}"),
-    }
-}
-
 /// Runs the fleet rows and writes `fleet.md` and `fleet.json` into `out`.
 pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Result<String> {
     let setup = Setup::only(&["pier-rust"])?;
@@ -216,15 +196,10 @@ pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Resul
             cell(&row.modern),
             cell(&row.sessions)
         ));
-        let report = |r: &anyhow::Result<Report>| {
-            r.as_ref()
-                .map(|r| serde_json::to_value(r).unwrap_or_default())
-                .unwrap_or_else(|e| serde_json::json!({ "failed": format!("{e:#}") }))
-        };
         json.push(serde_json::json!({
             "setup": row.what,
-            "2026-07-28": report(&row.modern),
-            "2025-11-25": report(&row.sessions),
+            "2026-07-28": report_json(&row.modern),
+            "2025-11-25": report_json(&row.sessions),
         }));
     }
     md.push_str(

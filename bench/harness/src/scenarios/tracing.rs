@@ -15,7 +15,7 @@ use pier_bench::process::{Server, free_port};
 use pier_bench::stats::Report;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::{PATIENCE, Setup, echo, measure, pier_http, progress};
+use super::{PATIENCE, Setup, cell, echo, measure, pier_http, progress, report_json};
 
 /// What the receiver got.
 #[derive(Default)]
@@ -96,7 +96,7 @@ struct Measured {
     what: &'static str,
     one: anyhow::Result<Report>,
     many: anyhow::Result<Report>,
-    /// Export requests and bytes the receiver got during the measurements.
+    /// Export requests and bytes the receiver got (over every round).
     exported: Option<(u64, u64)>,
 }
 
@@ -116,55 +116,76 @@ async fn pier(setup: &Setup, port: u16, export: Option<(&Sink, &str)>) -> anyhow
     Server::start(&command, port, "echo", PATIENCE).await
 }
 
+/// Rounds of measurements: each set-up is measured once per round, in turn, and its
+/// median kept (this machine's noise moves single runs by ±20 %).
+const ROUNDS: usize = 3;
+
+/// The median of `reports` by `key` (a failed one first, so that it shows).
+fn median_by(
+    mut reports: Vec<anyhow::Result<Report>>,
+    key: fn(&Report) -> f64,
+) -> anyhow::Result<Report> {
+    if let Some(failed) = reports.iter().position(|r| r.is_err()) {
+        return reports.swap_remove(failed);
+    }
+    reports.sort_by(|a, b| match (a, b) {
+        (Ok(a), Ok(b)) => key(a).total_cmp(&key(b)),
+        _ => std::cmp::Ordering::Equal,
+    });
+    let middle = reports.len() / 2;
+    reports.swap_remove(middle)
+}
+
 async fn run(setup: &Setup, seconds: Duration) -> anyhow::Result<Vec<Measured>> {
-    let mut rows = Vec::new();
-    for (what, ratio) in [
+    let setups = [
         ("nothing exported", None),
         ("OTLP export, every trace sampled", Some("1")),
         ("OTLP export, 1 % of traces sampled", Some("0.01")),
-    ] {
-        progress(&format!("tracing: {what}"));
+    ];
+    // Every set-up's pier runs throughout (an idle pier costs nothing), so that the
+    // rounds interleave them.
+    let mut running = Vec::new();
+    for (what, ratio) in setups {
         let sink = Sink::start().await?;
         let server = pier(setup, free_port()?, ratio.map(|r| (&sink, r))).await?;
-        let before = (
-            sink.received.requests.load(Ordering::Relaxed),
-            sink.received.bytes.load(Ordering::Relaxed),
-        );
-        let target = || Target::HttpSessionless(server.url.clone());
-        let one = measure(target(), echo(), 1, seconds).await;
-        let many = measure(target(), echo(), 32, seconds).await;
+        running.push((what, ratio, sink, server));
+    }
+    let mut ones: Vec<Vec<anyhow::Result<Report>>> = setups.iter().map(|_| Vec::new()).collect();
+    let mut manys: Vec<Vec<anyhow::Result<Report>>> = setups.iter().map(|_| Vec::new()).collect();
+    for round in 1..=ROUNDS {
+        for (i, (what, _, _, server)) in running.iter().enumerate() {
+            progress(&format!("tracing: {what}, round {round} of {ROUNDS}"));
+            let target = || Target::HttpSessionless(server.url.clone());
+            ones[i].push(measure(target(), echo(), 1, seconds).await);
+            manys[i].push(measure(target(), echo(), 32, seconds).await);
+        }
+    }
+    let mut rows = Vec::new();
+    for ((what, ratio, sink, server), (one, many)) in
+        running.into_iter().zip(ones.into_iter().zip(manys))
+    {
         server.stop().await;
         let exported = ratio.map(|_| {
             (
-                sink.received.requests.load(Ordering::Relaxed) - before.0,
-                sink.received.bytes.load(Ordering::Relaxed) - before.1,
+                sink.received.requests.load(Ordering::Relaxed),
+                sink.received.bytes.load(Ordering::Relaxed),
             )
         });
         rows.push(Measured {
             what,
-            one,
-            many,
+            one: median_by(one, |r| r.p50_us),
+            many: median_by(many, |r| r.rps),
             exported,
         });
     }
     Ok(rows)
 }
 
-fn cell(report: &anyhow::Result<Report>, rate: bool) -> String {
+/// A one-client row's cell: its latencies (the rate says little there).
+fn latency(report: &anyhow::Result<Report>) -> String {
     match report {
-        Ok(r) if r.errors == 0 && rate => format!(
-            "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-            r.rps,
-            r.p50_us / 1000.0,
-            r.p99_us / 1000.0
-        ),
         Ok(r) if r.errors == 0 => format!("p50 {:.0} µs, p99 {:.0} µs", r.p50_us, r.p99_us),
-        Ok(r) => format!(
-            "{} errors ({})",
-            r.errors,
-            r.first_error.as_deref().unwrap_or("?")
-        ),
-        Err(e) => format!("failed: {e:#}"),
+        other => cell(other),
     }
 }
 
@@ -176,7 +197,8 @@ pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Resul
         "# What tracing costs a call\n\n{header}\n\
          The Rust bench plugin's `echo` over MCP 2026-07-28 (no session), {} s measured \
          after a 1 s warm-up, first with one client (one request at a time: a call's own \
-         latency), then with 32. With export on, pier sends its spans (about nine per \
+         latency), then with 32; the three set-ups measured in turn, {ROUNDS} rounds, each \
+         cell the median of its rounds. With export on, pier sends its spans (about nine per \
          call: the request, the mount, the guest's instance and run, …) and the \
          conventions' metrics over OTLP/HTTP to a receiver on loopback that reads and \
          acknowledges them; pier, the receiver and the load generator share the machine's \
@@ -195,18 +217,13 @@ pub async fn write(seconds: Duration, out: &Path, header: &str) -> anyhow::Resul
         md.push_str(&format!(
             "| {} | {} | {} | {sent} |\n",
             row.what,
-            cell(&row.one, false),
-            cell(&row.many, true),
+            latency(&row.one),
+            cell(&row.many),
         ));
-        let report = |r: &anyhow::Result<Report>| {
-            r.as_ref()
-                .map(|r| serde_json::to_value(r).unwrap_or_default())
-                .unwrap_or_else(|e| serde_json::json!({ "failed": format!("{e:#}") }))
-        };
         json.push(serde_json::json!({
             "setup": row.what,
-            "1 client": report(&row.one),
-            "32 clients": report(&row.many),
+            "1 client": report_json(&row.one),
+            "32 clients": report_json(&row.many),
             "exported": row.exported.map(|(requests, bytes)| serde_json::json!({"requests": requests, "bytes": bytes})),
         }));
     }
