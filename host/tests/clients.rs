@@ -8,28 +8,8 @@ use std::process::Command;
 use common::*;
 use serde_json::{Value, json};
 
-fn python() -> std::path::PathBuf {
-    let path = root().join(".venv/bin/python");
-    assert!(
-        path.exists(),
-        "{} is missing: run `make setup` (or `make test`)",
-        path.display()
-    );
-    path
-}
-
 fn smoke(args: &[&str]) -> Value {
-    let output = Command::new(python())
-        .arg(root().join("tests/clients/smoke.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "smoke.py failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("smoke.py prints JSON")
+    python_script("smoke.py", args)
 }
 
 /// What each client must have seen, having negotiated `mcp` and `fastmcp`.

@@ -62,6 +62,19 @@ async fn pier(dir: &PluginDir, config: &str, data: &tempfile::TempDir) -> ChildP
     .await
 }
 
+/// A pier serving the `hello` example, exporting to `receiver` as `service` with
+/// `more` in `[telemetry]`; its plugin and data directories live as long as it.
+async fn hello_pier(
+    receiver: &Receiver,
+    service: &str,
+    more: &str,
+) -> (ChildPier, PluginDir, tempfile::TempDir) {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let data = tempfile::tempdir().unwrap();
+    let pier = pier(&dir, &telemetry(receiver, service, more), &data).await;
+    (pier, dir, data)
+}
+
 /// `[telemetry]` sending to `receiver` as `service`, metrics every 200 ms.
 fn telemetry(receiver: &Receiver, service: &str, more: &str) -> String {
     format!(
@@ -481,14 +494,7 @@ async fn greet(url: &str, traceparent: Option<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sampled_client_trace_is_followed_an_unsampled_one_is_not_and_new_ones_by_the_ratio() {
     let receiver = Receiver::start().await;
-    let dir = PluginDir::new().with(&example("hello"), "hello");
-    let data = tempfile::tempdir().unwrap();
-    let pier = pier(
-        &dir,
-        &telemetry(&receiver, "sampled", "sample-ratio = 0"),
-        &data,
-    )
-    .await;
+    let (pier, _dir, _data) = hello_pier(&receiver, "sampled", "sample-ratio = 0").await;
     // Ratio 0: a new trace is not recorded, nor one the client did not sample.
     greet(&pier.url, None).await;
     let unsampled = "11111111111111111111111111111111";
@@ -526,9 +532,7 @@ async fn a_sampled_client_trace_is_followed_an_unsampled_one_is_not_and_new_ones
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_is_named_by_a_hash_and_its_duration_measured() {
     let receiver = Receiver::start().await;
-    let dir = PluginDir::new().with(&example("hello"), "hello");
-    let data = tempfile::tempdir().unwrap();
-    let pier = pier(&dir, &telemetry(&receiver, "sessions", ""), &data).await;
+    let (pier, _dir, _data) = hello_pier(&receiver, "sessions", "").await;
     let client = pier.client().await;
     common::call(&client, "hello_greet", json!({"name": "s"}))
         .await
@@ -667,9 +671,7 @@ fn telemetry_settings_pier_cannot_honour_are_refused_in_a_sentence() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_of_the_python_mcp_client_continues_the_agents_trace() {
     let receiver = Receiver::start().await;
-    let dir = PluginDir::new().with(&example("hello"), "hello");
-    let data = tempfile::tempdir().unwrap();
-    let pier = pier(&dir, &telemetry(&receiver, "pier", ""), &data).await;
+    let (pier, _dir, _data) = hello_pier(&receiver, "pier", "").await;
     let (url, endpoint) = (pier.url.clone(), receiver.endpoint.clone());
     let seen = tokio::task::spawn_blocking(move || python_script("traced.py", &[&url, &endpoint]))
         .await

@@ -547,16 +547,21 @@ pub fn python_mount(namespace: &str, script: &str) -> pier::registry::spec::Moun
     }
 }
 
-/// Runs `tests/clients/SCRIPT` with `args` in the test suite's Python (`make setup`);
-/// what it printed, as JSON. Panics with its stderr when it fails.
-pub fn python_script(script: &str, args: &[&str]) -> Value {
-    let python = root().join(".venv/bin/python");
+/// The test suite's Python (`.venv`, made by `make setup`).
+pub fn python() -> PathBuf {
+    let path = root().join(".venv/bin/python");
     assert!(
-        python.exists(),
-        "run `make setup`: {} is missing",
-        python.display()
+        path.exists(),
+        "{} is missing: run `make setup` (or `make test`)",
+        path.display()
     );
-    let output = std::process::Command::new(python)
+    path
+}
+
+/// Runs `tests/clients/SCRIPT` with `args` in the test suite's Python; what it
+/// printed, as JSON. Panics with its stderr when it fails.
+pub fn python_script(script: &str, args: &[&str]) -> Value {
+    let output = std::process::Command::new(python())
         .arg(root().join("tests/clients").join(script))
         .args(args)
         .output()
