@@ -221,8 +221,6 @@ pub struct Server<'a> {
     pub http: bool,
     /// The client's address.
     pub client: Option<std::net::IpAddr>,
-    /// The mount serving it.
-    pub mount: Option<&'a str>,
 }
 
 impl Server<'_> {
@@ -255,7 +253,6 @@ impl Server<'_> {
             client.address = self.client.map(tracing::field::display),
             error.type = Empty,
             rpc.response.status_code = Empty,
-            pier.mount = self.mount,
         );
         if let Some(target) = self.target {
             if self.tool {

@@ -156,7 +156,6 @@ impl PierServer {
             protocol,
             http: crate::server::context::over_http(&context.extensions),
             client: crate::server::context::http_client_ip(&context.extensions),
-            mount: None,
         }
         .span(crate::server::context::trace_of(context).as_ref())
     }
