@@ -620,6 +620,39 @@ async fn a_receiver_that_is_down_never_stops_pier_and_is_reported_in_a_sentence(
     greet(&pier.url, None).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_sdk_disabled_turns_export_off_whatever_pier_toml_says() {
+    let receiver = Receiver::start().await;
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("pier.toml");
+    std::fs::write(&file, telemetry(&receiver, "disabled", "")).unwrap();
+    let pier = ChildPier::serve_with_env(
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "--plugins",
+            dir.path().to_str().unwrap(),
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        &[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    greet(
+        &pier.url,
+        Some("00-55555555555555555555555555555555-6666666666666666-01".into()),
+    )
+    .await;
+    // Ten times the export intervals (spans 100 ms, metrics 200 ms): nothing came.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(receiver.spans().is_empty(), "{:?}", receiver.spans());
+    assert!(receiver.metrics().is_empty());
+}
+
 #[test]
 fn telemetry_settings_pier_cannot_honour_are_refused_in_a_sentence() {
     let dir = tempfile::tempdir().unwrap();

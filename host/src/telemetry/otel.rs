@@ -90,13 +90,17 @@ impl std::fmt::Debug for Otel {
     }
 }
 
-/// Whether the environment names an OTLP receiver (and does not disable the SDK).
+/// Whether `OTEL_SDK_DISABLED=true` turns export off, whatever else says.
+fn sdk_disabled() -> bool {
+    std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Whether the environment names an OTLP receiver.
 fn env_configured() -> bool {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    !std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
-        && (set("OTEL_EXPORTER_OTLP_ENDPOINT")
-            || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            || set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"))
+    set("OTEL_EXPORTER_OTLP_ENDPOINT")
+        || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        || set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
 }
 
 /// Refuses an OTLP protocol pier does not speak, named by the environment.
@@ -168,7 +172,7 @@ pub fn install<S>(options: &OtelOptions) -> Result<Option<(Otel, OtelLayer<S>)>,
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    if options.endpoint.is_none() && !env_configured() {
+    if sdk_disabled() || (options.endpoint.is_none() && !env_configured()) {
         return Ok(None);
     }
     check_protocol()?;
