@@ -46,6 +46,18 @@ async fn echo() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
 /// `pier serve` with `config` (a pier.toml), plugins from `dir`, its own data dir;
 /// spans sent every 100 ms.
 async fn pier(dir: &PluginDir, config: &str, data: &tempfile::TempDir) -> ChildPier {
+    pier_with_env(dir, config, data, &[]).await
+}
+
+/// [`pier`] with the environment variables `env` set too.
+async fn pier_with_env(
+    dir: &PluginDir,
+    config: &str,
+    data: &tempfile::TempDir,
+    env: &[(&str, &str)],
+) -> ChildPier {
+    let mut env = env.to_vec();
+    env.push(("OTEL_BSP_SCHEDULE_DELAY", "100"));
     let file = data.path().join("pier.toml");
     std::fs::write(&file, config).unwrap();
     ChildPier::serve_with_env(
@@ -57,7 +69,7 @@ async fn pier(dir: &PluginDir, config: &str, data: &tempfile::TempDir) -> ChildP
             "--data-dir",
             data.path().to_str().unwrap(),
         ],
-        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+        &env,
     )
     .await
 }
@@ -625,23 +637,8 @@ async fn otel_sdk_disabled_turns_export_off_whatever_pier_toml_says() {
     let receiver = Receiver::start().await;
     let dir = PluginDir::new().with(&example("hello"), "hello");
     let data = tempfile::tempdir().unwrap();
-    let file = data.path().join("pier.toml");
-    std::fs::write(&file, telemetry(&receiver, "disabled", "")).unwrap();
-    let pier = ChildPier::serve_with_env(
-        &[
-            "--config",
-            file.to_str().unwrap(),
-            "--plugins",
-            dir.path().to_str().unwrap(),
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ],
-        &[
-            ("OTEL_SDK_DISABLED", "true"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-        ],
-    )
-    .await;
+    let config = telemetry(&receiver, "disabled", "");
+    let pier = pier_with_env(&dir, &config, &data, &[("OTEL_SDK_DISABLED", "true")]).await;
     greet(
         &pier.url,
         Some("00-55555555555555555555555555555555-6666666666666666-01".into()),
