@@ -487,6 +487,9 @@ impl App {
             Target::Remote(Remote::Http { .. }) if !self.config.admin_url_mounts => {
                 Some("url mounts are off in the admin API (admin.allow-url-mounts = false)")
             }
+            Target::Remote(Remote::Http { credentials, .. }) if credentials.uses_secrets() => Some(
+                "a mount added through the admin API cannot use [secrets] (no `oauth`, no `{ secret = … }`): it could send them to any server; configure it in pier.toml",
+            ),
             _ => None,
         }
     }
@@ -510,6 +513,7 @@ impl App {
     }
     /// Builds the runtime and mounts the plugins: [`App::new`] then [`App::load`].
     pub async fn start(config: &ServeConfig) -> Result<Self, Error> {
+        runtime::grants::install_tls_provider();
         let app = Self::new(config)?;
         app.load().await?;
         Ok(app)

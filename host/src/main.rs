@@ -402,6 +402,7 @@ fn report(outcome: anyhow::Result<ExitCode>) -> ExitCode {
 fn main() -> ExitCode {
     use pier::runtime::compiler;
     no_huge_pages();
+    pier::runtime::grants::install_tls_provider();
     let args: Vec<String> = std::env::args().collect();
     // A compiler process needs no async runtime.
     if args.get(1).map(String::as_str) == Some(compiler::SUBCOMMAND) {

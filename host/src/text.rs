@@ -15,6 +15,21 @@ pub fn clip(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether `url` (`http://…`) names a loopback host: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

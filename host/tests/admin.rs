@@ -374,6 +374,37 @@ async fn command_and_url_mounts_through_the_api_follow_the_operators_switches() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_mount_through_the_api_cannot_use_the_operators_secrets() {
+    let dir = PluginDir::new().with(&example("hello"), "hello");
+    let server = admin_server_with(&dir, Some("s3cret"), |c| c.admin_url_mounts = true).await;
+    let admin = Admin {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    let refusal = "a mount added through the admin API cannot use [secrets] (no `oauth`, no `{ secret = … }`): it could send them to any server; configure it in pier.toml";
+    for body in [
+        json!({"namespace": "x", "url": "https://elsewhere.example/mcp", "token": {"secret": "github"}}),
+        json!({"namespace": "x", "url": "https://elsewhere.example/mcp", "headers": {"X-Key": {"secret": "k"}}}),
+        json!({"namespace": "x", "url": "https://elsewhere.example/mcp", "oauth": {
+            "token-url": "https://auth.example/token", "client-id": "me", "client-secret": {"secret": "s"}
+        }}),
+    ] {
+        let (status, answer) = admin
+            .send(
+                reqwest::Method::POST,
+                "/admin/mounts",
+                Some("s3cret"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!((status, answer), (403, json!({"error": refusal})), "{body}");
+    }
+    let (client, _) = server.client().await;
+    assert_still_serving(&client).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_upstream_holds_up_no_other_mount_change_and_is_refused_in_time() {
     // A server that accepts connections and never says a word.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -392,7 +423,7 @@ async fn a_silent_upstream_holds_up_no_other_mount_change_and_is_refused_in_time
         namespace: ns.into(),
         target: pier::registry::spec::Target::Remote(pier::registry::proxy::Remote::Http {
             url: url.into(),
-            token: None,
+            credentials: Default::default(),
         }),
         mode: pier::registry::spec::Mode::Mount,
         middleware: Vec::new(),

@@ -22,7 +22,7 @@ fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
         namespace: namespace.into(),
         target: Target::Remote(Remote::Http {
             url: url.into(),
-            token: None,
+            credentials: Default::default(),
         }),
         mode,
         middleware: Vec::new(),

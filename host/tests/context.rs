@@ -599,7 +599,7 @@ async fn sampling_and_elicitation_reach_the_client_through_a_proxied_mount() {
             namespace: "up".into(),
             target: pier::registry::spec::Target::Remote(pier::registry::proxy::Remote::Http {
                 url: upstream.url.clone(),
-                token: None,
+                credentials: Default::default(),
             }),
             mode: pier::registry::spec::Mode::Mount,
             middleware: Vec::new(),

@@ -7,3 +7,9 @@ pub mod process;
 pub mod report;
 pub mod soak;
 pub mod stats;
+
+/// Makes ring the process's TLS provider: reqwest is built with rustls and no provider
+/// of its own (pier chooses ring); every binary here calls this first.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

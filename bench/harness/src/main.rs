@@ -111,6 +111,7 @@ fn joined(map: &BTreeMap<&'static str, String>) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pier_bench::install_tls_provider();
     let args = Args::parse();
     let seconds = Duration::from_secs_f64(args.seconds);
     let header = || {

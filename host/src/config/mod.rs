@@ -689,7 +689,7 @@ impl Layers {
             }
             if let Some(url) = &jwks_url
                 && url.starts_with("http://")
-                && !is_loopback_url(url)
+                && !crate::text::is_loopback_url(url)
                 && !self.flag("auth.jwks-allow-http")
             {
                 return Err(error(
@@ -779,19 +779,4 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, Value)>) {
             other => out.push((path, other.clone())),
         }
     }
-}
-
-/// Whether `url` (`http://…`) names a loopback host: `localhost`, 127.0.0.0/8 or `::1`.
-fn is_loopback_url(url: &str) -> bool {
-    let Ok(uri) = url.parse::<axum::http::Uri>() else {
-        return false;
-    };
-    let Some(host) = uri.host() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -19,8 +19,10 @@
 
 mod arrivals;
 mod calls;
+pub mod credentials;
 mod relay;
 mod rounds;
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -52,8 +54,8 @@ pub enum Remote {
     Http {
         /// Its MCP endpoint.
         url: String,
-        /// Bearer token sent as `Authorization: Bearer …`.
-        token: Option<String>,
+        /// What pier shows the server as its identity: a bearer token, headers.
+        credentials: credentials::Credentials,
     },
     /// A server pier starts and speaks to over stdio.
     Command {
@@ -138,22 +140,31 @@ fn speaks_modern(peer: &rmcp::service::Peer<RoleClient>) -> bool {
         .is_some_and(|info| !info.protocol_version.has_initialize())
 }
 
+/// How a proxied server is reached: its HTTP client with the mount's credentials (a
+/// `url` mount), nothing more for a command.
+#[derive(Clone, Default)]
+struct Reach {
+    http: Option<upstream::Upstream>,
+}
+
 /// A connection to `remote` served by `relay`, met as `lifecycle` says: `Err` when the
 /// connection cannot be made, `Ok(Err)` when the MCP lifecycle fails.
 async fn open(
     remote: &Remote,
+    reach: &Reach,
     relay: Relay,
     arrivals: &Arc<Arrivals>,
     lifecycle: ClientLifecycleMode,
 ) -> Result<Result<RunningService<RoleClient, Relay>, ClientInitializeError>, String> {
     Ok(match remote {
-        Remote::Http { url, token } => {
-            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
-            if let Some(token) = token {
-                config = config.auth_header(token.clone());
-            }
+        Remote::Http { url, .. } => {
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
+            let client = reach
+                .http
+                .clone()
+                .ok_or_else(|| format!("no HTTP client for {url}"))?;
             let transport = Ordered {
-                inner: StreamableHttpClientTransport::from_config(config),
+                inner: StreamableHttpClientTransport::with_client(client, config),
                 arrivals: arrivals.clone(),
             };
             relay.serve_with_lifecycle(transport, lifecycle).await
@@ -263,12 +274,26 @@ impl Drop for Forwarded<'_> {
 
 impl Proxy {
     /// Connects to `remote` and initializes an MCP session; `label` names the mount in
-    /// logs and errors.
+    /// logs and errors. A server over HTTP is reached with TLS trusting `caps.trust`,
+    /// and the mount's credentials, their secrets read from `caps.secrets` now. The
+    /// error is a sentence saying what failed and why.
     pub async fn connect(
         remote: &Remote,
         label: &str,
         limits: UpstreamLimits,
+        caps: &crate::runtime::grants::GrantCaps,
     ) -> Result<Self, String> {
+        let reach = match remote {
+            Remote::Http { credentials, .. } => {
+                let http = upstream::http_client(&caps.trust)?;
+                let resolved =
+                    credentials.resolve(label, &caps.secrets, &http, limits.connect_timeout)?;
+                Reach {
+                    http: Some(upstream::Upstream::new(http, resolved)),
+                }
+            }
+            Remote::Command { .. } => Reach::default(),
+        };
         // One change waiting is as good as many: the catalogue is fetched again once.
         let (changes_tx, changes_rx) = mpsc::channel(1);
         let in_flight = InFlight::default();
@@ -276,20 +301,30 @@ impl Proxy {
         let relay = Relay::new(label, in_flight.clone(), changes_tx.clone());
         let connecting = async {
             if !limits.modern {
-                return open(remote, relay, &arrivals, ClientLifecycleMode::Initialize)
-                    .await?
-                    .map_err(|e| e.to_string());
+                return open(
+                    remote,
+                    &reach,
+                    relay,
+                    &arrivals,
+                    ClientLifecycleMode::Initialize,
+                )
+                .await?
+                .map_err(|e| upstream::explain_init(&e));
             }
-            match open(remote, relay.clone(), &arrivals, lifecycle()).await? {
+            match open(remote, &reach, relay.clone(), &arrivals, lifecycle()).await? {
                 Ok(service) => Ok(service),
                 // A server that knows `server/discover` but no revision that has it (an
                 // rmcp server capped at 2025-11-25): met again, with `initialize`.
-                Err(ClientInitializeError::NoCompatibleProtocolVersion { .. }) => {
-                    open(remote, relay, &arrivals, ClientLifecycleMode::Initialize)
-                        .await?
-                        .map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
+                Err(ClientInitializeError::NoCompatibleProtocolVersion { .. }) => open(
+                    remote,
+                    &reach,
+                    relay,
+                    &arrivals,
+                    ClientLifecycleMode::Initialize,
+                )
+                .await?
+                .map_err(|e| upstream::explain_init(&e)),
+                Err(e) => Err(upstream::explain_init(&e)),
             }
         };
         let service = tokio::time::timeout(limits.connect_timeout, connecting)

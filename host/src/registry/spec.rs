@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::namespace;
 use super::proxy::Remote;
+use super::proxy::credentials::{Configured, Credentials, OAuthSpec};
 use crate::middleware::spec::Spec;
 
 /// Whether a proxied server's catalogue is followed.
@@ -54,7 +55,10 @@ pub struct RawMount {
     namespace: Option<String>,
     path: Option<PathBuf>,
     url: Option<String>,
-    token: Option<String>,
+    token: Option<Configured>,
+    oauth: Option<OAuthSpec>,
+    #[serde(default)]
+    headers: BTreeMap<String, Configured>,
     command: Option<String>,
     #[serde(default)]
     args: Vec<String>,
@@ -91,8 +95,19 @@ impl RawMount {
                 "a mount needs exactly one of `path`, `url`, `command`",
             );
         }
-        if self.token.is_some() && self.url.is_none() {
-            return fail("token", "only a `url` mount takes a token");
+        if self.url.is_none() {
+            let credential = if self.token.is_some() {
+                Some("token")
+            } else if self.oauth.is_some() {
+                Some("oauth")
+            } else if !self.headers.is_empty() {
+                Some("headers")
+            } else {
+                None
+            };
+            if let Some(key) = credential {
+                return fail(key, &format!("only a `url` mount takes `{key}`"));
+            }
         }
         if (!self.args.is_empty() || !self.env.is_empty()) && self.command.is_none() {
             return fail("args", "only a `command` mount takes `args` and `env`");
@@ -117,10 +132,13 @@ impl RawMount {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return fail("url", "must start with http:// or https://");
             }
-            Target::Remote(Remote::Http {
-                url,
+            let credentials = Credentials {
                 token: self.token,
-            })
+                oauth: self.oauth,
+                headers: self.headers,
+            };
+            credentials.check()?;
+            Target::Remote(Remote::Http { url, credentials })
         } else {
             let command = self.command.unwrap_or_default();
             if command.is_empty() {
@@ -235,5 +253,88 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_url_mounts_credentials_are_checked_and_the_field_named() {
+        let url = "namespace = \"a\"\nurl = \"https://h/mcp\"\n";
+        let oauth = |fields: &str| parse(&format!("{url}oauth = {{ {fields} }}"));
+        let good = "token-url = \"https://auth/token\", client-id = \"me\", client-secret = { secret = \"s\" }";
+        let spec = oauth(&format!("{good}, scopes = [\"a\", \"b\"]")).unwrap();
+        let Target::Remote(Remote::Http { credentials, .. }) = spec.target else {
+            panic!("a url mount");
+        };
+        assert!(credentials.uses_secrets());
+        assert_eq!(credentials.oauth.unwrap().scopes, ["a", "b"]);
+        let refused = |text: &str| parse(text).unwrap_err();
+        for (fields, key, message) in [
+            (
+                "token-url = \"https://auth/token\", client-id = \"me\", client-secret = \"plain\"",
+                "oauth.client-secret",
+                "must be { secret = \"KEY\" }: a client secret belongs in [secrets.NAMESPACE], not in the mount",
+            ),
+            (
+                "token-url = \"http://auth.example/token\", client-id = \"me\", client-secret = { secret = \"s\" }",
+                "oauth.token-url",
+                "must be https (plain http only on a loopback address): the client secret travels in it",
+            ),
+            (
+                "token-url = \"https://auth/token\", client-id = \"\", client-secret = { secret = \"s\" }",
+                "oauth.client-id",
+                "must not be empty",
+            ),
+            (
+                &format!("{good}, scopes = [\"two words\"]"),
+                "oauth.scopes",
+                "`two words` is not a scope (one word each)",
+            ),
+        ] {
+            assert_eq!(
+                oauth(fields).unwrap_err(),
+                (key.to_string(), message.to_string()),
+                "{fields}"
+            );
+        }
+        assert_eq!(
+            refused(&format!("{url}token = \"t\"\noauth = {{ {good} }}")),
+            (
+                "oauth".to_string(),
+                "a mount takes a `token` or an `oauth` table, not both".to_string()
+            )
+        );
+        assert_eq!(
+            refused(&format!("{url}headers = {{ Authorization = \"Basic x\" }}")),
+            (
+                "headers.Authorization".to_string(),
+                "pier sets this header itself (use `token` or `oauth` for Authorization)"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            refused(&format!("{url}headers = {{ \"X-A\" = \"line\\nbreak\" }}")).0,
+            "headers.X-A"
+        );
+        assert_eq!(
+            refused("namespace = \"a\"\npath = \"x.wasm\"\nheaders = { X-A = \"b\" }"),
+            (
+                "headers".to_string(),
+                "only a `url` mount takes `headers`".to_string()
+            )
+        );
+        let bad = toml::from_str::<RawMount>(&format!("{url}token = {{ file = \"x\" }}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains(
+                "expected a string, or { secret = \"KEY\" } naming a key of [secrets.NAMESPACE]"
+            ),
+            "{bad}"
+        );
+        let literal = parse(&format!("{url}token = \"t\"\nheaders = {{ X-A = \"b\" }}")).unwrap();
+        let Target::Remote(Remote::Http { credentials, .. }) = literal.target else {
+            panic!("a url mount");
+        };
+        assert!(!credentials.uses_secrets());
+        assert_eq!(format!("{:?}", credentials.token), "Some(Literal(…))");
     }
 }

@@ -12,7 +12,7 @@ pub mod tls;
 
 pub use egress::{Egress, EgressCounter, HttpBudget};
 pub use http::{HttpGrant, HttpGrants};
-pub use tls::Trust;
+pub use tls::{Trust, install_provider as install_tls_provider};
 
 /// A `[grants]` table as a sidecar (or a `[[middleware]]` entry) writes it: nothing
 /// unless it says so.

@@ -6,12 +6,14 @@ mod auth;
 mod child;
 mod logs;
 pub mod otlp;
+mod pki;
 mod raw;
 mod redis;
 
 pub use auth::*;
 pub use child::ChildPier;
 pub use logs::Logs;
+pub use pki::*;
 pub use raw::*;
 pub use redis::RedisServer;
 
@@ -26,6 +28,17 @@ use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
+
+/// Makes ring the TLS provider of the test process before any test runs: reqwest's
+/// and rmcp's default clients need one, and a test may build one before any pier.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INSTALL_TLS_PROVIDER: extern "C" fn() = {
+    extern "C" fn install() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    install
+};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -572,4 +585,52 @@ pub fn python_script(script: &str, args: &[&str]) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
+/// A Python MCP server over HTTP on a free loopback port (`tests/clients/SCRIPT PORT
+/// ARGS…`), killed when dropped.
+pub struct PythonServer {
+    child: std::process::Child,
+    /// Its MCP endpoint.
+    pub url: String,
+}
+
+impl PythonServer {
+    /// Starts `script` and waits (at most 30 s) until its port answers.
+    pub async fn start(script: &str, args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(python())
+            .arg(root().join("tests/clients").join(script))
+            .arg(port.to_string())
+            .args(args)
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/mcp"),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{script} did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -53,6 +53,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pier_bench::install_tls_provider();
     let args = Args::parse();
     let target = match (args.url, args.stdio) {
         (Some(url), _) if args.sessionless => Target::HttpSessionless(url),

@@ -8,6 +8,7 @@ use pier_bench::soak::{Setup, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    pier_bench::install_tls_provider();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let minutes: u64 = std::env::var("SOAK_MINUTES")
         .ok()

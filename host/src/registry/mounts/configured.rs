@@ -108,9 +108,10 @@ impl Mounts {
                 }
             }
             Target::Remote(remote) => {
-                let proxy = Proxy::connect(remote, &spec.namespace, self.upstream)
-                    .await
-                    .map_err(|e| format!("cannot connect: {e}"))?;
+                let proxy =
+                    Proxy::connect(remote, &spec.namespace, self.upstream, &self.options.grants)
+                        .await
+                        .map_err(|e| format!("cannot connect: {e}"))?;
                 let proxy = Arc::new(proxy);
                 let offer = proxy.offer().await?;
                 Ok((

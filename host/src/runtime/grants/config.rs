@@ -28,7 +28,7 @@ pub enum SecretSource {
 
 impl SecretSource {
     /// The secret's value, or why it is unavailable (naming the source, never a value).
-    fn read(&self) -> Result<String, String> {
+    pub(crate) fn read(&self) -> Result<String, String> {
         let value = match self {
             SecretSource::Env(var) => {
                 std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?

@@ -19,6 +19,16 @@ pub struct Trust {
     authorities: Vec<PathBuf>,
 }
 
+/// Makes ring the process's TLS provider, for HTTP clients built without a TLS
+/// configuration of pier's own (reqwest's default client, rmcp's); idempotent.
+pub fn install_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Already installed (by the embedding program) is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 impl Trust {
     /// The web's roots only (shared by every component that gets no other).
     pub fn web() -> Self {
