@@ -506,7 +506,7 @@ impl Proxy {
                         limits.request_timeout.as_millis()
                     )
                 })?
-                .map_err(|e| format!("{what}: {e}"))?;
+                .map_err(|e| format!("{what}: {}", upstream::explain_service(&e)))?;
             items.extend(page_items);
             if items.len() > MAX_ENTRIES {
                 return Err(format!(
@@ -602,7 +602,14 @@ impl Proxy {
         // Not an answer of the server: the connection failed; trying again may pass.
         let unreachable = |e: ServiceError| {
             caller.mark_transient();
-            McpError::internal_error(format!("mount `{}`: {e}", self.label), None)
+            McpError::internal_error(
+                format!(
+                    "mount `{}` could not be asked: {}",
+                    self.label,
+                    upstream::explain_service(&e)
+                ),
+                None,
+            )
         };
         let peer = self.service.peer();
         let handle = peer

@@ -18,7 +18,7 @@ async fn https_upstream() -> (Server, u16, tempfile::NamedTempFile) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_upstream_is_served_when_its_ca_is_trusted_and_refused_in_a_sentence_when_not() {
-    let (_upstream, port, pem) = https_upstream().await;
+    let (upstream, port, pem) = https_upstream().await;
     let dir = PluginDir::new().with(&example("hello"), "hello");
     let mount = format!("[[mount]]\nnamespace = \"up\"\nurl = \"https://127.0.0.1:{port}/mcp\"\n");
 
@@ -33,6 +33,18 @@ async fn an_https_upstream_is_served_when_its_ca_is_trusted_and_refused_in_a_sen
         .await
         .unwrap();
     assert_eq!(text(&result), "5");
+    // The upstream goes away: its calls fail in words; the rest serves.
+    upstream.shutdown().await;
+    let error = mcp_error(
+        call(&client, "up_calc_add", serde_json::json!({"a": 2, "b": 3}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        error.message,
+        "mount `up` could not be asked: it closed the connection before answering"
+    );
+    assert_still_serving(&client).await;
     drop(client);
     server.shutdown().await;
 

@@ -419,3 +419,17 @@ pub fn explain_init(error: &rmcp::service::ClientInitializeError) -> String {
         _ => "it did not answer the MCP handshake as MCP says".into(),
     }
 }
+
+/// Why a request to a connected server got no answer, in a sentence.
+pub fn explain_service(error: &rmcp::ServiceError) -> String {
+    use rmcp::ServiceError as E;
+    match error {
+        E::McpError(data) => crate::text::clip(&data.message).into_owned(),
+        E::TransportSend(e) => explain(e),
+        E::TransportClosed => "the connection to it is closed".into(),
+        E::UnexpectedResponse => "it answered with a result of another kind".into(),
+        E::Timeout { timeout } => format!("it did not answer within {} ms", timeout.as_millis()),
+        E::Cancelled { .. } => "the request was cancelled".into(),
+        other => other.to_string(),
+    }
+}
