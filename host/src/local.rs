@@ -179,13 +179,22 @@ pub fn describe(mount: &Mount, mapped: &HashMap<PathBuf, u64>) -> Value {
         "instances": plugin.instance_model(),
         "resident_bytes": plugin.resident_bytes(mapped),
         "grants": plugin.grants().describe(),
-        "tools": m.tools.iter().map(|t| json!({
-            "name": namespace::name(ns, &t.tool.name),
-            "description": t.tool.description,
-            "input_schema": t.input_schema,
-            "output_schema": t.output_schema,
-            "annotations": t.annotations,
-        })).collect::<Vec<_>>(),
+        // As clients see them: after the operator's transformations (a transformed
+        // tool names its own name too; a hidden one is left out).
+        "tools": mount.offer.tools.iter().map(|t| {
+            let mut tool = json!({
+                "name": namespace::name(ns, &t.tool.name),
+                "description": t.tool.description,
+                "input_schema": t.tool.input_schema,
+                "output_schema": t.tool.output_schema,
+                "annotations": t.tool.annotations,
+            });
+            if let Some(applied) = &t.applied {
+                tool["original"] = json!(applied.original);
+                tool["tags"] = json!(t.tags);
+            }
+            tool
+        }).collect::<Vec<_>>(),
         "resources": m.resources.iter().map(|r| json!({
             "uri": namespace::uri(ns, &r.uri), "name": r.name, "description": r.description, "mime_type": r.mime_type,
         })).collect::<Vec<_>>(),
@@ -279,7 +288,14 @@ pub fn describe_text(mount: &Mount, mapped: &HashMap<PathBuf, u64>, style: Style
             let first_line = description.lines().next().unwrap_or_default();
             // Pad before painting: escape codes have no width on screen.
             let padded = format!("{name:<width$}");
-            out.push_str(&format!("    {}  {first_line}\n", style.name(&padded)));
+            let original = match item["original"].as_str() {
+                Some(own) => style.dim(&format!("  (transformed; its own name: {own})")),
+                None => String::new(),
+            };
+            out.push_str(&format!(
+                "    {}  {first_line}{original}\n",
+                style.name(&padded)
+            ));
             if let Some(props) = item["input_schema"]["properties"].as_object() {
                 let required: Vec<&str> = item["input_schema"]["required"]
                     .as_array()

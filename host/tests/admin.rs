@@ -428,6 +428,7 @@ async fn a_silent_upstream_holds_up_no_other_mount_change_and_is_refused_in_time
         mode: pier::registry::spec::Mode::Mount,
         middleware: Vec::new(),
         storage: None,
+        tools: Vec::new(),
     };
     let waiting = {
         let app = app.clone();

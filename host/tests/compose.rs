@@ -27,6 +27,7 @@ fn http_mount(namespace: &str, url: &str, mode: Mode) -> MountSpec {
         mode,
         middleware: Vec::new(),
         storage: None,
+        tools: Vec::new(),
     }
 }
 
@@ -77,6 +78,7 @@ async fn servers_over_http_and_stdio_are_served_under_their_namespaces() {
         mode: Mode::Mount,
         middleware: Vec::new(),
         storage: None,
+        tools: Vec::new(),
     };
     let front_dir = PluginDir::new();
     let config = ServeConfig {
@@ -323,6 +325,7 @@ async fn a_proxied_servers_logs_reach_no_stranger() {
         mode: Mode::Mount,
         middleware: Vec::new(),
         storage: None,
+        tools: Vec::new(),
     };
     let front = PluginDir::new();
     let config = ServeConfig {

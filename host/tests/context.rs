@@ -604,6 +604,7 @@ async fn sampling_and_elicitation_reach_the_client_through_a_proxied_mount() {
             mode: pier::registry::spec::Mode::Mount,
             middleware: Vec::new(),
             storage: None,
+            tools: Vec::new(),
         }],
         ..front_dir.config()
     };

@@ -8,6 +8,8 @@ mod common;
 mod credentials;
 #[path = "gateway/https.rs"]
 mod https;
+#[path = "gateway/transform.rs"]
+mod transform;
 
 use common::*;
 use pier::ServeConfig;

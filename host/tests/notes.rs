@@ -204,6 +204,7 @@ async fn two_mounts_of_one_file_keep_their_data_apart() {
             mode: pier::registry::spec::Mode::Mount,
             middleware: Vec::new(),
             storage: None,
+            tools: Vec::new(),
         }],
         ..dir.config()
     };

@@ -105,6 +105,9 @@ pub struct Placement<'a> {
     pub namespace: Option<&'a str>,
     /// The storage key space (else [`super::storage_space`] of the namespace).
     pub storage: Option<&'a str>,
+    /// The mount's tool transformations (after the sidecar's, which they override tool
+    /// by tool).
+    pub tools: &'a [super::transform::ToolTransform],
 }
 
 /// Loads the plugin in `file`: its sidecar, component, and manifest, placed as `place`
@@ -246,6 +249,13 @@ async fn load_unguarded(
     }
     let mut mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
         .map_err(|e| refuse(e.to_string()))?;
+    let transforms = super::transform::merged(&sidecar.tool, place.tools);
+    let tools = std::mem::take(&mut mount.offer.tools);
+    let (tools, warnings) = super::transform::apply(tools, &transforms, &who);
+    mount.offer.tools = tools;
+    for warning in warnings {
+        tracing::warn!(plugin = %mount.name, "{warning}");
+    }
     mount.required_scopes = sidecar.required_scopes;
     if let Some(folder) = folder {
         mount.version = folder.revision().to_string();

@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod sidecar;
 pub mod spec;
 pub mod template;
+pub mod transform;
 pub mod watcher;
 
 use std::collections::HashMap;
@@ -137,7 +138,7 @@ impl Mount {
     pub fn set_enabled(&self, kind: Component, name: &str, enabled: bool) -> Result<bool, String> {
         let offer = &self.offer;
         let offered = match kind {
-            Component::Tool => offer.tools.iter().any(|t| t.tool.name == name),
+            Component::Tool => offer.tools.iter().any(|t| t.own_name() == name),
             Component::Prompt => offer.prompts.iter().any(|p| p.name == name),
             Component::Resource => {
                 offer.resources.iter().any(|r| r.uri == name)
@@ -214,6 +215,21 @@ pub struct ToolEntry {
     pub tags: Vec<String>,
     /// Whether a call may go on as a task.
     pub task: manifest::TaskSupport,
+    /// The operator's transformation of the tool, if any (its arguments map back).
+    pub applied: Option<Arc<transform::Applied>>,
+}
+
+impl ToolEntry {
+    /// The arguments the tool itself takes for the client's `given`.
+    pub fn own_arguments(
+        &self,
+        given: serde_json::Map<String, serde_json::Value>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        match self.applied.as_ref().and_then(|a| a.mapping.as_ref()) {
+            Some(mapping) => mapping.map_back(given),
+            None => given,
+        }
+    }
 }
 
 /// A static resource as clients see it.
@@ -341,19 +357,20 @@ impl Catalogue {
         for t in offer
             .tools
             .iter()
-            .filter(|t| !off(Component::Tool, &t.tool.name))
+            .filter(|t| !off(Component::Tool, t.own_name()))
         {
             let name = namespace::name(ns, &t.tool.name);
             let mut tool = t.tool.clone();
             tool.name = name.clone().into();
             let entry = ToolEntry {
                 mount: mount.clone(),
-                local_name: t.tool.name.to_string(),
+                local_name: t.own_name().to_string(),
                 tool,
                 validator: t.validator.clone(),
                 output_validator: t.output_validator.clone(),
                 tags: t.tags.clone(),
                 task: t.task,
+                applied: t.applied.clone(),
             };
             if let Some(old) = self.tools.insert(name.clone(), entry) {
                 self.notices

@@ -22,6 +22,19 @@ pub struct OfferedTool {
     pub tags: Vec<String>,
     /// Whether a call may go on as a task.
     pub task: super::manifest::TaskSupport,
+    /// The operator's transformation, when one changed the tool: its own name, and how
+    /// a call's arguments map back.
+    pub applied: Option<Arc<super::transform::Applied>>,
+}
+
+impl OfferedTool {
+    /// The tool's name in the mount (before any transformation).
+    pub fn own_name(&self) -> &str {
+        match &self.applied {
+            Some(applied) => &applied.original,
+            None => &self.tool.name,
+        }
+    }
 }
 
 /// What a mount offers, under its own names (before namespacing).
@@ -62,6 +75,7 @@ impl Offer {
                     output_validator: t.output_validator.clone(),
                     tags: t.tool.tags.clone(),
                     task: t.task.unwrap_or_default(),
+                    applied: None,
                 })
             })
             .collect::<Result<_, ManifestError>>()?;

@@ -434,6 +434,7 @@ impl Proxy {
                     tags,
                     // An upstream's own tasks are not relayed yet.
                     task: Default::default(),
+                    applied: None,
                 });
             }
         }

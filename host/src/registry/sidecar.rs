@@ -46,6 +46,9 @@ pub struct Sidecar {
     /// components (beside the operator's `[[auth.rule]]`: it can only restrict).
     #[serde(default)]
     pub required_scopes: Vec<String>,
+    /// How the plugin's tools are changed before clients see them (`[[tool]]`).
+    #[serde(default)]
+    pub tool: Vec<super::transform::ToolTransform>,
 }
 
 fn yes() -> bool {
@@ -141,6 +144,9 @@ impl Sidecar {
                     .check()
                     .and_then(|()| crate::runtime::grants::config::check(&sidecar.config))
                     .map_err(|e| format!("sidecar {}: {e}", path.display()))?;
+                super::transform::check(&sidecar.tool).map_err(|(key, message)| {
+                    format!("sidecar {}: `{key}`: {message}", path.display())
+                })?;
                 Ok(sidecar)
             }
             None => Ok(Self::default_enabled()),
@@ -230,6 +236,27 @@ mod tests {
         assert_eq!(
             e.message(),
             "unknown variant `sometimes`, expected one of `forbidden`, `optional`, `required`"
+        );
+    }
+
+    #[test]
+    fn a_sidecars_tool_tables_are_checked_and_a_bad_one_named() {
+        let wasm = Path::new("/p/calc.wasm");
+        let ok =
+            Sidecar::parse_for(wasm, Some("[[tool]]\nname = \"add\"\nrename = \"sum\"\n")).unwrap();
+        assert_eq!(ok.tool[0].rename.as_deref(), Some("sum"));
+        assert_eq!(
+            Sidecar::parse_for(
+                wasm,
+                Some("[[tool]]\nname = \"add\"\n[[tool]]\nname = \"add\"\n")
+            )
+            .unwrap_err(),
+            "sidecar /p/calc.toml: `tool[1].name`: `add` is transformed twice: one table per tool"
+        );
+        assert_eq!(
+            Sidecar::parse_for(wasm, Some("[[tool]]\nname = \"add\"\nhidden = true\n"))
+                .unwrap_err(),
+            "sidecar /p/calc.toml: line 3, `tool.hidden`: unknown field `hidden`, expected one of `name`, `rename`, `title`, `description`, `hide`, `tags`, `annotations`, `arguments`"
         );
     }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::namespace;
 use super::proxy::Remote;
 use super::proxy::credentials::{Configured, Credentials, OAuthSpec};
+use super::transform::ToolTransform;
 use crate::middleware::spec::Spec;
 
 /// Whether a proxied server's catalogue is followed.
@@ -46,6 +47,8 @@ pub struct MountSpec {
     /// A plugin mount's storage key space when it is not its own namespace: a mount
     /// that shares another's data on purpose (e.g. a read-only view of it).
     pub storage: Option<String>,
+    /// How its tools are changed before clients see them (`[[mount.tool]]`).
+    pub tools: Vec<ToolTransform>,
 }
 
 /// The fields of a `[[mount]]` table (or an admin API body); unknown keys are errors.
@@ -68,6 +71,8 @@ pub struct RawMount {
     #[serde(default)]
     middleware: Vec<serde_json::Value>,
     storage: Option<String>,
+    #[serde(default)]
+    tool: Vec<ToolTransform>,
 }
 
 impl RawMount {
@@ -150,6 +155,7 @@ impl RawMount {
                 env: self.env,
             })
         };
+        super::transform::check(&self.tool)?;
         let mut middleware = Vec::with_capacity(self.middleware.len());
         for (i, item) in self.middleware.iter().enumerate() {
             let spec = crate::middleware::spec::parse(item).map_err(|e| match e.key.as_str() {
@@ -164,6 +170,7 @@ impl RawMount {
             mode: self.mode.unwrap_or_default(),
             middleware,
             storage: self.storage,
+            tools: self.tool,
         })
     }
 }

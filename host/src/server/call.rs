@@ -162,6 +162,11 @@ async fn call_tool(
             None,
         ));
     }
+    // Checked against the schema clients see; the tool gets its own names and values.
+    let arguments = match arguments {
+        Value::Object(given) => Value::Object(entry.own_arguments(given)),
+        other => other,
+    };
     let started = std::time::Instant::now();
     let outcome = match &mount.backend {
         Backend::Plugin { plugin, .. } => {

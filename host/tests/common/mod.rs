@@ -557,6 +557,7 @@ pub fn python_mount(namespace: &str, script: &str) -> pier::registry::spec::Moun
         mode: pier::registry::spec::Mode::Mount,
         middleware: Vec::new(),
         storage: None,
+        tools: Vec::new(),
     }
 }
 

@@ -64,6 +64,7 @@ async fn cached_lists_end_when_the_catalogue_changes() {
         mode: Default::default(),
         middleware: Vec::new(),
         storage: None,
+        tools: Vec::new(),
     };
     app.attach(spec).await.expect("the namespace is free");
     let tools = tool_names(&client).await;

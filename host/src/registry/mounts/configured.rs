@@ -100,6 +100,7 @@ impl Mounts {
                 let place = loader::Placement {
                     namespace: Some(&spec.namespace),
                     storage: spec.storage.as_deref(),
+                    tools: &spec.tools,
                 };
                 match loader::load_file(&self.runtime, path, place, &self.options).await {
                     Ok(Loaded::Mounted(mount, cache)) => Ok((mount, cache, None)),
@@ -182,9 +183,17 @@ impl Mounts {
     }
 }
 
-/// The mount of a proxied server offering `offer`; its version hashes the offer.
-fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, offer: Offer) -> Mount {
+/// The mount of a proxied server offering `offer`, its tools transformed as `spec`
+/// says; its version hashes the offer as served.
+fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, mut offer: Offer) -> Mount {
     use sha2::{Digest, Sha256};
+    let who = format!("mount `{}`", spec.namespace);
+    let (tools, warnings) =
+        crate::registry::transform::apply(std::mem::take(&mut offer.tools), &spec.tools, &who);
+    offer.tools = tools;
+    for warning in warnings {
+        tracing::warn!(mount = %spec.namespace, "{warning}");
+    }
     let mut hash = Sha256::new();
     for tool in &offer.tools {
         hash.update(serde_json::to_vec(&tool.tool).unwrap_or_default());

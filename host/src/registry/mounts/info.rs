@@ -29,6 +29,10 @@ pub struct MountInfo {
     pub templates: usize,
     /// Prompts served.
     pub prompts: usize,
+    /// The tools the operator's transformations changed: each as served
+    /// (namespaced) and as the mount itself names it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transformed: Vec<serde_json::Value>,
     /// What a plugin was granted (`pier inspect`'s `grants`; never a configuration
     /// value).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +89,19 @@ impl Mounts {
                     resources: m.map_or(0, |m| m.offer.resources.len()),
                     templates: m.map_or(0, |m| m.offer.templates.len()),
                     prompts: m.map_or(0, |m| m.offer.prompts.len()),
+                    transformed: m.map_or_else(Vec::new, |m| {
+                        m.offer
+                            .tools
+                            .iter()
+                            .filter_map(|t| {
+                                let applied = t.applied.as_ref()?;
+                                Some(serde_json::json!({
+                                    "name": super::super::namespace::name(&m.namespace, &t.tool.name),
+                                    "original": applied.original,
+                                }))
+                            })
+                            .collect()
+                    }),
                     grants: m.and_then(|m| m.wasm()).map(|p| p.grants().describe()),
                     instances: m.and_then(|m| m.wasm()).map(|p| p.instance_model()),
                     resident_bytes: m.and_then(|m| m.wasm()).map(|p| p.resident_bytes(&mapped)),
