@@ -298,7 +298,12 @@ impl Proxy {
         let (changes_tx, changes_rx) = mpsc::channel(1);
         let in_flight = InFlight::default();
         let arrivals = Arc::new(Arrivals::default());
-        let relay = Relay::new(label, in_flight.clone(), changes_tx.clone());
+        let relay = Relay::new(
+            label,
+            in_flight.clone(),
+            changes_tx.clone(),
+            arrivals.clone(),
+        );
         let connecting = async {
             if !limits.modern {
                 return open(

@@ -46,7 +46,20 @@ impl Arrivals {
     /// Waits (at most `within`) until every notification that arrived before now has
     /// been handled.
     pub(super) async fn settle(&self, within: Duration) {
-        let mark = self.next.load(Ordering::SeqCst);
+        self.handled_before(self.next.load(Ordering::SeqCst), within)
+            .await;
+    }
+
+    /// Waits (at most `within`) until the notifications that arrived before the one
+    /// `ticket` numbers have been handled: a handler that waits for its turn relays in
+    /// the order the server sent.
+    pub(super) async fn turn(&self, ticket: Option<&Ticket>, within: Duration) {
+        if let Some(ticket) = ticket {
+            self.handled_before(ticket.0.number, within).await;
+        }
+    }
+
+    async fn handled_before(&self, mark: u64, within: Duration) {
         let settled = async {
             loop {
                 let notified = self.settled.notified();
@@ -67,7 +80,7 @@ impl Arrivals {
 /// Rides in a notification's extensions; the notification counts as handled when the
 /// last clone is dropped (its handler has returned).
 #[derive(Clone)]
-struct Ticket(#[allow(dead_code)] Arc<Held>);
+pub(super) struct Ticket(Arc<Held>);
 
 struct Held {
     number: u64,
@@ -147,6 +160,27 @@ mod tests {
         assert_eq!(arrivals.pending().iter().copied().collect::<Vec<_>>(), [2]);
         drop(later);
         assert!(arrivals.pending().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_notification_waits_its_turn_behind_those_before_it_only() {
+        let arrivals = Arc::new(Arrivals::default());
+        let first = arrivals.ticket();
+        let second = arrivals.ticket();
+        let third = arrivals.ticket();
+        let waiter = {
+            let arrivals = arrivals.clone();
+            let second = second.clone();
+            tokio::spawn(async move { arrivals.turn(Some(&second), Duration::from_secs(60)).await })
+        };
+        tokio::task::yield_now().await;
+        // A later one, unhandled, does not hold it up; the one before does.
+        assert!(!waiter.is_finished());
+        drop(first);
+        waiter.await.unwrap();
+        drop((second, third));
+        // No ticket: no wait.
+        arrivals.turn(None, Duration::from_secs(60)).await;
     }
 
     #[tokio::test]

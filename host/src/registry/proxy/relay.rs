@@ -10,6 +10,7 @@ use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
 
+use super::arrivals::{self, Arrivals};
 use super::calls::{Calls, InFlight};
 use super::rounds;
 use crate::runtime::CallContext;
@@ -31,6 +32,8 @@ pub(super) struct Relay {
     changes: mpsc::Sender<()>,
     relaying: Arc<Semaphore>,
     flood: Arc<Mutex<Flood>>,
+    /// The numbered notifications: each is relayed after those before it.
+    arrivals: Arc<Arrivals>,
 }
 
 /// What a flooding server costs, counted for the log.
@@ -46,11 +49,17 @@ struct Flood {
 }
 
 impl Relay {
-    pub(super) fn new(label: &str, in_flight: InFlight, changes: mpsc::Sender<()>) -> Self {
+    pub(super) fn new(
+        label: &str,
+        in_flight: InFlight,
+        changes: mpsc::Sender<()>,
+        arrivals: Arc<Arrivals>,
+    ) -> Self {
         Self {
             label: label.into(),
             in_flight,
             changes,
+            arrivals,
             relaying: Arc::new(Semaphore::new(MAX_RELAYING)),
             flood: Arc::new(Mutex::new(Flood {
                 second: Instant::now(),
@@ -173,8 +182,11 @@ impl ClientHandler for Relay {
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,
-        _: NotificationContext<RoleClient>,
+        context: NotificationContext<RoleClient>,
     ) {
+        self.arrivals
+            .turn(context.extensions.get(), arrivals::SETTLE)
+            .await;
         let caller = {
             let calls = self.calls();
             calls
@@ -193,8 +205,11 @@ impl ClientHandler for Relay {
     async fn on_logging_message(
         &self,
         params: LoggingMessageNotificationParam,
-        _: NotificationContext<RoleClient>,
+        context: NotificationContext<RoleClient>,
     ) {
+        self.arrivals
+            .turn(context.extensions.get(), arrivals::SETTLE)
+            .await;
         let (message, data) = match params.data {
             Value::String(text) => (text, None),
             Value::Object(mut object) => match object.remove("message") {
