@@ -8,6 +8,8 @@ mod common;
 mod credentials;
 #[path = "gateway/https.rs"]
 mod https;
+#[path = "gateway/limits.rs"]
+mod limits;
 #[path = "gateway/transform.rs"]
 mod transform;
 

@@ -1,6 +1,8 @@
 //! `rate-limit`: limits requests with a token bucket (a burst of `capacity`, refilled at
 //! `refill-per-second`) or a sliding window (`capacity` requests per `window-seconds`),
-//! globally or per session, client IP or token subject. The state lives in the
+//! globally or per session, client IP or token subject; every request, those of some
+//! methods, or the calls of some tools (globs), each tool apart or together. The state
+//! lives in the
 //! server's store, so replicas sharing Redis share the limits; a limited request gets
 //! the JSON-RPC error `rate limit exceeded` with `retryAfterMs` in its data.
 
@@ -73,6 +75,11 @@ pub struct Config {
     /// Methods counted (`tools/call`, …); empty: every request (`initialize`, a new
     /// session, against the client IP).
     pub methods: Vec<String>,
+    /// Tools whose calls are counted (globs on the names clients call, `*` for any
+    /// run); empty: as `methods` says.
+    pub tools: Vec<String>,
+    /// Each tool has a limit of its own (else the counted tools share one).
+    pub per_tool: bool,
     /// Where the counters live.
     pub backend: Backend,
 }
@@ -86,6 +93,8 @@ impl Default for Config {
             window_seconds: None,
             per: Per::Session,
             methods: Vec::new(),
+            tools: Vec::new(),
+            per_tool: false,
             backend: Backend::Storage,
         }
     }
@@ -96,6 +105,21 @@ impl Config {
     pub fn check(&self) -> Result<(), SpecError> {
         if self.capacity == 0 {
             return Err(SpecError::new("capacity", "expected at least 1"));
+        }
+        if self.by_tool() && self.methods.iter().any(|m| m != "tools/call") {
+            return Err(SpecError::new(
+                "methods",
+                "a limit on tools counts tool calls only: leave out `methods` (or give just \"tools/call\")",
+            ));
+        }
+        if let Some(bad) = self.tools.iter().find(|t| t.is_empty() || t.len() > 256) {
+            return Err(SpecError::new(
+                "tools",
+                format!(
+                    "`{}` is not a tool name or glob (1 to 256 characters)",
+                    crate::text::clip(bad)
+                ),
+            ));
         }
         match self.algorithm {
             Algorithm::TokenBucket => {
@@ -142,6 +166,11 @@ impl Config {
         self.refill_per_second.unwrap_or(1.0)
     }
 
+    /// Whether the limit is on tool calls (`tools` or `per-tool`).
+    fn by_tool(&self) -> bool {
+        !self.tools.is_empty() || self.per_tool
+    }
+
     fn window(&self) -> f64 {
         self.window_seconds.unwrap_or(60.0)
     }
@@ -179,14 +208,27 @@ impl Config {
             Per::ClientIp => "per client IP",
             Per::TokenSubject => "per token subject",
         };
+        let tools = match (self.tools.as_slice(), self.per_tool) {
+            ([], false) => String::new(),
+            ([], true) => ", each tool apart".into(),
+            (globs, each) => format!(
+                ", for tools {}{}",
+                globs.join(" "),
+                if each { ", each apart" } else { "" }
+            ),
+        };
         match self.algorithm {
             Algorithm::TokenBucket => format!(
-                "{} requests, then {} per second, {per}",
+                "{} requests, then {} per second, {per}{tools}",
                 self.capacity,
                 self.refill()
             ),
             Algorithm::SlidingWindow => {
-                format!("{} requests per {} s, {per}", self.capacity, self.window())
+                format!(
+                    "{} requests per {} s, {per}{tools}",
+                    self.capacity,
+                    self.window()
+                )
             }
         }
     }
@@ -256,11 +298,32 @@ impl RateLimit {
         }
     }
 
-    fn counted(&self, request: &Request) -> bool {
+    /// Whether `request` counts; the tool it calls, when the limit is on tools. A
+    /// call of a tool the catalogue does not have is not counted (it is refused
+    /// anyway): names a client makes up never become counters.
+    fn counted<'r>(&self, cx: &MiddlewareContext, request: &'r Request) -> Option<Option<&'r str>> {
+        if self.config.by_tool() {
+            let Request::CallTool(call) = request else {
+                return None;
+            };
+            let name = call.name.as_str();
+            let matched = self.config.tools.is_empty()
+                || self
+                    .config
+                    .tools
+                    .iter()
+                    .any(|glob| super::authorize::glob(glob, name));
+            return (matched && cx.catalogue().tools.get(name).is_some()).then_some(Some(name));
+        }
         match request {
-            Request::Notification(_) => false,
-            _ if self.config.methods.is_empty() => true,
-            other => self.config.methods.iter().any(|m| m == other.method()),
+            Request::Notification(_) => None,
+            _ if self.config.methods.is_empty() => Some(None),
+            other => self
+                .config
+                .methods
+                .iter()
+                .any(|m| m == other.method())
+                .then_some(None),
         }
     }
 
@@ -371,10 +434,15 @@ impl Middleware for RateLimit {
         next: Next<'_>,
     ) -> Outcome {
         // A plugin's read inside a client's request is part of that request, counted once.
-        if cx.is_nested() || !self.counted(&request) {
-            return next.run(cx, request).await;
+        let tool = match self.counted(cx, &request) {
+            Some(tool) if !cx.is_nested() => tool,
+            _ => return next.run(cx, request).await,
+        };
+        let mut key = format!("{}{}", self.prefix, self.who(cx, &request));
+        if let (true, Some(tool)) = (self.config.per_tool, tool) {
+            key.push_str("/tool/");
+            key.push_str(tool);
         }
-        let key = format!("{}{}", self.prefix, self.who(cx, &request));
         let retry_after = match self.take(&key).await {
             Ok(Verdict::Allowed) => return next.run(cx, request).await,
             Ok(Verdict::Limited { retry_after }) => retry_after,
