@@ -487,9 +487,17 @@ impl App {
             Target::Remote(Remote::Http { .. }) if !self.config.admin_url_mounts => {
                 Some("url mounts are off in the admin API (admin.allow-url-mounts = false)")
             }
-            Target::Remote(Remote::Http { credentials, .. }) if credentials.uses_secrets() => Some(
-                "a mount added through the admin API cannot use [secrets] (no `oauth`, no `{ secret = … }`): it could send them to any server; configure it in pier.toml",
-            ),
+            Target::OpenApi(_) if !self.config.admin_url_mounts => {
+                Some("openapi mounts are off in the admin API (admin.allow-url-mounts = false)")
+            }
+            Target::Remote(Remote::Http { credentials, .. })
+            | Target::OpenApi(registry::openapi::OpenApiSpec { credentials, .. })
+                if credentials.uses_secrets() =>
+            {
+                Some(
+                    "a mount added through the admin API cannot use [secrets] (no `oauth`, no `{ secret = … }`): it could send them to any server; configure it in pier.toml",
+                )
+            }
             _ => None,
         }
     }

@@ -234,7 +234,7 @@ fn a_bad_mount_is_an_error_naming_its_index_and_field() {
     let cases = [
         (
             "[[mount]]\nnamespace = \"a\"\npath = \"x.wasm\"\nurl = \"http://h/mcp\"\n",
-            "mount[0].path: a mount needs exactly one of `path`, `url`, `command`",
+            "mount[0].path: a mount needs exactly one of `path`, `url`, `command`, `openapi`",
         ),
         (
             "[[mount]]\nnamespace = \"a\"\npath = \"x.wasm\"\n[[mount]]\nnamespace = \"a\"\npath = \"y.wasm\"\n",

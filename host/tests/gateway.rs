@@ -10,6 +10,8 @@ mod credentials;
 mod https;
 #[path = "gateway/limits.rs"]
 mod limits;
+#[path = "gateway/openapi.rs"]
+mod openapi;
 #[path = "gateway/transform.rs"]
 mod transform;
 

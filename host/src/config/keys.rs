@@ -628,7 +628,7 @@ pub const KEYS: &[Key] = &[
         path: "admin.allow-url-mounts",
         kind: Kind::Bool,
         default: "true",
-        doc: "Whether the admin API may mount `url` servers (pier connects wherever the URL points).",
+        doc: "Whether the admin API may mount `url` servers and `openapi` REST APIs (pier connects wherever the URL points).",
     },
     Key {
         path: "auth.mode",

@@ -7,6 +7,7 @@ pub mod manifest;
 pub mod mounts;
 pub mod namespace;
 mod offer;
+pub mod openapi;
 pub mod proxy;
 pub mod sidecar;
 pub mod spec;
@@ -54,6 +55,8 @@ pub enum Backend {
     },
     /// Another MCP server (over streamable HTTP or stdio), proxied.
     Proxy(Arc<proxy::Proxy>),
+    /// A REST API, its operations as tools (from its OpenAPI document).
+    Api(Arc<openapi::Api>),
 }
 
 /// A plugin or another MCP server attached under a namespace.
@@ -178,7 +181,7 @@ impl Mount {
     pub fn wasm(&self) -> Option<&Plugin> {
         match &self.backend {
             Backend::Plugin { plugin, .. } => Some(plugin),
-            Backend::Proxy(_) => None,
+            Backend::Proxy(_) | Backend::Api(_) => None,
         }
     }
 
@@ -186,7 +189,7 @@ impl Mount {
     pub fn manifest(&self) -> Option<&CheckedManifest> {
         match &self.backend {
             Backend::Plugin { manifest, .. } => Some(manifest),
-            Backend::Proxy(_) => None,
+            Backend::Proxy(_) | Backend::Api(_) => None,
         }
     }
 
@@ -194,7 +197,7 @@ impl Mount {
     pub fn file(&self) -> Option<&std::path::Path> {
         match &self.backend {
             Backend::Plugin { file, .. } => Some(file),
-            Backend::Proxy(_) => None,
+            Backend::Proxy(_) | Backend::Api(_) => None,
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum Target {
     Path(PathBuf),
     /// Another MCP server.
     Remote(Remote),
+    /// A REST API described by an OpenAPI document.
+    OpenApi(super::openapi::OpenApiSpec),
 }
 
 /// One mount, as configured.
@@ -62,6 +64,11 @@ pub struct RawMount {
     oauth: Option<OAuthSpec>,
     #[serde(default)]
     headers: BTreeMap<String, Configured>,
+    openapi: Option<String>,
+    base_url: Option<String>,
+    #[serde(default)]
+    operations: Vec<String>,
+    grants: Option<crate::runtime::grants::GrantRequest>,
     command: Option<String>,
     #[serde(default)]
     args: Vec<String>,
@@ -93,14 +100,29 @@ impl RawMount {
             self.path.is_some(),
             self.url.is_some(),
             self.command.is_some(),
+            self.openapi.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
             return fail(
                 "path",
-                "a mount needs exactly one of `path`, `url`, `command`",
+                "a mount needs exactly one of `path`, `url`, `command`, `openapi`",
             );
         }
-        if self.url.is_none() {
+        if self.openapi.is_none() {
+            let api_only = if self.base_url.is_some() {
+                Some("base-url")
+            } else if !self.operations.is_empty() {
+                Some("operations")
+            } else if self.grants.is_some() {
+                Some("grants")
+            } else {
+                None
+            };
+            if let Some(key) = api_only {
+                return fail(key, &format!("only an `openapi` mount takes `{key}`"));
+            }
+        }
+        if self.url.is_none() && self.openapi.is_none() {
             let credential = if self.token.is_some() {
                 Some("token")
             } else if self.oauth.is_some() {
@@ -111,7 +133,10 @@ impl RawMount {
                 None
             };
             if let Some(key) = credential {
-                return fail(key, &format!("only a `url` mount takes `{key}`"));
+                return fail(
+                    key,
+                    &format!("only a `url` or `openapi` mount takes `{key}`"),
+                );
             }
         }
         if (!self.args.is_empty() || !self.env.is_empty()) && self.command.is_none() {
@@ -128,7 +153,24 @@ impl RawMount {
                 );
             }
         }
-        let target = if let Some(path) = self.path {
+        let target = if let Some(document) = self.openapi {
+            if self.mode.is_some() {
+                return fail("mode", "only a `url` or `command` mount has a mode");
+            }
+            let spec = super::openapi::OpenApiSpec {
+                document,
+                base_url: self.base_url,
+                operations: self.operations,
+                grants: self.grants,
+                credentials: Credentials {
+                    token: self.token,
+                    oauth: self.oauth,
+                    headers: self.headers,
+                },
+            };
+            spec.check()?;
+            Target::OpenApi(spec)
+        } else if let Some(path) = self.path {
             if self.mode.is_some() {
                 return fail("mode", "only a `url` or `command` mount has a mode");
             }
@@ -181,6 +223,7 @@ impl MountSpec {
         match &self.target {
             Target::Path(path) => path.display().to_string(),
             Target::Remote(remote) => remote.to_string(),
+            Target::OpenApi(api) => api.document.clone(),
         }
     }
 }
@@ -218,7 +261,7 @@ mod tests {
             parse("namespace = \"a\"\npath = \"x\"\nurl = \"http://h\"").unwrap_err(),
             (
                 "path".to_string(),
-                "a mount needs exactly one of `path`, `url`, `command`".to_string()
+                "a mount needs exactly one of `path`, `url`, `command`, `openapi`".to_string()
             )
         );
         assert_eq!(
@@ -325,7 +368,7 @@ mod tests {
             refused("namespace = \"a\"\npath = \"x.wasm\"\nheaders = { X-A = \"b\" }"),
             (
                 "headers".to_string(),
-                "only a `url` mount takes `headers`".to_string()
+                "only a `url` or `openapi` mount takes `headers`".to_string()
             )
         );
         let bad = toml::from_str::<RawMount>(&format!("{url}token = {{ file = \"x\" }}"))

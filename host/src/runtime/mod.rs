@@ -213,6 +213,12 @@ impl Runtime {
         self
     }
 
+    /// What counts outbound HTTP requests, if anything does (for host mounts that
+    /// send through the same egress).
+    pub fn egress_counter(&self) -> Option<grants::EgressCounter> {
+        self.egress_count.clone()
+    }
+
     /// Counts every outbound HTTP request of the components it loads from now on with
     /// `count` (plugin, host label, outcome).
     pub fn counting_egress(mut self, count: grants::EgressCounter) -> Self {

@@ -173,6 +173,19 @@ async fn call_tool(
             call_plugin(entry, plugin, context.clone(), arguments).await
         }
         Backend::Proxy(proxy) => forward::call_tool(proxy, entry, context.clone(), arguments).await,
+        Backend::Api(api) => {
+            let arguments = match arguments {
+                Value::Object(map) => map,
+                _ => Default::default(),
+            };
+            let result = api.call(&entry.local_name, arguments).await;
+            let label = if result.is_error == Some(true) {
+                "tool_error"
+            } else {
+                "ok"
+            };
+            Ok((result, label))
+        }
     };
     let seconds = started.elapsed().as_secs_f64();
     let (label, result) = match outcome {
@@ -258,6 +271,7 @@ async fn read(
         Backend::Proxy(proxy) => {
             return forward::read_resource(proxy, mount, context, local).await;
         }
+        Backend::Api(_) => return Err(not_served::resource(uri)),
     };
     let contents = plugin
         .read_resource(context, &local)
@@ -308,6 +322,7 @@ async fn prompt(
         Backend::Proxy(proxy) => {
             return forward::get_prompt(proxy, entry, context, strings).await;
         }
+        Backend::Api(_) => return Err(not_served::prompt(name)),
     };
     let result = plugin
         .get_prompt(context, &entry.local_name, &strings)
@@ -334,6 +349,12 @@ async fn complete(
         Backend::Plugin { plugin, .. } => plugin,
         Backend::Proxy(proxy) => {
             return forward::complete(proxy, &reference, request, context).await;
+        }
+        Backend::Api(_) => {
+            return Err(McpError::invalid_params(
+                "a REST API mount completes nothing",
+                None,
+            ));
         }
     };
     let mut values = plugin

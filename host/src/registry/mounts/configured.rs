@@ -108,6 +108,21 @@ impl Mounts {
                     Err(e) => Err(e.reason),
                 }
             }
+            Target::OpenApi(api) => {
+                let setting = crate::registry::openapi::Setting {
+                    caps: &self.options.grants,
+                    budget: self.options.defaults.http,
+                    timeout: self.upstream.request_timeout,
+                    count: self.runtime.egress_counter(),
+                };
+                let (api, offer, warnings) =
+                    crate::registry::openapi::Api::load(&spec.namespace, api, setting).await?;
+                for warning in warnings {
+                    tracing::warn!(mount = %spec.namespace, "{warning}");
+                }
+                let mount = served_as(spec, offer, Backend::Api(Arc::new(api)));
+                Ok((Arc::new(mount), CacheOutcome::Hit, None))
+            }
             Target::Remote(remote) => {
                 let proxy =
                     Proxy::connect(remote, &spec.namespace, self.upstream, &self.options.grants)
@@ -185,7 +200,13 @@ impl Mounts {
 
 /// The mount of a proxied server offering `offer`, its tools transformed as `spec`
 /// says; its version hashes the offer as served.
-fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, mut offer: Offer) -> Mount {
+fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, offer: Offer) -> Mount {
+    served_as(spec, offer, Backend::Proxy(proxy))
+}
+
+/// The mount of `spec` served by `backend` (not a plugin) offering `offer`, its tools
+/// transformed as `spec` says; its version hashes the offer as served.
+fn served_as(spec: &MountSpec, mut offer: Offer, backend: Backend) -> Mount {
     use sha2::{Digest, Sha256};
     let who = format!("mount `{}`", spec.namespace);
     let (tools, warnings) =
@@ -209,6 +230,6 @@ fn proxied(spec: &MountSpec, proxy: Arc<Proxy>, mut offer: Offer) -> Mount {
         spec.source(),
         hex::encode(hash.finalize()),
         offer,
-        Backend::Proxy(proxy),
+        backend,
     )
 }

@@ -13,7 +13,7 @@ pub struct MountInfo {
     pub source: String,
     /// `directory`, `config` or `admin`.
     pub origin: &'static str,
-    /// `plugin` or `proxy`.
+    /// `plugin`, `proxy` or `openapi`.
     pub kind: &'static str,
     /// Version hash being served.
     pub version: Option<String>,
@@ -69,7 +69,9 @@ impl Mounts {
                 };
                 let kind = match (m.map(|m| &m.backend), &s.spec) {
                     (Some(Backend::Proxy(_)), _) => "proxy",
+                    (Some(Backend::Api(_)), _) => "openapi",
                     (None, Some(spec)) if matches!(spec.target, Target::Remote(_)) => "proxy",
+                    (None, Some(spec)) if matches!(spec.target, Target::OpenApi(_)) => "openapi",
                     _ => "plugin",
                 };
                 MountInfo {
