@@ -103,7 +103,7 @@ fn config() -> String {
          flags. A list in an environment variable is comma-separated. `pier.example.toml` \
          holds the same keys as a file to start from, with commented examples of the tables \
          that are lists (`[[mount]]`, `[[middleware]]`, `[[auth.token]]`, `[[auth.rule]]`) or \
-         keyed by plugin (`[secrets.PLUGIN]`, `[grants.PLUGIN]`).",
+         keyed by plugin (`[secrets.PLUGIN]`, `[grants.PLUGIN]`, `[[tools.PLUGIN]]`).",
     );
     let mut section = "";
     for key in KEYS {

@@ -239,6 +239,7 @@ impl App {
             grants: config.grants.clone(),
             auth: config.auth.enabled(),
             folders: folders.clone(),
+            tools: Arc::new(config.tools.clone()),
         };
         let mounts = Arc::new(Mounts::new(
             runtime.clone(),

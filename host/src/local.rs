@@ -60,6 +60,7 @@ impl Local {
                 // The operator inspecting a plugin is no client: required scopes pass.
                 auth: true,
                 folders: Arc::default(),
+                tools: Arc::new(config.tools.clone()),
             },
         })
     }

@@ -205,6 +205,42 @@ fn the_shipped_example_documents_every_key_with_its_default() {
 }
 
 #[test]
+fn the_examples_commented_in_the_shipped_example_are_valid_once_uncommented() {
+    let text = example_toml();
+    let examples = &text[text.find("\n# Mounts beside").expect("the examples")..];
+    let mut toml = String::new();
+    for line in examples.lines() {
+        let Some(rest) = line.strip_prefix("# ") else {
+            continue;
+        };
+        let key = rest.split(" = ").next().unwrap_or_default();
+        let is_toml = rest.starts_with('[')
+            || (rest.contains(" = ")
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.\"".contains(c)));
+        if is_toml {
+            toml.push_str(rest);
+            toml.push('\n');
+        }
+    }
+    assert!(
+        toml.contains("[[mount.tool]]") && toml.contains("[[tools.weather]]"),
+        "{toml}"
+    );
+    let mut layers = pier::config::Layers::default();
+    layers
+        .apply_file(std::path::Path::new("pier.toml"), &toml)
+        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let config = layers.build().unwrap();
+    let namespaces: Vec<&str> = config.mounts.iter().map(|m| m.namespace.as_str()).collect();
+    assert_eq!(namespaces, ["extra", "remote", "crm", "local", "pets"]);
+    assert_eq!(config.mounts[4].tools[0].rename.as_deref(), Some("pets"));
+    assert_eq!(config.tools["weather"][0].name, "forecast");
+    assert_eq!(config.middleware.len(), 2);
+}
+
+#[test]
 fn mounts_and_the_admin_token_are_read_from_the_file() {
     let (_dir, path) = file(
         "[admin]\ntoken = \"t0k\"\n\n[[mount]]\nnamespace = \"web\"\nurl = \"http://127.0.0.1:9000/mcp\"\nmode = \"import\"\n\n[[mount]]\nnamespace = \"git\"\ncommand = \"srv\"\nargs = [\"-v\"]\n",

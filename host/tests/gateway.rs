@@ -32,6 +32,7 @@ fn configured(dir: &PluginDir, operator: &str) -> ServeConfig {
         grants: built.grants,
         upstream: built.upstream,
         auth: built.auth,
+        tools: built.tools,
         ..dir.config()
     }
 }

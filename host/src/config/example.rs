@@ -1,6 +1,7 @@
 //! The text of `pier.example.toml`, generated from the table of keys: every key with its
 //! doc, default and `PIER_*` variable, then commented examples of the tables that are
-//! lists (`[[mount]]`, `[[middleware]]`) or keyed by plugin (`[secrets.PLUGIN]`).
+//! lists (`[[mount]]`, `[[middleware]]`) or keyed by plugin (`[secrets.PLUGIN]`,
+//! `[[tools.PLUGIN]]`).
 
 use super::keys::KEYS;
 
@@ -26,26 +27,51 @@ pub fn example_toml() -> String {
         ));
     }
     out.push_str(
-        "\n# Mounts beside the plugin directory, mounted after it in this order (a later mount\n\
-         # wins a name conflict): a plugin file, another MCP server over streamable HTTP, or one\n\
-         # started as a child process over stdio. `mode = \"import\"` copies a server's catalogue\n\
-         # once; `\"mount\"` (the default) follows its list_changed. Calls are always forwarded.\n\
-         # [[mount]]\n\
-         # namespace = \"extra\"\n\
-         # path = \"more-plugins/extra.wasm\"\n\
-         #\n\
-         # [[mount]]\n\
-         # namespace = \"remote\"\n\
-         # url = \"http://127.0.0.1:9000/mcp\"\n\
-         # token = \"secret\"           # sent as `Authorization: Bearer secret`\n\
-         # mode = \"mount\"\n\
-         #\n\
-         # [[mount]]\n\
-         # namespace = \"local\"\n\
-         # command = \"pier\"\n\
-         # args = [\"serve\", \"--transport\", \"stdio\", \"--plugins\", \"other-plugins\"]\n\
-         # env = { RUST_LOG = \"warn\" }\n\
-         # middleware = [{ type = \"visibility\", disable = [\"delete\"] }]   # this mount only\n",
+        r#"
+# Mounts beside the plugin directory, mounted after it in this order (a later mount
+# wins a name conflict): a plugin file, another MCP server over streamable HTTP, one
+# started as a child process over stdio, or a REST API from its OpenAPI document.
+# `mode = "import"` copies a server's catalogue once; `"mount"` (the default) follows
+# its list_changed. Calls are always forwarded. A value in `{ secret = "KEY" }` comes
+# from [secrets.NAMESPACE].
+# [[mount]]
+# namespace = "extra"
+# path = "more-plugins/extra.wasm"
+#
+# [[mount]]
+# namespace = "remote"
+# url = "https://mcp.example.com/mcp"   # https: the web's roots and grants.ca-certificates
+# token = { secret = "token" }          # sent as `Authorization: Bearer …`
+# headers = { "X-Tenant" = "acme" }     # more headers; a value may be { secret = "KEY" }
+# mode = "mount"
+#
+# [[mount]]
+# namespace = "crm"
+# url = "https://crm.example.com/mcp"
+# # A token by OAuth 2.1 client credentials, cached, fetched again before it expires.
+# oauth = { token-url = "https://auth.example.com/oauth/token", client-id = "pier", client-secret = { secret = "client-secret" }, scopes = ["crm.read"] }
+#
+# [[mount]]
+# namespace = "local"
+# command = "pier"
+# args = ["serve", "--transport", "stdio", "--plugins", "other-plugins"]
+# env = { RUST_LOG = "warn" }
+# middleware = [{ type = "visibility", disable = ["delete"] }]   # this mount only
+#
+# [[mount]]
+# namespace = "pets"
+# openapi = "specs/petstore.yaml"       # an OpenAPI 3.x document (a file or a URL)
+# base-url = "https://pets.example.com/v1"   # default: the document's first server
+# operations = ["listPets", "tag:store", "GET /pets/*"]   # the allow-list ("*": all)
+# headers = { "X-Api-Key" = { secret = "api-key" } }
+# grants = { http = ["https://pets.example.com"] }       # default: base-url's origin
+#
+# [[mount.tool]]                        # reshapes a tool of the mount above
+# name = "listPets"
+# rename = "pets"
+# description = "Lists the pets in the store."
+# arguments.limit = { default = 20 }
+"#,
     );
     out.push_str(
         "\n# Middleware around every request, outermost first: logging, error-handling, retry,\n\
@@ -70,6 +96,16 @@ pub fn example_toml() -> String {
          # [secrets.github]\n\
          # token = { env = \"GITHUB_TOKEN\" }\n\
          # app-key = { file = \"/run/secrets/github-app-key\" }\n",
+    );
+    out.push_str(
+        r#"
+# Tool transformations of a plugin of the plugin directory (applied after its
+# sidecar's [[tool]] tables), with the fields of a [[mount.tool]] table.
+# [[tools.weather]]
+# name = "forecast"
+# rename = "weather_forecast"
+# arguments.units = { hide = true, default = "metric" }
+"#,
     );
     out.push_str(
         "\n# Bearer tokens of auth.mode = \"tokens\": the SHA-256 of each token (`pier auth\n\

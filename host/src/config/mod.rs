@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keys::{KEYS, Key, Kind};
-use tables::{parse_middleware, parse_mounts, parse_rules, parse_secrets, parse_tokens};
+use tables::{
+    parse_middleware, parse_mounts, parse_rules, parse_secrets, parse_tokens, parse_tools,
+};
 use toml::Value;
 
 use crate::middleware::spec::Spec;
@@ -109,6 +111,9 @@ pub struct ServeConfig {
     pub mounts: Vec<MountSpec>,
     /// `[[middleware]]` entries: the server-level chain, outermost first.
     pub middleware: Vec<Spec>,
+    /// `[[tools.PLUGIN]]`: tool transformations of the plugin directory's plugins (after
+    /// each one's sidecar, which they override tool by tool).
+    pub tools: std::collections::BTreeMap<String, Vec<crate::registry::transform::ToolTransform>>,
     /// Bounds on proxied servers (connect, requests, list pages).
     pub upstream: crate::registry::proxy::UpstreamLimits,
     /// How HTTP requests are authenticated (`[auth]`).
@@ -229,6 +234,7 @@ pub struct Layers {
     mounts: Vec<MountSpec>,
     middleware: Vec<Spec>,
     secrets: Secrets,
+    tools: std::collections::BTreeMap<String, Vec<crate::registry::transform::ToolTransform>>,
     tokens: Vec<crate::auth::TokenSpec>,
     rules: Vec<crate::middleware::authorize::Rule>,
 }
@@ -251,6 +257,7 @@ impl Default for Layers {
             mounts: Vec::new(),
             middleware: Vec::new(),
             secrets: Secrets::new(),
+            tools: Default::default(),
             tokens: Vec::new(),
             rules: Vec::new(),
         }
@@ -288,6 +295,9 @@ impl Layers {
         }
         if let Some(secrets) = table.remove("secrets") {
             self.secrets = parse_secrets(&source, secrets)?;
+        }
+        if let Some(tools) = table.remove("tools") {
+            self.tools = parse_tools(&source, tools)?;
         }
         if let Some(auth) = table.get_mut("auth").and_then(toml::Value::as_table_mut) {
             if let Some(tokens) = auth.remove("token") {
@@ -468,6 +478,7 @@ impl Layers {
             telemetry: self.telemetry()?,
             mounts: self.mounts.clone(),
             middleware: self.middleware.clone(),
+            tools: self.tools.clone(),
             admin_token: Some(self.str("admin.token").to_string()).filter(|t| !t.is_empty()),
             auth: self.auth()?,
             upstream: crate::registry::proxy::UpstreamLimits {

@@ -1,6 +1,6 @@
 //! The tables of a configuration file that are not keys of [`super::keys::KEYS`]: the
-//! `[[mount]]` and `[[middleware]]` lists, the per-plugin `[secrets.PLUGIN]` and the
-//! `[[auth.token]]` list.
+//! `[[mount]]` and `[[middleware]]` lists, the per-plugin `[secrets.PLUGIN]` and
+//! `[[tools.PLUGIN]]`, and the `[[auth.token]]` list.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use toml::Value;
 use super::{ConfigError, Source};
 use crate::middleware::spec::Spec;
 use crate::registry::spec::{MountSpec, RawMount};
+use crate::registry::transform::ToolTransform;
 use crate::runtime::grants::config::{SecretSource, Secrets};
 
 /// An error at a key of the file `source`.
@@ -81,6 +82,35 @@ pub(super) fn parse_secrets(source: &Source, value: Value) -> Result<Secrets, Co
         secrets.insert(plugin, held);
     }
     Ok(secrets)
+}
+
+/// The `[[tools.PLUGIN]]` arrays of a configuration file: tool transformations of the
+/// plugins of the plugin directory.
+pub(super) fn parse_tools(
+    source: &Source,
+    value: Value,
+) -> Result<BTreeMap<String, Vec<ToolTransform>>, ConfigError> {
+    let error = error_at(source);
+    let Value::Table(plugins) = value else {
+        return Err(error(
+            "tools".into(),
+            "expected [[tools.PLUGIN]] tables".into(),
+        ));
+    };
+    let mut all = BTreeMap::new();
+    for (plugin, list) in plugins {
+        let transforms: Vec<ToolTransform> = list.try_into().map_err(|e: toml::de::Error| {
+            error(format!("tools.{plugin}"), e.message().to_string())
+        })?;
+        crate::registry::transform::check(&transforms).map_err(|(key, message)| {
+            error(
+                format!("tools.{plugin}{}", key.strip_prefix("tool").unwrap_or(&key)),
+                message,
+            )
+        })?;
+        all.insert(plugin, transforms);
+    }
+    Ok(all)
 }
 
 /// The `[[middleware]]` array of a configuration file.

@@ -37,6 +37,8 @@ pub struct LoadOptions {
     pub auth: bool,
     /// Plugins served from a source folder (`pier dev`).
     pub folders: Arc<super::folders::SourceFolders>,
+    /// The operator's `[[tools.PLUGIN]]`: tool transformations by plugin name.
+    pub tools: Arc<std::collections::BTreeMap<String, Vec<super::transform::ToolTransform>>>,
 }
 
 /// The result of loading one file.
@@ -249,7 +251,15 @@ async fn load_unguarded(
     }
     let mut mount = Mount::plugin(plugin, manifest, file.to_path_buf(), ns)
         .map_err(|e| refuse(e.to_string()))?;
-    let transforms = super::transform::merged(&sidecar.tool, place.tools);
+    let operator = options
+        .tools
+        .get(mount.name.as_str())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let transforms = super::transform::merged(
+        &super::transform::merged(&sidecar.tool, operator),
+        place.tools,
+    );
     let tools = std::mem::take(&mut mount.offer.tools);
     let (tools, warnings) = super::transform::apply(tools, &transforms, &who);
     mount.offer.tools = tools;

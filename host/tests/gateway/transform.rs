@@ -205,3 +205,33 @@ async fn a_sidecars_tool_tables_reshape_a_directory_plugin_and_survive_a_hot_swa
         .unwrap();
     assert_eq!(text(&result), "Hello, Ada!", "hello's tools, under calc");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pier_toml_reshapes_a_directory_plugin_over_its_sidecar() {
+    let dir = PluginDir::new()
+        .with(&example("calc"), "calc")
+        .with_sidecar("calc", "[[tool]]\nname = \"add\"\nrename = \"sum\"\n");
+    let operator = "[[tools.calc]]\nname = \"add\"\nrename = \"plus\"\n\n[[tools.calc]]\nname = \"divide\"\nhide = true\n";
+    let app = pier::App::start(&configured(&dir, operator)).await.unwrap();
+    let (client, _) = connect(&app).await;
+    let tools = client.peer().list_all_tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort();
+    assert_eq!(names, ["calc_countdown", "calc_plus"]);
+    let result = call(&client, "calc_plus", json!({"a": 2, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "4");
+
+    let mut layers = pier::config::Layers::default();
+    let error = layers
+        .apply_file(
+            std::path::Path::new("pier.toml"),
+            "[[tools.calc]]\nname = \"a b\"\n",
+        )
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "pier.toml: tools.calc[0].name: must be the tool's name: 1 to 64 of A-Z a-z 0-9 _ - ."
+    );
+}
