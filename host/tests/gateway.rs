@@ -44,3 +44,53 @@ fn refusals(app: &pier::App) -> Vec<(String, String)> {
         .map(|r| (r.mount.unwrap_or_default(), r.error.reason))
         .collect()
 }
+
+/// The ```toml blocks of `markdown`.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut open, line) {
+            (None, "```toml") => open = Some(String::new()),
+            (Some(text), "```") => {
+                blocks.push(std::mem::take(text));
+                open = None;
+            }
+            (Some(text), line) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_gateway_configurations_of_the_book_and_readme_are_valid_as_written() {
+    let page = std::fs::read_to_string(root().join("docs/src/operating/gateway.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut blocks = toml_blocks(&page);
+    assert_eq!(blocks.len(), 2, "the page's toml blocks");
+    blocks.extend(
+        toml_blocks(&readme)
+            .into_iter()
+            .filter(|b| b.contains("openapi =")),
+    );
+    assert_eq!(blocks.len(), 3, "and the README's gateway block");
+    // The page's CA file, as a real one.
+    let ca = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca.path(), test_pki().0).unwrap();
+    for block in &blocks {
+        let block = block.replace(
+            "/etc/pier/internal-ca.pem",
+            &ca.path().display().to_string(),
+        );
+        let mut layers = pier::config::Layers::default();
+        layers
+            .apply_file(std::path::Path::new("pier.toml"), &block)
+            .unwrap_or_else(|e| panic!("{e}\n{block}"));
+        let config = layers.build().unwrap_or_else(|e| panic!("{e}\n{block}"));
+        assert!(!config.mounts.is_empty());
+    }
+}
