@@ -33,6 +33,8 @@ fn configured(dir: &PluginDir, operator: &str) -> ServeConfig {
         upstream: built.upstream,
         auth: built.auth,
         tools: built.tools,
+        default_limits: built.default_limits,
+        max_limits: built.max_limits,
         ..dir.config()
     }
 }

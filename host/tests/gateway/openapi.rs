@@ -125,6 +125,17 @@ async fn serving(
     operator_grants: &str,
     key: &std::path::Path,
 ) -> (Server, PluginDir) {
+    serving_with(port, grants, operator_grants, key, "").await
+}
+
+/// [`serving`], with more of `pier.toml` (`more`).
+async fn serving_with(
+    port: u16,
+    grants: &str,
+    operator_grants: &str,
+    key: &std::path::Path,
+    more: &str,
+) -> (Server, PluginDir) {
     std::fs::write(key, "k-42\n").unwrap();
     let operator = format!(
         r#"
@@ -140,6 +151,8 @@ headers = {{ "X-Api-Key" = {{ secret = "key" }} }}
 
 [secrets.pets]
 key = {{ file = "{}" }}
+
+{more}
 "#,
         key.display()
     );
@@ -312,6 +325,27 @@ async fn requests_outside_the_mounts_grants_are_refused_as_a_plugins_are() {
     drop(client);
     server.shutdown().await;
     assert!(seen.lock().unwrap().is_empty(), "nothing reached the API");
+
+    // The per-call budget of response bytes holds for it too.
+    let (server, _dir) = serving_with(
+        port,
+        &format!("grants = {{ http = [\"http://127.0.0.1:{port}\"], private-networks = true }}"),
+        "private-networks = true",
+        key.path(),
+        "[defaults]\nhttp-response-bytes = 16\n",
+    )
+    .await;
+    let (client, _) = server.client().await;
+    let cut = call(&client, "pets_listPets", json!({})).await.unwrap();
+    assert_eq!(cut.is_error, Some(true));
+    assert_eq!(
+        text(&cut),
+        format!(
+            "mount `pets` may not reach http://127.0.0.1:{port}: its responses passed 16 bytes in this call ([limits] http-response-bytes)"
+        )
+    );
+    drop(client);
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

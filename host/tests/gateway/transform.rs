@@ -235,3 +235,37 @@ async fn pier_toml_reshapes_a_directory_plugin_over_its_sidecar() {
         "pier.toml: tools.calc[0].name: must be the tool's name: 1 to 64 of A-Z a-z 0-9 _ - ."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mount_tables_plugin_file_is_reshaped_by_its_tool_tables() {
+    let dir = PluginDir::new();
+    let operator = format!(
+        "[[mount]]\nnamespace = \"math\"\npath = \"{}\"\n\n[[mount.tool]]\nname = \"add\"\nrename = \"plus\"\narguments.b = {{ hide = true, default = 100 }}\n",
+        example("calc").display()
+    );
+    let app = pier::App::start(&configured(&dir, &operator))
+        .await
+        .unwrap();
+    let (client, _) = connect(&app).await;
+    let result = call(&client, "math_plus", json!({"a": 1})).await.unwrap();
+    assert_eq!(text(&result), "101");
+    // The plugin's schema allows no other property: a hidden argument cannot be sent.
+    let refused = mcp_error(
+        call(&client, "math_plus", json!({"a": 1, "b": 5}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        refused.message,
+        "invalid arguments for tool `math_plus`: Additional properties are not allowed ('b' was unexpected)"
+    );
+    let math = app
+        .mounts()
+        .into_iter()
+        .find(|m| m.namespace == "math")
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&math.transformed).unwrap(),
+        json!([{"name": "math_plus", "original": "add"}])
+    );
+}
