@@ -346,8 +346,18 @@ impl App {
         self.verifier.warm().await;
         self.runtime.prune_artifacts().await;
         let dir = &self.config.plugins_dir;
+        // A gateway of `[[mount]]`s only needs no plugin directory: a missing one is
+        // empty then (without mounts, a missing directory is most likely a wrong path,
+        // and `/ready` says so).
+        let no_dir = !self.config.mounts.is_empty() && !dir.exists();
+        if no_dir {
+            tracing::warn!(
+                "the plugin directory {} does not exist: serving the configured mounts only (create it, and restart, to add plugins)",
+                dir.display()
+            );
+        }
         // Watch first, so that nothing changed during the first scan is missed.
-        let watch = if self.config.watch {
+        let watch = if self.config.watch && !no_dir {
             match watcher::watch(dir, self.config.debounce) {
                 Ok(watch) => Some(watch),
                 Err(e) => {
@@ -363,6 +373,7 @@ impl App {
         };
         let files = match loader::plugin_files(dir) {
             Ok(files) => files,
+            Err(_) if no_dir => Vec::new(),
             Err(e) => {
                 let reason = format!("cannot read the plugin directory: {e}");
                 self.set_readiness(Readiness::Unreadable(LoadError {

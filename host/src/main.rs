@@ -53,9 +53,16 @@ fn init_tracing(
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     // RUST_LOG, when set, is a finer filter than log.level. The spans made for
-    // OpenTelemetry are never log lines.
+    // OpenTelemetry are never log lines. rmcp's own warnings (one per JSON-RPC error
+    // answered) and its transport worker's errors are `Debug` dumps of what pier
+    // reports itself in a sentence: RUST_LOG shows them when wanted.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},rmcp=warn", log.level)))
+        .unwrap_or_else(|_| {
+            EnvFilter::new(format!(
+                "{},rmcp=error,rmcp::transport::worker=off",
+                log.level
+            ))
+        })
         .add_directive(
             format!("{}=off", pier::telemetry::otel::TARGET)
                 .parse()

@@ -96,3 +96,36 @@ fn the_gateway_configurations_of_the_book_and_readme_are_valid_as_written() {
         assert!(!config.mounts.is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_of_mounts_only_needs_no_plugin_directory() {
+    let dir = PluginDir::new();
+    let operator = format!(
+        "[[mount]]\nnamespace = \"calc\"\npath = \"{}\"\n",
+        example("calc").display()
+    );
+    let config = ServeConfig {
+        plugins_dir: dir.path().join("missing"),
+        watch: true,
+        ..configured(&dir, &operator)
+    };
+    let server = Server::start_with(config).await;
+    let ready = reqwest::get(format!("{}/ready", server.base))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let (client, _) = server.client().await;
+    let result = call(&client, "calc_add", serde_json::json!({"a": 1, "b": 2}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "3");
+    drop(client);
+    server.shutdown().await;
+
+    // Without mounts, a missing directory is most likely a wrong path: not ready.
+    let config = ServeConfig {
+        plugins_dir: dir.path().join("missing"),
+        ..dir.config()
+    };
+    assert!(pier::App::start(&config).await.is_err());
+}

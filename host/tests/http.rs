@@ -271,7 +271,7 @@ async fn ready_names_the_plugins_that_were_refused() {
         ready.json::<Value>().await.unwrap(),
         json!({
             "ready": false,
-            "reason": "some plugins were refused",
+            "reason": "some plugins or mounts were refused",
             "not_loaded": [{ "file": file, "reason": "not a WebAssembly file (no `\\0asm` header)" }]
         })
     );

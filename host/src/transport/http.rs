@@ -293,7 +293,7 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
                 let mounts = app.registry().snapshot().mounts.len();
                 json!({ "ready": true, "mounts": mounts })
             } else {
-                json!({ "ready": false, "reason": "some plugins were refused", "not_loaded": not_loaded })
+                json!({ "ready": false, "reason": "some plugins or mounts were refused", "not_loaded": not_loaded })
             };
             if !updates.is_empty() {
                 body["refused_updates"] = json!(updates);
