@@ -214,3 +214,19 @@ async fn credentials_that_cannot_be_had_refuse_the_mount_in_a_sentence_and_the_r
         )]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_claims_to_live_for_ever_is_kept_until_refused() {
+    let upstream = PythonServer::start("gateway_server.py", &["tok-1"]).await;
+    let (token_url, issued) = authorization_server("s", u64::MAX).await;
+    let secrets = tempfile::tempdir().unwrap();
+    let dir = PluginDir::new();
+    let operator = crm_mount(&upstream.url, &token_url, secrets.path(), "s");
+    let server = Server::start_with(configured(&dir, &operator)).await;
+    assert_eq!(refusals(&server.app), []);
+    let (client, _) = server.client().await;
+    assert_eq!(whoami(&client).await["authorization"], "Bearer tok-1");
+    assert_eq!(issued.lock().unwrap().requests.len(), 1);
+    drop(client);
+    server.shutdown().await;
+}

@@ -15,6 +15,11 @@ pub const MAX_DOCUMENT_BYTES: usize = 8 << 20;
 const MAX_REF_DEPTH: usize = 16;
 /// The most JSON nodes one tool's input schema may have once its `$ref`s are followed.
 const MAX_SCHEMA_NODES: usize = 20_000;
+/// The most JSON nodes all the operations' schemas may have together: past it, the
+/// remaining operations are left out (a document cannot make pier work without end).
+const MAX_DOCUMENT_NODES: usize = 2_000_000;
+/// How deeply a schema may nest once its `$ref`s are followed.
+const MAX_NESTING: usize = 128;
 /// The longest description kept.
 const MAX_DESCRIPTION_CHARS: usize = 4096;
 
@@ -111,6 +116,11 @@ pub fn parse(bytes: &[u8]) -> Result<Value, String> {
 
 /// The operations of `doc`.
 pub fn read(doc: &Value) -> Read {
+    read_within(doc, MAX_DOCUMENT_NODES)
+}
+
+/// The operations of `doc` whose schemas fit in `nodes` nodes all together.
+fn read_within(doc: &Value, nodes: usize) -> Read {
     let mut warnings = Vec::new();
     let server = doc
         .get("servers")
@@ -121,6 +131,7 @@ pub fn read(doc: &Value) -> Read {
         .map(String::from);
     let mut operations = Vec::new();
     let mut names = HashSet::new();
+    let mut total = nodes;
     let paths = doc.get("paths").and_then(Value::as_object);
     for (path, item) in paths.into_iter().flatten() {
         let item = resolved(doc, item);
@@ -133,7 +144,13 @@ pub fn read(doc: &Value) -> Read {
                 continue;
             };
             let what = format!("{} {path}", method.to_uppercase());
-            match operation(doc, path, method, op, &shared) {
+            if total == 0 {
+                warnings.push(format!(
+                    "{what} is left out: the document's schemas pass {nodes} nodes"
+                ));
+                continue;
+            }
+            match operation(doc, path, method, op, &shared, &mut total) {
                 Ok(op) if !names.insert(op.tool.clone()) => warnings.push(format!(
                     "{what} is left out: another operation is already the tool `{}`",
                     op.tool
@@ -192,15 +209,11 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// A schema with every local `$ref` in it followed, within `budget` nodes; a
-/// reference too deep (or in a cycle) becomes `{}`. `Err` when it is too large, or
-/// refers outside the document.
-fn inline(doc: &Value, schema: &Value, depth: usize, budget: &mut usize) -> Result<Value, String> {
-    if *budget == 0 {
-        return Err(format!(
-            "its schema is larger than {MAX_SCHEMA_NODES} nodes once its references are followed"
-        ));
-    }
-    *budget -= 1;
+/// reference too deep (or in a cycle) becomes `{}`. `Err` when it is too large or too
+/// deeply nested, or refers outside the document.
+fn inline(doc: &Value, schema: &Value, depth: usize, budget: &mut Budget) -> Result<Value, String> {
+    budget.take()?;
+    let _nested = budget.enter()?;
     match schema {
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
@@ -243,6 +256,47 @@ fn inline(doc: &Value, schema: &Value, depth: usize, budget: &mut usize) -> Resu
     }
 }
 
+/// What following one operation's schemas may still cost: nodes for its tool, nodes
+/// for the whole document, and the nesting depth.
+struct Budget<'a> {
+    tool: usize,
+    document: &'a mut usize,
+    nesting: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+/// Leaves one level of nesting when dropped.
+struct Nested(std::rc::Rc<std::cell::Cell<usize>>);
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+impl Budget<'_> {
+    fn take(&mut self) -> Result<(), String> {
+        if self.tool == 0 || *self.document == 0 {
+            return Err(format!(
+                "its schema is larger than {MAX_SCHEMA_NODES} nodes once its references are followed"
+            ));
+        }
+        self.tool -= 1;
+        *self.document -= 1;
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Result<Nested, String> {
+        let level = self.nesting.get() + 1;
+        if level > MAX_NESTING {
+            return Err(format!(
+                "its schema nests more than {MAX_NESTING} levels deep"
+            ));
+        }
+        self.nesting.set(level);
+        Ok(Nested(self.nesting.clone()))
+    }
+}
+
 /// A tool name from `text`: runs of characters tools may not have become `_`; at most
 /// 64 characters.
 fn tool_name(text: &str) -> String {
@@ -264,6 +318,7 @@ fn operation(
     method: &str,
     op: &Value,
     shared: &Value,
+    total: &mut usize,
 ) -> Result<Operation, String> {
     let op = resolved(doc, op);
     let id = op
@@ -305,7 +360,11 @@ fn operation(
             by_key.insert(key, param);
         }
     }
-    let mut budget = MAX_SCHEMA_NODES;
+    let mut budget = Budget {
+        tool: MAX_SCHEMA_NODES,
+        document: total,
+        nesting: Default::default(),
+    };
     let mut properties = Map::new();
     let mut required = Vec::new();
     let mut params = Vec::new();
@@ -642,6 +701,44 @@ components:
             read.warnings,
             [
                 "POST /x is left out: its schema is larger than 20000 nodes once its references are followed"
+            ]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_and_a_document_past_its_node_budget_are_left_out_not_followed() {
+        let mut deep = json!({"type": "string"});
+        for _ in 0..200 {
+            deep = json!({"type": "array", "items": deep});
+        }
+        let doc = json!({"openapi": "3.1.0", "paths": {
+            "/deep": {"post": {"operationId": "deep", "requestBody": {"content": {"application/json": {"schema": deep}}}}}
+        }});
+        assert_eq!(
+            read(&doc).warnings,
+            ["POST /deep is left out: its schema nests more than 128 levels deep"]
+        );
+
+        // Operations of a 19,000-node schema each: the document's budget runs out.
+        let properties: serde_json::Map<String, Value> =
+            (0..19_000).map(|i| (format!("p{i}"), json!("x"))).collect();
+        let mut paths = serde_json::Map::new();
+        for i in 0..8 {
+            paths.insert(
+                format!("/op{i:03}"),
+                json!({"post": {"operationId": format!("op{i:03}"), "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Big"}}}}}}),
+            );
+        }
+        let doc = json!({"openapi": "3.1.0", "paths": paths,
+            "components": {"schemas": {"Big": {"type": "object", "properties": properties}}}});
+        let read = read_within(&doc, 100_000);
+        assert_eq!(read.operations.len(), 5);
+        assert_eq!(
+            read.warnings,
+            [
+                "POST /op005 is left out: its schema is larger than 20000 nodes once its references are followed",
+                "POST /op006 is left out: the document's schemas pass 100000 nodes",
+                "POST /op007 is left out: the document's schemas pass 100000 nodes",
             ]
         );
     }

@@ -460,10 +460,15 @@ impl TokenSource {
                 "the authorization server at {at} issued a token that cannot be sent in a header"
             ));
         }
-        let due = answer.expires_in.map(|seconds| {
-            let lifetime = Duration::from_secs(seconds);
-            started + lifetime - REFRESH_AHEAD.min(lifetime / 10)
-        });
+        // A lifetime beyond a year (or beyond what the clock can add) is kept until the
+        // server refuses the token.
+        let due = answer
+            .expires_in
+            .filter(|&seconds| seconds <= 365 * 24 * 3600)
+            .and_then(|seconds| {
+                let lifetime = Duration::from_secs(seconds);
+                started.checked_add(lifetime - REFRESH_AHEAD.min(lifetime / 10))
+            });
         tracing::debug!(token_url = %at, expires_in = ?answer.expires_in, "fetched an upstream token");
         Ok(Cached {
             token: answer.access_token,
