@@ -9,7 +9,8 @@ pub mod soak;
 pub mod stats;
 
 /// Makes ring the process's TLS provider: reqwest is built with rustls and no provider
-/// of its own (pier chooses ring); every binary here calls this first.
+/// of its own (pier chooses ring); every binary and test here calls this first, and
+/// the library before it builds a client. Idempotent.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -95,6 +95,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Report> {
     if load.concurrency == 0 {
         bail!("concurrency must be at least 1");
     }
+    crate::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(load.concurrency)
         .build()?;

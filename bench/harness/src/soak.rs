@@ -436,6 +436,7 @@ args = ["serve", "--transport", "stdio", "--plugins", "{upstream}", "--storage",
         .context("cannot start pier")?;
     let pid = child.id().context("pier has no pid")?;
     let ready = url.trim_end_matches("/mcp").to_string() + "/ready";
+    crate::install_tls_provider();
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -67,6 +67,7 @@ async fn run(target: Target, work: Work, concurrency: usize) -> pier_bench::stat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_successful_calls_over_sse_and_json_responses() {
+    pier_bench::install_tls_provider();
     for stateless in [false, true] {
         let url = serve(stateless).await;
         let report = run(Target::Http(url.clone()), add(1, 2), 4).await;
@@ -91,6 +92,7 @@ async fn counts_successful_calls_over_sse_and_json_responses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_errors_and_protocol_errors_are_errors() {
+    pier_bench::install_tls_provider();
     let url = serve(false).await;
     let divide = Work::Tool {
         name: "calc_divide".into(),
@@ -119,6 +121,7 @@ async fn tool_errors_and_protocol_errors_are_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speaks_stdio_to_a_child_process() {
+    pier_bench::install_tls_provider();
     let pier = root().join("target/debug/pier");
     assert!(pier.exists(), "build pier first (`cargo build -p pier`)");
     let command = [

@@ -9,6 +9,7 @@ use pier_bench::soak::{Setup, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minute_of_mixed_load_and_swaps_loses_nothing_and_leaks_nothing() {
+    pier_bench::install_tls_provider();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let pier = root.join("target/debug/pier");
     assert!(
