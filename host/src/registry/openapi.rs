@@ -253,7 +253,8 @@ impl Api {
             self.budget,
             deadline,
             self.count.clone(),
-        );
+        )
+        .budget_from("[defaults]");
         use wasmtime_wasi_http::WasiHttpHooks;
         let sent = Box::into_pin(egress.send_request(request, None, Box::new(async { Ok(()) })));
         let (response, io) =

@@ -341,7 +341,7 @@ async fn requests_outside_the_mounts_grants_are_refused_as_a_plugins_are() {
     assert_eq!(
         text(&cut),
         format!(
-            "mount `pets` may not reach http://127.0.0.1:{port}: its responses passed 16 bytes in this call ([limits] http-response-bytes)"
+            "mount `pets` may not reach http://127.0.0.1:{port}: its responses passed 16 bytes in this call ([defaults] http-response-bytes)"
         )
     );
     drop(client);

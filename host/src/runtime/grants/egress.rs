@@ -65,6 +65,8 @@ struct Shared {
     /// Set when the call's deadline cut a request short.
     late: std::sync::atomic::AtomicBool,
     count: Option<EgressCounter>,
+    /// The table the budget's keys are in, as messages name it (`[limits]`).
+    table: &'static str,
 }
 
 /// Where a request goes.
@@ -136,8 +138,19 @@ impl Egress {
                 explanation: Mutex::new(None),
                 late: Default::default(),
                 count,
+                table: "[limits]",
             }),
         }
+    }
+
+    /// The same, its budget named as keys of `table` in messages (a host mount's comes
+    /// from `[defaults]`, not from a sidecar's `[limits]`).
+    pub fn budget_from(mut self, table: &'static str) -> Self {
+        // Named before the egress is shared (its clones would keep the old name).
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.table = table;
+        }
+        self
     }
 
     /// What went wrong with the call's first refused or failed request, naming the
@@ -237,8 +250,8 @@ impl Shared {
             return Err(self.deny(
                 &target,
                 format!(
-                    "its {} requests of this call are used up ([limits] http-requests)",
-                    self.budget.requests
+                    "its {} requests of this call are used up ({} http-requests)",
+                    self.budget.requests, self.table
                 ),
             ));
         }

@@ -72,8 +72,8 @@ impl Body for Metered {
                 if total > self.shared.budget.response_bytes {
                     self.inner = None;
                     let why = format!(
-                        "its responses passed {} bytes in this call ([limits] http-response-bytes)",
-                        self.shared.budget.response_bytes
+                        "its responses passed {} bytes in this call ({} http-response-bytes)",
+                        self.shared.budget.response_bytes, self.shared.table
                     );
                     let _ = self.shared.deny(&self.target, why);
                     return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
