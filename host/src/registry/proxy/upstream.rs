@@ -162,6 +162,13 @@ impl StreamableHttpClient for Upstream {
     ) -> Result<StreamableHttpPostResponse, Failed> {
         let headers = self.headers(custom_headers);
         let token = self.token().await?;
+        if !matches!(self.credentials.bearer, Bearer::OAuth(_)) {
+            // Nothing to fetch again on a 401: sent once, without keeping a copy.
+            return self
+                .http
+                .post_message_with_response_limits(uri, message, session_id, token, headers, limits)
+                .await;
+        }
         let sent = self
             .http
             .post_message_with_response_limits(
