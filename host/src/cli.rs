@@ -56,6 +56,91 @@ pub enum Command {
     /// Print a reference page of the book, generated from this binary: `cli`, `config`,
     /// `metrics` or `wit` (Markdown); `--write DIR` writes them all.
     Docs(DocsArgs),
+    /// Publish a plugin file (and its sidecar) to an OCI registry as a Wasm artifact;
+    /// prints the reference by digest to mount.
+    Push(PushArgs),
+    /// Fetch a plugin from an OCI registry into a plugin directory: NAME.wasm and its
+    /// sidecar, each written whole (a watching pier never sees half a file).
+    Pull(PullArgs),
+    /// Sign a plugin file (writes FILE.sig, as `cosign sign-blob` does) or an artifact
+    /// in a registry (a cosign signature beside it, as `cosign sign --key` does).
+    Sign(SignArgs),
+    /// Make a key pair for `pier sign`: NAME.key (cosign's encrypted format, with the
+    /// password in COSIGN_PASSWORD) and NAME.pub (for `[trust] keys`).
+    Keygen(KeygenArgs),
+}
+
+/// How `push`, `pull` and `sign` reach a registry.
+#[derive(Debug, Default, clap::Args)]
+pub struct RegistryArgs {
+    /// Registry user (default: the entry `docker login` wrote for the registry).
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password (or token) from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Registries (`host:port`, comma-separated) reached over plain HTTP; loopback
+    /// registries always are.
+    #[arg(long, value_name = "HOST:PORT,…", value_delimiter = ',')]
+    pub insecure_registries: Vec<String>,
+}
+
+/// Flags of `pier push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The plugin file (`.wasm`, a component).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Where to push it: `registry/repository:tag`.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Its sidecar, pushed as a layer of the artifact (default: none; `NAME.toml`
+    /// beside the file is not taken unless named).
+    #[arg(long, value_name = "FILE")]
+    pub sidecar: Option<PathBuf>,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Flags of `pier pull`.
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// What to pull: `registry/repository:tag` or `registry/repository@sha256:…`.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// The plugin directory to write into.
+    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// Require a cosign signature by this public key (repeat for several; any one
+    /// will do); without it nothing is checked.
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// The registry.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Flags of `pier sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// A plugin file, or an artifact's reference in a registry.
+    #[arg(value_name = "FILE|REF")]
+    pub target: String,
+    /// The private key: cosign's (its password in COSIGN_PASSWORD) or a PKCS#8 PEM.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    /// The registry (when signing a reference).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Flags of `pier keygen`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write: NAME.key and NAME.pub.
+    #[arg(value_name = "NAME", default_value = "cosign")]
+    pub name: PathBuf,
 }
 
 /// `pier docs`.
@@ -242,6 +327,10 @@ pub struct MountArgs {
     /// Another MCP server over streamable HTTP.
     #[arg(long, value_name = "URL", group = "target")]
     pub url: Option<String>,
+    /// A plugin in an OCI registry (`registry/repository:tag` or `@sha256:…`), pulled
+    /// by the server.
+    #[arg(long, value_name = "REF", group = "target")]
+    pub oci: Option<String>,
     /// Bearer token for `--url`.
     #[arg(long, value_name = "TOKEN", requires = "url")]
     pub bearer: Option<String>,

@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod levels;
 pub mod local;
 pub mod middleware;
+pub mod oci;
 pub mod progress;
 pub mod registry;
 pub mod runtime;
@@ -24,6 +25,7 @@ pub mod storage;
 pub mod telemetry;
 pub mod text;
 pub mod transport;
+pub mod trust;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -37,6 +37,10 @@ fn no_huge_pages() {
 mod remote;
 use remote::{mount, mounts, storage_via, unmount};
 
+/// The distribution commands: `push`, `pull`, `sign`, `keygen`.
+#[path = "main/publish.rs"]
+mod publish;
+
 fn init_logging(log: &LogOptions) {
     if let Err(e) = init_tracing(log, None) {
         eprintln!("pier: {e}");
@@ -452,6 +456,10 @@ async fn run() -> ExitCode {
             report(auth(args.action).await)
         }
         Command::Docs(args) => report(docs(args)),
+        Command::Push(args) => report(publish::push(args).await),
+        Command::Pull(args) => report(publish::pull(args).await),
+        Command::Sign(args) => report(publish::sign(args).await),
+        Command::Keygen(args) => report(publish::keygen(args)),
         Command::Serve(args) => run_server(args, Vec::new()).await,
         Command::Dev(args) => {
             let mut sources = Vec::new();

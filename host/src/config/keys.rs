@@ -280,6 +280,24 @@ pub const KEYS: &[Key] = &[
         doc: "A changed plugin file is loaded once it has had no event for this long and is no longer open for writing.",
     },
     Key {
+        path: "plugins.insecure-registries",
+        kind: Kind::List,
+        default: "[]",
+        doc: "OCI registries (`host:port`) reached over plain HTTP for `[[mount]] oci`, `pier pull` and `pier push`; registries on a loopback address always are, every other one over HTTPS (the web's roots and grants.ca-certificates).",
+    },
+    Key {
+        path: "trust.keys",
+        kind: Kind::List,
+        default: "[]",
+        doc: "Public keys (PEM, as `cosign generate-key-pair` or `pier keygen` writes them) whose signatures pier trusts: cosign's signature of an OCI artifact, or `NAME.wasm.sig` beside a plugin file (`cosign sign-blob`, `pier sign`). Read at start, relative to the working directory.",
+    },
+    Key {
+        path: "trust.require-signatures",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "Refuse every plugin (from the plugin directory, a `path` or an `oci` mount) that no key of trust.keys signed, for exactly its content; `false` serves it and shows its state (`/admin/mounts`, `pier inspect`, `pier_plugins_verified`).",
+    },
+    Key {
         path: "data.dir",
         kind: Kind::Path,
         default: "\".pier\"",

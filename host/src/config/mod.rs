@@ -124,6 +124,10 @@ pub struct ServeConfig {
     pub admin_command_mounts: bool,
     /// Whether the admin API may mount `url` servers.
     pub admin_url_mounts: bool,
+    /// How OCI registries are reached (`plugins.insecure-registries`, the CAs).
+    pub registries: crate::oci::Registries,
+    /// Which plugins run (`[trust]`).
+    pub trust: std::sync::Arc<crate::trust::Trust>,
     /// Where storage lives.
     pub storage: Backend,
     /// How often expired storage keys are purged.
@@ -489,8 +493,40 @@ impl Layers {
             },
             admin_command_mounts: self.flag("admin.allow-command-mounts"),
             admin_url_mounts: self.flag("admin.allow-url-mounts"),
+            registries: crate::oci::Registries {
+                insecure: self.list("plugins.insecure-registries"),
+                login: crate::oci::Login::DockerConfig,
+                roots: self
+                    .list("grants.ca-certificates")
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .collect(),
+            },
+            trust: std::sync::Arc::new(self.trust()?),
             storage: self.storage()?,
             storage_purge: self.ms("storage.purge-ms"),
+        })
+    }
+
+    /// The `[trust]` table: its keys read.
+    fn trust(&self) -> Result<crate::trust::Trust, ConfigError> {
+        let keys: Vec<PathBuf> = self
+            .list("trust.keys")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        let require = self.flag("trust.require-signatures");
+        crate::trust::Trust::load(&keys, require, std::path::Path::new(".")).map_err(|message| {
+            let key = if keys.is_empty() {
+                "trust.require-signatures"
+            } else {
+                "trust.keys"
+            };
+            ConfigError {
+                origin: self.source(key).cloned().unwrap_or(Source::Default),
+                key: key.into(),
+                message,
+            }
         })
     }
 

@@ -101,6 +101,7 @@ pub async fn mount(args: MountArgs) -> anyhow::Result<ExitCode> {
     let mut body = serde_json::json!({ "namespace": args.namespace });
     for (key, value) in [
         ("path", &args.path),
+        ("oci", &args.oci),
         ("url", &args.url),
         ("token", &args.bearer),
         ("command", &args.command),
