@@ -242,6 +242,9 @@ impl App {
             auth: config.auth.enabled(),
             folders: folders.clone(),
             tools: Arc::new(config.tools.clone()),
+            trust: config.trust.clone(),
+            registries: Arc::new(config.registries.clone()),
+            oci_cache: config.data_dir.join("oci"),
         };
         let mounts = Arc::new(Mounts::new(
             runtime.clone(),
@@ -249,6 +252,8 @@ impl App {
             config.upstream,
             registry.clone(),
         ));
+        let reported = metrics.clone();
+        mounts.report_to(Box::new(move |outcome| report(&reported, outcome)));
         let services = services(&runtime, &metrics, config);
         let mut server_chain = build_chain(&config.middleware, &services, "server", "middleware")?;
         let mut gate: Option<Arc<dyn middleware::gate::Gate>> = None;
@@ -477,6 +482,11 @@ impl App {
     /// Every mount with its state, in mount order.
     pub fn mounts(&self) -> Vec<registry::mounts::MountInfo> {
         self.mounts.list()
+    }
+
+    /// The `oci` mounts served: namespace, reference, and the digest it resolved to.
+    pub fn pulled(&self) -> Vec<(String, String, String)> {
+        self.mounts.pulled()
     }
 
     /// The admin API's token, when it is on.

@@ -61,6 +61,13 @@ impl Local {
                 auth: true,
                 folders: Arc::default(),
                 tools: Arc::new(config.tools.clone()),
+                // Inspecting shows a plugin's signature; it refuses none for it.
+                trust: Arc::new(crate::trust::Trust {
+                    keys: config.trust.keys.clone(),
+                    require: false,
+                }),
+                registries: Arc::new(config.registries.clone()),
+                oci_cache: config.data_dir.join("oci"),
             },
         })
     }
@@ -180,6 +187,9 @@ pub fn describe(mount: &Mount, mapped: &HashMap<PathBuf, u64>) -> Value {
         "instances": plugin.instance_model(),
         "resident_bytes": plugin.resident_bytes(mapped),
         "grants": plugin.grants().describe(),
+        // Where it came from and who signed it (`[trust] keys`).
+        "digest": mount.provenance.as_ref().and_then(|p| p.digest.clone()),
+        "verification": mount.provenance.as_ref().map(|p| &p.verification),
         // As clients see them: after the operator's transformations (a transformed
         // tool names its own name too; a hidden one is left out).
         "tools": mount.offer.tools.iter().map(|t| {
@@ -272,6 +282,23 @@ pub fn describe_text(mount: &Mount, mapped: &HashMap<PathBuf, u64>, style: Style
             d["resident_bytes"].as_u64().unwrap_or(0) as f64 / f64::from(1 << 20),
         )),
     );
+    let signature = &d["verification"];
+    if let Some(state) = signature["state"].as_str() {
+        let detail = match (signature["signer"].as_str(), signature["reason"].as_str()) {
+            (Some(signer), _) => format!("by {signer}"),
+            (None, Some(reason)) => reason.to_string(),
+            (None, None) => String::new(),
+        };
+        let digest = d["digest"]
+            .as_str()
+            .map(|digest| format!("  (pulled as {digest})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {}  {state}: {detail}{}\n",
+            style.bold("signature"),
+            style.dim(&digest)
+        ));
+    }
     let rows = |label: &str, items: &Value, key: &str, out: &mut String| {
         let items = items.as_array().cloned().unwrap_or_default();
         if items.is_empty() {

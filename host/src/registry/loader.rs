@@ -39,6 +39,12 @@ pub struct LoadOptions {
     pub folders: Arc<super::folders::SourceFolders>,
     /// The operator's `[[tools.PLUGIN]]`: tool transformations by plugin name.
     pub tools: Arc<std::collections::BTreeMap<String, Vec<super::transform::ToolTransform>>>,
+    /// Which plugins run (`[trust]`).
+    pub trust: Arc<crate::trust::Trust>,
+    /// How OCI registries are reached.
+    pub registries: Arc<crate::oci::Registries>,
+    /// Where pulled artifacts are kept (`DATA/oci`).
+    pub oci_cache: PathBuf,
 }
 
 /// The result of loading one file.
@@ -58,6 +64,8 @@ pub struct Input {
     pub sidecar: Option<String>,
     /// The sources it is handed, when `pier dev` serves it from them ([`super::folders`]).
     pub folder: Option<Folder>,
+    /// The text of its detached signature `NAME.wasm.sig`, when there is one.
+    pub signature: Option<Vec<u8>>,
 }
 
 impl Input {
@@ -75,10 +83,26 @@ impl Input {
         let bytes = tokio::fs::read(file)
             .await
             .map_err(|e| refuse(e.to_string()))?;
+        let mut sig = file.as_os_str().to_owned();
+        sig.push(".sig");
+        let sig = PathBuf::from(sig);
+        let signature = match tokio::fs::metadata(&sig).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            _ => Some(
+                tokio::task::spawn_blocking(move || {
+                    crate::trust::read_bounded(&sig, crate::trust::MAX_SIGNATURE_FILE)
+                        .map_err(|e| format!("its signature file {}: {e}", sig.display()))
+                })
+                .await
+                .map_err(|e| refuse(e.to_string()))?
+                .map_err(refuse)?,
+            ),
+        };
         Ok(Self {
             bytes,
             sidecar,
             folder: None,
+            signature,
         })
     }
 
@@ -90,6 +114,10 @@ impl Input {
         hash.update(&self.bytes);
         if let Some(text) = &self.sidecar {
             hash.update(text.as_bytes());
+        }
+        if let Some(signature) = &self.signature {
+            hash.update(b"\0signature\0");
+            hash.update(signature);
         }
         if let Some(folder) = &self.folder {
             hash.update(b"\0folder\0");
@@ -110,6 +138,9 @@ pub struct Placement<'a> {
     /// The mount's tool transformations (after the sidecar's, which they override tool
     /// by tool).
     pub tools: &'a [super::transform::ToolTransform],
+    /// Where it came from, when it was pulled from a registry (its signature checked
+    /// there); else its file's `NAME.wasm.sig` is checked.
+    pub pulled: Option<&'a super::Provenance>,
 }
 
 /// Loads the plugin in `file`: its sidecar, component, and manifest, placed as `place`
@@ -173,6 +204,19 @@ async fn load_unguarded(
     if !sidecar.enabled {
         return Ok(Loaded::Disabled);
     }
+    let provenance = match place.pulled {
+        Some(pulled) => pulled.clone(),
+        None => super::Provenance {
+            digest: None,
+            verification: options
+                .trust
+                .check_blob(&input.bytes, input.signature.as_deref()),
+        },
+    };
+    options
+        .trust
+        .admit(&provenance.verification)
+        .map_err(refuse)?;
     if !sidecar.required_scopes.is_empty() && !options.auth {
         return Err(refuse(
             "the sidecar's required-scopes needs callers with tokens: set auth.mode (with auth.mode = \"none\" no caller has a scope)".into(),
@@ -267,6 +311,7 @@ async fn load_unguarded(
         tracing::warn!(plugin = %mount.name, "{warning}");
     }
     mount.required_scopes = sidecar.required_scopes;
+    mount.provenance = Some(provenance);
     if let Some(folder) = folder {
         mount.version = folder.revision().to_string();
     }

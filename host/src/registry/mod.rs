@@ -78,6 +78,18 @@ pub struct Mount {
     /// Scopes a caller must all have to see or use its components (a sidecar's
     /// `required-scopes`).
     pub required_scopes: Vec<String>,
+    /// A plugin's origin and signature.
+    pub provenance: Option<Provenance>,
+}
+
+/// Where a plugin came from and who signed it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    /// The manifest digest it was pulled as (an `oci` mount).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// How its signature was checked.
+    pub verification: crate::trust::Verification,
 }
 
 /// A kind of component a plugin may switch off.
@@ -132,6 +144,7 @@ impl Mount {
             offer,
             disabled: Default::default(),
             required_scopes: Vec::new(),
+            provenance: None,
         }
     }
 

@@ -112,7 +112,12 @@ pub struct Mounts {
     /// One lock per slot: two changes of one file (or mount) never interleave, while
     /// a slow one (a large compile, an upstream that takes its time) holds up no other.
     busy: Mutex<std::collections::HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// Told of what changes mounts on their own (a tag that moved).
+    reporter: std::sync::OnceLock<Reporter>,
 }
+
+/// What is told of a change no caller asked for.
+pub type Reporter = Box<dyn Fn(&Outcome) + Send + Sync>;
 
 /// A mount refused because its namespace is in use.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -135,7 +140,13 @@ impl Mounts {
             slots: Mutex::new(Vec::new()),
             next_entry: std::sync::atomic::AtomicU64::new(0),
             busy: Mutex::default(),
+            reporter: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets who is told of changes no caller asked for (once; later calls are ignored).
+    pub fn report_to(&self, reporter: Reporter) {
+        let _ = self.reporter.set(reporter);
     }
 
     /// The lock of slot `key`.

@@ -33,6 +33,17 @@ pub enum Target {
     Remote(Remote),
     /// A REST API described by an OpenAPI document.
     OpenApi(super::openapi::OpenApiSpec),
+    /// A plugin in an OCI registry.
+    Oci(OciSpec),
+}
+
+/// A plugin mounted from an OCI registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciSpec {
+    /// `registry/repository:tag` or `registry/repository@sha256:…`.
+    pub reference: String,
+    /// How often a tag is resolved again (a new digest is pulled and swapped in).
+    pub refresh: Option<std::time::Duration>,
 }
 
 /// One mount, as configured.
@@ -59,6 +70,8 @@ pub struct MountSpec {
 pub struct RawMount {
     namespace: Option<String>,
     path: Option<PathBuf>,
+    oci: Option<String>,
+    refresh_seconds: Option<u64>,
     url: Option<String>,
     token: Option<Configured>,
     oauth: Option<OAuthSpec>,
@@ -98,6 +111,7 @@ impl RawMount {
         }
         let given = [
             self.path.is_some(),
+            self.oci.is_some(),
             self.url.is_some(),
             self.command.is_some(),
             self.openapi.is_some(),
@@ -105,7 +119,7 @@ impl RawMount {
         if given.iter().filter(|g| **g).count() != 1 {
             return fail(
                 "path",
-                "a mount needs exactly one of `path`, `url`, `command`, `openapi`",
+                "a mount needs exactly one of `path`, `oci`, `url`, `command`, `openapi`",
             );
         }
         if self.openapi.is_none() {
@@ -142,9 +156,15 @@ impl RawMount {
         if (!self.args.is_empty() || !self.env.is_empty()) && self.command.is_none() {
             return fail("args", "only a `command` mount takes `args` and `env`");
         }
+        if self.refresh_seconds.is_some() && self.oci.is_none() {
+            return fail(
+                "refresh-seconds",
+                "only an `oci` mount takes `refresh-seconds`",
+            );
+        }
         if let Some(storage) = &self.storage {
-            if self.path.is_none() {
-                return fail("storage", "only a `path` mount has storage");
+            if self.path.is_none() && self.oci.is_none() {
+                return fail("storage", "only a `path` or `oci` mount has storage");
             }
             if storage.is_empty() || !namespace::is_valid(storage) {
                 return fail(
@@ -175,6 +195,25 @@ impl RawMount {
                 return fail("mode", "only a `url` or `command` mount has a mode");
             }
             Target::Path(path)
+        } else if let Some(reference) = self.oci {
+            if self.mode.is_some() {
+                return fail("mode", "only a `url` or `command` mount has a mode");
+            }
+            let parsed = crate::oci::parse(&reference).map_err(|e| ("oci".to_string(), e))?;
+            let refresh = match self.refresh_seconds {
+                None | Some(0) => None,
+                Some(_) if parsed.digest().is_some() => {
+                    return fail(
+                        "refresh-seconds",
+                        "a reference by digest never moves: refresh a tag (`oci = \"…:TAG\"`)",
+                    );
+                }
+                Some(seconds) if seconds > 86_400 => {
+                    return fail("refresh-seconds", "must be at most 86400 (a day)");
+                }
+                Some(seconds) => Some(std::time::Duration::from_secs(seconds)),
+            };
+            Target::Oci(OciSpec { reference, refresh })
         } else if let Some(url) = self.url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return fail("url", "must start with http:// or https://");
@@ -224,6 +263,7 @@ impl MountSpec {
             Target::Path(path) => path.display().to_string(),
             Target::Remote(remote) => remote.to_string(),
             Target::OpenApi(api) => api.document.clone(),
+            Target::Oci(oci) => oci.reference.clone(),
         }
     }
 }
@@ -261,7 +301,8 @@ mod tests {
             parse("namespace = \"a\"\npath = \"x\"\nurl = \"http://h\"").unwrap_err(),
             (
                 "path".to_string(),
-                "a mount needs exactly one of `path`, `url`, `command`, `openapi`".to_string()
+                "a mount needs exactly one of `path`, `oci`, `url`, `command`, `openapi`"
+                    .to_string()
             )
         );
         assert_eq!(
@@ -282,6 +323,44 @@ mod tests {
     }
 
     #[test]
+    fn an_oci_mount_takes_a_reference_and_refreshes_only_a_tag() {
+        let spec =
+            parse("namespace = \"w\"\noci = \"reg.example/tools/w:1\"\nrefresh-seconds = 30")
+                .unwrap();
+        assert_eq!(
+            spec.target,
+            Target::Oci(OciSpec {
+                reference: "reg.example/tools/w:1".into(),
+                refresh: Some(std::time::Duration::from_secs(30)),
+            })
+        );
+        assert_eq!(spec.source(), "reg.example/tools/w:1");
+        let digest = format!("reg.example/tools/w@sha256:{}", "a".repeat(64));
+        assert_eq!(
+            parse(&format!(
+                "namespace = \"w\"\noci = \"{digest}\"\nrefresh-seconds = 30"
+            ))
+            .unwrap_err(),
+            (
+                "refresh-seconds".to_string(),
+                "a reference by digest never moves: refresh a tag (`oci = \"…:TAG\"`)".to_string()
+            )
+        );
+        assert_eq!(
+            parse("namespace = \"w\"\npath = \"x.wasm\"\nrefresh-seconds = 3")
+                .unwrap_err()
+                .0,
+            "refresh-seconds"
+        );
+        assert_eq!(
+            parse("namespace = \"w\"\noci = \"reg.example/w:bad tag\"")
+                .unwrap_err()
+                .0,
+            "oci"
+        );
+    }
+
+    #[test]
     fn a_path_mount_may_share_another_namespaces_storage() {
         let shared = parse("namespace = \"ro\"\npath = \"x\"\nstorage = \"notes\"").unwrap();
         assert_eq!(shared.storage.as_deref(), Some("notes"));
@@ -289,7 +368,7 @@ mod tests {
             parse("namespace = \"a\"\nurl = \"http://h\"\nstorage = \"notes\"").unwrap_err(),
             (
                 "storage".to_string(),
-                "only a `path` mount has storage".to_string()
+                "only a `path` or `oci` mount has storage".to_string()
             )
         );
         for bad in ["", "../notes", "a b"] {

@@ -8,8 +8,8 @@
 //! that keeps it open) is reported after [`STALLED_WRITE`] without events. A rename into
 //! the directory (an atomic save) is a complete file at once.
 //!
-//! `NAME.wasm` and its sidecar `NAME.toml` are one plugin: a change of either reports
-//! `NAME.wasm`. Hidden files (`.NAME…`) are ignored.
+//! `NAME.wasm`, its sidecar `NAME.toml` and its signature `NAME.wasm.sig` are one
+//! plugin: a change of any reports `NAME.wasm`. Hidden files (`.NAME…`) are ignored.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,8 @@ fn plugin_file(dir: &Path, path: &Path) -> Option<PathBuf> {
     }
     let stem = name
         .strip_suffix(".wasm")
-        .or_else(|| name.strip_suffix(".toml"))?;
+        .or_else(|| name.strip_suffix(".toml"))
+        .or_else(|| name.strip_suffix(".wasm.sig"))?;
     (!stem.is_empty()).then(|| dir.join(format!("{stem}.wasm")))
 }
 
@@ -179,6 +180,10 @@ mod tests {
         );
         assert_eq!(
             plugin_file(dir, Path::new("/p/hello.toml")),
+            Some(PathBuf::from("/p/hello.wasm"))
+        );
+        assert_eq!(
+            plugin_file(dir, Path::new("/p/hello.wasm.sig")),
             Some(PathBuf::from("/p/hello.wasm"))
         );
         assert_eq!(plugin_file(dir, Path::new("/p/.hello.wasm.swp")), None);

@@ -94,6 +94,7 @@ pub const METRICS: &[MetricDoc] = &[
     metric("pier_mount_call_duration_seconds", H, &["mount"], "pier", "Time a call into a mount took: its own middleware, then the plugin or the upstream."),
     metric("pier_plugins_mounted", G, &[], "pier", "Mounts served now."),
     metric("pier_plugins_refused", G, &[], "pier", "Plugin files whose latest version was refused."),
+    metric("pier_plugins_verified", G, &["state"], "pier", "Plugins served, by how their signature was checked: `verified` (by a key of [trust] keys), `unsigned`, `untrusted` (a signature no trusted key verifies for this content), `unchecked` (no keys are trusted)."),
     metric("pier_plugin_changes_total", C, &["plugin", "outcome"], "pier", "Changes of a plugin: `mounted`, `swapped`, `unmounted`, `refused`."),
     metric("pier_instantiations_total", C, &["plugin"], "pier", "Instances of a plugin made."),
     metric("pier_warm_hits_total", C, &["plugin"], "pier", "Calls a plugin served on a warm instance instead of a new one (plugins with `instances = \"reuse\"`)."),
@@ -549,6 +550,23 @@ impl Metrics {
         self.recorder
             .register_gauge(&key("pier_plugins_refused", &[]), &METADATA)
             .set(refused as f64);
+        for state in crate::trust::State::ALL {
+            let count = catalogue
+                .mounts
+                .iter()
+                .filter(|m| {
+                    m.provenance
+                        .as_ref()
+                        .is_some_and(|p| p.verification.state == state)
+                })
+                .count();
+            self.recorder
+                .register_gauge(
+                    &key("pier_plugins_verified", &[("state", state.as_str())]),
+                    &METADATA,
+                )
+                .set(count as f64);
+        }
         let mapped = crate::runtime::resident::mapped_files();
         for plugin in catalogue.mounts.iter().filter_map(|m| m.wasm()) {
             self.recorder

@@ -298,6 +298,17 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             if !updates.is_empty() {
                 body["refused_updates"] = json!(updates);
             }
+            // What each registry reference resolved to: the digest served.
+            let pulled: Vec<serde_json::Value> = app
+                .pulled()
+                .into_iter()
+                .map(|(mount, reference, digest)| {
+                    json!({ "mount": mount, "reference": reference, "digest": digest })
+                })
+                .collect();
+            if !pulled.is_empty() {
+                body["pulled"] = json!(pulled);
+            }
             // A store down does not take the replica out of its balancer: what needs
             // no store still serves (and every replica shares the store, so all of
             // them would go at once). It is said here, and by `pier_store_up`.

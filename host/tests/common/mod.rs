@@ -9,6 +9,7 @@ pub mod otlp;
 mod pki;
 mod raw;
 mod redis;
+mod registry;
 
 pub use auth::*;
 pub use child::ChildPier;
@@ -16,6 +17,7 @@ pub use logs::Logs;
 pub use pki::*;
 pub use raw::*;
 pub use redis::RedisServer;
+pub use registry::OciRegistry;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

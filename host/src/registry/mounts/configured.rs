@@ -45,6 +45,25 @@ impl Mounts {
     /// Mounts `spec` in the slot `key` reserved for it ([`Mounts::reserve`]). A mount
     /// that cannot be made stays listed as refused.
     pub async fn attach(self: &Arc<Self>, key: Key, spec: MountSpec) -> Outcome {
+        let outcome = self.attach_once(&key, &spec).await;
+        if let Target::Oci(super::super::spec::OciSpec {
+            refresh: Some(every),
+            ..
+        }) = &spec.target
+        {
+            let mut slots = self.slots();
+            if let Some(slot) = slots.iter_mut().find(|s| s.key == key)
+                && slot._follow.is_none()
+            {
+                slot._follow = Some(self.refresh(key.clone(), spec.clone(), *every));
+            }
+        }
+        outcome
+    }
+
+    async fn attach_once(self: &Arc<Self>, key: &Key, spec: &MountSpec) -> Outcome {
+        let key = key.clone();
+        let spec = spec.clone();
         let lock = self.lock_of(&key);
         let _one_at_a_time = lock.lock().await;
         match self.build(&spec).await {
@@ -55,8 +74,13 @@ impl Mounts {
                     }
                     _ => None,
                 };
+                let pulled = matches!(spec.target, Target::Oci(_));
                 let (previous, changes) = self.update(&key, |slot| {
-                    slot._follow = follow;
+                    // An `oci` mount's guard is its tag's refresher, kept across swaps.
+                    if !pulled {
+                        slot._follow = follow;
+                    }
+                    slot.error = None;
                     slot.serving.replace(mount.clone())
                 });
                 served(mount, previous, cache, changes)
@@ -96,17 +120,11 @@ impl Mounts {
         spec: &MountSpec,
     ) -> Result<(Arc<Mount>, CacheOutcome, Option<Arc<Proxy>>), String> {
         match &spec.target {
-            Target::Path(path) => {
-                let place = loader::Placement {
-                    namespace: Some(&spec.namespace),
-                    storage: spec.storage.as_deref(),
-                    tools: &spec.tools,
-                };
-                match loader::load_file(&self.runtime, path, place, &self.options).await {
-                    Ok(Loaded::Mounted(mount, cache)) => Ok((mount, cache, None)),
-                    Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
-                    Err(e) => Err(e.reason),
-                }
+            Target::Path(path) => self.plugin(spec, path, None).await,
+            Target::Oci(oci) => {
+                let provenance = self.pull(&oci.reference).await?;
+                let file = provenance.0;
+                self.plugin(spec, &file, Some(&provenance.1)).await
             }
             Target::OpenApi(api) => {
                 let setting = crate::registry::openapi::Setting {
@@ -137,6 +155,131 @@ impl Mounts {
                 ))
             }
         }
+    }
+
+    /// Loads the plugin `file` as `spec` places it.
+    async fn plugin(
+        &self,
+        spec: &MountSpec,
+        file: &std::path::Path,
+        pulled: Option<&super::super::Provenance>,
+    ) -> Result<(Arc<Mount>, CacheOutcome, Option<Arc<Proxy>>), String> {
+        let place = loader::Placement {
+            namespace: Some(&spec.namespace),
+            storage: spec.storage.as_deref(),
+            tools: &spec.tools,
+            pulled,
+        };
+        match loader::load_file(&self.runtime, file, place, &self.options).await {
+            Ok(Loaded::Mounted(mount, cache)) => Ok((mount, cache, None)),
+            Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
+            Err(e) => Err(e.reason),
+        }
+    }
+
+    /// Pulls `reference` (or finds its digest kept) and checks its signature: the
+    /// component file and where it came from.
+    async fn pull(&self, reference: &str) -> Result<(PathBuf, super::super::Provenance), String> {
+        let registries = &self.options.registries;
+        let trust = &self.options.trust;
+        let pulled = registries
+            .pull(reference, &self.options.oci_cache)
+            .await
+            .map_err(|e| format!("cannot pull it: {e}"))?;
+        let verification = if trust.keys.is_empty() {
+            trust.check_image(&pulled.digest, &[])
+        } else {
+            match registries.signatures(reference, &pulled.digest).await {
+                Ok(signatures) => trust.check_image(&pulled.digest, &signatures),
+                Err(e) if trust.require => {
+                    return Err(format!("cannot check its signature: {e}"));
+                }
+                Err(e) => crate::trust::Verification {
+                    state: crate::trust::State::Unsigned,
+                    signer: None,
+                    reason: Some(format!("its signatures could not be read: {e}")),
+                },
+            }
+        };
+        trust.admit(&verification)?;
+        Ok((
+            pulled.file,
+            super::super::Provenance {
+                digest: Some(pulled.digest),
+                verification,
+            },
+        ))
+    }
+
+    /// Resolves the tag of the `oci` mount `spec` every `every`; when it names another
+    /// digest than the one served, pulls, checks and swaps it in (a refused one keeps
+    /// the version served, and is tried again only once the tag moves again). Stops
+    /// when the returned guard is dropped (the slot goes).
+    fn refresh(
+        self: &Arc<Self>,
+        key: Key,
+        spec: MountSpec,
+        every: std::time::Duration,
+    ) -> DropGuard {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let mounts = Arc::downgrade(self);
+        let Target::Oci(oci) = &spec.target else {
+            return stop.drop_guard();
+        };
+        let reference = oci.reference.clone();
+        tokio::spawn(async move {
+            let mut unreachable = false;
+            let mut refused: Option<String> = None;
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let Some(mounts) = mounts.upgrade() else {
+                    return;
+                };
+                let serving = mounts
+                    .slots()
+                    .iter()
+                    .find(|s| s.key == key)
+                    .and_then(|s| s.serving.as_ref()?.provenance.as_ref()?.digest.clone());
+                let digest = match mounts.options.registries.resolve(&reference).await {
+                    Ok(digest) => {
+                        if unreachable {
+                            tracing::info!(mount = %spec.namespace, "{reference} can be resolved again");
+                        }
+                        unreachable = false;
+                        digest
+                    }
+                    Err(e) => {
+                        if !unreachable {
+                            tracing::warn!(
+                                mount = %spec.namespace,
+                                "cannot resolve {reference} again (the version served stays): {e}"
+                            );
+                        }
+                        unreachable = true;
+                        continue;
+                    }
+                };
+                if serving.as_deref() == Some(digest.as_str())
+                    || refused.as_deref() == Some(digest.as_str())
+                {
+                    continue;
+                }
+                tracing::info!(mount = %spec.namespace, "{reference} now names {digest}");
+                let outcome = mounts.attach_once(&key, &spec).await;
+                refused = match &outcome {
+                    Outcome::Refused { .. } => Some(digest),
+                    _ => None,
+                };
+                if let Some(report) = mounts.reporter.get() {
+                    report(&outcome);
+                }
+            }
+        });
+        stop.drop_guard()
     }
 
     /// Follows a live proxied server: on its `list_changed`, fetch its catalogue again

@@ -43,9 +43,27 @@ pub struct MountInfo {
     /// A plugin's resident compiled code, in bytes (best estimate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resident_bytes: Option<u64>,
+    /// The manifest digest an `oci` mount serves (what its tag resolved to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// How a plugin's signature was checked: `state`, `signer`, `reason`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::trust::Verification>,
 }
 
 impl Mounts {
+    /// The `oci` mounts served, in mount order: namespace, reference, digest.
+    pub fn pulled(&self) -> Vec<(String, String, String)> {
+        self.slots()
+            .iter()
+            .filter_map(|s| {
+                let digest = s.serving.as_ref()?.provenance.as_ref()?.digest.clone()?;
+                let spec = s.spec.as_ref()?;
+                Some((spec.namespace.clone(), spec.source(), digest))
+            })
+            .collect()
+    }
+
     /// Every mount, in mount order.
     pub fn list(&self) -> Vec<MountInfo> {
         let mapped = crate::runtime::resident::mapped_files();
@@ -107,6 +125,12 @@ impl Mounts {
                     grants: m.and_then(|m| m.wasm()).map(|p| p.grants().describe()),
                     instances: m.and_then(|m| m.wasm()).map(|p| p.instance_model()),
                     resident_bytes: m.and_then(|m| m.wasm()).map(|p| p.resident_bytes(&mapped)),
+                    digest: m
+                        .and_then(|m| m.provenance.as_ref())
+                        .and_then(|p| p.digest.clone()),
+                    verification: m
+                        .and_then(|m| m.provenance.as_ref())
+                        .map(|p| p.verification.clone()),
                 }
             })
             .collect()
