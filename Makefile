@@ -13,12 +13,12 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
+.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy setup-registry plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy ## Install every tool the build and tests need (idempotent)
+setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy setup-registry ## Install every tool the build and tests need (idempotent)
 
 setup-deny:
 	@command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
@@ -39,6 +39,15 @@ setup-haproxy:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy; }
+
+# The OCI tests push to and pull from a real registry (the CNCF distribution registry),
+# one with an htpasswd login (htpasswd from apache2-utils), and check signatures made by
+# OpenSSL.
+setup-registry:
+	@{ command -v docker-registry && command -v htpasswd && command -v openssl; } >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry apache2-utils openssl; }
 
 setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed

@@ -517,6 +517,9 @@ pub struct ServeArgs {
     /// Directory for pier's data: the AOT cache, the sled store (key data.dir) [default: .pier].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
+    /// OCI registries reached over plain HTTP, comma-separated (key plugins.insecure-registries); loopback ones always are.
+    #[arg(long, value_name = "HOST:PORT,…")]
+    pub insecure_registries: Option<String>,
     /// Where storage lives: `sled`, `memory` or `redis` (key storage.backend) [default: sled].
     #[arg(long, value_name = "BACKEND")]
     pub storage: Option<String>,
@@ -551,6 +554,19 @@ impl ServeArgs {
         text("--storage-url", "storage.url", &self.storage_url);
         text("--log-level", "log.level", &self.log_level);
         text("--log-format", "log.format", &self.log_format);
+        if let Some(list) = &self.insecure_registries {
+            let hosts = list
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(|h| Value::String(h.to_string()))
+                .collect();
+            out.push((
+                "--insecure-registries",
+                "plugins.insecure-registries",
+                Value::Array(hosts),
+            ));
+        }
         if self.stateless {
             out.push(("--stateless", "server.stateless", Value::Boolean(true)));
         }

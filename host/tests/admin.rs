@@ -182,7 +182,7 @@ async fn mounts_are_listed_added_and_removed_with_the_token() {
         (
             json!({"namespace": "x"}),
             400,
-            "path: a mount needs exactly one of `path`, `url`, `command`, `openapi`",
+            "path: a mount needs exactly one of `path`, `oci`, `url`, `command`, `openapi`",
         ),
         (
             json!({"namespace": "x", "url": "ftp://h"}),

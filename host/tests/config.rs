@@ -234,8 +234,15 @@ fn the_examples_commented_in_the_shipped_example_are_valid_once_uncommented() {
         .unwrap_or_else(|e| panic!("{e}\n{toml}"));
     let config = layers.build().unwrap();
     let namespaces: Vec<&str> = config.mounts.iter().map(|m| m.namespace.as_str()).collect();
-    assert_eq!(namespaces, ["extra", "remote", "crm", "local", "pets"]);
-    assert_eq!(config.mounts[4].tools[0].rename.as_deref(), Some("pets"));
+    assert_eq!(
+        namespaces,
+        ["extra", "weather", "remote", "crm", "local", "pets"]
+    );
+    assert_eq!(
+        config.mounts[1].source(),
+        "registry.example.com/tools/weather:1.2.0"
+    );
+    assert_eq!(config.mounts[5].tools[0].rename.as_deref(), Some("pets"));
     assert_eq!(config.tools["weather"][0].name, "forecast");
     assert_eq!(config.middleware.len(), 2);
 }
@@ -270,7 +277,7 @@ fn a_bad_mount_is_an_error_naming_its_index_and_field() {
     let cases = [
         (
             "[[mount]]\nnamespace = \"a\"\npath = \"x.wasm\"\nurl = \"http://h/mcp\"\n",
-            "mount[0].path: a mount needs exactly one of `path`, `url`, `command`, `openapi`",
+            "mount[0].path: a mount needs exactly one of `path`, `oci`, `url`, `command`, `openapi`",
         ),
         (
             "[[mount]]\nnamespace = \"a\"\npath = \"x.wasm\"\n[[mount]]\nnamespace = \"a\"\npath = \"y.wasm\"\n",

@@ -29,14 +29,20 @@ pub fn example_toml() -> String {
     out.push_str(
         r#"
 # Mounts beside the plugin directory, mounted after it in this order (a later mount
-# wins a name conflict): a plugin file, another MCP server over streamable HTTP, one
-# started as a child process over stdio, or a REST API from its OpenAPI document.
+# wins a name conflict): a plugin file, a plugin in an OCI registry, another MCP server
+# over streamable HTTP, one started as a child process over stdio, or a REST API from
+# its OpenAPI document.
 # `mode = "import"` copies a server's catalogue once; `"mount"` (the default) follows
 # its list_changed. Calls are always forwarded. A value in `{ secret = "KEY" }` comes
 # from [secrets.NAMESPACE].
 # [[mount]]
 # namespace = "extra"
 # path = "more-plugins/extra.wasm"
+#
+# [[mount]]
+# namespace = "weather"
+# oci = "registry.example.com/tools/weather:1.2.0"   # or …/weather@sha256:… (pinned)
+# refresh-seconds = 300                 # resolve the tag again; a new digest is swapped in
 #
 # [[mount]]
 # namespace = "remote"

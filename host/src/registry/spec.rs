@@ -96,7 +96,7 @@ pub struct RawMount {
 }
 
 impl RawMount {
-    /// Checks the fields: a valid namespace, exactly one of `path`, `url`, `command`,
+    /// Checks the fields: a valid namespace, exactly one of `path`, `oci`, `url`, `command`,
     /// and only the fields that go with it. The error names the field.
     pub fn check(self) -> Result<MountSpec, (String, String)> {
         let fail = |key: &str, message: &str| Err((key.to_string(), message.to_string()));
