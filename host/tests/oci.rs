@@ -385,3 +385,58 @@ async fn a_registry_with_a_login_takes_the_right_password_only() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_serves_the_digest_its_first_replica_pulled_and_compiles_it_once_per_data_dir() {
+    let registry = OciRegistry::start();
+    let redis = RedisServer::start();
+    let tag = registry.reference("tools/calc:stable");
+    let digest = push(&example("calc"), &tag, None);
+    let dir = PluginDir::new();
+    let replica = |data: &Path| ServeConfig {
+        storage: pier::storage::Backend::Redis {
+            url: redis.url(),
+            prefix: "oci:".into(),
+        },
+        admin_token: Some("admin".into()),
+        data_dir: data.to_path_buf(),
+        ..dir.config()
+    };
+    let first = tempfile::tempdir().unwrap();
+    let a = Server::start_with(replica(first.path())).await;
+    let added = reqwest::Client::new()
+        .post(format!("{}/admin/mounts", a.base))
+        .bearer_auth("admin")
+        .json(&json!({"namespace": "w", "oci": tag}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
+    assert_eq!(listed(&a, "w").await["digest"], digest.as_str());
+
+    // The tag moves; a replica started later serves what the first one pulled.
+    let moved = push(&example("hello"), &tag, None);
+    assert_ne!(moved, digest);
+    let second = tempfile::tempdir().unwrap();
+    let b = Server::start_with(replica(second.path())).await;
+    let mount = listed(&b, "w").await;
+    assert_eq!(mount["digest"], digest.as_str());
+    assert_eq!(mount["source"], format!("{tag}@{digest}"));
+    assert!(
+        b.metrics()
+            .await
+            .contains("pier_aot_cache_total{outcome=\"miss\"} 1\n")
+    );
+    // One that shares its data dir finds the compiled code by the component's hash.
+    let c = Server::start_with(replica(second.path())).await;
+    assert_eq!(listed(&c, "w").await["digest"], digest.as_str());
+    let metrics = c.metrics().await;
+    assert!(
+        metrics.contains("pier_aot_cache_total{outcome=\"hit\"} 1\n")
+            && !metrics.contains("outcome=\"miss\""),
+        "{metrics}"
+    );
+    for server in [a, b, c] {
+        server.shutdown().await;
+    }
+}

@@ -64,6 +64,29 @@ pub struct Mounting {
     applied: tokio::sync::Mutex<HashMap<String, Option<Record>>>,
 }
 
+/// `body` with an `oci` tag (not refreshed) pinned to the digest `outcome` mounted:
+/// `registry/repository:tag@sha256:…`.
+fn pinned(mut body: Value, outcome: &Outcome) -> Value {
+    let mount = match outcome {
+        Outcome::Mounted { mount, .. } | Outcome::Swapped { mount, .. } => mount,
+        _ => return body,
+    };
+    let Some(digest) = mount.provenance.as_ref().and_then(|p| p.digest.as_deref()) else {
+        return body;
+    };
+    let refreshed = body
+        .get("refresh-seconds")
+        .and_then(Value::as_u64)
+        .is_some_and(|s| s > 0);
+    if let Some(reference) = body.get("oci").and_then(Value::as_str)
+        && !reference.contains('@')
+        && !refreshed
+    {
+        body["oci"] = Value::String(format!("{reference}@{digest}"));
+    }
+    body
+}
+
 fn key(namespace: &str) -> String {
     format!("{PREFIX}{namespace}")
 }
@@ -129,7 +152,9 @@ impl Mounting {
     }
 
     /// `POST /admin/mounts`: mounts `spec` (made from `body`) here, then keeps it for
-    /// every replica. A refused mount is not kept (and unmounted again); a mount the
+    /// every replica (an `oci` mount of a tag pinned to the digest mounted here, so that
+    /// every replica serves those bytes even after the tag moves; one that refreshes its
+    /// tag is kept as it is, each replica following the tag). A refused mount is not kept (and unmounted again); a mount the
     /// store cannot keep is unmounted and the change fails.
     pub async fn add(&self, body: Value, spec: MountSpec) -> Result<Outcome, ChangeError> {
         let mut applied = self.applied.lock().await;
@@ -139,7 +164,7 @@ impl Mounting {
             self.detach(&namespace).await;
             return Ok(outcome);
         }
-        let record = Record::Mount(body);
+        let record = Record::Mount(pinned(body, &outcome));
         if let Err(e) = self.write(&namespace, Some(&record)).await {
             self.detach(&namespace).await;
             return Err(e.into());

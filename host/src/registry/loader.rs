@@ -207,6 +207,7 @@ async fn load_unguarded(
     let provenance = match place.pulled {
         Some(pulled) => pulled.clone(),
         None => super::Provenance {
+            reference: None,
             digest: None,
             verification: options
                 .trust
@@ -311,6 +312,10 @@ async fn load_unguarded(
         tracing::warn!(plugin = %mount.name, "{warning}");
     }
     mount.required_scopes = sidecar.required_scopes;
+    if let (Some(reference), Some(digest)) = (&provenance.reference, &provenance.digest) {
+        // For people (logs, notices): what was pulled, not where it is kept.
+        mount.source = format!("{reference} ({digest})");
+    }
     mount.provenance = Some(provenance);
     if let Some(folder) = folder {
         mount.version = folder.revision().to_string();

@@ -205,6 +205,7 @@ impl Mounts {
         Ok((
             pulled.file,
             super::super::Provenance {
+                reference: Some(reference.to_string()),
                 digest: Some(pulled.digest),
                 verification,
             },
