@@ -382,8 +382,10 @@ impl AdminArgs {
 /// Flags of `pier inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// Plugin files (`.wasm`) or directories of them.
-    #[arg(required = true, value_name = "FILE|DIR")]
+    /// Plugin files (`.wasm`), directories of them, or artifacts in an OCI registry
+    /// (`registry/repository:tag`, pulled into the data dir; its digest and signature
+    /// shown).
+    #[arg(required = true, value_name = "FILE|DIR|REF")]
     pub paths: Vec<PathBuf>,
     /// Print stable JSON instead of text.
     #[arg(long)]

@@ -84,14 +84,47 @@ impl Local {
         }
     }
 
-    /// Loads each plugin of `paths` (files, or directories of `*.wasm`).
+    /// Pulls the plugin `reference` (into the data dir's `oci/`) and loads it, its
+    /// signature checked against `[trust] keys` (shown, never refused for).
+    pub async fn load_pulled(&self, reference: &str) -> Result<Arc<Mount>, LocalError> {
+        let refuse = |reason: String| {
+            LocalError::Refused(LoadError {
+                file: PathBuf::from(reference),
+                reason,
+            })
+        };
+        let (file, provenance) = loader::pull(reference, &self.options)
+            .await
+            .map_err(refuse)?;
+        let place = loader::Placement {
+            pulled: Some(&provenance),
+            ..Default::default()
+        };
+        match loader::load_file(&self.runtime, &file, place, &self.options).await? {
+            Loaded::Mounted(mount, _) => Ok(mount),
+            Loaded::Disabled => Err(LocalError::Usage(format!(
+                "{reference}: disabled by its sidecar (enabled = false)"
+            ))),
+        }
+    }
+
+    /// Loads each plugin of `paths` (files, directories of `*.wasm`, or references of
+    /// artifacts in a registry).
     pub async fn load_all(
         &self,
         paths: &[PathBuf],
     ) -> Result<(Vec<Arc<Mount>>, Vec<LocalError>), LocalError> {
         let mut files = Vec::new();
+        let mut mounts = Vec::new();
+        let mut errors = Vec::new();
         for path in paths {
-            if path.is_dir() {
+            let text = path.to_string_lossy();
+            if !path.exists() && crate::oci::looks_like_reference(&text) {
+                match self.load_pulled(&text).await {
+                    Ok(mount) => mounts.push(mount),
+                    Err(e) => errors.push(e),
+                }
+            } else if path.is_dir() {
                 files.extend(loader::plugin_files(path).map_err(|e| LocalError::Path {
                     path: path.clone(),
                     reason: e.to_string(),
@@ -100,8 +133,6 @@ impl Local {
                 files.push(path.clone());
             }
         }
-        let mut mounts = Vec::new();
-        let mut errors = Vec::new();
         for file in files {
             match self.load(&file).await {
                 Ok(mount) => mounts.push(mount),

@@ -511,6 +511,81 @@ fn keep(
     cached(cache, digest).ok_or_else(|| format!("cannot keep it under {}", cache.display()))
 }
 
+/// Most bytes of the signatures kept beside an artifact.
+const MAX_KEPT_SIGNATURES: u64 = 2 * 1024 * 1024;
+
+/// Where the signatures of `digest` found in `reference`'s repository are kept: one
+/// artifact may be in several repositories, each with signatures of its own.
+fn signatures_file(cache: &Path, reference: &str, digest: &str) -> Option<PathBuf> {
+    let hex = digest.strip_prefix("sha256:")?;
+    let repository = repository(&parse(reference).ok()?);
+    let tag = hex::encode(&Sha256::digest(repository.as_bytes())[..8]);
+    Some(cache.join(hex).join(format!("signatures-{tag}.json")))
+}
+
+/// Keeps `signatures` of the artifact `digest` in `reference`'s repository beside it in
+/// `cache` (best effort: a signature not kept is read from the registry next time).
+pub fn keep_signatures(cache: &Path, reference: &str, digest: &str, signatures: &[ImageSignature]) {
+    use base64::engine::general_purpose::STANDARD;
+    let Some(file) = signatures_file(cache, reference, digest) else {
+        return;
+    };
+    if !file.parent().is_some_and(Path::is_dir) {
+        return;
+    }
+    let kept: Vec<serde_json::Value> = signatures
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "payload": STANDARD.encode(&s.payload),
+                "signature": STANDARD.encode(&s.signature),
+            })
+        })
+        .collect();
+    let mut staging = file.clone().into_os_string();
+    staging.push(".new");
+    let staging = PathBuf::from(staging);
+    let written = std::fs::write(&staging, serde_json::Value::from(kept).to_string())
+        .and_then(|()| std::fs::rename(&staging, &file));
+    if let Err(e) = written {
+        tracing::debug!("the signatures of {digest} were not kept: {e}");
+    }
+}
+
+/// The signatures of `digest` in `reference`'s repository kept beside it, when there
+/// are.
+pub fn kept_signatures(cache: &Path, reference: &str, digest: &str) -> Option<Vec<ImageSignature>> {
+    use base64::engine::general_purpose::STANDARD;
+    let file = signatures_file(cache, reference, digest)?;
+    let text = crate::trust::read_bounded(&file, MAX_KEPT_SIGNATURES).ok()?;
+    let kept: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
+    Some(
+        kept.iter()
+            .take(MAX_SIGNATURES)
+            .filter_map(|s| {
+                Some(ImageSignature {
+                    payload: STANDARD.decode(s.get("payload")?.as_str()?).ok()?,
+                    signature: STANDARD.decode(s.get("signature")?.as_str()?).ok()?,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Whether `text` names an artifact in a registry rather than a file: a reference whose
+/// first part is a registry host (`host.domain`, `host:port` or `localhost`) and whose
+/// last part has a tag or a digest (`…/weather:1.2.0`, `…/weather@sha256:…`).
+pub fn looks_like_reference(text: &str) -> bool {
+    let (Some((first, _)), Some((_, last))) = (text.split_once('/'), text.rsplit_once('/')) else {
+        return false;
+    };
+    (first.contains('.') || first.contains(':') || first == "localhost")
+        && !first.starts_with('.')
+        && (last.contains(':') || last.contains('@'))
+        && !text.ends_with(".wasm")
+        && parse(text).is_ok()
+}
+
 /// Pulls the blob of `layer`, refused when it is (or says it is) larger than `max`.
 async fn fetch(
     client: &Client,
@@ -703,6 +778,26 @@ mod tests {
             format!("127.0.0.1:5000/tools/weather:sha256-{}.sig", "a".repeat(64))
         );
         assert_eq!(repository(&r), "127.0.0.1:5000/tools/weather");
+    }
+
+    #[test]
+    fn a_reference_is_told_from_a_file() {
+        assert!(looks_like_reference("127.0.0.1:5000/tools/w:1"));
+        assert!(looks_like_reference(
+            "registry.example.com/tools/w@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        ));
+        assert!(looks_like_reference("localhost/w:1"));
+        for file in [
+            "plugins.d/w.wasm",
+            "plugins.d/more",
+            "registry.example.com/tools/w",
+            "./w.wasm",
+            "../x/w.wasm",
+            "w.wasm",
+            "/abs/w.wasm",
+        ] {
+            assert!(!looks_like_reference(file), "{file}");
+        }
     }
 
     #[test]

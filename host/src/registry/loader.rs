@@ -143,6 +143,59 @@ pub struct Placement<'a> {
     pub pulled: Option<&'a super::Provenance>,
 }
 
+/// Pulls the plugin `reference` from its registry (or finds its digest kept under
+/// `options.oci_cache`) and checks its signature against `options.trust`: the component
+/// file, and where it came from. Refused (`Err`, a sentence) when it cannot be pulled, or
+/// when signatures are required and it is not signed by a trusted key. The signatures
+/// found are kept beside the artifact: a kept digest is checked again without its
+/// registry.
+pub async fn pull(
+    reference: &str,
+    options: &LoadOptions,
+) -> Result<(PathBuf, super::Provenance), String> {
+    use crate::trust::{State, Verification};
+    let registries = &options.registries;
+    let trust = &options.trust;
+    let cache = &options.oci_cache;
+    let pulled = registries
+        .pull(reference, cache)
+        .await
+        .map_err(|e| format!("cannot pull it: {e}"))?;
+    let verification = if trust.keys.is_empty() {
+        trust.check_image(&pulled.digest, &[])
+    } else {
+        match registries.signatures(reference, &pulled.digest).await {
+            Ok(signatures) => {
+                crate::oci::keep_signatures(cache, reference, &pulled.digest, &signatures);
+                trust.check_image(&pulled.digest, &signatures)
+            }
+            Err(e) => match crate::oci::kept_signatures(cache, reference, &pulled.digest) {
+                Some(kept) => {
+                    tracing::warn!(
+                        "the signatures of {reference} could not be read ({e}); checking those kept when it was pulled"
+                    );
+                    trust.check_image(&pulled.digest, &kept)
+                }
+                None if trust.require => return Err(format!("cannot check its signature: {e}")),
+                None => Verification {
+                    state: State::Unsigned,
+                    signer: None,
+                    reason: Some(format!("its signatures could not be read: {e}")),
+                },
+            },
+        }
+    };
+    trust.admit(&verification)?;
+    Ok((
+        pulled.file,
+        super::Provenance {
+            reference: Some(reference.to_string()),
+            digest: Some(pulled.digest),
+            verification,
+        },
+    ))
+}
+
 /// Loads the plugin in `file`: its sidecar, component, and manifest, placed as `place`
 /// says (a configured mount) or by its sidecar and file name.
 pub async fn load_file(

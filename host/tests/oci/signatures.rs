@@ -164,6 +164,55 @@ async fn artifacts_run_only_when_a_trusted_key_signed_exactly_them() {
     }
     server.shutdown().await;
 
+    // `pier inspect REF` pulls it and shows its digest and signer (with the keys of
+    // the configuration it reads).
+    let toml = keys.path().join("pier.toml");
+    std::fs::write(
+        &toml,
+        format!("[trust]\nkeys = [\"{}\"]\n", trusted_pub.display()),
+    )
+    .unwrap();
+    let inspect_data = tempfile::tempdir().unwrap();
+    let (ok, stdout, stderr) = pier(
+        &[
+            "inspect",
+            "--json",
+            "--config",
+            toml.to_str().unwrap(),
+            "--data-dir",
+            inspect_data.path().to_str().unwrap(),
+            &signed,
+        ],
+        "",
+    );
+    assert!(ok, "{stderr}");
+    let inspected: Value = serde_json::from_str(&stdout).unwrap();
+    let plugin = &inspected["plugins"][0];
+    assert_eq!(plugin["digest"], digest.as_str(), "{stdout}");
+    assert_eq!(
+        plugin["verification"],
+        json!({"state": "verified", "signer": trusted})
+    );
+    assert_eq!(plugin["file"], format!("{signed} ({digest})"));
+    let (ok, stdout, _) = pier(
+        &[
+            "inspect",
+            "--config",
+            toml.to_str().unwrap(),
+            "--data-dir",
+            inspect_data.path().to_str().unwrap(),
+            &unsigned,
+        ],
+        "",
+    );
+    assert!(ok);
+    assert!(
+        stdout.contains(
+            "  signature  unsigned: it has no cosign signature in its registry  (pulled as sha256:"
+        ),
+        "{stdout}"
+    );
+
     // `pier pull --key` checks the same way.
     let out = tempfile::tempdir().unwrap();
     let (ok, _, stderr) = pier(
@@ -185,6 +234,24 @@ async fn artifacts_run_only_when_a_trusted_key_signed_exactly_them() {
         )
     );
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+
+    // A digest pulled before is checked again without its registry: its signatures
+    // were kept beside it.
+    let pinned = format!("{}/tools/signed@{digest}", registry.host);
+    drop(registry);
+    let operator = format!(
+        "[trust]\nkeys = [\"{}\"]\nrequire-signatures = true\n\n[[mount]]\nnamespace = \"s\"\noci = \"{pinned}\"\n",
+        trusted_pub.display()
+    );
+    let app = pier::App::start(&configured(&dir, data.path(), &operator))
+        .await
+        .unwrap();
+    assert_eq!(refusals(&app), []);
+    let served = app.mounts();
+    assert_eq!(
+        serde_json::to_value(&served[0].verification).unwrap(),
+        json!({"state": "verified", "signer": trusted})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

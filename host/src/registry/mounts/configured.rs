@@ -122,9 +122,8 @@ impl Mounts {
         match &spec.target {
             Target::Path(path) => self.plugin(spec, path, None).await,
             Target::Oci(oci) => {
-                let provenance = self.pull(&oci.reference).await?;
-                let file = provenance.0;
-                self.plugin(spec, &file, Some(&provenance.1)).await
+                let (file, provenance) = loader::pull(&oci.reference, &self.options).await?;
+                self.plugin(spec, &file, Some(&provenance)).await
             }
             Target::OpenApi(api) => {
                 let setting = crate::registry::openapi::Setting {
@@ -175,41 +174,6 @@ impl Mounts {
             Ok(Loaded::Disabled) => Err("disabled by its sidecar (enabled = false)".into()),
             Err(e) => Err(e.reason),
         }
-    }
-
-    /// Pulls `reference` (or finds its digest kept) and checks its signature: the
-    /// component file and where it came from.
-    async fn pull(&self, reference: &str) -> Result<(PathBuf, super::super::Provenance), String> {
-        let registries = &self.options.registries;
-        let trust = &self.options.trust;
-        let pulled = registries
-            .pull(reference, &self.options.oci_cache)
-            .await
-            .map_err(|e| format!("cannot pull it: {e}"))?;
-        let verification = if trust.keys.is_empty() {
-            trust.check_image(&pulled.digest, &[])
-        } else {
-            match registries.signatures(reference, &pulled.digest).await {
-                Ok(signatures) => trust.check_image(&pulled.digest, &signatures),
-                Err(e) if trust.require => {
-                    return Err(format!("cannot check its signature: {e}"));
-                }
-                Err(e) => crate::trust::Verification {
-                    state: crate::trust::State::Unsigned,
-                    signer: None,
-                    reason: Some(format!("its signatures could not be read: {e}")),
-                },
-            }
-        };
-        trust.admit(&verification)?;
-        Ok((
-            pulled.file,
-            super::super::Provenance {
-                reference: Some(reference.to_string()),
-                digest: Some(pulled.digest),
-                verification,
-            },
-        ))
     }
 
     /// Resolves the tag of the `oci` mount `spec` every `every`; when it names another
