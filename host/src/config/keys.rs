@@ -283,7 +283,7 @@ pub const KEYS: &[Key] = &[
         path: "plugins.insecure-registries",
         kind: Kind::List,
         default: "[]",
-        doc: "OCI registries (`host:port`) reached over plain HTTP for `[[mount]] oci`, `pier pull` and `pier push`; registries on a loopback address always are, every other one over HTTPS (the web's roots and grants.ca-certificates).",
+        doc: "OCI registries (`host:port`) reached over plain HTTP for `[[mount]] oci` and `pier inspect REF` (`pier push`, `pull` and `sign` take `--insecure-registries`); registries on a loopback address always are, every other one over HTTPS (the web's roots and grants.ca-certificates).",
     },
     Key {
         path: "trust.keys",

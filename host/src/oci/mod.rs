@@ -55,6 +55,10 @@ const MAX_PAYLOAD: u64 = 64 * 1024;
 const MAX_SIGNATURES: usize = 16;
 /// Most layers an artifact's manifest may list.
 const MAX_LAYERS: usize = 16;
+/// Longest a pull may take, every request of it.
+pub const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+/// Longest resolving a tag, or reading an artifact's signatures, may take.
+pub const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How pier reaches registries: which ones over plain HTTP, with which credentials,
 /// trusting which authorities.
@@ -148,15 +152,31 @@ impl Registries {
         }
         let client = self.client(&parsed)?;
         let auth = self.auth(&parsed)?;
-        client
-            .fetch_manifest_digest(&parsed, &auth)
-            .await
-            .map_err(|e| explain(&e, &parsed))
+        let asked = client.fetch_manifest_digest(&parsed, &auth);
+        match tokio::time::timeout(ASK_TIMEOUT, asked).await {
+            Ok(answer) => answer.map_err(|e| explain(&e, &parsed)),
+            Err(_) => Err(format!(
+                "the registry did not answer within {} s",
+                ASK_TIMEOUT.as_secs()
+            )),
+        }
     }
 
     /// Pulls `reference` into `cache` (`CACHE/<hex>/NAME.wasm` and its sidecar) unless
-    /// that digest is there already, and returns where it is.
+    /// that digest is there already, and returns where it is. A registry gets
+    /// [`PULL_TIMEOUT`] for all of it.
     pub async fn pull(&self, reference: &str, cache: &Path) -> Result<Pulled, String> {
+        tokio::time::timeout(PULL_TIMEOUT, self.pull_unbounded(reference, cache))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the registry did not send it within {} s",
+                    PULL_TIMEOUT.as_secs()
+                ))
+            })
+    }
+
+    async fn pull_unbounded(&self, reference: &str, cache: &Path) -> Result<Pulled, String> {
         let parsed = parse(reference)?;
         if let Some(digest) = parsed.digest()
             && let Some(file) = cached(cache, digest)
@@ -202,6 +222,21 @@ impl Registries {
     /// The cosign signatures of the manifest `digest` in `reference`'s repository (none
     /// when it has no signature tag).
     pub async fn signatures(
+        &self,
+        reference: &str,
+        digest: &str,
+    ) -> Result<Vec<ImageSignature>, String> {
+        tokio::time::timeout(ASK_TIMEOUT, self.signatures_unbounded(reference, digest))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the registry did not send its signatures within {} s",
+                    ASK_TIMEOUT.as_secs()
+                ))
+            })
+    }
+
+    async fn signatures_unbounded(
         &self,
         reference: &str,
         digest: &str,
