@@ -39,14 +39,6 @@ fn configured(dir: &PluginDir, operator: &str) -> ServeConfig {
     }
 }
 
-/// The reasons of `app`'s refused mounts, by namespace.
-fn refusals(app: &pier::App) -> Vec<(String, String)> {
-    app.refusals()
-        .into_iter()
-        .map(|r| (r.mount.unwrap_or_default(), r.error.reason))
-        .collect()
-}
-
 /// The ```toml blocks of `markdown`.
 fn toml_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();

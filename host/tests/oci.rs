@@ -61,14 +61,6 @@ fn configured(dir: &PluginDir, data: &Path, operator: &str) -> ServeConfig {
     }
 }
 
-/// The reasons of `app`'s refused mounts, by namespace.
-fn refusals(app: &pier::App) -> Vec<(String, String)> {
-    app.refusals()
-        .into_iter()
-        .map(|r| (r.mount.unwrap_or_default(), r.error.reason))
-        .collect()
-}
-
 /// The admin API's listing of `namespace`.
 async fn listed(server: &Server, namespace: &str) -> Value {
     let mounts: Value = reqwest::Client::new()

@@ -74,6 +74,14 @@ pub fn shared_data_dir() -> PathBuf {
     root().join("target/test-data")
 }
 
+/// The reasons of `app`'s refused mounts, by namespace.
+pub fn refusals(app: &App) -> Vec<(String, String)> {
+    app.refusals()
+        .into_iter()
+        .map(|r| (r.mount.unwrap_or_default(), r.error.reason))
+        .collect()
+}
+
 /// A temporary plugin directory.
 pub struct PluginDir {
     pub dir: tempfile::TempDir,
