@@ -636,7 +636,8 @@ async fn fetch(
         ));
     }
     let mut out = Capped {
-        bytes: Vec::with_capacity(layer.size as usize),
+        // What a manifest declares is not trusted with memory up front.
+        bytes: Vec::with_capacity((layer.size as usize).min(16 << 20)),
         max: max as usize,
     };
     client
