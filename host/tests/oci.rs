@@ -211,6 +211,21 @@ async fn a_tag_that_moves_is_pulled_again_and_swapped_in() {
     assert!(!after.contains(&"m_add".to_string()), "{after:?}");
     assert_eq!(server.app.pulled()[0].2, second);
     assert_eq!(listed(&server, "m").await["digest"], second.as_str());
+
+    // Unmounted, it stays unmounted when the tag moves again: its refresher stopped.
+    let removed = reqwest::Client::new()
+        .delete(format!("{}/admin/mounts/m", server.base))
+        .bearer_auth("admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    push(&example("calc"), &tag, None);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(server.app.pulled(), []);
+    assert!(server.app.mounts().iter().all(|m| m.namespace != "m"));
+    let left = names(client.peer().list_all_tools().await.unwrap());
+    assert!(left.iter().all(|t| !t.starts_with("m_")), "{left:?}");
     server.shutdown().await;
 }
 

@@ -313,6 +313,20 @@ impl Mounts {
         (result, changes)
     }
 
+    /// [`Mounts::update`] of a slot that must still be there (a configured mount that
+    /// may have been detached meanwhile); `None`, and nothing published, when it is gone.
+    fn update_present<T>(
+        &self,
+        key: &Key,
+        change: impl FnOnce(&mut Slot) -> T,
+    ) -> Option<(T, Changes)> {
+        let mut slots = self.slots();
+        let i = slots.iter().position(|s| s.key == *key)?;
+        let result = change(&mut slots[i]);
+        let changes = self.publish(&slots);
+        Some((result, changes))
+    }
+
     fn publish(&self, slots: &[Slot]) -> Changes {
         let mounts = slots.iter().filter_map(|s| s.serving.clone()).collect();
         self.registry.publish_mounts(mounts)

@@ -75,7 +75,7 @@ impl Mounts {
                     _ => None,
                 };
                 let pulled = matches!(spec.target, Target::Oci(_));
-                let (previous, changes) = self.update(&key, |slot| {
+                let updated = self.update_present(&key, |slot| {
                     // An `oci` mount's guard is its tag's refresher, kept across swaps.
                     if !pulled {
                         slot._follow = follow;
@@ -83,14 +83,25 @@ impl Mounts {
                     slot.error = None;
                     slot.serving.replace(mount.clone())
                 });
-                served(mount, previous, cache, changes)
+                match updated {
+                    Some((previous, changes)) => served(mount, previous, cache, changes),
+                    // Detached while it was being built (a refresher's swap).
+                    None => Outcome::Unchanged,
+                }
             }
             Err(reason) => {
                 let error = LoadError {
                     file: PathBuf::from(spec.source()),
                     reason,
                 };
-                self.refuse(&key, error)
+                let refused = self.update_present(&key, |slot| {
+                    slot.error = Some(error.clone());
+                    slot.serving.is_some()
+                });
+                match refused {
+                    Some((previous, _)) => Outcome::Refused { error, previous },
+                    None => Outcome::Unchanged,
+                }
             }
         }
     }
