@@ -496,10 +496,11 @@ impl Layers {
             registries: crate::oci::Registries {
                 insecure: self.list("plugins.insecure-registries"),
                 login: crate::oci::Login::DockerConfig,
+                // Read (and checked) already by `grants.ca-certificates`'s trust.
                 roots: self
                     .list("grants.ca-certificates")
-                    .into_iter()
-                    .map(PathBuf::from)
+                    .iter()
+                    .filter_map(|file| std::fs::read(file).ok())
                     .collect(),
             },
             trust: std::sync::Arc::new(self.trust()?),

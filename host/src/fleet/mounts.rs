@@ -154,8 +154,9 @@ impl Mounting {
     /// `POST /admin/mounts`: mounts `spec` (made from `body`) here, then keeps it for
     /// every replica (an `oci` mount of a tag pinned to the digest mounted here, so that
     /// every replica serves those bytes even after the tag moves; one that refreshes its
-    /// tag is kept as it is, each replica following the tag). A refused mount is not kept (and unmounted again); a mount the
-    /// store cannot keep is unmounted and the change fails.
+    /// tag is kept as it is, each replica following the tag). A refused mount is not
+    /// kept (and unmounted again); a mount the store cannot keep is unmounted and the
+    /// change fails.
     pub async fn add(&self, body: Value, spec: MountSpec) -> Result<Outcome, ChangeError> {
         let mut applied = self.applied.lock().await;
         let namespace = spec.namespace.clone();

@@ -14,6 +14,7 @@
 //! pulled once starts again without the registry, and its compiled code is found in the
 //! AOT cache by the component's content hash.
 
+mod cache;
 mod credentials;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use sha2::{Digest, Sha256};
 
+pub use cache::{keep_signatures, kept_signatures};
 pub use credentials::Login;
 
 use crate::trust::ImageSignature;
@@ -68,15 +70,14 @@ pub struct Registries {
     pub insecure: Vec<String>,
     /// Where credentials come from.
     pub login: Login,
-    /// PEM files of authorities trusted besides the web's (`grants.ca-certificates`).
-    pub roots: Vec<PathBuf>,
+    /// PEM texts of authorities trusted besides the web's (`grants.ca-certificates`,
+    /// read at start).
+    pub roots: Vec<Vec<u8>>,
 }
 
 /// A plugin pulled from a registry, kept under the data dir.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pulled {
-    /// The reference as given.
-    pub reference: String,
     /// The manifest's digest (`sha256:…`): what a tag resolved to.
     pub digest: String,
     /// The component file (`NAME.wasm`, its sidecar `NAME.toml` beside it when the
@@ -116,15 +117,14 @@ impl Registries {
 
     fn client(&self, reference: &Reference) -> Result<Client, String> {
         let registry = reference.resolve_registry().to_string();
-        let mut roots = Vec::with_capacity(self.roots.len());
-        for file in &self.roots {
-            let data = std::fs::read(file)
-                .map_err(|e| format!("cannot read the authority {}: {e}", file.display()))?;
-            roots.push(oci_client::client::Certificate {
+        let roots = self
+            .roots
+            .iter()
+            .map(|pem| oci_client::client::Certificate {
                 encoding: oci_client::client::CertificateEncoding::Pem,
-                data,
-            });
-        }
+                data: pem.clone(),
+            })
+            .collect();
         Ok(Client::new(ClientConfig {
             protocol: if self.plain_http(&registry) {
                 ClientProtocol::Http
@@ -152,37 +152,33 @@ impl Registries {
         }
         let client = self.client(&parsed)?;
         let auth = self.auth(&parsed)?;
-        let asked = client.fetch_manifest_digest(&parsed, &auth);
-        match tokio::time::timeout(ASK_TIMEOUT, asked).await {
-            Ok(answer) => answer.map_err(|e| explain(&e, &parsed)),
-            Err(_) => Err(format!(
-                "the registry did not answer within {} s",
-                ASK_TIMEOUT.as_secs()
-            )),
-        }
+        let asked = async {
+            client
+                .fetch_manifest_digest(&parsed, &auth)
+                .await
+                .map_err(|e| explain(&e, &parsed))
+        };
+        within(ASK_TIMEOUT, "answer", asked).await
     }
 
     /// Pulls `reference` into `cache` (`CACHE/<hex>/NAME.wasm` and its sidecar) unless
     /// that digest is there already, and returns where it is. A registry gets
     /// [`PULL_TIMEOUT`] for all of it.
     pub async fn pull(&self, reference: &str, cache: &Path) -> Result<Pulled, String> {
-        tokio::time::timeout(PULL_TIMEOUT, self.pull_unbounded(reference, cache))
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "the registry did not send it within {} s",
-                    PULL_TIMEOUT.as_secs()
-                ))
-            })
+        within(
+            PULL_TIMEOUT,
+            "send it",
+            self.pull_unbounded(reference, cache),
+        )
+        .await
     }
 
     async fn pull_unbounded(&self, reference: &str, cache: &Path) -> Result<Pulled, String> {
         let parsed = parse(reference)?;
         if let Some(digest) = parsed.digest()
-            && let Some(file) = cached(cache, digest)
+            && let Some(file) = cache::cached(cache, digest)
         {
             return Ok(Pulled {
-                reference: reference.to_string(),
                 digest: digest.to_string(),
                 file,
             });
@@ -193,12 +189,8 @@ impl Registries {
             .pull_manifest(&parsed, &auth)
             .await
             .map_err(|e| explain(&e, &parsed))?;
-        if let Some(file) = cached(cache, &digest) {
-            return Ok(Pulled {
-                reference: reference.to_string(),
-                digest,
-                file,
-            });
+        if let Some(file) = cache::cached(cache, &digest) {
+            return Ok(Pulled { digest, file });
         }
         let manifest = artifact(manifest)?;
         let wasm = &manifest.wasm;
@@ -211,12 +203,14 @@ impl Registries {
             None => None,
         };
         let name = file_name(wasm, &parsed);
-        let file = keep(cache, &digest, &name, &component, sidecar.as_deref())?;
-        Ok(Pulled {
-            reference: reference.to_string(),
-            digest,
-            file,
+        // Up to hundreds of MiB written: off the async threads.
+        let (dir, kept) = (cache.to_path_buf(), digest.clone());
+        let file = tokio::task::spawn_blocking(move || {
+            cache::keep(&dir, &kept, &name, &component, sidecar.as_deref())
         })
+        .await
+        .map_err(|e| format!("keeping it failed: {e}"))??;
+        Ok(Pulled { digest, file })
     }
 
     /// The cosign signatures of the manifest `digest` in `reference`'s repository (none
@@ -226,14 +220,8 @@ impl Registries {
         reference: &str,
         digest: &str,
     ) -> Result<Vec<ImageSignature>, String> {
-        tokio::time::timeout(ASK_TIMEOUT, self.signatures_unbounded(reference, digest))
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "the registry did not send its signatures within {} s",
-                    ASK_TIMEOUT.as_secs()
-                ))
-            })
+        let asked = self.signatures_unbounded(reference, digest);
+        within(ASK_TIMEOUT, "send its signatures", asked).await
     }
 
     async fn signatures_unbounded(
@@ -397,6 +385,20 @@ impl Registries {
     }
 }
 
+/// `work`, or the registry's failure to `what` within `limit`.
+async fn within<T>(
+    limit: std::time::Duration,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(format!(
+            "the registry did not {what} within {} s",
+            limit.as_secs()
+        ))
+    })
+}
+
 /// The reference of cosign's signature tag for `digest` in `reference`'s repository.
 pub fn signature_reference(reference: &Reference, digest: &str) -> Result<Reference, String> {
     let Some(hex) = digest.strip_prefix("sha256:") else {
@@ -494,117 +496,6 @@ fn plain_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// The kept component of `digest`, when a pull kept it whole.
-fn cached(cache: &Path, digest: &str) -> Option<PathBuf> {
-    let dir = cache.join(digest.strip_prefix("sha256:")?);
-    let text = std::fs::read_to_string(dir.join("complete")).ok()?;
-    let file = dir.join(format!("{}.wasm", text.trim()));
-    (plain_name(text.trim()) && file.is_file()).then_some(file)
-}
-
-/// Keeps `component` and `sidecar` as `CACHE/<hex>/NAME.wasm` and `NAME.toml`: written
-/// into a fresh directory, renamed into place whole.
-fn keep(
-    cache: &Path,
-    digest: &str,
-    name: &str,
-    component: &[u8],
-    sidecar: Option<&[u8]>,
-) -> Result<PathBuf, String> {
-    let hex = digest
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| format!("its digest `{}` is not sha256", crate::text::clip(digest)))?;
-    let fail = |e: std::io::Error| format!("cannot keep it under {}: {e}", cache.display());
-    std::fs::create_dir_all(cache).map_err(fail)?;
-    let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
-    let staging = cache.join(format!(".{hex}.{}", hex::encode(nonce)));
-    std::fs::create_dir_all(&staging).map_err(fail)?;
-    let written = (|| {
-        std::fs::write(staging.join(format!("{name}.wasm")), component)?;
-        if let Some(sidecar) = sidecar {
-            std::fs::write(staging.join(format!("{name}.toml")), sidecar)?;
-        }
-        std::fs::write(staging.join("complete"), name)
-    })();
-    let dir = cache.join(hex);
-    let placed = written.and_then(|()| {
-        if dir.exists() {
-            // Another pull kept the same digest meanwhile: keep its copy.
-            std::fs::remove_dir_all(&staging)
-        } else {
-            std::fs::rename(&staging, &dir)
-        }
-    });
-    if let Err(e) = placed {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(fail(e));
-    }
-    cached(cache, digest).ok_or_else(|| format!("cannot keep it under {}", cache.display()))
-}
-
-/// Most bytes of the signatures kept beside an artifact.
-const MAX_KEPT_SIGNATURES: u64 = 2 * 1024 * 1024;
-
-/// Where the signatures of `digest` found in `reference`'s repository are kept: one
-/// artifact may be in several repositories, each with signatures of its own.
-fn signatures_file(cache: &Path, reference: &str, digest: &str) -> Option<PathBuf> {
-    let hex = digest.strip_prefix("sha256:")?;
-    let repository = repository(&parse(reference).ok()?);
-    let tag = hex::encode(&Sha256::digest(repository.as_bytes())[..8]);
-    Some(cache.join(hex).join(format!("signatures-{tag}.json")))
-}
-
-/// Keeps `signatures` of the artifact `digest` in `reference`'s repository beside it in
-/// `cache` (best effort: a signature not kept is read from the registry next time).
-pub fn keep_signatures(cache: &Path, reference: &str, digest: &str, signatures: &[ImageSignature]) {
-    use base64::engine::general_purpose::STANDARD;
-    let Some(file) = signatures_file(cache, reference, digest) else {
-        return;
-    };
-    if !file.parent().is_some_and(Path::is_dir) {
-        return;
-    }
-    let kept: Vec<serde_json::Value> = signatures
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "payload": STANDARD.encode(&s.payload),
-                "signature": STANDARD.encode(&s.signature),
-            })
-        })
-        .collect();
-    let mut staging = file.clone().into_os_string();
-    staging.push(".new");
-    let staging = PathBuf::from(staging);
-    let written = std::fs::write(&staging, serde_json::Value::from(kept).to_string())
-        .and_then(|()| std::fs::rename(&staging, &file));
-    if let Err(e) = written {
-        tracing::debug!("the signatures of {digest} were not kept: {e}");
-    }
-}
-
-/// The signatures of `digest` in `reference`'s repository kept beside it, when there
-/// are.
-pub fn kept_signatures(cache: &Path, reference: &str, digest: &str) -> Option<Vec<ImageSignature>> {
-    use base64::engine::general_purpose::STANDARD;
-    let file = signatures_file(cache, reference, digest)?;
-    let text = crate::trust::read_bounded(&file, MAX_KEPT_SIGNATURES).ok()?;
-    let kept: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
-    Some(
-        kept.iter()
-            .take(MAX_SIGNATURES)
-            .filter_map(|s| {
-                Some(ImageSignature {
-                    payload: STANDARD.decode(s.get("payload")?.as_str()?).ok()?,
-                    signature: STANDARD.decode(s.get("signature")?.as_str()?).ok()?,
-                })
-            })
-            .collect(),
-    )
 }
 
 /// Whether `text` names an artifact in a registry rather than a file: a reference whose
@@ -850,24 +741,5 @@ mod tests {
         assert_eq!(file_name(&layer("forecast.wasm"), &r), "forecast");
         assert_eq!(file_name(&layer("../../etc/x.wasm"), &r), "weather");
         assert_eq!(file_name(&OciDescriptor::default(), &r), "weather");
-    }
-
-    #[test]
-    fn a_kept_artifact_is_found_by_digest_and_only_when_complete() {
-        let dir = std::env::temp_dir().join(format!("pier-oci-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let digest = digest_of(b"manifest");
-        assert_eq!(cached(&dir, &digest), None);
-        let file = keep(&dir, &digest, "w", b"\0asm", Some(b"[limits]")).unwrap();
-        assert_eq!(file, dir.join(&digest[7..]).join("w.wasm"));
-        assert_eq!(
-            std::fs::read(dir.join(&digest[7..]).join("w.toml")).unwrap(),
-            b"[limits]"
-        );
-        assert_eq!(cached(&dir, &digest), Some(file.clone()));
-        // A second keep of the same digest keeps the first copy.
-        assert_eq!(keep(&dir, &digest, "w", b"\0asm", None).unwrap(), file);
-        assert!(keep(&dir, "md5:x", "w", b"", None).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -69,35 +69,25 @@ pub struct Input {
 }
 
 impl Input {
-    /// Reads `file` and its sidecar.
+    /// Reads `file`, its sidecar and its signature file.
     pub async fn read(file: &Path) -> Result<Self, LoadError> {
         let refuse = |reason: String| LoadError {
             file: file.to_path_buf(),
             reason,
         };
         let path = file.to_path_buf();
-        let sidecar = tokio::task::spawn_blocking(move || Sidecar::text_for(&path))
-            .await
-            .map_err(|e| refuse(e.to_string()))?
-            .map_err(refuse)?;
+        let (sidecar, signature) = tokio::task::spawn_blocking(move || {
+            Ok::<_, String>((
+                Sidecar::text_for(&path)?,
+                crate::trust::signature_for(&path)?,
+            ))
+        })
+        .await
+        .map_err(|e| refuse(e.to_string()))?
+        .map_err(refuse)?;
         let bytes = tokio::fs::read(file)
             .await
             .map_err(|e| refuse(e.to_string()))?;
-        let mut sig = file.as_os_str().to_owned();
-        sig.push(".sig");
-        let sig = PathBuf::from(sig);
-        let signature = match tokio::fs::metadata(&sig).await {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            _ => Some(
-                tokio::task::spawn_blocking(move || {
-                    crate::trust::read_bounded(&sig, crate::trust::MAX_SIGNATURE_FILE)
-                        .map_err(|e| format!("its signature file {}: {e}", sig.display()))
-                })
-                .await
-                .map_err(|e| refuse(e.to_string()))?
-                .map_err(refuse)?,
-            ),
-        };
         Ok(Self {
             bytes,
             sidecar,

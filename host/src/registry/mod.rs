@@ -83,13 +83,11 @@ pub struct Mount {
 }
 
 /// Where a plugin came from and who signed it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
     /// The reference it was pulled by (an `oci` mount).
-    #[serde(skip)]
     pub reference: Option<String>,
     /// The manifest digest it was pulled as (an `oci` mount).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// How its signature was checked.
     pub verification: crate::trust::Verification,

@@ -261,6 +261,19 @@ fn signed_digest(payload: &[u8]) -> Option<String> {
     )
 }
 
+/// The text of `wasm`'s detached signature `NAME.wasm.sig`, when there is one.
+pub fn signature_for(wasm: &Path) -> Result<Option<Vec<u8>>, String> {
+    let mut path = wasm.as_os_str().to_owned();
+    path.push(".sig");
+    let path = PathBuf::from(path);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_bounded(&path, MAX_SIGNATURE_FILE)
+        .map(Some)
+        .map_err(|e| format!("its signature file {}: {e}", path.display()))
+}
+
 /// The bytes of `path`, refused past `max`.
 pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
