@@ -93,6 +93,18 @@ async fn a_pushed_plugin_is_pulled_and_served_by_tag_and_by_digest() {
     let work = tempfile::tempdir().unwrap();
     let sidecar = sidecar_renaming_add(work.path());
     let tag = registry.reference("tools/calc:1.0");
+    // A core module is refused before anything is sent.
+    let core = work.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let (ok, _, stderr) = pier(&["push", core.to_str().unwrap(), &tag], "");
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "pier: {}: a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`",
+            core.display()
+        )
+    );
     let digest = push(&example("calc"), &tag, Some(&sidecar));
 
     // `pier pull` writes the component and its sidecar, as pushed.

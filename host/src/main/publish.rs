@@ -43,12 +43,8 @@ pub async fn push(args: PushArgs) -> anyhow::Result<ExitCode> {
     let file = &args.file;
     let component =
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    // A component's preamble: `\0asm`, version 0x0d, layer 1.
-    if !component.starts_with(b"\0asm\x0d\x00\x01\x00") {
-        bail!(
-            "{} is not a WebAssembly component (a core module or another file); build it for wasm32-wasip2",
-            file.display()
-        );
+    if let Some(problem) = pier::runtime::header_problem(&component) {
+        bail!("{}: {problem}", file.display());
     }
     let sidecar = match &args.sidecar {
         Some(path) => {

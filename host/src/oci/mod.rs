@@ -195,8 +195,8 @@ impl Registries {
         let manifest = artifact(manifest)?;
         let wasm = &manifest.wasm;
         let component = fetch(&client, &parsed, wasm, MAX_COMPONENT, "component").await?;
-        if !component.starts_with(b"\0asm") {
-            return Err("its application/wasm layer is not WebAssembly".into());
+        if let Some(problem) = crate::runtime::header_problem(&component) {
+            return Err(format!("its application/wasm layer is {problem}"));
         }
         let sidecar = match &manifest.sidecar {
             Some(layer) => Some(fetch(&client, &parsed, layer, MAX_SIDECAR, "sidecar").await?),

@@ -358,17 +358,24 @@ fn wrong_world(file: &Path, e: wasmtime::Error) -> RuntimeError {
 }
 
 fn check_header(file: &Path, bytes: &[u8]) -> Result<(), RuntimeError> {
-    let refuse = |reason: &str| RuntimeError::Compile {
-        file: file.to_path_buf(),
-        reason: reason.to_string(),
-    };
+    match header_problem(bytes) {
+        Some(reason) => Err(RuntimeError::Compile {
+            file: file.to_path_buf(),
+            reason: reason.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Why `bytes` cannot be a component, judged by their header alone.
+pub fn header_problem(bytes: &[u8]) -> Option<&'static str> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        return Err(refuse("not a WebAssembly file (no `\\0asm` header)"));
+        return Some("not a WebAssembly file (no `\\0asm` header)");
     }
     if bytes[4..8] == CORE_MODULE_VERSION {
-        return Err(refuse(
+        return Some(
             "a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`",
-        ));
+        );
     }
-    Ok(())
+    None
 }
