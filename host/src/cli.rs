@@ -516,6 +516,12 @@ pub struct ServeArgs {
     /// Do not follow the plugin directory; changes need a restart (key plugins.watch = false).
     #[arg(long, overrides_with = "watch")]
     pub no_watch: bool,
+    /// Serve the browser console at /console (key console.enabled); on by default in `pier dev`.
+    #[arg(long, overrides_with = "no_console")]
+    pub console: bool,
+    /// Do not serve the console (key console.enabled = false).
+    #[arg(long, overrides_with = "console")]
+    pub no_console: bool,
     /// Directory for pier's data: the AOT cache, the sled store (key data.dir) [default: .pier].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
@@ -577,6 +583,12 @@ impl ServeArgs {
         }
         if self.no_watch {
             out.push(("--no-watch", "plugins.watch", Value::Boolean(false)));
+        }
+        if self.console {
+            out.push(("--console", "console.enabled", Value::Boolean(true)));
+        }
+        if self.no_console {
+            out.push(("--no-console", "console.enabled", Value::Boolean(false)));
         }
         if let Some(n) = self.page_size {
             out.push(("--page-size", "server.page-size", Value::Integer(n)));

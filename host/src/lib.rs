@@ -8,6 +8,7 @@ pub mod auth;
 pub mod builder;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod dev;
 pub mod docs;
 pub mod error;
@@ -130,25 +131,50 @@ fn short(version: &str) -> &str {
     &version[..12.min(version.len())]
 }
 
-/// Logs what reconciling `file` did and counts it in the metrics.
+/// The lists `changes` changed: `tools`, `resources`, `prompts`.
+fn changed_lists(changes: &Changes) -> Vec<&'static str> {
+    [
+        (changes.tools, "tools"),
+        (changes.resources, "resources"),
+        (changes.prompts, "prompts"),
+    ]
+    .into_iter()
+    .filter_map(|(yes, name)| yes.then_some(name))
+    .collect()
+}
+
+/// What changed, for the feed: the plugin, the change, the version served and the one
+/// before (short), why it was refused, the lists it changed.
+fn change_event(
+    plugin: &str,
+    change: &'static str,
+    version: Option<&str>,
+    previous: Option<&str>,
+    reason: Option<String>,
+    lists: Vec<&'static str>,
+) -> telemetry::feed::Event {
+    telemetry::feed::Event::Change {
+        plugin: plugin.to_string(),
+        change,
+        version: version.map(|v| short(v).to_string()),
+        previous: previous.map(|v| short(v).to_string()),
+        reason,
+        lists,
+    }
+}
+
+/// Logs what reconciling `file` did, counts it in the metrics and tells the feed.
 fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
+    use telemetry::feed::clipped;
     let changed = |c: &Changes| {
-        let mut lists = Vec::new();
-        for (yes, name) in [
-            (c.tools, "tools"),
-            (c.resources, "resources"),
-            (c.prompts, "prompts"),
-        ] {
-            if yes {
-                lists.push(name);
-            }
-        }
+        let lists = changed_lists(c);
         if lists.is_empty() {
             "-".to_string()
         } else {
             lists.join(",")
         }
     };
+    let feed = metrics.feed();
     match outcome {
         Outcome::Mounted {
             mount,
@@ -157,6 +183,16 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
         } => {
             metrics.aot_cache(*cache == runtime::CacheOutcome::Hit);
             metrics.mount_change(&mount.name, "mounted");
+            feed.publish(|| {
+                change_event(
+                    &mount.name,
+                    "mounted",
+                    Some(&mount.version),
+                    None,
+                    None,
+                    changed_lists(changes),
+                )
+            });
             tracing::info!(
                 plugin = %mount.name,
                 namespace = %mount.namespace,
@@ -178,6 +214,16 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
         } => {
             metrics.aot_cache(*cache == runtime::CacheOutcome::Hit);
             metrics.mount_change(&mount.name, "swapped");
+            feed.publish(|| {
+                change_event(
+                    &mount.name,
+                    "swapped",
+                    Some(&mount.version),
+                    Some(previous),
+                    None,
+                    changed_lists(changes),
+                )
+            });
             tracing::info!(
                 plugin = %mount.name,
                 namespace = %mount.namespace,
@@ -191,7 +237,11 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
         }
         Outcome::Unmounted { file, changes } => {
             let name = file.file_stem().map(|s| s.to_string_lossy().into_owned());
-            metrics.mount_change(name.as_deref().unwrap_or("?"), "unmounted");
+            let name = name.as_deref().unwrap_or("?");
+            metrics.mount_change(name, "unmounted");
+            feed.publish(|| {
+                change_event(name, "unmounted", None, None, None, changed_lists(changes))
+            });
             tracing::info!(changed = changed(changes), "unmounted {}", file.display());
         }
         Outcome::Refused { error, previous } => {
@@ -199,7 +249,18 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
                 .file
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned());
-            metrics.mount_change(name.as_deref().unwrap_or("?"), "refused");
+            let name = name.as_deref().unwrap_or("?");
+            metrics.mount_change(name, "refused");
+            feed.publish(|| {
+                change_event(
+                    name,
+                    "refused",
+                    None,
+                    None,
+                    Some(clipped(&error.reason)),
+                    Vec::new(),
+                )
+            });
             if *previous {
                 tracing::error!("{error}; the previous version keeps serving");
             } else {
@@ -229,8 +290,15 @@ impl App {
                 store,
             )?
             .keeping_artifacts(config.aot_keep)
-            .counting_egress(Arc::new(move |plugin, host, outcome| {
-                counted.egress(plugin, host, outcome);
+            .counting_egress(Arc::new(move |c| {
+                counted.egress(c.plugin, c.host, c.outcome);
+                counted.feed().publish(|| telemetry::feed::Event::Egress {
+                    plugin: c.plugin.to_string(),
+                    method: telemetry::feed::clipped(c.method),
+                    url: telemetry::feed::clipped(c.url),
+                    outcome: c.outcome,
+                    detail: c.detail.map(telemetry::feed::clipped),
+                });
             })),
         );
         let registry = Arc::new(Registry::default());

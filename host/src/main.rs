@@ -476,6 +476,8 @@ async fn run() -> ExitCode {
             // Rebuilt plugins reach the server through the directory watch.
             serve.watch = true;
             serve.no_watch = false;
+            // The console shows what was rebuilt and swapped, unless asked not to.
+            serve.console = !serve.no_console;
             run_server(serve, sources).await
         }
     }

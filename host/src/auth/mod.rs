@@ -277,11 +277,15 @@ impl Verifier {
     /// Counts one refusal for `why`.
     pub(crate) fn count_refusal(&self, why: &Refusal) {
         if let Some(metrics) = &self.metrics {
-            metrics.auth_refused(match why {
-                Refusal::Missing => "missing_token",
-                Refusal::Invalid(_) => "invalid_token",
-                Refusal::Scope(_) => "insufficient_scope",
-            });
+            let (reason, detail) = match why {
+                Refusal::Missing => ("missing_token", "no bearer token".to_string()),
+                Refusal::Invalid(why) => ("invalid_token", why.clone()),
+                Refusal::Scope(scopes) => (
+                    "insufficient_scope",
+                    format!("the token lacks {}", scopes.join(" ")),
+                ),
+            };
+            metrics.auth_refused(reason, Some(&detail));
         }
     }
 

@@ -649,6 +649,18 @@ pub const KEYS: &[Key] = &[
         doc: "Whether the admin API may mount `url` servers and `openapi` REST APIs (pier connects wherever the URL points).",
     },
     Key {
+        path: "console.enabled",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "Serve the browser console at /console: mounts, the catalogue with a form per tool, live calls and changes, per-mount charts. `pier dev` turns it on (`--no-console` keeps it off). Its data and calls need the admin token or, with auth on, a token with admin.scope.",
+    },
+    Key {
+        path: "console.remote",
+        kind: Kind::Bool,
+        default: "false",
+        doc: "Serve the console to clients beyond loopback too (by default only to 127.0.0.1 and ::1, asking for it by a loopback name). Needs admin.token or auth.mode other than none.",
+    },
+    Key {
         path: "auth.mode",
         kind: Kind::Choice(&["none", "tokens", "jwt"]),
         default: "\"none\"",

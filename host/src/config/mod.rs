@@ -122,6 +122,8 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// Whether the admin API may mount `command` servers.
     pub admin_command_mounts: bool,
+    /// The browser console (`[console]`).
+    pub console: crate::console::ConsoleOptions,
     /// Whether the admin API may mount `url` servers.
     pub admin_url_mounts: bool,
     /// How OCI registries are reached (`plugins.insecure-registries`, the CAs).
@@ -492,6 +494,7 @@ impl Layers {
                 modern: self.str("upstream.max-protocol-version") == "2026-07-28",
             },
             admin_command_mounts: self.flag("admin.allow-command-mounts"),
+            console: self.console()?,
             admin_url_mounts: self.flag("admin.allow-url-mounts"),
             registries: crate::oci::Registries {
                 insecure: self.list("plugins.insecure-registries"),
@@ -507,6 +510,22 @@ impl Layers {
             storage: self.storage()?,
             storage_purge: self.ms("storage.purge-ms"),
         })
+    }
+
+    /// The `[console]` table. Beyond loopback it needs a token to ask for.
+    fn console(&self) -> Result<crate::console::ConsoleOptions, ConfigError> {
+        let options = crate::console::ConsoleOptions {
+            enabled: self.flag("console.enabled"),
+            remote: self.flag("console.remote"),
+        };
+        if options.remote && self.str("admin.token").is_empty() && self.str("auth.mode") == "none" {
+            return Err(ConfigError {
+                origin: self.source("console.remote").cloned().unwrap_or(Source::Default),
+                key: "console.remote".into(),
+                message: "a console served beyond loopback needs admin.token or auth.mode tokens or jwt: without either, anyone who reaches the port would see every mount and call every tool".into(),
+            });
+        }
+        Ok(options)
     }
 
     /// The `[trust]` table: its keys read.

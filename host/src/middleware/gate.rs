@@ -76,7 +76,7 @@ impl Middleware for Gated {
     ) -> Outcome {
         if let Some(error) = refusal(self.0.as_ref(), cx, &request) {
             if let Some(metrics) = &self.1 {
-                metrics.auth_refused("rule");
+                metrics.auth_refused("rule", Some(&error.message));
             }
             return Err(error);
         }

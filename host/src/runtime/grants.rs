@@ -10,7 +10,7 @@ pub mod http;
 pub mod net;
 pub mod tls;
 
-pub use egress::{Egress, EgressCounter, HttpBudget};
+pub use egress::{Counted, Egress, EgressCounter, HttpBudget};
 pub use http::{HttpGrant, HttpGrants};
 pub use tls::{Trust, install_provider as install_tls_provider};
 

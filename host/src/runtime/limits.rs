@@ -149,6 +149,22 @@ impl Limits {
         }
     }
 
+    /// The limits in effect, by the names of their `[limits]` keys (`/admin/mounts`,
+    /// the console).
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "timeout-ms": self.timeout.as_millis() as u64,
+            "memory-mb": self.memory_bytes >> 20,
+            "max-concurrent-calls": self.max_concurrent_calls,
+            "http-requests": self.http.requests,
+            "http-response-bytes": self.http.response_bytes,
+            "storage-keys": self.storage.max_keys,
+            "storage-value-bytes": self.storage.max_value_bytes,
+            "log-messages": self.output.messages,
+            "log-bytes": self.output.bytes,
+        })
+    }
+
     /// What the operator's cap lowered of `asked` to make these limits, one
     /// `key asked → allowed` each (empty: nothing).
     pub fn lowered_from(&self, asked: &Limits) -> Vec<String> {

@@ -269,6 +269,9 @@ impl Sandbox {
         let taken = pool
             .as_ref()
             .and_then(|(pool, scope)| pool.take(scope, Instant::now()));
+        if pool.is_some() {
+            ctx.instance_used(taken.is_some());
+        }
         let mut instance = match taken {
             Some(mut warm) => {
                 self.warm_hits.fetch_add(1, Ordering::Relaxed);

@@ -171,6 +171,9 @@ pub trait CallContext: Send + Sync {
     fn cancellation(&self) -> tokio_util::sync::CancellationToken {
         tokio_util::sync::CancellationToken::new()
     }
+    /// The call ran on a warm instance (`true`) or a new one (`false`): told by
+    /// plugins that may reuse instances, for the console's live view.
+    fn instance_used(&self, _warm: bool) {}
     /// The request-scoped state.
     fn state(&self) -> &RequestState;
     /// Ask the client the `questions`, each under its key; the answers in order. When a

@@ -40,7 +40,9 @@ impl Terminal for MountCall<'_> {
             if let Some(gate) = &self.shared.gate
                 && let Some(refused) = crate::middleware::gate::refusal(gate.as_ref(), cx, &request)
             {
-                self.shared.metrics.auth_refused("rule");
+                self.shared
+                    .metrics
+                    .auth_refused("rule", Some(&refused.message));
                 return Err(refused);
             }
             let context = cx.request().on(&mount);

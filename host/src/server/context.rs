@@ -122,6 +122,9 @@ struct Request {
     info: RequestInfo,
     state: RequestState,
     transient: AtomicBool,
+    /// How the last plugin call of the request got its instance: 0 not told, 1 a new
+    /// one, 2 a warm one.
+    instance: std::sync::atomic::AtomicU8,
     /// `context.set-enabled` calls so far (each may rebuild the catalogue and notify
     /// every client).
     switches: std::sync::atomic::AtomicUsize,
@@ -253,6 +256,7 @@ impl Context {
                 info,
                 state: RequestState::new(max_state_bytes),
                 transient: AtomicBool::new(false),
+                instance: Default::default(),
                 switches: Default::default(),
                 rounds: None,
                 logs,
@@ -357,6 +361,16 @@ impl Context {
     /// call; clears the mark.
     pub fn take_transient(&self) -> bool {
         self.request.transient.swap(false, Ordering::Relaxed)
+    }
+
+    /// How the request's last plugin call got its instance (`warm` or `new`), when the
+    /// plugin said (plugins that may reuse instances); clears the mark.
+    pub fn take_instance(&self) -> Option<&'static str> {
+        match self.request.instance.swap(0, Ordering::Relaxed) {
+            1 => Some("new"),
+            2 => Some("warm"),
+            _ => None,
+        }
     }
 
     /// Whether the request belongs to a session that outlives it (else it stands alone,
@@ -529,6 +543,12 @@ impl Context {
 }
 
 impl CallContext for Context {
+    fn instance_used(&self, warm: bool) {
+        self.request
+            .instance
+            .store(if warm { 2 } else { 1 }, Ordering::Relaxed);
+    }
+
     fn log_floor(&self) -> Option<LogLevel> {
         self.floor().map(crate::levels::from_mcp)
     }

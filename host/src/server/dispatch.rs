@@ -72,6 +72,18 @@ async fn through_mount(
     if content && let Request::CallTool(call) = &request {
         trace::record_content(&span, "gen_ai.tool.call.arguments", &call.arguments);
     }
+    let feed = shared.metrics.feed();
+    let target = (feed.listeners() > 0).then(|| match &request {
+        Request::CallTool(call) => call.name.to_string(),
+        Request::ReadResource(uri) => uri.clone(),
+        Request::GetPrompt(call) => call.name.clone(),
+        Request::Complete(params) => match &params.r#ref {
+            rmcp::model::Reference::Prompt(p) => p.name.clone(),
+            rmcp::model::Reference::Resource(r) => r.uri.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    });
     let started = std::time::Instant::now();
     let outcome = trace::within(span.clone(), async {
         match shared.pipeline.mount(&mount.namespace) {
@@ -88,9 +100,35 @@ async fn through_mount(
         Ok(_) => "ok",
         Err(_) => "error",
     };
+    let elapsed = started.elapsed();
     shared
         .metrics
-        .mount_call(&mount.namespace, label, started.elapsed().as_secs_f64());
+        .mount_call(&mount.namespace, label, elapsed.as_secs_f64());
+    // A plugin that may reuse instances says which it used; any other makes a new one.
+    let instance = cx
+        .request()
+        .take_instance()
+        .or_else(|| mount.wasm().map(|_| "new"));
+    if let Some(target) = target {
+        use crate::telemetry::feed::{Event, clipped};
+        feed.publish(|| Event::Call {
+            method: cx.method(),
+            target: clipped(&target),
+            mount: mount.namespace.clone(),
+            subject: cx.subject().map(clipped),
+            ms: elapsed.as_secs_f64() * 1000.0,
+            outcome: label,
+            instance,
+            error: match &outcome {
+                Err(e) => Some(clipped(&e.message)),
+                Ok(Response::CallTool(result)) if result.is_error == Some(true) => result
+                    .content
+                    .iter()
+                    .find_map(|c| c.as_text().map(|t| clipped(&t.text))),
+                _ => None,
+            },
+        });
+    }
     outcome
 }
 

@@ -14,6 +14,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 
 use crate::registry::Catalogue;
 
+pub mod feed;
 pub mod otel;
 pub mod trace;
 
@@ -168,6 +169,8 @@ pub struct Metrics {
     operations: Handles<OperationKey, Histogram>,
     /// Per mount: its duration, and its count per outcome.
     mounts: Handles<String, ToolHandles>,
+    /// What happens, as it happens (the console's live view).
+    feed: feed::Feed,
 }
 
 /// The labels of one series of `mcp.server.operation.duration`.
@@ -278,6 +281,7 @@ impl Default for Metrics {
             tools: Handles::default(),
             operations: Handles::default(),
             mounts: Handles::default(),
+            feed: feed::Feed::default(),
         }
     }
 }
@@ -465,9 +469,19 @@ impl Metrics {
         self.call(&self.mounts, series, mount, outcome, seconds);
     }
 
-    /// A request refused by authentication or authorization, for `reason`.
-    pub fn auth_refused(&self, reason: &'static str) {
+    /// A request refused by authentication or authorization, for `reason`; `detail`
+    /// says what was refused (for the live feed).
+    pub fn auth_refused(&self, reason: &'static str, detail: Option<&str>) {
         self.count("pier_auth_refusals_total", &[("reason", reason)], 1);
+        self.feed.publish(|| feed::Event::Refusal {
+            reason,
+            detail: detail.map(feed::clipped),
+        });
+    }
+
+    /// What happens, as it happens.
+    pub fn feed(&self) -> &feed::Feed {
+        &self.feed
     }
 
     /// A plugin compiled now (`hit = false`) or loaded from the AOT cache.

@@ -50,23 +50,45 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// `admin.token`, or (with auth on) a token carrying `admin.scope`.
 async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let given = crate::auth::bearer(request.headers()).ok();
+    match admitted(&app, request.headers()).await {
+        Ok(_) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// Who may use the admin API (and the console's): the holder of `admin.token`
+/// (subject [`crate::console::SUBJECT`]), or with auth on a token carrying
+/// `admin.scope`; with neither configured (only the console, on loopback), anyone.
+/// Otherwise the answer to give: 401, or 403 for another token or scope.
+pub async fn admitted(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+) -> Result<crate::auth::Identity, Response> {
+    let verifier = app.verifier();
+    let admin = || crate::auth::Identity {
+        subject: crate::console::SUBJECT.into(),
+        scopes: vec![verifier.auth().admin_scope.clone()],
+        expires: None,
+    };
+    let given = crate::auth::bearer(headers).ok();
     if let (Some(given), Some(expected)) = (given, app.admin_token())
         && crate::auth::same_secret(given.as_bytes(), expected.as_bytes())
     {
-        return next.run(request).await;
+        return Ok(admin());
     }
-    let verifier = app.verifier();
     if verifier.auth().enabled() {
         let scope = &verifier.auth().admin_scope;
-        let refusal = match verifier.verify(request.headers()).await {
-            Ok(identity) if identity.scopes.contains(scope) => return next.run(request).await,
+        let refusal = match verifier.verify(headers).await {
+            Ok(identity) if identity.scopes.contains(scope) => return Ok(identity),
             Ok(_) => crate::auth::Refusal::Scope(vec![scope.clone()]),
             Err(why) => why,
         };
-        return crate::auth::refused(verifier, &refusal);
+        return Err(crate::auth::refused(verifier, &refusal));
     }
-    match given {
+    if app.admin_token().is_none() {
+        return Ok(admin());
+    }
+    Err(match given {
         None => {
             let mut response = error(
                 StatusCode::UNAUTHORIZED,
@@ -79,7 +101,7 @@ async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) ->
             response
         }
         Some(_) => error(StatusCode::FORBIDDEN, "wrong admin token"),
-    }
+    })
 }
 
 async fn list(State(app): State<Arc<App>>) -> Json<Value> {

@@ -108,7 +108,7 @@ impl ConnectionLimits {
     }
 }
 
-/// The HTTP app: `/mcp`, `/health`, `/ready`, `/metrics`, `/admin`.
+/// The HTTP app: `/mcp`, `/health`, `/ready`, `/metrics`, `/admin`, `/console`.
 pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Router {
     // A request without a session (MCP 2026-07-28, or any to a stateless pier) whose
     // first message is its answer gets it as JSON; one that sends notifications first
@@ -183,6 +183,12 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
         requests: lifecycle.requests.clone(),
     };
     let mut mcp = any(endpoint::serve).with_state(endpoint);
+    // The console calls tools through `/mcp` after authenticating its own requests.
+    let console_mcp: Option<Router> = app.config.console.enabled.then(|| {
+        Router::new()
+            .route("/mcp", mcp.clone())
+            .with_state(app.clone())
+    });
     let verifier = app.verifier().clone();
     let auth_on = verifier.auth().enabled();
     if auth_on {
@@ -231,6 +237,9 @@ pub fn router(app: Arc<App>, options: &HttpOptions, lifecycle: &Lifecycle) -> Ro
     let mut router = router.merge(open).merge(guarded);
     if app.admin_token().is_some() || auth_on {
         router = router.nest("/admin", super::admin::router(app.clone()));
+    }
+    if let Some(mcp) = console_mcp {
+        router = router.merge(crate::console::router(app.clone(), mcp, app.config.console));
     }
     router.with_state(app)
 }

@@ -25,9 +25,15 @@ impl ChildPier {
 
     /// [`ChildPier::serve`] with environment variables `env` set.
     pub async fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::run("serve", args, env).await
+    }
+
+    /// Runs `pier COMMAND --listen 127.0.0.1:0 ARGS…` (`serve` or `dev`) with `env`, and
+    /// waits (bounded) for `/ready`.
+    pub async fn run(command: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, BufReader};
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pier"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([command, "--listen", "127.0.0.1:0"])
             .args(args)
             .envs(env.iter().copied())
             .stderr(std::process::Stdio::piped())

@@ -37,6 +37,9 @@ pub struct MountInfo {
     /// value).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants: Option<serde_json::Value>,
+    /// A plugin's limits in effect (`timeout-ms`, `memory-mb`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<serde_json::Value>,
     /// A plugin's instance model: `fresh` or `reuse`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instances: Option<&'static str>,
@@ -123,6 +126,7 @@ impl Mounts {
                             .collect()
                     }),
                     grants: m.and_then(|m| m.wasm()).map(|p| p.grants().describe()),
+                    limits: m.and_then(|m| m.wasm()).map(|p| p.limits().describe()),
                     instances: m.and_then(|m| m.wasm()).map(|p| p.instance_model()),
                     resident_bytes: m.and_then(|m| m.wasm()).map(|p| p.resident_bytes(&mapped)),
                     digest: m

@@ -23,9 +23,25 @@ use super::net::private_kind;
 mod metered;
 use metered::Metered;
 
-/// Counts one outbound request: plugin, host label (a grant's host pattern, or `other`),
-/// outcome (`ok`, `error`, `denied`).
-pub type EgressCounter = Arc<dyn Fn(&str, &str, &'static str) + Send + Sync>;
+/// Counts one outbound request ([`Counted`]).
+pub type EgressCounter = Arc<dyn Fn(&Counted<'_>) + Send + Sync>;
+
+/// One outbound request, as [`EgressCounter`] hears of it.
+#[derive(Debug)]
+pub struct Counted<'a> {
+    /// The plugin that sent it.
+    pub plugin: &'a str,
+    /// The host pattern of the grant it matched (`other` for a refused one).
+    pub host: &'a str,
+    /// `ok`, `error` or `denied`.
+    pub outcome: &'static str,
+    /// The HTTP method.
+    pub method: &'a str,
+    /// `scheme://host:port/path`, without the query (which may carry secrets).
+    pub url: &'a str,
+    /// Why it was refused or failed.
+    pub detail: Option<&'a str>,
+}
 
 /// What one call may send: requests, and response bytes across all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,13 +201,20 @@ impl Shared {
             "outbound request refused"
         );
         self.lock_explanation().get_or_insert(message);
-        self.counted("other", "denied");
+        self.counted(target, "other", "denied", Some(&why));
         Error::HttpRequestDenied
     }
 
-    fn counted(&self, host: &str, outcome: &'static str) {
+    fn counted(&self, target: &Target, host: &str, outcome: &'static str, detail: Option<&str>) {
         if let Some(count) = &self.count {
-            count(&self.plugin, host, outcome);
+            count(&Counted {
+                plugin: &self.plugin,
+                host,
+                outcome,
+                method: &target.method,
+                url: &format!("{}{}", target.origin, target.path),
+                detail,
+            });
         }
     }
 
@@ -243,7 +266,12 @@ impl Shared {
         // a loop writes one log line per budgeted request, then one more, then none.
         let attempt = self.requests.fetch_add(1, Ordering::Relaxed);
         if attempt > self.budget.requests {
-            self.counted("other", "denied");
+            self.counted(
+                &target,
+                "other",
+                "denied",
+                Some("its requests of this call are used up"),
+            );
             return Err(Error::HttpRequestDenied);
         }
         if attempt == self.budget.requests {
@@ -326,7 +354,7 @@ impl Shared {
             }
         };
         let status = response.status().as_u16();
-        self.counted(&label, "ok");
+        self.counted(&target, &label, "ok", None);
         let shared = self.clone();
         let between = options.and_then(|o| o.between_bytes_timeout);
         let response = response.map(move |incoming| {
@@ -352,7 +380,7 @@ impl Shared {
             ms = started.elapsed().as_millis() as u64,
             "outbound request failed"
         );
-        self.counted(label, "error");
+        self.counted(target, label, "error", Some(&error.to_string()));
         self.explain_failure(target, &error.to_string());
         error
     }
