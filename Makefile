@@ -13,12 +13,12 @@ CONF_DIR    := tests/conformance
 
 EXAMPLES := hello calc assistant notes fetch
 
-.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy setup-registry plugins fixtures polyglot run test conformance bench soak fuzz fmt lint clean
+.PHONY: help setup setup-deny setup-docs docs docs-check docs-reference setup-fuzz setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy setup-registry setup-chromium plugins fixtures screenshots polyglot run test conformance bench soak fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy setup-registry ## Install every tool the build and tests need (idempotent)
+setup: setup-rust setup-py setup-js setup-js-sdk setup-conformance setup-redis setup-haproxy setup-registry setup-chromium ## Install every tool the build and tests need (idempotent)
 
 setup-deny:
 	@command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
@@ -48,6 +48,14 @@ setup-registry:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry apache2-utils openssl; }
+
+# The console's test drives Debian's Chromium headless (through Playwright, from
+# tests/requirements.txt); the fonts make its screenshots readable.
+setup-chromium:
+	@{ command -v chromium && [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; } >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; }
 
 setup-py: $(VENV)/.installed
 setup-js: $(JS_DIR)/node_modules/.installed
@@ -96,9 +104,9 @@ polyglot: setup-py setup-js ## Build the Python and JavaScript contract fixtures
 
 run: plugins ## Serve the example plugins over HTTP on 127.0.0.1:8000/mcp
 	@cargo build --quiet -p pier
-	@echo "Connect an MCP client to http://127.0.0.1:8000/mcp"
+	@echo "Connect an MCP client to http://127.0.0.1:8000/mcp; the console is at http://127.0.0.1:8000/console"
 	@echo "(or let it start: $(CURDIR)/target/debug/pier serve --transport stdio --plugins $(CURDIR)/plugins.d)"
-	target/debug/pier serve --plugins plugins.d
+	target/debug/pier serve --plugins plugins.d --console
 
 test: setup setup-docs plugins polyglot ## Run every test (unit, integration, real clients, the load generator, the conformance suite, the book's links)
 	cargo test --no-fail-fast -p pier -p pier-sdk -p pier-sdk-macros -p pier-bench -p redact -p fetch -p pier-fuzz
@@ -111,6 +119,10 @@ test: setup setup-docs plugins polyglot ## Run every test (unit, integration, re
 conformance: setup-conformance plugins ## Run the official MCP conformance suite against pier over HTTP
 	cargo build --quiet -p pier
 	scripts/conformance.sh
+
+screenshots: setup-py setup-chromium plugins ## Take the console's screenshots (docs/src/images/console-*.png) in headless Chromium
+	cargo build --quiet -p pier
+	scripts/screenshots.sh
 
 bench: setup ## Measure pier against FastMCP and native rmcp; writes bench/results/latest.md and .json, a fleet's cost in fleet.md, tracing's in tracing.md
 	cargo build --release --target $(WASM_TARGET) -p bench-plugin

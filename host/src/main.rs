@@ -110,6 +110,9 @@ async fn serve_http(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow:
     let lifecycle = http::Lifecycle::of(&app);
     let router = http::router(app.clone(), &config.http, &lifecycle);
     eprintln!("pier: serving MCP on http://{addr}/mcp (health: /health, readiness: /ready)");
+    if config.console.enabled {
+        eprintln!("pier: console on http://{addr}/console");
+    }
     let loading = app.clone();
     let plugins = config.plugins_dir.clone();
     tokio::spawn(async move {

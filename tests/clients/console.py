@@ -1,17 +1,21 @@
 """Drives pier's console (`/console`) in the system's headless Chromium with Playwright,
 as a person would, and prints what it saw as JSON (the Rust test asserts on it).
 
-    console.py BASE_URL PLUGIN_DIR NEW_HELLO [--screenshots DIR]
+    console.py BASE_URL PLUGIN_DIR NEW_HELLO [--screenshots DIR] [--traffic SECONDS]
 
 BASE_URL is pier's `http://127.0.0.1:PORT`; PLUGIN_DIR the directory it watches, with
 the example plugins; NEW_HELLO a second version of `hello.wasm`, copied over it to
-see the swap appear live. With --screenshots, each page is saved as a PNG in DIR.
+see the swap appear live. With --screenshots, each page is saved as a PNG in DIR;
+with --traffic, tools are called for SECONDS before the charts are shown (`make
+screenshots` does, so that the charts have something to show).
 """
 
 import json
 import shutil
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
@@ -41,12 +45,37 @@ def live_rows(page, kind):
     )
 
 
+def traffic(base, seconds):
+    """Calls a few tools through the console's API for `seconds`, at a varying pace."""
+    calls = [
+        ("calc_add", {"a": 2, "b": 3}),
+        ("calc_divide", {"a": 1, "b": 0}),
+        ("hello_greet", {"name": "pier"}),
+        ("notes_list", {}),
+    ]
+    end = time.time() + seconds
+    n = 0
+    while time.time() < end:
+        name, arguments = calls[n % len(calls)]
+        body = json.dumps({"name": name, "arguments": arguments}).encode()
+        request = urllib.request.Request(
+            f"{base}/console/api/call", body, {"content-type": "application/json"}
+        )
+        urllib.request.urlopen(request).read()
+        n += 1
+        time.sleep(0.02 + 0.08 * ((n // 40) % 3))
+
+
 def main():
     base, plugins, new_hello = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     shots = None
     if "--screenshots" in sys.argv:
         shots = Path(sys.argv[sys.argv.index("--screenshots") + 1])
         shots.mkdir(parents=True, exist_ok=True)
+    load = None
+    if "--traffic" in sys.argv:
+        seconds = float(sys.argv[sys.argv.index("--traffic") + 1])
+        load = threading.Thread(target=traffic, args=(base, seconds))
     seen = {"outside_requests": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -129,6 +158,9 @@ def main():
         )
 
         # Metrics: a chart per mount that was called, once two readings were taken.
+        if load:
+            load.start()
+            load.join()
         deadline = time.time() + 30
         page.click('nav a[data-page="metrics"]')
         while time.time() < deadline:

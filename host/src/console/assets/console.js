@@ -292,8 +292,8 @@ function onCallMessage(out, message) {
   }
   const result = message.result;
   if (!result) return;
-  if (result.resultType === "input_required" || result.inputRequests) {
-    out.result.append(el("p", { class: "outcome", text: "The tool asks for input; the console does not answer questions yet." }),
+  if (result.resultType && result.resultType !== "complete") {
+    out.result.append(el("p", { class: "outcome", text: `The answer is ${result.resultType}: the console does not answer a tool's questions.` }),
       el("pre", { text: JSON.stringify(result, null, 2) }));
     return;
   }
@@ -546,6 +546,8 @@ async function loadSeries() {
   if (!names.size) {
     charts.append(el("p", { text: data.points.length ? "No calls yet." : `The first points come ${data.every_seconds} seconds after pier starts.` }));
   }
+  // The axis spans two minutes at first, then grows to all the points kept.
+  const slots = Math.min(Math.max(data.points.length, 24), data.points_kept);
   for (const name of [...names].sort()) {
     const rps = data.points.map((p) => (p.mounts[name] ? p.mounts[name].rps : 0));
     const p99 = data.points.map((p) => (p.mounts[name] ? p.mounts[name].p99_ms : null));
@@ -553,8 +555,8 @@ async function loadSeries() {
     const failing = errors.length && errors[errors.length - 1] > 0 ? ` · ✗ ${errors[errors.length - 1].toFixed(2)} errors/s` : "";
     charts.append(el("section", { class: "chart", "data-mount": name, "aria-label": `Mount ${name}` },
       el("h3", {}, name, el("span", { class: "hint", text: failing })),
-      spark(`${name} requests per second`, rps, "req/s", data.points_kept),
-      spark(`${name} p99 latency`, p99, "ms", data.points_kept)));
+      spark(`${name} requests per second`, rps, "req/s", slots),
+      spark(`${name} p99 latency`, p99, "ms", slots)));
   }
   status(`metrics · ${data.points.length} points`);
 }
