@@ -135,15 +135,27 @@ async fn serve_http(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow:
     Ok(())
 }
 
-async fn serve(config: ServeConfig, dev: Vec<pier::dev::Source>) -> anyhow::Result<()> {
-    if !dev.is_empty() {
-        // What `pier dev` builds goes there: a first run in a new folder makes it.
-        std::fs::create_dir_all(&config.plugins_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the plugin directory {}: {e}",
+/// Serves `config`; `pier dev` (`developing`) builds and follows the `dev` sources.
+async fn serve(
+    config: ServeConfig,
+    dev: Vec<pier::dev::Source>,
+    developing: bool,
+) -> anyhow::Result<()> {
+    if developing {
+        // What `pier dev` builds, or what one drops in, goes there: a first run in a
+        // new folder makes it (and watches it).
+        if !config.plugins_dir.exists() {
+            std::fs::create_dir_all(&config.plugins_dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the plugin directory {}: {e}",
+                    config.plugins_dir.display()
+                )
+            })?;
+            eprintln!(
+                "pier: created {}/ — drop plugins (.wasm) there",
                 config.plugins_dir.display()
-            )
-        })?;
+            );
+        }
         pier::dev::clear(&dev, &config.plugins_dir);
     }
     let plugins = config.plugins_dir.clone();
@@ -356,7 +368,11 @@ async fn storage(action: StorageAction) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> ExitCode {
+async fn run_server(
+    args: pier::cli::ServeArgs,
+    dev: Vec<pier::dev::Source>,
+    developing: bool,
+) -> ExitCode {
     let config = match args.config() {
         Ok(config) => config,
         Err(e) => {
@@ -372,7 +388,7 @@ async fn run_server(args: pier::cli::ServeArgs, dev: Vec<pier::dev::Source>) -> 
         }
     };
     pier::progress::serving(config.log.json);
-    let served = serve(config, dev).await;
+    let served = serve(config, dev, developing).await;
     if let Some(otel) = otel {
         // The last spans and metrics are sent before pier exits.
         let _ = tokio::task::spawn_blocking(move || otel.shutdown()).await;
@@ -463,7 +479,7 @@ async fn run() -> ExitCode {
         Command::Pull(args) => report(publish::pull(args).await),
         Command::Sign(args) => report(publish::sign(args).await),
         Command::Keygen(args) => report(publish::keygen(args)),
-        Command::Serve(args) => run_server(args, Vec::new()).await,
+        Command::Serve(args) => run_server(args, Vec::new(), false).await,
         Command::Dev(args) => {
             let mut sources = Vec::new();
             for dir in &args.sources {
@@ -481,7 +497,7 @@ async fn run() -> ExitCode {
             serve.no_watch = false;
             // The console shows what was rebuilt and swapped, unless asked not to.
             serve.console = !serve.no_console;
-            run_server(serve, sources).await
+            run_server(serve, sources, true).await
         }
     }
 }

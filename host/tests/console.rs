@@ -155,6 +155,17 @@ async fn in_a_browser_pier_dev_shows_mounts_calls_a_tool_and_follows_swaps_and_e
     assert_eq!(seen["calc_add_result"], "5");
     assert_eq!(seen["calc_add_outcome"], "✓ Result");
     assert_eq!(seen["calc_add_structured"], json!({"result": 5}));
+    // Log messages and progress as they came, then the result.
+    assert_eq!(
+        seen["countdown_logs"],
+        json!([
+            "info [calc] countdown: 2",
+            "info [calc] countdown: 1",
+            "info [calc] countdown: 0"
+        ])
+    );
+    assert_eq!(seen["countdown_progress"], "Progress: 2 of 2 — 0 left");
+    assert_eq!(seen["countdown_result"], "counted down from 2");
     // fetch may reach https://* only: http://example.com is refused before any
     // connection, and the tool says so.
     assert_eq!(seen["fetch_outcome"], "✗ The tool answered with an error");
@@ -169,10 +180,11 @@ async fn in_a_browser_pier_dev_shows_mounts_calls_a_tool_and_follows_swaps_and_e
     assert_eq!(egress[4], "not in its [grants] http");
     // Calls, newest first: who, how long, which instance.
     let calls = seen["live_calls"].as_array().unwrap();
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    assert_eq!(calls[1][2], "tools/call calc_add (calc)");
-    assert_eq!(calls[1][3], "✓ ok");
-    let detail = calls[1][4].as_str().unwrap();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert_eq!(calls[2][2], "tools/call calc_add (calc)");
+    assert_eq!(calls[2][3], "✓ ok");
+    assert_eq!(calls[1][2], "tools/call calc_countdown (calc)");
+    let detail = calls[2][4].as_str().unwrap();
     assert!(
         detail.ends_with(" ms · new instance · by admin"),
         "{detail}"
@@ -212,7 +224,7 @@ async fn in_a_browser_pier_dev_shows_mounts_calls_a_tool_and_follows_swaps_and_e
             .starts_with("calc p99 latency: now "),
         "{labels:?}"
     );
-    assert_eq!(seen["calc_calls"], "1");
+    assert_eq!(seen["calc_calls"], "2");
     assert_eq!(seen["phone_overflow"], 0, "nothing wider than a phone");
     assert_eq!(seen["phone_nav_visible"], true);
 }
@@ -531,4 +543,78 @@ async fn live_views_are_bounded_and_end_when_pier_stops() {
             .await
             .expect("the live view ended");
     assert!(rest.iter().all(Result::is_ok));
+}
+
+/// A newcomer's first `pier dev`, in an empty folder: the plugin directory is made and
+/// followed, the console's address printed, and a plugin dropped in shows up.
+#[tokio::test]
+async fn pier_dev_in_an_empty_folder_makes_its_plugin_directory_and_shows_what_is_dropped_in() {
+    let folder = tempfile::tempdir().unwrap();
+    let plugins = folder.path().join("plugins.d");
+    let data = folder.path().join(".pier");
+    let (plugins_arg, data_arg) = (plugins.display().to_string(), data.display().to_string());
+    let pier = ChildPier::run(
+        "dev",
+        &["--plugins", &plugins_arg, "--data-dir", &data_arg],
+        &[],
+    )
+    .await;
+    assert!(plugins.is_dir());
+    let base = pier.url.trim_end_matches("/mcp").to_string();
+    let said = pier.stderr_text();
+    assert!(
+        said.contains(&format!(
+            "pier: created {plugins_arg}/ — drop plugins (.wasm) there\n"
+        )),
+        "{said}"
+    );
+    let mounts = || async {
+        reqwest::get(format!("{base}/console/api/mounts"))
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        mounts().await,
+        json!({"calls": {}, "mounts": [], "refused": []})
+    );
+    std::fs::copy(example("calc"), plugins.join(".calc.wasm")).unwrap();
+    std::fs::rename(plugins.join(".calc.wasm"), plugins.join("calc.wasm")).unwrap();
+    let mut seen = Value::Null;
+    for _ in 0..200 {
+        seen = mounts().await;
+        if seen["mounts"][0]["namespace"] == "calc" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen["mounts"][0]["namespace"], "calc", "{seen}");
+    assert_eq!(seen["mounts"][0]["state"], "serving");
+    let printed = pier.stderr_text();
+    assert!(
+        printed.contains(&format!("pier: console on {base}/console\n")),
+        "{printed}"
+    );
+}
+
+/// In a browser, a console that wants the admin token asks for it (the page holds no
+/// data), says when it is wrong, and shows the mounts once it is right.
+#[tokio::test]
+async fn in_a_browser_a_console_with_an_admin_token_asks_for_it() {
+    let dir = PluginDir::examples();
+    let server = Server::start_with(console_config(&dir, "[admin]\ntoken = \"s3cret\"\n")).await;
+    let base = server.base.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        python_script("console.py", &["login", &base, "s3cret"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen["asked"], "This pier asks for a token");
+    assert_eq!(seen["main_hidden"], true);
+    assert_eq!(seen["focused"], "token");
+    assert_eq!(seen["wrong"], "Not accepted: wrong admin token");
+    assert_eq!(seen["mounts"], json!(["calc", "hello"]));
+    server.shutdown().await;
 }

@@ -2,10 +2,12 @@
 as a person would, and prints what it saw as JSON (the Rust test asserts on it).
 
     console.py BASE_URL PLUGIN_DIR NEW_HELLO [--screenshots DIR] [--traffic SECONDS]
+    console.py login BASE_URL TOKEN
 
 BASE_URL is pier's `http://127.0.0.1:PORT`; PLUGIN_DIR the directory it watches, with
 the example plugins; NEW_HELLO a second version of `hello.wasm`, copied over it to
-see the swap appear live. With --screenshots, each page is saved as a PNG in DIR;
+see the swap appear live. `login` opens the console of a pier that asks for a token,
+gives a wrong one, then TOKEN. With --screenshots, each page is saved as a PNG in DIR;
 with --traffic, tools are called for SECONDS before the charts are shown (`make
 screenshots` does, so that the charts have something to show).
 """
@@ -66,7 +68,36 @@ def traffic(base, seconds):
         time.sleep(0.02 + 0.08 * ((n // 40) % 3))
 
 
+def login(base, token):
+    """The console of a pier that wants a token: what it shows before and after."""
+    seen = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{base}/console")
+        form = page.locator("#login")
+        expect(form).to_be_visible()
+        seen["asked"] = form.locator("h2").text_content()
+        seen["main_hidden"] = page.locator("#main").is_hidden()
+        seen["focused"] = page.evaluate("document.activeElement.id")
+        page.keyboard.type("wrong")
+        page.keyboard.press("Enter")
+        expect(page.locator("#login-error")).not_to_have_text("")
+        seen["wrong"] = page.locator("#login-error").text_content()
+        page.fill("#token", token)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#mounts-table tbody tr[data-mount]")
+        seen["mounts"] = page.eval_on_selector_all(
+            "#mounts-table tbody tr[data-mount]", "rows => rows.map(r => r.dataset.mount)"
+        )
+        browser.close()
+    print(json.dumps(seen))
+
+
 def main():
+    if sys.argv[1] == "login":
+        return login(sys.argv[2], sys.argv[3])
     base, plugins, new_hello = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     shots = None
     if "--screenshots" in sys.argv:
@@ -128,6 +159,16 @@ def main():
         seen["calc_add_structured"] = json.loads(tool.locator(".result pre.structured").text_content())
         if shots:
             page.screenshot(path=shots / "console-catalogue.png", full_page=False)
+
+        # Log messages and progress, shown as they arrive, then the result.
+        countdown = page.locator('details.tool[data-tool="calc_countdown"]')
+        countdown.locator("> summary").click()
+        countdown.get_by_label("from (required)").fill("2")
+        countdown.get_by_role("button", name="Call calc_countdown").click()
+        expect(countdown.locator(".result pre.text")).to_have_count(1)
+        seen["countdown_logs"] = countdown.locator("ol.logs li").all_text_contents()
+        seen["countdown_progress"] = countdown.locator(".progress").text_content()
+        seen["countdown_result"] = countdown.locator(".result pre.text").text_content()
 
         # A refused outbound request: fetch may reach https://* only.
         fetch = page.locator('details.tool[data-tool="fetch_fetch"]')

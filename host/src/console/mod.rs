@@ -235,6 +235,13 @@ async fn mounts(State(console): State<Console>) -> Json<Value> {
             })
         })
         .collect();
+    let mut refused = refused;
+    if let crate::Readiness::Unreadable(e) = console.app.readiness() {
+        refused.insert(
+            0,
+            json!({ "file": e.file.display().to_string(), "mount": null, "reason": e.reason, "serving": null }),
+        );
+    }
     Json(json!({
         "mounts": console.app.mounts(),
         "refused": refused,

@@ -195,6 +195,9 @@ async function loadMounts() {
       ]),
     ));
   }
+  if (!data.mounts.length) {
+    body.append(el("tr", {}, el("td", { colspan: "9", text: "No mounts yet: drop a plugin (.wasm) into the plugin directory, or add a [[mount]]." })));
+  }
   const refused = $("#refused");
   refused.replaceChildren();
   for (const r of data.refused) {
