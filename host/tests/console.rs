@@ -231,7 +231,7 @@ async fn in_a_browser_pier_dev_shows_mounts_calls_a_tool_and_follows_swaps_and_e
 
 #[tokio::test]
 async fn a_call_goes_through_the_pipeline_and_the_live_feed_tells_it() {
-    let dir = PluginDir::examples();
+    let dir = PluginDir::examples().with_sidecar("hello", "instances = \"reuse\"\n");
     let server = Server::start_with(console_config(&dir, "")).await;
     let events = get(&server, "/console/api/events").send().await.unwrap();
     assert_eq!(events.status(), 200);
@@ -256,6 +256,21 @@ async fn a_call_goes_through_the_pipeline_and_the_live_feed_tells_it() {
     assert_eq!(event["error"], Value::Null);
     assert!(event["ms"].as_f64().unwrap() > 0.0);
     assert!(event["seq"].as_u64().unwrap() >= 1);
+
+    // A plugin that reuses instances: a new one first, then the warm one.
+    for expected in ["new", "warm"] {
+        let (status, _) = answer(call(
+            &server,
+            json!({"name": "hello_greet", "arguments": {"name": "pier"}}),
+        ))
+        .await;
+        assert_eq!(status, 200);
+        let event = next_event(&mut stream, &mut buffer, |e| e["kind"] == "call").await;
+        assert_eq!(
+            (event["target"].as_str(), event["instance"].as_str()),
+            (Some("hello_greet"), Some(expected))
+        );
+    }
 
     // A call that logs and reports progress streams them before its result.
     let response = call(
