@@ -9,8 +9,9 @@ work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/plugins.d" "$out"
 cp plugins.d/*.wasm plugins.d/*.toml "$work/plugins.d/"
-target/debug/pier dev --listen 127.0.0.1:0 --plugins "$work/plugins.d" \
-  --data-dir "$work/data" --storage memory 2> "$work/log" &
+pier=$PWD/target/debug/pier
+# Run from the folder, as a user would: sources show as plugins.d/NAME.wasm.
+(cd "$work" && exec "$pier" dev --listen 127.0.0.1:0 --storage memory) 2> "$work/log" &
 pid=$!
 for _ in $(seq 1 300); do
   url=$(grep -o 'http://127.0.0.1:[0-9]*/mcp' "$work/log" | head -1 || true)

@@ -143,6 +143,17 @@ async fn in_a_browser_pier_dev_shows_mounts_calls_a_tool_and_follows_swaps_and_e
             ["notes", "✓ serving"]
         ])
     );
+    let fetch = &seen["fetch_facts"];
+    assert_eq!(fetch["State"], "✓ serving");
+    assert_eq!(fetch["HTTP requested"], "https://*");
+    assert_eq!(fetch["HTTP effective"], "https://*");
+    assert_eq!(fetch["Private networks"], "no");
+    assert_eq!(fetch["Instances"], "fresh");
+    assert_eq!(
+        fetch["Limits"],
+        "http-requests 16, http-response-bytes 16777216, log-bytes 1048576, log-messages 1000, max-concurrent-calls 32, memory-mb 64, storage-keys 10000, storage-value-bytes 1048576, timeout-ms 30000"
+    );
+    assert_eq!(fetch["Calls"], "0 (0 failed)");
     // The keyboard: skip link, then the pages; Enter moves to the page's heading.
     assert_eq!(seen["first_tab"], "Skip to content");
     assert_eq!(seen["third_page_link"], "Live");

@@ -129,8 +129,19 @@ def main():
             "rows => rows.map(r => [r.dataset.mount, r.cells[1].textContent])",
         )
         seen["title"] = page.title()
+        # A mount opened from its link: what it may reach and its limits.
+        page.click('#mounts-table tr[data-mount="fetch"] th a')
+        expect(page.locator("#mount-fetch")).to_have_attribute("open", "")
+        seen["fetch_facts"] = dict(
+            zip(
+                page.locator("#mount-fetch dt").all_text_contents(),
+                page.locator("#mount-fetch dd").all_text_contents(),
+            )
+        )
         if shots:
-            page.screenshot(path=shots / "console-mounts.png", full_page=False)
+            page.screenshot(path=shots / "console-mounts.png", full_page=True)
+        page.goto(f"{base}/console")
+        page.wait_for_selector("#mounts-table tbody tr")
 
         # Keyboard: the skip link first, then the pages; Enter opens one and moves
         # the focus to its heading.

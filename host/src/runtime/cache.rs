@@ -57,6 +57,10 @@ impl AotCache {
             path: dir.clone(),
             reason: e.to_string(),
         })?;
+        // Named as the kernel names the artifacts it maps (`/proc/self/smaps`: absolute,
+        // links resolved), so that a relative data dir (`.pier`, the default) still
+        // finds its plugins' resident pages.
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
@@ -249,6 +253,20 @@ mod tests {
     fn age(path: &Path, by: Duration) {
         let file = std::fs::File::options().write(true).open(path).unwrap();
         file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[test]
+    fn artifacts_are_named_as_the_kernel_names_what_it_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        // The same directory, relative to the working directory and through `..`.
+        let cwd = std::env::current_dir().unwrap();
+        let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+        let relative = up.join(real.strip_prefix("/").unwrap()).join("aot");
+        assert!(relative.is_relative());
+        let cache = AotCache::new(&relative, &Engine::default(), 64 << 20).unwrap();
+        let path = cache.artifact_path("abc");
+        assert_eq!(path.parent(), Some(real.join("aot").as_path()));
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null) continue;
     node.append(child instanceof Node ? child : String(child));
   }
@@ -155,10 +155,11 @@ async function loadMounts() {
     const [word, cls] = STATE_WORDS[m.state] || [m.state, ""];
     const calls = data.calls[m.namespace] || { calls: 0, errors: 0 };
     const version = m.digest ? m.digest.slice(0, 19) : (m.version ? m.version.slice(0, 12) : "–");
-    const serves = `${m.tools} tools, ${m.resources + m.templates} resources, ${m.prompts} prompts`;
+    const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+    const serves = `${count(m.tools, "tool")}, ${count(m.resources + m.templates, "resource")}, ${count(m.prompts, "prompt")}`;
     body.append(el("tr", { "data-mount": m.namespace },
       el("th", { scope: "row" }, el("a", { href: `#mount-${m.namespace}` }, m.namespace)),
-      el("td", { class: cls, text: word }),
+      el("td", { class: `${cls} nowrap`, text: word }),
       el("td", {}, el("span", { class: "mono", text: m.source }), ` (${m.kind}, ${m.origin})`),
       el("td", { class: "mono", text: version }),
       el("td", { text: m.instances || "–" }),
