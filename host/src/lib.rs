@@ -131,18 +131,6 @@ fn short(version: &str) -> &str {
     &version[..12.min(version.len())]
 }
 
-/// The lists `changes` changed: `tools`, `resources`, `prompts`.
-fn changed_lists(changes: &Changes) -> Vec<&'static str> {
-    [
-        (changes.tools, "tools"),
-        (changes.resources, "resources"),
-        (changes.prompts, "prompts"),
-    ]
-    .into_iter()
-    .filter_map(|(yes, name)| yes.then_some(name))
-    .collect()
-}
-
 /// What changed, for the feed: the plugin, the change, the version served and the one
 /// before (short), why it was refused, the lists it changed.
 fn change_event(
@@ -167,7 +155,7 @@ fn change_event(
 fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
     use telemetry::feed::clipped;
     let changed = |c: &Changes| {
-        let lists = changed_lists(c);
+        let lists = c.lists();
         if lists.is_empty() {
             "-".to_string()
         } else {
@@ -190,7 +178,7 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
                     Some(&mount.version),
                     None,
                     None,
-                    changed_lists(changes),
+                    changes.lists(),
                 )
             });
             tracing::info!(
@@ -221,7 +209,7 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
                     Some(&mount.version),
                     Some(previous),
                     None,
-                    changed_lists(changes),
+                    changes.lists(),
                 )
             });
             tracing::info!(
@@ -239,9 +227,7 @@ fn report(metrics: &telemetry::Metrics, outcome: &Outcome) {
             let name = file.file_stem().map(|s| s.to_string_lossy().into_owned());
             let name = name.as_deref().unwrap_or("?");
             metrics.mount_change(name, "unmounted");
-            feed.publish(|| {
-                change_event(name, "unmounted", None, None, None, changed_lists(changes))
-            });
+            feed.publish(|| change_event(name, "unmounted", None, None, None, changes.lists()));
             tracing::info!(changed = changed(changes), "unmounted {}", file.display());
         }
         Outcome::Refused { error, previous } => {

@@ -644,3 +644,25 @@ async fn in_a_browser_a_console_with_an_admin_token_asks_for_it() {
     assert_eq!(seen["mounts"], json!(["calc", "hello"]));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_plugin_switching_a_component_shows_in_the_live_feed() {
+    let dir = PluginDir::new().with(&fixture("probe"), "probe");
+    let server = Server::start_with(console_config(&dir, "")).await;
+    let events = get(&server, "/console/api/events").send().await.unwrap();
+    let mut stream = events.bytes_stream();
+    let mut buffer = String::new();
+    let (status, body) = answer(call(
+        &server,
+        json!({"name": "probe_switch", "arguments": {"kind": "resource", "name": "probe://counter", "enabled": false}}),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["content"][0]["text"], "changed: true");
+    let event = next_event(&mut stream, &mut buffer, |e| e["kind"] == "lists").await;
+    assert_eq!(event["mount"], "probe");
+    assert_eq!(event["component"], "resource probe://counter");
+    assert_eq!(event["enabled"], false);
+    assert_eq!(event["lists"], json!(["resources"]));
+    server.shutdown().await;
+}

@@ -524,6 +524,18 @@ impl Changes {
         self.tools || self.resources || self.prompts
     }
 
+    /// The lists that changed, by name: `tools`, `resources`, `prompts`.
+    pub fn lists(self) -> Vec<&'static str> {
+        [
+            (self.tools, "tools"),
+            (self.resources, "resources"),
+            (self.prompts, "prompts"),
+        ]
+        .into_iter()
+        .filter_map(|(yes, name)| yes.then_some(name))
+        .collect()
+    }
+
     /// What changed from `old` to `new`.
     pub fn between(old: &Catalogue, new: &Catalogue) -> Self {
         fn differ<T>(a: &Listing<T>, b: &Listing<T>, mount: impl Fn(&T) -> &Arc<Mount>) -> bool {

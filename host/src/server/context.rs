@@ -750,6 +750,20 @@ impl CallContext for Context {
             .map_err(GuestError::NotFound)?;
         if changed {
             let changes = self.request.shared.registry.rebuild();
+            self.request
+                .shared
+                .metrics
+                .feed()
+                .publish(|| crate::telemetry::feed::Event::Lists {
+                    mount: mount.namespace.clone(),
+                    component: format!(
+                        "{} {}",
+                        crate::fleet::kind_name(kind),
+                        crate::text::clip(&name)
+                    ),
+                    enabled,
+                    lists: changes.lists(),
+                });
             tracing::info!(
                 mount = %mount.name,
                 component = %crate::text::clip(&name),

@@ -54,8 +54,15 @@ pub enum Event {
         /// The lists it changed: `tools`, `resources`, `prompts`.
         lists: Vec<&'static str>,
     },
-    /// Lists changed without a file changing (a plugin switched items on or off).
+    /// Lists changed without a file changing: a plugin switched one of its components
+    /// on or off (`context.set-enabled`).
     Lists {
+        /// The mount's namespace.
+        mount: String,
+        /// `tool`, `prompt` or `resource`, and its name as the plugin knows it.
+        component: String,
+        /// Switched on (`true`) or off.
+        enabled: bool,
         /// The lists that changed.
         lists: Vec<&'static str>,
     },

@@ -392,14 +392,25 @@ function toolBlock(tool) {
 
 let catalogueLoaded = false;
 
+/** Each tool's block, by name, with the tool it was made for: a tool that did not
+ * change keeps its block (what was typed, the last result) when the catalogue is
+ * read again. */
+const toolBlocks = new Map();
+
 async function loadCatalogue() {
   const data = await json("/catalogue");
-  const open = new Set([...document.querySelectorAll("#tools details.tool[open]")].map((d) => d.dataset.tool));
-  $("#tools").replaceChildren(...data.tools.map((t) => {
+  const blocks = data.tools.map((t) => {
+    const made = JSON.stringify(t);
+    const kept = toolBlocks.get(t.name);
+    if (kept && kept.made === made) return kept.block;
     const block = toolBlock(t);
-    if (open.has(t.name)) block.open = true;
+    if (kept) block.open = kept.block.open;
+    toolBlocks.set(t.name, { made, block });
     return block;
-  }));
+  });
+  const names = new Set(data.tools.map((t) => t.name));
+  for (const name of [...toolBlocks.keys()]) if (!names.has(name)) toolBlocks.delete(name);
+  $("#tools").replaceChildren(...blocks);
   if (!data.tools.length) $("#tools").append(el("p", { text: "No tools." }));
   const rows = (sel, items, cells) => {
     const body = $(`${sel} tbody`);
@@ -442,7 +453,8 @@ function describe(e) {
         [e.version ? `version ${e.version}` : null, e.previous ? `was ${e.previous}` : null,
           e.lists && e.lists.length ? `lists changed: ${e.lists.join(", ")}` : null, e.reason].filter(Boolean).join(" · ")];
     case "lists":
-      return ["lists", e.lists.join(", "), "changed", ""];
+      return ["lists", `${e.mount}: ${e.component} switched ${e.enabled ? "on" : "off"}`, "changed",
+        e.lists.length ? `lists changed: ${e.lists.join(", ")}` : ""];
     case "egress":
       return ["egress", `${e.plugin}: ${e.method} ${e.url}`, e.outcome, e.detail || ""];
     case "refusal":
