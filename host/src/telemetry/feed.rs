@@ -6,7 +6,7 @@
 //! behind skips them and is told how many it missed. Every string an event carries
 //! from outside (a tool name, a URI, an error) is clipped ([`crate::text::clip`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -104,6 +104,9 @@ pub struct Stamped {
 pub struct Feed {
     sender: broadcast::Sender<std::sync::Arc<Stamped>>,
     seq: AtomicU64,
+    /// Listeners now: read on every call without a lock (the channel's own count takes
+    /// one).
+    listening: std::sync::Arc<AtomicUsize>,
 }
 
 impl Default for Feed {
@@ -111,14 +114,39 @@ impl Default for Feed {
         Self {
             sender: broadcast::channel(FEED_CAPACITY).0,
             seq: AtomicU64::new(0),
+            listening: std::sync::Arc::default(),
         }
+    }
+}
+
+/// One listener of a [`Feed`]: every event published while it lives.
+pub struct Listener {
+    receiver: broadcast::Receiver<std::sync::Arc<Stamped>>,
+    listening: std::sync::Arc<AtomicUsize>,
+}
+
+impl Listener {
+    /// The next event; `Lagged(n)` when `n` were skipped.
+    pub async fn recv(&mut self) -> Result<std::sync::Arc<Stamped>, broadcast::error::RecvError> {
+        self.receiver.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Result<std::sync::Arc<Stamped>, broadcast::error::TryRecvError> {
+        self.receiver.try_recv()
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.listening.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl Feed {
     /// Publishes the event `make` builds, if anyone listens (else `make` is not called).
     pub fn publish(&self, make: impl FnOnce() -> Event) {
-        if self.sender.receiver_count() == 0 {
+        if self.listeners() == 0 {
             return;
         }
         let at = SystemTime::now()
@@ -134,13 +162,17 @@ impl Feed {
     }
 
     /// Receives every event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<std::sync::Arc<Stamped>> {
-        self.sender.subscribe()
+    pub fn subscribe(&self) -> Listener {
+        self.listening.fetch_add(1, Ordering::Relaxed);
+        Listener {
+            receiver: self.sender.subscribe(),
+            listening: self.listening.clone(),
+        }
     }
 
     /// Listeners now.
     pub fn listeners(&self) -> usize {
-        self.sender.receiver_count()
+        self.listening.load(Ordering::Relaxed)
     }
 }
 
@@ -164,6 +196,11 @@ mod tests {
     fn nothing_is_built_without_a_listener_and_every_listener_hears_in_order() {
         let feed = Feed::default();
         feed.publish(|| unreachable!("nobody listens"));
+        let gone = feed.subscribe();
+        assert_eq!(feed.listeners(), 1);
+        drop(gone);
+        assert_eq!(feed.listeners(), 0);
+        feed.publish(|| unreachable!("nobody listens any more"));
         let mut rx = feed.subscribe();
         feed.publish(|| refusal(1));
         feed.publish(|| refusal(2));
