@@ -281,7 +281,7 @@ impl App {
                 counted.feed().publish(|| telemetry::feed::Event::Egress {
                     plugin: c.plugin.to_string(),
                     method: telemetry::feed::clipped(c.method),
-                    url: telemetry::feed::clipped(c.url),
+                    url: telemetry::feed::clipped(&format!("{}{}", c.origin, c.path)),
                     outcome: c.outcome,
                     detail: c.detail.map(telemetry::feed::clipped),
                 });

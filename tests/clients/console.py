@@ -47,6 +47,18 @@ def live_rows(page, kind):
     )
 
 
+def call_tool(page, name, fields, answered):
+    """Opens tool `name` in the catalogue, fills its required `fields` (by label) and
+    calls it; returns its block once `answered` (a selector in it) shows."""
+    tool = page.locator(f'details.tool[data-tool="{name}"]')
+    tool.locator("> summary").click()
+    for field, value in fields.items():
+        tool.get_by_label(f"{field} (required)").fill(value)
+    tool.get_by_role("button", name=f"Call {name}").click()
+    expect(tool.locator(answered)).to_have_count(1)
+    return tool
+
+
 def traffic(base, seconds):
     """Calls a few tools through the console's API for `seconds`, at a varying pace."""
     calls = [
@@ -157,36 +169,22 @@ def main():
 
         # Catalogue: calc_add through the form generated from its schema.
         page.click('nav a[data-page="catalogue"]')
-        tool = page.locator('details.tool[data-tool="calc_add"]')
-        tool.locator("> summary").click()
+        tool = call_tool(page, "calc_add", {"a": "2", "b": "3"}, ".result pre.text")
         seen["calc_add_fields"] = tool.locator("form.call label").all_text_contents()
-        tool.get_by_label("a (required)").fill("2")
-        tool.get_by_label("b (required)").fill("3")
-        tool.get_by_role("button", name="Call calc_add").click()
-        result = tool.locator(".result pre.text")
-        expect(result).to_have_count(1)
-        seen["calc_add_result"] = result.text_content()
+        seen["calc_add_result"] = tool.locator(".result pre.text").text_content()
         seen["calc_add_outcome"] = tool.locator(".result .outcome").text_content()
         seen["calc_add_structured"] = json.loads(tool.locator(".result pre.structured").text_content())
         if shots:
             page.screenshot(path=shots / "console-catalogue.png", full_page=False)
 
         # Log messages and progress, shown as they arrive, then the result.
-        countdown = page.locator('details.tool[data-tool="calc_countdown"]')
-        countdown.locator("> summary").click()
-        countdown.get_by_label("from (required)").fill("2")
-        countdown.get_by_role("button", name="Call calc_countdown").click()
-        expect(countdown.locator(".result pre.text")).to_have_count(1)
+        countdown = call_tool(page, "calc_countdown", {"from": "2"}, ".result pre.text")
         seen["countdown_logs"] = countdown.locator("ol.logs li").all_text_contents()
         seen["countdown_progress"] = countdown.locator(".progress").text_content()
         seen["countdown_result"] = countdown.locator(".result pre.text").text_content()
 
         # A refused outbound request: fetch may reach https://* only.
-        fetch = page.locator('details.tool[data-tool="fetch_fetch"]')
-        fetch.locator("> summary").click()
-        fetch.get_by_label("url (required)").fill("http://example.com/")
-        fetch.get_by_role("button", name="Call fetch_fetch").click()
-        expect(fetch.locator(".result .outcome")).to_have_count(1)
+        fetch = call_tool(page, "fetch_fetch", {"url": "http://example.com/"}, ".result .outcome")
         seen["fetch_outcome"] = fetch.locator(".result .outcome").text_content()
         seen["fetch_text"] = fetch.locator(".result pre.text").first.text_content()
 

@@ -37,8 +37,10 @@ pub struct Counted<'a> {
     pub outcome: &'static str,
     /// The HTTP method.
     pub method: &'a str,
-    /// `scheme://host:port/path`, without the query (which may carry secrets).
-    pub url: &'a str,
+    /// `scheme://host:port`.
+    pub origin: &'a str,
+    /// The path, without the query (which may carry secrets).
+    pub path: &'a str,
     /// Why it was refused or failed.
     pub detail: Option<&'a str>,
 }
@@ -212,7 +214,8 @@ impl Shared {
                 host,
                 outcome,
                 method: &target.method,
-                url: &format!("{}{}", target.origin, target.path),
+                origin: &target.origin,
+                path: &target.path,
                 detail,
             });
         }
