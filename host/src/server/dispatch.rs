@@ -73,17 +73,8 @@ async fn through_mount(
         trace::record_content(&span, "gen_ai.tool.call.arguments", &call.arguments);
     }
     let feed = shared.metrics.feed();
-    let target = (feed.listeners() > 0).then(|| match &request {
-        Request::CallTool(call) => call.name.to_string(),
-        Request::ReadResource(uri) => uri.clone(),
-        Request::GetPrompt(call) => call.name.clone(),
-        Request::Complete(params) => match &params.r#ref {
-            rmcp::model::Reference::Prompt(p) => p.name.clone(),
-            rmcp::model::Reference::Resource(r) => r.uri.clone(),
-            _ => String::new(),
-        },
-        _ => String::new(),
-    });
+    let target =
+        (feed.listeners() > 0).then(|| request.component().unwrap_or_default().to_string());
     let started = std::time::Instant::now();
     let outcome = trace::within(span.clone(), async {
         match shared.pipeline.mount(&mount.namespace) {
